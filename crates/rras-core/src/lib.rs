@@ -1,0 +1,24 @@
+//! The typed core of openrras: the RAS connection model, the Win32 error
+//! codes, and the `ConnectionTable` with exact paged enumeration.
+//!
+//! **Invariant:** this crate does no I/O and has no `unsafe`; every other
+//! crate builds on its types.
+
+#![deny(missing_docs)]
+
+pub mod cursor;
+pub mod error;
+pub mod model;
+pub mod order_index;
+pub mod paging;
+pub mod synthetic;
+pub mod table;
+
+pub use cursor::{ClientSessionId, CursorLimits, ResumeHandle};
+pub use error::Win32Error;
+pub use model::{
+    Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, EndedConnection, EngineKind, Guid, InterfaceType,
+    Projection, QuarantineState, SourceKey,
+};
+pub use paging::{PREF_MAX_ALL, RAS_CONNECTION_EX_SIZE};
+pub use table::{ConnectionTable, Page, Upserted};

@@ -1,0 +1,562 @@
+//! The RAS connection model: every field of `RAS_CONNECTION_EX` and
+//! `RAS_CONNECTION_4`, typed, plus what Linux engines add (engine, session id,
+//! NAS identity).
+//!
+//! Fields that are derived at read time are not stored: `dwConnectDuration`
+//! comes from `started_at`, the 32-bit byte counters are the low halves of
+//! the 64-bit ones. The C layout lives in the `mprapi` crate; this module only
+//! knows the facts.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::num::NonZeroU32;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+/// `hConnection`: a non-zero 32-bit id, not reused while a client may hold it
+/// (MS-RRASM carries handles as 32-bit values on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConnectionHandle(NonZeroU32);
+
+impl ConnectionHandle {
+    /// The handle for a raw value; `None` for 0, which is never a handle.
+    pub fn new(raw: u32) -> Option<Self> {
+        NonZeroU32::new(raw).map(Self)
+    }
+
+    /// The raw 32-bit value.
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for ConnectionHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A GUID in Windows field order (`Data1`, `Data2`, `Data3`, `Data4`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Guid {
+    /// Data1.
+    pub data1: u32,
+    /// Data2.
+    pub data2: u16,
+    /// Data3.
+    pub data3: u16,
+    /// Data4.
+    pub data4: [u8; 8],
+}
+
+impl Guid {
+    /// A version-4-shaped GUID from 128 bits the caller chose (randomness is
+    /// the caller's business: core does no I/O).
+    pub fn from_u128(v: u128) -> Self {
+        let b = v.to_be_bytes();
+        let mut data4 = [0; 8];
+        data4.copy_from_slice(&b[8..]);
+        data4[0] = (data4[0] & 0x3f) | 0x80;
+        Guid {
+            data1: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            data2: u16::from_be_bytes([b[4], b[5]]),
+            data3: (u16::from_be_bytes([b[6], b[7]]) & 0x0fff) | 0x4000,
+            data4,
+        }
+    }
+}
+
+impl fmt::Display for Guid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = &self.data4;
+        write!(
+            f,
+            "{:08x}-{:04x}-{:04x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+            self.data1, self.data2, self.data3, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]
+        )
+    }
+}
+
+/// `ROUTER_INTERFACE_TYPE`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum InterfaceType {
+    /// A remote-access client (every VPN user).
+    #[default]
+    Client = 0,
+    /// A home router.
+    HomeRouter = 1,
+    /// A full router.
+    FullRouter = 2,
+    /// A dedicated interface.
+    Dedicated = 3,
+    /// The internal interface.
+    Internal = 4,
+    /// Loopback.
+    Loopback = 5,
+    /// A tunnel interface.
+    Tunnel1 = 6,
+    /// A dial-out interface.
+    Dialout = 7,
+}
+
+/// `RAS_QUARANTINE_STATE`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum QuarantineState {
+    /// Not quarantined.
+    #[default]
+    Normal = 0,
+    /// Quarantined.
+    Quarantine = 1,
+    /// On probation until `probation_time`.
+    Probation = 2,
+    /// The client cannot do quarantine.
+    NotCapable = 3,
+}
+
+/// `dwConnectionFlags` bits.
+pub mod connection_flags {
+    /// RAS_FLAGS_PPP_CONNECTION.
+    pub const PPP_CONNECTION: u32 = 0x1;
+    /// RAS_FLAGS_MESSENGER_PRESENT.
+    pub const MESSENGER_PRESENT: u32 = 0x2;
+    /// RAS_FLAGS_QUARANTINE_PRESENT.
+    pub const QUARANTINE_PRESENT: u32 = 0x8;
+    /// RAS_FLAGS_ARAP_CONNECTION.
+    pub const ARAP_CONNECTION: u32 = 0x10;
+    /// RAS_FLAGS_IKEV2_CONNECTION (same bit as ARAP).
+    pub const IKEV2_CONNECTION: u32 = 0x10;
+    /// RAS_FLAGS_DORMANT.
+    pub const DORMANT: u32 = 0x20;
+}
+
+/// The VPN engine a connection was learned from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EngineKind {
+    /// RADIUS accounting from a NAS.
+    Radius,
+    /// WireGuard (kernel or wireguard-go).
+    Wireguard,
+    /// OpenVPN management interface.
+    Openvpn,
+    /// ocserv (OpenConnect server).
+    Ocserv,
+    /// strongSwan IKEv2 via VICI.
+    Strongswan,
+    /// Reported through the admin Report RPC (hook scripts, demo).
+    Report,
+}
+
+impl EngineKind {
+    /// Every engine, in display order.
+    pub const ALL: [EngineKind; 6] = [
+        EngineKind::Radius,
+        EngineKind::Wireguard,
+        EngineKind::Openvpn,
+        EngineKind::Ocserv,
+        EngineKind::Strongswan,
+        EngineKind::Report,
+    ];
+
+    /// The lower-case name used in config, CLI and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Radius => "radius",
+            EngineKind::Wireguard => "wireguard",
+            EngineKind::Openvpn => "openvpn",
+            EngineKind::Ocserv => "ocserv",
+            EngineKind::Strongswan => "strongswan",
+            EngineKind::Report => "report",
+        }
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for EngineKind {
+    type Err = UnknownEngine;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EngineKind::ALL
+            .into_iter()
+            .find(|e| e.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownEngine(s.to_owned()))
+    }
+}
+
+/// A name that is not one of [`EngineKind::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown engine {0:?} (expected radius, wireguard, openvpn, ocserv, strongswan or report)")]
+pub struct UnknownEngine(pub String);
+
+/// What identifies a connection to the engine that owns it: the key by which
+/// sources upsert and end connections.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SourceKey {
+    /// The engine.
+    pub engine: EngineKind,
+    /// Who reported it: the NAS identity for RADIUS, the interface or
+    /// management socket for local engines.
+    pub nas: String,
+    /// The engine's own session id (Acct-Session-Id, peer key, client id …).
+    pub session_id: String,
+}
+
+/// Traffic and error counters. Byte counters are 64-bit; the `RAS_CONNECTION_EX`
+/// view gives their low 32 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ConnectionStats {
+    /// Bytes sent to the client.
+    pub bytes_xmited: u64,
+    /// Bytes received from the client.
+    pub bytes_rcved: u64,
+    /// Frames (packets) sent.
+    pub frames_xmited: u32,
+    /// Frames (packets) received.
+    pub frames_rcved: u32,
+    /// CRC errors.
+    pub crc_err: u32,
+    /// Timeout errors.
+    pub timeout_err: u32,
+    /// Alignment errors.
+    pub alignment_err: u32,
+    /// Hardware overrun errors.
+    pub hardware_overrun_err: u32,
+    /// Framing errors.
+    pub framing_err: u32,
+    /// Buffer overrun errors.
+    pub buffer_overrun_err: u32,
+    /// Compression ratio of received data, percent.
+    pub compression_ratio_in: u32,
+    /// Compression ratio of sent data, percent.
+    pub compression_ratio_out: u32,
+}
+
+/// IPv4 part of a projection (IPCP for PPP, the configuration payload for IKEv2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Ipv4Projection {
+    /// dwIPv4NegotiationError.
+    pub negotiation_error: u32,
+    /// wszAddress: the server side of the tunnel.
+    pub address: Option<Ipv4Addr>,
+    /// wszRemoteAddress: the address assigned to the client.
+    pub remote_address: Option<Ipv4Addr>,
+    /// dwIPv4Options (PPP only; PPP_IPCP_VJ).
+    pub options: u32,
+    /// dwIPv4RemoteOptions (PPP only).
+    pub remote_options: u32,
+    /// IPv4SubInterfaceIndex.
+    pub sub_interface_index: u64,
+}
+
+/// IPv6 part of a projection (IPV6CP / IKEv2), in Windows' shape: interface
+/// identifiers and a 64-bit prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Ipv6Projection {
+    /// dwIPv6NegotiationError.
+    pub negotiation_error: u32,
+    /// bInterfaceIdentifier: the server's interface id.
+    pub interface_identifier: [u8; 8],
+    /// bRemoteInterfaceIdentifier: the client's interface id.
+    pub remote_interface_identifier: [u8; 8],
+    /// bPrefix: the first 64 bits of the client's prefix.
+    pub prefix: [u8; 8],
+    /// dwPrefixLength.
+    pub prefix_length: u32,
+    /// IPv6SubInterfaceIndex.
+    pub sub_interface_index: u64,
+}
+
+impl Ipv6Projection {
+    /// The client's full address (prefix + interface id), if any was set.
+    pub fn remote_address(&self) -> Option<Ipv6Addr> {
+        if self.prefix_length == 0 && self.remote_interface_identifier == [0; 8] {
+            return None;
+        }
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.prefix);
+        b[8..].copy_from_slice(&self.remote_interface_identifier);
+        Some(Ipv6Addr::from(b))
+    }
+
+    /// Sets the client's address as a /64 prefix plus interface id, the way
+    /// Windows reports an IPV6CP result.
+    pub fn set_remote_address(&mut self, addr: Ipv6Addr) {
+        let o = addr.octets();
+        self.prefix.copy_from_slice(&o[..8]);
+        self.remote_interface_identifier.copy_from_slice(&o[8..]);
+        self.prefix_length = 64;
+    }
+}
+
+/// LCP results of a PPP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LcpInfo {
+    /// dwLcpError.
+    pub error: u32,
+    /// dwAuthenticationProtocol (PAP 0xC023, CHAP 0xC223, EAP 0xC227 …).
+    pub authentication_protocol: u32,
+    /// dwAuthenticationData (CHAP MD5 5, MS 0x80, MSV2 0x81).
+    pub authentication_data: u32,
+    /// dwRemoteAuthenticationProtocol.
+    pub remote_authentication_protocol: u32,
+    /// dwRemoteAuthenticationData.
+    pub remote_authentication_data: u32,
+    /// dwLcpTerminateReason.
+    pub terminate_reason: u32,
+    /// dwLcpRemoteTerminateReason.
+    pub remote_terminate_reason: u32,
+    /// dwLcpOptions.
+    pub options: u32,
+    /// dwLcpRemoteOptions.
+    pub remote_options: u32,
+    /// dwEapTypeId.
+    pub eap_type_id: u32,
+    /// dwEmbeddedEAPTypeId (the *_2 structures only).
+    pub embedded_eap_type_id: u32,
+    /// dwRemoteEapTypeId.
+    pub remote_eap_type_id: u32,
+}
+
+/// CCP results of a PPP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CcpInfo {
+    /// dwCcpError.
+    pub error: u32,
+    /// dwCompressionAlgorithm (RASCCPCA_MPPC 6, RASCCPCA_STAC 5).
+    pub compression_algorithm: u32,
+    /// dwCcpOptions.
+    pub options: u32,
+    /// dwRemoteCompressionAlgorithm.
+    pub remote_compression_algorithm: u32,
+    /// dwCcpRemoteOptions.
+    pub remote_options: u32,
+}
+
+/// `PPP_PROJECTION_INFO(2)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PppProjection {
+    /// IPCP.
+    pub ipv4: Ipv4Projection,
+    /// IPV6CP.
+    pub ipv6: Ipv6Projection,
+    /// LCP.
+    pub lcp: LcpInfo,
+    /// CCP.
+    pub ccp: CcpInfo,
+}
+
+/// `IKEV2_PROJECTION_INFO(2)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Ikev2Projection {
+    /// IPv4 configuration (options fields unused).
+    pub ipv4: Ipv4Projection,
+    /// IPv6 configuration.
+    pub ipv6: Ipv6Projection,
+    /// dwOptions.
+    pub options: u32,
+    /// dwAuthenticationProtocol (MPRAPI_IKEV2_AUTH_USING_CERT 1, _EAP 2).
+    pub authentication_protocol: u32,
+    /// dwEapTypeId.
+    pub eap_type_id: u32,
+    /// dwEmbeddedEAPTypeId (the *_2 structures only).
+    pub embedded_eap_type_id: u32,
+    /// dwCompressionAlgorithm.
+    pub compression_algorithm: u32,
+    /// dwEncryptionMethod.
+    pub encryption_method: u32,
+}
+
+/// `PROJECTION_INFO`: which control protocol set up the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Projection {
+    /// MPRAPI_PPP_PROJECTION_INFO_TYPE (1). Also used, with only the
+    /// addresses filled, for WireGuard, OpenVPN and ocserv.
+    Ppp(PppProjection),
+    /// MPRAPI_IKEV2_PROJECTION_INFO_TYPE (2).
+    Ikev2(Ikev2Projection),
+}
+
+impl Default for Projection {
+    fn default() -> Self {
+        Projection::Ppp(PppProjection::default())
+    }
+}
+
+impl Projection {
+    /// The `projectionInfoType` value.
+    pub fn info_type(&self) -> u8 {
+        match self {
+            Projection::Ppp(_) => 1,
+            Projection::Ikev2(_) => 2,
+        }
+    }
+
+    /// The IPv4 part, whichever the kind.
+    pub fn ipv4(&self) -> &Ipv4Projection {
+        match self {
+            Projection::Ppp(p) => &p.ipv4,
+            Projection::Ikev2(p) => &p.ipv4,
+        }
+    }
+
+    /// The IPv6 part, whichever the kind.
+    pub fn ipv6(&self) -> &Ipv6Projection {
+        match self {
+            Projection::Ppp(p) => &p.ipv6,
+            Projection::Ikev2(p) => &p.ipv6,
+        }
+    }
+
+    /// The IPv4 part, mutably.
+    pub fn ipv4_mut(&mut self) -> &mut Ipv4Projection {
+        match self {
+            Projection::Ppp(p) => &mut p.ipv4,
+            Projection::Ikev2(p) => &mut p.ipv4,
+        }
+    }
+
+    /// The IPv6 part, mutably.
+    pub fn ipv6_mut(&mut self) -> &mut Ipv6Projection {
+        match self {
+            Projection::Ppp(p) => &mut p.ipv6,
+            Projection::Ikev2(p) => &mut p.ipv6,
+        }
+    }
+}
+
+/// What a source knows about a connection: everything but the handle, which
+/// the [`crate::ConnectionTable`] assigns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionInfo {
+    /// Engine, NAS and engine session id: the upsert key.
+    pub source: SourceKey,
+    /// hInterface: the interface the connection runs on (0 when none).
+    pub interface_handle: u32,
+    /// The connection GUID.
+    pub guid: Guid,
+    /// dwInterfaceType.
+    pub interface_type: InterfaceType,
+    /// dwConnectionFlags ([`connection_flags`]).
+    pub flags: u32,
+    /// wszInterfaceName: the Linux interface (ppp3, wg0, tun0 …).
+    pub interface_name: String,
+    /// wszUserName.
+    pub user_name: String,
+    /// wszLogonDomain.
+    pub logon_domain: String,
+    /// wszRemoteComputer.
+    pub remote_computer: String,
+    /// connectionStartTime; dwConnectDuration is derived from it.
+    pub started_at: SystemTime,
+    /// rasQuarState.
+    pub quarantine_state: QuarantineState,
+    /// probationTime (None = zero FILETIME).
+    pub probation_time: Option<SystemTime>,
+    /// All counters.
+    pub stats: ConnectionStats,
+    /// dwNumSwitchOvers.
+    pub switch_overs: u32,
+    /// wszRemoteEndpointAddress: the client's outer tunnel address.
+    pub remote_endpoint: Option<IpAddr>,
+    /// wszLocalEndpointAddress: the server's outer tunnel address.
+    pub local_endpoint: Option<IpAddr>,
+    /// ProjectionInfo.
+    pub projection: Projection,
+    /// dwDeviceType (RAS_CONNECTION_4).
+    pub device_type: u32,
+}
+
+impl ConnectionInfo {
+    /// A connection with every optional field empty.
+    pub fn new(source: SourceKey, user_name: impl Into<String>, started_at: SystemTime) -> Self {
+        ConnectionInfo {
+            source,
+            interface_handle: 0,
+            guid: Guid::default(),
+            interface_type: InterfaceType::Client,
+            flags: 0,
+            interface_name: String::new(),
+            user_name: user_name.into(),
+            logon_domain: String::new(),
+            remote_computer: String::new(),
+            started_at,
+            quarantine_state: QuarantineState::Normal,
+            probation_time: None,
+            stats: ConnectionStats::default(),
+            switch_overs: 0,
+            remote_endpoint: None,
+            local_endpoint: None,
+            projection: Projection::default(),
+            device_type: 0,
+        }
+    }
+
+    /// Seconds since the connection started, as `dwConnectDuration` gives it
+    /// (0 for a start time in the future, saturating at u32::MAX).
+    pub fn connect_duration(&self, now: SystemTime) -> Duration {
+        now.duration_since(self.started_at).unwrap_or_default()
+    }
+}
+
+/// A live connection: the table's handle plus what the source knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    /// hConnection.
+    pub handle: ConnectionHandle,
+    /// Everything else.
+    pub info: ConnectionInfo,
+}
+
+/// Why a connection ended (kept in the history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedConnection {
+    /// The connection with its final counters.
+    pub connection: Connection,
+    /// When it ended.
+    pub ended_at: SystemTime,
+    /// Why: "user-request", "admin-reset", "lost-carrier/stale", "nas-reboot" …
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handle_zero_is_not_a_handle() {
+        assert!(ConnectionHandle::new(0).is_none());
+        assert_eq!(ConnectionHandle::new(7).map(|h| h.get()), Some(7));
+    }
+
+    #[test]
+    fn guid_is_version_4_shaped_and_formats() {
+        let g = Guid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        assert_eq!(g.data3 >> 12, 4);
+        assert_eq!(g.data4[0] >> 6, 2);
+        assert_eq!(g.to_string(), "01234567-89ab-4def-8123-456789abcdef");
+    }
+
+    #[test]
+    fn ipv6_projection_round_trips_an_address() {
+        let mut p = Ipv6Projection::default();
+        assert_eq!(p.remote_address(), None);
+        let a: Ipv6Addr = "2001:db8:1:2::42".parse().unwrap();
+        p.set_remote_address(a);
+        assert_eq!(p.prefix_length, 64);
+        assert_eq!(p.remote_address(), Some(a));
+    }
+
+    #[test]
+    fn engine_names_parse_back() {
+        for e in EngineKind::ALL {
+            assert_eq!(e.as_str().parse::<EngineKind>(), Ok(e));
+        }
+        assert!("pptp".parse::<EngineKind>().is_err());
+    }
+}

@@ -1,0 +1,308 @@
+//! `OrderIndex`: the enumeration order of the table, with O(log n) rank.
+//!
+//! Every connection gets a sequence number when it first enters the table
+//! and keeps it until it leaves. Enumeration walks sequence numbers upwards,
+//! so a resume cursor is just "the last sequence number returned": rows
+//! removed behind or ahead of it cannot shift anything, and a row can never
+//! be seen twice. `total_entries` needs "how many keys are greater than k",
+//! which a plain `BTreeMap` answers only in O(n); this is a treap (a binary
+//! search tree with random heap priorities, expected depth O(log n)) whose
+//! nodes carry their subtree size, giving rank and "walk from k" in
+//! O(log n + page size). Nodes live in one arena `Vec` with a free list, so
+//! a million rows are one allocation and no pointer chasing through `Box`es.
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug, Clone)]
+struct Node<V> {
+    key: u64,
+    value: V,
+    priority: u32,
+    size: u32,
+    left: u32,
+    right: u32,
+}
+
+/// An ordered map from u64 keys to values with subtree counts.
+#[derive(Debug, Clone)]
+pub struct OrderIndex<V> {
+    nodes: Vec<Node<V>>,
+    free: Vec<u32>,
+    root: u32,
+    rng: u64,
+}
+
+impl<V: Copy> Default for OrderIndex<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V: Copy> OrderIndex<V> {
+    /// An empty index.
+    pub fn new() -> Self {
+        OrderIndex {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            root: NIL,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.size(self.root) as usize
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.root == NIL
+    }
+
+    fn size(&self, n: u32) -> u32 {
+        if n == NIL {
+            0
+        } else {
+            self.nodes[n as usize].size
+        }
+    }
+
+    fn fix(&mut self, n: u32) {
+        let (l, r) = {
+            let node = &self.nodes[n as usize];
+            (node.left, node.right)
+        };
+        self.nodes[n as usize].size = 1 + self.size(l) + self.size(r);
+    }
+
+    fn next_priority(&mut self) -> u32 {
+        // xorshift64*: priorities only need to be independent of the keys.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
+    }
+
+    /// Splits `n` into (keys < key, keys >= key).
+    fn split(&mut self, n: u32, key: u64) -> (u32, u32) {
+        if n == NIL {
+            return (NIL, NIL);
+        }
+        if self.nodes[n as usize].key < key {
+            let (l, r) = self.split(self.nodes[n as usize].right, key);
+            self.nodes[n as usize].right = l;
+            self.fix(n);
+            (n, r)
+        } else {
+            let (l, r) = self.split(self.nodes[n as usize].left, key);
+            self.nodes[n as usize].left = r;
+            self.fix(n);
+            (l, n)
+        }
+    }
+
+    /// Joins two trees where every key of `a` is below every key of `b`.
+    fn merge(&mut self, a: u32, b: u32) -> u32 {
+        if a == NIL {
+            return b;
+        }
+        if b == NIL {
+            return a;
+        }
+        if self.nodes[a as usize].priority > self.nodes[b as usize].priority {
+            let r = self.merge(self.nodes[a as usize].right, b);
+            self.nodes[a as usize].right = r;
+            self.fix(a);
+            a
+        } else {
+            let l = self.merge(a, self.nodes[b as usize].left);
+            self.nodes[b as usize].left = l;
+            self.fix(b);
+            b
+        }
+    }
+
+    fn find(&self, key: u64) -> u32 {
+        let mut n = self.root;
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            if key == node.key {
+                return n;
+            }
+            n = if key < node.key { node.left } else { node.right };
+        }
+        NIL
+    }
+
+    /// The value stored under `key`.
+    pub fn get(&self, key: u64) -> Option<V> {
+        let n = self.find(key);
+        (n != NIL).then(|| self.nodes[n as usize].value)
+    }
+
+    /// Inserts or replaces `key`.
+    pub fn insert(&mut self, key: u64, value: V) {
+        let existing = self.find(key);
+        if existing != NIL {
+            self.nodes[existing as usize].value = value;
+            return;
+        }
+        let node = Node {
+            key,
+            value,
+            priority: self.next_priority(),
+            size: 1,
+            left: NIL,
+            right: NIL,
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.nodes[id as usize] = node;
+                id
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        let (l, r) = self.split(self.root, key);
+        let l = self.merge(l, id);
+        self.root = self.merge(l, r);
+    }
+
+    /// Removes `key`, returning its value.
+    pub fn remove(&mut self, key: u64) -> Option<V> {
+        let (l, rest) = self.split(self.root, key);
+        let (mid, r) = match key.checked_add(1) {
+            Some(next) => self.split(rest, next),
+            None => (rest, NIL), // key == u64::MAX: `rest` holds only it
+        };
+        let removed = if mid == NIL {
+            None
+        } else {
+            self.free.push(mid);
+            Some(self.nodes[mid as usize].value)
+        };
+        self.root = self.merge(l, r);
+        removed
+    }
+
+    /// How many keys are strictly greater than `key` (all of them for `None`).
+    pub fn count_after(&self, key: Option<u64>) -> usize {
+        let Some(key) = key else {
+            return self.len();
+        };
+        let mut n = self.root;
+        let mut count = 0u32;
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            if node.key > key {
+                count += 1 + self.size(node.right);
+                n = node.left;
+            } else {
+                n = node.right;
+            }
+        }
+        count as usize
+    }
+
+    /// Up to `limit` (key, value) pairs with keys strictly greater than `key`
+    /// (from the smallest for `None`), ascending. O(log n + limit).
+    pub fn range_after(&self, key: Option<u64>, limit: usize) -> Vec<(u64, V)> {
+        let mut out = Vec::with_capacity(limit.min(self.len()));
+        if limit == 0 {
+            return out;
+        }
+        // The stack holds the ancestors still to visit, smallest on top.
+        let mut stack = Vec::with_capacity(64);
+        let mut n = self.root;
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            if key.is_none_or(|k| node.key > k) {
+                stack.push(n);
+                n = node.left;
+            } else {
+                n = node.right;
+            }
+        }
+        while let Some(top) = stack.pop() {
+            let node = &self.nodes[top as usize];
+            out.push((node.key, node.value));
+            if out.len() == limit {
+                break;
+            }
+            let mut c = node.right;
+            while c != NIL {
+                stack.push(c);
+                c = self.nodes[c as usize].left;
+            }
+        }
+        out
+    }
+
+    /// The largest key, if any.
+    pub fn last_key(&self) -> Option<u64> {
+        let mut n = self.root;
+        let mut last = None;
+        while n != NIL {
+            last = Some(self.nodes[n as usize].key);
+            n = self.nodes[n as usize].right;
+        }
+        last
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_btreemap(ops in proptest::collection::vec((0u8..3, 0u64..200), 0..400), probe in 0u64..210, limit in 0usize..50) {
+            let mut index = OrderIndex::new();
+            let mut model = BTreeMap::new();
+            for (op, key) in ops {
+                match op {
+                    0 | 1 => { index.insert(key, key * 2); model.insert(key, key * 2); }
+                    _ => { prop_assert_eq!(index.remove(key), model.remove(&key)); }
+                }
+            }
+            prop_assert_eq!(index.len(), model.len());
+            prop_assert_eq!(index.count_after(Some(probe)), model.range(probe + 1..).count());
+            let want: Vec<_> = model.range(probe + 1..).take(limit).map(|(k, v)| (*k, *v)).collect();
+            prop_assert_eq!(index.range_after(Some(probe), limit), want);
+            let want_all: Vec<_> = model.iter().take(limit).map(|(k, v)| (*k, *v)).collect();
+            prop_assert_eq!(index.range_after(None, limit), want_all);
+            prop_assert_eq!(index.last_key(), model.keys().next_back().copied());
+        }
+    }
+
+    #[test]
+    fn extreme_keys() {
+        let mut index = OrderIndex::new();
+        index.insert(u64::MAX, 1u32);
+        index.insert(0, 2);
+        assert_eq!(index.count_after(Some(0)), 1);
+        assert_eq!(index.remove(u64::MAX), Some(1));
+        assert_eq!(index.remove(u64::MAX), None);
+        assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn stays_shallow_for_sequential_keys() {
+        // Sequential inserts are the table's normal pattern; a plain BST
+        // would degenerate into a list and recurse a million deep.
+        let mut index = OrderIndex::new();
+        for k in 0..200_000u64 {
+            index.insert(k, ());
+        }
+        assert_eq!(index.count_after(Some(99_999)), 100_000);
+        for k in (0..200_000u64).step_by(2) {
+            index.remove(k);
+        }
+        assert_eq!(index.len(), 100_000);
+        assert_eq!(index.range_after(Some(10), 3), vec![(11, ()), (13, ()), (15, ())]);
+    }
+}

@@ -1,0 +1,315 @@
+//! `ConnectionTable`: the live connections, written by sources and paged by
+//! admins.
+//!
+//! Locking: one `RwLock` over the rows (many enumerations read at once,
+//! sources write briefly) and a separate `Mutex` over the resume cursors. A
+//! call never holds both: it takes its cursor out, reads a page under the
+//! read lock, then puts the cursor back. No lock is held across I/O.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::cursor::{ClientSessionId, CursorLimits, CursorRegistry, Position, ResumeHandle};
+use crate::model::{Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, EngineKind, SourceKey};
+use crate::order_index::OrderIndex;
+use crate::paging::entries_for;
+use crate::Win32Error;
+
+/// One reply of a paged enumeration.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The entries of this reply, in enumeration order.
+    pub entries: Vec<Arc<Connection>>,
+    /// Entries from the cursor position on, this reply's included.
+    pub total_entries: u32,
+    /// The handle for the next call; `None` exactly when the enumeration is
+    /// complete.
+    pub next: Option<ResumeHandle>,
+}
+
+impl Page {
+    /// ERROR_MORE_DATA while entries remain, else NO_ERROR.
+    pub fn status(&self) -> Win32Error {
+        if self.next.is_some() {
+            Win32Error::MoreData
+        } else {
+            Win32Error::NoError
+        }
+    }
+}
+
+/// Result of [`ConnectionTable::upsert`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Upserted {
+    /// The connection's handle (new or existing).
+    pub handle: ConnectionHandle,
+    /// True when the connection was not in the table before.
+    pub created: bool,
+}
+
+#[derive(Debug)]
+struct Row {
+    seq: u64,
+    connection: Arc<Connection>,
+}
+
+#[derive(Debug, Default)]
+struct Rows {
+    by_handle: HashMap<ConnectionHandle, Row>,
+    by_source: HashMap<SourceKey, ConnectionHandle>,
+    order: OrderIndex<ConnectionHandle>,
+    per_engine: HashMap<EngineKind, usize>,
+    next_seq: u64,
+    /// The last handle issued; new handles count up from it (wrapping, never 0).
+    handle_watermark: u32,
+}
+
+/// The live connection table. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct ConnectionTable {
+    rows: RwLock<Rows>,
+    cursors: Mutex<CursorRegistry>,
+}
+
+impl Default for ConnectionTable {
+    fn default() -> Self {
+        Self::new(CursorLimits::default())
+    }
+}
+
+impl ConnectionTable {
+    /// An empty table with the given cursor limits.
+    pub fn new(limits: CursorLimits) -> Self {
+        // A per-process salt (std seeds RandomState from the OS) makes resume
+        // handles differ between daemon runs.
+        let salt = std::collections::hash_map::RandomState::new().build_hasher().finish() as u32;
+        ConnectionTable {
+            rows: RwLock::new(Rows::default()),
+            cursors: Mutex::new(CursorRegistry::new(limits, salt)),
+        }
+    }
+
+    /// Number of live connections.
+    pub fn len(&self) -> usize {
+        self.rows.read().by_handle.len()
+    }
+
+    /// True when no connection is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Live connections per engine.
+    pub fn counts_per_engine(&self) -> Vec<(EngineKind, usize)> {
+        let rows = self.rows.read();
+        EngineKind::ALL
+            .into_iter()
+            .map(|e| (e, rows.per_engine.get(&e).copied().unwrap_or(0)))
+            .collect()
+    }
+
+    /// The last handle issued; persist it so a restarted daemon does not hand
+    /// out a handle a client may still hold.
+    pub fn handle_watermark(&self) -> u32 {
+        self.rows.read().handle_watermark
+    }
+
+    /// Number of open resume cursors (for metrics and limit tests).
+    pub fn open_cursors(&self) -> usize {
+        self.cursors.lock().len()
+    }
+
+    /// Adds a connection, or replaces what is known about the one with the
+    /// same [`SourceKey`] (its handle and enumeration position stay).
+    pub fn upsert(&self, info: ConnectionInfo) -> Upserted {
+        let mut rows = self.rows.write();
+        if let Some(&handle) = rows.by_source.get(&info.source) {
+            if let Some(row) = rows.by_handle.get_mut(&handle) {
+                row.connection = Arc::new(Connection { handle, info });
+                return Upserted { handle, created: false };
+            }
+        }
+        let handle = rows.allocate_handle();
+        rows.insert(Connection { handle, info });
+        Upserted { handle, created: true }
+    }
+
+    /// Puts back connections read from the store, with their own handles,
+    /// and raises the handle watermark to at least `watermark`.
+    pub fn restore(&self, connections: impl IntoIterator<Item = Connection>, watermark: u32) {
+        let mut rows = self.rows.write();
+        for c in connections {
+            rows.handle_watermark = rows.handle_watermark.max(c.handle.get());
+            if rows.by_handle.contains_key(&c.handle) || rows.by_source.contains_key(&c.info.source) {
+                continue;
+            }
+            rows.insert(c);
+        }
+        rows.handle_watermark = rows.handle_watermark.max(watermark);
+    }
+
+    /// The connection with this handle.
+    pub fn get(&self, handle: ConnectionHandle) -> Option<Arc<Connection>> {
+        self.rows.read().by_handle.get(&handle).map(|r| r.connection.clone())
+    }
+
+    /// The handle of the connection a source knows by `key`.
+    pub fn find(&self, key: &SourceKey) -> Option<ConnectionHandle> {
+        self.rows.read().by_source.get(key).copied()
+    }
+
+    /// Replaces the counters of a connection.
+    pub fn update_stats(
+        &self,
+        handle: ConnectionHandle,
+        stats: ConnectionStats,
+    ) -> Result<Arc<Connection>, Win32Error> {
+        self.modify(handle, |info| info.stats = stats)
+    }
+
+    /// Applies `change` to a connection's info (copy-on-write: readers
+    /// holding the old `Arc` keep seeing the old values).
+    pub fn modify(
+        &self,
+        handle: ConnectionHandle,
+        change: impl FnOnce(&mut ConnectionInfo),
+    ) -> Result<Arc<Connection>, Win32Error> {
+        let mut rows = self.rows.write();
+        let row = rows.by_handle.get_mut(&handle).ok_or(Win32Error::NoConnection)?;
+        let mut connection = (*row.connection).clone();
+        change(&mut connection.info);
+        // The source key is the identity; a change may not move it.
+        connection.info.source = row.connection.info.source.clone();
+        row.connection = Arc::new(connection);
+        Ok(row.connection.clone())
+    }
+
+    /// Removes a connection, returning it.
+    pub fn remove(&self, handle: ConnectionHandle) -> Option<Arc<Connection>> {
+        let mut rows = self.rows.write();
+        let row = rows.by_handle.remove(&handle)?;
+        rows.order.remove(row.seq);
+        rows.by_source.remove(&row.connection.info.source);
+        if let Some(n) = rows.per_engine.get_mut(&row.connection.info.source.engine) {
+            *n -= 1;
+        }
+        Some(row.connection)
+    }
+
+    /// The handle first in enumeration order (the oldest row).
+    pub fn first(&self) -> Option<ConnectionHandle> {
+        let rows = self.rows.read();
+        rows.order.range_after(None, 1).first().map(|(_, h)| *h)
+    }
+
+    /// Every connection matching `keep`, in enumeration order (for ending all
+    /// of a NAS's sessions and similar sweeps; O(n)).
+    pub fn select(&self, keep: impl Fn(&Connection) -> bool) -> Vec<Arc<Connection>> {
+        let rows = self.rows.read();
+        rows.order
+            .range_after(None, usize::MAX)
+            .into_iter()
+            .filter_map(|(_, h)| rows.by_handle.get(&h))
+            .filter(|r| keep(&r.connection))
+            .map(|r| r.connection.clone())
+            .collect()
+    }
+
+    /// One page of `MprAdminConnectionEnumEx` for `session`.
+    ///
+    /// `cursor` is `None` for the first call (resume handle 0). `entry_size`
+    /// is the byte size of the ABI structure the client asked for
+    /// (1672 for `RAS_CONNECTION_EX`); 0 is `ERROR_INVALID_PARAMETER`.
+    pub fn enumerate(
+        &self,
+        session: ClientSessionId,
+        cursor: Option<ResumeHandle>,
+        pref_max_len: u32,
+        entry_size: u32,
+    ) -> Result<Page, Win32Error> {
+        self.enumerate_at(session, cursor, pref_max_len, entry_size, Instant::now())
+    }
+
+    /// [`Self::enumerate`] at a given time (for expiry tests).
+    pub fn enumerate_at(
+        &self,
+        session: ClientSessionId,
+        cursor: Option<ResumeHandle>,
+        pref_max_len: u32,
+        entry_size: u32,
+        now: Instant,
+    ) -> Result<Page, Win32Error> {
+        if entry_size == 0 {
+            return Err(Win32Error::InvalidParameter);
+        }
+        let position: Position = match cursor {
+            None => None,
+            Some(h) => self.cursors.lock().take(session, h, now)?,
+        };
+        let (entries, total, last_seq) = {
+            let rows = self.rows.read();
+            let total = rows.order.count_after(position);
+            let n = entries_for(pref_max_len, entry_size, total);
+            let keys = rows.order.range_after(position, n);
+            let last_seq = keys.last().map(|(seq, _)| *seq);
+            let entries: Vec<_> = keys
+                .into_iter()
+                .filter_map(|(_, h)| rows.by_handle.get(&h).map(|r| r.connection.clone()))
+                .collect();
+            (entries, total, last_seq)
+        };
+        let remaining = total - entries.len();
+        let next = (remaining > 0).then(|| {
+            let new_position = last_seq.or(position);
+            self.cursors.lock().put(session, cursor, new_position, now)
+        });
+        Ok(Page {
+            entries,
+            total_entries: u32::try_from(total).unwrap_or(u32::MAX),
+            next,
+        })
+    }
+
+    /// Frees a client session's cursors (ServerDisconnect).
+    pub fn release_session(&self, session: ClientSessionId) {
+        self.cursors.lock().release_session(session);
+    }
+}
+
+impl Rows {
+    fn allocate_handle(&mut self) -> ConnectionHandle {
+        // Counting up and wrapping means a handle comes back only after four
+        // billion others: far longer than any client holds one.
+        loop {
+            self.handle_watermark = self.handle_watermark.wrapping_add(1);
+            if let Some(h) = ConnectionHandle::new(self.handle_watermark) {
+                if !self.by_handle.contains_key(&h) {
+                    return h;
+                }
+            }
+        }
+    }
+
+    fn insert(&mut self, connection: Connection) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let handle = connection.handle;
+        self.order.insert(seq, handle);
+        self.by_source.insert(connection.info.source.clone(), handle);
+        *self.per_engine.entry(connection.info.source.engine).or_default() += 1;
+        self.by_handle.insert(
+            handle,
+            Row {
+                seq,
+                connection: Arc::new(connection),
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;
