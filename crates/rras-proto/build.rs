@@ -1,0 +1,11 @@
+//! Compiles proto/admin.proto with protox (pure Rust): no system protoc.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto/admin.proto");
+    let fds = protox::compile(["proto/admin.proto"], ["proto"])?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
+}

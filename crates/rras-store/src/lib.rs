@@ -1,0 +1,241 @@
+//! The embedded durable store: active connections and a bounded history of
+//! ended ones, in one redb file.
+//!
+//! **Invariant:** [`Store::commit`] returns only after redb's commit with
+//! `Durability::Immediate`, i.e. after fsync. Callers acknowledge an event
+//! to its reporter only after the commit that contains it returned `Ok`.
+//! A crash (even `kill -9`) therefore loses nothing that was acknowledged.
+
+#![deny(missing_docs)]
+
+use std::path::Path;
+
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use rras_core::{Connection, ConnectionHandle, EndedConnection, Win32Error};
+
+const ACTIVE: TableDefinition<u32, &[u8]> = TableDefinition::new("active");
+const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const META_WATERMARK: &str = "handle_watermark";
+const META_HISTORY_SEQ: &str = "history_seq";
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database file could not be opened or created.
+    #[error("cannot open store {path}: {source}")]
+    Open {
+        /// The file.
+        path: String,
+        /// redb's reason.
+        #[source]
+        source: Box<redb::DatabaseError>,
+    },
+    /// A transaction failed (I/O error, disk full …).
+    #[error("store transaction failed: {0}")]
+    Transaction(#[from] Box<redb::Error>),
+    /// A stored record does not decode (corruption or an incompatible version).
+    #[error("stored record for key {key} does not decode: {source}")]
+    Decode {
+        /// The record's key.
+        key: u64,
+        /// postcard's reason.
+        #[source]
+        source: postcard::Error,
+    },
+    /// A record could not be encoded.
+    #[error("cannot encode record: {0}")]
+    Encode(#[source] postcard::Error),
+}
+
+impl StoreError {
+    /// The Win32 code a client sees when a change could not be made durable.
+    pub fn win32(&self) -> Win32Error {
+        match self {
+            StoreError::Open { .. } => Win32Error::DdmNotRunning,
+            StoreError::Transaction(_) | StoreError::Decode { .. } | StoreError::Encode(_) => {
+                Win32Error::NotEnoughMemory
+            }
+        }
+    }
+}
+
+fn tx_err(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Transaction(Box::new(e.into()))
+}
+
+/// One change to make durable.
+#[derive(Debug, Clone)]
+pub enum StoreOp {
+    /// Insert or replace an active connection.
+    Put(Connection),
+    /// Remove an active connection and append it to the history.
+    End(EndedConnection),
+    /// Remove an active connection without history (e.g. a rollback).
+    Delete(ConnectionHandle),
+}
+
+/// What the store held at open.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Active connections, by handle.
+    pub active: Vec<Connection>,
+    /// The last connection handle issued.
+    pub handle_watermark: u32,
+}
+
+/// The redb-backed store.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+    history_limit: u64,
+}
+
+impl Store {
+    /// Opens or creates the store file; keeps at most `history_limit` ended
+    /// connections (oldest dropped first).
+    pub fn open(path: &Path, history_limit: u64) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        })?;
+        let store = Store { db, history_limit };
+        // Create the tables so readers never see "table does not exist".
+        let tx = store.db.begin_write().map_err(tx_err)?;
+        tx.open_table(ACTIVE).map_err(tx_err)?;
+        tx.open_table(HISTORY).map_err(tx_err)?;
+        tx.open_table(META).map_err(tx_err)?;
+        tx.commit().map_err(tx_err)?;
+        Ok(store)
+    }
+
+    /// Reads the active table and the handle watermark.
+    pub fn load(&self) -> Result<Loaded, StoreError> {
+        let tx = self.db.begin_read().map_err(tx_err)?;
+        let active = tx.open_table(ACTIVE).map_err(tx_err)?;
+        let mut out = Loaded::default();
+        for row in active.iter().map_err(tx_err)? {
+            let (key, value) = row.map_err(tx_err)?;
+            let connection: Connection = postcard::from_bytes(value.value()).map_err(|source| StoreError::Decode {
+                key: u64::from(key.value()),
+                source,
+            })?;
+            out.active.push(connection);
+        }
+        let meta = tx.open_table(META).map_err(tx_err)?;
+        out.handle_watermark = meta
+            .get(META_WATERMARK)
+            .map_err(tx_err)?
+            .map(|v| v.value() as u32)
+            .unwrap_or(0);
+        Ok(out)
+    }
+
+    /// Applies `ops` in one durable transaction (fsync before returning).
+    pub fn commit(&self, ops: &[StoreOp], handle_watermark: u32) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(tx_err)?;
+        {
+            let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
+            let mut history = tx.open_table(HISTORY).map_err(tx_err)?;
+            let mut meta = tx.open_table(META).map_err(tx_err)?;
+            let mut history_seq = meta.get(META_HISTORY_SEQ).map_err(tx_err)?.map(|v| v.value()).unwrap_or(0);
+            for op in ops {
+                match op {
+                    StoreOp::Put(c) => {
+                        let bytes = postcard::to_stdvec(c).map_err(StoreError::Encode)?;
+                        active.insert(c.handle.get(), bytes.as_slice()).map_err(tx_err)?;
+                    }
+                    StoreOp::End(ended) => {
+                        active.remove(ended.connection.handle.get()).map_err(tx_err)?;
+                        let bytes = postcard::to_stdvec(ended).map_err(StoreError::Encode)?;
+                        history_seq += 1;
+                        history.insert(history_seq, bytes.as_slice()).map_err(tx_err)?;
+                    }
+                    StoreOp::Delete(h) => {
+                        active.remove(h.get()).map_err(tx_err)?;
+                    }
+                }
+            }
+            let excess = history.len().map_err(tx_err)?.saturating_sub(self.history_limit);
+            for _ in 0..excess {
+                history.pop_first().map_err(tx_err)?;
+            }
+            meta.insert(META_HISTORY_SEQ, history_seq).map_err(tx_err)?;
+            meta.insert(META_WATERMARK, u64::from(handle_watermark)).map_err(tx_err)?;
+        }
+        tx.commit().map_err(tx_err)?;
+        Ok(())
+    }
+
+    /// The newest `limit` ended connections, newest first.
+    pub fn history(&self, limit: usize) -> Result<Vec<EndedConnection>, StoreError> {
+        let tx = self.db.begin_read().map_err(tx_err)?;
+        let history = tx.open_table(HISTORY).map_err(tx_err)?;
+        let mut out = Vec::new();
+        for row in history.iter().map_err(tx_err)?.rev().take(limit) {
+            let (key, value) = row.map_err(tx_err)?;
+            out.push(
+                postcard::from_bytes(value.value()).map_err(|source| StoreError::Decode {
+                    key: key.value(),
+                    source,
+                })?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rras_core::synthetic;
+    use std::time::SystemTime;
+
+    fn conn(i: u32) -> Connection {
+        Connection {
+            handle: ConnectionHandle::new(i).unwrap(),
+            info: synthetic::connection(u64::from(i), SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000)),
+        }
+    }
+
+    #[test]
+    fn survives_reopen_with_history_and_watermark() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rrasd.redb");
+        {
+            let store = Store::open(&path, 2).unwrap();
+            store.commit(&[StoreOp::Put(conn(1)), StoreOp::Put(conn(2)), StoreOp::Put(conn(3))], 3).unwrap();
+            for (i, reason) in [(1, "a"), (2, "b"), (3, "c")] {
+                let ended = EndedConnection {
+                    connection: conn(i),
+                    ended_at: SystemTime::now(),
+                    reason: reason.into(),
+                };
+                store.commit(&[StoreOp::End(ended)], 9).unwrap();
+            }
+            store.commit(&[StoreOp::Put(conn(4))], 10).unwrap();
+        }
+        let store = Store::open(&path, 2).unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.handle_watermark, 10);
+        assert_eq!(loaded.active, vec![conn(4)]);
+        let history = store.history(10).unwrap();
+        let reasons: Vec<_> = history.iter().map(|h| h.reason.as_str()).collect();
+        assert_eq!(reasons, vec!["c", "b"], "bounded to 2, newest first");
+    }
+
+    #[test]
+    fn corrupt_record_is_a_decode_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rrasd.redb");
+        let store = Store::open(&path, 10).unwrap();
+        let tx = store.db.begin_write().unwrap();
+        tx.open_table(ACTIVE).unwrap().insert(7, &[0xff, 0xff, 0xff][..]).unwrap();
+        tx.commit().unwrap();
+        match store.load() {
+            Err(StoreError::Decode { key: 7, .. }) => {}
+            other => panic!("expected decode error, got {other:?}"),
+        }
+    }
+}
