@@ -470,6 +470,9 @@ pub struct ConnectionInfo {
     pub projection: Projection,
     /// dwDeviceType (RAS_CONNECTION_4).
     pub device_type: u32,
+    /// Engine facts with no Windows field (NAS-Identifier, Class, cipher,
+    /// unknown RADIUS attributes as `attr-N` = hex …), in arrival order.
+    pub engine_attributes: Vec<(String, String)>,
 }
 
 impl ConnectionInfo {
@@ -494,6 +497,7 @@ impl ConnectionInfo {
             local_endpoint: None,
             projection: Projection::default(),
             device_type: 0,
+            engine_attributes: Vec::new(),
         }
     }
 

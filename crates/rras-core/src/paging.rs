@@ -6,6 +6,10 @@ pub const PREF_MAX_ALL: u32 = u32::MAX;
 /// `sizeof(RAS_CONNECTION_EX)` on Windows x64: the entry size of the Ex call.
 pub const RAS_CONNECTION_EX_SIZE: u32 = 1672;
 
+/// Byte sizes of the Windows x64 structures a client may page in:
+/// RAS_CONNECTION_EX, and RAS_CONNECTION_0 … _4 for `MprAdminConnectionEnum`.
+pub const ENTRY_SIZES: [u32; 6] = [RAS_CONNECTION_EX_SIZE, 1128, 296, 848, 792, 1696];
+
 /// How many entries a reply carries when `remaining` entries are left:
 /// everything for [`PREF_MAX_ALL`]; none when `pref_max_len` is smaller than
 /// one entry; otherwise `floor(pref_max_len / entry_size) + 1`, capped at

@@ -376,6 +376,14 @@ pub fn info_to_pb(info: &ConnectionInfo, now: SystemTime) -> pb::Connection {
         projection: Some(projection_to_pb(&info.projection)),
         device_type: info.device_type,
         source: Some(source_to_pb(&info.source)),
+        engine_attributes: info
+            .engine_attributes
+            .iter()
+            .map(|(name, value)| pb::Attribute {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -408,6 +416,7 @@ pub fn info_from_pb(c: &pb::Connection) -> Result<ConnectionInfo, ProtoError> {
         local_endpoint: parse_ip("local_endpoint", &c.local_endpoint)?,
         projection: projection_from_pb(c.projection.as_ref())?,
         device_type: c.device_type,
+        engine_attributes: c.engine_attributes.iter().map(|a| (a.name.clone(), a.value.clone())).collect(),
     })
 }
 
@@ -455,6 +464,7 @@ mod tests {
             info.probation_time = Some(now);
             info.quarantine_state = QuarantineState::Probation;
             info.stats.crc_err = 3;
+            info.engine_attributes.push(("Class".into(), "0a0b".into()));
             let c = Connection {
                 handle: ConnectionHandle::new(i as u32 + 1).unwrap(),
                 info,

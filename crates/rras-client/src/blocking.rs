@@ -1,0 +1,78 @@
+//! `BlockingClient`: the async client behind a private runtime, for
+//! synchronous callers (libmprapi, scripts). Safe to share across threads.
+
+use rras_core::Connection;
+
+use crate::{AdminClient, ClientError, EnumPage, ServerAddr, ServerInfo};
+
+/// A synchronous admin session.
+#[derive(Debug)]
+pub struct BlockingClient {
+    runtime: tokio::runtime::Runtime,
+    inner: AdminClient,
+}
+
+impl BlockingClient {
+    /// Connects and opens a session.
+    pub fn connect(addr: &str) -> Result<Self, ClientError> {
+        let addr = ServerAddr::parse(addr)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("rras-client")
+            .enable_all()
+            .build()
+            .map_err(|e| ClientError::Transport(format!("cannot start runtime: {e}")))?;
+        let inner = runtime.block_on(AdminClient::connect_addr(&addr))?;
+        Ok(BlockingClient { runtime, inner })
+    }
+
+    /// The async client (for calls not wrapped here).
+    pub fn inner(&self) -> &AdminClient {
+        &self.inner
+    }
+
+    /// Runs any async call on this client's runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    /// See [`AdminClient::is_service_running`].
+    pub fn is_service_running(&self) -> Result<(bool, String), ClientError> {
+        self.block_on(self.inner.is_service_running())
+    }
+
+    /// See [`AdminClient::server_info`].
+    pub fn server_info(&self) -> Result<ServerInfo, ClientError> {
+        self.block_on(self.inner.server_info())
+    }
+
+    /// See [`AdminClient::enum_page_raw`].
+    pub fn enum_page_raw(&self, header: (u32, u32, u32), pref: u32, resume: u32) -> Result<EnumPage, ClientError> {
+        self.block_on(self.inner.enum_page_raw(header, pref, resume))
+    }
+
+    /// See [`AdminClient::connections`].
+    pub fn connections(&self) -> Result<Vec<Connection>, ClientError> {
+        self.block_on(self.inner.connections())
+    }
+
+    /// See [`AdminClient::connection`].
+    pub fn connection(&self, handle: u32) -> Result<Connection, ClientError> {
+        self.block_on(self.inner.connection(handle))
+    }
+
+    /// See [`AdminClient::clear_stats`].
+    pub fn clear_stats(&self, handle: u32) -> Result<(), ClientError> {
+        self.block_on(self.inner.clear_stats(handle))
+    }
+
+    /// See [`AdminClient::disconnect`].
+    pub fn disconnect(&self, handle: u32) -> Result<(), ClientError> {
+        self.block_on(self.inner.disconnect(handle))
+    }
+
+    /// Closes the session.
+    pub fn close(self) -> Result<(), ClientError> {
+        self.block_on(self.inner.disconnect_session())
+    }
+}

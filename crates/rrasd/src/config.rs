@@ -1,0 +1,293 @@
+//! rrasd configuration: a TOML file (`--config FILE`) where every option
+//! can also be given as a flag; flags win over the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+use crate::sources::radius::RadiusConfig;
+
+/// The daemon's settings after file and flags are merged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory of the durable store (`rrasd.redb`).
+    pub state_dir: PathBuf,
+    /// Path of the admin Unix socket.
+    pub admin_socket: PathBuf,
+    /// Permission bits of the admin socket, octal text ("0660").
+    pub socket_mode: String,
+    /// Members of this group (and root, and the daemon's own user) are admins.
+    pub admin_group: Option<String>,
+    /// Members of this group may read (enumerate, get info) but change nothing.
+    pub reader_group: Option<String>,
+    /// tracing filter ("info", "rrasd=debug" …).
+    pub log_level: String,
+    /// Serve Prometheus metrics on this address (`GET /metrics`).
+    pub metrics: Option<SocketAddr>,
+    /// Ended connections kept in the history.
+    pub history_limit: u64,
+    /// Resume cursors one client session may hold.
+    pub cursors_per_session: usize,
+    /// Resume cursors held in total.
+    pub cursors_total: usize,
+    /// Seconds an unused resume cursor lives.
+    pub cursor_idle_secs: u64,
+    /// Client sessions (ServerConnect) held in total.
+    pub max_sessions: usize,
+    /// Milliseconds to stay in the "starting" state before serving (tests).
+    pub debug_start_delay_ms: u64,
+    /// RADIUS accounting source.
+    pub radius: RadiusConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            state_dir: PathBuf::from("/var/lib/rrasd"),
+            admin_socket: PathBuf::from("/run/rrasd/admin.sock"),
+            socket_mode: "0660".into(),
+            admin_group: None,
+            reader_group: None,
+            log_level: "info".into(),
+            metrics: None,
+            history_limit: 100_000,
+            cursors_per_session: 64,
+            cursors_total: 65_536,
+            cursor_idle_secs: 300,
+            max_sessions: 4096,
+            debug_start_delay_ms: 0,
+            radius: RadiusConfig::default(),
+        }
+    }
+}
+
+/// A configuration problem, reported as one line naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid for this schema.
+    #[error("config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// toml's message, with the line.
+        message: String,
+    },
+    /// A value is out of range or malformed.
+    #[error("config key `{key}`: {message}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// `rrasd` command line.
+#[derive(Debug, Parser, Default)]
+#[command(name = "rrasd", version, about = "openrras daemon: the RRAS connection manager for Linux VPN servers")]
+pub struct Args {
+    /// TOML configuration file (every key is also a flag below).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory of the durable store [default: /var/lib/rrasd].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Admin Unix socket [default: /run/rrasd/admin.sock].
+    #[arg(long, value_name = "PATH")]
+    pub admin_socket: Option<PathBuf>,
+    /// Admin socket permission bits, octal [default: 0660].
+    #[arg(long, value_name = "MODE")]
+    pub socket_mode: Option<String>,
+    /// Group whose members are admins (root and the daemon's user always are).
+    #[arg(long, value_name = "GROUP")]
+    pub admin_group: Option<String>,
+    /// Group whose members may read but not change anything.
+    #[arg(long, value_name = "GROUP")]
+    pub reader_group: Option<String>,
+    /// Log filter, e.g. info or rrasd=debug [default: info].
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
+    /// Listen for RADIUS accounting (RFC 2866) on ADDR:PORT [default: off].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub radius_acct: Option<SocketAddr>,
+    /// A RADIUS client (NAS): CIDR=SECRET, repeatable.
+    #[arg(long, value_name = "CIDR=SECRET")]
+    pub radius_client: Vec<String>,
+    /// UDP port of the NASes' Disconnect-Request (RFC 5176) listener [default: 3799].
+    #[arg(long, value_name = "PORT")]
+    pub radius_disconnect_port: Option<u16>,
+    /// Stay "starting" this long before serving (for tests of ERROR_DDM_NOT_RUNNING).
+    #[arg(long, value_name = "MS", hide = true)]
+    pub debug_start_delay_ms: Option<u64>,
+}
+
+impl Args {
+    /// Reads the file (if any) and applies the flags over it.
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        macro_rules! set {
+            ($field:ident) => {
+                if let Some(v) = self.$field {
+                    config.$field = v;
+                }
+            };
+            (opt $field:ident) => {
+                if self.$field.is_some() {
+                    config.$field = self.$field;
+                }
+            };
+        }
+        set!(state_dir);
+        set!(admin_socket);
+        set!(socket_mode);
+        set!(log_level);
+        set!(debug_start_delay_ms);
+        set!(opt admin_group);
+        set!(opt reader_group);
+        set!(opt metrics);
+        if self.radius_acct.is_some() {
+            config.radius.listen = self.radius_acct;
+        }
+        if let Some(port) = self.radius_disconnect_port {
+            config.radius.disconnect_port = port;
+        }
+        for spec in &self.radius_client {
+            config.radius.clients.push(spec.parse().map_err(|message| ConfigError::Invalid {
+                key: "radius.clients",
+                message,
+            })?);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl Config {
+    /// Parses a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parses TOML text; the error is one line with the line number and key.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str::<Config>(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let message = e.message().replace('\n', " ");
+            match line {
+                Some(line) => format!("line {line}: {message}"),
+                None => message,
+            }
+        })
+    }
+
+    /// Checks values the type system cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.socket_mode_bits()?;
+        if self.cursors_per_session == 0 || self.cursors_total == 0 {
+            return Err(ConfigError::Invalid {
+                key: "cursors_per_session",
+                message: "cursor limits must be at least 1".into(),
+            });
+        }
+        if self.max_sessions == 0 {
+            return Err(ConfigError::Invalid {
+                key: "max_sessions",
+                message: "must be at least 1".into(),
+            });
+        }
+        self.radius.validate().map_err(|message| ConfigError::Invalid {
+            key: "radius",
+            message,
+        })
+    }
+
+    /// The socket mode as bits.
+    pub fn socket_mode_bits(&self) -> Result<u32, ConfigError> {
+        u32::from_str_radix(self.socket_mode.trim_start_matches("0o"), 8)
+            .ok()
+            .filter(|m| *m <= 0o777)
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "socket_mode",
+                message: format!("{:?} is not an octal mode like 0660", self.socket_mode),
+            })
+    }
+
+    /// Cursor limits for the connection table.
+    pub fn cursor_limits(&self) -> rras_core::CursorLimits {
+        rras_core::CursorLimits {
+            per_session: self.cursors_per_session,
+            total: self.cursors_total,
+            idle: Duration::from_secs(self.cursor_idle_secs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_names_the_key_and_line() {
+        let err = Config::from_toml("state_dir = \"/tmp/x\"\nbogus_key = 1\n").unwrap_err();
+        assert!(err.contains("bogus_key") && err.contains("line 2"), "{err}");
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn flags_override_file_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rrasd.toml");
+        std::fs::write(&path, "state_dir = \"/from/file\"\nlog_level = \"debug\"\n[radius]\nlisten = \"127.0.0.1:1813\"\n").unwrap();
+        let args = Args {
+            config: Some(path),
+            state_dir: Some("/from/flag".into()),
+            radius_client: vec!["127.0.0.0/8=s3cret".into()],
+            ..Args::default()
+        };
+        let config = args.into_config().unwrap();
+        assert_eq!(config.state_dir, PathBuf::from("/from/flag"));
+        assert_eq!(config.log_level, "debug");
+        assert_eq!(config.radius.listen, Some("127.0.0.1:1813".parse().unwrap()));
+        assert_eq!(config.radius.clients.len(), 1);
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_key() {
+        let args = Args {
+            socket_mode: Some("rw-rw----".into()),
+            ..Args::default()
+        };
+        let err = args.into_config().unwrap_err().to_string();
+        assert!(err.contains("socket_mode"), "{err}");
+        let args = Args {
+            radius_client: vec!["10.0.0.0/40=x".into()],
+            ..Args::default()
+        };
+        assert!(args.into_config().unwrap_err().to_string().contains("radius"));
+    }
+}

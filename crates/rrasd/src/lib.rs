@@ -1,0 +1,16 @@
+//! rrasd: the RRAS connection manager (Demand-Dial Manager) for Linux VPN
+//! servers. Sources feed the [`manager::ConnectionManager`]; the admin
+//! service serves `MprAdminConnectionEnumEx` and friends over gRPC.
+
+pub mod auth;
+pub mod config;
+pub mod journal;
+pub mod manager;
+pub mod metrics;
+pub mod server;
+pub mod service;
+pub mod sessions;
+pub mod sources;
+
+pub use config::{Args, Config};
+pub use server::{run, DaemonError};

@@ -1,0 +1,156 @@
+//! Prometheus metrics: active connections per engine, enumerations served,
+//! RPC latency per method and replies per status code, RADIUS drops.
+//! Served as text on `GET /metrics` by a minimal HTTP/1.1 responder.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::manager::ConnectionManager;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabel {
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabel {
+    code: u32,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EngineLabel {
+    engine: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// All metrics of the daemon.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    rpc_latency: Family<MethodLabel, Histogram>,
+    replies: Family<CodeLabel, Counter>,
+    enumerations: Counter,
+    active: Family<EngineLabel, Gauge>,
+    radius_dropped: Family<ReasonLabel, Counter>,
+    radius_accepted: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("rrasd");
+        let rpc_latency =
+            Family::<MethodLabel, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_05, 2.0, 18)));
+        let replies = Family::<CodeLabel, Counter>::default();
+        let enumerations = Counter::default();
+        let active = Family::<EngineLabel, Gauge>::default();
+        let radius_dropped = Family::<ReasonLabel, Counter>::default();
+        let radius_accepted = Counter::default();
+        registry.register("rpc_duration_seconds", "Admin RPC latency by method", rpc_latency.clone());
+        registry.register("rpc_replies", "Admin RPC replies by Win32 status code", replies.clone());
+        registry.register("enumerations", "ConnectionEnumEx pages served", enumerations.clone());
+        registry.register("active_connections", "Live connections by engine", active.clone());
+        registry.register("radius_dropped", "RADIUS packets dropped by reason", radius_dropped.clone());
+        registry.register("radius_accepted", "RADIUS accounting requests acknowledged", radius_accepted.clone());
+        Metrics {
+            registry,
+            rpc_latency,
+            replies,
+            enumerations,
+            active,
+            radius_dropped,
+            radius_accepted,
+        }
+    }
+
+    /// Records one RPC.
+    pub fn rpc(&self, method: &'static str, status: u32, elapsed: Duration) {
+        self.rpc_latency
+            .get_or_create(&MethodLabel { method })
+            .observe(elapsed.as_secs_f64());
+        self.replies.get_or_create(&CodeLabel { code: status }).inc();
+        if method == "ConnectionEnumEx" {
+            self.enumerations.inc();
+        }
+    }
+
+    /// Counts a dropped RADIUS packet.
+    pub fn radius_dropped(&self, reason: &'static str) {
+        self.radius_dropped.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    /// Counts an acknowledged RADIUS request.
+    pub fn radius_accepted(&self) {
+        self.radius_accepted.inc();
+    }
+
+    /// The text exposition, with the per-engine gauges refreshed.
+    pub fn render(&self, manager: &ConnectionManager) -> String {
+        for (engine, n) in manager.table().counts_per_engine() {
+            self.active
+                .get_or_create(&EngineLabel { engine: engine.as_str() })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Serves `GET /metrics` until the listener is dropped.
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, manager: Arc<ConnectionManager>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let (metrics, manager) = (metrics.clone(), manager.clone());
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let mut n = 0;
+            // Read the request head, bounded in size and time.
+            let head = tokio::time::timeout(Duration::from_secs(5), async {
+                while n < buf.len() {
+                    match stream.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => n += k,
+                    }
+                    if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+            })
+            .await;
+            let ok = head.is_ok() && buf[..n].starts_with(b"GET /metrics ");
+            let (status, body) = if ok {
+                ("200 OK", metrics.render(&manager))
+            } else {
+                ("404 Not Found", "not found\n".to_owned())
+            };
+            let reply = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes()).await;
+        });
+    }
+}

@@ -1,0 +1,349 @@
+//! The admin RPC service: one method per MPRAPI call. Each method
+//! authenticates the caller, checks its role and the DDM state, does the
+//! work, and replies with a Win32 status; internals go to the log, never to
+//! the client.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use rras_core::paging::ENTRY_SIZES;
+use rras_core::{error::error_string, ConnectionHandle, ResumeHandle, Win32Error};
+use rras_proto::convert::{connection_to_pb, ended_to_pb, info_from_pb, source_from_pb};
+use rras_proto::pb::{self, rras_admin_server::RrasAdmin};
+use tonic::{Request, Response, Status};
+
+use crate::auth::{Authorizer, Caller, Role};
+use crate::manager::{ConnectionManager, ReportEvent};
+use crate::metrics::Metrics;
+use crate::sessions::SessionRegistry;
+
+/// Most entries one HistoryEnum reply carries.
+const HISTORY_MAX: usize = 10_000;
+
+/// The tonic service behind the admin socket.
+#[derive(Debug, Clone)]
+pub struct AdminService {
+    manager: Arc<ConnectionManager>,
+    sessions: Arc<SessionRegistry>,
+    auth: Arc<Authorizer>,
+    metrics: Arc<Metrics>,
+}
+
+/// Reply messages whose first field is a Win32 status.
+trait StatusReply: Default {
+    fn set_status(&mut self, status: u32);
+    fn status(&self) -> u32;
+}
+
+macro_rules! status_reply {
+    ($($t:ty),*) => {$(
+        impl StatusReply for $t {
+            fn set_status(&mut self, status: u32) { self.status = status; }
+            fn status(&self) -> u32 { self.status }
+        }
+    )*};
+}
+status_reply!(
+    pb::ServerConnectReply,
+    pb::StatusReply,
+    pb::ServiceStateReply,
+    pb::ServerInfoReply,
+    pb::EnumReply,
+    pb::ConnectionReply,
+    pb::ErrorStringReply,
+    pb::HistoryReply,
+    pb::ReportReply
+);
+
+fn handle(raw: u32) -> Result<ConnectionHandle, Win32Error> {
+    // A zero or unknown connection handle is ERROR_INVALID_HANDLE, as Windows.
+    ConnectionHandle::new(raw).ok_or(Win32Error::InvalidHandle)
+}
+
+impl AdminService {
+    /// A service over the manager.
+    pub fn new(
+        manager: Arc<ConnectionManager>,
+        sessions: Arc<SessionRegistry>,
+        auth: Arc<Authorizer>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        AdminService {
+            manager,
+            sessions,
+            auth,
+            metrics,
+        }
+    }
+
+    fn caller<T>(&self, request: &Request<T>) -> Caller {
+        match request
+            .extensions()
+            .get::<tonic::transport::server::UdsConnectInfo>()
+            .and_then(|i| i.peer_cred)
+        {
+            Some(cred) => self.auth.caller(cred.uid(), cred.gid(), cred.pid()),
+            None => Caller {
+                uid: u32::MAX,
+                gid: u32::MAX,
+                pid: 0,
+                role: None,
+            },
+        }
+    }
+
+    /// Runs `work` for an authorised caller and turns the outcome into a reply.
+    async fn call<Q, R, F, Fut>(&self, method: &'static str, role: Role, request: Request<Q>, work: F) -> Response<R>
+    where
+        R: StatusReply,
+        F: FnOnce(Caller, Q) -> Fut,
+        Fut: std::future::Future<Output = Result<R, Win32Error>>,
+    {
+        let started = Instant::now();
+        let caller = self.caller(&request);
+        let result = match caller.require(role) {
+            Ok(()) => work(caller.clone(), request.into_inner()).await,
+            Err(e) => Err(e),
+        };
+        let reply = result.unwrap_or_else(|e| {
+            let mut r = R::default();
+            r.set_status(e.code());
+            r
+        });
+        if reply.status() == Win32Error::AccessDenied.code() {
+            tracing::warn!(uid = caller.uid, pid = caller.pid, method, "access denied");
+        }
+        self.metrics.rpc(method, reply.status(), started.elapsed());
+        Response::new(reply)
+    }
+
+    fn enum_page(&self, caller: &Caller, r: &pb::EnumRequest) -> Result<pb::EnumReply, Win32Error> {
+        let session = self.sessions.check(caller, r.session_id)?;
+        if r.header_revision != 1 || r.header_type != 1 || !ENTRY_SIZES.contains(&r.header_size) {
+            return Err(Win32Error::InvalidParameter);
+        }
+        self.manager.ensure_running()?;
+        let page = self.manager.table().enumerate(
+            session,
+            ResumeHandle::new(r.resume_handle),
+            r.pref_max_len,
+            r.header_size,
+        )?;
+        let now = SystemTime::now();
+        Ok(pb::EnumReply {
+            status: page.status().code(),
+            entries: page.entries.iter().map(|c| connection_to_pb(c, now)).collect(),
+            total_entries: page.total_entries,
+            resume_handle: page.next.map(|h| h.get()).unwrap_or(0),
+        })
+    }
+}
+
+fn report_event(r: &pb::Report) -> Result<ReportEvent, Win32Error> {
+    let connection = r.connection.as_ref().ok_or(Win32Error::InvalidParameter)?;
+    let bad = |e: rras_proto::ProtoError| e.win32();
+    match pb::ReportKind::try_from(r.kind) {
+        Ok(pb::ReportKind::Started) => Ok(ReportEvent::Started(Box::new(info_from_pb(connection).map_err(bad)?))),
+        Ok(pb::ReportKind::Updated) => Ok(ReportEvent::Updated {
+            key: source_from_pb(connection.source.as_ref()).map_err(bad)?,
+            stats: connection.stats.as_ref().map(Into::into).unwrap_or_default(),
+        }),
+        Ok(pb::ReportKind::Ended) => Ok(ReportEvent::Ended {
+            key: source_from_pb(connection.source.as_ref()).map_err(bad)?,
+            reason: if r.end_reason.is_empty() {
+                "user-request".into()
+            } else {
+                r.end_reason.clone()
+            },
+            stats: connection.stats.as_ref().map(Into::into),
+        }),
+        _ => Err(Win32Error::InvalidParameter),
+    }
+}
+
+#[tonic::async_trait]
+impl RrasAdmin for AdminService {
+    async fn server_connect(
+        &self,
+        request: Request<pb::ServerConnectRequest>,
+    ) -> Result<Response<pb::ServerConnectReply>, Status> {
+        Ok(self
+            .call("ServerConnect", Role::Reader, request, |caller, r| async move {
+                let (session, evicted) = self.sessions.open(&caller);
+                if let Some(old) = evicted {
+                    self.manager.table().release_session(old);
+                }
+                tracing::debug!(uid = caller.uid, client = %r.client_name, "session opened");
+                Ok(pb::ServerConnectReply {
+                    status: 0,
+                    session_id: session.0,
+                })
+            })
+            .await)
+    }
+
+    async fn server_disconnect(&self, request: Request<pb::SessionRequest>) -> Result<Response<pb::StatusReply>, Status> {
+        Ok(self
+            .call("ServerDisconnect", Role::Reader, request, |caller, r| async move {
+                let session = self.sessions.close(&caller, r.session_id)?;
+                self.manager.table().release_session(session);
+                Ok(pb::StatusReply { status: 0 })
+            })
+            .await)
+    }
+
+    async fn is_service_running(&self, request: Request<pb::Empty>) -> Result<Response<pb::ServiceStateReply>, Status> {
+        Ok(self
+            .call("IsServiceRunning", Role::Reader, request, |_, _| async move {
+                let state = self.manager.state();
+                Ok(pb::ServiceStateReply {
+                    status: 0,
+                    running: self.manager.ensure_running().is_ok(),
+                    state: state.as_str().into(),
+                })
+            })
+            .await)
+    }
+
+    async fn server_get_info(&self, request: Request<pb::SessionRequest>) -> Result<Response<pb::ServerInfoReply>, Status> {
+        Ok(self
+            .call("ServerGetInfo", Role::Reader, request, |caller, r| async move {
+                self.sessions.check(&caller, r.session_id)?;
+                let table = self.manager.table();
+                Ok(pb::ServerInfoReply {
+                    status: 0,
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    uptime_secs: self.manager.uptime().as_secs(),
+                    total_connections: table.len() as u64,
+                    per_engine: table
+                        .counts_per_engine()
+                        .into_iter()
+                        .map(|(e, n)| pb::EngineCount {
+                            engine: e.as_str().into(),
+                            connections: n as u64,
+                        })
+                        .collect(),
+                    state: self.manager.state().as_str().into(),
+                    open_cursors: table.open_cursors() as u64,
+                })
+            })
+            .await)
+    }
+
+    async fn connection_enum_ex(&self, request: Request<pb::EnumRequest>) -> Result<Response<pb::EnumReply>, Status> {
+        Ok(self
+            .call("ConnectionEnumEx", Role::Reader, request, |caller, r| async move {
+                self.enum_page(&caller, &r)
+            })
+            .await)
+    }
+
+    async fn connection_get_info_ex(
+        &self,
+        request: Request<pb::ConnectionRequest>,
+    ) -> Result<Response<pb::ConnectionReply>, Status> {
+        Ok(self
+            .call("ConnectionGetInfoEx", Role::Reader, request, |caller, r| async move {
+                self.sessions.check(&caller, r.session_id)?;
+                self.manager.ensure_running()?;
+                let c = self
+                    .manager
+                    .table()
+                    .get(handle(r.connection_handle)?)
+                    .ok_or(Win32Error::InvalidHandle)?;
+                Ok(pb::ConnectionReply {
+                    status: 0,
+                    connection: Some(connection_to_pb(&c, SystemTime::now())),
+                })
+            })
+            .await)
+    }
+
+    async fn connection_clear_stats(
+        &self,
+        request: Request<pb::ConnectionRequest>,
+    ) -> Result<Response<pb::StatusReply>, Status> {
+        Ok(self
+            .call("ConnectionClearStats", Role::Admin, request, |caller, r| async move {
+                self.sessions.check(&caller, r.session_id)?;
+                self.manager.ensure_running()?;
+                let h = handle(r.connection_handle)?;
+                self.manager.clear_stats(h).await.map_err(|e| match e {
+                    Win32Error::NoConnection => Win32Error::InvalidHandle,
+                    e => e,
+                })?;
+                tracing::info!(uid = caller.uid, connection = h.get(), "counters cleared");
+                Ok(pb::StatusReply { status: 0 })
+            })
+            .await)
+    }
+
+    async fn connection_disconnect(
+        &self,
+        request: Request<pb::ConnectionRequest>,
+    ) -> Result<Response<pb::StatusReply>, Status> {
+        Ok(self
+            .call("ConnectionDisconnect", Role::Admin, request, |caller, r| async move {
+                self.sessions.check(&caller, r.session_id)?;
+                self.manager.ensure_running()?;
+                let h = handle(r.connection_handle)?;
+                let result = self.manager.disconnect(h).await.map_err(|e| match e {
+                    Win32Error::NoConnection => Win32Error::InvalidHandle,
+                    e => e,
+                });
+                tracing::info!(uid = caller.uid, connection = h.get(), ?result, "disconnect requested");
+                result.map(|()| pb::StatusReply { status: 0 })
+            })
+            .await)
+    }
+
+    async fn get_error_string(
+        &self,
+        request: Request<pb::ErrorStringRequest>,
+    ) -> Result<Response<pb::ErrorStringReply>, Status> {
+        Ok(self
+            .call("GetErrorString", Role::Reader, request, |_, r| async move {
+                let message = error_string(r.code)?;
+                Ok(pb::ErrorStringReply {
+                    status: 0,
+                    message: message.into(),
+                    name: Win32Error::from_code(r.code).map(|e| e.name()).unwrap_or_default().into(),
+                })
+            })
+            .await)
+    }
+
+    async fn history_enum(&self, request: Request<pb::HistoryRequest>) -> Result<Response<pb::HistoryReply>, Status> {
+        Ok(self
+            .call("HistoryEnum", Role::Reader, request, |caller, r| async move {
+                self.sessions.check(&caller, r.session_id)?;
+                let limit = (r.limit as usize).clamp(1, HISTORY_MAX);
+                let history = self.manager.store().history(limit).map_err(|e| {
+                    tracing::error!("history read failed: {e}");
+                    e.win32()
+                })?;
+                Ok(pb::HistoryReply {
+                    status: 0,
+                    entries: history.iter().map(ended_to_pb).collect(),
+                })
+            })
+            .await)
+    }
+
+    async fn report(&self, request: Request<pb::ReportBatch>) -> Result<Response<pb::ReportReply>, Status> {
+        Ok(self
+            .call("Report", Role::Admin, request, |_, batch| async move {
+                self.manager.ensure_running()?;
+                // Decode everything first: a batch with a malformed report is
+                // rejected whole, so nothing half-applies.
+                let events = batch.reports.iter().map(report_event).collect::<Result<Vec<_>, _>>()?;
+                let results = self.manager.apply(events).await?;
+                Ok(pb::ReportReply {
+                    status: 0,
+                    handles: results.iter().map(|r| r.map(|h| h.get()).unwrap_or(0)).collect(),
+                    statuses: results.iter().map(|r| r.err().map(|e| e.code()).unwrap_or(0)).collect(),
+                })
+            })
+            .await)
+    }
+}

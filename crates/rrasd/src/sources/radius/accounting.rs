@@ -1,0 +1,564 @@
+//! Meaning of an Accounting-Request: RFC 2865/2866/2869/3162/4818/6911
+//! attributes mapped onto the RAS connection model. The mapping table is in
+//! docs/radius.md; unknown attributes are kept raw as `attr-N`/`vsa-V-N`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use md5::{Digest, Md5};
+use rras_core::model::connection_flags;
+use rras_core::model::Ikev2Projection;
+use rras_core::{ConnectionInfo, EngineKind, Guid, Projection, QuarantineState, SourceKey};
+
+use super::packet::Packet;
+
+// RFC 2865 / 2866 / 2869 / 3162 / 4818 / 6911 attribute numbers.
+const USER_NAME: u8 = 1;
+const NAS_IP_ADDRESS: u8 = 4;
+const NAS_PORT: u8 = 5;
+const SERVICE_TYPE: u8 = 6;
+const FRAMED_PROTOCOL: u8 = 7;
+const FRAMED_IP_ADDRESS: u8 = 8;
+const VENDOR_SPECIFIC: u8 = 26;
+const CLASS: u8 = 25;
+const CALLED_STATION_ID: u8 = 30;
+const CALLING_STATION_ID: u8 = 31;
+const NAS_IDENTIFIER: u8 = 32;
+const ACCT_STATUS_TYPE: u8 = 40;
+const ACCT_DELAY_TIME: u8 = 41;
+const ACCT_INPUT_OCTETS: u8 = 42;
+const ACCT_OUTPUT_OCTETS: u8 = 43;
+const ACCT_SESSION_ID: u8 = 44;
+const ACCT_SESSION_TIME: u8 = 46;
+const ACCT_INPUT_PACKETS: u8 = 47;
+const ACCT_OUTPUT_PACKETS: u8 = 48;
+const ACCT_TERMINATE_CAUSE: u8 = 49;
+const ACCT_INPUT_GIGAWORDS: u8 = 52;
+const ACCT_OUTPUT_GIGAWORDS: u8 = 53;
+const EVENT_TIMESTAMP: u8 = 55;
+const NAS_PORT_TYPE: u8 = 61;
+const TUNNEL_TYPE: u8 = 64;
+const TUNNEL_MEDIUM_TYPE: u8 = 65;
+const TUNNEL_CLIENT_ENDPOINT: u8 = 66;
+const TUNNEL_SERVER_ENDPOINT: u8 = 67;
+const ACCT_INTERIM_INTERVAL: u8 = 85;
+const NAS_PORT_ID: u8 = 87;
+const FRAMED_INTERFACE_ID: u8 = 96;
+const FRAMED_IPV6_PREFIX: u8 = 97;
+const NAS_IPV6_ADDRESS: u8 = 95;
+const DELEGATED_IPV6_PREFIX: u8 = 123;
+const FRAMED_IPV6_ADDRESS: u8 = 168;
+const ACCT_AUTHENTIC: u8 = 45;
+
+// Acct-Status-Type values.
+const STATUS_START: u32 = 1;
+const STATUS_STOP: u32 = 2;
+const STATUS_INTERIM: u32 = 3;
+const STATUS_ACCOUNTING_ON: u32 = 7;
+const STATUS_ACCOUNTING_OFF: u32 = 8;
+
+// Microsoft VSAs (vendor 311, RFC 2548 and the MS-RAS dictionary).
+const VENDOR_MICROSOFT: u32 = 311;
+const MS_RAS_CLIENT_NAME: u8 = 34;
+const MS_QUARANTINE_STATE: u8 = 45;
+const MS_QUARANTINE_GRACE_TIME: u8 = 46;
+const MS_RAS_CORRELATION_ID: u8 = 56;
+
+const TUNNEL_PPTP: u32 = 1;
+const TUNNEL_L2TP: u32 = 3;
+const TUNNEL_ESP: u32 = 9;
+const FRAMED_PPP: u32 = 1;
+
+/// What an Accounting-Request asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountingEvent {
+    /// A session started.
+    Start(Box<ConnectionInfo>),
+    /// Periodic update (also creates a session we missed the Start of).
+    Interim(Box<ConnectionInfo>),
+    /// The session ended.
+    Stop {
+        /// Final state.
+        info: Box<ConnectionInfo>,
+        /// Acct-Terminate-Cause as text.
+        reason: String,
+    },
+    /// The NAS (re)booted or stopped: every session it had is over.
+    NasRestart {
+        /// The NAS identity (the `nas` of its sessions' keys).
+        nas: String,
+        /// "nas-reboot" (Accounting-On) or "nas-shutdown" (Accounting-Off).
+        reason: &'static str,
+    },
+    /// A status type we do not track (Tunnel-*, Failed): acknowledged, ignored.
+    Ignored(u32),
+}
+
+/// A request we cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountingError {
+    /// No Acct-Status-Type.
+    #[error("Accounting-Request without Acct-Status-Type")]
+    NoStatusType,
+    /// No Acct-Session-Id in a session event.
+    #[error("Accounting-Request without Acct-Session-Id")]
+    NoSessionId,
+}
+
+/// The decoded request plus what the stale sweep needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accounting {
+    /// The event.
+    pub event: AccountingEvent,
+    /// Acct-Interim-Interval, if the NAS told us.
+    pub interim_interval: Option<Duration>,
+}
+
+fn u32_of(v: &[u8]) -> Option<u32> {
+    v.try_into().ok().map(u32::from_be_bytes)
+}
+
+fn text(v: &[u8]) -> String {
+    String::from_utf8_lossy(v).into_owned()
+}
+
+fn hex(v: &[u8]) -> String {
+    v.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn ipv4_of(v: &[u8]) -> Option<Ipv4Addr> {
+    <[u8; 4]>::try_from(v).ok().map(Ipv4Addr::from)
+}
+
+fn ipv6_of(v: &[u8]) -> Option<Ipv6Addr> {
+    <[u8; 16]>::try_from(v).ok().map(Ipv6Addr::from)
+}
+
+/// RFC 3162 prefix: reserved(1) length(1) prefix(0..16).
+fn ipv6_prefix_of(v: &[u8]) -> Option<([u8; 8], u32)> {
+    let (len, bits) = (v.get(1).copied()?, v.get(2..)?);
+    if len > 128 || bits.len() > 16 {
+        return None;
+    }
+    let mut prefix = [0u8; 8];
+    let n = bits.len().min(8);
+    prefix[..n].copy_from_slice(&bits[..n]);
+    Some((prefix, u32::from(len)))
+}
+
+/// Tagged attributes (Tunnel-*) carry a tag byte first when it is 0x01..=0x1F.
+fn untag(v: &[u8]) -> &[u8] {
+    match v.first() {
+        Some(t) if (1..=0x1f).contains(t) => &v[1..],
+        _ => v,
+    }
+}
+
+/// Tunnel-Type is a tagged integer: 1 tag byte + 3 value bytes.
+fn tagged_u32(v: &[u8]) -> Option<u32> {
+    let b: [u8; 4] = v.try_into().ok()?;
+    Some(u32::from_be_bytes([0, b[1], b[2], b[3]]))
+}
+
+/// RFC 2866 §5.10 Acct-Terminate-Cause names, lower-cased.
+pub fn terminate_cause(v: u32) -> String {
+    const NAMES: [&str; 22] = [
+        "",
+        "user-request",
+        "lost-carrier",
+        "lost-service",
+        "idle-timeout",
+        "session-timeout",
+        "admin-reset",
+        "admin-reboot",
+        "port-error",
+        "nas-error",
+        "nas-request",
+        "nas-reboot",
+        "port-unneeded",
+        "port-preempted",
+        "port-suspended",
+        "service-unavailable",
+        "callback",
+        "user-error",
+        "host-request",
+        "supplicant-restart",
+        "reauthentication-failure",
+        "port-reinitialized",
+    ];
+    match NAMES.get(v as usize) {
+        Some(n) if !n.is_empty() => (*n).to_owned(),
+        _ => format!("terminate-cause-{v}"),
+    }
+}
+
+fn unix(secs: u32) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(u64::from(secs))
+}
+
+/// The NAS identity: "Identifier@address" or just the address, where the
+/// address is NAS-IP-Address, NAS-IPv6-Address or the datagram's source.
+pub fn nas_identity(p: &Packet, source: IpAddr) -> String {
+    let addr = p
+        .attr(NAS_IP_ADDRESS)
+        .and_then(ipv4_of)
+        .map(IpAddr::V4)
+        .or_else(|| p.attr(NAS_IPV6_ADDRESS).and_then(ipv6_of).map(IpAddr::V6))
+        .unwrap_or(source);
+    match p.attr(NAS_IDENTIFIER) {
+        Some(id) if !id.is_empty() => format!("{}@{addr}", text(id)),
+        _ => addr.to_string(),
+    }
+}
+
+/// The address a Disconnect-Request for a session of `nas` goes to.
+pub fn nas_address(nas: &str) -> Option<IpAddr> {
+    nas.rsplit('@').next()?.parse().ok()
+}
+
+/// A stable GUID for a session without MS-RAS-Correlation-Id.
+fn guid_for(key: &SourceKey) -> Guid {
+    let mut h = Md5::new();
+    h.update(key.nas.as_bytes());
+    h.update([0]);
+    h.update(key.session_id.as_bytes());
+    Guid::from_u128(u128::from_be_bytes(h.finalize().into()))
+}
+
+fn correlation_guid(v: &[u8]) -> Option<Guid> {
+    if let Ok(b) = <[u8; 16]>::try_from(v) {
+        let mut data4 = [0; 8];
+        data4.copy_from_slice(&b[8..]);
+        return Some(Guid {
+            data1: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            data2: u16::from_le_bytes([b[4], b[5]]),
+            data3: u16::from_le_bytes([b[6], b[7]]),
+            data4,
+        });
+    }
+    let s: String = text(v).chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    let v = u128::from_str_radix(&s, 16).ok().filter(|_| s.len() == 32)?;
+    let b = v.to_be_bytes();
+    let mut data4 = [0; 8];
+    data4.copy_from_slice(&b[8..]);
+    Some(Guid {
+        data1: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+        data2: u16::from_be_bytes([b[4], b[5]]),
+        data3: u16::from_be_bytes([b[6], b[7]]),
+        data4,
+    })
+}
+
+/// Interprets an authenticated Accounting-Request from `source` at `now`.
+pub fn interpret(p: &Packet, source: IpAddr, now: SystemTime) -> Result<Accounting, AccountingError> {
+    let status = p.attr(ACCT_STATUS_TYPE).and_then(u32_of).ok_or(AccountingError::NoStatusType)?;
+    let nas = nas_identity(p, source);
+    let interim_interval = p
+        .attr(ACCT_INTERIM_INTERVAL)
+        .and_then(u32_of)
+        .map(|s| Duration::from_secs(u64::from(s)));
+    let event = match status {
+        STATUS_ACCOUNTING_ON => AccountingEvent::NasRestart {
+            nas,
+            reason: "nas-reboot",
+        },
+        STATUS_ACCOUNTING_OFF => AccountingEvent::NasRestart {
+            nas,
+            reason: "nas-shutdown",
+        },
+        STATUS_START | STATUS_STOP | STATUS_INTERIM => {
+            let info = Box::new(session_info(p, nas, now)?);
+            match status {
+                STATUS_START => AccountingEvent::Start(info),
+                STATUS_INTERIM => AccountingEvent::Interim(info),
+                _ => AccountingEvent::Stop {
+                    reason: p
+                        .attr(ACCT_TERMINATE_CAUSE)
+                        .and_then(u32_of)
+                        .map(terminate_cause)
+                        .unwrap_or_else(|| "user-request".into()),
+                    info,
+                },
+            }
+        }
+        other => AccountingEvent::Ignored(other),
+    };
+    Ok(Accounting {
+        event,
+        interim_interval,
+    })
+}
+
+fn session_info(p: &Packet, nas: String, now: SystemTime) -> Result<ConnectionInfo, AccountingError> {
+    let session_id = p.attr(ACCT_SESSION_ID).map(text).ok_or(AccountingError::NoSessionId)?;
+    let key = SourceKey {
+        engine: EngineKind::Radius,
+        nas,
+        session_id,
+    };
+    // When the event happened at the NAS: Event-Timestamp, else now minus
+    // Acct-Delay-Time. The session started Acct-Session-Time before that.
+    let delay = p.attr(ACCT_DELAY_TIME).and_then(u32_of).unwrap_or(0);
+    let event_time = p
+        .attr(EVENT_TIMESTAMP)
+        .and_then(u32_of)
+        .map(unix)
+        .unwrap_or_else(|| now - Duration::from_secs(u64::from(delay)));
+    let session_time = Duration::from_secs(u64::from(p.attr(ACCT_SESSION_TIME).and_then(u32_of).unwrap_or(0)));
+    let started_at = event_time.checked_sub(session_time).unwrap_or(event_time);
+
+    let mut info = ConnectionInfo::new(key.clone(), String::new(), started_at);
+    info.guid = guid_for(&key);
+    let mut tunnel_type = None;
+    let mut framed_ppp = false;
+    let mut nas_port = None;
+    let mut ipv6_prefix = None;
+    let mut delegated_prefix = None;
+    let mut calling = None;
+    let mut called = None;
+    let (mut in_octets, mut out_octets, mut in_giga, mut out_giga) = (0u64, 0u64, 0u64, 0u64);
+
+    for (t, v) in &p.attributes {
+        let v = v.as_slice();
+        match *t {
+            USER_NAME => {
+                let name = text(v);
+                match name.split_once('\\') {
+                    Some((domain, user)) => {
+                        info.logon_domain = domain.to_owned();
+                        info.user_name = user.to_owned();
+                    }
+                    None => info.user_name = name,
+                }
+            }
+            NAS_PORT => nas_port = u32_of(v),
+            NAS_PORT_ID => info.interface_name = text(v),
+            NAS_PORT_TYPE => info.device_type = u32_of(v).unwrap_or(0),
+            FRAMED_PROTOCOL => framed_ppp = u32_of(v) == Some(FRAMED_PPP),
+            FRAMED_IP_ADDRESS => info.projection.ipv4_mut().remote_address = ipv4_of(v),
+            FRAMED_IPV6_PREFIX => ipv6_prefix = ipv6_prefix_of(v),
+            DELEGATED_IPV6_PREFIX => delegated_prefix = ipv6_prefix_of(v),
+            FRAMED_INTERFACE_ID => {
+                if let Ok(id) = <[u8; 8]>::try_from(v) {
+                    info.projection.ipv6_mut().remote_interface_identifier = id;
+                }
+            }
+            FRAMED_IPV6_ADDRESS => {
+                if let Some(a) = ipv6_of(v) {
+                    info.projection.ipv6_mut().set_remote_address(a);
+                }
+            }
+            ACCT_INPUT_OCTETS => in_octets = u64::from(u32_of(v).unwrap_or(0)),
+            ACCT_OUTPUT_OCTETS => out_octets = u64::from(u32_of(v).unwrap_or(0)),
+            ACCT_INPUT_GIGAWORDS => in_giga = u64::from(u32_of(v).unwrap_or(0)),
+            ACCT_OUTPUT_GIGAWORDS => out_giga = u64::from(u32_of(v).unwrap_or(0)),
+            ACCT_INPUT_PACKETS => info.stats.frames_rcved = u32_of(v).unwrap_or(0),
+            ACCT_OUTPUT_PACKETS => info.stats.frames_xmited = u32_of(v).unwrap_or(0),
+            CALLING_STATION_ID => calling = Some(text(v)),
+            CALLED_STATION_ID => called = Some(text(v)),
+            TUNNEL_TYPE => tunnel_type = tagged_u32(v),
+            TUNNEL_CLIENT_ENDPOINT => info.remote_endpoint = text(untag(v)).trim().parse().ok(),
+            TUNNEL_SERVER_ENDPOINT => info.local_endpoint = text(untag(v)).trim().parse().ok(),
+            NAS_IDENTIFIER => info.engine_attributes.push(("NAS-Identifier".into(), text(v))),
+            CLASS => info.engine_attributes.push(("Class".into(), hex(v))),
+            VENDOR_SPECIFIC => vendor_specific(&mut info, v),
+            // Known and used elsewhere, or carried in the key.
+            NAS_IP_ADDRESS | NAS_IPV6_ADDRESS | ACCT_STATUS_TYPE | ACCT_SESSION_ID | ACCT_SESSION_TIME
+            | ACCT_DELAY_TIME | EVENT_TIMESTAMP | ACCT_TERMINATE_CAUSE | ACCT_INTERIM_INTERVAL | SERVICE_TYPE
+            | TUNNEL_MEDIUM_TYPE | ACCT_AUTHENTIC => {}
+            other => info.engine_attributes.push((format!("attr-{other}"), hex(v))),
+        }
+    }
+    info.stats.bytes_rcved = in_giga << 32 | in_octets;
+    info.stats.bytes_xmited = out_giga << 32 | out_octets;
+    // Calling/Called-Station-Id are the outer addresses when they are IPs
+    // (VPN NASes send them so); otherwise (MAC, phone number) the caller id
+    // names the remote computer.
+    if info.remote_endpoint.is_none() {
+        match calling.as_deref().map(|c| (c, c.trim().parse::<IpAddr>())) {
+            Some((_, Ok(ip))) => info.remote_endpoint = Some(ip),
+            Some((c, Err(_))) if info.remote_computer.is_empty() => info.remote_computer = c.to_owned(),
+            _ => {}
+        }
+    }
+    if info.local_endpoint.is_none() {
+        info.local_endpoint = called.and_then(|c| c.trim().parse().ok());
+    }
+    if let Some((prefix, len)) = ipv6_prefix.or(delegated_prefix) {
+        let p6 = info.projection.ipv6_mut();
+        p6.prefix = prefix;
+        p6.prefix_length = len;
+    }
+    if tunnel_type == Some(TUNNEL_ESP) {
+        // IKEv2 (RRAS sends ESP as the tunnel type of IKEv2 sessions).
+        let ipv4 = *info.projection.ipv4();
+        let ipv6 = *info.projection.ipv6();
+        info.projection = Projection::Ikev2(Ikev2Projection {
+            ipv4,
+            ipv6,
+            ..Default::default()
+        });
+        info.flags |= connection_flags::IKEV2_CONNECTION;
+    } else if framed_ppp || matches!(tunnel_type, Some(TUNNEL_PPTP | TUNNEL_L2TP)) {
+        info.flags |= connection_flags::PPP_CONNECTION;
+    }
+    if info.interface_name.is_empty() {
+        let base = if tunnel_type == Some(TUNNEL_ESP) { "ipsec" } else { "ppp" };
+        info.interface_name = nas_port.map(|n| format!("{base}{n}")).unwrap_or_default();
+    }
+    info.interface_handle = nas_port.unwrap_or(0);
+    if let Some(t) = tunnel_type {
+        info.engine_attributes.push(("Tunnel-Type".into(), t.to_string()));
+    }
+    Ok(info)
+}
+
+/// Vendor-Specific: vendor id (4) then vendor attributes type(1) len(1) value.
+fn vendor_specific(info: &mut ConnectionInfo, v: &[u8]) {
+    let Some(vendor) = v.get(..4).and_then(u32_of) else {
+        info.engine_attributes.push(("attr-26".into(), hex(v)));
+        return;
+    };
+    let mut rest = &v[4..];
+    while rest.len() >= 2 {
+        let (t, len) = (rest[0], usize::from(rest[1]));
+        if len < 2 || len > rest.len() {
+            info.engine_attributes.push((format!("vsa-{vendor}"), hex(rest)));
+            return;
+        }
+        let value = &rest[2..len];
+        match (vendor, t) {
+            (VENDOR_MICROSOFT, MS_RAS_CLIENT_NAME) => info.remote_computer = text(value),
+            (VENDOR_MICROSOFT, MS_QUARANTINE_STATE) => {
+                info.quarantine_state = match u32_of(value) {
+                    Some(1) => QuarantineState::Quarantine,
+                    Some(2) => QuarantineState::Probation,
+                    _ => QuarantineState::Normal,
+                }
+            }
+            (VENDOR_MICROSOFT, MS_QUARANTINE_GRACE_TIME) => {
+                info.probation_time = u32_of(value).map(unix);
+            }
+            (VENDOR_MICROSOFT, MS_RAS_CORRELATION_ID) => {
+                if let Some(g) = correlation_guid(value) {
+                    info.guid = g;
+                }
+            }
+            _ => info.engine_attributes.push((format!("vsa-{vendor}-{t}"), hex(value))),
+        }
+        rest = &rest[len..];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr_u32(t: u8, v: u32) -> (u8, Vec<u8>) {
+        (t, v.to_be_bytes().to_vec())
+    }
+
+    fn packet(attrs: Vec<(u8, Vec<u8>)>) -> Packet {
+        Packet {
+            code: 4,
+            identifier: 1,
+            authenticator: [0; 16],
+            attributes: attrs,
+        }
+    }
+
+    #[test]
+    fn interim_maps_counters_with_gigawords_and_times() {
+        let p = packet(vec![
+            (USER_NAME, b"CORP\\alice".to_vec()),
+            (ACCT_SESSION_ID, b"s1".to_vec()),
+            (NAS_IP_ADDRESS, vec![127, 0, 0, 1]),
+            (NAS_IDENTIFIER, b"lab-nas".to_vec()),
+            attr_u32(NAS_PORT, 7),
+            attr_u32(ACCT_STATUS_TYPE, STATUS_INTERIM),
+            attr_u32(FRAMED_PROTOCOL, 1),
+            (TUNNEL_TYPE, vec![1, 0, 0, 3]),
+            (FRAMED_IP_ADDRESS, vec![10, 200, 12, 2]),
+            (CALLING_STATION_ID, b"10.200.2.2".to_vec()),
+            (CALLED_STATION_ID, b"10.200.2.1".to_vec()),
+            attr_u32(ACCT_INPUT_OCTETS, 123_456),
+            attr_u32(ACCT_INPUT_GIGAWORDS, 1),
+            attr_u32(ACCT_OUTPUT_OCTETS, 654_321),
+            attr_u32(ACCT_SESSION_TIME, 60),
+            attr_u32(EVENT_TIMESTAMP, 1_795_634_036),
+            (200, vec![1, 2]),
+        ]);
+        let a = interpret(&p, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
+        let AccountingEvent::Interim(info) = a.event else { panic!("{a:?}") };
+        assert_eq!(info.source.nas, "lab-nas@127.0.0.1");
+        assert_eq!((info.user_name.as_str(), info.logon_domain.as_str()), ("alice", "CORP"));
+        assert_eq!(info.stats.bytes_rcved, (1 << 32) + 123_456);
+        assert_eq!(info.stats.bytes_xmited, 654_321);
+        assert_eq!(info.started_at, unix(1_795_634_036 - 60));
+        assert_eq!(info.projection.ipv4().remote_address, Some(Ipv4Addr::new(10, 200, 12, 2)));
+        assert_eq!(info.remote_endpoint, Some("10.200.2.2".parse().unwrap()));
+        assert_eq!(info.flags, connection_flags::PPP_CONNECTION);
+        assert_eq!(info.interface_name, "ppp7");
+        assert!(info.engine_attributes.contains(&("attr-200".into(), "0102".into())));
+    }
+
+    #[test]
+    fn esp_tunnel_is_ikev2_and_ipv6_prefix_maps() {
+        let p = packet(vec![
+            (ACCT_SESSION_ID, b"s2".to_vec()),
+            attr_u32(ACCT_STATUS_TYPE, STATUS_START),
+            (TUNNEL_TYPE, vec![0, 0, 0, 9]),
+            (FRAMED_IPV6_PREFIX, vec![0, 64, 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2]),
+            (FRAMED_INTERFACE_ID, vec![0, 0, 0, 0, 0, 0, 0, 0x42]),
+        ]);
+        let a = interpret(&p, "::1".parse().unwrap(), SystemTime::now()).unwrap();
+        let AccountingEvent::Start(info) = a.event else { panic!() };
+        assert!(matches!(info.projection, Projection::Ikev2(_)));
+        assert_eq!(info.flags, connection_flags::IKEV2_CONNECTION);
+        assert_eq!(info.projection.ipv6().remote_address(), Some("2001:db8:1:2::42".parse().unwrap()));
+        assert_eq!(info.source.nas, "::1");
+    }
+
+    #[test]
+    fn stop_reason_accounting_on_and_errors() {
+        let p = packet(vec![
+            (ACCT_SESSION_ID, b"s3".to_vec()),
+            attr_u32(ACCT_STATUS_TYPE, STATUS_STOP),
+            attr_u32(ACCT_TERMINATE_CAUSE, 2),
+        ]);
+        let a = interpret(&p, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
+        assert!(matches!(a.event, AccountingEvent::Stop { ref reason, .. } if reason == "lost-carrier"));
+        let on = packet(vec![attr_u32(ACCT_STATUS_TYPE, STATUS_ACCOUNTING_ON), (NAS_IP_ADDRESS, vec![10, 0, 0, 9])]);
+        let a = interpret(&on, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
+        assert_eq!(
+            a.event,
+            AccountingEvent::NasRestart {
+                nas: "10.0.0.9".into(),
+                reason: "nas-reboot"
+            }
+        );
+        assert_eq!(interpret(&packet(vec![]), "127.0.0.1".parse().unwrap(), SystemTime::now()), Err(AccountingError::NoStatusType));
+        let no_id = packet(vec![attr_u32(ACCT_STATUS_TYPE, STATUS_START)]);
+        assert_eq!(interpret(&no_id, "127.0.0.1".parse().unwrap(), SystemTime::now()), Err(AccountingError::NoSessionId));
+        assert_eq!(nas_address("lab@10.0.0.9"), Some("10.0.0.9".parse().unwrap()));
+        assert_eq!(terminate_cause(99), "terminate-cause-99");
+    }
+
+    #[test]
+    fn microsoft_vsas() {
+        let mut vsa = VENDOR_MICROSOFT.to_be_bytes().to_vec();
+        vsa.extend([MS_RAS_CLIENT_NAME, 7, b'P', b'C', b'-', b'4', b'2']);
+        vsa.extend([MS_QUARANTINE_STATE, 6, 0, 0, 0, 2]);
+        vsa.extend([99, 3, 0xaa]);
+        let p = packet(vec![
+            (ACCT_SESSION_ID, b"s4".to_vec()),
+            attr_u32(ACCT_STATUS_TYPE, STATUS_START),
+            (VENDOR_SPECIFIC, vsa),
+        ]);
+        let a = interpret(&p, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
+        let AccountingEvent::Start(info) = a.event else { panic!() };
+        assert_eq!(info.remote_computer, "PC-42");
+        assert_eq!(info.quarantine_state, QuarantineState::Probation);
+        assert!(info.engine_attributes.contains(&("vsa-311-99".into(), "aa".into())));
+    }
+}

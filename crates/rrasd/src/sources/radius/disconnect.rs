@@ -1,0 +1,121 @@
+//! RFC 5176 Disconnect-Request: how an admin hangs up a RADIUS-sourced
+//! session. The NAS's Disconnect-ACK is success; a NAK's Error-Cause
+//! becomes the Win32 status.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rras_core::{Connection, Win32Error};
+use tokio::net::UdpSocket;
+
+use super::accounting::nas_address;
+use super::config::RadiusConfig;
+use super::packet::{response_authenticator_ok, Packet, DISCONNECT_ACK, DISCONNECT_NAK, DISCONNECT_REQUEST};
+use crate::manager::Disconnector;
+
+const TRIES: u32 = 3;
+const ERROR_CAUSE: u8 = 101;
+
+/// Sends Disconnect-Requests to NASes.
+#[derive(Debug)]
+pub(super) struct RadiusDisconnector {
+    config: RadiusConfig,
+}
+
+impl RadiusDisconnector {
+    pub(super) fn new(config: RadiusConfig) -> Self {
+        RadiusDisconnector { config }
+    }
+}
+
+/// The Win32 status for an RFC 5176 Error-Cause.
+fn nak_status(cause: Option<u32>) -> Win32Error {
+    match cause {
+        Some(503) => Win32Error::NoConnection,     // Session-Context-Not-Found
+        Some(501) => Win32Error::AccessDenied,     // Administratively-Prohibited
+        Some(401..=407) => Win32Error::InvalidParameter, // malformed/unsupported request
+        _ => Win32Error::RpcCallFailed,
+    }
+}
+
+fn request_for(c: &Connection, identifier: u8) -> Packet {
+    let info = &c.info;
+    let mut attributes = Vec::new();
+    if !info.user_name.is_empty() {
+        let user = if info.logon_domain.is_empty() {
+            info.user_name.clone()
+        } else {
+            format!("{}\\{}", info.logon_domain, info.user_name)
+        };
+        attributes.push((1, user.into_bytes()));
+    }
+    attributes.push((44, info.source.session_id.clone().into_bytes()));
+    match nas_address(&info.source.nas) {
+        Some(IpAddr::V4(a)) => attributes.push((4, a.octets().to_vec())),
+        Some(IpAddr::V6(a)) => attributes.push((95, a.octets().to_vec())),
+        None => {}
+    }
+    if let Some(a) = info.projection.ipv4().remote_address {
+        attributes.push((8, a.octets().to_vec()));
+    }
+    Packet {
+        code: DISCONNECT_REQUEST,
+        identifier,
+        authenticator: [0; 16],
+        attributes,
+    }
+}
+
+async fn send_disconnect(config: RadiusConfig, c: Arc<Connection>) -> Win32Error {
+    let Some(nas) = nas_address(&c.info.source.nas) else {
+        return Win32Error::NotSupported;
+    };
+    let Some(secret) = config.secret_for(nas).map(<[u8]>::to_vec) else {
+        return Win32Error::NotSupported;
+    };
+    let bind: SocketAddr = match nas {
+        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let Ok(socket) = UdpSocket::bind(bind).await else {
+        return Win32Error::RpcCallFailed;
+    };
+    let target = SocketAddr::new(nas, config.disconnect_port);
+    let identifier = (c.handle.get() & 0xff) as u8;
+    let request = request_for(&c, identifier).encode_request(&secret);
+    let mut request_auth = [0u8; 16];
+    request_auth.copy_from_slice(&request[4..20]);
+    let timeout = Duration::from_secs(config.disconnect_timeout_secs.max(1));
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..TRIES {
+        if socket.send_to(&request, target).await.is_err() {
+            return Win32Error::RpcServerUnavailable;
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        while let Ok(Ok((n, from))) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
+            let reply = &buf[..n];
+            if from != target || !response_authenticator_ok(reply, &request_auth, &secret) {
+                continue;
+            }
+            let Ok(p) = Packet::decode(reply) else { continue };
+            if p.identifier != identifier {
+                continue;
+            }
+            return match p.code {
+                DISCONNECT_ACK => Win32Error::NoError,
+                DISCONNECT_NAK => nak_status(p.attr(ERROR_CAUSE).and_then(|v| v.try_into().ok()).map(u32::from_be_bytes)),
+                _ => continue,
+            };
+        }
+    }
+    Win32Error::RpcServerUnavailable
+}
+
+impl Disconnector for RadiusDisconnector {
+    fn disconnect(&self, connection: Arc<Connection>) -> Pin<Box<dyn Future<Output = Win32Error> + Send>> {
+        Box::pin(send_disconnect(self.config.clone(), connection))
+    }
+}
