@@ -101,9 +101,16 @@ fn check(status: u32) -> Result<(), ClientError> {
 
 /// Opens the transport only (no session): for IsServiceRunning and tests.
 pub async fn connect_channel(addr: &ServerAddr) -> Result<RrasAdminClient<Channel>, ClientError> {
+    Ok(RrasAdminClient::new(channel(addr).await?).max_decoding_message_size(MAX_REPLY_BYTES))
+}
+
+/// The raw gRPC channel to the server (tests of unknown methods).
+pub async fn channel(addr: &ServerAddr) -> Result<Channel, ClientError> {
     let ServerAddr::Unix(path) = addr.clone();
     // Probe first so the error says exactly why (absent, refused, denied).
-    tokio::net::UnixStream::connect(&path).await.map_err(ClientError::from_connect)?;
+    tokio::net::UnixStream::connect(&path)
+        .await
+        .map_err(ClientError::from_connect)?;
     let endpoint = Endpoint::try_from("http://rrasd.invalid").map_err(|e| ClientError::Transport(e.to_string()))?;
     let channel = endpoint
         .connect_with_connector(tower::service_fn(move |_| {
@@ -112,7 +119,7 @@ pub async fn connect_channel(addr: &ServerAddr) -> Result<RrasAdminClient<Channe
         }))
         .await
         .map_err(|e| ClientError::Transport(e.to_string()))?;
-    Ok(RrasAdminClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES))
+    Ok(channel)
 }
 
 impl AdminClient {
@@ -239,7 +246,10 @@ impl AdminClient {
         page_entries: u32,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<Vec<Connection>, ClientError> {
-        let pref = page_entries.saturating_sub(1).max(1).saturating_mul(RAS_CONNECTION_EX_SIZE);
+        let pref = page_entries
+            .saturating_sub(1)
+            .max(1)
+            .saturating_mul(RAS_CONNECTION_EX_SIZE);
         let mut out = Vec::new();
         let mut resume = 0;
         loop {
@@ -270,7 +280,9 @@ impl AdminClient {
             .await?
             .into_inner();
         check(r.status)?;
-        let c = r.connection.ok_or_else(|| ClientError::Protocol("reply without connection".into()))?;
+        let c = r
+            .connection
+            .ok_or_else(|| ClientError::Protocol("reply without connection".into()))?;
         connection_from_pb(&c).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
@@ -300,7 +312,11 @@ impl AdminClient {
 
     /// `MprAdminGetErrorString`.
     pub async fn error_string(&self, code: u32) -> Result<String, ClientError> {
-        let r = self.rpc().get_error_string(pb::ErrorStringRequest { code }).await?.into_inner();
+        let r = self
+            .rpc()
+            .get_error_string(pb::ErrorStringRequest { code })
+            .await?
+            .into_inner();
         check(r.status)?;
         Ok(r.message)
     }
@@ -327,8 +343,7 @@ impl AdminClient {
     pub async fn report(&self, reports: Vec<pb::Report>) -> Result<Vec<Result<u32, u32>>, ClientError> {
         let r = self.rpc().report(pb::ReportBatch { reports }).await?.into_inner();
         check(r.status)?;
-        Ok(r
-            .handles
+        Ok(r.handles
             .iter()
             .zip(&r.statuses)
             .map(|(h, s)| if *s == 0 { Ok(*h) } else { Err(*s) })

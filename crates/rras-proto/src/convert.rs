@@ -145,13 +145,15 @@ fn guid_from(b: &[u8]) -> Result<Guid, ProtoError> {
 
 fn interface_type(v: u32) -> Result<InterfaceType, ProtoError> {
     use InterfaceType::*;
-    [Client, HomeRouter, FullRouter, Dedicated, Internal, Loopback, Tunnel1, Dialout]
-        .into_iter()
-        .find(|t| *t as u32 == v)
-        .ok_or(ProtoError::OutOfRange {
-            field: "interface_type",
-            value: v,
-        })
+    [
+        Client, HomeRouter, FullRouter, Dedicated, Internal, Loopback, Tunnel1, Dialout,
+    ]
+    .into_iter()
+    .find(|t| *t as u32 == v)
+    .ok_or(ProtoError::OutOfRange {
+        field: "interface_type",
+        value: v,
+    })
 }
 
 fn quarantine_state(v: u32) -> Result<QuarantineState, ProtoError> {
@@ -215,7 +217,9 @@ fn ipv4_to_pb(p: &Ipv4Projection) -> pb::Ipv4Projection {
 }
 
 fn ipv4_from_pb(p: Option<&pb::Ipv4Projection>) -> Result<Ipv4Projection, ProtoError> {
-    let Some(p) = p else { return Ok(Ipv4Projection::default()) };
+    let Some(p) = p else {
+        return Ok(Ipv4Projection::default());
+    };
     Ok(Ipv4Projection {
         negotiation_error: p.negotiation_error,
         address: parse_ipv4("ipv4.address", &p.address)?,
@@ -238,7 +242,9 @@ fn ipv6_to_pb(p: &Ipv6Projection) -> pb::Ipv6Projection {
 }
 
 fn ipv6_from_pb(p: Option<&pb::Ipv6Projection>) -> Result<Ipv6Projection, ProtoError> {
-    let Some(p) = p else { return Ok(Ipv6Projection::default()) };
+    let Some(p) = p else {
+        return Ok(Ipv6Projection::default());
+    };
     Ok(Ipv6Projection {
         negotiation_error: p.negotiation_error,
         interface_identifier: bytes8("ipv6.interface_identifier", &p.interface_identifier)?,
@@ -293,8 +299,8 @@ fn projection_from_pb(p: Option<&pb::connection::Projection>) -> Result<Projecti
     Ok(match p {
         None => Projection::default(),
         Some(pb::connection::Projection::Ppp(p)) => {
-            let lcp = p.lcp.clone().unwrap_or_default();
-            let ccp = p.ccp.clone().unwrap_or_default();
+            let lcp = p.lcp.unwrap_or_default();
+            let ccp = p.ccp.unwrap_or_default();
             Projection::Ppp(PppProjection {
                 ipv4: ipv4_from_pb(p.ipv4.as_ref())?,
                 ipv6: ipv6_from_pb(p.ipv6.as_ref())?,
@@ -416,7 +422,11 @@ pub fn info_from_pb(c: &pb::Connection) -> Result<ConnectionInfo, ProtoError> {
         local_endpoint: parse_ip("local_endpoint", &c.local_endpoint)?,
         projection: projection_from_pb(c.projection.as_ref())?,
         device_type: c.device_type,
-        engine_attributes: c.engine_attributes.iter().map(|a| (a.name.clone(), a.value.clone())).collect(),
+        engine_attributes: c
+            .engine_attributes
+            .iter()
+            .map(|a| (a.name.clone(), a.value.clone()))
+            .collect(),
     })
 }
 
@@ -491,6 +501,9 @@ mod tests {
         let mut wire = info_to_pb(&synthetic::connection(1, now), now);
         wire.interface_type = 99;
         assert!(matches!(info_from_pb(&wire), Err(ProtoError::OutOfRange { .. })));
-        assert_eq!(connection_from_pb(&info_to_pb(&synthetic::connection(1, now), now)), Err(ProtoError::ZeroHandle));
+        assert_eq!(
+            connection_from_pb(&info_to_pb(&synthetic::connection(1, now), now)),
+            Err(ProtoError::ZeroHandle)
+        );
     }
 }

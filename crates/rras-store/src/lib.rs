@@ -139,7 +139,11 @@ impl Store {
             let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
             let mut history = tx.open_table(HISTORY).map_err(tx_err)?;
             let mut meta = tx.open_table(META).map_err(tx_err)?;
-            let mut history_seq = meta.get(META_HISTORY_SEQ).map_err(tx_err)?.map(|v| v.value()).unwrap_or(0);
+            let mut history_seq = meta
+                .get(META_HISTORY_SEQ)
+                .map_err(tx_err)?
+                .map(|v| v.value())
+                .unwrap_or(0);
             for op in ops {
                 match op {
                     StoreOp::Put(c) => {
@@ -162,7 +166,8 @@ impl Store {
                 history.pop_first().map_err(tx_err)?;
             }
             meta.insert(META_HISTORY_SEQ, history_seq).map_err(tx_err)?;
-            meta.insert(META_WATERMARK, u64::from(handle_watermark)).map_err(tx_err)?;
+            meta.insert(META_WATERMARK, u64::from(handle_watermark))
+                .map_err(tx_err)?;
         }
         tx.commit().map_err(tx_err)?;
         Ok(())
@@ -195,7 +200,10 @@ mod tests {
     fn conn(i: u32) -> Connection {
         Connection {
             handle: ConnectionHandle::new(i).unwrap(),
-            info: synthetic::connection(u64::from(i), SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000)),
+            info: synthetic::connection(
+                u64::from(i),
+                SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000),
+            ),
         }
     }
 
@@ -205,7 +213,12 @@ mod tests {
         let path = dir.path().join("rrasd.redb");
         {
             let store = Store::open(&path, 2).unwrap();
-            store.commit(&[StoreOp::Put(conn(1)), StoreOp::Put(conn(2)), StoreOp::Put(conn(3))], 3).unwrap();
+            store
+                .commit(
+                    &[StoreOp::Put(conn(1)), StoreOp::Put(conn(2)), StoreOp::Put(conn(3))],
+                    3,
+                )
+                .unwrap();
             for (i, reason) in [(1, "a"), (2, "b"), (3, "c")] {
                 let ended = EndedConnection {
                     connection: conn(i),
@@ -231,7 +244,10 @@ mod tests {
         let path = dir.path().join("rrasd.redb");
         let store = Store::open(&path, 10).unwrap();
         let tx = store.db.begin_write().unwrap();
-        tx.open_table(ACTIVE).unwrap().insert(7, &[0xff, 0xff, 0xff][..]).unwrap();
+        tx.open_table(ACTIVE)
+            .unwrap()
+            .insert(7, &[0xff, 0xff, 0xff][..])
+            .unwrap();
         tx.commit().unwrap();
         match store.load() {
             Err(StoreError::Decode { key: 7, .. }) => {}

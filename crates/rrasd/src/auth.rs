@@ -144,7 +144,10 @@ mod tests {
         let reader = auth.caller(1000, 600, None);
         assert_eq!(reader.require(Role::Reader), Ok(()));
         assert_eq!(reader.require(Role::Admin), Err(Win32Error::AccessDenied));
-        assert_eq!(auth.caller(1000, 1000, None).require(Role::Reader), Err(Win32Error::AccessDenied));
+        assert_eq!(
+            auth.caller(1000, 1000, None).require(Role::Reader),
+            Err(Win32Error::AccessDenied)
+        );
     }
 
     #[test]

@@ -96,7 +96,11 @@ pub enum ConfigError {
 
 /// `rrasd` command line.
 #[derive(Debug, Parser, Default)]
-#[command(name = "rrasd", version, about = "openrras daemon: the RRAS connection manager for Linux VPN servers")]
+#[command(
+    name = "rrasd",
+    version,
+    about = "openrras daemon: the RRAS connection manager for Linux VPN servers"
+)]
 pub struct Args {
     /// TOML configuration file (every key is also a flag below).
     #[arg(long, value_name = "FILE")]
@@ -170,10 +174,13 @@ impl Args {
             config.radius.disconnect_port = port;
         }
         for spec in &self.radius_client {
-            config.radius.clients.push(spec.parse().map_err(|message| ConfigError::Invalid {
-                key: "radius.clients",
-                message,
-            })?);
+            config
+                .radius
+                .clients
+                .push(spec.parse().map_err(|message| ConfigError::Invalid {
+                    key: "radius.clients",
+                    message,
+                })?);
         }
         config.validate()?;
         Ok(config)
@@ -196,7 +203,9 @@ impl Config {
     /// Parses TOML text; the error is one line with the line number and key.
     pub fn from_toml(text: &str) -> Result<Self, String> {
         toml::from_str::<Config>(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             let message = e.message().replace('\n', " ");
             match line {
                 Some(line) => format!("line {line}: {message}"),
@@ -220,10 +229,9 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
-        self.radius.validate().map_err(|message| ConfigError::Invalid {
-            key: "radius",
-            message,
-        })
+        self.radius
+            .validate()
+            .map_err(|message| ConfigError::Invalid { key: "radius", message })
     }
 
     /// The socket mode as bits.
@@ -262,7 +270,11 @@ mod tests {
     fn flags_override_file_values() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rrasd.toml");
-        std::fs::write(&path, "state_dir = \"/from/file\"\nlog_level = \"debug\"\n[radius]\nlisten = \"127.0.0.1:1813\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "state_dir = \"/from/file\"\nlog_level = \"debug\"\n[radius]\nlisten = \"127.0.0.1:1813\"\n",
+        )
+        .unwrap();
         let args = Args {
             config: Some(path),
             state_dir: Some("/from/flag".into()),

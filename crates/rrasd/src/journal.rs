@@ -22,7 +22,7 @@ pub enum JournalEntry {
     /// it is no longer in the table).
     Persist(ConnectionHandle),
     /// The connection ended: drop it from the active set, add it to history.
-    End(EndedConnection),
+    End(Box<EndedConnection>),
 }
 
 type Request = (Vec<JournalEntry>, oneshot::Sender<Result<(), Arc<StoreError>>>);
@@ -73,7 +73,9 @@ impl Journal {
     pub async fn commit(&self, entries: Vec<JournalEntry>) -> Result<(), JournalError> {
         let (done, wait) = oneshot::channel();
         self.tx.send((entries, done)).await.map_err(|_| JournalError::Closed)?;
-        wait.await.map_err(|_| JournalError::Closed)?.map_err(JournalError::Store)
+        wait.await
+            .map_err(|_| JournalError::Closed)?
+            .map_err(JournalError::Store)
     }
 }
 
@@ -94,7 +96,7 @@ fn commit_loop(store: Arc<Store>, table: Arc<ConnectionTable>, mut rx: mpsc::Rec
                     Some(c) => StoreOp::Put((*c).clone()),
                     None => StoreOp::Delete(*handle),
                 },
-                JournalEntry::End(ended) => StoreOp::End(ended.clone()),
+                JournalEntry::End(ended) => StoreOp::End((**ended).clone()),
             })
             .collect();
         let result = store.commit(&ops, table.handle_watermark()).map_err(Arc::new);

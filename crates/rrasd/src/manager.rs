@@ -161,13 +161,13 @@ impl ConnectionManager {
                     entries.push(JournalEntry::Persist(up.handle));
                     Ok(up.handle)
                 }
-                ReportEvent::Updated { key, stats } => self.table.find(&key).ok_or(Win32Error::NoConnection).and_then(
-                    |h| {
+                ReportEvent::Updated { key, stats } => {
+                    self.table.find(&key).ok_or(Win32Error::NoConnection).and_then(|h| {
                         self.table.update_stats(h, stats)?;
                         entries.push(JournalEntry::Persist(h));
                         Ok(h)
-                    },
-                ),
+                    })
+                }
                 ReportEvent::Ended { key, reason, stats } => {
                     match self.table.find(&key).and_then(|h| self.table.remove(h)) {
                         None => Err(Win32Error::NoConnection),
@@ -177,11 +177,11 @@ impl ConnectionManager {
                                 connection.info.stats = stats;
                             }
                             ended.push(connection.clone());
-                            entries.push(JournalEntry::End(EndedConnection {
+                            entries.push(JournalEntry::End(Box::new(EndedConnection {
                                 connection,
                                 ended_at: now,
                                 reason,
-                            }));
+                            })));
                             Ok(c.handle)
                         }
                     }

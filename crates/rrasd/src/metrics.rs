@@ -59,19 +59,32 @@ impl Metrics {
     /// Registers every metric.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("rrasd");
-        let rpc_latency =
-            Family::<MethodLabel, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_05, 2.0, 18)));
+        let rpc_latency = Family::<MethodLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
+        });
         let replies = Family::<CodeLabel, Counter>::default();
         let enumerations = Counter::default();
         let active = Family::<EngineLabel, Gauge>::default();
         let radius_dropped = Family::<ReasonLabel, Counter>::default();
         let radius_accepted = Counter::default();
-        registry.register("rpc_duration_seconds", "Admin RPC latency by method", rpc_latency.clone());
+        registry.register(
+            "rpc_duration_seconds",
+            "Admin RPC latency by method",
+            rpc_latency.clone(),
+        );
         registry.register("rpc_replies", "Admin RPC replies by Win32 status code", replies.clone());
         registry.register("enumerations", "ConnectionEnumEx pages served", enumerations.clone());
         registry.register("active_connections", "Live connections by engine", active.clone());
-        registry.register("radius_dropped", "RADIUS packets dropped by reason", radius_dropped.clone());
-        registry.register("radius_accepted", "RADIUS accounting requests acknowledged", radius_accepted.clone());
+        registry.register(
+            "radius_dropped",
+            "RADIUS packets dropped by reason",
+            radius_dropped.clone(),
+        );
+        registry.register(
+            "radius_accepted",
+            "RADIUS accounting requests acknowledged",
+            radius_accepted.clone(),
+        );
         Metrics {
             registry,
             rpc_latency,
@@ -108,7 +121,9 @@ impl Metrics {
     pub fn render(&self, manager: &ConnectionManager) -> String {
         for (engine, n) in manager.table().counts_per_engine() {
             self.active
-                .get_or_create(&EngineLabel { engine: engine.as_str() })
+                .get_or_create(&EngineLabel {
+                    engine: engine.as_str(),
+                })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         let mut out = String::new();
@@ -122,7 +137,9 @@ impl Metrics {
 /// Serves `GET /metrics` until the listener is dropped.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, manager: Arc<ConnectionManager>) {
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
         let (metrics, manager) = (metrics.clone(), manager.clone());
         tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];

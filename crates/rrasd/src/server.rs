@@ -26,6 +26,9 @@ pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 /// Largest reply (a full enumeration of a very large table with -1).
 pub const MAX_REPLY_BYTES: usize = 1024 * 1024 * 1024;
 
+/// How long a stopping daemon waits for in-flight admin calls.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -100,7 +103,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         path: config.state_dir.display().to_string(),
         source,
     })?;
-    let auth = Arc::new(Authorizer::new(config.admin_group.as_deref(), config.reader_group.as_deref())?);
+    let auth = Arc::new(Authorizer::new(
+        config.admin_group.as_deref(),
+        config.reader_group.as_deref(),
+    )?);
     // The socket comes up first, so clients see ERROR_DDM_NOT_RUNNING (not
     // "server unavailable") while a large store loads.
     let listener = bind_admin_socket(&config, auth.admin_gid())?;
@@ -132,10 +138,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
     let mut background = Vec::new();
     if let Some(addr) = config.metrics {
-        let l = tokio::net::TcpListener::bind(addr).await.map_err(|source| DaemonError::Bind {
-            what: format!("metrics {addr}"),
-            source,
-        })?;
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| DaemonError::Bind {
+                what: format!("metrics {addr}"),
+                source,
+            })?;
         background.push(tokio::spawn(crate::metrics::serve(l, metrics.clone(), manager.clone())));
     }
     background.extend(sources::start(&config, manager.clone(), metrics.clone(), stop_rx.clone()).await?);
@@ -153,12 +161,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     for task in background {
         task.abort();
     }
-    let result = rpc.await;
+    // In-flight calls get a grace period; idle client connections do not
+    // hold the daemon up.
+    let abort = rpc.abort_handle();
+    let result = tokio::time::timeout(SHUTDOWN_GRACE, rpc).await;
     let _ = std::fs::remove_file(&config.admin_socket);
     match result {
-        Ok(r) => r.map_err(DaemonError::from),
-        Err(join) => {
+        Ok(Ok(r)) => r.map_err(DaemonError::from),
+        Ok(Err(join)) => {
             tracing::error!("admin RPC task ended abnormally: {join}");
+            Ok(())
+        }
+        Err(_) => {
+            abort.abort();
+            tracing::info!("closed idle admin connections after {SHUTDOWN_GRACE:?}");
             Ok(())
         }
     }

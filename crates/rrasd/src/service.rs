@@ -182,7 +182,10 @@ impl RrasAdmin for AdminService {
             .await)
     }
 
-    async fn server_disconnect(&self, request: Request<pb::SessionRequest>) -> Result<Response<pb::StatusReply>, Status> {
+    async fn server_disconnect(
+        &self,
+        request: Request<pb::SessionRequest>,
+    ) -> Result<Response<pb::StatusReply>, Status> {
         Ok(self
             .call("ServerDisconnect", Role::Reader, request, |caller, r| async move {
                 let session = self.sessions.close(&caller, r.session_id)?;
@@ -205,7 +208,10 @@ impl RrasAdmin for AdminService {
             .await)
     }
 
-    async fn server_get_info(&self, request: Request<pb::SessionRequest>) -> Result<Response<pb::ServerInfoReply>, Status> {
+    async fn server_get_info(
+        &self,
+        request: Request<pb::SessionRequest>,
+    ) -> Result<Response<pb::ServerInfoReply>, Status> {
         Ok(self
             .call("ServerGetInfo", Role::Reader, request, |caller, r| async move {
                 self.sessions.check(&caller, r.session_id)?;
@@ -307,7 +313,10 @@ impl RrasAdmin for AdminService {
                 Ok(pb::ErrorStringReply {
                     status: 0,
                     message: message.into(),
-                    name: Win32Error::from_code(r.code).map(|e| e.name()).unwrap_or_default().into(),
+                    name: Win32Error::from_code(r.code)
+                        .map(|e| e.name())
+                        .unwrap_or_default()
+                        .into(),
                 })
             })
             .await)

@@ -251,7 +251,10 @@ fn correlation_guid(v: &[u8]) -> Option<Guid> {
 
 /// Interprets an authenticated Accounting-Request from `source` at `now`.
 pub fn interpret(p: &Packet, source: IpAddr, now: SystemTime) -> Result<Accounting, AccountingError> {
-    let status = p.attr(ACCT_STATUS_TYPE).and_then(u32_of).ok_or(AccountingError::NoStatusType)?;
+    let status = p
+        .attr(ACCT_STATUS_TYPE)
+        .and_then(u32_of)
+        .ok_or(AccountingError::NoStatusType)?;
     let nas = nas_identity(p, source);
     let interim_interval = p
         .attr(ACCT_INTERIM_INTERVAL)
@@ -363,9 +366,18 @@ fn session_info(p: &Packet, nas: String, now: SystemTime) -> Result<ConnectionIn
             CLASS => info.engine_attributes.push(("Class".into(), hex(v))),
             VENDOR_SPECIFIC => vendor_specific(&mut info, v),
             // Known and used elsewhere, or carried in the key.
-            NAS_IP_ADDRESS | NAS_IPV6_ADDRESS | ACCT_STATUS_TYPE | ACCT_SESSION_ID | ACCT_SESSION_TIME
-            | ACCT_DELAY_TIME | EVENT_TIMESTAMP | ACCT_TERMINATE_CAUSE | ACCT_INTERIM_INTERVAL | SERVICE_TYPE
-            | TUNNEL_MEDIUM_TYPE | ACCT_AUTHENTIC => {}
+            NAS_IP_ADDRESS
+            | NAS_IPV6_ADDRESS
+            | ACCT_STATUS_TYPE
+            | ACCT_SESSION_ID
+            | ACCT_SESSION_TIME
+            | ACCT_DELAY_TIME
+            | EVENT_TIMESTAMP
+            | ACCT_TERMINATE_CAUSE
+            | ACCT_INTERIM_INTERVAL
+            | SERVICE_TYPE
+            | TUNNEL_MEDIUM_TYPE
+            | ACCT_AUTHENTIC => {}
             other => info.engine_attributes.push((format!("attr-{other}"), hex(v))),
         }
     }
@@ -403,7 +415,11 @@ fn session_info(p: &Packet, nas: String, now: SystemTime) -> Result<ConnectionIn
         info.flags |= connection_flags::PPP_CONNECTION;
     }
     if info.interface_name.is_empty() {
-        let base = if tunnel_type == Some(TUNNEL_ESP) { "ipsec" } else { "ppp" };
+        let base = if tunnel_type == Some(TUNNEL_ESP) {
+            "ipsec"
+        } else {
+            "ppp"
+        };
         info.interface_name = nas_port.map(|n| format!("{base}{n}")).unwrap_or_default();
     }
     info.interface_handle = nas_port.unwrap_or(0);
@@ -489,13 +505,18 @@ mod tests {
             (200, vec![1, 2]),
         ]);
         let a = interpret(&p, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
-        let AccountingEvent::Interim(info) = a.event else { panic!("{a:?}") };
+        let AccountingEvent::Interim(info) = a.event else {
+            panic!("{a:?}")
+        };
         assert_eq!(info.source.nas, "lab-nas@127.0.0.1");
         assert_eq!((info.user_name.as_str(), info.logon_domain.as_str()), ("alice", "CORP"));
         assert_eq!(info.stats.bytes_rcved, (1 << 32) + 123_456);
         assert_eq!(info.stats.bytes_xmited, 654_321);
         assert_eq!(info.started_at, unix(1_795_634_036 - 60));
-        assert_eq!(info.projection.ipv4().remote_address, Some(Ipv4Addr::new(10, 200, 12, 2)));
+        assert_eq!(
+            info.projection.ipv4().remote_address,
+            Some(Ipv4Addr::new(10, 200, 12, 2))
+        );
         assert_eq!(info.remote_endpoint, Some("10.200.2.2".parse().unwrap()));
         assert_eq!(info.flags, connection_flags::PPP_CONNECTION);
         assert_eq!(info.interface_name, "ppp7");
@@ -512,10 +533,15 @@ mod tests {
             (FRAMED_INTERFACE_ID, vec![0, 0, 0, 0, 0, 0, 0, 0x42]),
         ]);
         let a = interpret(&p, "::1".parse().unwrap(), SystemTime::now()).unwrap();
-        let AccountingEvent::Start(info) = a.event else { panic!() };
+        let AccountingEvent::Start(info) = a.event else {
+            panic!()
+        };
         assert!(matches!(info.projection, Projection::Ikev2(_)));
         assert_eq!(info.flags, connection_flags::IKEV2_CONNECTION);
-        assert_eq!(info.projection.ipv6().remote_address(), Some("2001:db8:1:2::42".parse().unwrap()));
+        assert_eq!(
+            info.projection.ipv6().remote_address(),
+            Some("2001:db8:1:2::42".parse().unwrap())
+        );
         assert_eq!(info.source.nas, "::1");
     }
 
@@ -528,7 +554,10 @@ mod tests {
         ]);
         let a = interpret(&p, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
         assert!(matches!(a.event, AccountingEvent::Stop { ref reason, .. } if reason == "lost-carrier"));
-        let on = packet(vec![attr_u32(ACCT_STATUS_TYPE, STATUS_ACCOUNTING_ON), (NAS_IP_ADDRESS, vec![10, 0, 0, 9])]);
+        let on = packet(vec![
+            attr_u32(ACCT_STATUS_TYPE, STATUS_ACCOUNTING_ON),
+            (NAS_IP_ADDRESS, vec![10, 0, 0, 9]),
+        ]);
         let a = interpret(&on, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
         assert_eq!(
             a.event,
@@ -537,9 +566,15 @@ mod tests {
                 reason: "nas-reboot"
             }
         );
-        assert_eq!(interpret(&packet(vec![]), "127.0.0.1".parse().unwrap(), SystemTime::now()), Err(AccountingError::NoStatusType));
+        assert_eq!(
+            interpret(&packet(vec![]), "127.0.0.1".parse().unwrap(), SystemTime::now()),
+            Err(AccountingError::NoStatusType)
+        );
         let no_id = packet(vec![attr_u32(ACCT_STATUS_TYPE, STATUS_START)]);
-        assert_eq!(interpret(&no_id, "127.0.0.1".parse().unwrap(), SystemTime::now()), Err(AccountingError::NoSessionId));
+        assert_eq!(
+            interpret(&no_id, "127.0.0.1".parse().unwrap(), SystemTime::now()),
+            Err(AccountingError::NoSessionId)
+        );
         assert_eq!(nas_address("lab@10.0.0.9"), Some("10.0.0.9".parse().unwrap()));
         assert_eq!(terminate_cause(99), "terminate-cause-99");
     }
@@ -556,7 +591,9 @@ mod tests {
             (VENDOR_SPECIFIC, vsa),
         ]);
         let a = interpret(&p, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
-        let AccountingEvent::Start(info) = a.event else { panic!() };
+        let AccountingEvent::Start(info) = a.event else {
+            panic!()
+        };
         assert_eq!(info.remote_computer, "PC-42");
         assert_eq!(info.quarantine_state, QuarantineState::Probation);
         assert!(info.engine_attributes.contains(&("vsa-311-99".into(), "aa".into())));

@@ -149,12 +149,18 @@ mod tests {
     #[test]
     fn cidr_matching_and_most_specific_secret() {
         let config = RadiusConfig {
-            clients: vec!["10.0.0.0/8=wide".parse().unwrap(), "10.1.2.3/32=narrow".parse().unwrap()],
+            clients: vec![
+                "10.0.0.0/8=wide".parse().unwrap(),
+                "10.1.2.3/32=narrow".parse().unwrap(),
+            ],
             ..Default::default()
         };
         assert_eq!(config.secret_for("10.1.2.3".parse().unwrap()), Some(&b"narrow"[..]));
         assert_eq!(config.secret_for("10.9.9.9".parse().unwrap()), Some(&b"wide"[..]));
-        assert_eq!(config.secret_for("::ffff:10.9.9.9".parse().unwrap()), Some(&b"wide"[..]));
+        assert_eq!(
+            config.secret_for("::ffff:10.9.9.9".parse().unwrap()),
+            Some(&b"wide"[..])
+        );
         assert_eq!(config.secret_for("192.0.2.1".parse().unwrap()), None);
         let v6: RadiusClient = "2001:db8::/32=x".parse().unwrap();
         assert!(v6.contains("2001:db8:1::5".parse().unwrap()));

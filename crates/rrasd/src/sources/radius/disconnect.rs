@@ -34,8 +34,8 @@ impl RadiusDisconnector {
 /// The Win32 status for an RFC 5176 Error-Cause.
 fn nak_status(cause: Option<u32>) -> Win32Error {
     match cause {
-        Some(503) => Win32Error::NoConnection,     // Session-Context-Not-Found
-        Some(501) => Win32Error::AccessDenied,     // Administratively-Prohibited
+        Some(503) => Win32Error::NoConnection,           // Session-Context-Not-Found
+        Some(501) => Win32Error::AccessDenied,           // Administratively-Prohibited
         Some(401..=407) => Win32Error::InvalidParameter, // malformed/unsupported request
         _ => Win32Error::RpcCallFailed,
     }
@@ -106,7 +106,11 @@ async fn send_disconnect(config: RadiusConfig, c: Arc<Connection>) -> Win32Error
             }
             return match p.code {
                 DISCONNECT_ACK => Win32Error::NoError,
-                DISCONNECT_NAK => nak_status(p.attr(ERROR_CAUSE).and_then(|v| v.try_into().ok()).map(u32::from_be_bytes)),
+                DISCONNECT_NAK => nak_status(
+                    p.attr(ERROR_CAUSE)
+                        .and_then(|v| v.try_into().ok())
+                        .map(u32::from_be_bytes),
+                ),
                 _ => continue,
             };
         }

@@ -30,8 +30,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-pub use self::config::{RadiusClient, RadiusConfig};
 use self::accounting::{interpret, AccountingEvent};
+pub use self::config::{RadiusClient, RadiusConfig};
 use self::packet::{request_authenticator_ok, Packet, ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, MAX_LEN};
 use crate::manager::{ConnectionManager, ReportEvent};
 use crate::metrics::Metrics;
@@ -85,13 +85,18 @@ pub async fn start(
     metrics: Arc<Metrics>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, DaemonError> {
-    let Some(addr) = config.listen else { return Ok(Vec::new()) };
+    let Some(addr) = config.listen else {
+        return Ok(Vec::new());
+    };
     let socket = UdpSocket::bind(addr).await.map_err(|source| DaemonError::Bind {
         what: format!("radius accounting {addr}"),
         source,
     })?;
     tracing::info!(%addr, clients = config.clients.len(), "RADIUS accounting listening");
-    manager.register_disconnector(EngineKind::Radius, Arc::new(disconnect::RadiusDisconnector::new(config.clone())));
+    manager.register_disconnector(
+        EngineKind::Radius,
+        Arc::new(disconnect::RadiusDisconnector::new(config.clone())),
+    );
     let shared = Arc::new(Shared {
         config: config.clone(),
         manager,
@@ -124,7 +129,11 @@ impl Shared {
         let default = Duration::from_secs(self.config.default_interim_secs);
         let now = Instant::now();
         let mut seen = self.last_seen.lock();
-        for c in self.manager.table().select(|c| c.info.source.engine == EngineKind::Radius) {
+        for c in self
+            .manager
+            .table()
+            .select(|c| c.info.source.engine == EngineKind::Radius)
+        {
             seen.insert(c.info.source.clone(), (now, default));
         }
     }
@@ -182,7 +191,11 @@ async fn receive_loop(shared: Arc<Shared>, shards: Vec<mpsc::Sender<Job>>, mut s
         };
         let datagram = &buf[..n];
         let Some(secret) = shared.config.secret_for(peer.ip()).map(Arc::<[u8]>::from) else {
-            shared.drop_packet(peer, "unknown-client", &"source address is not a configured RADIUS client");
+            shared.drop_packet(
+                peer,
+                "unknown-client",
+                &"source address is not a configured RADIUS client",
+            );
             continue;
         };
         if n > MAX_LEN {
@@ -201,7 +214,11 @@ async fn receive_loop(shared: Arc<Shared>, shards: Vec<mpsc::Sender<Job>>, mut s
             continue;
         }
         if !request_authenticator_ok(datagram, &secret) {
-            shared.drop_packet(peer, "bad-authenticator", &"Request Authenticator does not match the shared secret");
+            shared.drop_packet(
+                peer,
+                "bad-authenticator",
+                &"Request Authenticator does not match the shared secret",
+            );
             continue;
         }
         let request = RequestId {
@@ -276,7 +293,10 @@ async fn handle_request(shared: &Shared, job: &Job) -> bool {
         .unwrap_or(Duration::from_secs(shared.config.default_interim_secs));
     let events = match accounting.event {
         AccountingEvent::Start(info) | AccountingEvent::Interim(info) => {
-            shared.last_seen.lock().insert(info.source.clone(), (Instant::now(), interval));
+            shared
+                .last_seen
+                .lock()
+                .insert(info.source.clone(), (Instant::now(), interval));
             vec![ReportEvent::Started(info)]
         }
         AccountingEvent::Stop { info, reason } => {
@@ -344,7 +364,10 @@ async fn stale_sweep(shared: Arc<Shared>) {
         if stale.is_empty() {
             continue;
         }
-        tracing::info!(sessions = stale.len(), "ending RADIUS sessions with no update (lost-carrier/stale)");
+        tracing::info!(
+            sessions = stale.len(),
+            "ending RADIUS sessions with no update (lost-carrier/stale)"
+        );
         let events = stale
             .into_iter()
             .map(|key| ReportEvent::Ended {

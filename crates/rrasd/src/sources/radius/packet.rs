@@ -154,7 +154,10 @@ fn md5_of(parts: &[&[u8]]) -> [u8; 16] {
 /// True when `datagram` (already decoded as valid) carries a correct
 /// request authenticator for `secret`. Compared in constant time.
 pub fn request_authenticator_ok(datagram: &[u8], secret: &[u8]) -> bool {
-    let Some(len) = datagram.get(2..4).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else {
+    let Some(len) = datagram
+        .get(2..4)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+    else {
         return false;
     };
     let Some(packet) = datagram.get(..len).filter(|p| p.len() >= MIN_LEN) else {
@@ -166,7 +169,10 @@ pub fn request_authenticator_ok(datagram: &[u8], secret: &[u8]) -> bool {
 
 /// True when a response's authenticator matches the request it answers.
 pub fn response_authenticator_ok(datagram: &[u8], request_authenticator: &[u8; 16], secret: &[u8]) -> bool {
-    let Some(len) = datagram.get(2..4).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else {
+    let Some(len) = datagram
+        .get(2..4)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+    else {
         return false;
     };
     let Some(packet) = datagram.get(..len).filter(|p| p.len() >= MIN_LEN) else {
@@ -190,7 +196,11 @@ mod tests {
             code: ACCOUNTING_REQUEST,
             identifier: 7,
             authenticator: [0; 16],
-            attributes: vec![(1, b"user1".to_vec()), (44, b"lab-0001".to_vec()), (40, vec![0, 0, 0, 1])],
+            attributes: vec![
+                (1, b"user1".to_vec()),
+                (44, b"lab-0001".to_vec()),
+                (40, vec![0, 0, 0, 1]),
+            ],
         }
     }
 

@@ -1,0 +1,275 @@
+//! `rasctl`: everyday administration of rrasd.
+
+mod demo;
+mod output;
+mod report;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use rras_client::{AdminClient, ClientError};
+use rras_core::{Connection, EngineKind};
+
+use crate::output::{connection_details, connections_table, history_table, ConnectionJson, EndedJson};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rasctl",
+    version,
+    about = "Administer rrasd: list, inspect and hang up VPN connections"
+)]
+struct Cli {
+    /// Server: unix:PATH or a socket path [default: $RRAS_ADMIN_SOCKET or /run/rrasd/admin.sock].
+    #[arg(long, global = true, default_value = "")]
+    server: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SortField {
+    Handle,
+    User,
+    Duration,
+    Bytes,
+    Engine,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List active connections (MprAdminConnectionEnumEx).
+    Connections {
+        /// Stable JSON (see docs/rasctl-json.md).
+        #[arg(long)]
+        json: bool,
+        /// Only this user.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this engine.
+        #[arg(long)]
+        engine: Option<EngineKind>,
+        /// Sort order.
+        #[arg(long, value_enum, default_value = "handle")]
+        sort: SortField,
+        /// Refresh every SECS seconds until Ctrl-C.
+        #[arg(long, value_name = "SECS")]
+        watch: Option<u64>,
+    },
+    /// Show one connection (MprAdminConnectionGetInfoEx).
+    Connection {
+        /// Connection handle.
+        id: u32,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hang a connection up through its engine.
+    Disconnect {
+        /// Connection handle.
+        id: u32,
+    },
+    /// Zero a connection's counters (MprAdminConnectionClearStats).
+    ClearStats {
+        /// Connection handle.
+        id: u32,
+    },
+    /// Server state, version, uptime and counts (MprAdminServerGetInfo).
+    Server {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recently ended connections, newest first.
+    History {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Message text of a Win32 code (MprAdminGetErrorString).
+    Error {
+        /// The code.
+        code: u32,
+    },
+    /// Report a session event (for hook scripts; needs the admin role).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
+    /// Run rrasd in-process with demo sessions and show what an admin sees.
+    Demo {
+        /// Keep running and refreshing until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rasctl: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match e.downcast_ref::<ClientError>() {
+                Some(c) => eprintln!("rasctl: error {}: {c}", c.code()),
+                None => eprintln!("rasctl: {e:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Demo { watch } = cli.command {
+        return demo::run(watch).await;
+    }
+    if let Command::Error { code } = cli.command {
+        return match rras_core::error::error_string(code) {
+            Ok(m) => {
+                println!("{code}: {m}");
+                Ok(())
+            }
+            Err(e) => Err(ClientError::Status(e.code()).into()),
+        };
+    }
+    let client = AdminClient::connect(&cli.server).await?;
+    let result = command(&client, cli.command).await;
+    // Free the session's cursors even when the command failed.
+    let _ = client.disconnect_session().await;
+    result
+}
+
+async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Connections {
+            json,
+            user,
+            engine,
+            sort,
+            watch,
+        } => loop {
+            let mut list = fetch(client).await?;
+            list.retain(|c| user.as_ref().is_none_or(|u| &c.info.user_name == u));
+            list.retain(|c| engine.is_none_or(|e| c.info.source.engine == e));
+            sort_connections(&mut list, sort);
+            let now = SystemTime::now();
+            if json {
+                let rows: Vec<_> = list.iter().map(|c| ConnectionJson::new(c, now)).collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                if watch.is_some() && std::io::stdout().is_terminal() {
+                    print!("\x1b[2J\x1b[H");
+                }
+                println!("{}", connections_table(&list, now));
+                println!("{} connection(s)", list.len());
+            }
+            let Some(secs) = watch else { return Ok(()) };
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(secs.max(1))) => {}
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+            }
+        },
+        Command::Connection { id, json } => {
+            let c = client.connection(id).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&ConnectionJson::new(&c, SystemTime::now()))?
+                );
+            } else {
+                print!("{}", connection_details(&c, SystemTime::now()));
+            }
+            Ok(())
+        }
+        Command::Disconnect { id } => {
+            client.disconnect(id).await?;
+            println!("connection {id} disconnected");
+            Ok(())
+        }
+        Command::ClearStats { id } => {
+            client.clear_stats(id).await?;
+            println!("counters of connection {id} cleared");
+            Ok(())
+        }
+        Command::Server { json } => {
+            let info = client.server_info().await?;
+            if json {
+                let engines: serde_json::Map<_, _> =
+                    info.per_engine.iter().map(|(e, n)| (e.clone(), (*n).into())).collect();
+                let v = serde_json::json!({
+                    "version": info.version, "state": info.state, "uptime_secs": info.uptime_secs,
+                    "connections": info.total_connections, "per_engine": engines, "open_cursors": info.open_cursors,
+                });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "rrasd {}  state: {}  uptime: {}s",
+                    info.version, info.state, info.uptime_secs
+                );
+                println!("connections: {}", info.total_connections);
+                for (e, n) in &info.per_engine {
+                    println!("  {e:<11} {n}");
+                }
+            }
+            Ok(())
+        }
+        Command::History { limit, json } => {
+            let ended = client.history(limit).await?;
+            if json {
+                let rows: Vec<_> = ended.iter().map(EndedJson::new).collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{}", history_table(&ended));
+            }
+            Ok(())
+        }
+        Command::Report(cmd) => {
+            let results = client.report(vec![report::build(&cmd)]).await?;
+            match results.first() {
+                Some(Ok(handle)) => {
+                    println!("{handle}");
+                    Ok(())
+                }
+                Some(Err(code)) => Err(ClientError::Status(*code).into()),
+                None => Err(ClientError::Protocol("empty report reply".into()).into()),
+            }
+        }
+        Command::Demo { .. } | Command::Error { .. } => Ok(()),
+    }
+}
+
+/// Pages through everything, with a progress line on a terminal.
+async fn fetch(client: &AdminClient) -> Result<Vec<Connection>, ClientError> {
+    let tty = std::io::stderr().is_terminal();
+    let list = client
+        .connections_with(1000, |seen, total| {
+            if tty && total > 5000 {
+                eprint!("\rpaging: {seen}/{total}");
+            }
+        })
+        .await?;
+    if tty && list.len() > 5000 {
+        eprint!("\r\x1b[K");
+    }
+    Ok(list)
+}
+
+fn sort_connections(list: &mut [Connection], by: SortField) {
+    match by {
+        SortField::Handle => list.sort_by_key(|c| c.handle),
+        SortField::User => list.sort_by(|a, b| a.info.user_name.cmp(&b.info.user_name)),
+        SortField::Duration => list.sort_by_key(|c| c.info.started_at),
+        SortField::Bytes => {
+            list.sort_by_key(|c| std::cmp::Reverse(c.info.stats.bytes_rcved + c.info.stats.bytes_xmited))
+        }
+        SortField::Engine => list.sort_by_key(|c| c.info.source.engine),
+    }
+}

@@ -1,0 +1,254 @@
+//! How connections look to an admin: a width-aware table, or stable JSON
+//! (documented in docs/rasctl-json.md).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use rras_core::{Connection, EndedConnection, Projection};
+use serde::Serialize;
+
+/// The JSON shape of one connection (stable: fields are only ever added).
+#[derive(Debug, Serialize)]
+pub(crate) struct ConnectionJson {
+    /// hConnection.
+    pub(crate) handle: u32,
+    /// Connection GUID.
+    pub(crate) guid: String,
+    /// wszUserName.
+    pub(crate) user: String,
+    /// wszLogonDomain.
+    pub(crate) domain: String,
+    /// wszRemoteComputer.
+    pub(crate) remote_computer: String,
+    /// wszInterfaceName.
+    pub(crate) interface: String,
+    /// radius, wireguard, …
+    pub(crate) engine: String,
+    /// NAS identity.
+    pub(crate) nas: String,
+    /// The engine's session id.
+    pub(crate) session_id: String,
+    /// RFC 3339.
+    pub(crate) started_at: String,
+    /// dwConnectDuration.
+    pub(crate) duration_secs: u64,
+    /// "ppp" or "ikev2".
+    pub(crate) projection: &'static str,
+    /// dwConnectionFlags.
+    pub(crate) flags: u32,
+    /// Client's tunnel IPv4 address.
+    pub ipv4: Option<String>,
+    /// Client's tunnel IPv6 address.
+    pub ipv6: Option<String>,
+    /// Client's outer address.
+    pub(crate) remote_endpoint: Option<String>,
+    /// Server's outer address.
+    pub(crate) local_endpoint: Option<String>,
+    /// Bytes sent to the client (64-bit).
+    pub(crate) bytes_xmited: u64,
+    /// Bytes received from the client (64-bit).
+    pub(crate) bytes_rcved: u64,
+    /// Packets sent.
+    pub(crate) frames_xmited: u32,
+    /// Packets received.
+    pub(crate) frames_rcved: u32,
+    /// rasQuarState as a number.
+    pub(crate) quarantine_state: u32,
+    /// Engine facts without a Windows field.
+    pub(crate) attributes: BTreeMap<String, String>,
+}
+
+impl ConnectionJson {
+    /// The JSON view of `c` as of `now`.
+    pub(crate) fn new(c: &Connection, now: SystemTime) -> Self {
+        let i = &c.info;
+        ConnectionJson {
+            handle: c.handle.get(),
+            guid: i.guid.to_string(),
+            user: i.user_name.clone(),
+            domain: i.logon_domain.clone(),
+            remote_computer: i.remote_computer.clone(),
+            interface: i.interface_name.clone(),
+            engine: i.source.engine.to_string(),
+            nas: i.source.nas.clone(),
+            session_id: i.source.session_id.clone(),
+            started_at: humantime::format_rfc3339_seconds(i.started_at).to_string(),
+            duration_secs: i.connect_duration(now).as_secs(),
+            projection: match i.projection {
+                Projection::Ppp(_) => "ppp",
+                Projection::Ikev2(_) => "ikev2",
+            },
+            flags: i.flags,
+            ipv4: i.projection.ipv4().remote_address.map(|a| a.to_string()),
+            ipv6: i.projection.ipv6().remote_address().map(|a| a.to_string()),
+            remote_endpoint: i.remote_endpoint.map(|a| a.to_string()),
+            local_endpoint: i.local_endpoint.map(|a| a.to_string()),
+            bytes_xmited: i.stats.bytes_xmited,
+            bytes_rcved: i.stats.bytes_rcved,
+            frames_xmited: i.stats.frames_xmited,
+            frames_rcved: i.stats.frames_rcved,
+            quarantine_state: i.quarantine_state as u32,
+            attributes: i.engine_attributes.iter().cloned().collect(),
+        }
+    }
+}
+
+/// JSON of an ended connection.
+#[derive(Debug, Serialize)]
+pub(crate) struct EndedJson {
+    /// The connection with final counters.
+    #[serde(flatten)]
+    pub(crate) connection: ConnectionJson,
+    /// RFC 3339.
+    pub(crate) ended_at: String,
+    /// Why it ended.
+    pub(crate) reason: String,
+}
+
+impl EndedJson {
+    /// The JSON view of `e`.
+    pub(crate) fn new(e: &EndedConnection) -> Self {
+        EndedJson {
+            connection: ConnectionJson::new(&e.connection, e.ended_at),
+            ended_at: humantime::format_rfc3339_seconds(e.ended_at).to_string(),
+            reason: e.reason.clone(),
+        }
+    }
+}
+
+/// 1.2 KiB, 3.4 GiB …
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// 3d 4h, 2h 5m, 4m 10s, 9s.
+pub(crate) fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (days, hours, mins, secs) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    if days > 0 {
+        format!("{days}d {hours}h")
+    } else if hours > 0 {
+        format!("{hours}h {mins}m")
+    } else if mins > 0 {
+        format!("{mins}m {secs}s")
+    } else {
+        format!("{secs}s")
+    }
+}
+
+fn user_of(c: &Connection) -> String {
+    if c.info.logon_domain.is_empty() {
+        c.info.user_name.clone()
+    } else {
+        format!("{}\\{}", c.info.logon_domain, c.info.user_name)
+    }
+}
+
+/// The connections table as an admin sees it.
+pub(crate) fn connections_table(connections: &[Connection], now: SystemTime) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header([
+            "Handle",
+            "User",
+            "Engine",
+            "Iface",
+            "Client IP",
+            "Endpoint",
+            "Duration",
+            "Rx",
+            "Tx",
+        ]);
+    for c in connections {
+        let i = &c.info;
+        let client_ip = i
+            .projection
+            .ipv4()
+            .remote_address
+            .map(|a| a.to_string())
+            .or_else(|| i.projection.ipv6().remote_address().map(|a| a.to_string()))
+            .unwrap_or_default();
+        table.add_row([
+            c.handle.to_string(),
+            user_of(c),
+            i.source.engine.to_string(),
+            i.interface_name.clone(),
+            client_ip,
+            i.remote_endpoint.map(|a| a.to_string()).unwrap_or_default(),
+            human_duration(i.connect_duration(now)),
+            human_bytes(i.stats.bytes_rcved),
+            human_bytes(i.stats.bytes_xmited),
+        ]);
+    }
+    table.to_string()
+}
+
+/// Every field of one connection, one per line.
+pub(crate) fn connection_details(c: &Connection, now: SystemTime) -> String {
+    let j = ConnectionJson::new(c, now);
+    let value = serde_json::to_value(&j).unwrap_or_default();
+    let mut out = String::new();
+    if let Some(map) = value.as_object() {
+        for (k, v) in map {
+            let shown = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => "-".into(),
+                other => other.to_string(),
+            };
+            out.push_str(&format!("{k:>16}: {shown}\n"));
+        }
+    }
+    out
+}
+
+/// Ended connections as a table.
+pub(crate) fn history_table(ended: &[EndedConnection]) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["Handle", "User", "Engine", "Ended", "Duration", "Reason", "Rx", "Tx"]);
+    for e in ended {
+        let i = &e.connection.info;
+        table.add_row([
+            e.connection.handle.to_string(),
+            user_of(&e.connection),
+            i.source.engine.to_string(),
+            humantime::format_rfc3339_seconds(e.ended_at).to_string(),
+            human_duration(i.connect_duration(e.ended_at)),
+            e.reason.clone(),
+            human_bytes(i.stats.bytes_rcved),
+            human_bytes(i.stats.bytes_xmited),
+        ]);
+    }
+    table.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn humanised_units() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+        assert_eq!(human_duration(Duration::from_secs(9)), "9s");
+        assert_eq!(human_duration(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3d 4h");
+        assert_eq!(human_duration(Duration::from_secs(125)), "2m 5s");
+    }
+}

@@ -1,0 +1,167 @@
+//! `rasctl report start|update|end`: the generic source for engines with
+//! hook scripts (pppd ip-up/ip-down, OpenVPN client-connect/disconnect,
+//! accel-ppp events). See dist/hooks/ for ready scripts.
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Subcommand, ValueEnum};
+use rras_core::model::{connection_flags, Ikev2Projection};
+use rras_core::{ConnectionInfo, ConnectionStats, EngineKind, Projection, SourceKey};
+use rras_proto::pb;
+
+/// Which session a report is about.
+#[derive(Debug, Args)]
+pub(crate) struct SessionArgs {
+    /// Engine that owns the session.
+    #[arg(long, default_value = "report")]
+    pub(crate) engine: EngineKind,
+    /// Who reports it (host, NAS, management socket).
+    #[arg(long, default_value = "local")]
+    pub(crate) nas: String,
+    /// The engine's own session id.
+    #[arg(long)]
+    pub(crate) session: String,
+}
+
+/// Counters.
+#[derive(Debug, Args, Default)]
+pub(crate) struct CounterArgs {
+    /// Bytes received from the client.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) bytes_in: u64,
+    /// Bytes sent to the client.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) bytes_out: u64,
+    /// Packets received from the client.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) packets_in: u32,
+    /// Packets sent to the client.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) packets_out: u32,
+}
+
+impl CounterArgs {
+    fn stats(&self) -> ConnectionStats {
+        ConnectionStats {
+            bytes_rcved: self.bytes_in,
+            bytes_xmited: self.bytes_out,
+            frames_rcved: self.packets_in,
+            frames_xmited: self.packets_out,
+            ..Default::default()
+        }
+    }
+}
+
+/// Control protocol of the session.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Kind {
+    /// PPP (PPTP, L2TP, SSTP, PPPoE): PPP flag and projection.
+    Ppp,
+    /// IKEv2: IKEv2 flag and projection.
+    Ikev2,
+    /// Anything else (WireGuard, OpenVPN …): addresses only.
+    Other,
+}
+
+/// `rasctl report` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportCommand {
+    /// A session came up (or re-state everything about it).
+    Start {
+        #[command(flatten)]
+        session: SessionArgs,
+        /// User name (DOMAIN\user splits into domain and user).
+        #[arg(long)]
+        user: String,
+        /// Linux interface of the session (ppp0, tun0, wg0).
+        #[arg(long, default_value = "")]
+        interface: String,
+        /// Control protocol.
+        #[arg(long, value_enum, default_value = "other")]
+        kind: Kind,
+        /// Address assigned to the client inside the tunnel.
+        #[arg(long)]
+        client_ip: Option<IpAddr>,
+        /// Client's outer address.
+        #[arg(long)]
+        remote_endpoint: Option<IpAddr>,
+        /// Server's outer address.
+        #[arg(long)]
+        local_endpoint: Option<IpAddr>,
+        /// Start time, Unix seconds [default: now].
+        #[arg(long)]
+        started_at: Option<u64>,
+        #[command(flatten)]
+        counters: CounterArgs,
+    },
+    /// New counters for a running session.
+    Update {
+        #[command(flatten)]
+        session: SessionArgs,
+        #[command(flatten)]
+        counters: CounterArgs,
+    },
+    /// The session ended.
+    End {
+        #[command(flatten)]
+        session: SessionArgs,
+        /// Why (user-request, lost-carrier, admin-reset …).
+        #[arg(long, default_value = "user-request")]
+        reason: String,
+    },
+}
+
+fn key(s: &SessionArgs) -> SourceKey {
+    SourceKey {
+        engine: s.engine,
+        nas: s.nas.clone(),
+        session_id: s.session.clone(),
+    }
+}
+
+/// The report message for a subcommand.
+pub(crate) fn build(cmd: &ReportCommand) -> pb::Report {
+    match cmd {
+        ReportCommand::Start {
+            session,
+            user,
+            interface,
+            kind,
+            client_ip,
+            remote_endpoint,
+            local_endpoint,
+            started_at,
+            counters,
+        } => {
+            let started = started_at
+                .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+                .unwrap_or_else(SystemTime::now);
+            let mut info = ConnectionInfo::new(key(session), user.clone(), started);
+            if let Some((domain, name)) = user.split_once('\\') {
+                info.logon_domain = domain.into();
+                info.user_name = name.into();
+            }
+            info.interface_name = interface.clone();
+            info.remote_endpoint = *remote_endpoint;
+            info.local_endpoint = *local_endpoint;
+            info.stats = counters.stats();
+            match kind {
+                Kind::Ppp => info.flags = connection_flags::PPP_CONNECTION,
+                Kind::Ikev2 => {
+                    info.flags = connection_flags::IKEV2_CONNECTION;
+                    info.projection = Projection::Ikev2(Ikev2Projection::default());
+                }
+                Kind::Other => {}
+            }
+            match client_ip {
+                Some(IpAddr::V4(a)) => info.projection.ipv4_mut().remote_address = Some(*a),
+                Some(IpAddr::V6(a)) => info.projection.ipv6_mut().set_remote_address(*a),
+                None => {}
+            }
+            rras_client::started(&info)
+        }
+        ReportCommand::Update { session, counters } => rras_client::updated(&key(session), &counters.stats()),
+        ReportCommand::End { session, reason } => rras_client::ended(&key(session), reason),
+    }
+}

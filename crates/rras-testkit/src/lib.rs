@@ -1,0 +1,309 @@
+//! Fixtures for the openrras test suites, written once: a real `rrasd`
+//! process on a temp dir, an in-process daemon, the `radclient` driver and
+//! the rule for tests that need root or an external tool (fail under
+//! `CI=true`, skip with a printed reason elsewhere).
+
+#![allow(missing_docs)]
+
+use std::io::Write;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rras_client::AdminClient;
+
+/// True when running under CI (tests must not skip there).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Returns false (and prints why) when `tool` is missing outside CI; panics
+/// under CI, where every tool must be installed by .ci/run.
+pub fn require_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(!in_ci(), "{tool} is required under CI=true but is not installed");
+        eprintln!("SKIP: {tool} is not installed (apt-get install it, or run .ci/run)");
+    }
+    found
+}
+
+/// Returns false (and prints why) when not root outside CI; panics under CI.
+pub fn require_root() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        assert!(!in_ci(), "this test needs root under CI=true");
+        eprintln!("SKIP: this test needs root");
+    }
+    root
+}
+
+/// A free UDP port on 127.0.0.1 (bound then released).
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral UDP port on loopback")
+}
+
+/// Polls `f` every 20 ms until it returns Some or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A real `rrasd` process on a temp state dir and socket. Killed (by PID)
+/// on drop.
+#[derive(Debug)]
+pub struct DaemonProcess {
+    binary: PathBuf,
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    extra_args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl DaemonProcess {
+    /// Starts `binary` with the temp dir's state and socket plus `extra_args`,
+    /// and waits until it is running.
+    pub fn start(binary: &Path, extra_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("admin.sock");
+        let mut d = DaemonProcess {
+            binary: binary.to_owned(),
+            socket,
+            dir,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            child: None,
+        };
+        d.spawn();
+        d.wait_running();
+        d
+    }
+
+    /// `unix:PATH` of the socket.
+    pub fn addr(&self) -> String {
+        format!("unix:{}", self.socket.display())
+    }
+
+    /// The daemon's PID.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Spawns the process (without waiting for it).
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("rrasd.log"))
+            .expect("log file");
+        let child = Command::new(&self.binary)
+            .arg("--state-dir")
+            .arg(self.dir.path().join("state"))
+            .arg("--admin-socket")
+            .arg(&self.socket)
+            .arg("--log-level")
+            .arg("info")
+            .args(&self.extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn rrasd");
+        self.child = Some(child);
+    }
+
+    /// The daemon's log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("rrasd.log")).unwrap_or_default()
+    }
+
+    /// Waits (≤ 20 s) until IsServiceRunning says running.
+    pub fn wait_running(&self) {
+        let addr = self.addr();
+        let rt = runtime();
+        let ok = wait_for(Duration::from_secs(20), || {
+            rt.block_on(async {
+                let c = AdminClient::connect(&addr).await.ok()?;
+                matches!(c.is_service_running().await, Ok((true, _))).then_some(())
+            })
+        });
+        assert!(ok.is_some(), "rrasd did not start; log:\n{}", self.log());
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the exit status.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                return c.wait().ok();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the process again on the same state dir and waits for it.
+    pub fn restart(&mut self) {
+        self.spawn();
+        self.wait_running();
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A small runtime for blocking test code.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// An rrasd running inside this process (for tests that drive it through
+/// another front end: rasctl, libmprapi). Stopped on drop.
+#[derive(Debug)]
+pub struct InProcessDaemon {
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InProcessDaemon {
+    /// Starts with `configure` applied to a temp-dir config; waits until running.
+    pub fn start(configure: impl FnOnce(&mut rrasd::Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("admin.sock");
+        let mut config = rrasd::Config {
+            state_dir: dir.path().join("state"),
+            admin_socket: socket.clone(),
+            log_level: "warn".into(),
+            ..rrasd::Config::default()
+        };
+        configure(&mut config);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            if let Err(e) = rt.block_on(rrasd::run(config, async move {
+                let _ = stopped.await;
+            })) {
+                eprintln!("in-process rrasd failed: {e}");
+            }
+        });
+        let d = InProcessDaemon {
+            dir,
+            socket,
+            stop: Some(stop),
+            thread: Some(thread),
+        };
+        let addr = d.addr();
+        let rt = runtime();
+        let ok = wait_for(Duration::from_secs(20), || {
+            rt.block_on(async {
+                let c = AdminClient::connect(&addr).await.ok()?;
+                matches!(c.is_service_running().await, Ok((true, _))).then_some(())
+            })
+        });
+        assert!(ok.is_some(), "in-process rrasd did not start");
+        d
+    }
+
+    /// `unix:PATH` of the socket.
+    pub fn addr(&self) -> String {
+        format!("unix:{}", self.socket.display())
+    }
+}
+
+impl Drop for InProcessDaemon {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Output of one radclient run.
+#[derive(Debug)]
+pub struct RadclientRun {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl RadclientRun {
+    /// How many Accounting-Responses radclient reported.
+    pub fn responses(&self) -> usize {
+        self.stdout.matches("Received Accounting-Response").count()
+    }
+}
+
+/// Runs `radclient` against 127.0.0.1:`port` with `packets` (attribute
+/// blocks separated by blank lines), `parallel` outstanding at once.
+pub fn radclient(port: u16, secret: &str, packets: &str, extra: &[&str]) -> RadclientRun {
+    let mut child = Command::new("radclient")
+        .args(["-x", "-t", "2", "-r", "3"])
+        .args(extra)
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("acct")
+        .arg(secret)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn radclient");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(packets.as_bytes()).expect("write radclient stdin");
+    }
+    let out = child.wait_with_output().expect("radclient output");
+    RadclientRun {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
