@@ -227,8 +227,10 @@ impl ConnectionManager {
 
     /// Asks the owning source to hang the connection up; on success the
     /// connection is ended with reason "admin-disconnect".
+    /// An unknown handle is ERROR_INVALID_HANDLE; a NAS that answers "no such
+    /// session" gives ERROR_NO_CONNECTION.
     pub async fn disconnect(&self, handle: ConnectionHandle) -> Result<(), Win32Error> {
-        let c = self.table.get(handle).ok_or(Win32Error::NoConnection)?;
+        let c = self.table.get(handle).ok_or(Win32Error::InvalidHandle)?;
         let disconnector = self.disconnectors.read().get(&c.info.source.engine).cloned();
         let Some(disconnector) = disconnector else {
             return Err(Win32Error::NotSupported);

@@ -293,10 +293,7 @@ impl RrasAdmin for AdminService {
                 self.sessions.check(&caller, r.session_id)?;
                 self.manager.ensure_running()?;
                 let h = handle(r.connection_handle)?;
-                let result = self.manager.disconnect(h).await.map_err(|e| match e {
-                    Win32Error::NoConnection => Win32Error::InvalidHandle,
-                    e => e,
-                });
+                let result = self.manager.disconnect(h).await;
                 tracing::info!(uid = caller.uid, connection = h.get(), ?result, "disconnect requested");
                 result.map(|()| pb::StatusReply { status: 0 })
             })

@@ -1,0 +1,366 @@
+//! RADIUS accounting with the real FreeRADIUS client: `radclient` packets
+//! into the real `rrasd` binary, checked through the admin RPC.
+
+use std::collections::{HashMap, HashSet};
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rras_client::AdminClient;
+use rras_core::{Connection, Projection, Win32Error};
+use rras_testkit::{free_udp_port, radclient, require_tool, runtime, wait_for, DaemonProcess};
+use rrasd::sources::radius::packet::{request_authenticator_ok, Packet};
+
+const SECRET: &str = "testing123";
+
+fn start(extra: &[&str]) -> (DaemonProcess, u16) {
+    let port = free_udp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["--radius-acct", listen.as_str(), "--radius-client", "127.0.0.0/8=testing123"];
+    args.extend_from_slice(extra);
+    (DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args), port)
+}
+
+fn connections(d: &DaemonProcess) -> Vec<Connection> {
+    runtime().block_on(async { AdminClient::connect(&d.addr()).await.unwrap().connections().await.unwrap() })
+}
+
+fn by_session(d: &DaemonProcess, session: &str) -> Option<Connection> {
+    connections(d).into_iter().find(|c| c.info.source.session_id == session)
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn session(id: &str, nas_ip: &str, status: &str, extra: &str) -> String {
+    format!(
+        "User-Name = \"CORP\\\\user-{id}\"\nAcct-Session-Id = \"{id}\"\nNAS-IP-Address = {nas_ip}\n\
+         NAS-Identifier = \"lab-nas\"\nNAS-Port = 1\nNAS-Port-Type = Virtual\nService-Type = Framed-User\n\
+         Framed-Protocol = PPP\nTunnel-Type:1 = L2TP\nCalling-Station-Id = \"10.200.2.2\"\n\
+         Called-Station-Id = \"10.200.2.1\"\nFramed-IP-Address = 10.200.12.2\nAcct-Status-Type = {status}\n{extra}"
+    )
+}
+
+#[test]
+fn start_interim_stop_ipv4_with_gigawords() {
+    if !require_tool("radclient") {
+        return;
+    }
+    let (d, port) = start(&[]);
+    let t = now();
+    let run = radclient(port, SECRET, &session("lab-0001", "127.0.0.1", "Start", &format!("Event-Timestamp = {t}\n")), &[]);
+    assert!(run.success && run.responses() == 1, "{run:?}");
+    let c = by_session(&d, "lab-0001").expect("started");
+    assert_eq!((c.info.user_name.as_str(), c.info.logon_domain.as_str()), ("user-lab-0001", "CORP"));
+    assert_eq!(c.info.source.nas, "lab-nas@127.0.0.1");
+    assert_eq!(c.info.projection.ipv4().remote_address, Some("10.200.12.2".parse().unwrap()));
+    assert_eq!(c.info.remote_endpoint, Some("10.200.2.2".parse().unwrap()));
+    assert_eq!(c.info.flags & 1, 1, "PPP flag");
+    assert_eq!(c.info.started_at, UNIX_EPOCH + Duration::from_secs(t));
+
+    let interim = format!(
+        "Acct-Session-Time = 60\nAcct-Input-Octets = 123456\nAcct-Output-Octets = 654321\n\
+         Acct-Input-Gigawords = 1\nAcct-Output-Gigawords = 2\nAcct-Input-Packets = 100\nAcct-Output-Packets = 200\n\
+         Event-Timestamp = {}\n",
+        t + 60
+    );
+    let run = radclient(port, SECRET, &session("lab-0001", "127.0.0.1", "Interim-Update", &interim), &[]);
+    assert_eq!(run.responses(), 1, "{run:?}");
+    let after = by_session(&d, "lab-0001").unwrap();
+    assert_eq!(after.handle, c.handle, "same connection, same handle");
+    assert_eq!(after.info.stats.bytes_rcved, (1u64 << 32) + 123_456);
+    assert_eq!(after.info.stats.bytes_xmited, (2u64 << 32) + 654_321);
+    assert_eq!((after.info.stats.frames_rcved, after.info.stats.frames_xmited), (100, 200));
+    assert_eq!(after.info.started_at, UNIX_EPOCH + Duration::from_secs(t));
+
+    let stop = format!("Acct-Session-Time = 120\nAcct-Input-Octets = 223456\nAcct-Terminate-Cause = Lost-Carrier\nEvent-Timestamp = {}\n", t + 120);
+    let run = radclient(port, SECRET, &session("lab-0001", "127.0.0.1", "Stop", &stop), &[]);
+    assert_eq!(run.responses(), 1, "{run:?}");
+    assert!(by_session(&d, "lab-0001").is_none());
+    let history = runtime().block_on(async { AdminClient::connect(&d.addr()).await.unwrap().history(5).await.unwrap() });
+    assert_eq!(history[0].connection.info.source.session_id, "lab-0001");
+    assert_eq!(history[0].reason, "lost-carrier");
+    assert_eq!(history[0].connection.info.stats.bytes_rcved, 223_456);
+}
+
+#[test]
+fn ipv6_session_from_an_ipv6_nas() {
+    if !require_tool("radclient") {
+        return;
+    }
+    let (d, port) = start(&[]);
+    let pkt = "User-Name = \"v6user\"\nAcct-Session-Id = \"v6-1\"\nNAS-IPv6-Address = 2001:db8::1\n\
+               Acct-Status-Type = Start\nFramed-IPv6-Prefix = 2001:db8:77::/64\n\
+               Framed-Interface-Id = 0:0:0:42\nTunnel-Type:1 = ESP\nTunnel-Client-Endpoint:1 = \"2001:db8:ffff::9\"\n";
+    let run = radclient(port, SECRET, pkt, &[]);
+    assert_eq!(run.responses(), 1, "{run:?}");
+    let c = by_session(&d, "v6-1").expect("started");
+    assert_eq!(c.info.source.nas, "2001:db8::1");
+    assert!(matches!(c.info.projection, Projection::Ikev2(_)), "ESP tunnel is IKEv2");
+    assert_eq!(c.info.projection.ipv6().remote_address(), Some("2001:db8:77::42".parse().unwrap()));
+    assert_eq!(c.info.remote_endpoint, Some("2001:db8:ffff::9".parse().unwrap()));
+}
+
+#[test]
+fn many_nases_and_accounting_on_ends_only_that_nas() {
+    if !require_tool("radclient") {
+        return;
+    }
+    let (d, port) = start(&[]);
+    let mut packets = String::new();
+    for nas in 1..=5 {
+        for s in 0..20 {
+            packets.push_str(&session(&format!("n{nas}-s{s}"), &format!("10.9.0.{nas}"), "Start", ""));
+            packets.push('\n');
+        }
+    }
+    let run = radclient(port, SECRET, &packets, &["-p", "25"]);
+    assert_eq!(run.responses(), 100, "{}", run.stderr);
+    assert_eq!(connections(&d).len(), 100);
+    let on = "Acct-Status-Type = Accounting-On\nNAS-IP-Address = 10.9.0.3\nNAS-Identifier = \"lab-nas\"\n";
+    let run = radclient(port, SECRET, on, &[]);
+    assert_eq!(run.responses(), 1, "{run:?}");
+    let left = connections(&d);
+    assert_eq!(left.len(), 80);
+    assert!(left.iter().all(|c| c.info.source.nas != "lab-nas@10.9.0.3"));
+    let history = runtime().block_on(async { AdminClient::connect(&d.addr()).await.unwrap().history(50).await.unwrap() });
+    assert_eq!(history.iter().filter(|h| h.reason == "nas-reboot").count(), 20);
+}
+
+#[test]
+fn wrong_secret_and_garbage_are_dropped_and_listener_keeps_working() {
+    if !require_tool("radclient") {
+        return;
+    }
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let m = format!("127.0.0.1:{metrics_port}");
+    let (d, port) = start(&["--metrics", &m]);
+    let run = rras_testkit::radclient(port, "wrong-secret", &session("bad-1", "127.0.0.1", "Start", ""), &[]);
+    assert!(!run.success && run.responses() == 0, "answered a wrong secret: {run:?}");
+    assert!(by_session(&d, "bad-1").is_none());
+
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let valid = Packet {
+        code: 4,
+        identifier: 9,
+        authenticator: [0; 16],
+        attributes: vec![(44, b"x".to_vec()), (40, vec![0, 0, 0, 1])],
+    }
+    .encode_request(SECRET.as_bytes());
+    let mut bad_len = valid.clone();
+    bad_len[3] = 0xff;
+    let mut bad_attr = valid.clone();
+    bad_attr[21] = 0;
+    let garbage: Vec<Vec<u8>> = vec![vec![], vec![4], vec![0xff; 19], bad_len, bad_attr, vec![4; 5000], vec![1; 70_000.min(65_000)]];
+    for g in &garbage {
+        let _ = sock.send_to(g, ("127.0.0.1", port));
+    }
+    let mut buf = [0u8; 100];
+    assert!(sock.recv_from(&mut buf).is_err(), "garbage was answered");
+    // Still serving real packets.
+    let run = radclient(port, SECRET, &session("good-1", "127.0.0.1", "Start", ""), &[]);
+    assert_eq!(run.responses(), 1, "{run:?}");
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(&m).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    assert!(body.contains("rrasd_radius_dropped_total{reason=\"bad-authenticator\"}"), "{body}");
+    assert!(body.contains("rrasd_radius_dropped_total{reason=\"malformed\"}"), "{body}");
+    assert!(d.log().contains("RADIUS packet dropped"));
+}
+
+#[test]
+fn retransmission_is_answered_again_but_applied_once() {
+    if !require_tool("radclient") {
+        return;
+    }
+    let (d, port) = start(&[]);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mk = |id: u8, status: u32| {
+        Packet {
+            code: 4,
+            identifier: id,
+            authenticator: [0; 16],
+            attributes: vec![(1, b"rt".to_vec()), (44, b"rt-1".to_vec()), (40, status.to_be_bytes().to_vec())],
+        }
+        .encode_request(SECRET.as_bytes())
+    };
+    let start_pkt = mk(1, 1);
+    let stop_pkt = mk(2, 2);
+    let mut buf = [0u8; 4096];
+    sock.send_to(&start_pkt, ("127.0.0.1", port)).unwrap();
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    let first_answer = buf[..n].to_vec();
+    sock.send_to(&stop_pkt, ("127.0.0.1", port)).unwrap();
+    sock.recv_from(&mut buf).unwrap();
+    assert!(by_session(&d, "rt-1").is_none());
+    // The Start arrives again (a retransmission): same answer, no resurrection.
+    sock.send_to(&start_pkt, ("127.0.0.1", port)).unwrap();
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    assert_eq!(buf[..n], first_answer[..]);
+    assert!(by_session(&d, "rt-1").is_none(), "retransmitted Start was applied twice");
+}
+
+/// Pairs radclient's `Sent … Id N from 0.0.0.0:PORT` lines with its
+/// `Received … Id N … to 127.0.0.1:PORT` lines: the sessions whose requests
+/// radclient saw answered.
+fn answered_sessions(stdout: &str) -> HashSet<String> {
+    let mut outstanding: HashMap<(String, String), String> = HashMap::new();
+    let mut answered = HashSet::new();
+    let mut pending: Option<(String, String)> = None;
+    for line in stdout.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if line.starts_with("Sent Accounting-Request") && words.len() >= 6 {
+            let port = words[5].rsplit(':').next().unwrap_or_default().to_owned();
+            pending = Some((words[3].to_owned(), port));
+        } else if let (Some(key), Some(v)) = (&pending, line.trim().strip_prefix("Acct-Session-Id = ")) {
+            outstanding.insert(key.clone(), v.trim_matches('"').to_owned());
+            pending = None;
+        } else if line.starts_with("Received Accounting-Response") && words.len() >= 8 {
+            let port = words[7].rsplit(':').next().unwrap_or_default().to_owned();
+            if let Some(s) = outstanding.remove(&(words[3].to_owned(), port)) {
+                answered.insert(s);
+            }
+        }
+    }
+    answered
+}
+
+#[test]
+fn sigkill_during_a_10k_burst_loses_no_answered_request() {
+    if !require_tool("radclient") || !require_tool("stdbuf") {
+        return;
+    }
+    let (mut d, port) = start(&[]);
+    let mut packets = String::new();
+    for i in 0..10_000 {
+        packets.push_str(&format!(
+            "User-Name = \"u{i}\"\nAcct-Session-Id = \"burst-{i}\"\nNAS-IP-Address = 127.0.0.1\nAcct-Status-Type = Start\nFramed-IP-Address = 10.{}.{}.{}\n\n",
+            (i >> 16) & 255, (i >> 8) & 255, i & 255
+        ));
+    }
+    let input = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(input.path(), packets).unwrap();
+    let out_file = tempfile::NamedTempFile::new().unwrap();
+    let mut radclient = Command::new("stdbuf")
+        .args(["-oL", "radclient", "-x", "-t", "1", "-r", "2", "-p", "64", "-f"])
+        .arg(input.path())
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["acct", SECRET])
+        .stdout(out_file.reopen().unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill -9 once a good part of the burst is in, then restart right away:
+    // radclient retransmits what was in flight to the new process.
+    let seen = wait_for(Duration::from_secs(60), || {
+        let n = std::fs::read_to_string(out_file.path()).unwrap_or_default().matches("Received Accounting-Response").count();
+        (n >= 2000).then_some(n)
+    });
+    assert!(seen.is_some(), "burst did not get going");
+    d.kill9();
+    d.restart();
+    let status = wait_for(Duration::from_secs(300), || radclient.try_wait().ok().flatten());
+    if status.is_none() {
+        let _ = radclient.kill();
+    }
+    let _ = radclient.wait();
+    let answered = answered_sessions(&std::fs::read_to_string(out_file.path()).unwrap());
+    assert!(answered.len() >= 2000, "only {} answered", answered.len());
+    let present: HashSet<String> = connections(&d).into_iter().map(|c| c.info.source.session_id).collect();
+    let lost: Vec<_> = answered.iter().filter(|s| !present.contains(*s)).collect();
+    assert!(lost.is_empty(), "{} of {} answered requests lost, e.g. {:?}", lost.len(), answered.len(), lost.first());
+}
+
+/// A NAS's RFC 5176 listener written for the test: answers one
+/// Disconnect-Request with `code` (41 ACK / 42 NAK) and an optional Error-Cause.
+fn disconnect_responder(code: u8, error_cause: Option<u32>) -> (u16, std::thread::JoinHandle<Option<Packet>>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let (n, peer) = sock.recv_from(&mut buf).ok()?;
+        if !request_authenticator_ok(&buf[..n], SECRET.as_bytes()) {
+            return None;
+        }
+        let req = Packet::decode(&buf[..n]).ok()?;
+        let attributes = error_cause.map(|c| vec![(101u8, c.to_be_bytes().to_vec())]).unwrap_or_default();
+        let reply = Packet {
+            code,
+            identifier: req.identifier,
+            authenticator: [0; 16],
+            attributes,
+        }
+        .encode_response(&req.authenticator, SECRET.as_bytes());
+        sock.send_to(&reply, peer).ok()?;
+        Some(req)
+    });
+    (port, t)
+}
+
+#[test]
+fn disconnect_sends_rfc5176_request_and_reports_ack_or_nak() {
+    if !require_tool("radclient") {
+        return;
+    }
+    let (ack_port, ack_nas) = disconnect_responder(41, None);
+    let (d, port) = start(&["--radius-disconnect-port", &ack_port.to_string()]);
+    radclient(port, SECRET, &session("dc-1", "127.0.0.1", "Start", ""), &[]);
+    let c = by_session(&d, "dc-1").expect("started");
+    let rt = runtime();
+    rt.block_on(async {
+        let client = AdminClient::connect(&d.addr()).await.unwrap();
+        client.disconnect(c.handle.get()).await.expect("ACK is success");
+    });
+    let req = ack_nas.join().unwrap().expect("NAS got a valid Disconnect-Request");
+    assert_eq!(req.code, 40);
+    assert_eq!(req.attr(44), Some(&b"dc-1"[..]));
+    assert_eq!(req.attr(1), Some(&b"CORP\\user-dc-1"[..]));
+    assert!(by_session(&d, "dc-1").is_none());
+    let history = rt.block_on(async { AdminClient::connect(&d.addr()).await.unwrap().history(1).await.unwrap() });
+    assert_eq!(history[0].reason, "admin-disconnect");
+    drop(d);
+
+    let (nak_port, nak_nas) = disconnect_responder(42, Some(503));
+    let (d, port) = start(&["--radius-disconnect-port", &nak_port.to_string()]);
+    radclient(port, SECRET, &session("dc-2", "127.0.0.1", "Start", ""), &[]);
+    let c = by_session(&d, "dc-2").expect("started");
+    let code = rt.block_on(async {
+        let client = AdminClient::connect(&d.addr()).await.unwrap();
+        client.disconnect(c.handle.get()).await.unwrap_err().code()
+    });
+    assert!(nak_nas.join().unwrap().is_some());
+    assert_eq!(code, Win32Error::NoConnection.code(), "NAK Session-Context-Not-Found");
+    assert!(by_session(&d, "dc-2").is_some(), "a NAK leaves the session");
+}
+
+#[test]
+fn silent_sessions_end_as_stale() {
+    if !require_tool("radclient") {
+        return;
+    }
+    let port = free_udp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("rrasd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[radius]\nlisten = \"127.0.0.1:{port}\"\nclients = [{{ cidr = \"127.0.0.1/32\", secret = \"{SECRET}\" }}]\n\
+             default_interim_secs = 1\nstale_after_intervals = 2\n"
+        ),
+    )
+    .unwrap();
+    let d = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &["--config", cfg.to_str().unwrap()]);
+    radclient(port, SECRET, &session("stale-1", "127.0.0.1", "Start", ""), &[]);
+    assert!(by_session(&d, "stale-1").is_some());
+    let gone = wait_for(Duration::from_secs(10), || by_session(&d, "stale-1").is_none().then_some(()));
+    assert!(gone.is_some(), "stale session was not ended");
+    let history = runtime().block_on(async { AdminClient::connect(&d.addr()).await.unwrap().history(1).await.unwrap() });
+    assert_eq!(history[0].reason, "lost-carrier/stale");
+}
