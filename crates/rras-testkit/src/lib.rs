@@ -211,6 +211,12 @@ pub struct InProcessDaemon {
 impl InProcessDaemon {
     /// Starts with `configure` applied to a temp-dir config; waits until running.
     pub fn start(configure: impl FnOnce(&mut rrasd::Config)) -> Self {
+        Self::start_until(configure, true)
+    }
+
+    /// Starts and waits until the daemon runs (`running`) or only until its
+    /// socket answers (for daemons held in the starting state).
+    pub fn start_until(configure: impl FnOnce(&mut rrasd::Config), running: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("admin.sock");
         let mut config = rrasd::Config {
@@ -244,7 +250,7 @@ impl InProcessDaemon {
         let ok = wait_for(Duration::from_secs(20), || {
             rt.block_on(async {
                 let c = AdminClient::connect(&addr).await.ok()?;
-                matches!(c.is_service_running().await, Ok((true, _))).then_some(())
+                (!running || matches!(c.is_service_running().await, Ok((true, _)))).then_some(())
             })
         });
         assert!(ok.is_some(), "in-process rrasd did not start");

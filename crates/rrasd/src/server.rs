@@ -148,13 +148,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     }
     background.extend(sources::start(&config, manager.clone(), metrics.clone(), stop_rx.clone()).await?);
 
-    if config.debug_start_delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(config.debug_start_delay_ms)).await;
+    tokio::pin!(shutdown);
+    let stopped_while_starting = tokio::select! {
+        _ = tokio::time::sleep(Duration::from_millis(config.debug_start_delay_ms)) => false,
+        _ = &mut shutdown => true,
+    };
+    if !stopped_while_starting {
+        manager.set_state(ServiceState::Running);
+        tracing::info!(socket = %config.admin_socket.display(), "rrasd running");
+        shutdown.await;
     }
-    manager.set_state(ServiceState::Running);
-    tracing::info!(socket = %config.admin_socket.display(), "rrasd running");
-
-    shutdown.await;
     manager.set_state(ServiceState::Stopping);
     tracing::info!("rrasd stopping");
     let _ = stop_tx.send(true);
