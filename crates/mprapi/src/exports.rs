@@ -3,7 +3,7 @@
 //! out-parameters only on success. No panic crosses the boundary.
 
 // Parameter names are Microsoft's, so the signatures read like mprapi.h.
-#![allow(non_snake_case)]
+#![allow(non_snake_case, clippy::upper_case_acronyms)]
 
 use std::ffi::c_void;
 use std::mem::size_of;
@@ -125,7 +125,12 @@ pub unsafe extern "C" fn MprAdminConnectionEnumEx(
         server::check_header(h.revision, h.r#type, h.size)?;
         // SAFETY: NULL or valid per the contract.
         let resume = unsafe { lpdwResumeHandle.as_ref() }.copied().unwrap_or(0);
-        let page = server::enumerate(hRasServer, size_of::<RasConnectionEx>() as u32, dwPreferedMaxLen, resume)?;
+        let page = server::enumerate(
+            hRasServer,
+            size_of::<RasConnectionEx>() as u32,
+            dwPreferedMaxLen,
+            resume,
+        )?;
         let now = server::now();
         let items: Vec<RasConnectionEx> = page.entries.iter().map(|c| fill::connection_ex(c, now)).collect();
         let buffer = to_buffer(&items)?;

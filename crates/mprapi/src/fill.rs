@@ -34,7 +34,15 @@ macro_rules! zeroed {
         }
     )*};
 }
-zeroed!(RasConnectionEx, RasConnection0, RasConnection1, RasConnection2, RasConnection3, RasConnection4, MprServer0);
+zeroed!(
+    RasConnectionEx,
+    RasConnection0,
+    RasConnection1,
+    RasConnection2,
+    RasConnection3,
+    RasConnection4,
+    MprServer0
+);
 
 /// Copies `s` into a fixed WCHAR array, truncating and NUL-terminating.
 pub fn put_wstr(dst: &mut [WCHAR], s: &str) {
@@ -189,8 +197,14 @@ macro_rules! fill_common {
         $out.dwCompressionRatioIn = s.dwCompressionRatioIn;
         $out.dwCompressionRatioOut = s.dwCompressionRatioOut;
         $out.dwNumSwitchOvers = i.switch_overs;
-        put_wstr(&mut $out.wszRemoteEndpointAddress, &endpoint(i.remote_endpoint).unwrap_or_default());
-        put_wstr(&mut $out.wszLocalEndpointAddress, &endpoint(i.local_endpoint).unwrap_or_default());
+        put_wstr(
+            &mut $out.wszRemoteEndpointAddress,
+            &endpoint(i.remote_endpoint).unwrap_or_default(),
+        );
+        put_wstr(
+            &mut $out.wszLocalEndpointAddress,
+            &endpoint(i.local_endpoint).unwrap_or_default(),
+        );
         $out.hConnection = c.handle.get() as HANDLE;
         $out.hInterface = i.interface_handle as HANDLE;
     }};
@@ -388,7 +402,12 @@ macro_rules! zeroed_local {
         }
     )*};
 }
-zeroed_local!(PppProjectionInfo, PppProjectionInfo2, Ikev2ProjectionInfo, Ikev2ProjectionInfo2);
+zeroed_local!(
+    PppProjectionInfo,
+    PppProjectionInfo2,
+    Ikev2ProjectionInfo,
+    Ikev2ProjectionInfo2
+);
 
 #[cfg(test)]
 mod tests {

@@ -85,7 +85,9 @@ pub struct Page {
 /// A page in units of `entry_size`.
 pub fn enumerate(handle: HANDLE, entry_size: u32, pref_max_len: u32, resume: u32) -> Result<Page, u32> {
     let client = server(handle)?;
-    let page = client.enum_page_raw((1, 1, entry_size), pref_max_len, resume).map_err(code)?;
+    let page = client
+        .enum_page_raw((1, 1, entry_size), pref_max_len, resume)
+        .map_err(code)?;
     Ok(Page {
         entries: page.entries,
         total: page.total_entries,

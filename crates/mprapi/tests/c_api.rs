@@ -21,7 +21,11 @@ fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test exe");
     let deps = exe.parent().expect("deps dir");
     let dir = deps.parent().expect("profile dir").to_path_buf();
-    assert!(dir.join("libmprapi.so").exists(), "libmprapi.so not built in {}", dir.display());
+    assert!(
+        dir.join("libmprapi.so").exists(),
+        "libmprapi.so not built in {}",
+        dir.display()
+    );
     dir
 }
 
@@ -43,7 +47,8 @@ fn compile(out: &Path, sources: &[&str], sanitize: bool, short_wchar: bool) {
         cmd.arg(Path::new(CRATE).join(s));
     }
     cmd.arg("-o").arg(out).arg(format!("-L{}", lib.display()));
-    cmd.arg(format!("-Wl,-rpath,{}", lib.display())).args(["-lmprapi", "-pthread"]);
+    cmd.arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(["-lmprapi", "-pthread"]);
     let result = cmd.output().expect("run gcc");
     assert!(
         result.status.success(),
@@ -89,7 +94,11 @@ fn fill(addr: &str, keep: u64, doom: u64) {
                 .iter()
                 .map(|&i| {
                     let mut info = synthetic::connection(i, now);
-                    info.user_name = if i < keep { format!("keep-{i}") } else { format!("doom-{i}") };
+                    info.user_name = if i < keep {
+                        format!("keep-{i}")
+                    } else {
+                        format!("doom-{i}")
+                    };
                     rras_client::started(&info)
                 })
                 .collect();
@@ -112,7 +121,10 @@ fn layout_matches_the_spec_table() {
         let bin = dir.path().join(format!("layout_{short}"));
         compile(&bin, &["tests/c/layout_test.c"], true, short);
         let out = run(&bin, &[], &[]);
-        assert!(out.contains("169 static assertions hold") && out.contains("ALL OK"), "{out}");
+        assert!(
+            out.contains("169 static assertions hold") && out.contains("ALL OK"),
+            "{out}"
+        );
     }
 }
 
@@ -137,8 +149,9 @@ fn enumerate_20k_exactly_once_while_churning_in_both_wchar_builds() {
                     let client = AdminClient::connect(&addr).await.unwrap();
                     // Sessions that may end: the doomed ones, then what we start.
                     let now = SystemTime::now();
-                    let mut endable: std::collections::VecDeque<_> =
-                        (keep..keep + doom).map(|i| synthetic::connection(i, now).source).collect();
+                    let mut endable: std::collections::VecDeque<_> = (keep..keep + doom)
+                        .map(|i| synthetic::connection(i, now).source)
+                        .collect();
                     let mut next = 10_000_000u64;
                     let mut rounds = 0;
                     while !stop.load(Ordering::Relaxed) && rounds < 100_000 {
@@ -182,7 +195,10 @@ fn every_error_code() {
     compile(&bin, &["tests/c/errors_test.c"], true, false);
     let out = run(
         &bin,
-        &[socket_env(&daemon), ("RRAS_STARTING_SOCKET", starting.socket.display().to_string())],
+        &[
+            socket_env(&daemon),
+            ("RRAS_STARTING_SOCKET", starting.socket.display().to_string()),
+        ],
         &[],
     );
     assert!(out.contains("errors_test: ALL OK"), "{out}");
@@ -215,7 +231,13 @@ fn main_test_is_clean_under_valgrind() {
     let out = run(
         &bin,
         &[socket_env(&daemon), ("KEEP_COUNT", "2000".into())],
-        &["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=1", "-q"],
+        &[
+            "valgrind",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--error-exitcode=1",
+            "-q",
+        ],
     );
     assert!(out.contains("enum_test: ALL OK"), "{out}");
 }

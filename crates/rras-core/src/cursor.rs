@@ -1,8 +1,8 @@
 //! Resume cursors: what a `lpdwResumeHandle` stands for on the server.
 //!
 //! A resume handle is an opaque non-zero 32-bit number that names a
-//! position (the sequence number of the last entry returned) owned by one
-//! client session. Memory is bounded three ways, see [`CursorLimits`]:
+//! position (the sequence number of the last entry returned, and the end of
+//! the enumeration) owned by one client session. Memory is bounded three ways, see [`CursorLimits`]:
 //! a session that opens too many loses its least recently used cursor, the
 //! whole registry never holds more than `total`, and cursors idle longer than
 //! `idle` expire. A lost, expired, foreign or never-issued handle gives
@@ -59,8 +59,15 @@ impl Default for CursorLimits {
     }
 }
 
-/// Where an enumeration stands: after this sequence number (`None` = start).
-pub(crate) type Position = Option<u64>;
+/// Where an enumeration stands: after sequence number `after` (`None` =
+/// start), and below `end`, the first sequence number not yet issued when
+/// the enumeration began. The bound makes every enumeration finish: rows
+/// inserted after its start are not chased, however fast they arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) after: Option<u64>,
+    pub(crate) end: u64,
+}
 
 #[derive(Debug, Clone)]
 struct Cursor {
@@ -217,6 +224,13 @@ mod tests {
     const A: ClientSessionId = ClientSessionId(1);
     const B: ClientSessionId = ClientSessionId(2);
 
+    fn at(after: u64) -> Position {
+        Position {
+            after: Some(after),
+            end: 1000,
+        }
+    }
+
     fn registry(per_session: usize, total: usize) -> CursorRegistry {
         CursorRegistry::new(
             CursorLimits {
@@ -232,11 +246,11 @@ mod tests {
     fn foreign_and_unknown_handles_are_invalid_parameter() {
         let mut r = registry(4, 100);
         let now = Instant::now();
-        let h = r.put(A, None, Some(5), now);
+        let h = r.put(A, None, at(5), now);
         assert_eq!(r.take(B, h, now), Err(Win32Error::InvalidParameter));
         let bogus = ResumeHandle::new(h.get() ^ 1).unwrap();
         assert_eq!(r.take(A, bogus, now), Err(Win32Error::InvalidParameter));
-        assert_eq!(r.take(A, h, now), Ok(Some(5)));
+        assert_eq!(r.take(A, h, now), Ok(at(5)));
         // Taken: a second use of the same handle fails until it is put back.
         assert_eq!(r.take(A, h, now), Err(Win32Error::InvalidParameter));
     }
@@ -245,7 +259,7 @@ mod tests {
     fn idle_cursors_expire() {
         let mut r = registry(4, 100);
         let t0 = Instant::now();
-        let h = r.put(A, None, None, t0);
+        let h = r.put(A, None, at(0), t0);
         assert_eq!(
             r.take(A, h, t0 + Duration::from_secs(11)),
             Err(Win32Error::InvalidParameter)
@@ -257,16 +271,16 @@ mod tests {
     fn per_session_cap_evicts_that_sessions_oldest() {
         let mut r = registry(2, 100);
         let t0 = Instant::now();
-        let b = r.put(B, None, Some(0), t0);
-        let a1 = r.put(A, None, Some(1), t0);
-        let a2 = r.put(A, None, Some(2), t0 + Duration::from_millis(1));
-        let a3 = r.put(A, None, Some(3), t0 + Duration::from_millis(2));
+        let b = r.put(B, None, at(0), t0);
+        let a1 = r.put(A, None, at(1), t0);
+        let a2 = r.put(A, None, at(2), t0 + Duration::from_millis(1));
+        let a3 = r.put(A, None, at(3), t0 + Duration::from_millis(2));
         assert_eq!(r.len(), 3);
         let t = t0 + Duration::from_millis(3);
         assert_eq!(r.take(A, a1, t), Err(Win32Error::InvalidParameter));
-        assert_eq!(r.take(A, a2, t), Ok(Some(2)));
-        assert_eq!(r.take(A, a3, t), Ok(Some(3)));
-        assert_eq!(r.take(B, b, t), Ok(Some(0)));
+        assert_eq!(r.take(A, a2, t), Ok(at(2)));
+        assert_eq!(r.take(A, a3, t), Ok(at(3)));
+        assert_eq!(r.take(B, b, t), Ok(at(0)));
     }
 
     #[test]
@@ -274,7 +288,7 @@ mod tests {
         let mut r = registry(1000, 50);
         let t0 = Instant::now();
         for i in 0..500u64 {
-            r.put(ClientSessionId(i % 7), None, Some(i), t0 + Duration::from_micros(i));
+            r.put(ClientSessionId(i % 7), None, at(i), t0 + Duration::from_micros(i));
             assert!(r.len() <= 50);
         }
         r.release_session(ClientSessionId(3));

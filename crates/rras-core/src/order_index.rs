@@ -206,6 +206,15 @@ impl<V: Copy> OrderIndex<V> {
         count as usize
     }
 
+    /// How many keys are greater than `after` and below `end`.
+    pub fn count_between(&self, after: Option<u64>, end: u64) -> usize {
+        let at_or_beyond_end = match end.checked_sub(1) {
+            Some(last) => self.count_after(Some(last)),
+            None => self.len(),
+        };
+        self.count_after(after).saturating_sub(at_or_beyond_end)
+    }
+
     /// Up to `limit` (key, value) pairs with keys strictly greater than `key`
     /// (from the smallest for `None`), ascending. O(log n + limit).
     pub fn range_after(&self, key: Option<u64>, limit: usize) -> Vec<(u64, V)> {
@@ -276,6 +285,9 @@ mod tests {
             let want_all: Vec<_> = model.iter().take(limit).map(|(k, v)| (*k, *v)).collect();
             prop_assert_eq!(index.range_after(None, limit), want_all);
             prop_assert_eq!(index.last_key(), model.keys().next_back().copied());
+            let end = probe / 2 + limit as u64;
+            prop_assert_eq!(index.count_between(Some(probe / 2), end), model.range(probe / 2 + 1..end.max(probe / 2 + 1)).count());
+            prop_assert_eq!(index.count_between(None, end), model.range(..end).count());
         }
     }
 

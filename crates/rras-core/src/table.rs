@@ -246,27 +246,37 @@ impl ConnectionTable {
         if entry_size == 0 {
             return Err(Win32Error::InvalidParameter);
         }
-        let position: Position = match cursor {
+        let position = match cursor {
+            Some(h) => Some(self.cursors.lock().take(session, h, now)?),
             None => None,
-            Some(h) => self.cursors.lock().take(session, h, now)?,
         };
-        let (entries, total, last_seq) = {
+        let (entries, total, position) = {
             let rows = self.rows.read();
-            let total = rows.order.count_after(position);
+            // A new enumeration covers what exists now: its end is the next
+            // sequence number to be issued.
+            let position = position.unwrap_or(Position {
+                after: None,
+                end: rows.next_seq,
+            });
+            let total = rows.order.count_between(position.after, position.end);
             let n = entries_for(pref_max_len, entry_size, total);
-            let keys = rows.order.range_after(position, n);
-            let last_seq = keys.last().map(|(seq, _)| *seq);
+            let keys = rows.order.range_after(position.after, n);
+            let last_seq = keys.last().map(|(seq, _)| *seq).or(position.after);
             let entries: Vec<_> = keys
                 .into_iter()
                 .filter_map(|(_, h)| rows.by_handle.get(&h).map(|r| r.connection.clone()))
                 .collect();
-            (entries, total, last_seq)
+            (
+                entries,
+                total,
+                Position {
+                    after: last_seq,
+                    ..position
+                },
+            )
         };
         let remaining = total - entries.len();
-        let next = (remaining > 0).then(|| {
-            let new_position = last_seq.or(position);
-            self.cursors.lock().put(session, cursor, new_position, now)
-        });
+        let next = (remaining > 0).then(|| self.cursors.lock().put(session, cursor, position, now));
         Ok(Page {
             entries,
             total_entries: u32::try_from(total).unwrap_or(u32::MAX),

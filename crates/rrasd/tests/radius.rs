@@ -17,13 +17,28 @@ const SECRET: &str = "testing123";
 fn start(extra: &[&str]) -> (DaemonProcess, u16) {
     let port = free_udp_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut args = vec!["--radius-acct", listen.as_str(), "--radius-client", "127.0.0.0/8=testing123"];
+    let mut args = vec![
+        "--radius-acct",
+        listen.as_str(),
+        "--radius-client",
+        "127.0.0.0/8=testing123",
+    ];
     args.extend_from_slice(extra);
-    (DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args), port)
+    (
+        DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args),
+        port,
+    )
 }
 
 fn connections(d: &DaemonProcess) -> Vec<Connection> {
-    runtime().block_on(async { AdminClient::connect(&d.addr()).await.unwrap().connections().await.unwrap() })
+    runtime().block_on(async {
+        AdminClient::connect(&d.addr())
+            .await
+            .unwrap()
+            .connections()
+            .await
+            .unwrap()
+    })
 }
 
 fn by_session(d: &DaemonProcess, session: &str) -> Option<Connection> {
@@ -50,12 +65,23 @@ fn start_interim_stop_ipv4_with_gigawords() {
     }
     let (d, port) = start(&[]);
     let t = now();
-    let run = radclient(port, SECRET, &session("lab-0001", "127.0.0.1", "Start", &format!("Event-Timestamp = {t}\n")), &[]);
+    let run = radclient(
+        port,
+        SECRET,
+        &session("lab-0001", "127.0.0.1", "Start", &format!("Event-Timestamp = {t}\n")),
+        &[],
+    );
     assert!(run.success && run.responses() == 1, "{run:?}");
     let c = by_session(&d, "lab-0001").expect("started");
-    assert_eq!((c.info.user_name.as_str(), c.info.logon_domain.as_str()), ("user-lab-0001", "CORP"));
+    assert_eq!(
+        (c.info.user_name.as_str(), c.info.logon_domain.as_str()),
+        ("user-lab-0001", "CORP")
+    );
     assert_eq!(c.info.source.nas, "lab-nas@127.0.0.1");
-    assert_eq!(c.info.projection.ipv4().remote_address, Some("10.200.12.2".parse().unwrap()));
+    assert_eq!(
+        c.info.projection.ipv4().remote_address,
+        Some("10.200.12.2".parse().unwrap())
+    );
     assert_eq!(c.info.remote_endpoint, Some("10.200.2.2".parse().unwrap()));
     assert_eq!(c.info.flags & 1, 1, "PPP flag");
     assert_eq!(c.info.started_at, UNIX_EPOCH + Duration::from_secs(t));
@@ -66,20 +92,29 @@ fn start_interim_stop_ipv4_with_gigawords() {
          Event-Timestamp = {}\n",
         t + 60
     );
-    let run = radclient(port, SECRET, &session("lab-0001", "127.0.0.1", "Interim-Update", &interim), &[]);
+    let run = radclient(
+        port,
+        SECRET,
+        &session("lab-0001", "127.0.0.1", "Interim-Update", &interim),
+        &[],
+    );
     assert_eq!(run.responses(), 1, "{run:?}");
     let after = by_session(&d, "lab-0001").unwrap();
     assert_eq!(after.handle, c.handle, "same connection, same handle");
     assert_eq!(after.info.stats.bytes_rcved, (1u64 << 32) + 123_456);
     assert_eq!(after.info.stats.bytes_xmited, (2u64 << 32) + 654_321);
-    assert_eq!((after.info.stats.frames_rcved, after.info.stats.frames_xmited), (100, 200));
+    assert_eq!(
+        (after.info.stats.frames_rcved, after.info.stats.frames_xmited),
+        (100, 200)
+    );
     assert_eq!(after.info.started_at, UNIX_EPOCH + Duration::from_secs(t));
 
     let stop = format!("Acct-Session-Time = 120\nAcct-Input-Octets = 223456\nAcct-Terminate-Cause = Lost-Carrier\nEvent-Timestamp = {}\n", t + 120);
     let run = radclient(port, SECRET, &session("lab-0001", "127.0.0.1", "Stop", &stop), &[]);
     assert_eq!(run.responses(), 1, "{run:?}");
     assert!(by_session(&d, "lab-0001").is_none());
-    let history = runtime().block_on(async { AdminClient::connect(&d.addr()).await.unwrap().history(5).await.unwrap() });
+    let history =
+        runtime().block_on(async { AdminClient::connect(&d.addr()).await.unwrap().history(5).await.unwrap() });
     assert_eq!(history[0].connection.info.source.session_id, "lab-0001");
     assert_eq!(history[0].reason, "lost-carrier");
     assert_eq!(history[0].connection.info.stats.bytes_rcved, 223_456);
@@ -99,7 +134,10 @@ fn ipv6_session_from_an_ipv6_nas() {
     let c = by_session(&d, "v6-1").expect("started");
     assert_eq!(c.info.source.nas, "2001:db8::1");
     assert!(matches!(c.info.projection, Projection::Ikev2(_)), "ESP tunnel is IKEv2");
-    assert_eq!(c.info.projection.ipv6().remote_address(), Some("2001:db8:77::42".parse().unwrap()));
+    assert_eq!(
+        c.info.projection.ipv6().remote_address(),
+        Some("2001:db8:77::42".parse().unwrap())
+    );
     assert_eq!(c.info.remote_endpoint, Some("2001:db8:ffff::9".parse().unwrap()));
 }
 
@@ -125,7 +163,14 @@ fn many_nases_and_accounting_on_ends_only_that_nas() {
     let left = connections(&d);
     assert_eq!(left.len(), 80);
     assert!(left.iter().all(|c| c.info.source.nas != "lab-nas@10.9.0.3"));
-    let history = runtime().block_on(async { AdminClient::connect(&d.addr()).await.unwrap().history(50).await.unwrap() });
+    let history = runtime().block_on(async {
+        AdminClient::connect(&d.addr())
+            .await
+            .unwrap()
+            .history(50)
+            .await
+            .unwrap()
+    });
     assert_eq!(history.iter().filter(|h| h.reason == "nas-reboot").count(), 20);
 }
 
@@ -134,7 +179,11 @@ fn wrong_secret_and_garbage_are_dropped_and_listener_keeps_working() {
     if !require_tool("radclient") {
         return;
     }
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let m = format!("127.0.0.1:{metrics_port}");
     let (d, port) = start(&["--metrics", &m]);
     let run = rras_testkit::radclient(port, "wrong-secret", &session("bad-1", "127.0.0.1", "Start", ""), &[]);
@@ -154,7 +203,15 @@ fn wrong_secret_and_garbage_are_dropped_and_listener_keeps_working() {
     bad_len[3] = 0xff;
     let mut bad_attr = valid.clone();
     bad_attr[21] = 0;
-    let garbage: Vec<Vec<u8>> = vec![vec![], vec![4], vec![0xff; 19], bad_len, bad_attr, vec![4; 5000], vec![1; 70_000.min(65_000)]];
+    let garbage: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![4],
+        vec![0xff; 19],
+        bad_len,
+        bad_attr,
+        vec![4; 5000],
+        vec![1; 65_000],
+    ];
     for g in &garbage {
         let _ = sock.send_to(g, ("127.0.0.1", port));
     }
@@ -168,8 +225,14 @@ fn wrong_secret_and_garbage_are_dropped_and_listener_keeps_working() {
     s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).unwrap();
-    assert!(body.contains("rrasd_radius_dropped_total{reason=\"bad-authenticator\"}"), "{body}");
-    assert!(body.contains("rrasd_radius_dropped_total{reason=\"malformed\"}"), "{body}");
+    assert!(
+        body.contains("rrasd_radius_dropped_total{reason=\"bad-authenticator\"}"),
+        "{body}"
+    );
+    assert!(
+        body.contains("rrasd_radius_dropped_total{reason=\"malformed\"}"),
+        "{body}"
+    );
     assert!(d.log().contains("RADIUS packet dropped"));
 }
 
@@ -186,7 +249,11 @@ fn retransmission_is_answered_again_but_applied_once() {
             code: 4,
             identifier: id,
             authenticator: [0; 16],
-            attributes: vec![(1, b"rt".to_vec()), (44, b"rt-1".to_vec()), (40, status.to_be_bytes().to_vec())],
+            attributes: vec![
+                (1, b"rt".to_vec()),
+                (44, b"rt-1".to_vec()),
+                (40, status.to_be_bytes().to_vec()),
+            ],
         }
         .encode_request(SECRET.as_bytes())
     };
@@ -203,7 +270,10 @@ fn retransmission_is_answered_again_but_applied_once() {
     sock.send_to(&start_pkt, ("127.0.0.1", port)).unwrap();
     let (n, _) = sock.recv_from(&mut buf).unwrap();
     assert_eq!(buf[..n], first_answer[..]);
-    assert!(by_session(&d, "rt-1").is_none(), "retransmitted Start was applied twice");
+    assert!(
+        by_session(&d, "rt-1").is_none(),
+        "retransmitted Start was applied twice"
+    );
 }
 
 /// Pairs radclient's `Sent … Id N from 0.0.0.0:PORT` lines with its
@@ -259,7 +329,10 @@ fn sigkill_during_a_10k_burst_loses_no_answered_request() {
     // Kill -9 once a good part of the burst is in, then restart right away:
     // radclient retransmits what was in flight to the new process.
     let seen = wait_for(Duration::from_secs(60), || {
-        let n = std::fs::read_to_string(out_file.path()).unwrap_or_default().matches("Received Accounting-Response").count();
+        let n = std::fs::read_to_string(out_file.path())
+            .unwrap_or_default()
+            .matches("Received Accounting-Response")
+            .count();
         (n >= 2000).then_some(n)
     });
     assert!(seen.is_some(), "burst did not get going");
@@ -274,7 +347,13 @@ fn sigkill_during_a_10k_burst_loses_no_answered_request() {
     assert!(answered.len() >= 2000, "only {} answered", answered.len());
     let present: HashSet<String> = connections(&d).into_iter().map(|c| c.info.source.session_id).collect();
     let lost: Vec<_> = answered.iter().filter(|s| !present.contains(*s)).collect();
-    assert!(lost.is_empty(), "{} of {} answered requests lost, e.g. {:?}", lost.len(), answered.len(), lost.first());
+    assert!(
+        lost.is_empty(),
+        "{} of {} answered requests lost, e.g. {:?}",
+        lost.len(),
+        answered.len(),
+        lost.first()
+    );
 }
 
 /// A NAS's RFC 5176 listener written for the test: answers one
@@ -290,7 +369,9 @@ fn disconnect_responder(code: u8, error_cause: Option<u32>) -> (u16, std::thread
             return None;
         }
         let req = Packet::decode(&buf[..n]).ok()?;
-        let attributes = error_cause.map(|c| vec![(101u8, c.to_be_bytes().to_vec())]).unwrap_or_default();
+        let attributes = error_cause
+            .map(|c| vec![(101u8, c.to_be_bytes().to_vec())])
+            .unwrap_or_default();
         let reply = Packet {
             code,
             identifier: req.identifier,
@@ -356,11 +437,17 @@ fn silent_sessions_end_as_stale() {
         ),
     )
     .unwrap();
-    let d = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &["--config", cfg.to_str().unwrap()]);
+    let d = DaemonProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_rrasd")),
+        &["--config", cfg.to_str().unwrap()],
+    );
     radclient(port, SECRET, &session("stale-1", "127.0.0.1", "Start", ""), &[]);
     assert!(by_session(&d, "stale-1").is_some());
-    let gone = wait_for(Duration::from_secs(10), || by_session(&d, "stale-1").is_none().then_some(()));
+    let gone = wait_for(Duration::from_secs(10), || {
+        by_session(&d, "stale-1").is_none().then_some(())
+    });
     assert!(gone.is_some(), "stale session was not ended");
-    let history = runtime().block_on(async { AdminClient::connect(&d.addr()).await.unwrap().history(1).await.unwrap() });
+    let history =
+        runtime().block_on(async { AdminClient::connect(&d.addr()).await.unwrap().history(1).await.unwrap() });
     assert_eq!(history[0].reason, "lost-carrier/stale");
 }

@@ -5,7 +5,13 @@
 //! fields so every byte handed to C is defined (zero), and two structures
 //! with equal fields compare equal with memcmp.
 
-#![allow(non_snake_case, non_camel_case_types, missing_docs, missing_debug_implementations)]
+#![allow(
+    non_snake_case,
+    non_camel_case_types,
+    missing_docs,
+    missing_debug_implementations,
+    clippy::upper_case_acronyms
+)]
 
 use std::mem::{align_of, offset_of, size_of};
 
@@ -511,4 +517,3 @@ pub struct MprServer0 {
 }
 
 include!("layout_asserts.rs");
-

@@ -84,6 +84,30 @@ fn floor_plus_one_per_page_and_exact_totals() {
 }
 
 #[test]
+fn enumeration_ends_even_when_inserts_outpace_it() {
+    let table = table_with(10);
+    let now = SystemTime::now();
+    let mut cursor = None;
+    let mut seen = 0;
+    for round in 0..100u64 {
+        let page = table.enumerate(ME, cursor, S, S).unwrap();
+        seen += page.entries.len();
+        // Five new rows per page of two: a chasing enumeration never ends.
+        for i in 0..5 {
+            table.upsert(synthetic::connection(1000 + round * 5 + i, now));
+        }
+        match page.next {
+            Some(h) => cursor = Some(h),
+            None => {
+                assert_eq!(seen, 10);
+                return;
+            }
+        }
+    }
+    panic!("enumeration chased the inserts");
+}
+
+#[test]
 fn empty_table_completes_immediately() {
     let table = ConnectionTable::default();
     let page = table.enumerate(ME, None, 0, S).unwrap();
@@ -247,6 +271,7 @@ proptest! {
         let mut in_progress = false;
         let mut present_at_start: HashSet<ConnectionHandle> = HashSet::new();
         let mut removed_during: HashSet<ConnectionHandle> = HashSet::new();
+        let mut inserted_during: HashSet<ConnectionHandle> = HashSet::new();
         let mut returned: HashMap<ConnectionHandle, usize> = HashMap::new();
 
         for op in ops {
@@ -258,6 +283,7 @@ proptest! {
                     next_id += 1;
                     prop_assert!(up.created);
                     live.insert(up.handle);
+                    inserted_during.insert(up.handle);
                 }
                 Op::Remove(i) if !sorted.is_empty() => {
                     let h = sorted[i % sorted.len()];
@@ -275,14 +301,20 @@ proptest! {
                         in_progress = true;
                         present_at_start = live.clone();
                         removed_during.clear();
+                        inserted_during.clear();
                         returned.clear();
                     }
                     let page = table.enumerate(ME, cursor, pref, S).unwrap();
-                    let expected_total = live.iter().filter(|h| !returned.contains_key(h)).count();
+                    // Rows inserted after the enumeration began are not chased.
+                    let expected_total = live
+                        .iter()
+                        .filter(|h| !returned.contains_key(h) && !inserted_during.contains(h))
+                        .count();
                     prop_assert_eq!(page.total_entries as usize, expected_total);
                     prop_assert_eq!(page.entries.len(), crate::paging::entries_for(pref, S, expected_total));
                     for c in &page.entries {
                         prop_assert!(live.contains(&c.handle), "removed row returned");
+                        prop_assert!(!inserted_during.contains(&c.handle), "row newer than the enumeration returned");
                         *returned.entry(c.handle).or_default() += 1;
                     }
                     prop_assert!(returned.values().all(|&n| n == 1), "row returned twice");
