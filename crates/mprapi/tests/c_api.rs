@@ -256,3 +256,60 @@ fn rasstat_example_prints_the_table() {
     assert!(out.contains("keep-0") && out.contains("keep-39"), "{out}");
     assert!(out.contains("40 connection(s)"), "{out}");
 }
+
+#[test]
+fn make_install_and_pkg_config_build_the_example() {
+    if !require_tool("gcc") || !require_tool("make") || !require_tool("pkg-config") {
+        return;
+    }
+    let lib = lib_dir();
+    let profile = lib
+        .file_name()
+        .and_then(|p| p.to_str())
+        .expect("profile name")
+        .to_owned();
+    let prefix = tempfile::tempdir().unwrap();
+    let root = Path::new(CRATE).join("../..");
+    let out = Command::new("make")
+        .arg("-C")
+        .arg(&root)
+        .arg("install")
+        .arg(format!("PREFIX={}", prefix.path().display()))
+        .arg(format!("PROFILE={profile}"))
+        .arg("NO_BUILD=1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "make install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["lib/libmprapi.so", "include/mprapi.h", "lib/pkgconfig/mprapi.pc"] {
+        assert!(prefix.path().join(f).exists(), "{f} not installed");
+    }
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "mprapi"])
+        .env("PKG_CONFIG_PATH", prefix.path().join("lib/pkgconfig"))
+        .output()
+        .unwrap();
+    assert!(flags.status.success());
+    let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
+    let bin = prefix.path().join("rasstat");
+    let mut gcc = Command::new("gcc");
+    gcc.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-fshort-wchar"])
+        .arg(Path::new(CRATE).join("../../examples/c/rasstat.c"))
+        .args(flags.split_whitespace())
+        .arg("-o")
+        .arg(&bin);
+    let built = gcc.output().unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let daemon = InProcessDaemon::start(|_| {});
+    fill(&daemon.addr(), 3, 0);
+    // The installed example takes the server as its argument.
+    let out = Command::new(&bin).arg(daemon.addr()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("3 connection(s)"), "{stdout}");
+    let dead = Command::new(&bin).arg("unix:/nonexistent.sock").output().unwrap();
+    assert!(!dead.status.success());
+    assert!(String::from_utf8_lossy(&dead.stderr).contains("1722"));
+}

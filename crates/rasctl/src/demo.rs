@@ -117,6 +117,7 @@ async fn churn(client: &AdminClient, next: &mut u64, round: u64) -> anyhow::Resu
     for _ in 0..12 {
         let mut info = synthetic::connection(*next, now);
         info.started_at = now;
+        info.stats = ConnectionStats::default();
         reports.push(rras_client::started(&info));
         *next += 1;
     }

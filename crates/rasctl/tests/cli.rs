@@ -1,0 +1,201 @@
+//! The `rasctl` binary against a real (in-process) rrasd over its socket:
+//! every subcommand, JSON output, filters and error codes.
+
+use std::process::{Command, Output};
+
+use rras_testkit::InProcessDaemon;
+use serde_json::Value;
+
+fn rasctl(d: Option<&InProcessDaemon>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rasctl"));
+    if let Some(d) = d {
+        cmd.arg("--server").arg(d.addr());
+    }
+    cmd.args(args).output().expect("run rasctl")
+}
+
+fn ok(d: &InProcessDaemon, args: &[&str]) -> String {
+    let out = rasctl(Some(d), args);
+    assert!(
+        out.status.success(),
+        "rasctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(d: &InProcessDaemon, args: &[&str]) -> Value {
+    serde_json::from_str(&ok(d, args)).expect("valid JSON")
+}
+
+#[test]
+fn report_list_inspect_clear_and_end() {
+    let d = InProcessDaemon::start(|_| {});
+    let h1 = ok(
+        &d,
+        &[
+            "report",
+            "start",
+            "--session",
+            "ppp0-1",
+            "--user",
+            "CORP\\alice",
+            "--interface",
+            "ppp0",
+            "--kind",
+            "ppp",
+            "--client-ip",
+            "10.1.0.5",
+            "--remote-endpoint",
+            "198.51.100.7",
+            "--bytes-in",
+            "5000000000",
+        ],
+    );
+    let h1: u32 = h1.trim().parse().expect("handle printed");
+    ok(
+        &d,
+        &[
+            "report",
+            "start",
+            "--engine",
+            "openvpn",
+            "--nas",
+            "vpn1",
+            "--session",
+            "c7",
+            "--user",
+            "bob",
+            "--client-ip",
+            "2001:db8::7",
+        ],
+    );
+
+    let all = json(&d, &["connections", "--json"]);
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2);
+    let alice = all.iter().find(|c| c["user"] == "alice").unwrap();
+    assert_eq!(alice["handle"], h1);
+    assert_eq!(alice["domain"], "CORP");
+    assert_eq!(alice["ipv4"], "10.1.0.5");
+    assert_eq!(alice["remote_endpoint"], "198.51.100.7");
+    assert_eq!(alice["bytes_rcved"], 5_000_000_000u64);
+    assert_eq!(alice["flags"], 1);
+    let bob = all.iter().find(|c| c["user"] == "bob").unwrap();
+    assert_eq!(bob["ipv6"], "2001:db8::7");
+    assert_eq!(bob["engine"], "openvpn");
+
+    let only = json(&d, &["connections", "--json", "--engine", "openvpn"]);
+    assert_eq!(only.as_array().unwrap().len(), 1);
+    let only = json(&d, &["connections", "--json", "--user", "alice"]);
+    assert_eq!(only[0]["handle"], h1);
+    let sorted = json(&d, &["connections", "--json", "--sort", "bytes"]);
+    assert_eq!(sorted[0]["user"], "alice");
+
+    let table = ok(&d, &["connections"]);
+    assert!(
+        table.contains("CORP\\alice") && table.contains("4.7 GiB") && table.contains("2 connection(s)"),
+        "{table}"
+    );
+
+    ok(
+        &d,
+        &[
+            "report",
+            "update",
+            "--session",
+            "ppp0-1",
+            "--bytes-in",
+            "7",
+            "--bytes-out",
+            "9",
+        ],
+    );
+    let one = json(&d, &["connection", &h1.to_string(), "--json"]);
+    assert_eq!(
+        (one["bytes_rcved"].as_u64(), one["bytes_xmited"].as_u64()),
+        (Some(7), Some(9))
+    );
+    assert!(ok(&d, &["connection", &h1.to_string()]).contains("alice"));
+
+    ok(&d, &["clear-stats", &h1.to_string()]);
+    assert_eq!(json(&d, &["connection", &h1.to_string(), "--json"])["bytes_xmited"], 0);
+
+    ok(
+        &d,
+        &["report", "end", "--session", "ppp0-1", "--reason", "idle-timeout"],
+    );
+    let history = json(&d, &["history", "--json"]);
+    assert_eq!(history[0]["user"], "alice");
+    assert_eq!(history[0]["reason"], "idle-timeout");
+    assert!(ok(&d, &["history"]).contains("idle-timeout"));
+
+    let server = json(&d, &["server", "--json"]);
+    assert_eq!(server["connections"], 1);
+    assert_eq!(server["per_engine"]["openvpn"], 1);
+    assert_eq!(server["state"], "running");
+}
+
+#[test]
+fn errors_print_the_win32_code_and_exit_non_zero() {
+    let d = InProcessDaemon::start(|_| {});
+    let out = rasctl(Some(&d), &["connection", "999999"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error 6") && err.contains("ERROR_INVALID_HANDLE"), "{err}");
+
+    let h = ok(&d, &["report", "start", "--session", "s", "--user", "u"]);
+    let out = rasctl(Some(&d), &["disconnect", h.trim()]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("error 50"),
+        "hook-fed sessions cannot be hung up"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_rasctl"))
+        .args(["--server", "unix:/nonexistent/admin.sock", "connections"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error 1722"));
+
+    let out = rasctl(None, &["error", "903"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("903: The Demand-dial service"));
+    let out = rasctl(None, &["error", "4242"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error 317"));
+
+    let out = rasctl(
+        Some(&d),
+        &["report", "start", "--session", "x", "--user", "u", "--engine", "pptp"],
+    );
+    assert_eq!(out.status.code(), Some(2), "clap rejects an unknown engine");
+
+    let help = String::from_utf8_lossy(&rasctl(None, &["--help"]).stdout).into_owned();
+    for sub in [
+        "connections",
+        "connection",
+        "disconnect",
+        "clear-stats",
+        "server",
+        "history",
+        "report",
+        "demo",
+    ] {
+        assert!(help.contains(sub), "--help lacks {sub}");
+    }
+}
+
+#[test]
+fn demo_runs_on_embedded_defaults_and_exits() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rasctl")).arg("demo").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("active connections") && stdout.contains("MprAdminConnectionEnumEx"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("server: rrasd") && stdout.contains("state=running"),
+        "{stdout}"
+    );
+    assert!(stdout.matches("── refresh").count() >= 3, "{stdout}");
+}
