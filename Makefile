@@ -1,11 +1,12 @@
 # Install libmprapi (library, header, pkg-config file) and the binaries.
 #   make install                      # release build into /usr/local
 #   make install PREFIX=/opt/openrras
-#   make install PROFILE=debug NO_BUILD=1 PREFIX=/tmp/x   # copy an existing build (tests use this)
+#   make install NO_BUILD=1 LIBDIR=target/debug/deps PREFIX=/tmp/x   # copy an existing build (tests)
 PREFIX ?= /usr/local
 PROFILE ?= release
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 TARGET := target/$(PROFILE)
+LIBDIR ?= $(TARGET)
 
 .PHONY: build install uninstall
 
@@ -20,7 +21,7 @@ endif
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
-	install -m 0644 $(TARGET)/libmprapi.so $(DESTDIR)$(PREFIX)/lib/libmprapi.so
+	install -m 0644 $(LIBDIR)/libmprapi.so $(DESTDIR)$(PREFIX)/lib/libmprapi.so
 	install -m 0644 crates/mprapi/include/mprapi.h $(DESTDIR)$(PREFIX)/include/mprapi.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' crates/mprapi/mprapi.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mprapi.pc

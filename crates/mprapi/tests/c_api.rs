@@ -275,7 +275,7 @@ fn make_install_and_pkg_config_build_the_example() {
         .arg(&root)
         .arg("install")
         .arg(format!("PREFIX={}", prefix.path().display()))
-        .arg(format!("PROFILE={profile}"))
+        .arg(format!("LIBDIR={}", lib.display()))
         .arg("NO_BUILD=1")
         .output()
         .unwrap();

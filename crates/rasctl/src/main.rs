@@ -3,13 +3,16 @@
 mod demo;
 mod output;
 mod report;
+mod token;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use rras_client::{AdminClient, ClientError};
+use std::path::PathBuf;
+
+use rras_client::{AdminClient, ClientError, ServerAddr, TlsOptions};
 use rras_core::{Connection, EngineKind};
 
 use crate::output::{connection_details, connections_table, history_table, ConnectionJson, EndedJson};
@@ -21,9 +24,22 @@ use crate::output::{connection_details, connections_table, history_table, Connec
     about = "Administer rrasd: list, inspect and hang up VPN connections"
 )]
 struct Cli {
-    /// Server: unix:PATH or a socket path [default: $RRAS_ADMIN_SOCKET or /run/rrasd/admin.sock].
+    /// Server: unix:PATH, a socket path, or HOST[:PORT] over TLS
+    /// [default: $RRAS_ADMIN_SOCKET or /run/rrasd/admin.sock].
     #[arg(long, global = true, default_value = "")]
     server: String,
+    /// CA that signed the server's certificate (TLS) [env: RRAS_TLS_CA].
+    #[arg(long, global = true, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Client certificate for TLS [env: RRAS_TLS_CERT].
+    #[arg(long, global = true, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// Client key for TLS [env: RRAS_TLS_KEY].
+    #[arg(long, global = true, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// File holding a bearer token (TLS) [env: RRAS_TOKEN_FILE].
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -90,6 +106,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The audit trail: state-changing and denied calls (admin role).
+    Audit {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a bearer token for remote admin (prints it and its tokens-file line).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Message text of a Win32 code (MprAdminGetErrorString).
     Error {
         /// The code.
@@ -103,6 +131,19 @@ enum Command {
         /// Keep running and refreshing until Ctrl-C.
         #[arg(long)]
         watch: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// A new random token for NAME with ROLE.
+    New {
+        /// Who the token is for (shown in the audit trail).
+        #[arg(long)]
+        name: String,
+        /// admin or reader.
+        #[arg(long, value_parser = ["admin", "reader"])]
+        role: String,
     },
 }
 
@@ -140,7 +181,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Err(e) => Err(ClientError::Status(e.code()).into()),
         };
     }
-    let client = AdminClient::connect(&cli.server).await?;
+    if let Command::Token(TokenCommand::New { name, role }) = &cli.command {
+        let token = token::generate()?;
+        println!("token: {token}");
+        println!("tokens-file line: {name} {role} {}", token::hash(&token));
+        return Ok(());
+    }
+    let mut tls = TlsOptions::from_env()?;
+    if cli.ca.is_some() {
+        tls.ca = cli.ca.clone();
+    }
+    if cli.cert.is_some() {
+        tls.cert = cli.cert.clone();
+        tls.key = cli.key.clone();
+    }
+    if let Some(file) = &cli.token_file {
+        tls.token = Some(rras_client::read_token_file(file)?);
+    }
+    let client = AdminClient::connect_addr_with(&ServerAddr::parse(&cli.server)?, &tls).await?;
     let result = command(&client, cli.command).await;
     // Free the session's cursors even when the command failed.
     let _ = client.disconnect_session().await;
@@ -242,7 +300,25 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
                 None => Err(ClientError::Protocol("empty report reply".into()).into()),
             }
         }
-        Command::Demo { .. } | Command::Error { .. } => Ok(()),
+        Command::Audit { limit, json } => {
+            let records = client.audit(limit).await?;
+            if json {
+                let rows: Vec<_> = records
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "at": humantime::format_rfc3339_seconds(r.at).to_string(),
+                            "caller": r.caller, "method": r.method, "target": r.target, "result": r.result,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{}", output::audit_table(&records));
+            }
+            Ok(())
+        }
+        Command::Demo { .. } | Command::Error { .. } | Command::Token(_) => Ok(()),
     }
 }
 

@@ -238,6 +238,29 @@ pub(crate) fn history_table(ended: &[EndedConnection]) -> String {
     table.to_string()
 }
 
+/// The audit trail as a table.
+pub(crate) fn audit_table(records: &[rras_core::AuditRecord]) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["Time", "Caller", "Method", "Target", "Result"]);
+    for r in records {
+        let result = match rras_core::Win32Error::from_code(r.result) {
+            Some(e) => format!("{} {}", r.result, e.name()),
+            None => r.result.to_string(),
+        };
+        table.add_row([
+            humantime::format_rfc3339_seconds(r.at).to_string(),
+            r.caller.clone(),
+            r.method.clone(),
+            r.target.clone(),
+            result,
+        ]);
+    }
+    table.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

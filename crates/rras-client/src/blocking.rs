@@ -13,16 +13,17 @@ pub struct BlockingClient {
 }
 
 impl BlockingClient {
-    /// Connects and opens a session.
+    /// Connects and opens a session (TLS options from the environment).
     pub fn connect(addr: &str) -> Result<Self, ClientError> {
         let addr = ServerAddr::parse(addr)?;
+        let tls = crate::TlsOptions::from_env()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("rras-client")
             .enable_all()
             .build()
             .map_err(|e| ClientError::Transport(format!("cannot start runtime: {e}")))?;
-        let inner = runtime.block_on(AdminClient::connect_addr(&addr))?;
+        let inner = runtime.block_on(AdminClient::connect_addr_with(&addr, &tls))?;
         Ok(BlockingClient { runtime, inner })
     }
 

@@ -24,15 +24,80 @@ pub use error::ClientError;
 
 /// Where the admin socket is when nothing else is said.
 pub const DEFAULT_SOCKET: &str = "/run/rrasd/admin.sock";
+/// TCP port of the TLS admin listener when a server name has none.
+pub const DEFAULT_TLS_PORT: u16 = 8443;
 /// Largest reply the client accepts (a full enumeration with -1).
 const MAX_REPLY_BYTES: usize = 1024 * 1024 * 1024;
 
-/// A server address: `unix:PATH`, or a path.
+/// A server address: `unix:PATH`, a socket path, or `HOST[:PORT]` (TLS).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerAddr {
     /// A Unix socket.
     Unix(PathBuf),
+    /// A remote rrasd over TLS.
+    Tls {
+        /// Host name or IP (also the name the server certificate must carry).
+        host: String,
+        /// TCP port.
+        port: u16,
+    },
 }
+
+/// Credentials and trust for TLS connections. [`TlsOptions::from_env`]
+/// reads `RRAS_TLS_CA`, `RRAS_TLS_CERT`, `RRAS_TLS_KEY` and `RRAS_TOKEN_FILE`
+/// (or `RRAS_TOKEN`), which is how libmprapi is configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// CA certificate(s) that sign the server certificate (PEM).
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM), for certificate authentication.
+    pub cert: Option<PathBuf>,
+    /// Client key (PEM).
+    pub key: Option<PathBuf>,
+    /// Bearer token, for token authentication.
+    pub token: Option<String>,
+}
+
+impl TlsOptions {
+    /// The options the environment gives.
+    pub fn from_env() -> Result<Self, ClientError> {
+        let path = |k: &str| std::env::var_os(k).map(PathBuf::from);
+        let token = match (std::env::var("RRAS_TOKEN").ok(), path("RRAS_TOKEN_FILE")) {
+            (Some(t), _) => Some(t),
+            (None, Some(file)) => Some(read_token_file(&file)?),
+            (None, None) => None,
+        };
+        Ok(TlsOptions {
+            ca: path("RRAS_TLS_CA"),
+            cert: path("RRAS_TLS_CERT"),
+            key: path("RRAS_TLS_KEY"),
+            token,
+        })
+    }
+}
+
+/// The token in a file (first line, trimmed).
+pub fn read_token_file(path: &std::path::Path) -> Result<String, ClientError> {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().next().unwrap_or_default().trim().to_owned())
+        .map_err(|e| ClientError::Denied(format!("token file {}: {e}", path.display())))
+}
+
+/// Adds `authorization: Bearer …` to every call when a token is set.
+#[derive(Debug, Clone, Default)]
+pub struct BearerToken(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for BearerToken {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            request.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// The generated client with the token interceptor.
+pub type Rpc = RrasAdminClient<tonic::service::interceptor::InterceptedService<Channel, BearerToken>>;
 
 impl ServerAddr {
     /// Parses `unix:PATH`, `/abs/path` or `./rel/path`; an empty string is
@@ -48,9 +113,32 @@ impl ServerAddr {
         if s.starts_with('/') || s.starts_with('.') {
             return Ok(ServerAddr::Unix(s.into()));
         }
-        // HOST:PORT over TLS arrives with the security work; until then a
-        // network name is a binding we cannot use.
-        Err(ClientError::Status(Win32Error::RpcInvalidBinding.code()))
+        // Windows callers may write \\server.
+        let s = s.trim_start_matches('\\');
+        let bad = || ClientError::Status(Win32Error::RpcInvalidBinding.code());
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (host, rest) = rest.split_once(']').ok_or_else(bad)?;
+            let port = match rest.strip_prefix(':') {
+                Some(p) => p.parse().map_err(|_| bad())?,
+                None if rest.is_empty() => DEFAULT_TLS_PORT,
+                None => return Err(bad()),
+            };
+            (host.to_owned(), port)
+        } else {
+            match s.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') => (h.to_owned(), p.parse().map_err(|_| bad())?),
+                Some(_) => (s.to_owned(), DEFAULT_TLS_PORT), // a bare IPv6 address
+                None => (s.to_owned(), DEFAULT_TLS_PORT),
+            }
+        };
+        let valid = !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
+        if !valid || port == 0 {
+            return Err(bad());
+        }
+        Ok(ServerAddr::Tls { host, port })
     }
 }
 
@@ -87,7 +175,7 @@ pub struct ServerInfo {
 /// An admin session with rrasd (`MprAdminServerConnect`).
 #[derive(Debug, Clone)]
 pub struct AdminClient {
-    rpc: RrasAdminClient<Channel>,
+    rpc: Rpc,
     session_id: u64,
 }
 
@@ -99,27 +187,91 @@ fn check(status: u32) -> Result<(), ClientError> {
     }
 }
 
-/// Opens the transport only (no session): for IsServiceRunning and tests.
-pub async fn connect_channel(addr: &ServerAddr) -> Result<RrasAdminClient<Channel>, ClientError> {
-    Ok(RrasAdminClient::new(channel(addr).await?).max_decoding_message_size(MAX_REPLY_BYTES))
+/// Opens the transport only (no session), with TLS options from the
+/// environment: for IsServiceRunning and tests.
+pub async fn connect_channel(addr: &ServerAddr) -> Result<Rpc, ClientError> {
+    connect_with(addr, &TlsOptions::from_env()?).await
+}
+
+/// Opens the transport with explicit TLS options.
+pub async fn connect_with(addr: &ServerAddr, tls: &TlsOptions) -> Result<Rpc, ClientError> {
+    let token = match &tls.token {
+        Some(t) => Some(
+            format!("Bearer {t}")
+                .parse()
+                .map_err(|_| ClientError::Denied("the token has characters a header cannot carry".into()))?,
+        ),
+        None => None,
+    };
+    let channel = channel_with(addr, tls).await?;
+    Ok(RrasAdminClient::with_interceptor(channel, BearerToken(token)).max_decoding_message_size(MAX_REPLY_BYTES))
 }
 
 /// The raw gRPC channel to the server (tests of unknown methods).
 pub async fn channel(addr: &ServerAddr) -> Result<Channel, ClientError> {
-    let ServerAddr::Unix(path) = addr.clone();
-    // Probe first so the error says exactly why (absent, refused, denied).
-    tokio::net::UnixStream::connect(&path)
-        .await
-        .map_err(ClientError::from_connect)?;
-    let endpoint = Endpoint::try_from("http://rrasd.invalid").map_err(|e| ClientError::Transport(e.to_string()))?;
-    let channel = endpoint
-        .connect_with_connector(tower::service_fn(move |_| {
+    channel_with(addr, &TlsOptions::from_env()?).await
+}
+
+fn read_pem(what: &str, path: &std::path::Path) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path).map_err(|e| ClientError::Denied(format!("{what} {}: {e}", path.display())))
+}
+
+async fn channel_with(addr: &ServerAddr, tls: &TlsOptions) -> Result<Channel, ClientError> {
+    match addr {
+        ServerAddr::Unix(path) => {
             let path = path.clone();
-            async move { tokio::net::UnixStream::connect(path).await.map(TokioIo::new) }
-        }))
-        .await
-        .map_err(|e| ClientError::Transport(e.to_string()))?;
-    Ok(channel)
+            // Probe first so the error says exactly why (absent, refused, denied).
+            tokio::net::UnixStream::connect(&path)
+                .await
+                .map_err(ClientError::from_connect)?;
+            let endpoint =
+                Endpoint::try_from("http://rrasd.invalid").map_err(|e| ClientError::Transport(e.to_string()))?;
+            endpoint
+                .connect_with_connector(tower::service_fn(move |_| {
+                    let path = path.clone();
+                    async move { tokio::net::UnixStream::connect(path).await.map(TokioIo::new) }
+                }))
+                .await
+                .map_err(|e| ClientError::Transport(e.to_string()))
+        }
+        ServerAddr::Tls { host, port } => {
+            use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+            let mut config = ClientTlsConfig::new().domain_name(host.clone());
+            if let Some(ca) = &tls.ca {
+                config = config.ca_certificate(Certificate::from_pem(read_pem("CA", ca)?));
+            }
+            if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
+                config = config.identity(Identity::from_pem(
+                    read_pem("certificate", cert)?,
+                    read_pem("key", key)?,
+                ));
+            }
+            let uri = if host.contains(':') {
+                format!("https://[{host}]:{port}")
+            } else {
+                format!("https://{host}:{port}")
+            };
+            Endpoint::from_shared(uri)
+                .map_err(|_| ClientError::Status(Win32Error::RpcInvalidBinding.code()))?
+                .tls_config(config)
+                .map_err(|e| ClientError::Denied(e.to_string()))?
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .connect()
+                .await
+                .map_err(|e| ClientError::Unavailable(format!("{e}: {}", source_chain(&e))))
+        }
+    }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = String::new();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(&s.to_string());
+        out.push_str("; ");
+        cur = s.source();
+    }
+    out
 }
 
 impl AdminClient {
@@ -128,9 +280,15 @@ impl AdminClient {
         Self::connect_addr(&ServerAddr::parse(addr)?).await
     }
 
-    /// Connects to a parsed address and opens a session.
+    /// Connects to a parsed address (TLS options from the environment) and
+    /// opens a session.
     pub async fn connect_addr(addr: &ServerAddr) -> Result<Self, ClientError> {
-        let mut rpc = connect_channel(addr).await?;
+        Self::connect_addr_with(addr, &TlsOptions::from_env()?).await
+    }
+
+    /// Connects with explicit TLS options and opens a session.
+    pub async fn connect_addr_with(addr: &ServerAddr, tls: &TlsOptions) -> Result<Self, ClientError> {
+        let mut rpc = connect_with(addr, tls).await?;
         let reply = rpc
             .server_connect(pb::ServerConnectRequest {
                 client_name: format!("rras-client/{}", env!("CARGO_PKG_VERSION")),
@@ -157,7 +315,7 @@ impl AdminClient {
         }
     }
 
-    fn rpc(&self) -> RrasAdminClient<Channel> {
+    fn rpc(&self) -> Rpc {
         self.rpc.clone()
     }
 
@@ -338,6 +496,20 @@ impl AdminClient {
             .collect()
     }
 
+    /// The audit trail, newest first (admin role).
+    pub async fn audit(&self, limit: u32) -> Result<Vec<rras_core::AuditRecord>, ClientError> {
+        let r = self
+            .rpc()
+            .audit_enum(pb::AuditRequest {
+                session_id: self.session_id,
+                limit,
+            })
+            .await?
+            .into_inner();
+        check(r.status)?;
+        Ok(r.entries.iter().map(rras_proto::convert::audit_from_pb).collect())
+    }
+
     /// Sends reports; acknowledged once durable. Each report's own outcome
     /// is Ok(handle) or Err(code).
     pub async fn report(&self, reports: Vec<pb::Report>) -> Result<Vec<Result<u32, u32>>, ClientError> {
@@ -382,5 +554,34 @@ pub fn ended(key: &rras_core::SourceKey, reason: &str) -> pb::Report {
             ..Default::default()
         }),
         end_reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_names() {
+        assert_eq!(
+            ServerAddr::parse("unix:/x.sock").unwrap(),
+            ServerAddr::Unix("/x.sock".into())
+        );
+        assert_eq!(
+            ServerAddr::parse("/run/a.sock").unwrap(),
+            ServerAddr::Unix("/run/a.sock".into())
+        );
+        let tls = |h: &str, p| ServerAddr::Tls {
+            host: h.into(),
+            port: p,
+        };
+        assert_eq!(ServerAddr::parse("ras1").unwrap(), tls("ras1", DEFAULT_TLS_PORT));
+        assert_eq!(ServerAddr::parse("\\\\ras1").unwrap(), tls("ras1", DEFAULT_TLS_PORT));
+        assert_eq!(ServerAddr::parse("127.0.0.1:9000").unwrap(), tls("127.0.0.1", 9000));
+        assert_eq!(ServerAddr::parse("[::1]:9000").unwrap(), tls("::1", 9000));
+        assert_eq!(ServerAddr::parse("::1").unwrap(), tls("::1", DEFAULT_TLS_PORT));
+        for bad in ["ras1:x", "ras 1", "[::1", "host:0", "a/b"] {
+            assert_eq!(ServerAddr::parse(bad).unwrap_err().code(), 1702, "{bad}");
+        }
     }
 }

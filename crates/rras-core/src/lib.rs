@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod cursor;
 pub mod error;
 pub mod model;
@@ -14,6 +15,7 @@ pub mod paging;
 pub mod synthetic;
 pub mod table;
 
+pub use audit::AuditRecord;
 pub use cursor::{ClientSessionId, CursorLimits, ResumeHandle};
 pub use error::Win32Error;
 pub use model::{

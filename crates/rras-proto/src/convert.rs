@@ -456,6 +456,28 @@ pub fn ended_from_pb(e: &pb::EndedConnection) -> Result<EndedConnection, ProtoEr
     })
 }
 
+/// The wire form of an audit record.
+pub fn audit_to_pb(r: &rras_core::AuditRecord) -> pb::AuditEntry {
+    pb::AuditEntry {
+        at_unix_micros: to_micros(r.at),
+        caller: r.caller.clone(),
+        method: r.method.clone(),
+        target: r.target.clone(),
+        result: r.result,
+    }
+}
+
+/// An audit record from the wire.
+pub fn audit_from_pb(e: &pb::AuditEntry) -> rras_core::AuditRecord {
+    rras_core::AuditRecord {
+        at: from_micros(e.at_unix_micros),
+        caller: e.caller.clone(),
+        method: e.method.clone(),
+        target: e.target.clone(),
+        result: e.result,
+    }
+}
+
 /// The engine name of a per-engine count.
 pub fn engine_from_pb(name: &str) -> Result<EngineKind, ProtoError> {
     Ok(name.parse()?)

@@ -11,13 +11,15 @@
 use std::path::Path;
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
-use rras_core::{Connection, ConnectionHandle, EndedConnection, Win32Error};
+use rras_core::{AuditRecord, Connection, ConnectionHandle, EndedConnection, Win32Error};
 
 const ACTIVE: TableDefinition<u32, &[u8]> = TableDefinition::new("active");
 const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
+const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const META_WATERMARK: &str = "handle_watermark";
 const META_HISTORY_SEQ: &str = "history_seq";
+const META_AUDIT_SEQ: &str = "audit_seq";
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +76,8 @@ pub enum StoreOp {
     End(EndedConnection),
     /// Remove an active connection without history (e.g. a rollback).
     Delete(ConnectionHandle),
+    /// Append to the audit trail.
+    Audit(AuditRecord),
 }
 
 /// What the store held at open.
@@ -90,21 +94,32 @@ pub struct Loaded {
 pub struct Store {
     db: Database,
     history_limit: u64,
+    audit_limit: u64,
 }
 
 impl Store {
     /// Opens or creates the store file; keeps at most `history_limit` ended
     /// connections (oldest dropped first).
     pub fn open(path: &Path, history_limit: u64) -> Result<Self, StoreError> {
+        Self::open_with_limits(path, history_limit, 100_000)
+    }
+
+    /// Opens with a bound on the audit trail too.
+    pub fn open_with_limits(path: &Path, history_limit: u64, audit_limit: u64) -> Result<Self, StoreError> {
         let db = Database::create(path).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
             source: Box::new(e),
         })?;
-        let store = Store { db, history_limit };
+        let store = Store {
+            db,
+            history_limit,
+            audit_limit,
+        };
         // Create the tables so readers never see "table does not exist".
         let tx = store.db.begin_write().map_err(tx_err)?;
         tx.open_table(ACTIVE).map_err(tx_err)?;
         tx.open_table(HISTORY).map_err(tx_err)?;
+        tx.open_table(AUDIT).map_err(tx_err)?;
         tx.open_table(META).map_err(tx_err)?;
         tx.commit().map_err(tx_err)?;
         Ok(store)
@@ -138,9 +153,15 @@ impl Store {
         {
             let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
             let mut history = tx.open_table(HISTORY).map_err(tx_err)?;
+            let mut audit = tx.open_table(AUDIT).map_err(tx_err)?;
             let mut meta = tx.open_table(META).map_err(tx_err)?;
             let mut history_seq = meta
                 .get(META_HISTORY_SEQ)
+                .map_err(tx_err)?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            let mut audit_seq = meta
+                .get(META_AUDIT_SEQ)
                 .map_err(tx_err)?
                 .map(|v| v.value())
                 .unwrap_or(0);
@@ -159,8 +180,18 @@ impl Store {
                     StoreOp::Delete(h) => {
                         active.remove(h.get()).map_err(tx_err)?;
                     }
+                    StoreOp::Audit(record) => {
+                        let bytes = postcard::to_stdvec(record).map_err(StoreError::Encode)?;
+                        audit_seq += 1;
+                        audit.insert(audit_seq, bytes.as_slice()).map_err(tx_err)?;
+                    }
                 }
             }
+            let excess = audit.len().map_err(tx_err)?.saturating_sub(self.audit_limit);
+            for _ in 0..excess {
+                audit.pop_first().map_err(tx_err)?;
+            }
+            meta.insert(META_AUDIT_SEQ, audit_seq).map_err(tx_err)?;
             let excess = history.len().map_err(tx_err)?.saturating_sub(self.history_limit);
             for _ in 0..excess {
                 history.pop_first().map_err(tx_err)?;
@@ -175,10 +206,23 @@ impl Store {
 
     /// The newest `limit` ended connections, newest first.
     pub fn history(&self, limit: usize) -> Result<Vec<EndedConnection>, StoreError> {
+        self.newest(HISTORY, limit)
+    }
+
+    /// The newest `limit` audit records, newest first.
+    pub fn audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        self.newest(AUDIT, limit)
+    }
+
+    fn newest<T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<u64, &[u8]>,
+        limit: usize,
+    ) -> Result<Vec<T>, StoreError> {
         let tx = self.db.begin_read().map_err(tx_err)?;
-        let history = tx.open_table(HISTORY).map_err(tx_err)?;
+        let rows = tx.open_table(table).map_err(tx_err)?;
         let mut out = Vec::new();
-        for row in history.iter().map_err(tx_err)?.rev().take(limit) {
+        for row in rows.iter().map_err(tx_err)?.rev().take(limit) {
             let (key, value) = row.map_err(tx_err)?;
             out.push(
                 postcard::from_bytes(value.value()).map_err(|source| StoreError::Decode {
@@ -236,6 +280,28 @@ mod tests {
         let history = store.history(10).unwrap();
         let reasons: Vec<_> = history.iter().map(|h| h.reason.as_str()).collect();
         assert_eq!(reasons, vec!["c", "b"], "bounded to 2, newest first");
+    }
+
+    #[test]
+    fn audit_trail_is_durable_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rrasd.redb");
+        {
+            let store = Store::open_with_limits(&path, 10, 3).unwrap();
+            for i in 0..5u32 {
+                let record = AuditRecord {
+                    at: SystemTime::UNIX_EPOCH,
+                    caller: format!("uid:{i}"),
+                    method: "ConnectionDisconnect".into(),
+                    target: i.to_string(),
+                    result: 0,
+                };
+                store.commit(&[StoreOp::Audit(record)], 0).unwrap();
+            }
+        }
+        let store = Store::open_with_limits(&path, 10, 3).unwrap();
+        let callers: Vec<_> = store.audit(10).unwrap().into_iter().map(|r| r.caller).collect();
+        assert_eq!(callers, vec!["uid:4", "uid:3", "uid:2"]);
     }
 
     #[test]

@@ -1,12 +1,19 @@
 //! Who is calling, and what they may do.
 //!
 //! On the Unix socket the kernel tells us the peer's uid, gid and pid
-//! (SO_PEERCRED). Root and the daemon's own user are admins; members of the
-//! configured admin group are admins; members of the reader group may only
-//! read. Everybody else gets ERROR_ACCESS_DENIED on every method, before
-//! anything is looked up, so a denied caller learns nothing.
+//! (SO_PEERCRED). Root and the daemon's own user are admins; configured
+//! admin users and members of the admin group are admins; reader users and
+//! members of the reader group may only read. Over TCP (TLS only) a client
+//! certificate's SAN or a bearer token gives the role (`tls.rs`). Everybody
+//! else gets ERROR_ACCESS_DENIED on every method, before anything is looked
+//! up, so a denied caller learns nothing.
+
+use std::sync::Arc;
 
 use rras_core::Win32Error;
+use tonic::Request;
+
+use crate::tls::{role_for_certificate, TlsConfig, TokenStore};
 
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -17,23 +24,44 @@ pub enum Role {
     Admin,
 }
 
+/// Who the caller is, as far as authentication could tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A local process on the Unix socket (SO_PEERCRED).
+    Unix {
+        /// Peer uid.
+        uid: u32,
+        /// Peer primary gid.
+        gid: u32,
+        /// Peer pid (0 if unknown).
+        pid: i32,
+    },
+    /// A TLS client certificate, by the configured name it matched.
+    Certificate(String),
+    /// A bearer token, by its name in the tokens file.
+    Token(String),
+    /// Nothing we recognise (remote address, if known).
+    Anonymous(String),
+}
+
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// Peer uid.
-    pub uid: u32,
-    /// Peer primary gid.
-    pub gid: u32,
-    /// Peer pid (0 if unknown).
-    pub pid: i32,
+    /// Who.
+    pub principal: Principal,
     /// The role it was given, if any.
     pub role: Option<Role>,
 }
 
 impl Caller {
-    /// A stable identity string for session ownership and logs.
+    /// A stable identity string for session ownership, logs and the audit.
     pub fn identity(&self) -> String {
-        format!("uid:{}", self.uid)
+        match &self.principal {
+            Principal::Unix { uid, .. } => format!("uid:{uid}"),
+            Principal::Certificate(name) => format!("cert:{name}"),
+            Principal::Token(name) => format!("token:{name}"),
+            Principal::Anonymous(from) => format!("anonymous:{from}"),
+        }
     }
 
     /// Ok if the caller has at least `needed`.
@@ -51,13 +79,17 @@ pub struct Authorizer {
     daemon_uid: u32,
     admin_gid: Option<u32>,
     reader_gid: Option<u32>,
+    admin_uids: Vec<u32>,
+    reader_uids: Vec<u32>,
+    tls: TlsConfig,
+    tokens: Option<Arc<TokenStore>>,
 }
 
-/// A configured group that does not exist.
+/// A configured group or user that does not exist.
 #[derive(Debug, thiserror::Error)]
-#[error("config key `{key}`: group {name:?} does not exist")]
+#[error("config key `{key}`: {name:?} does not exist")]
 pub struct UnknownGroup {
-    /// admin_group or reader_group.
+    /// admin_group, reader_group, admin_users or reader_users.
     pub key: &'static str,
     /// The name.
     pub name: String,
@@ -77,14 +109,79 @@ fn resolve(key: &'static str, name: Option<&str>) -> Result<Option<u32>, Unknown
     }
 }
 
+fn resolve_users(key: &'static str, names: &[String]) -> Result<Vec<u32>, UnknownGroup> {
+    names
+        .iter()
+        .map(|name| {
+            if let Ok(uid) = name.parse::<u32>() {
+                return Ok(uid);
+            }
+            match nix::unistd::User::from_name(name) {
+                Ok(Some(u)) => Ok(u.uid.as_raw()),
+                _ => Err(UnknownGroup {
+                    key,
+                    name: name.clone(),
+                }),
+            }
+        })
+        .collect()
+}
+
 impl Authorizer {
-    /// Resolves the configured group names (or numeric gids).
-    pub fn new(admin_group: Option<&str>, reader_group: Option<&str>) -> Result<Self, UnknownGroup> {
+    /// Resolves the configured group and user names (or numeric ids).
+    pub fn new(config: &crate::Config) -> Result<Self, UnknownGroup> {
         Ok(Authorizer {
             daemon_uid: nix::unistd::getuid().as_raw(),
-            admin_gid: resolve("admin_group", admin_group)?,
-            reader_gid: resolve("reader_group", reader_group)?,
+            admin_gid: resolve("admin_group", config.admin_group.as_deref())?,
+            reader_gid: resolve("reader_group", config.reader_group.as_deref())?,
+            admin_uids: resolve_users("admin_users", &config.admin_users)?,
+            reader_uids: resolve_users("reader_users", &config.reader_users)?,
+            tls: config.tls.clone(),
+            tokens: config.tls.tokens_file.as_deref().map(|p| Arc::new(TokenStore::new(p))),
         })
+    }
+
+    /// Who sent `request`: SO_PEERCRED on the Unix socket; over TLS the
+    /// client certificate (if its SAN maps to a role), else a bearer token
+    /// (`authorization: Bearer …`), else anonymous.
+    pub fn caller_of<T>(&self, request: &Request<T>) -> Caller {
+        if let Some(cred) = request
+            .extensions()
+            .get::<tonic::transport::server::UdsConnectInfo>()
+            .and_then(|i| i.peer_cred)
+        {
+            return self.caller(cred.uid(), cred.gid(), cred.pid());
+        }
+        let certificate = request
+            .peer_certs()
+            .and_then(|certs| certs.first().and_then(|leaf| role_for_certificate(&self.tls, leaf)));
+        if let Some((name, role)) = certificate {
+            return Caller {
+                principal: Principal::Certificate(name),
+                role: Some(role),
+            };
+        }
+        let token = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if let (Some(tokens), Some(token)) = (&self.tokens, token) {
+            if let Some((name, role)) = tokens.verify(token) {
+                return Caller {
+                    principal: Principal::Token(name),
+                    role: Some(role),
+                };
+            }
+        }
+        let from = request
+            .remote_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Caller {
+            principal: Principal::Anonymous(from),
+            role: None,
+        }
     }
 
     /// The admin gid, if configured (the socket is chowned to it).
@@ -96,17 +193,19 @@ impl Authorizer {
     pub fn caller(&self, uid: u32, gid: u32, pid: Option<i32>) -> Caller {
         let groups = pid.map(supplementary_groups).unwrap_or_default();
         let in_group = |g: Option<u32>| g.is_some_and(|g| g == gid || groups.contains(&g));
-        let role = if uid == 0 || uid == self.daemon_uid || in_group(self.admin_gid) {
+        let role = if uid == 0 || uid == self.daemon_uid || self.admin_uids.contains(&uid) || in_group(self.admin_gid) {
             Some(Role::Admin)
-        } else if in_group(self.reader_gid) {
+        } else if self.reader_uids.contains(&uid) || in_group(self.reader_gid) {
             Some(Role::Reader)
         } else {
             None
         };
         Caller {
-            uid,
-            gid,
-            pid: pid.unwrap_or(0),
+            principal: Principal::Unix {
+                uid,
+                gid,
+                pid: pid.unwrap_or(0),
+            },
             role,
         }
     }
@@ -135,7 +234,13 @@ mod tests {
             daemon_uid: 4242,
             admin_gid: Some(500),
             reader_gid: Some(600),
+            admin_uids: vec![1500],
+            reader_uids: vec![1600],
+            tls: TlsConfig::default(),
+            tokens: None,
         };
+        assert_eq!(auth.caller(1500, 1, None).role, Some(Role::Admin));
+        assert_eq!(auth.caller(1600, 1, None).role, Some(Role::Reader));
         assert_eq!(auth.caller(0, 0, None).role, Some(Role::Admin));
         assert_eq!(auth.caller(4242, 1, None).role, Some(Role::Admin));
         assert_eq!(auth.caller(1000, 500, None).role, Some(Role::Admin));
@@ -163,7 +268,19 @@ mod tests {
 
     #[test]
     fn unknown_group_is_an_error_naming_the_key() {
-        let e = Authorizer::new(Some("no-such-group-rras"), None).unwrap_err();
+        let config = crate::Config {
+            admin_group: Some("no-such-group-rras".into()),
+            ..Default::default()
+        };
+        let e = Authorizer::new(&config).unwrap_err();
         assert!(e.to_string().contains("admin_group"));
+        let config = crate::Config {
+            reader_users: vec!["no-such-user-rras".into()],
+            ..Default::default()
+        };
+        assert!(Authorizer::new(&config)
+            .unwrap_err()
+            .to_string()
+            .contains("reader_users"));
     }
 }

@@ -24,6 +24,10 @@ pub struct Config {
     pub admin_group: Option<String>,
     /// Members of this group may read (enumerate, get info) but change nothing.
     pub reader_group: Option<String>,
+    /// Users (names or uids) who are admins.
+    pub admin_users: Vec<String>,
+    /// Users (names or uids) who are readers.
+    pub reader_users: Vec<String>,
     /// tracing filter ("info", "rrasd=debug" …).
     pub log_level: String,
     /// Serve Prometheus metrics on this address (`GET /metrics`).
@@ -40,8 +44,18 @@ pub struct Config {
     pub max_sessions: usize,
     /// Milliseconds to stay in the "starting" state before serving (tests).
     pub debug_start_delay_ms: u64,
+    /// Most client sessions one caller identity may hold.
+    pub sessions_per_client: usize,
+    /// Most admin RPCs in flight on one connection.
+    pub rpc_concurrency_per_connection: usize,
+    /// Seconds after which an admin RPC is cut off.
+    pub rpc_timeout_secs: u64,
+    /// Entries kept in the audit log.
+    pub audit_limit: u64,
     /// RADIUS accounting source.
     pub radius: RadiusConfig,
+    /// Remote administration over TLS.
+    pub tls: crate::tls::TlsConfig,
 }
 
 impl Default for Config {
@@ -52,6 +66,8 @@ impl Default for Config {
             socket_mode: "0660".into(),
             admin_group: None,
             reader_group: None,
+            admin_users: Vec::new(),
+            reader_users: Vec::new(),
             log_level: "info".into(),
             metrics: None,
             history_limit: 100_000,
@@ -60,7 +76,12 @@ impl Default for Config {
             cursor_idle_secs: 300,
             max_sessions: 4096,
             debug_start_delay_ms: 0,
+            sessions_per_client: 64,
+            rpc_concurrency_per_connection: 32,
+            rpc_timeout_secs: 60,
+            audit_limit: 100_000,
             radius: RadiusConfig::default(),
+            tls: crate::tls::TlsConfig::default(),
         }
     }
 }
@@ -135,6 +156,27 @@ pub struct Args {
     /// UDP port of the NASes' Disconnect-Request (RFC 5176) listener [default: 3799].
     #[arg(long, value_name = "PORT")]
     pub radius_disconnect_port: Option<u16>,
+    /// Serve the admin RPC over TLS on ADDR:PORT too [default: off].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub admin_tcp: Option<SocketAddr>,
+    /// Server certificate chain for --admin-tcp (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// Server private key for --admin-tcp (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// CA of client certificates (enables certificate authentication).
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Bearer tokens file: lines `NAME ROLE SHA256-HEX` (rasctl token new).
+    #[arg(long, value_name = "FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// Client certificate name (SAN) that is an admin; repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub tls_admin_name: Vec<String>,
+    /// Client certificate name (SAN) that is a reader; repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub tls_reader_name: Vec<String>,
     /// Stay "starting" this long before serving (for tests of ERROR_DDM_NOT_RUNNING).
     #[arg(long, value_name = "MS", hide = true)]
     pub debug_start_delay_ms: Option<u64>,
@@ -173,6 +215,22 @@ impl Args {
         if let Some(port) = self.radius_disconnect_port {
             config.radius.disconnect_port = port;
         }
+        if self.admin_tcp.is_some() {
+            config.tls.listen = self.admin_tcp;
+        }
+        macro_rules! set_tls {
+            ($flag:ident => $field:ident) => {
+                if self.$flag.is_some() {
+                    config.tls.$field = self.$flag.clone();
+                }
+            };
+        }
+        set_tls!(tls_cert => cert);
+        set_tls!(tls_key => key);
+        set_tls!(tls_client_ca => client_ca);
+        set_tls!(tokens_file => tokens_file);
+        config.tls.admin_names.extend(self.tls_admin_name.iter().cloned());
+        config.tls.reader_names.extend(self.tls_reader_name.iter().cloned());
         for spec in &self.radius_client {
             config
                 .radius

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use rras_core::{ConnectionHandle, ConnectionTable, EndedConnection};
+use rras_core::{AuditRecord, ConnectionHandle, ConnectionTable, EndedConnection};
 use rras_store::{Store, StoreError, StoreOp};
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,6 +23,8 @@ pub enum JournalEntry {
     Persist(ConnectionHandle),
     /// The connection ended: drop it from the active set, add it to history.
     End(Box<EndedConnection>),
+    /// An audit record.
+    Audit(Box<AuditRecord>),
 }
 
 type Request = (Vec<JournalEntry>, oneshot::Sender<Result<(), Arc<StoreError>>>);
@@ -97,6 +99,7 @@ fn commit_loop(store: Arc<Store>, table: Arc<ConnectionTable>, mut rx: mpsc::Rec
                     None => StoreOp::Delete(*handle),
                 },
                 JournalEntry::End(ended) => StoreOp::End((**ended).clone()),
+                JournalEntry::Audit(record) => StoreOp::Audit((**record).clone()),
             })
             .collect();
         let result = store.commit(&ops, table.handle_watermark()).map_err(Arc::new);

@@ -11,6 +11,7 @@ pub mod server;
 pub mod service;
 pub mod sessions;
 pub mod sources;
+pub mod tls;
 
 pub use config::{Args, Config};
 pub use server::{run, DaemonError};

@@ -12,8 +12,8 @@ use std::time::{Instant, SystemTime};
 
 use parking_lot::RwLock;
 use rras_core::{
-    Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, ConnectionTable, EndedConnection, EngineKind,
-    SourceKey, Win32Error,
+    AuditRecord, Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, ConnectionTable, EndedConnection,
+    EngineKind, SourceKey, Win32Error,
 };
 use rras_store::Store;
 
@@ -201,6 +201,14 @@ impl ConnectionManager {
             return Err(e.win32());
         }
         Ok(results)
+    }
+
+    /// Appends to the audit trail (durably; a failure is logged, and the
+    /// call it records still gets its answer).
+    pub async fn audit(&self, record: AuditRecord) {
+        if let Err(e) = self.journal.commit(vec![JournalEntry::Audit(Box::new(record))]).await {
+            tracing::error!("audit record not written: {e}");
+        }
     }
 
     /// Ends a connection by handle (admin disconnect, stale sweep).

@@ -66,6 +66,9 @@ pub enum DaemonError {
     /// The RPC server failed.
     #[error("admin RPC server: {0}")]
     Rpc(#[from] tonic::transport::Error),
+    /// The TLS listener's configuration is unusable.
+    #[error("tls: {0}")]
+    Tls(String),
 }
 
 fn socket_error(path: &Path, message: impl ToString) -> DaemonError {
@@ -97,39 +100,106 @@ fn bind_admin_socket(config: &Config, admin_gid: Option<u32>) -> Result<UnixList
     Ok(listener)
 }
 
+/// The server settings both listeners share: per-connection concurrency
+/// cap, per-call timeout, keepalives that find dead peers.
+fn rpc_builder(config: &Config) -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(config.rpc_concurrency_per_connection)
+        .timeout(Duration::from_secs(config.rpc_timeout_secs))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+}
+
+fn admin_service(service: AdminService) -> RrasAdminServer<AdminService> {
+    RrasAdminServer::new(service)
+        .max_decoding_message_size(MAX_REQUEST_BYTES)
+        .max_encoding_message_size(MAX_REPLY_BYTES)
+}
+
+fn read_pem(what: &str, path: Option<&Path>) -> Result<Vec<u8>, DaemonError> {
+    let path = path.ok_or_else(|| DaemonError::Tls(format!("tls.{what} is not set")))?;
+    std::fs::read(path).map_err(|e| DaemonError::Tls(format!("tls.{what} {}: {e}", path.display())))
+}
+
+/// The TCP admin listener: TLS only, client certificates optional (so
+/// token clients can connect) but verified against the CA when presented.
+async fn start_tls_listener(
+    config: &Config,
+    addr: std::net::SocketAddr,
+    service: AdminService,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let tls = &config.tls;
+    let identity = Identity::from_pem(
+        read_pem("cert", tls.cert.as_deref())?,
+        read_pem("key", tls.key.as_deref())?,
+    );
+    let mut tls_config = ServerTlsConfig::new().identity(identity);
+    if tls.client_ca.is_some() {
+        let ca = read_pem("client_ca", tls.client_ca.as_deref())?;
+        tls_config = tls_config
+            .client_ca_root(Certificate::from_pem(ca))
+            .client_auth_optional(true);
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            what: format!("admin TLS {addr}"),
+            source,
+        })?;
+    let server = rpc_builder(config)
+        .tls_config(tls_config)
+        .map_err(|e| DaemonError::Tls(e.to_string()))?
+        .add_service(admin_service(service));
+    tracing::info!(%addr, "admin RPC over TLS listening");
+    Ok(tokio::spawn(async move {
+        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let result = server
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!("admin TLS listener failed: {e}");
+        }
+    }))
+}
+
 /// Runs the daemon until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), DaemonError> {
     std::fs::create_dir_all(&config.state_dir).map_err(|source| DaemonError::StateDir {
         path: config.state_dir.display().to_string(),
         source,
     })?;
-    let auth = Arc::new(Authorizer::new(
-        config.admin_group.as_deref(),
-        config.reader_group.as_deref(),
-    )?);
+    let auth = Arc::new(Authorizer::new(&config)?);
     // The socket comes up first, so clients see ERROR_DDM_NOT_RUNNING (not
     // "server unavailable") while a large store loads.
     let listener = bind_admin_socket(&config, auth.admin_gid())?;
-    let store = Arc::new(Store::open(&config.state_dir.join("rrasd.redb"), config.history_limit)?);
+    let store = Arc::new(Store::open_with_limits(
+        &config.state_dir.join("rrasd.redb"),
+        config.history_limit,
+        config.audit_limit,
+    )?);
     let table = Arc::new(ConnectionTable::new(config.cursor_limits()));
     let manager = Arc::new(ConnectionManager::new(table.clone(), store.clone()));
     let metrics = Arc::new(Metrics::new());
-    let sessions = Arc::new(SessionRegistry::new(config.max_sessions));
+    let sessions = Arc::new(SessionRegistry::new(config.max_sessions, config.sessions_per_client));
     let service = AdminService::new(manager.clone(), sessions, auth, metrics.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut rpc_stop = stop_rx.clone();
     let rpc = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(
-                RrasAdminServer::new(service)
-                    .max_decoding_message_size(MAX_REQUEST_BYTES)
-                    .max_encoding_message_size(MAX_REPLY_BYTES),
-            )
+        rpc_builder(&config)
+            .add_service(admin_service(service.clone()))
             .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async move {
                 let _ = rpc_stop.wait_for(|s| *s).await;
             }),
     );
+    let tls_rpc = match config.tls.listen {
+        Some(addr) => Some(start_tls_listener(&config, addr, service, stop_rx.clone()).await?),
+        None => None,
+    };
 
     let loaded = store.load()?;
     let n_loaded = loaded.active.len();
@@ -166,6 +236,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     }
     // In-flight calls get a grace period; idle client connections do not
     // hold the daemon up.
+    if let Some(task) = tls_rpc {
+        task.abort();
+    }
     let abort = rpc.abort_handle();
     let result = tokio::time::timeout(SHUTDOWN_GRACE, rpc).await;
     let _ = std::fs::remove_file(&config.admin_socket);

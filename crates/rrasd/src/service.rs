@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use rras_core::paging::ENTRY_SIZES;
-use rras_core::{error::error_string, ConnectionHandle, ResumeHandle, Win32Error};
-use rras_proto::convert::{connection_to_pb, ended_to_pb, info_from_pb, source_from_pb};
+use rras_core::{error::error_string, AuditRecord, ConnectionHandle, ResumeHandle, Win32Error};
+use rras_proto::convert::{audit_to_pb, connection_to_pb, ended_to_pb, info_from_pb, source_from_pb};
 use rras_proto::pb::{self, rras_admin_server::RrasAdmin};
 use tonic::{Request, Response, Status};
 
@@ -17,8 +17,43 @@ use crate::manager::{ConnectionManager, ReportEvent};
 use crate::metrics::Metrics;
 use crate::sessions::SessionRegistry;
 
-/// Most entries one HistoryEnum reply carries.
+/// Most entries one HistoryEnum or AuditEnum reply carries.
 const HISTORY_MAX: usize = 10_000;
+
+/// Methods whose every call is audited (besides every denied call).
+const AUDITED: [&str; 2] = ["ConnectionClearStats", "ConnectionDisconnect"];
+
+/// What an audit record names as the target of a request.
+trait AuditTarget {
+    fn audit_target(&self) -> String {
+        String::new()
+    }
+}
+
+impl AuditTarget for pb::ConnectionRequest {
+    fn audit_target(&self) -> String {
+        self.connection_handle.to_string()
+    }
+}
+
+impl AuditTarget for pb::EnumRequest {
+    fn audit_target(&self) -> String {
+        format!("resume={}", self.resume_handle)
+    }
+}
+
+macro_rules! no_target {
+    ($($t:ty),*) => {$( impl AuditTarget for $t {} )*};
+}
+no_target!(
+    pb::ServerConnectRequest,
+    pb::SessionRequest,
+    pb::Empty,
+    pb::ErrorStringRequest,
+    pb::HistoryRequest,
+    pb::ReportBatch,
+    pb::AuditRequest
+);
 
 /// The tonic service behind the admin socket.
 #[derive(Debug, Clone)]
@@ -52,7 +87,8 @@ status_reply!(
     pb::ConnectionReply,
     pb::ErrorStringReply,
     pb::HistoryReply,
-    pb::ReportReply
+    pb::ReportReply,
+    pb::AuditReply
 );
 
 fn handle(raw: u32) -> Result<ConnectionHandle, Win32Error> {
@@ -76,31 +112,19 @@ impl AdminService {
         }
     }
 
-    fn caller<T>(&self, request: &Request<T>) -> Caller {
-        match request
-            .extensions()
-            .get::<tonic::transport::server::UdsConnectInfo>()
-            .and_then(|i| i.peer_cred)
-        {
-            Some(cred) => self.auth.caller(cred.uid(), cred.gid(), cred.pid()),
-            None => Caller {
-                uid: u32::MAX,
-                gid: u32::MAX,
-                pid: 0,
-                role: None,
-            },
-        }
-    }
-
     /// Runs `work` for an authorised caller and turns the outcome into a reply.
+    /// State-changing admin calls and every denied call go to the audit
+    /// trail (source reports are engine events, not admin actions).
     async fn call<Q, R, F, Fut>(&self, method: &'static str, role: Role, request: Request<Q>, work: F) -> Response<R>
     where
+        Q: AuditTarget,
         R: StatusReply,
         F: FnOnce(Caller, Q) -> Fut,
         Fut: std::future::Future<Output = Result<R, Win32Error>>,
     {
         let started = Instant::now();
-        let caller = self.caller(&request);
+        let caller = self.auth.caller_of(&request);
+        let target = request.get_ref().audit_target();
         let result = match caller.require(role) {
             Ok(()) => work(caller.clone(), request.into_inner()).await,
             Err(e) => Err(e),
@@ -110,8 +134,20 @@ impl AdminService {
             r.set_status(e.code());
             r
         });
-        if reply.status() == Win32Error::AccessDenied.code() {
-            tracing::warn!(uid = caller.uid, pid = caller.pid, method, "access denied");
+        let denied = reply.status() == Win32Error::AccessDenied.code();
+        if denied {
+            tracing::warn!(caller = %caller.identity(), method, "access denied");
+        }
+        if denied || AUDITED.contains(&method) {
+            self.manager
+                .audit(AuditRecord {
+                    at: SystemTime::now(),
+                    caller: caller.identity(),
+                    method: method.into(),
+                    target,
+                    result: reply.status(),
+                })
+                .await;
         }
         self.metrics.rpc(method, reply.status(), started.elapsed());
         Response::new(reply)
@@ -170,10 +206,10 @@ impl RrasAdmin for AdminService {
         Ok(self
             .call("ServerConnect", Role::Reader, request, |caller, r| async move {
                 let (session, evicted) = self.sessions.open(&caller);
-                if let Some(old) = evicted {
+                for old in evicted {
                     self.manager.table().release_session(old);
                 }
-                tracing::debug!(uid = caller.uid, client = %r.client_name, "session opened");
+                tracing::debug!(caller = %caller.identity(), client = %r.client_name, "session opened");
                 Ok(pb::ServerConnectReply {
                     status: 0,
                     session_id: session.0,
@@ -278,7 +314,7 @@ impl RrasAdmin for AdminService {
                     Win32Error::NoConnection => Win32Error::InvalidHandle,
                     e => e,
                 })?;
-                tracing::info!(uid = caller.uid, connection = h.get(), "counters cleared");
+                tracing::info!(caller = %caller.identity(), connection = h.get(), "counters cleared");
                 Ok(pb::StatusReply { status: 0 })
             })
             .await)
@@ -294,7 +330,7 @@ impl RrasAdmin for AdminService {
                 self.manager.ensure_running()?;
                 let h = handle(r.connection_handle)?;
                 let result = self.manager.disconnect(h).await;
-                tracing::info!(uid = caller.uid, connection = h.get(), ?result, "disconnect requested");
+                tracing::info!(caller = %caller.identity(), connection = h.get(), ?result, "disconnect requested");
                 result.map(|()| pb::StatusReply { status: 0 })
             })
             .await)
@@ -331,6 +367,23 @@ impl RrasAdmin for AdminService {
                 Ok(pb::HistoryReply {
                     status: 0,
                     entries: history.iter().map(ended_to_pb).collect(),
+                })
+            })
+            .await)
+    }
+
+    async fn audit_enum(&self, request: Request<pb::AuditRequest>) -> Result<Response<pb::AuditReply>, Status> {
+        Ok(self
+            .call("AuditEnum", Role::Admin, request, |caller, r| async move {
+                self.sessions.check(&caller, r.session_id)?;
+                let limit = (r.limit as usize).clamp(1, HISTORY_MAX);
+                let records = self.manager.store().audit(limit).map_err(|e| {
+                    tracing::error!("audit read failed: {e}");
+                    e.win32()
+                })?;
+                Ok(pb::AuditReply {
+                    status: 0,
+                    entries: records.iter().map(audit_to_pb).collect(),
                 })
             })
             .await)
