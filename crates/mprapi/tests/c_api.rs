@@ -16,17 +16,16 @@ use rras_testkit::{require_tool, runtime, InProcessDaemon};
 
 const CRATE: &str = env!("CARGO_MANIFEST_DIR");
 
-/// target/<profile>, where cargo put libmprapi.so.
+/// Where cargo put libmprapi.so: `target/<profile>/deps` under `cargo test`
+/// (the test's own directory), `target/<profile>` after `cargo build`.
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test exe");
     let deps = exe.parent().expect("deps dir");
-    let dir = deps.parent().expect("profile dir").to_path_buf();
-    assert!(
-        dir.join("libmprapi.so").exists(),
-        "libmprapi.so not built in {}",
-        dir.display()
-    );
-    dir
+    let found = [deps, deps.parent().expect("profile dir")]
+        .into_iter()
+        .find(|d| d.join("libmprapi.so").exists())
+        .map(Path::to_path_buf);
+    found.unwrap_or_else(|| panic!("libmprapi.so not built next to {}", exe.display()))
 }
 
 /// Compiles `sources` into `out`; `sanitize` adds ASan+UBSan, `short_wchar`
@@ -263,11 +262,6 @@ fn make_install_and_pkg_config_build_the_example() {
         return;
     }
     let lib = lib_dir();
-    let profile = lib
-        .file_name()
-        .and_then(|p| p.to_str())
-        .expect("profile name")
-        .to_owned();
     let prefix = tempfile::tempdir().unwrap();
     let root = Path::new(CRATE).join("../..");
     let out = Command::new("make")
@@ -312,4 +306,65 @@ fn make_install_and_pkg_config_build_the_example() {
     let dead = Command::new(&bin).arg("unix:/nonexistent.sock").output().unwrap();
     assert!(!dead.status.success());
     assert!(String::from_utf8_lossy(&dead.stderr).contains("1722"));
+}
+
+#[test]
+fn remote_server_over_tls_with_environment_credentials() {
+    if !require_tool("gcc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = rras_testkit::pki::TestPki::new(dir.path());
+    let port = rras_testkit::free_tcp_port();
+    let daemon = InProcessDaemon::start(|c| {
+        c.tls = rrasd::tls::TlsConfig {
+            listen: Some(format!("127.0.0.1:{port}").parse().unwrap()),
+            cert: Some(pki.server.cert.clone()),
+            key: Some(pki.server.key.clone()),
+            client_ca: Some(pki.ca.clone()),
+            tokens_file: Some(pki.tokens.clone()),
+            admin_names: vec![rras_testkit::pki::ADMIN_NAME.into()],
+            reader_names: vec![],
+        };
+    });
+    fill(&daemon.addr(), 4, 0);
+    let bin = dir.path().join("rasstat");
+    compile(&bin, &["../../examples/c/rasstat.c"], true, true);
+    let server = format!("127.0.0.1:{port}");
+    // Token from a file.
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{}\n", pki.reader_token)).unwrap();
+    let out = Command::new(&bin)
+        .arg(&server)
+        .env("RRAS_TLS_CA", &pki.ca)
+        .env("RRAS_TOKEN_FILE", &token_file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("4 connection(s)"),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Client certificate.
+    let out = Command::new(&bin)
+        .arg(&server)
+        .env("RRAS_TLS_CA", &pki.ca)
+        .env("RRAS_TLS_CERT", &pki.admin.cert)
+        .env("RRAS_TLS_KEY", &pki.admin.key)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 connection(s)"));
+    // No credentials: ERROR_ACCESS_DENIED from MprAdminServerConnect.
+    let out = Command::new(&bin)
+        .arg(&server)
+        .env("RRAS_TLS_CA", &pki.ca)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failed: 5 "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

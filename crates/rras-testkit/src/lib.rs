@@ -5,6 +5,8 @@
 
 #![allow(missing_docs)]
 
+pub mod pki;
+
 use std::io::Write;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -42,6 +44,14 @@ pub fn require_root() -> bool {
         eprintln!("SKIP: this test needs root");
     }
     root
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral TCP port on loopback")
 }
 
 /// A free UDP port on 127.0.0.1 (bound then released).

@@ -1,0 +1,138 @@
+//! A throwaway PKI for TLS tests (rcgen): a CA, a server certificate for
+//! 127.0.0.1/localhost, and client certificates for every case the
+//! security tests need.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    date_time_ymd, BasicConstraints, Certificate, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+use sha2::{Digest, Sha256};
+
+/// Paths of a PEM certificate and its key.
+#[derive(Debug, Clone)]
+pub struct CertFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Everything written into one directory.
+#[derive(Debug)]
+pub struct TestPki {
+    pub ca: PathBuf,
+    pub server: CertFiles,
+    /// SAN admin.ops.test, signed by the CA.
+    pub admin: CertFiles,
+    /// SAN monitor.ops.test, signed by the CA.
+    pub reader: CertFiles,
+    /// SAN intruder.ops.test (mapped to no role), signed by the CA.
+    pub wrong_san: CertFiles,
+    /// SAN admin.ops.test, signed by the CA, expired in 2021.
+    pub expired: CertFiles,
+    /// SAN admin.ops.test, signed by another CA.
+    pub unknown_ca: CertFiles,
+    /// tokens file with `ci` (admin) and `mon` (reader).
+    pub tokens: PathBuf,
+    pub admin_token: String,
+    pub reader_token: String,
+}
+
+pub const ADMIN_NAME: &str = "admin.ops.test";
+pub const READER_NAME: &str = "monitor.ops.test";
+
+fn ca(name: &str) -> (Certificate, KeyPair) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    let key = KeyPair::generate().expect("key");
+    (params.self_signed(&key).expect("self-signed CA"), key)
+}
+
+fn leaf(
+    dir: &Path,
+    file: &str,
+    sans: &[&str],
+    client: bool,
+    expired: bool,
+    issuer: &(Certificate, KeyPair),
+) -> CertFiles {
+    let mut params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("params");
+    params.extended_key_usages = vec![if client {
+        ExtendedKeyUsagePurpose::ClientAuth
+    } else {
+        ExtendedKeyUsagePurpose::ServerAuth
+    }];
+    if expired {
+        params.not_before = date_time_ymd(2020, 1, 1);
+        params.not_after = date_time_ymd(2021, 1, 1);
+    }
+    let key = KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, &issuer.0, &issuer.1).expect("sign");
+    let files = CertFiles {
+        cert: dir.join(format!("{file}.pem")),
+        key: dir.join(format!("{file}.key")),
+    };
+    std::fs::write(&files.cert, cert.pem()).expect("write cert");
+    std::fs::write(&files.key, key.serialize_pem()).expect("write key");
+    files
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl TestPki {
+    /// Writes the whole PKI into `dir`.
+    pub fn new(dir: &Path) -> Self {
+        let authority = ca("openrras test CA");
+        let rogue = ca("rogue CA");
+        let ca_path = dir.join("ca.pem");
+        std::fs::write(&ca_path, authority.0.pem()).expect("write CA");
+        let admin_token = "adm-7f3a9c2e41d84b0f".to_owned();
+        let reader_token = "rd-51c0e8a9b2f64d17".to_owned();
+        let tokens = dir.join("tokens");
+        std::fs::write(
+            &tokens,
+            format!(
+                "# NAME ROLE SHA256\nci admin {}\nmon reader {}\n",
+                hash(&admin_token),
+                hash(&reader_token)
+            ),
+        )
+        .expect("write tokens");
+        TestPki {
+            server: leaf(dir, "server", &["127.0.0.1", "localhost"], false, false, &authority),
+            admin: leaf(dir, "admin", &[ADMIN_NAME], true, false, &authority),
+            reader: leaf(dir, "reader", &[READER_NAME], true, false, &authority),
+            wrong_san: leaf(dir, "intruder", &["intruder.ops.test"], true, false, &authority),
+            expired: leaf(dir, "expired", &[ADMIN_NAME], true, true, &authority),
+            unknown_ca: leaf(dir, "rogue", &[ADMIN_NAME], true, false, &rogue),
+            ca: ca_path,
+            tokens,
+            admin_token,
+            reader_token,
+        }
+    }
+
+    /// rrasd flags for a TLS listener on `port` with this PKI.
+    pub fn daemon_args(&self, port: u16) -> Vec<String> {
+        vec![
+            "--admin-tcp".into(),
+            format!("127.0.0.1:{port}"),
+            "--tls-cert".into(),
+            self.server.cert.display().to_string(),
+            "--tls-key".into(),
+            self.server.key.display().to_string(),
+            "--tls-client-ca".into(),
+            self.ca.display().to_string(),
+            "--tokens-file".into(),
+            self.tokens.display().to_string(),
+            "--tls-admin-name".into(),
+            ADMIN_NAME.into(),
+            "--tls-reader-name".into(),
+            READER_NAME.into(),
+        ]
+    }
+}
