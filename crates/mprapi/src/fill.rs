@@ -35,6 +35,10 @@ macro_rules! zeroed {
     )*};
 }
 zeroed!(
+    PppProjectionInfo,
+    PppProjectionInfo2,
+    Ikev2ProjectionInfo,
+    Ikev2ProjectionInfo2,
     RasConnectionEx,
     RasConnection0,
     RasConnection1,
@@ -225,12 +229,12 @@ pub fn connection_ex(c: &Connection, now: SystemTime) -> RasConnectionEx {
     out.ProjectionInfo.projectionInfoType = c.info.projection.info_type();
     match &c.info.projection {
         Projection::Ppp(ppp) => {
-            let mut p = PppProjectionInfo::zeroed_local();
+            let mut p = PppProjectionInfo::zeroed();
             fill_ppp!(p, ppp);
             out.ProjectionInfo.u.PppProjectionInfo = p;
         }
         Projection::Ikev2(ike) => {
-            let mut p = Ikev2ProjectionInfo::zeroed_local();
+            let mut p = Ikev2ProjectionInfo::zeroed();
             fill_ikev2!(p, ike);
             out.ProjectionInfo.u.Ikev2ProjectionInfo = p;
         }
@@ -249,13 +253,13 @@ pub fn connection_4(c: &Connection, now: SystemTime) -> RasConnection4 {
     out.ProjectionInfo.projectionInfoType = c.info.projection.info_type();
     match &c.info.projection {
         Projection::Ppp(ppp) => {
-            let mut p = PppProjectionInfo2::zeroed_local();
+            let mut p = PppProjectionInfo2::zeroed();
             fill_ppp!(p, ppp);
             p.dwEmbeddedEAPTypeId = ppp.lcp.embedded_eap_type_id;
             out.ProjectionInfo.u.PppProjectionInfo = p;
         }
         Projection::Ikev2(ike) => {
-            let mut p = Ikev2ProjectionInfo2::zeroed_local();
+            let mut p = Ikev2ProjectionInfo2::zeroed();
             fill_ikev2!(p, ike);
             p.dwEmbeddedEAPTypeId = ike.embedded_eap_type_id;
             out.ProjectionInfo.u.Ikev2ProjectionInfo = p;
@@ -386,28 +390,6 @@ pub fn connection_3(c: &Connection) -> RasConnection3 {
     out.timer = filetime(c.info.probation_time);
     out
 }
-
-trait ZeroedLocal {
-    fn zeroed_local() -> Self;
-}
-
-macro_rules! zeroed_local {
-    ($($t:ty),*) => {$(
-        impl ZeroedLocal for $t {
-            fn zeroed_local() -> Self {
-                // SAFETY: $t is repr(C) plain old data (integers and integer
-                // arrays); all-zero is a valid value.
-                unsafe { std::mem::zeroed() }
-            }
-        }
-    )*};
-}
-zeroed_local!(
-    PppProjectionInfo,
-    PppProjectionInfo2,
-    Ikev2ProjectionInfo,
-    Ikev2ProjectionInfo2
-);
 
 #[cfg(test)]
 mod tests {

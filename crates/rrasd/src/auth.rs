@@ -73,6 +73,9 @@ impl Caller {
     }
 }
 
+/// The authorizer in use; SIGHUP swaps in a new one.
+pub type SharedAuthorizer = Arc<parking_lot::RwLock<Arc<Authorizer>>>;
+
 /// Maps peer credentials to roles.
 #[derive(Debug, Clone)]
 pub struct Authorizer {

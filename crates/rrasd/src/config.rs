@@ -56,6 +56,10 @@ pub struct Config {
     pub radius: RadiusConfig,
     /// Remote administration over TLS.
     pub tls: crate::tls::TlsConfig,
+    /// The command line this configuration came from; SIGHUP re-reads the
+    /// file and applies the same flags again (roles, TLS names, tokens).
+    #[serde(skip)]
+    pub cli: Option<Args>,
 }
 
 impl Default for Config {
@@ -82,6 +86,7 @@ impl Default for Config {
             audit_limit: 100_000,
             radius: RadiusConfig::default(),
             tls: crate::tls::TlsConfig::default(),
+            cli: None,
         }
     }
 }
@@ -116,7 +121,7 @@ pub enum ConfigError {
 }
 
 /// `rrasd` command line.
-#[derive(Debug, Parser, Default)]
+#[derive(Debug, Clone, Parser, Default)]
 #[command(
     name = "rrasd",
     version,
@@ -185,6 +190,7 @@ pub struct Args {
 impl Args {
     /// Reads the file (if any) and applies the flags over it.
     pub fn into_config(self) -> Result<Config, ConfigError> {
+        let cli = self.clone();
         let mut config = match &self.config {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
@@ -241,6 +247,7 @@ impl Args {
                 })?);
         }
         config.validate()?;
+        config.cli = Some(cli);
         Ok(config)
     }
 }

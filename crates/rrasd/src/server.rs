@@ -13,7 +13,7 @@ use rras_store::Store;
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
 
-use crate::auth::Authorizer;
+use crate::auth::{Authorizer, SharedAuthorizer};
 use crate::config::Config;
 use crate::manager::{ConnectionManager, ServiceState};
 use crate::metrics::Metrics;
@@ -166,16 +166,58 @@ async fn start_tls_listener(
     }))
 }
 
+/// SIGHUP: re-read the configuration file, apply the same flags again, and
+/// swap in the new roles, TLS client names and tokens file. Listeners, the
+/// store and sources keep their settings until a restart. A configuration
+/// that does not load leaves the old one in force. Either way the reload is
+/// audited.
+async fn reload_on_sighup(cli: crate::config::Args, auth: SharedAuthorizer, manager: Arc<ConnectionManager>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: reload disabled");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let target = cli.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        let result = cli
+            .clone()
+            .into_config()
+            .map_err(|e| e.to_string())
+            .and_then(|c| Authorizer::new(&c).map_err(|e| e.to_string()));
+        let code = match result {
+            Ok(new) => {
+                *auth.write() = Arc::new(new);
+                tracing::info!(config = %target, "configuration reloaded (roles, TLS client names, tokens)");
+                0
+            }
+            Err(e) => {
+                tracing::error!("reload failed, keeping the previous configuration: {e}");
+                rras_core::Win32Error::InvalidParameter.code()
+            }
+        };
+        manager
+            .audit(rras_core::AuditRecord {
+                at: std::time::SystemTime::now(),
+                caller: "signal:SIGHUP".into(),
+                method: "ConfigReload".into(),
+                target,
+                result: code,
+            })
+            .await;
+    }
+}
+
 /// Runs the daemon until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), DaemonError> {
     std::fs::create_dir_all(&config.state_dir).map_err(|source| DaemonError::StateDir {
         path: config.state_dir.display().to_string(),
         source,
     })?;
-    let auth = Arc::new(Authorizer::new(&config)?);
+    let auth: SharedAuthorizer = Arc::new(parking_lot::RwLock::new(Arc::new(Authorizer::new(&config)?)));
     // The socket comes up first, so clients see ERROR_DDM_NOT_RUNNING (not
     // "server unavailable") while a large store loads.
-    let listener = bind_admin_socket(&config, auth.admin_gid())?;
+    let admin_gid = auth.read().admin_gid();
+    let listener = bind_admin_socket(&config, admin_gid)?;
     let store = Arc::new(Store::open_with_limits(
         &config.state_dir.join("rrasd.redb"),
         config.history_limit,
@@ -185,7 +227,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let manager = Arc::new(ConnectionManager::new(table.clone(), store.clone()));
     let metrics = Arc::new(Metrics::new());
     let sessions = Arc::new(SessionRegistry::new(config.max_sessions, config.sessions_per_client));
-    let service = AdminService::new(manager.clone(), sessions, auth, metrics.clone());
+    let service = AdminService::new(manager.clone(), sessions, auth.clone(), metrics.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut rpc_stop = stop_rx.clone();
@@ -217,6 +259,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         background.push(tokio::spawn(crate::metrics::serve(l, metrics.clone(), manager.clone())));
     }
     background.extend(sources::start(&config, manager.clone(), metrics.clone(), stop_rx.clone()).await?);
+    if let Some(cli) = config.cli.clone() {
+        background.push(tokio::spawn(reload_on_sighup(cli, auth, manager.clone())));
+    }
 
     tokio::pin!(shutdown);
     let stopped_while_starting = tokio::select! {

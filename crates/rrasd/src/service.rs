@@ -12,7 +12,7 @@ use rras_proto::convert::{audit_to_pb, connection_to_pb, ended_to_pb, info_from_
 use rras_proto::pb::{self, rras_admin_server::RrasAdmin};
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Authorizer, Caller, Role};
+use crate::auth::{Caller, Role, SharedAuthorizer};
 use crate::manager::{ConnectionManager, ReportEvent};
 use crate::metrics::Metrics;
 use crate::sessions::SessionRegistry;
@@ -60,7 +60,7 @@ no_target!(
 pub struct AdminService {
     manager: Arc<ConnectionManager>,
     sessions: Arc<SessionRegistry>,
-    auth: Arc<Authorizer>,
+    auth: SharedAuthorizer,
     metrics: Arc<Metrics>,
 }
 
@@ -101,7 +101,7 @@ impl AdminService {
     pub fn new(
         manager: Arc<ConnectionManager>,
         sessions: Arc<SessionRegistry>,
-        auth: Arc<Authorizer>,
+        auth: SharedAuthorizer,
         metrics: Arc<Metrics>,
     ) -> Self {
         AdminService {
@@ -123,7 +123,7 @@ impl AdminService {
         Fut: std::future::Future<Output = Result<R, Win32Error>>,
     {
         let started = Instant::now();
-        let caller = self.auth.caller_of(&request);
+        let caller = self.auth.read().caller_of(&request);
         let target = request.get_ref().audit_target();
         let result = match caller.require(role) {
             Ok(()) => work(caller.clone(), request.into_inner()).await,

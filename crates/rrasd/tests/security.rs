@@ -536,3 +536,60 @@ fn daemon_runs_as_an_unprivileged_user() {
     let meta = std::fs::metadata(state.join("rrasd.redb")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 65534);
 }
+
+#[test]
+fn sighup_reloads_roles_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path());
+    let port = free_tcp_port();
+    let config = dir.path().join("rrasd.toml");
+    let write_config = |admin_names: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[tls]\nlisten = \"127.0.0.1:{port}\"\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\nadmin_names = [{admin_names}]\n",
+                pki.server.cert.display(),
+                pki.server.key.display(),
+                pki.ca.display()
+            ),
+        )
+        .unwrap();
+    };
+    write_config("");
+    let daemon = DaemonProcess::start(rrasd(), &["--config", config.to_str().unwrap()]);
+    let remote = ServerAddr::parse(&format!("127.0.0.1:{port}")).unwrap();
+    let rt = runtime();
+    let admin_code = || {
+        rt.block_on(AdminClient::connect_addr_with(
+            &remote,
+            &tls(&pki, Some(&pki.admin), None),
+        ))
+        .map(|_| 0)
+        .unwrap_or_else(|e| e.code())
+    };
+    assert_eq!(admin_code(), DENIED, "no admin names configured yet");
+    let hup = |pid: u32| {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGHUP).unwrap();
+    };
+    write_config("\"admin.ops.test\"");
+    hup(daemon.pid());
+    assert!(
+        wait_for(std::time::Duration::from_secs(10), || (admin_code() == 0).then_some(())).is_some(),
+        "reload not applied"
+    );
+    // A broken file keeps the working configuration.
+    std::fs::write(&config, "this is = not toml [").unwrap();
+    hup(daemon.pid());
+    let audit = wait_for(std::time::Duration::from_secs(10), || {
+        let a = rt.block_on(async { AdminClient::connect(&daemon.addr()).await.ok()?.audit(20).await.ok() })?;
+        (a.iter().filter(|r| r.method == "ConfigReload").count() == 2).then_some(a)
+    })
+    .expect("two reloads audited");
+    let reloads: Vec<u32> = audit
+        .iter()
+        .filter(|r| r.method == "ConfigReload")
+        .map(|r| r.result)
+        .collect();
+    assert_eq!(reloads, vec![Win32Error::InvalidParameter.code(), 0], "newest first");
+    assert_eq!(admin_code(), 0, "a failed reload must not drop the working roles");
+}

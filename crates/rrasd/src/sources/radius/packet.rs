@@ -154,21 +154,18 @@ fn md5_of(parts: &[&[u8]]) -> [u8; 16] {
 /// True when `datagram` (already decoded as valid) carries a correct
 /// request authenticator for `secret`. Compared in constant time.
 pub fn request_authenticator_ok(datagram: &[u8], secret: &[u8]) -> bool {
-    let Some(len) = datagram
-        .get(2..4)
-        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-    else {
-        return false;
-    };
-    let Some(packet) = datagram.get(..len).filter(|p| p.len() >= MIN_LEN) else {
-        return false;
-    };
-    let digest = md5_of(&[&packet[..4], &[0u8; 16], &packet[20..], secret]);
-    constant_time_eq(&digest, &packet[4..20])
+    authenticator_ok(datagram, &[0u8; 16], secret)
 }
 
 /// True when a response's authenticator matches the request it answers.
 pub fn response_authenticator_ok(datagram: &[u8], request_authenticator: &[u8; 16], secret: &[u8]) -> bool {
+    authenticator_ok(datagram, request_authenticator, secret)
+}
+
+/// MD5(Code+Id+Length+`middle`+Attributes+Secret) equals the packet's
+/// authenticator; `middle` is 16 zero octets for requests (RFC 2866 §3) and
+/// the request authenticator for responses (RFC 2865 §3).
+fn authenticator_ok(datagram: &[u8], middle: &[u8; 16], secret: &[u8]) -> bool {
     let Some(len) = datagram
         .get(2..4)
         .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
@@ -178,7 +175,7 @@ pub fn response_authenticator_ok(datagram: &[u8], request_authenticator: &[u8; 1
     let Some(packet) = datagram.get(..len).filter(|p| p.len() >= MIN_LEN) else {
         return false;
     };
-    let digest = md5_of(&[&packet[..4], request_authenticator, &packet[20..], secret]);
+    let digest = md5_of(&[&packet[..4], middle, &packet[20..], secret]);
     constant_time_eq(&digest, &packet[4..20])
 }
 
