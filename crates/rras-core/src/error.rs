@@ -20,6 +20,8 @@ pub enum Win32Error {
     InvalidHandle = 6,
     /// The server could not allocate what the request needs.
     NotEnoughMemory = 8,
+    /// The server's disk is full: the change could not be made durable.
+    DiskFull = 112,
     /// The request is not supported.
     NotSupported = 50,
     /// A parameter is invalid (NULL pointer, bad header, unknown resume handle …).
@@ -84,6 +86,7 @@ pub const ALL_CODES: &[Win32Error] = &[
     Win32Error::AccessDenied,
     Win32Error::InvalidHandle,
     Win32Error::NotEnoughMemory,
+    Win32Error::DiskFull,
     Win32Error::NotSupported,
     Win32Error::InvalidParameter,
     Win32Error::CallNotImplemented,
@@ -133,6 +136,7 @@ impl Win32Error {
             AccessDenied => "ERROR_ACCESS_DENIED",
             InvalidHandle => "ERROR_INVALID_HANDLE",
             NotEnoughMemory => "ERROR_NOT_ENOUGH_MEMORY",
+            DiskFull => "ERROR_DISK_FULL",
             NotSupported => "ERROR_NOT_SUPPORTED",
             InvalidParameter => "ERROR_INVALID_PARAMETER",
             CallNotImplemented => "ERROR_CALL_NOT_IMPLEMENTED",
@@ -172,6 +176,7 @@ impl Win32Error {
             AccessDenied => "Access is denied.",
             InvalidHandle => "The handle is invalid.",
             NotEnoughMemory => "Not enough memory resources are available to process this command.",
+            DiskFull => "There is not enough space on the disk.",
             NotSupported => "The request is not supported.",
             InvalidParameter => "The parameter is incorrect.",
             CallNotImplemented => "This function is not supported on this system.",

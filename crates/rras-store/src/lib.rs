@@ -56,15 +56,32 @@ impl StoreError {
     pub fn win32(&self) -> Win32Error {
         match self {
             StoreError::Open { .. } => Win32Error::DdmNotRunning,
+            StoreError::Transaction(e) if is_disk_full(e) => Win32Error::DiskFull,
             StoreError::Transaction(_) | StoreError::Decode { .. } | StoreError::Encode(_) => {
                 Win32Error::NotEnoughMemory
             }
         }
     }
+
+    /// An I/O failure after which redb must be closed and re-opened.
+    fn is_io(&self) -> bool {
+        matches!(self, StoreError::Transaction(e) if matches!(**e, redb::Error::Io(_) | redb::Error::PreviousIo))
+    }
+}
+
+fn is_disk_full(e: &redb::Error) -> bool {
+    matches!(e, redb::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28))
 }
 
 fn tx_err(e: impl Into<redb::Error>) -> StoreError {
     StoreError::Transaction(Box::new(e.into()))
+}
+
+fn open_db(path: &Path) -> Result<Database, StoreError> {
+    Database::create(path).map_err(|e| StoreError::Open {
+        path: path.display().to_string(),
+        source: Box::new(e),
+    })
 }
 
 /// One change to make durable.
@@ -90,9 +107,14 @@ pub struct Loaded {
 }
 
 /// The redb-backed store.
+///
+/// After an I/O error (a full disk, say) redb refuses further transactions
+/// until it is re-opened; the store does that by itself on the next
+/// operation, so writes succeed again as soon as the disk has room.
 #[derive(Debug)]
 pub struct Store {
-    db: Database,
+    path: std::path::PathBuf,
+    db: parking_lot::RwLock<Option<Database>>,
     history_limit: u64,
     audit_limit: u64,
 }
@@ -106,28 +128,53 @@ impl Store {
 
     /// Opens with a bound on the audit trail too.
     pub fn open_with_limits(path: &Path, history_limit: u64, audit_limit: u64) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(|e| StoreError::Open {
-            path: path.display().to_string(),
-            source: Box::new(e),
-        })?;
         let store = Store {
-            db,
+            path: path.to_owned(),
+            db: parking_lot::RwLock::new(Some(open_db(path)?)),
             history_limit,
             audit_limit,
         };
         // Create the tables so readers never see "table does not exist".
-        let tx = store.db.begin_write().map_err(tx_err)?;
-        tx.open_table(ACTIVE).map_err(tx_err)?;
-        tx.open_table(HISTORY).map_err(tx_err)?;
-        tx.open_table(AUDIT).map_err(tx_err)?;
-        tx.open_table(META).map_err(tx_err)?;
-        tx.commit().map_err(tx_err)?;
+        store.with_db(|db| {
+            let tx = db.begin_write().map_err(tx_err)?;
+            tx.open_table(ACTIVE).map_err(tx_err)?;
+            tx.open_table(HISTORY).map_err(tx_err)?;
+            tx.open_table(AUDIT).map_err(tx_err)?;
+            tx.open_table(META).map_err(tx_err)?;
+            tx.commit().map_err(tx_err)
+        })?;
         Ok(store)
+    }
+
+    /// Runs `op` on the database; after an I/O failure re-opens it and tries
+    /// once more.
+    fn with_db<T>(&self, op: impl Fn(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let first = self.db.read().as_ref().map(&op);
+        match first {
+            Some(Err(e)) if !e.is_io() => return Err(e),
+            Some(Ok(v)) => return Ok(v),
+            _ => {}
+        }
+        {
+            let mut slot = self.db.write();
+            // The old handle holds the file lock: drop it before re-opening.
+            drop(slot.take());
+            *slot = Some(open_db(&self.path)?);
+        }
+        let guard = self.db.read();
+        match guard.as_ref() {
+            Some(db) => op(db),
+            None => Err(StoreError::Transaction(Box::new(redb::Error::PreviousIo))),
+        }
     }
 
     /// Reads the active table and the handle watermark.
     pub fn load(&self) -> Result<Loaded, StoreError> {
-        let tx = self.db.begin_read().map_err(tx_err)?;
+        self.with_db(|db| self.load_from(db))
+    }
+
+    fn load_from(&self, db: &Database) -> Result<Loaded, StoreError> {
+        let tx = db.begin_read().map_err(tx_err)?;
         let active = tx.open_table(ACTIVE).map_err(tx_err)?;
         let mut out = Loaded::default();
         for row in active.iter().map_err(tx_err)? {
@@ -149,7 +196,11 @@ impl Store {
 
     /// Applies `ops` in one durable transaction (fsync before returning).
     pub fn commit(&self, ops: &[StoreOp], handle_watermark: u32) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(tx_err)?;
+        self.with_db(|db| self.commit_to(db, ops, handle_watermark))
+    }
+
+    fn commit_to(&self, db: &Database, ops: &[StoreOp], handle_watermark: u32) -> Result<(), StoreError> {
+        let tx = db.begin_write().map_err(tx_err)?;
         {
             let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
             let mut history = tx.open_table(HISTORY).map_err(tx_err)?;
@@ -219,7 +270,15 @@ impl Store {
         table: TableDefinition<u64, &[u8]>,
         limit: usize,
     ) -> Result<Vec<T>, StoreError> {
-        let tx = self.db.begin_read().map_err(tx_err)?;
+        self.with_db(|db| Self::newest_from(db, table, limit))
+    }
+
+    fn newest_from<T: serde::de::DeserializeOwned>(
+        db: &Database,
+        table: TableDefinition<u64, &[u8]>,
+        limit: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let tx = db.begin_read().map_err(tx_err)?;
         let rows = tx.open_table(table).map_err(tx_err)?;
         let mut out = Vec::new();
         for row in rows.iter().map_err(tx_err)?.rev().take(limit) {
@@ -309,12 +368,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rrasd.redb");
         let store = Store::open(&path, 10).unwrap();
-        let tx = store.db.begin_write().unwrap();
-        tx.open_table(ACTIVE)
-            .unwrap()
-            .insert(7, &[0xff, 0xff, 0xff][..])
+        store
+            .with_db(|db| {
+                let tx = db.begin_write().map_err(tx_err)?;
+                tx.open_table(ACTIVE)
+                    .map_err(tx_err)?
+                    .insert(7, &[0xff, 0xff, 0xff][..])
+                    .map_err(tx_err)?;
+                tx.commit().map_err(tx_err)
+            })
             .unwrap();
-        tx.commit().unwrap();
         match store.load() {
             Err(StoreError::Decode { key: 7, .. }) => {}
             other => panic!("expected decode error, got {other:?}"),

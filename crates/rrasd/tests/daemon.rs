@@ -414,3 +414,96 @@ fn non_admin_uid_gets_access_denied() {
     // The denial is logged for the operator.
     assert!(open.log().contains("access denied"), "{}", open.log());
 }
+
+/// A tmpfs mounted for one test; unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_disk_fails_clearly_loses_nothing_and_recovers() {
+    if !require_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&state)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount tmpfs");
+    let _disk = SmallDisk(state.clone());
+    let socket = dir.path().join("admin.sock");
+    let spawn = || {
+        Command::new(rrasd())
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--admin-socket")
+            .arg(&socket)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let addr = format!("unix:{}", socket.display());
+    let rt = runtime();
+    let connect = || {
+        rras_testkit::wait_for(Duration::from_secs(15), || {
+            rt.block_on(async {
+                let c = AdminClient::connect(&addr).await.ok()?;
+                matches!(c.is_service_running().await, Ok((true, _))).then_some(c)
+            })
+        })
+        .expect("rrasd up")
+    };
+    let mut child = spawn();
+    let client = connect();
+    let now = SystemTime::now();
+    let report = |i: u64| rt.block_on(client.report(vec![rras_client::started(&synthetic::connection(i, now))]));
+    for i in 0..50 {
+        report(i).unwrap()[0].unwrap();
+    }
+    // Fill the disk.
+    {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(state.join("filler")).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while filler.write_all(&block).is_ok() {}
+    }
+    let err = report(1000).unwrap_err();
+    assert_eq!(err.code(), Win32Error::DiskFull.code(), "{err}");
+    // Reads keep working and show only what was acknowledged.
+    assert_eq!(rt.block_on(client.connections()).unwrap().len(), 50);
+    // Room again: writes succeed without a restart.
+    std::fs::remove_file(state.join("filler")).unwrap();
+    report(2000).unwrap()[0].unwrap();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = child.wait();
+    let mut child = spawn();
+    let client = connect();
+    let ids: HashSet<String> = rt
+        .block_on(client.connections())
+        .unwrap()
+        .into_iter()
+        .map(|c| c.info.source.session_id)
+        .collect();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = child.wait();
+    assert_eq!(ids.len(), 51);
+    assert!(ids.contains(&synthetic::connection(2000, now).source.session_id));
+    assert!(
+        !ids.contains(&synthetic::connection(1000, now).source.session_id),
+        "a refused report appeared"
+    );
+}
