@@ -75,14 +75,20 @@ fn tls(pki: &TestPki, cert: Option<&rras_testkit::pki::CertFiles>, token: Option
     }
 }
 
-#[test]
-fn tls_roles_by_certificate_and_token_and_the_audit_trail() {
+/// A daemon with the TLS listener on a free port and a fresh test PKI.
+fn tls_daemon() -> (tempfile::TempDir, TestPki, u16, DaemonProcess) {
     let dir = tempfile::tempdir().unwrap();
     let pki = TestPki::new(dir.path());
     let port = free_tcp_port();
     let args = pki.daemon_args(port);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let daemon = DaemonProcess::start(rrasd(), &args);
+    (dir, pki, port, daemon)
+}
+
+#[test]
+fn tls_roles_by_certificate_and_token_and_the_audit_trail() {
+    let (_dir, pki, port, daemon) = tls_daemon();
     let rt = runtime();
     let remote = ServerAddr::parse(&format!("127.0.0.1:{port}")).unwrap();
     rt.block_on(async {
@@ -183,12 +189,7 @@ fn tls_roles_by_certificate_and_token_and_the_audit_trail() {
 
 #[test]
 fn hostile_client_cannot_exhaust_cursors_or_sessions() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = TestPki::new(dir.path());
-    let port = free_tcp_port();
-    let args = pki.daemon_args(port);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let daemon = DaemonProcess::start(rrasd(), &args);
+    let (_dir, pki, port, daemon) = tls_daemon();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
