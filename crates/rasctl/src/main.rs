@@ -24,7 +24,7 @@ use crate::output::{connection_details, connections_table, history_table, Connec
     about = "Administer rrasd: list, inspect and hang up VPN connections"
 )]
 struct Cli {
-    /// Server: unix:PATH, a socket path, or HOST[:PORT] over TLS
+    /// Server: unix:PATH, a socket path, or HOST / HOST:PORT over TLS
     /// [default: $RRAS_ADMIN_SOCKET or /run/rrasd/admin.sock].
     #[arg(long, global = true, default_value = "")]
     server: String,
