@@ -48,6 +48,9 @@ pub struct Config {
     pub sessions_per_client: usize,
     /// Most admin RPCs in flight on one connection.
     pub rpc_concurrency_per_connection: usize,
+    /// Most admin RPCs in flight for one caller identity, over all its
+    /// connections (more: RPC_S_SERVER_TOO_BUSY).
+    pub rpc_inflight_per_client: usize,
     /// Seconds after which an admin RPC is cut off.
     pub rpc_timeout_secs: u64,
     /// Entries kept in the audit log.
@@ -82,6 +85,7 @@ impl Default for Config {
             debug_start_delay_ms: 0,
             sessions_per_client: 64,
             rpc_concurrency_per_connection: 32,
+            rpc_inflight_per_client: 64,
             rpc_timeout_secs: 60,
             audit_limit: 100_000,
             radius: RadiusConfig::default(),
@@ -294,6 +298,21 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
+        let limits = [
+            self.sessions_per_client,
+            self.rpc_concurrency_per_connection,
+            self.rpc_inflight_per_client,
+            self.rpc_timeout_secs as usize,
+        ];
+        if limits.contains(&0) {
+            return Err(ConfigError::Invalid {
+                key: "sessions_per_client",
+                message: "session, concurrency and timeout limits must be at least 1".into(),
+            });
+        }
+        self.tls
+            .validate()
+            .map_err(|message| ConfigError::Invalid { key: "tls", message })?;
         self.radius
             .validate()
             .map_err(|message| ConfigError::Invalid { key: "radius", message })
@@ -366,5 +385,13 @@ mod tests {
             ..Args::default()
         };
         assert!(args.into_config().unwrap_err().to_string().contains("radius"));
+        let args = Args {
+            admin_tcp: Some("127.0.0.1:8443".parse().unwrap()),
+            ..Args::default()
+        };
+        let err = args.into_config().unwrap_err().to_string();
+        assert!(err.contains("tls") && err.contains("no plaintext"), "{err}");
+        let err = Config::from_toml("rpc_timeout_secs = 0\n").map(|c| c.validate());
+        assert!(matches!(err, Ok(Err(ConfigError::Invalid { .. }))));
     }
 }

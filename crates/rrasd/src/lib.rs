@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod inflight;
 pub mod journal;
 pub mod manager;
 pub mod metrics;

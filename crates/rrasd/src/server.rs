@@ -15,6 +15,7 @@ use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::auth::{Authorizer, SharedAuthorizer};
 use crate::config::Config;
+use crate::inflight::InflightLimiter;
 use crate::manager::{ConnectionManager, ServiceState};
 use crate::metrics::Metrics;
 use crate::service::AdminService;
@@ -227,7 +228,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let manager = Arc::new(ConnectionManager::new(table.clone(), store.clone()));
     let metrics = Arc::new(Metrics::new());
     let sessions = Arc::new(SessionRegistry::new(config.max_sessions, config.sessions_per_client));
-    let service = AdminService::new(manager.clone(), sessions, auth.clone(), metrics.clone());
+    let inflight = InflightLimiter::new(config.rpc_inflight_per_client);
+    let service = AdminService::new(manager.clone(), sessions, auth.clone(), metrics.clone(), inflight);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut rpc_stop = stop_rx.clone();

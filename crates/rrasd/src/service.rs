@@ -13,6 +13,7 @@ use rras_proto::pb::{self, rras_admin_server::RrasAdmin};
 use tonic::{Request, Response, Status};
 
 use crate::auth::{Caller, Role, SharedAuthorizer};
+use crate::inflight::InflightLimiter;
 use crate::manager::{ConnectionManager, ReportEvent};
 use crate::metrics::Metrics;
 use crate::sessions::SessionRegistry;
@@ -62,6 +63,7 @@ pub struct AdminService {
     sessions: Arc<SessionRegistry>,
     auth: SharedAuthorizer,
     metrics: Arc<Metrics>,
+    inflight: InflightLimiter,
 }
 
 /// Reply messages whose first field is a Win32 status.
@@ -103,12 +105,14 @@ impl AdminService {
         sessions: Arc<SessionRegistry>,
         auth: SharedAuthorizer,
         metrics: Arc<Metrics>,
+        inflight: InflightLimiter,
     ) -> Self {
         AdminService {
             manager,
             sessions,
             auth,
             metrics,
+            inflight,
         }
     }
 
@@ -125,8 +129,11 @@ impl AdminService {
         let started = Instant::now();
         let caller = self.auth.read().caller_of(&request);
         let target = request.get_ref().audit_target();
-        let result = match caller.require(role) {
-            Ok(()) => work(caller.clone(), request.into_inner()).await,
+        let result = match caller
+            .require(role)
+            .and_then(|()| self.inflight.acquire(&caller.identity()))
+        {
+            Ok(_slot) => work(caller.clone(), request.into_inner()).await,
             Err(e) => Err(e),
         };
         let reply = result.unwrap_or_else(|e| {
