@@ -126,6 +126,11 @@ enum Command {
     /// Report a session event (for hook scripts; needs the admin role).
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Run rrasd in-process with demo sessions and show what an admin sees.
     Demo {
         /// Keep running and refreshing until Ctrl-C.
@@ -169,6 +174,11 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Completions { shell } = cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(shell, &mut Cli::command(), "rasctl", &mut std::io::stdout());
+        return Ok(());
+    }
     if let Command::Demo { watch } = cli.command {
         return demo::run(watch).await;
     }
@@ -318,7 +328,7 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Demo { .. } | Command::Error { .. } | Command::Token(_) => Ok(()),
+        Command::Demo { .. } | Command::Error { .. } | Command::Token(_) | Command::Completions { .. } => Ok(()),
     }
 }
 

@@ -169,6 +169,16 @@ fn errors_print_the_win32_code_and_exit_non_zero() {
     );
     assert_eq!(out.status.code(), Some(2), "clap rejects an unknown engine");
 
+    let bash = String::from_utf8_lossy(&rasctl(None, &["completions", "bash"]).stdout).into_owned();
+    assert!(bash.contains("_rasctl") && bash.contains("clear-stats"), "{bash}");
+    let token = String::from_utf8_lossy(&rasctl(None, &["token", "new", "--name", "ci", "--role", "reader"]).stdout)
+        .into_owned();
+    let secret = token
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .expect("token line");
+    assert_eq!(secret.len(), 64);
+    assert!(token.contains("tokens-file line: ci reader "), "{token}");
     let help = String::from_utf8_lossy(&rasctl(None, &["--help"]).stdout).into_owned();
     for sub in [
         "connections",
