@@ -105,6 +105,7 @@ impl ServerAddr {
     pub fn parse(s: &str) -> Result<Self, ClientError> {
         if s.is_empty() {
             let path = std::env::var("RRAS_ADMIN_SOCKET").unwrap_or_else(|_| DEFAULT_SOCKET.into());
+            let path = path.strip_prefix("unix:").unwrap_or(&path);
             return Ok(ServerAddr::Unix(path.into()));
         }
         if let Some(p) = s.strip_prefix("unix:") {
