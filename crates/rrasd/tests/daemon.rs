@@ -461,33 +461,55 @@ fn full_disk_fails_clearly_loses_nothing_and_recovers() {
         })
         .expect("rrasd up")
     };
-    let mut child = spawn();
+    let mut child = ChildGuard(spawn());
     let client = connect();
     let now = SystemTime::now();
-    let report = |i: u64| rt.block_on(client.report(vec![rras_client::started(&synthetic::connection(i, now))]));
-    for i in 0..50 {
-        report(i).unwrap()[0].unwrap();
+    let report = |ids: std::ops::Range<u64>| {
+        rt.block_on(
+            client.report(
+                ids.map(|i| rras_client::started(&synthetic::connection(i, now)))
+                    .collect(),
+            ),
+        )
+    };
+    let key = |i: u64| synthetic::connection(i, now).source.session_id;
+    for r in report(0..50).unwrap() {
+        r.unwrap();
     }
-    // Fill the disk.
+    // Fill the disk to the last byte.
     {
         use std::io::Write;
         let mut filler = std::fs::File::create(state.join("filler")).unwrap();
-        let block = vec![0u8; 64 * 1024];
-        while filler.write_all(&block).is_ok() {}
+        for size in [64 * 1024, 4096, 512, 64, 8, 1] {
+            let block = vec![0u8; size];
+            while filler.write_all(&block).is_ok() {}
+        }
     }
-    let err = report(1000).unwrap_err();
+    // redb may still have free pages inside its file: write until it needs
+    // more room. Every batch that succeeded was acknowledged and must stay.
+    let mut acked: Vec<u64> = (0..50).collect();
+    let mut refused = None;
+    for batch in 0..200u64 {
+        let ids = 1000 + batch * 100..1000 + (batch + 1) * 100;
+        match report(ids.clone()) {
+            Ok(_) => acked.extend(ids),
+            Err(e) => {
+                refused = Some((ids, e));
+                break;
+            }
+        }
+    }
+    let (refused_ids, err) = refused.expect("a full disk never refused a write");
+    eprintln!("disk full after {} acknowledged sessions", acked.len());
     assert_eq!(err.code(), Win32Error::DiskFull.code(), "{err}");
     // Reads keep working and show only what was acknowledged.
-    assert_eq!(rt.block_on(client.connections()).unwrap().len(), 50);
+    assert_eq!(rt.block_on(client.connections()).unwrap().len(), acked.len());
     // Room again: writes succeed without a restart.
     std::fs::remove_file(state.join("filler")).unwrap();
-    report(2000).unwrap()[0].unwrap();
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    let _ = child.wait();
-    let mut child = spawn();
+    report(900_000..900_001).unwrap()[0].unwrap();
+    acked.push(900_000);
+    child.kill9();
+    child = ChildGuard(spawn());
     let client = connect();
     let ids: HashSet<String> = rt
         .block_on(client.connections())
@@ -495,15 +517,33 @@ fn full_disk_fails_clearly_loses_nothing_and_recovers() {
         .into_iter()
         .map(|c| c.info.source.session_id)
         .collect();
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    let _ = child.wait();
-    assert_eq!(ids.len(), 51);
-    assert!(ids.contains(&synthetic::connection(2000, now).source.session_id));
+    child.kill9();
+    assert_eq!(ids.len(), acked.len());
     assert!(
-        !ids.contains(&synthetic::connection(1000, now).source.session_id),
+        acked.iter().all(|i| ids.contains(&key(*i))),
+        "an acknowledged report was lost"
+    );
+    assert!(
+        refused_ids.clone().all(|i| !ids.contains(&key(i))),
         "a refused report appeared"
     );
+}
+
+/// A child process killed (by PID) when the test ends, even on a panic.
+struct ChildGuard(std::process::Child);
+
+impl ChildGuard {
+    fn kill9(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.kill9();
+    }
 }
