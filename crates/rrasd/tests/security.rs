@@ -371,18 +371,33 @@ fn hostile_rpc_payloads_get_codes_not_crashes() {
     });
 }
 
-/// Runs this test binary as `uid` to call every method on the Unix socket.
-fn matrix_as(uid: u32, addr: &str, handle: u32) -> String {
-    use std::os::unix::process::CommandExt;
-    let out = Command::new(std::env::current_exe().unwrap())
+/// Runs this test binary as `uid` (primary group `gid`, supplementary
+/// `groups`, set with util-linux setpriv) to call every method on the
+/// Unix socket.
+fn matrix_as_groups(uid: u32, gid: u32, groups: &[u32], addr: &str, handle: u32) -> String {
+    let groups = if groups.is_empty() {
+        "--clear-groups".to_owned()
+    } else {
+        format!(
+            "--groups={}",
+            groups.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+        )
+    };
+    let out = Command::new("setpriv")
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .arg(groups)
+        .arg(std::env::current_exe().unwrap())
         .args(["--exact", "matrix_helper", "--nocapture", "--test-threads=1"])
         .env("RRAS_HELPER_ADDR", addr)
         .env("RRAS_HELPER_HANDLE", handle.to_string())
-        .uid(uid)
-        .gid(uid)
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn matrix_as(uid: u32, addr: &str, handle: u32) -> String {
+    matrix_as_groups(uid, uid, &[], addr, handle)
 }
 
 /// Not a test of its own: does nothing unless started by `matrix_as`.
@@ -432,7 +447,7 @@ fn parse(out: &str, prefix: &str) -> Vec<(String, u32)> {
 }
 
 #[test]
-fn unix_socket_role_matrix_by_uid_and_group() {
+fn unix_socket_role_matrix_by_uid() {
     if !require_root() {
         return;
     }
@@ -484,6 +499,41 @@ fn unix_socket_role_matrix_by_uid_and_group() {
     assert!(audit
         .iter()
         .any(|r| r.caller == "uid:1500" && r.method == "ConnectionClearStats" && r.result == 0));
+}
+
+#[test]
+fn unix_socket_roles_by_primary_and_supplementary_group() {
+    if !require_root() || !rras_testkit::require_tool("setpriv") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rrasd.toml");
+    std::fs::write(
+        &config,
+        "socket_mode = \"0666\"\nadmin_group = \"1800\"\nreader_group = \"1810\"\n",
+    )
+    .unwrap();
+    let daemon = DaemonProcess::start(rrasd(), &["--config", config.to_str().unwrap()]);
+    std::fs::set_permissions(daemon.dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let handle = runtime().block_on(seed(&daemon.addr()));
+    let roles = |uid, gid, groups: &[u32]| {
+        parse(&matrix_as_groups(uid, gid, groups, &daemon.addr(), handle), "RESULT ")
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    let check = |results: Vec<(String, u32)>, admin: bool, who: &str| {
+        assert_eq!(results.len(), 8, "{who}: {results:?}");
+        let results: Vec<(&str, u32)> = results.iter().map(|(m, c)| (m.as_str(), *c)).collect();
+        assert_role(&results, admin, who);
+    };
+    check(roles(1900, 1800, &[]), true, "primary group = admin_group");
+    check(roles(1901, 1901, &[1800]), true, "supplementary admin_group");
+    check(roles(1902, 1902, &[1810]), false, "supplementary reader_group");
+    assert_eq!(
+        roles(1903, 1903, &[1811]),
+        vec![("ServerConnect".to_owned(), DENIED)],
+        "no group"
+    );
 }
 
 #[test]
