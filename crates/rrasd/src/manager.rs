@@ -73,6 +73,17 @@ pub enum ReportEvent {
     },
 }
 
+/// How to take back one table change whose commit failed.
+#[derive(Debug)]
+enum Undo {
+    /// It was created: remove it.
+    Remove(ConnectionHandle),
+    /// It was changed: put this version back.
+    Replace(Arc<Connection>),
+    /// It was removed: insert it again.
+    Reinsert(Arc<Connection>),
+}
+
 /// The connection manager.
 #[derive(Debug)]
 pub struct ConnectionManager {
@@ -148,35 +159,42 @@ impl ConnectionManager {
     ) -> Result<Vec<Result<ConnectionHandle, Win32Error>>, Win32Error> {
         let mut results = Vec::with_capacity(events.len());
         let mut entries = Vec::with_capacity(events.len());
-        let mut created = Vec::new();
-        let mut ended = Vec::new();
+        let mut undo = Vec::new();
         let now = SystemTime::now();
         for event in events {
             let result = match event {
                 ReportEvent::Started(info) => {
+                    let before = self.table.find(&info.source).and_then(|h| self.table.get(h));
                     let up = self.table.upsert(*info);
-                    if up.created {
-                        created.push(up.handle);
-                    }
+                    undo.push(match before {
+                        Some(old) => Undo::Replace(old),
+                        None => Undo::Remove(up.handle),
+                    });
                     entries.push(JournalEntry::Persist(up.handle));
                     Ok(up.handle)
                 }
                 ReportEvent::Updated { key, stats } => {
-                    self.table.find(&key).ok_or(Win32Error::NoConnection).and_then(|h| {
-                        self.table.update_stats(h, stats)?;
-                        entries.push(JournalEntry::Persist(h));
-                        Ok(h)
-                    })
+                    let before = self.table.find(&key).and_then(|h| self.table.get(h));
+                    match before {
+                        None => Err(Win32Error::NoConnection),
+                        Some(old) => {
+                            let h = old.handle;
+                            self.table.update_stats(h, stats)?;
+                            undo.push(Undo::Replace(old));
+                            entries.push(JournalEntry::Persist(h));
+                            Ok(h)
+                        }
+                    }
                 }
                 ReportEvent::Ended { key, reason, stats } => {
                     match self.table.find(&key).and_then(|h| self.table.remove(h)) {
                         None => Err(Win32Error::NoConnection),
                         Some(c) => {
+                            undo.push(Undo::Reinsert(c.clone()));
                             let mut connection = (*c).clone();
                             if let Some(stats) = stats {
                                 connection.info.stats = stats;
                             }
-                            ended.push(connection.clone());
                             entries.push(JournalEntry::End(Box::new(EndedConnection {
                                 connection,
                                 ended_at: now,
@@ -193,11 +211,20 @@ impl ConnectionManager {
             return Ok(results);
         }
         if let Err(e) = self.journal.commit(entries).await {
-            // Nothing of this group is durable: undo what readers could see.
-            for h in created {
-                self.table.remove(h);
+            // Nothing of this group is durable: undo what readers could see,
+            // newest change first, so a start and an end of one session in
+            // the same group cancel out.
+            for step in undo.into_iter().rev() {
+                match step {
+                    Undo::Remove(h) => {
+                        self.table.remove(h);
+                    }
+                    Undo::Replace(old) => {
+                        let _ = self.table.modify(old.handle, |info| *info = old.info.clone());
+                    }
+                    Undo::Reinsert(old) => self.table.restore([(*old).clone()], 0),
+                }
             }
-            self.table.restore(ended, 0);
             return Err(e.win32());
         }
         Ok(results)

@@ -502,8 +502,31 @@ fn full_disk_fails_clearly_loses_nothing_and_recovers() {
     let (refused_ids, err) = refused.expect("a full disk never refused a write");
     eprintln!("disk full after {} acknowledged sessions", acked.len());
     assert_eq!(err.code(), Win32Error::DiskFull.code(), "{err}");
-    // Reads keep working and show only what was acknowledged.
-    assert_eq!(rt.block_on(client.connections()).unwrap().len(), acked.len());
+    // Refused changes are taken back: an end, and a start+end of one session.
+    let end_first = rras_client::ended(&synthetic::connection(0, now).source, "user-request");
+    assert_eq!(
+        rt.block_on(client.report(vec![end_first])).unwrap_err().code(),
+        Win32Error::DiskFull.code()
+    );
+    let brief = synthetic::connection(777_777, now);
+    let both = vec![
+        rras_client::started(&brief),
+        rras_client::ended(&brief.source, "user-request"),
+    ];
+    assert_eq!(
+        rt.block_on(client.report(both)).unwrap_err().code(),
+        Win32Error::DiskFull.code()
+    );
+    // Reads keep working and show exactly what was acknowledged.
+    let listed: HashSet<String> = rt
+        .block_on(client.connections())
+        .unwrap()
+        .into_iter()
+        .map(|c| c.info.source.session_id)
+        .collect();
+    assert_eq!(listed.len(), acked.len());
+    assert!(listed.contains(&key(0)), "a refused end removed the session");
+    assert!(!listed.contains(&key(777_777)), "a refused start+end left the session");
     // Room again: writes succeed without a restart.
     std::fs::remove_file(state.join("filler")).unwrap();
     report(900_000..900_001).unwrap()[0].unwrap();
