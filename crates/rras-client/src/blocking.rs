@@ -57,6 +57,21 @@ impl BlockingClient {
         self.block_on(self.inner.connections())
     }
 
+    /// Every connection as an iterator that fetches one page at a time.
+    pub fn connections_iter(&self, page_entries: u32) -> impl Iterator<Item = Result<Connection, ClientError>> + '_ {
+        let mut pager = self.inner.pager(page_entries);
+        let mut buffered = std::collections::VecDeque::new();
+        std::iter::from_fn(move || loop {
+            if let Some(c) = buffered.pop_front() {
+                return Some(Ok(c));
+            }
+            match self.block_on(pager.next_page())? {
+                Ok(page) => buffered.extend(page),
+                Err(e) => return Some(Err(e)),
+            }
+        })
+    }
+
     /// See [`AdminClient::connection`].
     pub fn connection(&self, handle: u32) -> Result<Connection, ClientError> {
         self.block_on(self.inner.connection(handle))

@@ -9,6 +9,7 @@
 
 mod blocking;
 mod error;
+mod pager;
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -21,6 +22,7 @@ use tonic::transport::{Channel, Endpoint};
 
 pub use blocking::BlockingClient;
 pub use error::ClientError;
+pub use pager::ConnectionPager;
 
 /// Where the admin socket is when nothing else is said.
 pub const DEFAULT_SOCKET: &str = "/run/rrasd/admin.sock";
@@ -398,6 +400,11 @@ impl AdminClient {
             .await
     }
 
+    /// A pager over all connections, `page_entries` per page.
+    pub fn pager(&self, page_entries: u32) -> ConnectionPager<'_> {
+        ConnectionPager::new(self, page_entries)
+    }
+
     /// Every connection, paged `page_entries` at a time; `progress` is called
     /// after each page with (seen, seen + remaining).
     pub async fn connections_with(
@@ -405,22 +412,13 @@ impl AdminClient {
         page_entries: u32,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<Vec<Connection>, ClientError> {
-        let pref = page_entries
-            .saturating_sub(1)
-            .max(1)
-            .saturating_mul(RAS_CONNECTION_EX_SIZE);
+        let mut pager = self.pager(page_entries);
         let mut out = Vec::new();
-        let mut resume = 0;
-        loop {
-            let page = self.enum_page(pref, resume).await?;
-            let remaining_after = page.total_entries as usize - page.entries.len().min(page.total_entries as usize);
-            out.extend(page.entries);
-            progress(out.len(), out.len() + remaining_after);
-            if page.resume_handle == 0 {
-                return Ok(out);
-            }
-            resume = page.resume_handle;
+        while let Some(page) = pager.next_page().await {
+            out.extend(page?);
+            progress(out.len(), out.len() + pager.remaining().unwrap_or(0) as usize);
         }
+        Ok(out)
     }
 
     /// Every connection (pages of 1000).
