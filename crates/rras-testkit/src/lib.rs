@@ -6,6 +6,7 @@
 #![allow(missing_docs)]
 
 pub mod pki;
+pub mod wireguard_lab;
 
 use std::io::Write;
 use std::net::UdpSocket;

@@ -59,6 +59,8 @@ pub struct Config {
     pub radius: RadiusConfig,
     /// Remote administration over TLS.
     pub tls: crate::tls::TlsConfig,
+    /// WireGuard source.
+    pub wireguard: crate::sources::wireguard::WireguardConfig,
     /// The command line this configuration came from; SIGHUP re-reads the
     /// file and applies the same flags again (roles, TLS names, tokens).
     #[serde(skip)]
@@ -90,6 +92,7 @@ impl Default for Config {
             audit_limit: 100_000,
             radius: RadiusConfig::default(),
             tls: crate::tls::TlsConfig::default(),
+            wireguard: Default::default(),
             cli: None,
         }
     }
@@ -186,6 +189,19 @@ pub struct Args {
     /// Client certificate name (SAN) that is a reader; repeatable.
     #[arg(long, value_name = "NAME")]
     pub tls_reader_name: Vec<String>,
+    /// Learn WireGuard sessions from the UAPI sockets in DIR
+    /// (wireguard-go: /var/run/wireguard) [default: off].
+    #[arg(long, value_name = "DIR")]
+    pub wireguard_dir: Option<PathBuf>,
+    /// Seconds between WireGuard polls [default: 5].
+    #[arg(long, value_name = "SECS")]
+    pub wireguard_poll_secs: Option<u64>,
+    /// A WireGuard peer is connected while its last handshake is younger [default: 180].
+    #[arg(long, value_name = "SECS")]
+    pub wireguard_active_secs: Option<u64>,
+    /// File of `PUBLIC-KEY USER` lines naming WireGuard peers.
+    #[arg(long, value_name = "FILE")]
+    pub wireguard_peers_file: Option<PathBuf>,
     /// Stay "starting" this long before serving (for tests of ERROR_DDM_NOT_RUNNING).
     #[arg(long, value_name = "MS", hide = true)]
     pub debug_start_delay_ms: Option<u64>,
@@ -239,6 +255,18 @@ impl Args {
         set_tls!(tls_key => key);
         set_tls!(tls_client_ca => client_ca);
         set_tls!(tokens_file => tokens_file);
+        if self.wireguard_dir.is_some() {
+            config.wireguard.socket_dir = self.wireguard_dir.clone();
+        }
+        if self.wireguard_peers_file.is_some() {
+            config.wireguard.peers_file = self.wireguard_peers_file.clone();
+        }
+        if let Some(s) = self.wireguard_poll_secs {
+            config.wireguard.poll_secs = s;
+        }
+        if let Some(s) = self.wireguard_active_secs {
+            config.wireguard.active_secs = s;
+        }
         config.tls.admin_names.extend(self.tls_admin_name.iter().cloned());
         config.tls.reader_names.extend(self.tls_reader_name.iter().cloned());
         for spec in &self.radius_client {
@@ -313,6 +341,10 @@ impl Config {
         self.tls
             .validate()
             .map_err(|message| ConfigError::Invalid { key: "tls", message })?;
+        self.wireguard.validate().map_err(|message| ConfigError::Invalid {
+            key: "wireguard",
+            message,
+        })?;
         self.radius
             .validate()
             .map_err(|message| ConfigError::Invalid { key: "radius", message })

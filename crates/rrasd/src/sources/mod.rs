@@ -2,6 +2,7 @@
 //! one module; all feed the same `ConnectionManager`.
 
 pub mod radius;
+pub mod wireguard;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub async fn start(
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, DaemonError> {
     let mut tasks = Vec::new();
+    tasks.extend(wireguard::start(&config.wireguard, manager.clone(), stop.clone()));
     if config.radius.listen.is_some() {
         tasks.extend(radius::start(&config.radius, manager, metrics, stop).await?);
     }

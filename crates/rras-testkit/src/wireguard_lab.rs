@@ -1,0 +1,305 @@
+//! A real WireGuard tunnel for tests: wireguard-go server and client in two
+//! network namespaces this fixture creates, joined by a veth pair. Names
+//! carry the test process id so parallel runs do not collide (UAPI sockets
+//! live in the shared /var/run/wireguard). Dropping it kills its processes
+//! by PID and deletes its namespaces.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::wait_for;
+
+/// Where wireguard-go puts UAPI sockets.
+pub const SOCKET_DIR: &str = "/var/run/wireguard";
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// One server/client pair.
+#[derive(Debug)]
+pub struct WireguardLab {
+    pub server_ns: String,
+    pub client_ns: String,
+    pub server_iface: String,
+    pub client_iface: String,
+    pub server_pub: String,
+    pub client_pub: String,
+    server_key: PathBuf,
+    client_key: PathBuf,
+    children: Vec<Child>,
+    _dir: tempfile::TempDir,
+}
+
+/// Server side of the underlay and the tunnel.
+pub const SERVER_UNDERLAY: &str = "10.201.1.1";
+/// Client side of the underlay (the endpoint the server sees).
+pub const CLIENT_UNDERLAY: &str = "10.201.1.2";
+/// Server tunnel address.
+pub const SERVER_TUNNEL: &str = "10.201.11.1";
+/// Client tunnel address (its allowed IP on the server).
+pub const CLIENT_TUNNEL: &str = "10.201.11.2";
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(args[0]).args(&args[1..]).output().expect("run command");
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn keypair(dir: &std::path::Path, name: &str) -> (PathBuf, String) {
+    let key = run(&["wg", "genkey"]);
+    let path = dir.join(format!("{name}.key"));
+    std::fs::write(&path, format!("{key}\n")).expect("write key");
+    let mut child = Command::new("wg")
+        .arg("pubkey")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("wg pubkey");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(key.as_bytes())
+        .expect("feed key");
+    let out = child.wait_with_output().expect("wg pubkey output");
+    (path, String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+impl WireguardLab {
+    /// Brings the tunnel up and pings through it once.
+    pub fn up() -> Self {
+        let n = std::process::id() % 10_000 * 10 + NEXT.fetch_add(1, Ordering::Relaxed) % 10;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (server_key, server_pub) = keypair(dir.path(), "srv");
+        let (client_key, client_pub) = keypair(dir.path(), "cli");
+        let mut lab = WireguardLab {
+            server_ns: format!("rrwg{n}s"),
+            client_ns: format!("rrwg{n}c"),
+            server_iface: format!("rrwg{n}s0"),
+            client_iface: format!("rrwg{n}c0"),
+            server_pub,
+            client_pub,
+            server_key,
+            client_key,
+            children: Vec::new(),
+            _dir: dir,
+        };
+        let (s, c) = (lab.server_ns.clone(), lab.client_ns.clone());
+        let (vs, vc) = (format!("vrw{n}s"), format!("vrw{n}c"));
+        run(&["ip", "netns", "add", &s]);
+        run(&["ip", "netns", "add", &c]);
+        run(&["ip", "link", "add", &vs, "type", "veth", "peer", "name", &vc]);
+        run(&["ip", "link", "set", &vs, "netns", &s]);
+        run(&["ip", "link", "set", &vc, "netns", &c]);
+        for (ns, dev, addr) in [(&s, &vs, SERVER_UNDERLAY), (&c, &vc, CLIENT_UNDERLAY)] {
+            run(&["ip", "-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]);
+            run(&["ip", "-n", ns, "link", "set", dev, "up"]);
+            run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        for (ns, iface) in [
+            (s.clone(), lab.server_iface.clone()),
+            (c.clone(), lab.client_iface.clone()),
+        ] {
+            let child = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &ns,
+                    "env",
+                    "LOG_LEVEL=error",
+                    "wireguard-go",
+                    "-f",
+                    &iface,
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn wireguard-go");
+            lab.children.push(child);
+        }
+        let sockets_up = wait_for(Duration::from_secs(10), || {
+            (lab.socket(&lab.server_iface).exists() && lab.socket(&lab.client_iface).exists()).then_some(())
+        });
+        assert!(sockets_up.is_some(), "wireguard-go did not create its UAPI sockets");
+        lab.add_server_peer();
+        lab.configure_client();
+        run(&[
+            "ip",
+            "-n",
+            &s,
+            "addr",
+            "add",
+            &format!("{SERVER_TUNNEL}/24"),
+            "dev",
+            &lab.server_iface,
+        ]);
+        run(&["ip", "-n", &s, "link", "set", &lab.server_iface, "up"]);
+        run(&[
+            "ip",
+            "-n",
+            &c,
+            "addr",
+            "add",
+            &format!("{CLIENT_TUNNEL}/24"),
+            "dev",
+            &lab.client_iface,
+        ]);
+        run(&["ip", "-n", &c, "link", "set", &lab.client_iface, "up"]);
+        assert!(lab.ping(), "no ping through the tunnel");
+        lab
+    }
+
+    /// The server's UAPI socket path for `iface`.
+    pub fn socket(&self, iface: &str) -> PathBuf {
+        PathBuf::from(SOCKET_DIR).join(format!("{iface}.sock"))
+    }
+
+    /// The client's side of the tunnel (peer = the server).
+    fn configure_client(&self) {
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.client_ns,
+            "wg",
+            "set",
+            &self.client_iface,
+            "private-key",
+            &self.client_key.display().to_string(),
+            "peer",
+            &self.server_pub,
+            "allowed-ips",
+            "10.201.11.0/24",
+            "endpoint",
+            &format!("{SERVER_UNDERLAY}:51820"),
+            "persistent-keepalive",
+            "25",
+        ]);
+    }
+
+    /// (Re)configures the server with the client as its peer, and resets
+    /// the client's session so it handshakes again at once (a client whose
+    /// peer was removed on the server would otherwise wait for its rekey
+    /// timers).
+    pub fn add_client_peer(&self) {
+        if self.children.len() == 2 {
+            run(&[
+                "ip",
+                "netns",
+                "exec",
+                &self.client_ns,
+                "wg",
+                "set",
+                &self.client_iface,
+                "peer",
+                &self.server_pub,
+                "remove",
+            ]);
+            self.configure_client();
+        }
+        self.add_server_peer();
+    }
+
+    fn add_server_peer(&self) {
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.server_ns,
+            "wg",
+            "set",
+            &self.server_iface,
+            "listen-port",
+            "51820",
+            "private-key",
+            &self.server_key.display().to_string(),
+            "peer",
+            &self.client_pub,
+            "allowed-ips",
+            &format!("{CLIENT_TUNNEL}/32"),
+        ]);
+    }
+
+    /// Pings the server through the tunnel (up to 10 tries).
+    pub fn ping(&self) -> bool {
+        (0..10).any(|_| {
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &self.client_ns,
+                    "ping",
+                    "-c",
+                    "3",
+                    "-i",
+                    "0.2",
+                    "-W",
+                    "1",
+                    SERVER_TUNNEL,
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    }
+
+    /// The server's peers' public keys, from `wg show … peers`.
+    pub fn server_peers(&self) -> Vec<String> {
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.server_ns,
+            "wg",
+            "show",
+            &self.server_iface,
+            "peers",
+        ])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+    }
+
+    /// Stops the server's wireguard-go (its interface goes away).
+    pub fn stop_server(&mut self) {
+        if let Some(mut child) = self.children.first_mut().map(|c| std::mem::replace(c, dummy())) {
+            terminate(&mut child);
+        }
+        let _ = std::fs::remove_file(self.socket(&self.server_iface));
+    }
+}
+
+fn dummy() -> Child {
+    Command::new("true").spawn().expect("spawn true")
+}
+
+fn terminate(child: &mut Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    if wait_for(Duration::from_secs(3), || child.try_wait().ok().flatten()).is_none() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+}
+
+impl Drop for WireguardLab {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            terminate(child);
+        }
+        for ns in [&self.server_ns, &self.client_ns] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        for iface in [&self.server_iface, &self.client_iface] {
+            let _ = std::fs::remove_file(self.socket(iface));
+        }
+    }
+}
