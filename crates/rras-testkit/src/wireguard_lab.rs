@@ -50,6 +50,13 @@ fn run(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// `wg set IFACE ARGS…` inside namespace `ns`.
+fn wg_set(ns: &str, iface: &str, args: &[&str]) {
+    let mut command = vec!["ip", "netns", "exec", ns, "wg", "set", iface];
+    command.extend_from_slice(args);
+    run(&command);
+}
+
 fn keypair(dir: &std::path::Path, name: &str) -> (PathBuf, String) {
     let key = run(&["wg", "genkey"]);
     let path = dir.join(format!("{name}.key"));
@@ -163,25 +170,22 @@ impl WireguardLab {
 
     /// The client's side of the tunnel (peer = the server).
     fn configure_client(&self) {
-        run(&[
-            "ip",
-            "netns",
-            "exec",
+        wg_set(
             &self.client_ns,
-            "wg",
-            "set",
             &self.client_iface,
-            "private-key",
-            &self.client_key.display().to_string(),
-            "peer",
-            &self.server_pub,
-            "allowed-ips",
-            "10.201.11.0/24",
-            "endpoint",
-            &format!("{SERVER_UNDERLAY}:51820"),
-            "persistent-keepalive",
-            "25",
-        ]);
+            &[
+                "private-key",
+                &self.client_key.display().to_string(),
+                "peer",
+                &self.server_pub,
+                "allowed-ips",
+                "10.201.11.0/24",
+                "endpoint",
+                &format!("{SERVER_UNDERLAY}:51820"),
+                "persistent-keepalive",
+                "25",
+            ],
+        );
     }
 
     /// (Re)configures the server with the client as its peer, and resets
@@ -190,41 +194,31 @@ impl WireguardLab {
     /// timers).
     pub fn add_client_peer(&self) {
         if self.children.len() == 2 {
-            run(&[
-                "ip",
-                "netns",
-                "exec",
+            wg_set(
                 &self.client_ns,
-                "wg",
-                "set",
                 &self.client_iface,
-                "peer",
-                &self.server_pub,
-                "remove",
-            ]);
+                &["peer", &self.server_pub, "remove"],
+            );
             self.configure_client();
         }
         self.add_server_peer();
     }
 
     fn add_server_peer(&self) {
-        run(&[
-            "ip",
-            "netns",
-            "exec",
+        wg_set(
             &self.server_ns,
-            "wg",
-            "set",
             &self.server_iface,
-            "listen-port",
-            "51820",
-            "private-key",
-            &self.server_key.display().to_string(),
-            "peer",
-            &self.client_pub,
-            "allowed-ips",
-            &format!("{CLIENT_TUNNEL}/32"),
-        ]);
+            &[
+                "listen-port",
+                "51820",
+                "private-key",
+                &self.server_key.display().to_string(),
+                "peer",
+                &self.client_pub,
+                "allowed-ips",
+                &format!("{CLIENT_TUNNEL}/32"),
+            ],
+        );
     }
 
     /// Pings the server through the tunnel (up to 10 tries).
