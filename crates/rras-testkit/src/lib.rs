@@ -5,6 +5,7 @@
 
 #![allow(missing_docs)]
 
+pub mod openvpn_lab;
 pub mod pki;
 pub mod wireguard_lab;
 

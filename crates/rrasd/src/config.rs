@@ -61,6 +61,8 @@ pub struct Config {
     pub tls: crate::tls::TlsConfig,
     /// WireGuard source.
     pub wireguard: crate::sources::wireguard::WireguardConfig,
+    /// OpenVPN source.
+    pub openvpn: crate::sources::openvpn::OpenvpnConfig,
     /// The command line this configuration came from; SIGHUP re-reads the
     /// file and applies the same flags again (roles, TLS names, tokens).
     #[serde(skip)]
@@ -93,6 +95,7 @@ impl Default for Config {
             radius: RadiusConfig::default(),
             tls: crate::tls::TlsConfig::default(),
             wireguard: Default::default(),
+            openvpn: Default::default(),
             cli: None,
         }
     }
@@ -202,6 +205,12 @@ pub struct Args {
     /// File of `PUBLIC-KEY USER` lines naming WireGuard peers.
     #[arg(long, value_name = "FILE")]
     pub wireguard_peers_file: Option<PathBuf>,
+    /// An OpenVPN management socket to watch (PATH or PATH=IFACE), repeatable.
+    #[arg(long, value_name = "PATH[=IFACE]")]
+    pub openvpn_mgmt: Vec<String>,
+    /// Seconds between OpenVPN polls [default: 5].
+    #[arg(long, value_name = "SECS")]
+    pub openvpn_poll_secs: Option<u64>,
     /// Stay "starting" this long before serving (for tests of ERROR_DDM_NOT_RUNNING).
     #[arg(long, value_name = "MS", hide = true)]
     pub debug_start_delay_ms: Option<u64>,
@@ -260,6 +269,10 @@ impl Args {
         }
         if self.wireguard_peers_file.is_some() {
             config.wireguard.peers_file = self.wireguard_peers_file.clone();
+        }
+        config.openvpn.management.extend(self.openvpn_mgmt.iter().cloned());
+        if let Some(s) = self.openvpn_poll_secs {
+            config.openvpn.poll_secs = s;
         }
         if let Some(s) = self.wireguard_poll_secs {
             config.wireguard.poll_secs = s;
@@ -341,6 +354,10 @@ impl Config {
         self.tls
             .validate()
             .map_err(|message| ConfigError::Invalid { key: "tls", message })?;
+        self.openvpn.validate().map_err(|message| ConfigError::Invalid {
+            key: "openvpn",
+            message,
+        })?;
         self.wireguard.validate().map_err(|message| ConfigError::Invalid {
             key: "wireguard",
             message,

@@ -1,7 +1,9 @@
 //! Sources: the VPN engines rrasd learns connections from. Each engine is
 //! one module; all feed the same `ConnectionManager`.
 
+pub mod openvpn;
 pub mod radius;
+pub mod snapshot;
 pub mod wireguard;
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ pub async fn start(
 ) -> Result<Vec<JoinHandle<()>>, DaemonError> {
     let mut tasks = Vec::new();
     tasks.extend(wireguard::start(&config.wireguard, manager.clone(), stop.clone()));
+    tasks.extend(openvpn::start(&config.openvpn, manager.clone(), stop.clone()));
     if config.radius.listen.is_some() {
         tasks.extend(radius::start(&config.radius, manager, metrics, stop).await?);
     }

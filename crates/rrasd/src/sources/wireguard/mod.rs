@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use self::uapi::{Device, Peer};
+use super::snapshot::diff;
 use crate::manager::{ConnectionManager, Disconnector, ReportEvent};
 
 /// `[wireguard]` settings.
@@ -165,9 +166,7 @@ fn reconcile(
     now: SystemTime,
     last_rx: &mut HashMap<SourceKey, u64>,
 ) -> Vec<ReportEvent> {
-    let known: HashMap<&SourceKey, &Arc<Connection>> = live.iter().map(|c| (&c.info.source, c)).collect();
-    let mut seen = HashSet::new();
-    let mut events = Vec::new();
+    let mut current = Vec::new();
     for (iface, device) in devices {
         for peer in &device.peers {
             let key = SourceKey {
@@ -178,41 +177,22 @@ fn reconcile(
             let recent = peer
                 .last_handshake
                 .is_some_and(|t| now.duration_since(t).unwrap_or_default() < active);
-            let traffic = last_rx
-                .insert(key.clone(), peer.rx_bytes)
-                .is_some_and(|rx| peer.rx_bytes > rx);
-            if !(recent || traffic) {
-                continue;
+            let traffic = last_rx.insert(key, peer.rx_bytes).is_some_and(|rx| peer.rx_bytes > rx);
+            if recent || traffic {
+                let since = peer.last_handshake.unwrap_or(now);
+                current.push(peer_info(iface, peer, names.get(&peer.public_key), since));
             }
-            let existing = known.get(&key);
-            let since = existing
-                .map(|c| c.info.started_at)
-                .or(peer.last_handshake)
-                .unwrap_or(now);
-            let info = peer_info(iface, peer, names.get(&peer.public_key), since);
-            if existing.is_none_or(|c| c.info != info) {
-                events.push(ReportEvent::Started(Box::new(info)));
-            }
-            seen.insert(key);
         }
     }
     let ifaces: HashSet<&str> = devices.iter().map(|(i, _)| i.as_str()).collect();
     last_rx.retain(|k, _| ifaces.contains(k.nas.as_str()));
-    for c in live {
-        if !seen.contains(&c.info.source) {
-            let reason = if ifaces.contains(c.info.source.nas.as_str()) {
-                "idle-timeout"
-            } else {
-                "interface-down"
-            };
-            events.push(ReportEvent::Ended {
-                key: c.info.source.clone(),
-                reason: reason.into(),
-                stats: None,
-            });
+    diff(current, live, |key| {
+        if ifaces.contains(key.nas.as_str()) {
+            "idle-timeout".into()
+        } else {
+            "interface-down".into()
         }
-    }
-    events
+    })
 }
 
 async fn poll_loop(config: WireguardConfig, manager: Arc<ConnectionManager>, mut stop: watch::Receiver<bool>) {

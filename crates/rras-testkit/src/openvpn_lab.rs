@@ -1,0 +1,212 @@
+//! A real OpenVPN 2.6 server and client in two network namespaces this
+//! fixture creates (veth underlay), certificates from the test PKI, a
+//! username/password check, and the management interface on a Unix socket.
+//! Dropping it kills its processes by PID and deletes its namespaces.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::pki::TestPki;
+use crate::wait_for;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// Server underlay address.
+pub const SERVER_UNDERLAY: &str = "10.202.1.1";
+/// Client underlay address (the Real Address the server reports).
+pub const CLIENT_UNDERLAY: &str = "10.202.1.2";
+/// Server tunnel address.
+pub const SERVER_TUNNEL: &str = "10.202.12.1";
+/// The client's tunnel address (first in the pool).
+pub const CLIENT_TUNNEL: &str = "10.202.12.2";
+/// The username the client logs in with.
+pub const USER: &str = "user1";
+
+/// One server with one client.
+#[derive(Debug)]
+pub struct OpenvpnLab {
+    pub server_ns: String,
+    pub client_ns: String,
+    pub management: PathBuf,
+    dir: tempfile::TempDir,
+    server: Option<Child>,
+    client: Option<Child>,
+    pki: TestPki,
+}
+
+fn run(args: &[&str]) {
+    let out = Command::new(args[0]).args(&args[1..]).output().expect("run command");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn spawn_in(ns: &str, config: &Path, log: &Path) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "openvpn", "--config"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(log).expect("log file"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn openvpn")
+}
+
+fn stop(child: &mut Option<Child>) {
+    if let Some(mut c) = child.take() {
+        let pid = nix::unistd::Pid::from_raw(c.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        if wait_for(Duration::from_secs(5), || c.try_wait().ok().flatten()).is_none() {
+            let _ = c.kill();
+        }
+        let _ = c.wait();
+    }
+}
+
+impl OpenvpnLab {
+    /// Brings server and client up and pings through the tunnel.
+    pub fn up() -> Self {
+        let n = std::process::id() % 10_000 * 10 + NEXT.fetch_add(1, Ordering::Relaxed) % 10;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pki = TestPki::new(dir.path());
+        let d = dir.path().to_path_buf();
+        let (s, c) = (format!("rrov{n}s"), format!("rrov{n}c"));
+        let (vs, vc) = (format!("vro{n}s"), format!("vro{n}c"));
+        run(&["ip", "netns", "add", &s]);
+        run(&["ip", "netns", "add", &c]);
+        run(&["ip", "link", "add", &vs, "type", "veth", "peer", "name", &vc]);
+        run(&["ip", "link", "set", &vs, "netns", &s]);
+        run(&["ip", "link", "set", &vc, "netns", &c]);
+        for (ns, dev, addr) in [(&s, &vs, SERVER_UNDERLAY), (&c, &vc, CLIENT_UNDERLAY)] {
+            run(&["ip", "-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]);
+            run(&["ip", "-n", ns, "link", "set", dev, "up"]);
+            run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        let management = d.join("mgmt.sock");
+        std::fs::write(d.join("cli.pass"), format!("{USER}\nsecret1\n")).expect("pass");
+        let auth = d.join("auth.sh");
+        std::fs::write(
+            &auth,
+            format!("#!/bin/sh\n[ \"$(sed -n 1p \"$1\")\" = {USER} ] && [ \"$(sed -n 2p \"$1\")\" = secret1 ]\n"),
+        )
+        .expect("auth script");
+        run(&["chmod", "700", &auth.display().to_string()]);
+        std::fs::write(
+            d.join("server.conf"),
+            format!(
+                "dev tun\ntopology subnet\nserver 10.202.12.0 255.255.255.0\nproto udp4\nlocal {SERVER_UNDERLAY}\nport 1194\n\
+                 ca {ca}\ncert {cert}\nkey {key}\ndh none\ndisable-dco\nkeepalive 5 30\nmanagement {mgmt} unix\n\
+                 script-security 2\nauth-user-pass-verify {auth} via-file\nverb 3\n",
+                ca = pki.ca.display(),
+                cert = pki.server.cert.display(),
+                key = pki.server.key.display(),
+                mgmt = management.display(),
+                auth = auth.display(),
+            ),
+        )
+        .expect("server.conf");
+        std::fs::write(
+            d.join("client.conf"),
+            format!(
+                "client\ndev tun\nproto udp4\nremote {SERVER_UNDERLAY} 1194\nnobind\nca {ca}\ncert {cert}\nkey {key}\n\
+                 auth-user-pass {pass}\nexplicit-exit-notify 1\ndisable-dco\nverb 3\n",
+                ca = pki.ca.display(),
+                cert = pki.admin.cert.display(),
+                key = pki.admin.key.display(),
+                pass = d.join("cli.pass").display(),
+            ),
+        )
+        .expect("client.conf");
+        let mut lab = OpenvpnLab {
+            server_ns: s,
+            client_ns: c,
+            management,
+            dir,
+            server: None,
+            client: None,
+            pki,
+        };
+        lab.server = Some(spawn_in(&lab.server_ns, &d.join("server.conf"), &d.join("server.log")));
+        let mgmt_up = wait_for(Duration::from_secs(10), || lab.management.exists().then_some(()));
+        assert!(
+            mgmt_up.is_some(),
+            "OpenVPN management socket missing: {}",
+            lab.log("server.log")
+        );
+        lab.start_client();
+        lab
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+
+    /// Starts (or restarts) the client and waits until it pings the server.
+    pub fn start_client(&mut self) {
+        stop(&mut self.client);
+        let d = self.dir.path();
+        self.client = Some(spawn_in(&self.client_ns, &d.join("client.conf"), &d.join("client.log")));
+        let connected = wait_for(Duration::from_secs(20), || {
+            self.log("client.log")
+                .contains("Initialization Sequence Completed")
+                .then_some(())
+        });
+        assert!(
+            connected.is_some(),
+            "client did not connect: {}",
+            self.log("client.log")
+        );
+        let ping = (0..10).any(|_| {
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &self.client_ns,
+                    "ping",
+                    "-c",
+                    "2",
+                    "-i",
+                    "0.2",
+                    "-W",
+                    "1",
+                    SERVER_TUNNEL,
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        assert!(ping, "no ping through the OpenVPN tunnel");
+    }
+
+    /// Stops the client (it tells the server with explicit-exit-notify).
+    pub fn stop_client(&mut self) {
+        stop(&mut self.client);
+    }
+
+    /// True once the client process has exited (e.g. after client-kill HALT).
+    pub fn client_exited(&mut self) -> bool {
+        self.client
+            .as_mut()
+            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+    }
+
+    /// The client certificate's name (its Common Name is empty; SAN only).
+    pub fn pki(&self) -> &TestPki {
+        &self.pki
+    }
+}
+
+impl Drop for OpenvpnLab {
+    fn drop(&mut self) {
+        stop(&mut self.client);
+        stop(&mut self.server);
+        for ns in [&self.server_ns, &self.client_ns] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
