@@ -5,6 +5,7 @@
 
 #![allow(missing_docs)]
 
+pub mod netns;
 pub mod openvpn_lab;
 pub mod pki;
 pub mod wireguard_lab;
@@ -200,6 +201,35 @@ impl Drop for DaemonProcess {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// The daemon's connections matching `keep` (empty if it cannot be asked).
+pub fn connections_where(addr: &str, keep: impl Fn(&rras_core::Connection) -> bool) -> Vec<rras_core::Connection> {
+    runtime().block_on(async {
+        match AdminClient::connect(addr).await {
+            Ok(c) => c
+                .connections()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| keep(c))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    })
+}
+
+/// The end reason of the newest ended connection matching `keep`.
+pub fn last_end_reason(addr: &str, keep: impl Fn(&rras_core::Connection) -> bool) -> Option<String> {
+    runtime().block_on(async {
+        let c = AdminClient::connect(addr).await.ok()?;
+        c.history(100)
+            .await
+            .ok()?
+            .into_iter()
+            .find(|h| keep(&h.connection))
+            .map(|h| h.reason)
+    })
 }
 
 /// A small runtime for blocking test code.

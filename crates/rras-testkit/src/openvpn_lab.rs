@@ -5,13 +5,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::netns::{fixture_number, run, NetnsPair};
 use crate::pki::TestPki;
 use crate::wait_for;
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// Server underlay address.
 pub const SERVER_UNDERLAY: &str = "10.202.1.1";
@@ -27,22 +25,13 @@ pub const USER: &str = "user1";
 /// One server with one client.
 #[derive(Debug)]
 pub struct OpenvpnLab {
-    pub server_ns: String,
-    pub client_ns: String,
     pub management: PathBuf,
     dir: tempfile::TempDir,
     server: Option<Child>,
     client: Option<Child>,
     pki: TestPki,
-}
-
-fn run(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("run command");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Last: the namespaces go after the processes in them.
+    net: NetnsPair,
 }
 
 fn spawn_in(ns: &str, config: &Path, log: &Path) -> Child {
@@ -70,22 +59,11 @@ fn stop(child: &mut Option<Child>) {
 impl OpenvpnLab {
     /// Brings server and client up and pings through the tunnel.
     pub fn up() -> Self {
-        let n = std::process::id() % 10_000 * 10 + NEXT.fetch_add(1, Ordering::Relaxed) % 10;
+        let n = fixture_number();
         let dir = tempfile::tempdir().expect("temp dir");
         let pki = TestPki::new(dir.path());
         let d = dir.path().to_path_buf();
-        let (s, c) = (format!("rrov{n}s"), format!("rrov{n}c"));
-        let (vs, vc) = (format!("vro{n}s"), format!("vro{n}c"));
-        run(&["ip", "netns", "add", &s]);
-        run(&["ip", "netns", "add", &c]);
-        run(&["ip", "link", "add", &vs, "type", "veth", "peer", "name", &vc]);
-        run(&["ip", "link", "set", &vs, "netns", &s]);
-        run(&["ip", "link", "set", &vc, "netns", &c]);
-        for (ns, dev, addr) in [(&s, &vs, SERVER_UNDERLAY), (&c, &vc, CLIENT_UNDERLAY)] {
-            run(&["ip", "-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]);
-            run(&["ip", "-n", ns, "link", "set", dev, "up"]);
-            run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-        }
+        let net = NetnsPair::create("rro", n, SERVER_UNDERLAY, CLIENT_UNDERLAY);
         let management = d.join("mgmt.sock");
         std::fs::write(d.join("cli.pass"), format!("{USER}\nsecret1\n")).expect("pass");
         let auth = d.join("auth.sh");
@@ -122,15 +100,18 @@ impl OpenvpnLab {
         )
         .expect("client.conf");
         let mut lab = OpenvpnLab {
-            server_ns: s,
-            client_ns: c,
             management,
             dir,
             server: None,
             client: None,
             pki,
+            net,
         };
-        lab.server = Some(spawn_in(&lab.server_ns, &d.join("server.conf"), &d.join("server.log")));
+        lab.server = Some(spawn_in(
+            &lab.net.server_ns,
+            &d.join("server.conf"),
+            &d.join("server.log"),
+        ));
         let mgmt_up = wait_for(Duration::from_secs(10), || lab.management.exists().then_some(()));
         assert!(
             mgmt_up.is_some(),
@@ -149,7 +130,11 @@ impl OpenvpnLab {
     pub fn start_client(&mut self) {
         stop(&mut self.client);
         let d = self.dir.path();
-        self.client = Some(spawn_in(&self.client_ns, &d.join("client.conf"), &d.join("client.log")));
+        self.client = Some(spawn_in(
+            &self.net.client_ns,
+            &d.join("client.conf"),
+            &d.join("client.log"),
+        ));
         let connected = wait_for(Duration::from_secs(20), || {
             self.log("client.log")
                 .contains("Initialization Sequence Completed")
@@ -165,7 +150,7 @@ impl OpenvpnLab {
                 .args([
                     "netns",
                     "exec",
-                    &self.client_ns,
+                    &self.net.client_ns,
                     "ping",
                     "-c",
                     "2",
@@ -205,8 +190,5 @@ impl Drop for OpenvpnLab {
     fn drop(&mut self) {
         stop(&mut self.client);
         stop(&mut self.server);
-        for ns in [&self.server_ns, &self.client_ns] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
     }
 }

@@ -6,21 +6,17 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::netns::{fixture_number, run, NetnsPair};
 use crate::wait_for;
 
 /// Where wireguard-go puts UAPI sockets.
 pub const SOCKET_DIR: &str = "/var/run/wireguard";
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
 /// One server/client pair.
 #[derive(Debug)]
 pub struct WireguardLab {
-    pub server_ns: String,
-    pub client_ns: String,
     pub server_iface: String,
     pub client_iface: String,
     pub server_pub: String,
@@ -29,6 +25,8 @@ pub struct WireguardLab {
     client_key: PathBuf,
     children: Vec<Child>,
     _dir: tempfile::TempDir,
+    // Last: the namespaces go after the processes in them.
+    net: NetnsPair,
 }
 
 /// Server side of the underlay and the tunnel.
@@ -39,16 +37,6 @@ pub const CLIENT_UNDERLAY: &str = "10.201.1.2";
 pub const SERVER_TUNNEL: &str = "10.201.11.1";
 /// Client tunnel address (its allowed IP on the server).
 pub const CLIENT_TUNNEL: &str = "10.201.11.2";
-
-fn run(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("run command");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 /// `wg set IFACE ARGS…` inside namespace `ns`.
 fn wg_set(ns: &str, iface: &str, args: &[&str]) {
@@ -81,13 +69,11 @@ fn keypair(dir: &std::path::Path, name: &str) -> (PathBuf, String) {
 impl WireguardLab {
     /// Brings the tunnel up and pings through it once.
     pub fn up() -> Self {
-        let n = std::process::id() % 10_000 * 10 + NEXT.fetch_add(1, Ordering::Relaxed) % 10;
+        let n = fixture_number();
         let dir = tempfile::tempdir().expect("temp dir");
         let (server_key, server_pub) = keypair(dir.path(), "srv");
         let (client_key, client_pub) = keypair(dir.path(), "cli");
         let mut lab = WireguardLab {
-            server_ns: format!("rrwg{n}s"),
-            client_ns: format!("rrwg{n}c"),
             server_iface: format!("rrwg{n}s0"),
             client_iface: format!("rrwg{n}c0"),
             server_pub,
@@ -96,19 +82,9 @@ impl WireguardLab {
             client_key,
             children: Vec::new(),
             _dir: dir,
+            net: NetnsPair::create("rrw", n, SERVER_UNDERLAY, CLIENT_UNDERLAY),
         };
-        let (s, c) = (lab.server_ns.clone(), lab.client_ns.clone());
-        let (vs, vc) = (format!("vrw{n}s"), format!("vrw{n}c"));
-        run(&["ip", "netns", "add", &s]);
-        run(&["ip", "netns", "add", &c]);
-        run(&["ip", "link", "add", &vs, "type", "veth", "peer", "name", &vc]);
-        run(&["ip", "link", "set", &vs, "netns", &s]);
-        run(&["ip", "link", "set", &vc, "netns", &c]);
-        for (ns, dev, addr) in [(&s, &vs, SERVER_UNDERLAY), (&c, &vc, CLIENT_UNDERLAY)] {
-            run(&["ip", "-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]);
-            run(&["ip", "-n", ns, "link", "set", dev, "up"]);
-            run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-        }
+        let (s, c) = (lab.net.server_ns.clone(), lab.net.client_ns.clone());
         for (ns, iface) in [
             (s.clone(), lab.server_iface.clone()),
             (c.clone(), lab.client_iface.clone()),
@@ -171,7 +147,7 @@ impl WireguardLab {
     /// The client's side of the tunnel (peer = the server).
     fn configure_client(&self) {
         wg_set(
-            &self.client_ns,
+            &self.net.client_ns,
             &self.client_iface,
             &[
                 "private-key",
@@ -195,7 +171,7 @@ impl WireguardLab {
     pub fn add_client_peer(&self) {
         if self.children.len() == 2 {
             wg_set(
-                &self.client_ns,
+                &self.net.client_ns,
                 &self.client_iface,
                 &["peer", &self.server_pub, "remove"],
             );
@@ -206,7 +182,7 @@ impl WireguardLab {
 
     fn add_server_peer(&self) {
         wg_set(
-            &self.server_ns,
+            &self.net.server_ns,
             &self.server_iface,
             &[
                 "listen-port",
@@ -228,7 +204,7 @@ impl WireguardLab {
                 .args([
                     "netns",
                     "exec",
-                    &self.client_ns,
+                    &self.net.client_ns,
                     "ping",
                     "-c",
                     "3",
@@ -251,7 +227,7 @@ impl WireguardLab {
             "ip",
             "netns",
             "exec",
-            &self.server_ns,
+            &self.net.server_ns,
             "wg",
             "show",
             &self.server_iface,
@@ -289,7 +265,7 @@ impl Drop for WireguardLab {
         for child in &mut self.children {
             terminate(child);
         }
-        for ns in [&self.server_ns, &self.client_ns] {
+        for ns in [&self.net.server_ns, &self.net.client_ns] {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
         for iface in [&self.server_iface, &self.client_iface] {

@@ -9,29 +9,18 @@ use std::time::Duration;
 use rras_client::AdminClient;
 use rras_core::{Connection, EngineKind};
 use rras_testkit::openvpn_lab::{OpenvpnLab, CLIENT_TUNNEL, CLIENT_UNDERLAY, USER};
-use rras_testkit::{require_root, require_tool, runtime, wait_for, DaemonProcess};
+use rras_testkit::{connections_where, last_end_reason, require_root, require_tool, runtime, wait_for, DaemonProcess};
+
+fn is_openvpn(c: &Connection) -> bool {
+    c.info.source.engine == EngineKind::Openvpn
+}
 
 fn session(d: &DaemonProcess) -> Option<Connection> {
-    runtime().block_on(async {
-        let c = AdminClient::connect(&d.addr()).await.ok()?;
-        c.connections()
-            .await
-            .ok()?
-            .into_iter()
-            .find(|c| c.info.source.engine == EngineKind::Openvpn)
-    })
+    connections_where(&d.addr(), is_openvpn).into_iter().next()
 }
 
 fn last_reason(d: &DaemonProcess) -> Option<String> {
-    runtime().block_on(async {
-        let c = AdminClient::connect(&d.addr()).await.ok()?;
-        c.history(10)
-            .await
-            .ok()?
-            .into_iter()
-            .find(|h| h.connection.info.source.engine == EngineKind::Openvpn)
-            .map(|h| h.reason)
-    })
+    last_end_reason(&d.addr(), is_openvpn)
 }
 
 #[test]

@@ -9,29 +9,14 @@ use std::time::Duration;
 use rras_client::AdminClient;
 use rras_core::{Connection, EngineKind};
 use rras_testkit::wireguard_lab::{WireguardLab, CLIENT_TUNNEL, CLIENT_UNDERLAY, SOCKET_DIR};
-use rras_testkit::{require_root, require_tool, runtime, wait_for, DaemonProcess};
+use rras_testkit::{connections_where, last_end_reason, require_root, require_tool, runtime, wait_for, DaemonProcess};
 
-fn peer_connection(d: &DaemonProcess, iface: &str) -> Option<Connection> {
-    runtime().block_on(async {
-        let c = AdminClient::connect(&d.addr()).await.ok()?;
-        c.connections()
-            .await
-            .ok()?
-            .into_iter()
-            .find(|c| c.info.source.engine == EngineKind::Wireguard && c.info.source.nas == iface)
-    })
+fn on(iface: &str) -> impl Fn(&Connection) -> bool + '_ {
+    move |c| c.info.source.engine == EngineKind::Wireguard && c.info.source.nas == iface
 }
 
-fn last_end_reason(d: &DaemonProcess, iface: &str) -> Option<String> {
-    runtime().block_on(async {
-        let c = AdminClient::connect(&d.addr()).await.ok()?;
-        c.history(50)
-            .await
-            .ok()?
-            .into_iter()
-            .find(|h| h.connection.info.source.nas == iface)
-            .map(|h| h.reason)
-    })
+fn peer_connection(d: &DaemonProcess, iface: &str) -> Option<Connection> {
+    connections_where(&d.addr(), on(iface)).into_iter().next()
 }
 
 #[test]
@@ -84,14 +69,17 @@ fn wireguard_go_peers_become_connections() {
     });
     assert!(lab.server_peers().is_empty(), "peer still configured");
     assert!(peer_connection(&daemon, &iface).is_none());
-    assert_eq!(last_end_reason(&daemon, &iface).as_deref(), Some("admin-disconnect"));
+    assert_eq!(
+        last_end_reason(&daemon.addr(), on(&iface)).as_deref(),
+        Some("admin-disconnect")
+    );
 
     // Back again, then quiet: ends as idle-timeout after the 5 s window.
     lab.add_client_peer();
     assert!(lab.ping());
     wait_for(Duration::from_secs(15), || peer_connection(&daemon, &iface)).expect("peer back");
     let ended = wait_for(Duration::from_secs(20), || {
-        last_end_reason(&daemon, &iface).filter(|r| r == "idle-timeout")
+        last_end_reason(&daemon.addr(), on(&iface)).filter(|r| r == "idle-timeout")
     });
     assert!(ended.is_some(), "quiet peer did not end");
 
@@ -100,7 +88,7 @@ fn wireguard_go_peers_become_connections() {
     wait_for(Duration::from_secs(15), || peer_connection(&daemon, &iface)).expect("peer back again");
     lab.stop_server();
     let down = wait_for(Duration::from_secs(15), || {
-        last_end_reason(&daemon, &iface).filter(|r| r == "interface-down")
+        last_end_reason(&daemon.addr(), on(&iface)).filter(|r| r == "interface-down")
     });
     assert!(down.is_some(), "peers of a vanished interface did not end");
 }

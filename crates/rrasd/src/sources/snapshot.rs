@@ -4,10 +4,55 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rras_core::{Connection, ConnectionInfo, SourceKey};
+use tokio::sync::watch;
 
-use crate::manager::ReportEvent;
+use crate::manager::{ConnectionManager, ReportEvent};
+
+/// The rhythm of a polling source: a tick every period while the manager
+/// runs, until the daemon stops.
+#[derive(Debug)]
+pub struct Poller {
+    tick: tokio::time::Interval,
+    stop: watch::Receiver<bool>,
+}
+
+impl Poller {
+    /// Ticks every `secs` seconds until `stop` turns true.
+    pub fn new(secs: u64, stop: watch::Receiver<bool>) -> Self {
+        Poller {
+            tick: tokio::time::interval(Duration::from_secs(secs)),
+            stop,
+        }
+    }
+
+    /// Waits for the next tick at which the manager is running; false when
+    /// the daemon is stopping.
+    pub async fn next(&mut self, manager: &ConnectionManager) -> bool {
+        loop {
+            tokio::select! {
+                _ = self.tick.tick() => {}
+                _ = self.stop.wait_for(|s| *s) => return false,
+            }
+            if manager.ensure_running().is_ok() {
+                return true;
+            }
+        }
+    }
+}
+
+/// Applies a poll's events; a failed commit is logged and simply retried by
+/// the next poll, which computes the difference again.
+pub async fn apply(manager: &ConnectionManager, engine: &str, events: Vec<ReportEvent>) {
+    if events.is_empty() {
+        return;
+    }
+    if let Err(e) = manager.apply(events).await {
+        tracing::error!(engine, "changes not recorded (retried next poll): {e}");
+    }
+}
 
 /// `current` is what the engine reports now; `live` is what the table holds
 /// for this source. A known connection keeps its start time (engines that

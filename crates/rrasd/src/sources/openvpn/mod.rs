@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use self::management::Client;
-use super::snapshot::diff;
+use super::snapshot::{self, diff, Poller};
 use crate::manager::{ConnectionManager, Disconnector};
 
 /// `[openvpn]` settings.
@@ -133,18 +133,11 @@ async fn poll_loop(
     config: OpenvpnConfig,
     manager: Arc<ConnectionManager>,
     killed: Killed,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(config.poll_secs));
+    let mut poller = Poller::new(config.poll_secs, stop);
     let mut failing = std::collections::HashSet::new();
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-        if manager.ensure_running().is_err() {
-            continue;
-        }
+    while poller.next(&manager).await {
         for (socket, iface) in config.servers() {
             let nas = socket.display().to_string();
             let live = manager
@@ -168,12 +161,7 @@ async fn poll_loop(
                     (Vec::new(), "server-down")
                 }
             };
-            let events = diff(current, &live, |_| reason.into());
-            if !events.is_empty() {
-                if let Err(e) = manager.apply(events).await {
-                    tracing::error!("OpenVPN changes not recorded (retried next poll): {e}");
-                }
-            }
+            snapshot::apply(&manager, "openvpn", diff(current, &live, |_| reason.into())).await;
         }
     }
 }

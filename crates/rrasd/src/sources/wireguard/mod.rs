@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use self::uapi::{Device, Peer};
-use super::snapshot::diff;
+use super::snapshot::{self, diff, Poller};
 use crate::manager::{ConnectionManager, Disconnector, ReportEvent};
 
 /// `[wireguard]` settings.
@@ -195,20 +195,13 @@ fn reconcile(
     })
 }
 
-async fn poll_loop(config: WireguardConfig, manager: Arc<ConnectionManager>, mut stop: watch::Receiver<bool>) {
+async fn poll_loop(config: WireguardConfig, manager: Arc<ConnectionManager>, stop: watch::Receiver<bool>) {
     let Some(dir) = config.socket_dir.clone() else { return };
     let active = Duration::from_secs(config.active_secs);
-    let mut tick = tokio::time::interval(Duration::from_secs(config.poll_secs));
+    let mut poller = Poller::new(config.poll_secs, stop);
     let mut failing: HashSet<String> = HashSet::new();
     let mut last_rx = HashMap::new();
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-        if manager.ensure_running().is_err() {
-            continue;
-        }
+    while poller.next(&manager).await {
         let mut devices = Vec::new();
         for (iface, socket) in sockets(&dir).await {
             match uapi::get(&socket).await {
@@ -229,12 +222,7 @@ async fn poll_loop(config: WireguardConfig, manager: Arc<ConnectionManager>, mut
             .select(|c| c.info.source.engine == EngineKind::Wireguard);
         let names = peer_names(config.peers_file.as_deref());
         let events = reconcile(&devices, &live, &names, active, SystemTime::now(), &mut last_rx);
-        if events.is_empty() {
-            continue;
-        }
-        if let Err(e) = manager.apply(events).await {
-            tracing::error!("WireGuard changes not recorded (retried next poll): {e}");
-        }
+        snapshot::apply(&manager, "wireguard", events).await;
     }
 }
 

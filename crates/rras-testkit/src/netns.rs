@@ -1,0 +1,64 @@
+//! Two network namespaces joined by a veth pair: the underlay every engine
+//! lab builds on. Names carry a prefix and a per-process number so parallel
+//! test runs do not collide.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A unique small number for this process's next fixture.
+pub fn fixture_number() -> u32 {
+    std::process::id() % 10_000 * 10 + NEXT.fetch_add(1, Ordering::Relaxed) % 10
+}
+
+/// Runs a command that must succeed; returns its trimmed stdout.
+pub fn run(args: &[&str]) -> String {
+    let out = Command::new(args[0]).args(&args[1..]).output().expect("run command");
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Server and client namespaces with addresses on a /24 underlay.
+/// Deleted on drop.
+#[derive(Debug)]
+pub struct NetnsPair {
+    pub server_ns: String,
+    pub client_ns: String,
+}
+
+impl NetnsPair {
+    /// Creates `{prefix}{n}s` and `{prefix}{n}c` joined by veth, with
+    /// `server_addr`/24 and `client_addr`/24.
+    pub fn create(prefix: &str, n: u32, server_addr: &str, client_addr: &str) -> Self {
+        let pair = NetnsPair {
+            server_ns: format!("{prefix}{n}s"),
+            client_ns: format!("{prefix}{n}c"),
+        };
+        let (s, c) = (&pair.server_ns, &pair.client_ns);
+        let (vs, vc) = (format!("v{prefix}{n}s"), format!("v{prefix}{n}c"));
+        run(&["ip", "netns", "add", s]);
+        run(&["ip", "netns", "add", c]);
+        run(&["ip", "link", "add", &vs, "type", "veth", "peer", "name", &vc]);
+        run(&["ip", "link", "set", &vs, "netns", s]);
+        run(&["ip", "link", "set", &vc, "netns", c]);
+        for (ns, dev, addr) in [(s, &vs, server_addr), (c, &vc, client_addr)] {
+            run(&["ip", "-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]);
+            run(&["ip", "-n", ns, "link", "set", dev, "up"]);
+            run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        pair
+    }
+}
+
+impl Drop for NetnsPair {
+    fn drop(&mut self) {
+        for ns in [&self.server_ns, &self.client_ns] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
