@@ -53,6 +53,30 @@ impl NetnsPair {
         }
         pair
     }
+
+    /// Pings `target` from the client namespace (up to 10 tries of 3).
+    pub fn ping_from_client(&self, target: &str) -> bool {
+        (0..10).any(|_| {
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &self.client_ns,
+                    "ping",
+                    "-c",
+                    "3",
+                    "-i",
+                    "0.2",
+                    "-W",
+                    "1",
+                    target,
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    }
 }
 
 impl Drop for NetnsPair {

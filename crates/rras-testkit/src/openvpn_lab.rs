@@ -145,27 +145,10 @@ impl OpenvpnLab {
             "client did not connect: {}",
             self.log("client.log")
         );
-        let ping = (0..10).any(|_| {
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &self.net.client_ns,
-                    "ping",
-                    "-c",
-                    "2",
-                    "-i",
-                    "0.2",
-                    "-W",
-                    "1",
-                    SERVER_TUNNEL,
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        });
-        assert!(ping, "no ping through the OpenVPN tunnel");
+        assert!(
+            self.net.ping_from_client(SERVER_TUNNEL),
+            "no ping through the OpenVPN tunnel"
+        );
     }
 
     /// Stops the client (it tells the server with explicit-exit-notify).

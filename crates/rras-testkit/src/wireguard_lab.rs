@@ -199,26 +199,7 @@ impl WireguardLab {
 
     /// Pings the server through the tunnel (up to 10 tries).
     pub fn ping(&self) -> bool {
-        (0..10).any(|_| {
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &self.net.client_ns,
-                    "ping",
-                    "-c",
-                    "3",
-                    "-i",
-                    "0.2",
-                    "-W",
-                    "1",
-                    SERVER_TUNNEL,
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+        self.net.ping_from_client(SERVER_TUNNEL)
     }
 
     /// The server's peers' public keys, from `wg show … peers`.
