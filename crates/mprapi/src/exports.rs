@@ -7,6 +7,7 @@
 
 use std::ffi::c_void;
 use std::mem::size_of;
+use std::time::SystemTime;
 
 use rras_core::Win32Error;
 
@@ -131,7 +132,7 @@ pub unsafe extern "C" fn MprAdminConnectionEnumEx(
             dwPreferedMaxLen,
             resume,
         )?;
-        let now = server::now();
+        let now = SystemTime::now();
         let items: Vec<RasConnectionEx> = page.entries.iter().map(|c| fill::connection_ex(c, now)).collect();
         let buffer = to_buffer(&items)?;
         // SAFETY: all out-pointers were checked non-null above (resume may be NULL).
@@ -149,7 +150,7 @@ pub unsafe extern "C" fn MprAdminConnectionEnumEx(
 
 /// The structures of one enumeration level, as one buffer.
 fn level_buffer(level: DWORD, entries: &[rras_core::Connection]) -> Result<*mut u8, DWORD> {
-    let now = server::now();
+    let now = SystemTime::now();
     let p = match level {
         0 => to_buffer(&entries.iter().map(|c| fill::connection_0(c, now)).collect::<Vec<_>>())? as *mut u8,
         1 => to_buffer(&entries.iter().map(fill::connection_1).collect::<Vec<_>>())? as *mut u8,
@@ -243,7 +244,7 @@ pub unsafe extern "C" fn MprAdminConnectionGetInfoEx(
         server::check_header(h.revision, h.r#type, h.size)?;
         let c = server::get_info(hRasServer, hRasConnection)?;
         // SAFETY: valid for writes per the contract.
-        unsafe { pRasConnection.write(fill::connection_ex(&c, server::now())) };
+        unsafe { pRasConnection.write(fill::connection_ex(&c, SystemTime::now())) };
         Ok(0)
     })
 }

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
-use std::time::SystemTime;
 
 use parking_lot::Mutex;
 use rras_client::{BlockingClient, ClientError};
@@ -139,9 +138,4 @@ pub fn server_info(handle: HANDLE) -> Result<(u32, u32), u32> {
         u32::try_from(info.uptime_secs).unwrap_or(u32::MAX),
         u32::try_from(info.total_connections).unwrap_or(u32::MAX),
     ))
-}
-
-/// The time the entries of a reply are computed against.
-pub fn now() -> SystemTime {
-    SystemTime::now()
 }

@@ -12,8 +12,8 @@ use rras_core::model::{
     CcpInfo, ConnectionInfo, Ikev2Projection, Ipv4Projection, Ipv6Projection, LcpInfo, PppProjection,
 };
 use rras_core::{
-    Connection, ConnectionHandle, ConnectionStats, EndedConnection, EngineKind, Guid, InterfaceType, Projection,
-    QuarantineState, SourceKey, Win32Error,
+    Connection, ConnectionHandle, ConnectionStats, EndedConnection, Guid, InterfaceType, Projection, QuarantineState,
+    SourceKey, Win32Error,
 };
 
 use crate::pb;
@@ -476,11 +476,6 @@ pub fn audit_from_pb(e: &pb::AuditEntry) -> rras_core::AuditRecord {
         target: e.target.clone(),
         result: e.result,
     }
-}
-
-/// The engine name of a per-engine count.
-pub fn engine_from_pb(name: &str) -> Result<EngineKind, ProtoError> {
-    Ok(name.parse()?)
 }
 
 #[cfg(test)]

@@ -29,7 +29,6 @@ pub struct OpenvpnLab {
     dir: tempfile::TempDir,
     server: Option<Child>,
     client: Option<Child>,
-    pki: TestPki,
     // Last: the namespaces go after the processes in them.
     net: NetnsPair,
 }
@@ -104,7 +103,6 @@ impl OpenvpnLab {
             dir,
             server: None,
             client: None,
-            pki,
             net,
         };
         lab.server = Some(spawn_in(
@@ -161,11 +159,6 @@ impl OpenvpnLab {
         self.client
             .as_mut()
             .is_none_or(|c| c.try_wait().ok().flatten().is_some())
-    }
-
-    /// The client certificate's name (its Common Name is empty; SAN only).
-    pub fn pki(&self) -> &TestPki {
-        &self.pki
     }
 }
 

@@ -8,6 +8,9 @@ pub mod wireguard;
 
 use std::sync::Arc;
 
+use rras_core::{Guid, SourceKey};
+use sha2::{Digest, Sha256};
+
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -15,6 +18,22 @@ use crate::config::Config;
 use crate::manager::ConnectionManager;
 use crate::metrics::Metrics;
 use crate::server::DaemonError;
+
+/// A GUID derived from the session's identity, for engines that have none
+/// of their own: the same session keeps it across polls and restarts, and
+/// sessions of different NASes or interfaces never share one.
+pub fn stable_guid(key: &SourceKey) -> Guid {
+    let mut h = Sha256::new();
+    h.update(key.engine.as_str().as_bytes());
+    h.update([0]);
+    h.update(key.nas.as_bytes());
+    h.update([0]);
+    h.update(key.session_id.as_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Guid::from_u128(u128::from_be_bytes(bytes))
+}
 
 /// Starts every configured source; returns their tasks.
 pub async fn start(

@@ -5,7 +5,6 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use md5::{Digest, Md5};
 use rras_core::model::connection_flags;
 use rras_core::model::Ikev2Projection;
 use rras_core::{ConnectionInfo, EngineKind, Guid, Projection, QuarantineState, SourceKey};
@@ -216,15 +215,6 @@ pub fn nas_address(nas: &str) -> Option<IpAddr> {
     nas.rsplit('@').next()?.parse().ok()
 }
 
-/// A stable GUID for a session without MS-RAS-Correlation-Id.
-fn guid_for(key: &SourceKey) -> Guid {
-    let mut h = Md5::new();
-    h.update(key.nas.as_bytes());
-    h.update([0]);
-    h.update(key.session_id.as_bytes());
-    Guid::from_u128(u128::from_be_bytes(h.finalize().into()))
-}
-
 fn correlation_guid(v: &[u8]) -> Option<Guid> {
     if let Ok(b) = <[u8; 16]>::try_from(v) {
         let mut data4 = [0; 8];
@@ -311,7 +301,8 @@ fn session_info(p: &Packet, nas: String, now: SystemTime) -> Result<ConnectionIn
     let started_at = event_time.checked_sub(session_time).unwrap_or(event_time);
 
     let mut info = ConnectionInfo::new(key.clone(), String::new(), started_at);
-    info.guid = guid_for(&key);
+    // Without MS-RAS-Correlation-Id (below), a GUID from the session key.
+    info.guid = crate::sources::stable_guid(&key);
     let mut tunnel_type = None;
     let mut framed_ppp = false;
     let mut nas_port = None;

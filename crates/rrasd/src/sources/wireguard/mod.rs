@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rras_core::{Connection, ConnectionInfo, EngineKind, Guid, SourceKey, Win32Error};
+use rras_core::{Connection, ConnectionInfo, EngineKind, SourceKey, Win32Error};
 use serde::Deserialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -127,11 +127,7 @@ fn peer_info(iface: &str, peer: &Peer, user: Option<&String>, since: SystemTime)
     info.remote_endpoint = peer.endpoint.map(|e| e.ip());
     info.stats.bytes_rcved = peer.rx_bytes;
     info.stats.bytes_xmited = peer.tx_bytes;
-    // A stable GUID from the key, so the connection keeps it across polls.
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(peer.public_key.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    info.guid = Guid::from_u128(u128::from_be_bytes(bytes));
+    info.guid = super::stable_guid(&info.source);
     for (addr, len) in &peer.allowed_ips {
         match addr {
             IpAddr::V4(a) if *len == 32 && info.projection.ipv4().remote_address.is_none() => {
