@@ -126,19 +126,18 @@ pub unsafe extern "C" fn MprAdminConnectionEnumEx(
         server::check_header(h.revision, h.r#type, h.size)?;
         // SAFETY: NULL or valid per the contract.
         let resume = unsafe { lpdwResumeHandle.as_ref() }.copied().unwrap_or(0);
-        let page = server::enumerate(
+        let page = server::enumerate_into(
             hRasServer,
             size_of::<RasConnectionEx>() as u32,
             dwPreferedMaxLen,
             resume,
+            fill::connection_ex,
         )?;
-        let now = SystemTime::now();
-        let items: Vec<RasConnectionEx> = page.entries.iter().map(|c| fill::connection_ex(c, now)).collect();
-        let buffer = to_buffer(&items)?;
+        let count = page.buffer.len() as DWORD;
         // SAFETY: all out-pointers were checked non-null above (resume may be NULL).
         unsafe {
-            ppRasConn.write(buffer);
-            lpdwEntriesRead.write(items.len() as DWORD);
+            ppRasConn.write(page.buffer.into_raw());
+            lpdwEntriesRead.write(count);
             lpdwTotalEntries.write(page.total);
             if let Some(r) = lpdwResumeHandle.as_mut() {
                 *r = page.resume;
@@ -148,18 +147,47 @@ pub unsafe extern "C" fn MprAdminConnectionEnumEx(
     })
 }
 
-/// The structures of one enumeration level, as one buffer.
-fn level_buffer(level: DWORD, entries: &[rras_core::Connection]) -> Result<*mut u8, DWORD> {
+/// One connection at a level, as one buffer (GetInfo).
+fn level_buffer(level: DWORD, c: &rras_core::Connection) -> Result<*mut u8, DWORD> {
     let now = SystemTime::now();
     let p = match level {
-        0 => to_buffer(&entries.iter().map(|c| fill::connection_0(c, now)).collect::<Vec<_>>())? as *mut u8,
-        1 => to_buffer(&entries.iter().map(fill::connection_1).collect::<Vec<_>>())? as *mut u8,
-        2 => to_buffer(&entries.iter().map(fill::connection_2).collect::<Vec<_>>())? as *mut u8,
-        3 => to_buffer(&entries.iter().map(fill::connection_3).collect::<Vec<_>>())? as *mut u8,
-        4 => to_buffer(&entries.iter().map(|c| fill::connection_4(c, now)).collect::<Vec<_>>())? as *mut u8,
+        0 => to_buffer(&[fill::connection_0(c, now)])? as *mut u8,
+        1 => to_buffer(&[fill::connection_1(c)])? as *mut u8,
+        2 => to_buffer(&[fill::connection_2(c)])? as *mut u8,
+        3 => to_buffer(&[fill::connection_3(c)])? as *mut u8,
+        4 => to_buffer(&[fill::connection_4(c, now)])? as *mut u8,
         _ => return Err(Win32Error::InvalidLevel.code()),
     };
     Ok(p)
+}
+
+/// One page of an enumeration level, filled into one buffer: (buffer,
+/// entries read, total, resume, status).
+fn level_page(
+    server: HANDLE,
+    level: DWORD,
+    pref: DWORD,
+    resume: DWORD,
+) -> Result<(*mut u8, DWORD, DWORD, DWORD, DWORD), DWORD> {
+    let size = level_size(level)?;
+    fn out<T: Copy>(p: server::FilledPage<T>) -> (*mut u8, DWORD, DWORD, DWORD, DWORD) {
+        let n = p.buffer.len() as DWORD;
+        (p.buffer.into_raw() as *mut u8, n, p.total, p.resume, p.status)
+    }
+    Ok(match level {
+        0 => out(server::enumerate_into(server, size, pref, resume, fill::connection_0)?),
+        1 => out(server::enumerate_into(server, size, pref, resume, |c, _| {
+            fill::connection_1(c)
+        })?),
+        2 => out(server::enumerate_into(server, size, pref, resume, |c, _| {
+            fill::connection_2(c)
+        })?),
+        3 => out(server::enumerate_into(server, size, pref, resume, |c, _| {
+            fill::connection_3(c)
+        })?),
+        4 => out(server::enumerate_into(server, size, pref, resume, fill::connection_4)?),
+        _ => return Err(Win32Error::InvalidLevel.code()),
+    })
 }
 
 fn level_size(level: DWORD) -> Result<u32, DWORD> {
@@ -186,22 +214,21 @@ pub unsafe extern "C" fn MprAdminConnectionEnum(
     lpdwResumeHandle: *mut DWORD,
 ) -> DWORD {
     ffi_boundary(|| {
-        let size = level_size(dwLevel)?;
+        level_size(dwLevel)?;
         non_null!(lplpbBuffer, lpdwEntriesRead, lpdwTotalEntries);
         // SAFETY: NULL or valid per the contract.
         let resume = unsafe { lpdwResumeHandle.as_ref() }.copied().unwrap_or(0);
-        let page = server::enumerate(hRasServer, size, dwPrefMaxLen, resume)?;
-        let buffer = level_buffer(dwLevel, &page.entries)?;
+        let (buffer, read, total, next, status) = level_page(hRasServer, dwLevel, dwPrefMaxLen, resume)?;
         // SAFETY: out-pointers checked non-null above (resume may be NULL).
         unsafe {
             lplpbBuffer.write(buffer);
-            lpdwEntriesRead.write(page.entries.len() as DWORD);
-            lpdwTotalEntries.write(page.total);
+            lpdwEntriesRead.write(read);
+            lpdwTotalEntries.write(total);
             if let Some(r) = lpdwResumeHandle.as_mut() {
-                *r = page.resume;
+                *r = next;
             }
         }
-        Ok(page.status)
+        Ok(status)
     })
 }
 
@@ -220,7 +247,7 @@ pub unsafe extern "C" fn MprAdminConnectionGetInfo(
         level_size(dwLevel)?;
         non_null!(lplpbBuffer);
         let c = server::get_info(hRasServer, hRasConnection)?;
-        let buffer = level_buffer(dwLevel, std::slice::from_ref(&c))?;
+        let buffer = level_buffer(dwLevel, &c)?;
         // SAFETY: checked non-null above.
         unsafe { lplpbBuffer.write(buffer) };
         Ok(0)

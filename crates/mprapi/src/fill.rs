@@ -3,7 +3,6 @@
 //! surrogate pair); 64-bit byte counters give their low 32 bits in the
 //! DWORD structures, as on Windows.
 
-use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rras_core::model::{Ipv4Projection, Ipv6Projection};
@@ -66,8 +65,38 @@ pub fn put_wstr(dst: &mut [WCHAR], s: &str) {
     dst[n..].fill(0);
 }
 
-fn put_addr(dst: &mut [WCHAR], a: Option<impl ToString>) {
-    put_wstr(dst, &a.map(|a| a.to_string()).unwrap_or_default());
+/// Text of at most 64 bytes, formatted on the stack: an address written into
+/// a million structures must not cost a million allocations.
+struct StackText {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(std::fmt::Error)?;
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Writes `a`'s text form (an address: at most 45 characters) into a WCHAR
+/// array; nothing for `None`.
+fn put_addr(dst: &mut [WCHAR], a: Option<impl std::fmt::Display>) {
+    use std::fmt::Write;
+    let mut text = StackText { buf: [0; 64], len: 0 };
+    if let Some(a) = a {
+        // An address always fits; if something longer ever came, the field
+        // is left empty rather than cut.
+        if write!(text, "{a}").is_err() {
+            text.len = 0;
+        }
+    }
+    put_wstr(dst, std::str::from_utf8(&text.buf[..text.len]).unwrap_or_default());
 }
 
 /// FILETIME: 100 ns ticks since 1601-01-01 (zero for `None`).
@@ -112,10 +141,6 @@ fn stats32(c: &Connection) -> Statistics {
         dwCompressionRatioIn: s.compression_ratio_in,
         dwCompressionRatioOut: s.compression_ratio_out,
     }
-}
-
-fn endpoint(a: Option<IpAddr>) -> Option<String> {
-    a.map(|a| a.to_string())
 }
 
 /// The fields every projection shape shares, filled field by field by the
@@ -201,14 +226,8 @@ macro_rules! fill_common {
         $out.dwCompressionRatioIn = s.dwCompressionRatioIn;
         $out.dwCompressionRatioOut = s.dwCompressionRatioOut;
         $out.dwNumSwitchOvers = i.switch_overs;
-        put_wstr(
-            &mut $out.wszRemoteEndpointAddress,
-            &endpoint(i.remote_endpoint).unwrap_or_default(),
-        );
-        put_wstr(
-            &mut $out.wszLocalEndpointAddress,
-            &endpoint(i.local_endpoint).unwrap_or_default(),
-        );
+        put_addr(&mut $out.wszRemoteEndpointAddress, i.remote_endpoint);
+        put_addr(&mut $out.wszLocalEndpointAddress, i.local_endpoint);
         $out.hConnection = c.handle.get() as HANDLE;
         $out.hInterface = i.interface_handle as HANDLE;
     }};

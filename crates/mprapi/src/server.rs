@@ -7,7 +7,12 @@ use std::sync::{Arc, LazyLock};
 
 use parking_lot::Mutex;
 use rras_client::{BlockingClient, ClientError};
+use std::time::SystemTime;
+
+use rras_core::record::{self, RecordFrames};
 use rras_core::{Connection, Win32Error, RAS_CONNECTION_EX_SIZE};
+
+use crate::buffer::CallocVec;
 
 use crate::abi::HANDLE;
 
@@ -72,23 +77,48 @@ pub fn is_running(server: &str) -> bool {
     }
 }
 
-/// One enumeration page: entries, total, next resume handle, status.
+/// One enumeration page filled straight into the caller's buffer.
 #[derive(Debug)]
-pub struct Page {
-    pub entries: Vec<Connection>,
+pub(crate) struct FilledPage<T: Copy> {
+    pub buffer: CallocVec<T>,
     pub total: u32,
     pub resume: u32,
     pub status: u32,
 }
 
-/// A page in units of `entry_size`.
-pub fn enumerate(handle: HANDLE, entry_size: u32, pref_max_len: u32, resume: u32) -> Result<Page, u32> {
+/// A page in units of `entry_size`, read as records and converted one by
+/// one by `fill` into a buffer sized once from the page's announced count.
+/// Each record is decoded into one reused connection: no per-entry
+/// allocation between the socket and the caller's buffer.
+pub(crate) fn enumerate_into<T: Copy>(
+    handle: HANDLE,
+    entry_size: u32,
+    pref_max_len: u32,
+    resume: u32,
+    fill: impl Fn(&Connection, SystemTime) -> T,
+) -> Result<FilledPage<T>, u32> {
     let client = server(handle)?;
-    let page = client
-        .enum_page_raw((1, 1, entry_size), pref_max_len, resume)
+    let mut page = client
+        .enum_records((1, 1, entry_size), pref_max_len, resume)
         .map_err(code)?;
-    Ok(Page {
-        entries: page.entries,
+    let protocol = || Win32Error::RpcCallFailed.code();
+    let mut buffer = CallocVec::with_capacity(page.page_entries as usize)?;
+    let mut scratch = record::empty_connection();
+    while let Some(chunk) = client.next_chunk(&mut page) {
+        let chunk = chunk.map_err(code)?;
+        for frame in RecordFrames::new(&chunk) {
+            record::decode_into(frame.map_err(|_| protocol())?, &mut scratch).map_err(|_| protocol())?;
+            if !buffer.push(fill(&scratch, page.server_now)) {
+                // More records than the server announced: a broken server.
+                return Err(protocol());
+            }
+        }
+    }
+    if buffer.len() != page.page_entries as usize {
+        return Err(protocol());
+    }
+    Ok(FilledPage {
+        buffer,
         total: page.total_entries,
         resume: page.resume_handle,
         status: page.status,

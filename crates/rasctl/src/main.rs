@@ -57,18 +57,24 @@ enum SortField {
 enum Command {
     /// List active connections (MprAdminConnectionEnumEx).
     Connections {
-        /// Stable JSON (see docs/rasctl-json.md).
-        #[arg(long)]
+        /// Stable JSON (see docs/rasctl-json.md): an array, streamed in
+        /// enumeration order unless --sort is given.
+        #[arg(long, conflicts_with = "jsonl")]
         json: bool,
+        /// One JSON object per line, streamed (for jq, log shippers, and a
+        /// million sessions in constant memory).
+        #[arg(long)]
+        jsonl: bool,
         /// Only this user.
         #[arg(long)]
         user: Option<String>,
         /// Only this engine.
         #[arg(long)]
         engine: Option<EngineKind>,
-        /// Sort order.
-        #[arg(long, value_enum, default_value = "handle")]
-        sort: SortField,
+        /// Sort order [default: handle; JSON: the server's enumeration order,
+        /// streamed]. Sorting needs the whole list in memory.
+        #[arg(long, value_enum)]
+        sort: Option<SortField>,
         /// Refresh every SECS seconds until Ctrl-C.
         #[arg(long, value_name = "SECS")]
         watch: Option<u64>,
@@ -219,17 +225,36 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Connections {
             json,
+            jsonl,
             user,
             engine,
             sort,
             watch,
         } => loop {
+            let keep = |c: &Connection| {
+                user.as_ref().is_none_or(|u| &c.info.user_name == u) && engine.is_none_or(|e| c.info.source.engine == e)
+            };
+            if (json || jsonl) && sort.is_none() {
+                stream_json(client, keep, jsonl).await?;
+                let Some(secs) = watch else { return Ok(()) };
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(secs.max(1))) => {}
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                }
+                continue;
+            }
             let mut list = fetch(client).await?;
-            list.retain(|c| user.as_ref().is_none_or(|u| &c.info.user_name == u));
-            list.retain(|c| engine.is_none_or(|e| c.info.source.engine == e));
-            sort_connections(&mut list, sort);
+            list.retain(keep);
+            sort_connections(&mut list, sort.unwrap_or(SortField::Handle));
             let now = SystemTime::now();
-            if json {
+            if jsonl {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                for c in &list {
+                    serde_json::to_writer(&mut out, &ConnectionJson::new(c, now))?;
+                    std::io::Write::write_all(&mut out, b"\n")?;
+                }
+                std::io::Write::flush(&mut out)?;
+            } else if json {
                 let rows: Vec<_> = list.iter().map(|c| ConnectionJson::new(c, now)).collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
@@ -330,6 +355,54 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
         }
         Command::Demo { .. } | Command::Error { .. } | Command::Token(_) | Command::Completions { .. } => Ok(()),
     }
+}
+
+/// Writes every connection as JSON while it arrives: one enumeration read as
+/// a stream of records, each decoded into the same buffer, serialised and
+/// forgotten — memory stays flat however many connections there are. The
+/// array form is byte for byte what `serde_json::to_string_pretty` of the
+/// whole list gives.
+async fn stream_json(client: &AdminClient, keep: impl Fn(&Connection) -> bool, lines: bool) -> anyhow::Result<()> {
+    use serde::ser::{SerializeSeq, Serializer};
+    use std::io::Write;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let now = SystemTime::now();
+    let mut failed: Option<anyhow::Error> = None;
+    if lines {
+        client
+            .for_each_connection(|c| {
+                if failed.is_some() || !keep(c) {
+                    return;
+                }
+                let r = serde_json::to_writer(&mut out, &ConnectionJson::new(c, now))
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| out.write_all(b"\n").map_err(anyhow::Error::from));
+                if let Err(e) = r {
+                    failed = Some(e);
+                }
+            })
+            .await?;
+    } else {
+        let mut ser = serde_json::Serializer::pretty(&mut out);
+        let mut seq = ser.serialize_seq(None)?;
+        client
+            .for_each_connection(|c| {
+                if failed.is_some() || !keep(c) {
+                    return;
+                }
+                if let Err(e) = seq.serialize_element(&ConnectionJson::new(c, now)) {
+                    failed = Some(e.into());
+                }
+            })
+            .await?;
+        seq.end()?;
+        out.write_all(b"\n")?;
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Pages through everything, with a progress line on a terminal.

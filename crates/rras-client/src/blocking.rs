@@ -3,7 +3,7 @@
 
 use rras_core::Connection;
 
-use crate::{AdminClient, ClientError, EnumPage, ServerAddr, ServerInfo};
+use crate::{AdminClient, ClientError, EnumPage, RecordPage, ServerAddr, ServerInfo};
 
 /// A synchronous admin session.
 #[derive(Debug)]
@@ -50,6 +50,22 @@ impl BlockingClient {
     /// See [`AdminClient::enum_page_raw`].
     pub fn enum_page_raw(&self, header: (u32, u32, u32), pref: u32, resume: u32) -> Result<EnumPage, ClientError> {
         self.block_on(self.inner.enum_page_raw(header, pref, resume))
+    }
+
+    /// See [`AdminClient::enum_records`]; read the chunks with
+    /// [`Self::next_chunk`].
+    pub fn enum_records(&self, header: (u32, u32, u32), pref: u32, resume: u32) -> Result<RecordPage, ClientError> {
+        self.block_on(self.inner.enum_records(header, pref, resume))
+    }
+
+    /// See [`RecordPage::next_chunk`].
+    pub fn next_chunk(&self, page: &mut RecordPage) -> Option<Result<Vec<u8>, ClientError>> {
+        self.block_on(page.next_chunk())
+    }
+
+    /// See [`AdminClient::for_each_connection`].
+    pub fn for_each_connection(&self, each: impl FnMut(&Connection)) -> Result<usize, ClientError> {
+        self.block_on(self.inner.for_each_connection(each))
     }
 
     /// See [`AdminClient::connections`].

@@ -158,6 +158,65 @@ pub struct EnumPage {
     pub status: u32,
 }
 
+/// One page read as records: its facts, then its records chunk by chunk.
+#[derive(Debug)]
+pub struct RecordPage {
+    /// NO_ERROR or ERROR_MORE_DATA.
+    pub status: u32,
+    /// Entries from the position of this call on.
+    pub total_entries: u32,
+    /// Handle for the next call; 0 when complete.
+    pub resume_handle: u32,
+    /// Entries this page carries (over all chunks).
+    pub page_entries: u32,
+    /// The server's clock when it read the page (for `dwConnectDuration`).
+    pub server_now: SystemTime,
+    first: Option<Vec<u8>>,
+    stream: tonic::Streaming<pb::RecordChunk>,
+}
+
+impl RecordPage {
+    /// The next chunk of framed records ([`rras_core::record::RecordFrames`]
+    /// splits it), or `None` at the end of the page.
+    pub async fn next_chunk(&mut self) -> Option<Result<Vec<u8>, ClientError>> {
+        if let Some(first) = self.first.take() {
+            return Some(Ok(first));
+        }
+        match self.stream.message().await {
+            Ok(Some(chunk)) => Some(Ok(chunk.records)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+
+    /// Decodes every record of the page into one reused connection and
+    /// hands it to `each`; checks the count the server announced.
+    pub async fn for_each_record(&mut self, mut each: impl FnMut(&Connection)) -> Result<usize, ClientError> {
+        let mut scratch = rras_core::record::empty_connection();
+        let mut n = 0usize;
+        while let Some(chunk) = self.next_chunk().await {
+            let chunk = chunk?;
+            for frame in rras_core::record::RecordFrames::new(&chunk) {
+                let frame = frame.map_err(|e| ClientError::Protocol(e.to_string()))?;
+                rras_core::record::decode_into(frame, &mut scratch)
+                    .map_err(|e| ClientError::Protocol(e.to_string()))?;
+                n += 1;
+                if n > self.page_entries as usize {
+                    return Err(ClientError::Protocol("more records than the page announced".into()));
+                }
+                each(&scratch);
+            }
+        }
+        if n != self.page_entries as usize {
+            return Err(ClientError::Protocol(format!(
+                "page announced {} records, carried {n}",
+                self.page_entries
+            )));
+        }
+        Ok(n)
+    }
+}
+
 /// Server facts for `rasctl server`.
 #[derive(Debug, Clone)]
 pub struct ServerInfo {
@@ -360,16 +419,18 @@ impl AdminClient {
         })
     }
 
-    /// One `MprAdminConnectionEnumEx` call with an explicit header.
-    pub async fn enum_page_raw(
+    /// One `MprAdminConnectionEnumEx` call with an explicit header, its
+    /// entries as records arriving in chunks (the fast path: nothing is
+    /// decoded until the caller decodes it).
+    pub async fn enum_records(
         &self,
         header: (u32, u32, u32),
         pref_max_len: u32,
         resume_handle: u32,
-    ) -> Result<EnumPage, ClientError> {
-        let r = self
+    ) -> Result<RecordPage, ClientError> {
+        let mut stream = self
             .rpc()
-            .connection_enum_ex(pb::EnumRequest {
+            .connection_enum_records(pb::EnumRequest {
                 session_id: self.session_id,
                 header_revision: header.0,
                 header_type: header.1,
@@ -379,19 +440,51 @@ impl AdminClient {
             })
             .await?
             .into_inner();
-        check(r.status)?;
-        let entries = r
-            .entries
-            .iter()
-            .map(connection_from_pb)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let head = stream
+            .message()
+            .await?
+            .ok_or_else(|| ClientError::Protocol("enumeration reply without a first message".into()))?;
+        check(head.status)?;
+        Ok(RecordPage {
+            status: head.status,
+            total_entries: head.total_entries,
+            resume_handle: head.resume_handle,
+            page_entries: head.page_entries,
+            server_now: SystemTime::UNIX_EPOCH
+                .checked_add(std::time::Duration::from_micros(head.now_unix_micros))
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+            first: Some(head.records),
+            stream,
+        })
+    }
+
+    /// One `MprAdminConnectionEnumEx` call with an explicit header, decoded.
+    pub async fn enum_page_raw(
+        &self,
+        header: (u32, u32, u32),
+        pref_max_len: u32,
+        resume_handle: u32,
+    ) -> Result<EnumPage, ClientError> {
+        let mut page = self.enum_records(header, pref_max_len, resume_handle).await?;
+        let mut entries = Vec::with_capacity(page.page_entries.min(1 << 20) as usize);
+        page.for_each_record(|c| entries.push(c.clone())).await?;
         Ok(EnumPage {
             entries,
-            total_entries: r.total_entries,
-            resume_handle: r.resume_handle,
-            status: r.status,
+            total_entries: page.total_entries,
+            resume_handle: page.resume_handle,
+            status: page.status,
         })
+    }
+
+    /// Every connection, in one enumeration (pref_max_len = all) read as a
+    /// stream: `each` sees one connection at a time and the list is never
+    /// held whole, so a million connections cost the memory of one chunk.
+    /// Returns how many there were.
+    pub async fn for_each_connection(&self, each: impl FnMut(&Connection)) -> Result<usize, ClientError> {
+        let mut page = self
+            .enum_records((1, 1, RAS_CONNECTION_EX_SIZE), rras_core::PREF_MAX_ALL, 0)
+            .await?;
+        page.for_each_record(each).await
     }
 
     /// One page of RAS_CONNECTION_EX-sized entries.

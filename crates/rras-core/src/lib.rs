@@ -12,6 +12,7 @@ pub mod error;
 pub mod model;
 pub mod order_index;
 pub mod paging;
+pub mod record;
 pub mod synthetic;
 pub mod table;
 
@@ -23,4 +24,5 @@ pub use model::{
     Projection, QuarantineState, SourceKey,
 };
 pub use paging::{PREF_MAX_ALL, RAS_CONNECTION_EX_SIZE};
+pub use record::{Record, RecordError, SourceRef};
 pub use table::{ConnectionTable, Page, Upserted};

@@ -21,8 +21,11 @@ pub struct ConnectionHandle(NonZeroU32);
 
 impl ConnectionHandle {
     /// The handle for a raw value; `None` for 0, which is never a handle.
-    pub fn new(raw: u32) -> Option<Self> {
-        NonZeroU32::new(raw).map(Self)
+    pub const fn new(raw: u32) -> Option<Self> {
+        match NonZeroU32::new(raw) {
+            Some(n) => Some(Self(n)),
+            None => None,
+        }
     }
 
     /// The raw 32-bit value.

@@ -7,23 +7,26 @@
 //! read lock, then puts the cursor back. No lock is held across I/O.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Arc;
 use std::time::Instant;
 
+use hashbrown::HashTable;
 use parking_lot::{Mutex, RwLock};
 
 use crate::cursor::{ClientSessionId, CursorLimits, CursorRegistry, Position, ResumeHandle};
 use crate::model::{Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, EngineKind, SourceKey};
 use crate::order_index::OrderIndex;
 use crate::paging::entries_for;
+use crate::record::{Record, SourceRef};
 use crate::Win32Error;
 
 /// One reply of a paged enumeration.
 #[derive(Debug, Clone)]
 pub struct Page {
-    /// The entries of this reply, in enumeration order.
-    pub entries: Vec<Arc<Connection>>,
+    /// The entries of this reply, in enumeration order, as the shared
+    /// records the table holds (no copy was made to build the page).
+    pub entries: Vec<Record>,
     /// Entries from the cursor position on, this reply's included.
     pub total_entries: u32,
     /// The handle for the next call; `None` exactly when the enumeration is
@@ -43,24 +46,31 @@ impl Page {
 }
 
 /// Result of [`ConnectionTable::upsert`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upserted {
     /// The connection's handle (new or existing).
     pub handle: ConnectionHandle,
     /// True when the connection was not in the table before.
     pub created: bool,
+    /// What the table held before, for an existing connection (to undo).
+    pub previous: Option<Record>,
 }
 
 #[derive(Debug)]
 struct Row {
     seq: u64,
-    connection: Arc<Connection>,
+    record: Record,
 }
 
+/// The rows. Memory per connection is what matters at a million: a row is
+/// its record (one allocation of ~150 bytes), a slot in `by_handle`, a 4-byte
+/// slot in `by_source` (the key is read back from the record, not copied)
+/// and a treap node.
 #[derive(Debug, Default)]
 struct Rows {
     by_handle: HashMap<ConnectionHandle, Row>,
-    by_source: HashMap<SourceKey, ConnectionHandle>,
+    by_source: HashTable<ConnectionHandle>,
+    hasher: RandomState,
     order: OrderIndex<ConnectionHandle>,
     per_engine: HashMap<EngineKind, usize>,
     next_seq: u64,
@@ -86,7 +96,7 @@ impl ConnectionTable {
     pub fn new(limits: CursorLimits) -> Self {
         // A per-process salt (std seeds RandomState from the OS) makes resume
         // handles differ between daemon runs.
-        let salt = std::collections::hash_map::RandomState::new().build_hasher().finish() as u32;
+        let salt = RandomState::new().build_hasher().finish() as u32;
         ConnectionTable {
             rows: RwLock::new(Rows::default()),
             cursors: Mutex::new(CursorRegistry::new(limits, salt)),
@@ -127,77 +137,114 @@ impl ConnectionTable {
     /// same [`SourceKey`] (its handle and enumeration position stay).
     pub fn upsert(&self, info: ConnectionInfo) -> Upserted {
         let mut rows = self.rows.write();
-        if let Some(&handle) = rows.by_source.get(&info.source) {
+        if let Some(handle) = rows.find(SourceRef::of(&info.source)) {
+            let record = Record::encode_info(handle, &info);
             if let Some(row) = rows.by_handle.get_mut(&handle) {
-                row.connection = Arc::new(Connection { handle, info });
-                return Upserted { handle, created: false };
+                let previous = std::mem::replace(&mut row.record, record);
+                return Upserted {
+                    handle,
+                    created: false,
+                    previous: Some(previous),
+                };
             }
         }
         let handle = rows.allocate_handle();
-        rows.insert(Connection { handle, info });
-        Upserted { handle, created: true }
+        rows.insert(Record::encode_info(handle, &info));
+        Upserted {
+            handle,
+            created: true,
+            previous: None,
+        }
     }
 
-    /// Puts back connections read from the store, with their own handles,
-    /// and raises the handle watermark to at least `watermark`.
-    pub fn restore(&self, connections: impl IntoIterator<Item = Connection>, watermark: u32) {
+    /// Puts back records read from the store (or taken out by an undo), with
+    /// their own handles, and raises the handle watermark to at least
+    /// `watermark`. A record whose handle or identity is already present is
+    /// skipped.
+    pub fn restore(&self, records: impl IntoIterator<Item = Record>, watermark: u32) {
         let mut rows = self.rows.write();
-        for c in connections {
-            rows.handle_watermark = rows.handle_watermark.max(c.handle.get());
-            if rows.by_handle.contains_key(&c.handle) || rows.by_source.contains_key(&c.info.source) {
+        for r in records {
+            let handle = r.handle();
+            rows.handle_watermark = rows.handle_watermark.max(handle.get());
+            if rows.by_handle.contains_key(&handle) || rows.find(r.source()).is_some() {
                 continue;
             }
-            rows.insert(c);
+            rows.insert(r);
         }
         rows.handle_watermark = rows.handle_watermark.max(watermark);
     }
 
-    /// The connection with this handle.
+    /// Replaces a live connection's record with an earlier one of the same
+    /// connection (undo of a change); false when the handle is gone or the
+    /// identity differs.
+    pub fn put_back(&self, record: Record) -> bool {
+        let mut rows = self.rows.write();
+        match rows.by_handle.get_mut(&record.handle()) {
+            Some(row) if row.record.source() == record.source() => {
+                row.record = record;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The connection with this handle (decoded from its record).
     pub fn get(&self, handle: ConnectionHandle) -> Option<Arc<Connection>> {
-        self.rows.read().by_handle.get(&handle).map(|r| r.connection.clone())
+        self.record(handle).map(|r| Arc::new(r.decode()))
+    }
+
+    /// The record of the connection with this handle.
+    pub fn record(&self, handle: ConnectionHandle) -> Option<Record> {
+        self.rows.read().by_handle.get(&handle).map(|r| r.record.clone())
     }
 
     /// The handle of the connection a source knows by `key`.
     pub fn find(&self, key: &SourceKey) -> Option<ConnectionHandle> {
-        self.rows.read().by_source.get(key).copied()
+        self.rows.read().find(SourceRef::of(key))
     }
 
-    /// Replaces the counters of a connection.
-    pub fn update_stats(
-        &self,
-        handle: ConnectionHandle,
-        stats: ConnectionStats,
-    ) -> Result<Arc<Connection>, Win32Error> {
+    /// Replaces the counters of a connection; returns the record before.
+    pub fn update_stats(&self, handle: ConnectionHandle, stats: ConnectionStats) -> Result<Record, Win32Error> {
         self.modify(handle, |info| info.stats = stats)
     }
 
     /// Applies `change` to a connection's info (copy-on-write: readers
-    /// holding the old `Arc` keep seeing the old values).
+    /// holding the old record keep seeing the old values); returns the
+    /// record before.
     pub fn modify(
         &self,
         handle: ConnectionHandle,
         change: impl FnOnce(&mut ConnectionInfo),
-    ) -> Result<Arc<Connection>, Win32Error> {
+    ) -> Result<Record, Win32Error> {
         let mut rows = self.rows.write();
         let row = rows.by_handle.get_mut(&handle).ok_or(Win32Error::NoConnection)?;
-        let mut connection = (*row.connection).clone();
+        let mut connection = row.record.decode();
+        let source = connection.info.source.clone();
         change(&mut connection.info);
         // The source key is the identity; a change may not move it.
-        connection.info.source = row.connection.info.source.clone();
-        row.connection = Arc::new(connection);
-        Ok(row.connection.clone())
+        connection.info.source = source;
+        Ok(std::mem::replace(&mut row.record, Record::encode(&connection)))
     }
 
     /// Removes a connection, returning it.
     pub fn remove(&self, handle: ConnectionHandle) -> Option<Arc<Connection>> {
+        self.remove_record(handle).map(|r| Arc::new(r.decode()))
+    }
+
+    /// Removes a connection, returning its record.
+    pub fn remove_record(&self, handle: ConnectionHandle) -> Option<Record> {
         let mut rows = self.rows.write();
         let row = rows.by_handle.remove(&handle)?;
         rows.order.remove(row.seq);
-        rows.by_source.remove(&row.connection.info.source);
-        if let Some(n) = rows.per_engine.get_mut(&row.connection.info.source.engine) {
+        let source = row.record.source();
+        let hash = rows.hasher.hash_one(source);
+        if let Ok(slot) = rows.by_source.find_entry(hash, |h| *h == handle) {
+            slot.remove();
+        }
+        if let Some(n) = rows.per_engine.get_mut(&source.engine) {
             *n -= 1;
         }
-        Some(row.connection)
+        Some(row.record)
     }
 
     /// The handle first in enumeration order (the oldest row).
@@ -206,17 +253,35 @@ impl ConnectionTable {
         rows.order.range_after(None, 1).first().map(|(_, h)| *h)
     }
 
-    /// Every connection matching `keep`, in enumeration order (for ending all
-    /// of a NAS's sessions and similar sweeps; O(n)).
-    pub fn select(&self, keep: impl Fn(&Connection) -> bool) -> Vec<Arc<Connection>> {
+    /// Every connection whose identity matches `keep`, in enumeration order,
+    /// as (handle, key) — for ending all of a NAS's sessions and similar
+    /// sweeps; O(n) but decodes only the identity prefix of each record.
+    pub fn select_sources(&self, keep: impl Fn(SourceRef<'_>) -> bool) -> Vec<(ConnectionHandle, SourceKey)> {
         let rows = self.rows.read();
         rows.order
             .range_after(None, usize::MAX)
             .into_iter()
             .filter_map(|(_, h)| rows.by_handle.get(&h))
-            .filter(|r| keep(&r.connection))
-            .map(|r| r.connection.clone())
+            .filter(|r| keep(r.record.source()))
+            .map(|r| (r.record.handle(), r.record.source().to_owned_key()))
             .collect()
+    }
+
+    /// Every connection whose identity matches `keep`, in enumeration order,
+    /// decoded (only those: a poller of 10 WireGuard peers beside a million
+    /// RADIUS sessions decodes 10 records).
+    pub fn select(&self, keep: impl Fn(SourceRef<'_>) -> bool) -> Vec<Arc<Connection>> {
+        let records: Vec<Record> = {
+            let rows = self.rows.read();
+            rows.order
+                .range_after(None, usize::MAX)
+                .into_iter()
+                .filter_map(|(_, h)| rows.by_handle.get(&h))
+                .filter(|r| keep(r.record.source()))
+                .map(|r| r.record.clone())
+                .collect()
+        };
+        records.into_iter().map(|r| Arc::new(r.decode())).collect()
     }
 
     /// One page of `MprAdminConnectionEnumEx` for `session`.
@@ -264,7 +329,7 @@ impl ConnectionTable {
             let last_seq = keys.last().map(|(seq, _)| *seq).or(position.after);
             let entries: Vec<_> = keys
                 .into_iter()
-                .filter_map(|(_, h)| rows.by_handle.get(&h).map(|r| r.connection.clone()))
+                .filter_map(|(_, h)| rows.by_handle.get(&h).map(|r| r.record.clone()))
                 .collect();
             (
                 entries,
@@ -291,6 +356,15 @@ impl ConnectionTable {
 }
 
 impl Rows {
+    fn find(&self, key: SourceRef<'_>) -> Option<ConnectionHandle> {
+        let hash = self.hasher.hash_one(key);
+        self.by_source
+            .find(hash, |h| {
+                self.by_handle.get(h).is_some_and(|r| r.record.source() == key)
+            })
+            .copied()
+    }
+
     fn allocate_handle(&mut self) -> ConnectionHandle {
         // Counting up and wrapping means a handle comes back only after four
         // billion others: far longer than any client holds one.
@@ -304,20 +378,27 @@ impl Rows {
         }
     }
 
-    fn insert(&mut self, connection: Connection) {
+    fn insert(&mut self, record: Record) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let handle = connection.handle;
+        let handle = record.handle();
+        let source = record.source();
         self.order.insert(seq, handle);
-        self.by_source.insert(connection.info.source.clone(), handle);
-        *self.per_engine.entry(connection.info.source.engine).or_default() += 1;
-        self.by_handle.insert(
-            handle,
-            Row {
-                seq,
-                connection: Arc::new(connection),
-            },
-        );
+        *self.per_engine.entry(source.engine).or_default() += 1;
+        let hash = self.hasher.hash_one(source);
+        let Rows {
+            by_handle,
+            by_source,
+            hasher,
+            ..
+        } = self;
+        by_source.insert_unique(hash, handle, |h| {
+            by_handle
+                .get(h)
+                .map(|r| hasher.hash_one(r.record.source()))
+                .unwrap_or_default()
+        });
+        by_handle.insert(handle, Row { seq, record });
     }
 }
 

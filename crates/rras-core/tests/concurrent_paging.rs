@@ -63,7 +63,7 @@ fn survivors_exactly_once_while_writers_churn() {
         let page = table.enumerate(me, cursor, 2 * S, S).expect("page");
         pages += 1;
         for c in &page.entries {
-            *seen.entry(c.handle).or_default() += 1;
+            *seen.entry(c.handle()).or_default() += 1;
         }
         match page.next {
             Some(h) => cursor = Some(h),

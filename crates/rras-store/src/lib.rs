@@ -10,16 +10,29 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
-use rras_core::{AuditRecord, Connection, ConnectionHandle, EndedConnection, Win32Error};
+use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
+use rras_core::{AuditRecord, Connection, ConnectionHandle, EndedConnection, Record, RecordError, Win32Error};
 
-const ACTIVE: TableDefinition<u32, &[u8]> = TableDefinition::new("active");
+/// Active connections as [`Record`]s (handle → record bytes), the table's
+/// own form: a restart loads them without re-encoding.
+const ACTIVE: TableDefinition<u32, &[u8]> = TableDefinition::new("active_records");
+/// Format 1 of the active table (postcard of `Connection`); migrated to
+/// [`ACTIVE`] on open, then deleted.
+const ACTIVE_V1: TableDefinition<u32, &[u8]> = TableDefinition::new("active");
 const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const META_WATERMARK: &str = "handle_watermark";
 const META_HISTORY_SEQ: &str = "history_seq";
 const META_AUDIT_SEQ: &str = "audit_seq";
+const META_SCHEMA: &str = "schema";
+/// Version of the store's layout: 1 = postcard rows in `active`, 2 =
+/// records in `active_records`.
+pub const SCHEMA_VERSION: u64 = 2;
+/// redb's page cache when nothing else is said: enough for the B-tree's
+/// upper levels at a million rows; redb's own default (1 GiB) would be most
+/// of the daemon's memory.
+pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,20 +59,33 @@ pub enum StoreError {
         #[source]
         source: postcard::Error,
     },
+    /// A stored connection record does not decode.
+    #[error("stored connection {key} does not decode: {source}")]
+    Record {
+        /// The handle.
+        key: u32,
+        /// Why.
+        #[source]
+        source: RecordError,
+    },
     /// A record could not be encoded.
     #[error("cannot encode record: {0}")]
     Encode(#[source] postcard::Error),
+    /// The store was written by a newer rrasd.
+    #[error("store schema {0} is newer than this rrasd understands ({SCHEMA_VERSION})")]
+    Schema(u64),
 }
 
 impl StoreError {
     /// The Win32 code a client sees when a change could not be made durable.
     pub fn win32(&self) -> Win32Error {
         match self {
-            StoreError::Open { .. } => Win32Error::DdmNotRunning,
+            StoreError::Open { .. } | StoreError::Schema(_) => Win32Error::DdmNotRunning,
             StoreError::Transaction(e) if is_disk_full(e) => Win32Error::DiskFull,
-            StoreError::Transaction(_) | StoreError::Decode { .. } | StoreError::Encode(_) => {
-                Win32Error::NotEnoughMemory
-            }
+            StoreError::Transaction(_)
+            | StoreError::Decode { .. }
+            | StoreError::Record { .. }
+            | StoreError::Encode(_) => Win32Error::NotEnoughMemory,
         }
     }
 
@@ -77,18 +103,21 @@ fn tx_err(e: impl Into<redb::Error>) -> StoreError {
     StoreError::Transaction(Box::new(e.into()))
 }
 
-fn open_db(path: &Path) -> Result<Database, StoreError> {
-    Database::create(path).map_err(|e| StoreError::Open {
-        path: path.display().to_string(),
-        source: Box::new(e),
-    })
+fn open_db(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
+    Database::builder()
+        .set_cache_size(cache_bytes)
+        .create(path)
+        .map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        })
 }
 
 /// One change to make durable.
 #[derive(Debug, Clone)]
 pub enum StoreOp {
     /// Insert or replace an active connection.
-    Put(Connection),
+    Put(Record),
     /// Remove an active connection and append it to the history.
     End(EndedConnection),
     /// Remove an active connection without history (e.g. a rollback).
@@ -101,7 +130,7 @@ pub enum StoreOp {
 #[derive(Debug, Default)]
 pub struct Loaded {
     /// Active connections, by handle.
-    pub active: Vec<Connection>,
+    pub active: Vec<Record>,
     /// The last connection handle issued.
     pub handle_watermark: u32,
 }
@@ -117,6 +146,28 @@ pub struct Store {
     db: parking_lot::RwLock<Option<Database>>,
     history_limit: u64,
     audit_limit: u64,
+    cache_bytes: usize,
+}
+
+/// How big the store may grow, in rows and in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Ended connections kept (oldest dropped first).
+    pub history_limit: u64,
+    /// Audit records kept.
+    pub audit_limit: u64,
+    /// redb's page cache, bytes.
+    pub cache_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            history_limit: 100_000,
+            audit_limit: 100_000,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+        }
+    }
 }
 
 impl Store {
@@ -128,19 +179,46 @@ impl Store {
 
     /// Opens with a bound on the audit trail too.
     pub fn open_with_limits(path: &Path, history_limit: u64, audit_limit: u64) -> Result<Self, StoreError> {
+        Self::open_with(
+            path,
+            StoreOptions {
+                history_limit,
+                audit_limit,
+                ..StoreOptions::default()
+            },
+        )
+    }
+
+    /// Opens with explicit options; migrates an older layout in place.
+    pub fn open_with(path: &Path, options: StoreOptions) -> Result<Self, StoreError> {
         let store = Store {
             path: path.to_owned(),
-            db: parking_lot::RwLock::new(Some(open_db(path)?)),
-            history_limit,
-            audit_limit,
+            db: parking_lot::RwLock::new(Some(open_db(path, options.cache_bytes)?)),
+            history_limit: options.history_limit,
+            audit_limit: options.audit_limit,
+            cache_bytes: options.cache_bytes,
         };
-        // Create the tables so readers never see "table does not exist".
+        // Create the tables so readers never see "table does not exist", and
+        // bring an older layout up to this one in the same transaction.
         store.with_db(|db| {
-            let tx = db.begin_write().map_err(tx_err)?;
+            let mut tx = db.begin_write().map_err(tx_err)?;
+            tx.set_durability(Durability::Immediate);
+            {
+                let mut meta = tx.open_table(META).map_err(tx_err)?;
+                let schema = meta.get(META_SCHEMA).map_err(tx_err)?.map(|v| v.value());
+                match schema {
+                    Some(v) if v > SCHEMA_VERSION => return Err(StoreError::Schema(v)),
+                    Some(SCHEMA_VERSION) => {}
+                    _ => {
+                        let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
+                        migrate_v1(&tx, &mut active)?;
+                        meta.insert(META_SCHEMA, SCHEMA_VERSION).map_err(tx_err)?;
+                    }
+                }
+            }
             tx.open_table(ACTIVE).map_err(tx_err)?;
             tx.open_table(HISTORY).map_err(tx_err)?;
             tx.open_table(AUDIT).map_err(tx_err)?;
-            tx.open_table(META).map_err(tx_err)?;
             tx.commit().map_err(tx_err)
         })?;
         Ok(store)
@@ -159,7 +237,7 @@ impl Store {
             let mut slot = self.db.write();
             // The old handle holds the file lock: drop it before re-opening.
             drop(slot.take());
-            *slot = Some(open_db(&self.path)?);
+            *slot = Some(open_db(&self.path, self.cache_bytes)?);
         }
         let guard = self.db.read();
         match guard.as_ref() {
@@ -179,11 +257,11 @@ impl Store {
         let mut out = Loaded::default();
         for row in active.iter().map_err(tx_err)? {
             let (key, value) = row.map_err(tx_err)?;
-            let connection: Connection = postcard::from_bytes(value.value()).map_err(|source| StoreError::Decode {
-                key: u64::from(key.value()),
+            let record = Record::from_bytes(value.value()).map_err(|source| StoreError::Record {
+                key: key.value(),
                 source,
             })?;
-            out.active.push(connection);
+            out.active.push(record);
         }
         let meta = tx.open_table(META).map_err(tx_err)?;
         out.handle_watermark = meta
@@ -200,7 +278,10 @@ impl Store {
     }
 
     fn commit_to(&self, db: &Database, ops: &[StoreOp], handle_watermark: u32) -> Result<(), StoreError> {
-        let tx = db.begin_write().map_err(tx_err)?;
+        let mut tx = db.begin_write().map_err(tx_err)?;
+        // Stated, not left to the library's default: the commit returns
+        // after fsync, which is what an acknowledgement promises.
+        tx.set_durability(Durability::Immediate);
         {
             let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
             let mut history = tx.open_table(HISTORY).map_err(tx_err)?;
@@ -218,9 +299,8 @@ impl Store {
                 .unwrap_or(0);
             for op in ops {
                 match op {
-                    StoreOp::Put(c) => {
-                        let bytes = postcard::to_stdvec(c).map_err(StoreError::Encode)?;
-                        active.insert(c.handle.get(), bytes.as_slice()).map_err(tx_err)?;
+                    StoreOp::Put(r) => {
+                        active.insert(r.handle().get(), r.as_bytes()).map_err(tx_err)?;
                     }
                     StoreOp::End(ended) => {
                         active.remove(ended.connection.handle.get()).map_err(tx_err)?;
@@ -294,6 +374,35 @@ impl Store {
     }
 }
 
+/// Moves format-1 rows (postcard `Connection`s in `active`) into the
+/// record table and drops the old table. A row that does not decode stops
+/// the migration (and the open): better no daemon than a silently lost
+/// session.
+fn migrate_v1(tx: &redb::WriteTransaction, active: &mut redb::Table<'_, u32, &[u8]>) -> Result<(), StoreError> {
+    let old_rows: Vec<(u32, Vec<u8>)> = match tx.open_table(ACTIVE_V1) {
+        Ok(old) => {
+            let mut rows = Vec::new();
+            for row in old.iter().map_err(tx_err)? {
+                let (k, v) = row.map_err(tx_err)?;
+                rows.push((k.value(), v.value().to_vec()));
+            }
+            rows
+        }
+        Err(e) => return Err(tx_err(e)),
+    };
+    for (key, bytes) in &old_rows {
+        let connection: Connection = postcard::from_bytes(bytes).map_err(|source| StoreError::Decode {
+            key: u64::from(*key),
+            source,
+        })?;
+        active
+            .insert(*key, Record::encode(&connection).as_bytes())
+            .map_err(tx_err)?;
+    }
+    tx.delete_table(ACTIVE_V1).map_err(tx_err)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,7 +427,11 @@ mod tests {
             let store = Store::open(&path, 2).unwrap();
             store
                 .commit(
-                    &[StoreOp::Put(conn(1)), StoreOp::Put(conn(2)), StoreOp::Put(conn(3))],
+                    &[
+                        StoreOp::Put(Record::encode(&conn(1))),
+                        StoreOp::Put(Record::encode(&conn(2))),
+                        StoreOp::Put(Record::encode(&conn(3))),
+                    ],
                     3,
                 )
                 .unwrap();
@@ -330,12 +443,12 @@ mod tests {
                 };
                 store.commit(&[StoreOp::End(ended)], 9).unwrap();
             }
-            store.commit(&[StoreOp::Put(conn(4))], 10).unwrap();
+            store.commit(&[StoreOp::Put(Record::encode(&conn(4)))], 10).unwrap();
         }
         let store = Store::open(&path, 2).unwrap();
         let loaded = store.load().unwrap();
         assert_eq!(loaded.handle_watermark, 10);
-        assert_eq!(loaded.active, vec![conn(4)]);
+        assert_eq!(loaded.active, vec![Record::encode(&conn(4))]);
         let history = store.history(10).unwrap();
         let reasons: Vec<_> = history.iter().map(|h| h.reason.as_str()).collect();
         assert_eq!(reasons, vec!["c", "b"], "bounded to 2, newest first");
@@ -379,8 +492,50 @@ mod tests {
             })
             .unwrap();
         match store.load() {
-            Err(StoreError::Decode { key: 7, .. }) => {}
+            Err(StoreError::Record { key: 7, .. }) => {}
             other => panic!("expected decode error, got {other:?}"),
         }
+    }
+
+    /// A store written in format 1 (postcard rows in `active`, no schema
+    /// key) opens, and every connection is found as a record.
+    #[test]
+    fn format_1_store_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rrasd.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut old = tx.open_table(ACTIVE_V1).unwrap();
+                for i in 1..=3 {
+                    old.insert(i, postcard::to_stdvec(&conn(i)).unwrap().as_slice())
+                        .unwrap();
+                }
+                tx.open_table(META).unwrap().insert(META_WATERMARK, 3).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let store = Store::open(&path, 10).unwrap();
+        let loaded = store.load().unwrap();
+        let back: Vec<Connection> = loaded.active.iter().map(|r| r.decode()).collect();
+        assert_eq!(back, (1..=3).map(conn).collect::<Vec<_>>());
+        assert_eq!(loaded.handle_watermark, 3);
+        drop(store);
+        // Opening again is a no-op (already format 2).
+        assert_eq!(Store::open(&path, 10).unwrap().load().unwrap().active.len(), 3);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rrasd.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.open_table(META).unwrap().insert(META_SCHEMA, 99).unwrap();
+            tx.commit().unwrap();
+        }
+        assert!(matches!(Store::open(&path, 10), Err(StoreError::Schema(99))));
     }
 }

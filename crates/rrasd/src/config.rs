@@ -34,6 +34,9 @@ pub struct Config {
     pub metrics: Option<SocketAddr>,
     /// Ended connections kept in the history.
     pub history_limit: u64,
+    /// Memory for the store's page cache, MiB (the live table itself is
+    /// always in memory; this caches the file's B-tree pages).
+    pub store_cache_mb: u64,
     /// Resume cursors one client session may hold.
     pub cursors_per_session: usize,
     /// Resume cursors held in total.
@@ -82,6 +85,7 @@ impl Default for Config {
             log_level: "info".into(),
             metrics: None,
             history_limit: 100_000,
+            store_cache_mb: 32,
             cursors_per_session: 64,
             cursors_total: 65_536,
             cursor_idle_secs: 300,
@@ -162,6 +166,9 @@ pub struct Args {
     /// Serve Prometheus metrics at http://ADDR:PORT/metrics.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<SocketAddr>,
+    /// Store page cache in MiB [default: 32].
+    #[arg(long, value_name = "MIB")]
+    pub store_cache_mb: Option<u64>,
     /// Listen for RADIUS accounting (RFC 2866) on ADDR:PORT [default: off].
     #[arg(long, value_name = "ADDR:PORT")]
     pub radius_acct: Option<SocketAddr>,
@@ -241,6 +248,7 @@ impl Args {
         set!(socket_mode);
         set!(log_level);
         set!(debug_start_delay_ms);
+        set!(store_cache_mb);
         set!(opt admin_group);
         set!(opt reader_group);
         set!(opt metrics);
@@ -331,6 +339,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "cursors_per_session",
                 message: "cursor limits must be at least 1".into(),
+            });
+        }
+        if !(1..=65_536).contains(&self.store_cache_mb) {
+            return Err(ConfigError::Invalid {
+                key: "store_cache_mb",
+                message: "must be 1 to 65536 (MiB)".into(),
             });
         }
         if self.max_sessions == 0 {

@@ -30,9 +30,27 @@ pub enum JournalEntry {
 type Request = (Vec<JournalEntry>, oneshot::Sender<Result<(), Arc<StoreError>>>);
 
 /// Handle to the commit task. Cloning is cheap.
+///
+/// The queue is unbounded so that [`Journal::submit`] never waits and keeps
+/// its callers' order; what bounds it is upstream: every request belongs to
+/// a reporter waiting for its answer (a RADIUS window, a Report call).
 #[derive(Debug, Clone)]
 pub struct Journal {
-    tx: mpsc::Sender<Request>,
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+/// A submitted change on its way to disk.
+#[derive(Debug)]
+pub struct Commit(Result<oneshot::Receiver<Result<(), Arc<StoreError>>>, JournalError>);
+
+impl Commit {
+    /// Returns after the fsync that holds the change (or its failure).
+    pub async fn wait(self) -> Result<(), JournalError> {
+        self.0?
+            .await
+            .map_err(|_| JournalError::Closed)?
+            .map_err(JournalError::Store)
+    }
 }
 
 /// Why a change was not made durable.
@@ -62,7 +80,7 @@ const MAX_GROUP: usize = 4096;
 impl Journal {
     /// Starts the commit task on a blocking thread.
     pub fn spawn(store: Arc<Store>, table: Arc<ConnectionTable>) -> Self {
-        let (tx, rx) = mpsc::channel::<Request>(8192);
+        let (tx, rx) = mpsc::unbounded_channel::<Request>();
         std::thread::Builder::new()
             .name("rrasd-journal".into())
             .spawn(move || commit_loop(store, table, rx))
@@ -73,15 +91,22 @@ impl Journal {
 
     /// Makes `entries` durable; returns after the fsync.
     pub async fn commit(&self, entries: Vec<JournalEntry>) -> Result<(), JournalError> {
+        self.submit(entries).wait().await
+    }
+
+    /// Queues `entries` now (in call order) for the next group commit.
+    pub fn submit(&self, entries: Vec<JournalEntry>) -> Commit {
         let (done, wait) = oneshot::channel();
-        self.tx.send((entries, done)).await.map_err(|_| JournalError::Closed)?;
-        wait.await
-            .map_err(|_| JournalError::Closed)?
-            .map_err(JournalError::Store)
+        Commit(
+            self.tx
+                .send((entries, done))
+                .map(|()| wait)
+                .map_err(|_| JournalError::Closed),
+        )
     }
 }
 
-fn commit_loop(store: Arc<Store>, table: Arc<ConnectionTable>, mut rx: mpsc::Receiver<Request>) {
+fn commit_loop(store: Arc<Store>, table: Arc<ConnectionTable>, mut rx: mpsc::UnboundedReceiver<Request>) {
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -94,8 +119,8 @@ fn commit_loop(store: Arc<Store>, table: Arc<ConnectionTable>, mut rx: mpsc::Rec
             .iter()
             .flat_map(|(entries, _)| entries.iter())
             .map(|entry| match entry {
-                JournalEntry::Persist(handle) => match table.get(*handle) {
-                    Some(c) => StoreOp::Put((*c).clone()),
+                JournalEntry::Persist(handle) => match table.record(*handle) {
+                    Some(r) => StoreOp::Put(r),
                     None => StoreOp::Delete(*handle),
                 },
                 JournalEntry::End(ended) => StoreOp::End((**ended).clone()),

@@ -3,6 +3,12 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc's allocator: the daemon's hot paths (a decoded
+/// packet, a record, a reply per request) are many small short-lived
+/// allocations from several threads; measured in docs/benchmarks.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let args = rrasd::Args::parse();
     let config = match args.into_config() {

@@ -13,11 +13,11 @@ use std::time::{Instant, SystemTime};
 use parking_lot::RwLock;
 use rras_core::{
     AuditRecord, Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, ConnectionTable, EndedConnection,
-    EngineKind, SourceKey, Win32Error,
+    EngineKind, Record, SourceKey, Win32Error,
 };
 use rras_store::Store;
 
-use crate::journal::{Journal, JournalEntry};
+use crate::journal::{Commit, Journal, JournalEntry};
 
 /// The DDM's life cycle. Enumeration answers ERROR_DDM_NOT_RUNNING unless
 /// the state is `Running`.
@@ -79,9 +79,49 @@ enum Undo {
     /// It was created: remove it.
     Remove(ConnectionHandle),
     /// It was changed: put this version back.
-    Replace(Arc<Connection>),
+    Replace(Record),
     /// It was removed: insert it again.
-    Reinsert(Arc<Connection>),
+    Reinsert(Record),
+}
+
+/// Changes applied to the table and queued for the journal
+/// ([`ConnectionManager::stage`]); [`Staged::durable`] waits for the commit.
+#[derive(Debug)]
+#[must_use = "a staged change is acknowledged only after durable() returned Ok"]
+pub struct Staged {
+    table: Arc<ConnectionTable>,
+    results: Vec<Result<ConnectionHandle, Win32Error>>,
+    undo: Vec<Undo>,
+    commit: Option<Commit>,
+}
+
+impl Staged {
+    /// Waits until the changes are durable and returns each event's handle
+    /// or status. Err when the commit failed: the changes are then taken
+    /// back from the table and nothing may be acknowledged.
+    pub async fn durable(self) -> Result<Vec<Result<ConnectionHandle, Win32Error>>, Win32Error> {
+        let Some(commit) = self.commit else {
+            return Ok(self.results);
+        };
+        if let Err(e) = commit.wait().await {
+            // Nothing of this group is durable: undo what readers could see,
+            // newest change first, so a start and an end of one session in
+            // the same group cancel out.
+            for step in self.undo.into_iter().rev() {
+                match step {
+                    Undo::Remove(h) => {
+                        self.table.remove(h);
+                    }
+                    Undo::Replace(old) => {
+                        self.table.put_back(old);
+                    }
+                    Undo::Reinsert(old) => self.table.restore([old], 0),
+                }
+            }
+            return Err(e.win32());
+        }
+        Ok(self.results)
+    }
 }
 
 /// The connection manager.
@@ -157,6 +197,15 @@ impl ConnectionManager {
         &self,
         events: Vec<ReportEvent>,
     ) -> Result<Vec<Result<ConnectionHandle, Win32Error>>, Win32Error> {
+        self.stage(events).durable().await
+    }
+
+    /// The first half of [`Self::apply`]: changes the table and queues the
+    /// changes for the journal, in the caller's order, without waiting. A
+    /// source that must keep a session's events in order (Start before
+    /// Stop) stages them one after another and may wait for durability
+    /// concurrently — so one slow fsync does not hold up its next packet.
+    pub fn stage(&self, events: Vec<ReportEvent>) -> Staged {
         let mut results = Vec::with_capacity(events.len());
         let mut entries = Vec::with_capacity(events.len());
         let mut undo = Vec::new();
@@ -164,9 +213,8 @@ impl ConnectionManager {
         for event in events {
             let result = match event {
                 ReportEvent::Started(info) => {
-                    let before = self.table.find(&info.source).and_then(|h| self.table.get(h));
                     let up = self.table.upsert(*info);
-                    undo.push(match before {
+                    undo.push(match up.previous {
                         Some(old) => Undo::Replace(old),
                         None => Undo::Remove(up.handle),
                     });
@@ -174,24 +222,27 @@ impl ConnectionManager {
                     Ok(up.handle)
                 }
                 ReportEvent::Updated { key, stats } => {
-                    let before = self.table.find(&key).and_then(|h| self.table.get(h));
-                    match before {
-                        None => Err(Win32Error::NoConnection),
-                        Some(old) => {
-                            let h = old.handle;
-                            self.table.update_stats(h, stats)?;
+                    // A session that vanished between find and update is a
+                    // per-event NO_CONNECTION like an unknown one: the rest of
+                    // the batch still applies (all-or-nothing is about the
+                    // commit, not about one stale event).
+                    match self.table.find(&key).map(|h| (h, self.table.update_stats(h, stats))) {
+                        Some((h, Ok(old))) => {
                             undo.push(Undo::Replace(old));
                             entries.push(JournalEntry::Persist(h));
                             Ok(h)
                         }
+                        Some((_, Err(e))) => Err(e),
+                        None => Err(Win32Error::NoConnection),
                     }
                 }
                 ReportEvent::Ended { key, reason, stats } => {
-                    match self.table.find(&key).and_then(|h| self.table.remove(h)) {
+                    match self.table.find(&key).and_then(|h| self.table.remove_record(h)) {
                         None => Err(Win32Error::NoConnection),
-                        Some(c) => {
-                            undo.push(Undo::Reinsert(c.clone()));
-                            let mut connection = (*c).clone();
+                        Some(record) => {
+                            let mut connection = record.decode();
+                            let handle = connection.handle;
+                            undo.push(Undo::Reinsert(record));
                             if let Some(stats) = stats {
                                 connection.info.stats = stats;
                             }
@@ -200,34 +251,20 @@ impl ConnectionManager {
                                 ended_at: now,
                                 reason,
                             })));
-                            Ok(c.handle)
+                            Ok(handle)
                         }
                     }
                 }
             };
             results.push(result);
         }
-        if entries.is_empty() {
-            return Ok(results);
+        let commit = (!entries.is_empty()).then(|| self.journal.submit(entries));
+        Staged {
+            table: self.table.clone(),
+            results,
+            undo,
+            commit,
         }
-        if let Err(e) = self.journal.commit(entries).await {
-            // Nothing of this group is durable: undo what readers could see,
-            // newest change first, so a start and an end of one session in
-            // the same group cancel out.
-            for step in undo.into_iter().rev() {
-                match step {
-                    Undo::Remove(h) => {
-                        self.table.remove(h);
-                    }
-                    Undo::Replace(old) => {
-                        let _ = self.table.modify(old.handle, |info| *info = old.info.clone());
-                    }
-                    Undo::Reinsert(old) => self.table.restore([(*old).clone()], 0),
-                }
-            }
-            return Err(e.win32());
-        }
-        Ok(results)
     }
 
     /// Appends to the audit trail (durably; a failure is logged, and the

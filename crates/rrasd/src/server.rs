@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rras_core::ConnectionTable;
 use rras_proto::pb::rras_admin_server::RrasAdminServer;
-use rras_store::Store;
+use rras_store::{Store, StoreOptions};
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
 
@@ -219,10 +219,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     // "server unavailable") while a large store loads.
     let admin_gid = auth.read().admin_gid();
     let listener = bind_admin_socket(&config, admin_gid)?;
-    let store = Arc::new(Store::open_with_limits(
+    let store = Arc::new(Store::open_with(
         &config.state_dir.join("rrasd.redb"),
-        config.history_limit,
-        config.audit_limit,
+        StoreOptions {
+            history_limit: config.history_limit,
+            audit_limit: config.audit_limit,
+            cache_bytes: usize::try_from(config.store_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+        },
     )?);
     let table = Arc::new(ConnectionTable::new(config.cursor_limits()));
     let manager = Arc::new(ConnectionManager::new(table.clone(), store.clone()));

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use rras_core::paging::ENTRY_SIZES;
-use rras_core::{error::error_string, AuditRecord, ConnectionHandle, ResumeHandle, Win32Error};
+use rras_core::record::push_frame;
+use rras_core::{error::error_string, AuditRecord, ConnectionHandle, Page, Record, ResumeHandle, Win32Error};
 use rras_proto::convert::{audit_to_pb, connection_to_pb, ended_to_pb, info_from_pb, source_from_pb};
 use rras_proto::pb::{self, rras_admin_server::RrasAdmin};
 use tonic::{Request, Response, Status};
@@ -160,26 +161,94 @@ impl AdminService {
         Response::new(reply)
     }
 
-    fn enum_page(&self, caller: &Caller, r: &pb::EnumRequest) -> Result<pb::EnumReply, Win32Error> {
+    /// One page of an enumeration, shared by both enumeration methods.
+    fn read_page(&self, caller: &Caller, r: &pb::EnumRequest) -> Result<Page, Win32Error> {
         let session = self.sessions.check(caller, r.session_id)?;
         if r.header_revision != 1 || r.header_type != 1 || !ENTRY_SIZES.contains(&r.header_size) {
             return Err(Win32Error::InvalidParameter);
         }
         self.manager.ensure_running()?;
-        let page = self.manager.table().enumerate(
+        self.manager.table().enumerate(
             session,
             ResumeHandle::new(r.resume_handle),
             r.pref_max_len,
             r.header_size,
-        )?;
+        )
+    }
+
+    fn enum_page(&self, caller: &Caller, r: &pb::EnumRequest) -> Result<pb::EnumReply, Win32Error> {
+        let page = self.read_page(caller, r)?;
         let now = SystemTime::now();
         Ok(pb::EnumReply {
             status: page.status().code(),
-            entries: page.entries.iter().map(|c| connection_to_pb(c, now)).collect(),
+            entries: page
+                .entries
+                .iter()
+                .map(|r| connection_to_pb(&r.decode(), now))
+                .collect(),
             total_entries: page.total_entries,
             resume_handle: page.next.map(|h| h.get()).unwrap_or(0),
         })
     }
+}
+
+/// A page of records on its way out (the stream of ConnectionEnumRecords):
+/// the first message's facts and the records still to be framed.
+#[derive(Debug, Default)]
+pub struct RecordPage {
+    head: pb::RecordChunk,
+    head_sent: bool,
+    records: std::vec::IntoIter<Record>,
+}
+
+impl StatusReply for RecordPage {
+    fn set_status(&mut self, status: u32) {
+        self.head.status = status;
+    }
+    fn status(&self) -> u32 {
+        self.head.status
+    }
+}
+
+/// Bytes of records per message: large enough that per-message costs
+/// vanish, small enough that neither side holds much at once.
+const CHUNK_BYTES: usize = 1 << 20;
+
+impl Iterator for RecordPage {
+    type Item = Result<pb::RecordChunk, Status>;
+
+    /// The next message: the head (with the first records) first, then
+    /// chunks until the records run out. Framing happens here, as the
+    /// transport asks for more, so a full listing is never one buffer.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.head_sent && self.records.len() == 0 {
+            return None;
+        }
+        let mut chunk = if self.head_sent {
+            pb::RecordChunk::default()
+        } else {
+            self.head_sent = true;
+            std::mem::take(&mut self.head)
+        };
+        let mut bytes = Vec::with_capacity(CHUNK_BYTES.min(self.records.len() * 192) + 256);
+        for record in self.records.by_ref() {
+            push_frame(&mut bytes, &record);
+            if bytes.len() >= CHUNK_BYTES {
+                break;
+            }
+        }
+        chunk.records = bytes;
+        Some(Ok(chunk))
+    }
+}
+
+/// The stream type of ConnectionEnumRecords.
+pub type RecordStream = tokio_stream::Iter<RecordPage>;
+
+fn micros_since_epoch(t: SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 fn report_event(r: &pb::Report) -> Result<ReportEvent, Win32Error> {
@@ -285,6 +354,32 @@ impl RrasAdmin for AdminService {
                 self.enum_page(&caller, &r)
             })
             .await)
+    }
+
+    type ConnectionEnumRecordsStream = RecordStream;
+
+    async fn connection_enum_records(
+        &self,
+        request: Request<pb::EnumRequest>,
+    ) -> Result<Response<Self::ConnectionEnumRecordsStream>, Status> {
+        let reply = self
+            .call("ConnectionEnumRecords", Role::Reader, request, |caller, r| async move {
+                let page = self.read_page(&caller, &r)?;
+                Ok(RecordPage {
+                    head: pb::RecordChunk {
+                        status: page.status().code(),
+                        total_entries: page.total_entries,
+                        resume_handle: page.next.map(|h| h.get()).unwrap_or(0),
+                        page_entries: u32::try_from(page.entries.len()).unwrap_or(u32::MAX),
+                        now_unix_micros: micros_since_epoch(SystemTime::now()),
+                        records: Vec::new(),
+                    },
+                    head_sent: false,
+                    records: page.entries.into_iter(),
+                })
+            })
+            .await;
+        Ok(reply.map(tokio_stream::iter))
     }
 
     async fn connection_get_info_ex(

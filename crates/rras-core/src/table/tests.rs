@@ -26,7 +26,7 @@ fn drain(table: &ConnectionTable, pref: u32) -> Vec<ConnectionHandle> {
     let mut cursor = None;
     for _ in 0..100_000 {
         let page = table.enumerate(ME, cursor, pref, S).expect("page");
-        out.extend(page.entries.iter().map(|c| c.handle));
+        out.extend(page.entries.iter().map(|c| c.handle()));
         match page.next {
             None => return out,
             Some(h) => cursor = Some(h),
@@ -201,7 +201,11 @@ fn handles_are_not_reused_and_survive_restore() {
     let fresh = table.upsert(synthetic::connection(99, SystemTime::now())).handle;
     assert!(fresh.get() > removed.get());
     let restored = ConnectionTable::default();
-    let rows: Vec<_> = table.select(|_| true).iter().map(|c| (**c).clone()).collect();
+    let rows: Vec<_> = table
+        .select(|_| true)
+        .iter()
+        .map(|c| crate::Record::encode(c))
+        .collect();
     restored.restore(rows, table.handle_watermark());
     assert_eq!(restored.len(), 3);
     let next = restored.upsert(synthetic::connection(100, SystemTime::now())).handle;
@@ -313,9 +317,9 @@ proptest! {
                     prop_assert_eq!(page.total_entries as usize, expected_total);
                     prop_assert_eq!(page.entries.len(), crate::paging::entries_for(pref, S, expected_total));
                     for c in &page.entries {
-                        prop_assert!(live.contains(&c.handle), "removed row returned");
-                        prop_assert!(!inserted_during.contains(&c.handle), "row newer than the enumeration returned");
-                        *returned.entry(c.handle).or_default() += 1;
+                        prop_assert!(live.contains(&c.handle()), "removed row returned");
+                        prop_assert!(!inserted_during.contains(&c.handle()), "row newer than the enumeration returned");
+                        *returned.entry(c.handle()).or_default() += 1;
                     }
                     prop_assert!(returned.values().all(|&n| n == 1), "row returned twice");
                     cursor = page.next;

@@ -142,7 +142,7 @@ async fn poll_loop(
             let nas = socket.display().to_string();
             let live = manager
                 .table()
-                .select(|c| c.info.source.engine == EngineKind::Openvpn && c.info.source.nas == nas);
+                .select(|s| s.engine == EngineKind::Openvpn && s.nas == nas);
             let (current, reason) = match management::status(&socket).await {
                 Ok(clients) => {
                     failing.remove(&nas);

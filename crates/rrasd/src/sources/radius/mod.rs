@@ -25,15 +25,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
-use rras_core::{EngineKind, SourceKey};
+use rras_core::{ConnectionHandle, EngineKind};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use self::accounting::{interpret, AccountingEvent};
 pub use self::config::{RadiusClient, RadiusConfig};
 use self::packet::{request_authenticator_ok, Packet, ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, MAX_LEN};
-use crate::manager::{ConnectionManager, ReportEvent};
+use crate::manager::{ConnectionManager, ReportEvent, Staged};
 use crate::metrics::Metrics;
 use crate::server::DaemonError;
 
@@ -65,6 +65,52 @@ struct Job {
     secret: Arc<[u8]>,
 }
 
+/// When each RADIUS session was last heard of, keyed by handle (4 bytes,
+/// not a copy of the session's key: this map has a slot per live session).
+/// Times are whole seconds since the source started.
+#[derive(Debug)]
+struct LastSeen {
+    epoch: Instant,
+    by_handle: HashMap<ConnectionHandle, Seen>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    at_secs: u32,
+    interval_secs: u32,
+}
+
+impl LastSeen {
+    fn new() -> Self {
+        LastSeen {
+            epoch: Instant::now(),
+            by_handle: HashMap::new(),
+        }
+    }
+
+    fn now_secs(&self) -> u32 {
+        u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
+    fn touch(&mut self, handle: ConnectionHandle, interval: Duration) {
+        let seen = Seen {
+            at_secs: self.now_secs(),
+            interval_secs: u32::try_from(interval.as_secs()).unwrap_or(u32::MAX),
+        };
+        self.by_handle.insert(handle, seen);
+    }
+
+    /// Sessions silent for more than `factor` intervals.
+    fn stale(&self, factor: u32) -> Vec<ConnectionHandle> {
+        let now = u64::from(self.now_secs());
+        self.by_handle
+            .iter()
+            .filter(|(_, s)| now > u64::from(s.at_secs) + u64::from(s.interval_secs) * u64::from(factor))
+            .map(|(h, _)| *h)
+            .collect()
+    }
+}
+
 /// State shared by the receive loop, the shards and the stale sweep.
 #[derive(Debug)]
 struct Shared {
@@ -73,7 +119,7 @@ struct Shared {
     metrics: Arc<Metrics>,
     socket: UdpSocket,
     answers: Mutex<HashMap<RequestId, (Answer, Instant)>>,
-    last_seen: Mutex<HashMap<SourceKey, (Instant, Duration)>>,
+    last_seen: Mutex<LastSeen>,
     last_logged: Mutex<HashMap<IpAddr, Instant>>,
 }
 
@@ -92,7 +138,8 @@ pub async fn start(
         what: format!("radius accounting {addr}"),
         source,
     })?;
-    tracing::info!(%addr, clients = config.clients.len(), "RADIUS accounting listening");
+    let buffer = grow_receive_buffer(&socket);
+    tracing::info!(%addr, clients = config.clients.len(), receive_buffer = buffer, "RADIUS accounting listening");
     manager.register_disconnector(
         EngineKind::Radius,
         Arc::new(disconnect::RadiusDisconnector::new(config.clone())),
@@ -103,17 +150,18 @@ pub async fn start(
         metrics,
         socket,
         answers: Mutex::new(HashMap::new()),
-        last_seen: Mutex::new(HashMap::new()),
+        last_seen: Mutex::new(LastSeen::new()),
         last_logged: Mutex::new(HashMap::new()),
     });
     shared.seed_last_seen();
 
     let mut tasks = Vec::new();
     let mut shards = Vec::with_capacity(SHARDS);
+    let pending = Arc::new(Semaphore::new(MAX_PENDING));
     for _ in 0..SHARDS {
         let (tx, rx) = mpsc::channel(SHARD_QUEUE);
         shards.push(tx);
-        tasks.push(tokio::spawn(shard_loop(shared.clone(), rx)));
+        tasks.push(tokio::spawn(shard_loop(shared.clone(), rx, pending.clone())));
     }
     tasks.push(tokio::spawn(receive_loop(shared.clone(), shards, stop)));
     if config.stale_check {
@@ -122,19 +170,30 @@ pub async fn start(
     Ok(tasks)
 }
 
+/// Room for a burst: NASes keep thousands of requests outstanding, each
+/// datagram costs ~1 KiB of kernel buffer, and the default (~208 KiB) drops
+/// most of such a burst before rrasd sees it — every drop a retransmission
+/// a second later.
+const RECEIVE_BUFFER: usize = 16 << 20;
+
+/// Raises SO_RCVBUF (past net.core.rmem_max when privileged); returns what
+/// the kernel granted.
+fn grow_receive_buffer(socket: &UdpSocket) -> usize {
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+    if setsockopt(socket, sockopt::RcvBufForce, &RECEIVE_BUFFER).is_err() {
+        let _ = setsockopt(socket, sockopt::RcvBuf, &RECEIVE_BUFFER);
+    }
+    getsockopt(socket, sockopt::RcvBuf).unwrap_or(0)
+}
+
 impl Shared {
     /// Sessions reloaded from the store get a fresh deadline: the NAS has a
     /// full stale period to send its next update.
     fn seed_last_seen(&self) {
         let default = Duration::from_secs(self.config.default_interim_secs);
-        let now = Instant::now();
         let mut seen = self.last_seen.lock();
-        for c in self
-            .manager
-            .table()
-            .select(|c| c.info.source.engine == EngineKind::Radius)
-        {
-            seen.insert(c.info.source.clone(), (now, default));
+        for (handle, _) in self.manager.table().select_sources(|s| s.engine == EngineKind::Radius) {
+            seen.touch(handle, default);
         }
     }
 
@@ -251,78 +310,114 @@ async fn receive_loop(shared: Arc<Shared>, shards: Vec<mpsc::Sender<Job>>, mut s
     }
 }
 
-async fn shard_loop(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>) {
+/// Requests of one source staged but not yet durable, at most: each holds
+/// a task and its packet until its commit returns.
+const MAX_PENDING: usize = 65_536;
+
+async fn shard_loop(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>, pending: Arc<Semaphore>) {
     while let Some(job) = jobs.recv().await {
-        let durable = handle_request(&shared, &job).await;
-        if !durable {
+        // The table changes now, in arrival order (a session's Start before
+        // its Stop); the answer waits for the fsync in its own task, so the
+        // shard's next packet joins the same group commit.
+        let Ok(slot) = pending.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(staged) = stage_request(&shared, &job) else {
             shared.answers.lock().remove(&job.request);
             continue;
-        }
-        let response = Packet {
-            code: ACCOUNTING_RESPONSE,
-            identifier: job.packet.identifier,
-            authenticator: [0; 16],
-            attributes: Vec::new(),
-        }
-        .encode_response(&job.packet.authenticator, &job.secret);
-        let response = Arc::new(response);
-        shared
-            .answers
-            .lock()
-            .insert(job.request.clone(), (Answer::Done(response.clone()), Instant::now()));
-        shared.metrics.radius_accepted();
-        if let Err(e) = shared.socket.send_to(&response, job.request.peer).await {
-            tracing::warn!(peer = %job.request.peer, "cannot send Accounting-Response: {e}");
-        }
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            answer_when_durable(&shared, job, staged).await;
+            drop(slot);
+        });
     }
 }
 
-/// Applies one request; true when it is durable (and may be answered).
-async fn handle_request(shared: &Shared, job: &Job) -> bool {
+/// A request applied to the table and queued for the journal.
+struct StagedRequest {
+    staged: Staged,
+    /// Start/Interim (the session was heard from) rather than Stop.
+    heard: bool,
+    interval: Duration,
+}
+
+async fn answer_when_durable(shared: &Shared, job: Job, request: StagedRequest) {
+    let results = match request.staged.durable().await {
+        Ok(results) => results,
+        Err(e) => {
+            tracing::error!(peer = %job.request.peer, "accounting not recorded, not acknowledged: {e}");
+            shared.answers.lock().remove(&job.request);
+            return;
+        }
+    };
+    {
+        let mut seen = shared.last_seen.lock();
+        for handle in results.into_iter().flatten() {
+            if request.heard {
+                seen.touch(handle, request.interval);
+            } else {
+                seen.by_handle.remove(&handle);
+            }
+        }
+    }
+    let response = Packet {
+        code: ACCOUNTING_RESPONSE,
+        identifier: job.packet.identifier,
+        authenticator: [0; 16],
+        attributes: Vec::new(),
+    }
+    .encode_response(&job.packet.authenticator, &job.secret);
+    let response = Arc::new(response);
+    shared
+        .answers
+        .lock()
+        .insert(job.request.clone(), (Answer::Done(response.clone()), Instant::now()));
+    shared.metrics.radius_accepted();
+    if let Err(e) = shared.socket.send_to(&response, job.request.peer).await {
+        tracing::warn!(peer = %job.request.peer, "cannot send Accounting-Response: {e}");
+    }
+}
+
+/// Applies one request to the table; None when it must not be answered.
+fn stage_request(shared: &Shared, job: &Job) -> Option<StagedRequest> {
     let accounting = match interpret(&job.packet, job.request.peer.ip(), SystemTime::now()) {
         Ok(a) => a,
         Err(e) => {
             // Well-formed and authentic but unusable: answering would tell
             // the NAS we recorded it, so we drop it like RFC 2866 says.
             shared.drop_packet(job.request.peer, "unusable", &e);
-            return false;
+            return None;
         }
     };
     let interval = accounting
         .interim_interval
         .unwrap_or(Duration::from_secs(shared.config.default_interim_secs));
+    // What the sweep must learn once the change is durable: sessions heard
+    // from (and their interval) or gone.
+    let mut heard = false;
     let events = match accounting.event {
         AccountingEvent::Start(info) | AccountingEvent::Interim(info) => {
-            shared
-                .last_seen
-                .lock()
-                .insert(info.source.clone(), (Instant::now(), interval));
+            heard = true;
             vec![ReportEvent::Started(info)]
         }
-        AccountingEvent::Stop { info, reason } => {
-            shared.last_seen.lock().remove(&info.source);
-            vec![ReportEvent::Ended {
-                key: info.source.clone(),
-                reason,
-                stats: Some(info.stats),
-            }]
-        }
+        AccountingEvent::Stop { info, reason } => vec![ReportEvent::Ended {
+            key: info.source.clone(),
+            reason,
+            stats: Some(info.stats),
+        }],
         AccountingEvent::NasRestart { nas, reason } => {
             let ended = shared
                 .manager
                 .table()
-                .select(|c| c.info.source.engine == EngineKind::Radius && c.info.source.nas == nas);
+                .select_sources(|s| s.engine == EngineKind::Radius && s.nas == nas);
             tracing::info!(%nas, sessions = ended.len(), reason, "NAS restarted: ending its sessions");
-            let mut seen = shared.last_seen.lock();
             ended
-                .iter()
-                .map(|c| {
-                    seen.remove(&c.info.source);
-                    ReportEvent::Ended {
-                        key: c.info.source.clone(),
-                        reason: reason.into(),
-                        stats: None,
-                    }
+                .into_iter()
+                .map(|(_, key)| ReportEvent::Ended {
+                    key,
+                    reason: reason.into(),
+                    stats: None,
                 })
                 .collect()
         }
@@ -331,13 +426,11 @@ async fn handle_request(shared: &Shared, job: &Job) -> bool {
             Vec::new()
         }
     };
-    match shared.manager.apply(events).await {
-        Ok(_) => true,
-        Err(e) => {
-            tracing::error!(peer = %job.request.peer, "accounting not recorded, not acknowledged: {e}");
-            false
-        }
-    }
+    Some(StagedRequest {
+        staged: shared.manager.stage(events),
+        heard,
+        interval,
+    })
 }
 
 /// Ends sessions whose NAS has been silent for `stale_after_intervals`
@@ -347,20 +440,7 @@ async fn stale_sweep(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
-        let factor = shared.config.stale_after_intervals;
-        let now = Instant::now();
-        let stale: Vec<SourceKey> = {
-            let mut seen = shared.last_seen.lock();
-            let stale: Vec<_> = seen
-                .iter()
-                .filter(|(_, (t, interval))| now.duration_since(*t) > *interval * factor)
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in &stale {
-                seen.remove(k);
-            }
-            stale
-        };
+        let stale = shared.last_seen.lock().stale(shared.config.stale_after_intervals);
         if stale.is_empty() {
             continue;
         }
@@ -368,16 +448,28 @@ async fn stale_sweep(shared: Arc<Shared>) {
             sessions = stale.len(),
             "ending RADIUS sessions with no update (lost-carrier/stale)"
         );
-        let events = stale
-            .into_iter()
-            .map(|key| ReportEvent::Ended {
-                key,
-                reason: "lost-carrier/stale".into(),
-                stats: None,
-            })
-            .collect();
-        if let Err(e) = shared.manager.apply(events).await {
-            tracing::error!("stale sweep not recorded: {e}");
+        let table = shared.manager.table();
+        let mut gone = Vec::new();
+        let mut events = Vec::new();
+        for handle in stale {
+            match table.record(handle) {
+                Some(r) => events.push(ReportEvent::Ended {
+                    key: r.source().to_owned_key(),
+                    reason: "lost-carrier/stale".into(),
+                    stats: None,
+                }),
+                None => gone.push(handle),
+            }
+        }
+        // Sessions are forgotten only once their end is durable: after a
+        // failed commit the next sweep tries them again.
+        match shared.manager.apply(events).await {
+            Ok(results) => gone.extend(results.into_iter().flatten()),
+            Err(e) => tracing::error!("stale sweep not recorded: {e}"),
+        }
+        let mut seen = shared.last_seen.lock();
+        for h in gone {
+            seen.by_handle.remove(&h);
         }
     }
 }

@@ -213,9 +213,7 @@ async fn poll_loop(config: WireguardConfig, manager: Arc<ConnectionManager>, sto
                 }
             }
         }
-        let live = manager
-            .table()
-            .select(|c| c.info.source.engine == EngineKind::Wireguard);
+        let live = manager.table().select(|s| s.engine == EngineKind::Wireguard);
         let names = peer_names(config.peers_file.as_deref());
         let events = reconcile(&devices, &live, &names, active, SystemTime::now(), &mut last_rx);
         snapshot::apply(&manager, "wireguard", events).await;

@@ -1,0 +1,106 @@
+//! `rras-bench`: measures rrasd where operators feel it — listing, paging,
+//! accounting ingest, memory, disk and restart — at 10k to 1M live
+//! sessions, beside FreeRADIUS + PostgreSQL `radacct` fed the same data in
+//! the same run. Prints a table and writes JSON under `target/bench/`.
+//!
+//!   cargo build --release --workspace
+//!   bench/peer-setup.sh                      # optional: the peer
+//!   cargo run --release -p rras-bench -- all --sessions 10000,100000,1000000
+//!
+//! Every scenario has a time cap and stops by itself; every process it
+//! starts is killed by PID when it ends.
+
+mod cprog;
+mod peer;
+mod radload;
+mod scenario;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Scenario {
+    /// Full listing: libmprapi pref -1 and 64 KiB pages, Rust client, rasctl --json; peer: \copy and psql.
+    List,
+    /// One 100-entry page deep in the list, p50/p99, quiet and under 10k updates/s; peer: keyset SQL.
+    Page,
+    /// Durable accounting acks/s and latency (N sockets x W outstanding); peer: FreeRADIUS + PostgreSQL.
+    Ingest,
+    /// RSS per live connection and store bytes per connection; peer: radacct bytes.
+    Memory,
+    /// kill -9 with N live, then time until the daemon runs again.
+    Restart,
+    /// Everything above from one load (and, with several sizes, the page-cost scaling).
+    All,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rras-bench",
+    about = "openrras benchmarks against the FreeRADIUS + PostgreSQL peer"
+)]
+pub(crate) struct Args {
+    /// Scenario.
+    #[arg(value_enum)]
+    pub(crate) scenario: Scenario,
+    /// Live sessions, comma-separated sizes.
+    #[arg(long, value_delimiter = ',', default_value = "10000")]
+    pub(crate) sessions: Vec<u64>,
+    /// Directory of the peer (bench/peer-setup.sh); skipped when absent.
+    #[arg(long, default_value = "/tmp/openrras-peer")]
+    pub(crate) peer: PathBuf,
+    /// Do not measure the peer even if it is set up.
+    #[arg(long)]
+    pub(crate) no_peer: bool,
+    /// UDP sockets of the RADIUS load.
+    #[arg(long, default_value_t = 32)]
+    pub(crate) sockets: usize,
+    /// Requests outstanding per socket.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) window: usize,
+    /// Update rate of the "under load" page measurement, per second.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) update_rate: u32,
+    /// Pages timed per page measurement.
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) pages: usize,
+    /// Repetitions of each listing (the best is reported).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) rounds: usize,
+    /// Closed rows per live row in the peer's radacct.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) peer_closed_per_live: u64,
+    /// Starts sent to the peer's FreeRADIUS in the ingest scenario (it acks
+    /// ~2.7k/s; capped by --time-cap too).
+    #[arg(long, default_value_t = 20_000)]
+    pub(crate) peer_ingest: u64,
+    /// The longest any one step may run, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub(crate) time_cap: u64,
+    /// Where rrasd, rasctl and libmprapi.so are [default: this binary's directory].
+    #[arg(long)]
+    pub(crate) bin_dir: Option<PathBuf>,
+    /// Where JSON results go.
+    #[arg(long, default_value = "target/bench")]
+    pub(crate) out: PathBuf,
+}
+
+impl Args {
+    pub(crate) fn time_cap(&self) -> Duration {
+        Duration::from_secs(self.time_cap)
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    match scenario::run_all(&args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rras-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,520 @@
+//! The scenarios, one load per size: start rrasd, feed it N sessions
+//! through the RADIUS source, measure what was asked, then the same on the
+//! peer; print a table and write JSON.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rras_client::AdminClient;
+use rras_core::RAS_CONNECTION_EX_SIZE;
+use rras_testkit::DaemonProcess;
+use serde_json::{json, Map, Value};
+
+use crate::peer::Peer;
+use crate::radload::{self, percentile, LoadSpec, Mix};
+use crate::{cprog, Args, Scenario};
+
+const SECRET: &str = "bench-secret";
+
+/// One size's results: rows for the table, numbers for the JSON.
+struct Report {
+    sessions: u64,
+    rows: Vec<(String, String, String)>,
+    json: Map<String, Value>,
+}
+
+impl Report {
+    fn new(sessions: u64) -> Self {
+        Report {
+            sessions,
+            rows: Vec::new(),
+            json: Map::new(),
+        }
+    }
+
+    fn row(&mut self, measure: &str, ours: String, peer: Option<String>) {
+        self.rows
+            .push((measure.to_owned(), ours, peer.unwrap_or_else(|| "—".into())));
+    }
+
+    fn set(&mut self, key: &str, v: Value) {
+        self.json.insert(key.to_owned(), v);
+    }
+
+    fn print(&self) {
+        let w = self.rows.iter().map(|r| r.0.len()).max().unwrap_or(10).max(10);
+        println!("\n## {} live sessions\n", self.sessions);
+        println!(
+            "| {:w$} | {:>24} | {:>28} |",
+            "measure", "openrras", "FreeRADIUS + PostgreSQL"
+        );
+        println!("|{}|{}|{}|", "-".repeat(w + 2), "-".repeat(26), "-".repeat(30));
+        for (m, o, p) in &self.rows {
+            println!("| {m:w$} | {o:>24} | {p:>28} |");
+        }
+    }
+}
+
+fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn ms(v: f64) -> String {
+    format!("{v:.3} ms")
+}
+
+fn secs(v: f64) -> String {
+    format!("{v:.3} s")
+}
+
+pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
+    let bin_dir = match &args.bin_dir {
+        Some(d) => d.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("binary directory")?
+            .to_owned(),
+    };
+    for needed in ["rrasd", "rasctl", "libmprapi.so"] {
+        anyhow::ensure!(
+            bin_dir.join(needed).exists(),
+            "{} not found in {} (run `cargo build --release --workspace` first, or pass --bin-dir)",
+            needed,
+            bin_dir.display()
+        );
+    }
+    std::fs::create_dir_all(&args.out)?;
+    let peer = if args.no_peer { None } else { Peer::find(&args.peer) };
+    match &peer {
+        Some(p) => println!(
+            "peer: {} (PostgreSQL :{}, FreeRADIUS :{})",
+            p.dir.display(),
+            p.pg_port,
+            p.acct_port
+        ),
+        None => println!("peer: not set up (bench/peer-setup.sh) — openrras only"),
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let work = tempfile::tempdir()?;
+    let c_bench = if matches!(args.scenario, Scenario::List | Scenario::All) {
+        Some(cprog::build(work.path(), &bin_dir)?)
+    } else {
+        None
+    };
+    let mut page_p50 = Vec::new();
+    for &n in &args.sessions {
+        let mut report = Report::new(n);
+        run_size(args, n, &bin_dir, peer.as_ref(), &rt, c_bench.as_deref(), &mut report)?;
+        report.print();
+        if let Some(Value::Number(p)) = report.json.get("page_quiet_p50_ms") {
+            page_p50.push((n, p.as_f64().unwrap_or(f64::NAN)));
+        }
+        let file = args.out.join(format!("{:?}-{n}.json", args.scenario).to_lowercase());
+        report.set("sessions", json!(n));
+        report.set("scenario", json!(format!("{:?}", args.scenario).to_lowercase()));
+        std::fs::write(&file, serde_json::to_string_pretty(&Value::Object(report.json))?)?;
+        println!("\n(JSON: {})", file.display());
+    }
+    if let (Some(first), Some(last)) = (page_p50.first(), page_p50.last()) {
+        if page_p50.len() > 1 {
+            println!(
+                "\nscaling: 100-entry page p50 at {} = {:.3} ms, at {} = {:.3} ms: ratio {:.2} for {}x the sessions",
+                last.0,
+                last.1,
+                first.0,
+                first.1,
+                last.1 / first.1,
+                last.0 / first.0.max(1)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_size(
+    args: &Args,
+    n: u64,
+    bin_dir: &Path,
+    peer: Option<&Peer>,
+    rt: &tokio::runtime::Runtime,
+    c_bench: Option<&Path>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let s = args.scenario;
+    let all = s == Scenario::All;
+    let port = rras_testkit::free_udp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let client_spec = format!("127.0.0.0/8={SECRET}");
+    let mut daemon = DaemonProcess::start(
+        &bin_dir.join("rrasd"),
+        &["--radius-acct", &listen, "--radius-client", &client_spec],
+    );
+    let addr = daemon.addr();
+    let baseline_rss = rss_bytes(daemon.pid());
+
+    // Load: N Starts through the RADIUS source — the ingest measurement.
+    let spec = LoadSpec {
+        target: listen.parse()?,
+        secret: SECRET.as_bytes().to_vec(),
+        sockets: args.sockets,
+        window: args.window,
+        first: 0,
+        count: n,
+        mix: Mix::Starts,
+        retransmit_after: Duration::from_secs(1),
+        time_cap: args.time_cap(),
+    };
+    let load = rt.block_on(radload::run(&spec))?;
+    anyhow::ensure!(
+        load.acked == n,
+        "only {} of {n} Starts acknowledged in {:?}",
+        load.acked,
+        load.elapsed
+    );
+    let live = rt.block_on(async {
+        let c = AdminClient::connect(&addr).await?;
+        c.server_info().await.map(|i| i.total_connections)
+    })?;
+    anyhow::ensure!(live == n, "rrasd holds {live} sessions after {n} acknowledged Starts");
+    report.set(
+        "ingest",
+        json!({"acks_per_sec": load.acks_per_sec(), "p50_ms": load.latency_ms(50.0), "p99_ms": load.latency_ms(99.0),
+               "max_ms": load.latency_ms(100.0), "retransmissions": load.retransmissions,
+               "sockets": args.sockets, "window": args.window}),
+    );
+
+    let peer_ingest = match peer {
+        Some(p) if all || s == Scenario::Ingest => {
+            p.load(0, 0)?; // an empty radacct, as a fresh deployment
+            let count = args.peer_ingest.min(n);
+            let spec = LoadSpec {
+                target: format!("127.0.0.1:{}", p.acct_port).parse()?,
+                secret: p.secret.as_bytes().to_vec(),
+                count,
+                ..spec.clone()
+            };
+            Some(rt.block_on(radload::run(&spec))?)
+        }
+        _ => None,
+    };
+    if all || s == Scenario::Ingest {
+        let pi = peer_ingest.as_ref();
+        report.row(
+            "accounting acks/s (Starts, durable)",
+            format!("{:.0}/s", load.acks_per_sec()),
+            pi.map(|l| format!("{:.0}/s ({} sent)", l.acks_per_sec(), l.sent)),
+        );
+        report.row(
+            "ack latency p50 / p99",
+            format!("{} / {}", ms(load.latency_ms(50.0)), ms(load.latency_ms(99.0))),
+            pi.map(|l| format!("{} / {}", ms(l.latency_ms(50.0)), ms(l.latency_ms(99.0)))),
+        );
+        report.row(
+            "ack latency max, retransmissions",
+            format!("{}, {}", ms(load.latency_ms(100.0)), load.retransmissions),
+            pi.map(|l| format!("{}, {}", ms(l.latency_ms(100.0)), l.retransmissions)),
+        );
+        if let Some(l) = pi {
+            report.set(
+                "peer_ingest",
+                json!({"acks_per_sec": l.acks_per_sec(), "p50_ms": l.latency_ms(50.0), "p99_ms": l.latency_ms(99.0),
+                       "max_ms": l.latency_ms(100.0), "retransmissions": l.retransmissions, "sent": l.sent}),
+            );
+        }
+    }
+
+    // The peer holds the same sessions (plus closed history) for the reads.
+    if let Some(p) = peer {
+        if all || matches!(s, Scenario::List | Scenario::Page | Scenario::Memory) {
+            let t = p.load(n, args.peer_closed_per_live)?;
+            let rows = p.live_rows()?;
+            anyhow::ensure!(rows == n, "peer holds {rows} live rows, expected {n}");
+            report.set("peer_load_secs", json!(t.as_secs_f64()));
+        }
+    }
+
+    if all || s == Scenario::Memory {
+        std::thread::sleep(Duration::from_secs(1));
+        let rss = rss_bytes(daemon.pid());
+        let per = rss.saturating_sub(baseline_rss) as f64 / n as f64;
+        let store = std::fs::metadata(daemon.dir.path().join("state/rrasd.redb"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let peer_bytes = match peer {
+            Some(p) => Some(p.table_bytes()?),
+            None => None,
+        };
+        report.row(
+            "rrasd RSS per live connection",
+            format!("{per:.0} B ({} MB total)", rss >> 20),
+            None,
+        );
+        report.row(
+            "store on disk per live connection",
+            format!("{:.0} B", store as f64 / n as f64),
+            peer_bytes.map(|b| {
+                format!(
+                    "{:.0} B (with {} closed each)",
+                    b as f64 / n as f64,
+                    args.peer_closed_per_live
+                )
+            }),
+        );
+        report.set(
+            "memory",
+            json!({"rss_bytes": rss, "baseline_rss_bytes": baseline_rss, "rss_per_connection": per,
+                   "store_bytes": store, "store_per_connection": store as f64 / n as f64,
+                   "peer_radacct_bytes": peer_bytes}),
+        );
+    }
+
+    if all || s == Scenario::List {
+        list(args, n, &daemon, peer, rt, c_bench, report)?;
+    }
+    if all || s == Scenario::Page {
+        page(args, n, &addr, &listen, peer, rt, report)?;
+    }
+    if all || s == Scenario::Restart {
+        daemon.kill9();
+        let t = Instant::now();
+        daemon.spawn();
+        let cap = Instant::now() + args.time_cap();
+        let restarted = loop {
+            let up = rt.block_on(async {
+                let c = AdminClient::connect(&addr).await.ok()?;
+                let (running, _) = c.is_service_running().await.ok()?;
+                let info = c.server_info().await.ok()?;
+                running.then_some(info.total_connections)
+            });
+            if let Some(total) = up {
+                break Some((t.elapsed(), total));
+            }
+            if Instant::now() > cap {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let (elapsed, total) = restarted.context("rrasd did not come back after kill -9")?;
+        anyhow::ensure!(
+            total == n,
+            "after kill -9 rrasd holds {total} of {n} acknowledged sessions"
+        );
+        report.row("kill -9 → running again", secs(elapsed.as_secs_f64()), None);
+        report.set("restart_secs", json!(elapsed.as_secs_f64()));
+    }
+    daemon.kill9();
+    Ok(())
+}
+
+fn list(
+    args: &Args,
+    n: u64,
+    daemon: &DaemonProcess,
+    peer: Option<&Peer>,
+    rt: &tokio::runtime::Runtime,
+    c_bench: Option<&Path>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let addr = daemon.addr();
+    let peer_list = match peer {
+        Some(p) => Some(p.online_list(args.rounds)?),
+        None => None,
+    };
+    if let Some(exe) = c_bench {
+        let t = cprog::run(exe, &addr, args.rounds)?;
+        anyhow::ensure!(
+            t.all_entries == n && t.paged_entries == n,
+            "libmprapi listed {} / {} of {n}",
+            t.all_entries,
+            t.paged_entries
+        );
+        report.row(
+            "MprAdminConnectionEnumEx, pref -1",
+            secs(t.all_secs),
+            peer_list.map(|(copy, plain)| format!("\\copy {} / psql {}", secs(copy), secs(plain))),
+        );
+        report.row("MprAdminConnectionEnumEx, 64 KiB pages", secs(t.paged_secs), None);
+        report.set(
+            "libmprapi",
+            json!({"pref_all_secs": t.all_secs, "paged_64k_secs": t.paged_secs}),
+        );
+    }
+    if let Some((copy, plain)) = peer_list {
+        report.set("peer_list", json!({"copy_secs": copy, "psql_secs": plain}));
+    }
+    // Rust client: one streamed enumeration, every record decoded.
+    let mut best = f64::MAX;
+    for _ in 0..args.rounds {
+        let (t, count) = rt.block_on(async {
+            let c = AdminClient::connect(&addr).await?;
+            let t = Instant::now();
+            let mut count = 0u64;
+            c.for_each_connection(|_| count += 1).await?;
+            Ok::<_, rras_client::ClientError>((t.elapsed().as_secs_f64(), count))
+        })?;
+        anyhow::ensure!(count == n, "the Rust client listed {count} of {n}");
+        best = best.min(t);
+    }
+    report.row("rras-client full listing", secs(best), None);
+    report.set("rust_client_secs", json!(best));
+
+    // rasctl --json into a file, with its peak memory.
+    let file = daemon.dir.path().join("connections.json");
+    let t = Instant::now();
+    let status = Command::new(args_bin(args, "rasctl")?)
+        .args(["--server", &addr, "connections", "--json"])
+        .stdout(std::fs::File::create(&file)?)
+        .stderr(Stdio::inherit())
+        .status()?;
+    let elapsed = t.elapsed().as_secs_f64();
+    anyhow::ensure!(status.success(), "rasctl connections --json failed");
+    let maxrss = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .map(|u| u.max_rss() as u64 * 1024)
+        .unwrap_or(0);
+    let objects = count_occurrences(&file, b"\"handle\":")?;
+    anyhow::ensure!(objects == n, "rasctl --json printed {objects} of {n} connections");
+    let size = std::fs::metadata(&file)?.len();
+    let _ = std::fs::remove_file(&file);
+    report.row(
+        "rasctl connections --json > file",
+        format!("{} ({} MB RSS)", secs(elapsed), maxrss >> 20),
+        None,
+    );
+    report.set(
+        "rasctl_json",
+        json!({"secs": elapsed, "max_rss_bytes": maxrss, "output_bytes": size}),
+    );
+    Ok(())
+}
+
+fn args_bin(args: &Args, name: &str) -> anyhow::Result<PathBuf> {
+    Ok(match &args.bin_dir {
+        Some(d) => d.join(name),
+        None => std::env::current_exe()?
+            .parent()
+            .context("binary directory")?
+            .join(name),
+    })
+}
+
+fn count_occurrences(path: &Path, needle: &[u8]) -> anyhow::Result<u64> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut carry: Vec<u8> = Vec::new();
+    let mut n = 0u64;
+    loop {
+        let read = f.read(&mut buf)?;
+        if read == 0 {
+            return Ok(n);
+        }
+        carry.extend_from_slice(&buf[..read]);
+        n += carry.windows(needle.len()).filter(|w| *w == needle).count() as u64;
+        let keep = carry.len().min(needle.len() - 1);
+        carry.drain(..carry.len() - keep);
+    }
+}
+
+/// 100-entry pages from the middle of the list, each timed from request to
+/// last record decoded.
+async fn page_latencies(addr: &str, n: u64, pages: usize) -> anyhow::Result<Vec<u32>> {
+    let c = AdminClient::connect(addr).await?;
+    let header = (1, 1, RAS_CONNECTION_EX_SIZE);
+    let page_pref = 99 * RAS_CONNECTION_EX_SIZE;
+    let mut out = Vec::with_capacity(pages);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while out.len() < pages && Instant::now() < deadline {
+        // Jump to the middle: one call returning the first half.
+        let half = u32::try_from(n / 2).unwrap_or(u32::MAX).max(1);
+        let mut skip = c
+            .enum_records(header, (half - 1).saturating_mul(RAS_CONNECTION_EX_SIZE), 0)
+            .await?;
+        while let Some(chunk) = skip.next_chunk().await {
+            chunk?;
+        }
+        let mut resume = skip.resume_handle;
+        while resume != 0 && out.len() < pages {
+            let t = Instant::now();
+            let mut page = c.enum_records(header, page_pref, resume).await?;
+            let got = page.for_each_record(|_| {}).await?;
+            out.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+            anyhow::ensure!(got <= 100, "a 100-entry page carried {got}");
+            resume = page.resume_handle;
+        }
+        // An unfinished enumeration's cursor is dropped by the server later.
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+fn page(
+    args: &Args,
+    n: u64,
+    addr: &str,
+    listen: &str,
+    peer: Option<&Peer>,
+    rt: &tokio::runtime::Runtime,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let quiet = rt.block_on(page_latencies(addr, n, args.pages))?;
+    // The same under a steady stream of Interim-Updates.
+    let spec = LoadSpec {
+        target: listen.parse()?,
+        secret: SECRET.as_bytes().to_vec(),
+        sockets: 8,
+        window: 64,
+        first: 0,
+        count: n,
+        mix: Mix::Interims { rate: args.update_rate },
+        retransmit_after: Duration::from_secs(1),
+        time_cap: args.time_cap(),
+    };
+    let (busy, updates) = rt.block_on(async {
+        let load = tokio::spawn(async move { radload::run(&spec).await });
+        // Let the update stream reach its rate first.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let t = Instant::now();
+        let busy = page_latencies(addr, n, args.pages).await;
+        let during = t.elapsed();
+        load.abort();
+        (busy, during)
+    });
+    let busy = busy?;
+    let peer_pages = match peer {
+        Some(p) => Some(p.keyset_pages(args.pages)?),
+        None => None,
+    };
+    let p = |v: &[u32], q| percentile(v, q) as f64 / 1000.0;
+    report.row(
+        "100-entry page deep, p50 / p99 (quiet)",
+        format!("{} / {}", ms(p(&quiet, 50.0)), ms(p(&quiet, 99.0))),
+        peer_pages.map(|(a, b)| format!("keyset {} / {}", ms(a), ms(b))),
+    );
+    report.row(
+        &format!("same under {} updates/s", args.update_rate),
+        format!("{} / {}", ms(p(&busy, 50.0)), ms(p(&busy, 99.0))),
+        None,
+    );
+    report.set("page_quiet_p50_ms", json!(p(&quiet, 50.0)));
+    report.set(
+        "page",
+        json!({"quiet_p50_ms": p(&quiet, 50.0), "quiet_p99_ms": p(&quiet, 99.0),
+               "busy_p50_ms": p(&busy, 50.0), "busy_p99_ms": p(&busy, 99.0),
+               "busy_update_rate": args.update_rate, "busy_secs": updates.as_secs_f64(),
+               "peer_keyset_p50_ms": peer_pages.map(|x| x.0), "peer_keyset_p99_ms": peer_pages.map(|x| x.1)}),
+    );
+    Ok(())
+}
