@@ -6,6 +6,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Record chunks are sliced out of the receive buffer, not copied.
+        .bytes(".rras.admin.v1.RecordChunk.records")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -131,7 +131,7 @@ pub unsafe extern "C" fn MprAdminConnectionEnumEx(
             size_of::<RasConnectionEx>() as u32,
             dwPreferedMaxLen,
             resume,
-            fill::connection_ex,
+            fill::connection_ex_into,
         )?;
         let count = page.buffer.len() as DWORD;
         // SAFETY: all out-pointers were checked non-null above (resume may be NULL).
@@ -175,17 +175,21 @@ fn level_page(
         (p.buffer.into_raw() as *mut u8, n, p.total, p.resume, p.status)
     }
     Ok(match level {
-        0 => out(server::enumerate_into(server, size, pref, resume, fill::connection_0)?),
-        1 => out(server::enumerate_into(server, size, pref, resume, |c, _| {
-            fill::connection_1(c)
+        0 => out(server::enumerate_into(server, size, pref, resume, |o, c, now| {
+            *o = fill::connection_0(c, now)
         })?),
-        2 => out(server::enumerate_into(server, size, pref, resume, |c, _| {
-            fill::connection_2(c)
+        1 => out(server::enumerate_into(server, size, pref, resume, |o, c, _| {
+            *o = fill::connection_1(c)
         })?),
-        3 => out(server::enumerate_into(server, size, pref, resume, |c, _| {
-            fill::connection_3(c)
+        2 => out(server::enumerate_into(server, size, pref, resume, |o, c, _| {
+            *o = fill::connection_2(c)
         })?),
-        4 => out(server::enumerate_into(server, size, pref, resume, fill::connection_4)?),
+        3 => out(server::enumerate_into(server, size, pref, resume, |o, c, _| {
+            *o = fill::connection_3(c)
+        })?),
+        4 => out(server::enumerate_into(server, size, pref, resume, |o, c, now| {
+            *o = fill::connection_4(c, now)
+        })?),
         _ => return Err(Win32Error::InvalidLevel.code()),
     })
 }

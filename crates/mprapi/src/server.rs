@@ -59,7 +59,14 @@ pub fn server(handle: HANDLE) -> Result<Arc<BlockingClient>, u32> {
 
 /// MprAdminServerDisconnect: frees the session (and its cursors) on the server.
 pub fn disconnect(handle: HANDLE) {
-    let client = SERVERS.lock().servers.remove(&handle);
+    let (client, last) = {
+        let mut reg = SERVERS.lock();
+        let client = reg.servers.remove(&handle);
+        (client, reg.servers.is_empty())
+    };
+    if last {
+        crate::buffer::release_spare();
+    }
     if let Some(client) = client {
         let _ = client.block_on(client.inner().disconnect_session());
     }
@@ -95,7 +102,7 @@ pub(crate) fn enumerate_into<T: Copy>(
     entry_size: u32,
     pref_max_len: u32,
     resume: u32,
-    fill: impl Fn(&Connection, SystemTime) -> T,
+    fill: impl Fn(&mut T, &Connection, SystemTime),
 ) -> Result<FilledPage<T>, u32> {
     let client = server(handle)?;
     let mut page = client
@@ -108,7 +115,7 @@ pub(crate) fn enumerate_into<T: Copy>(
         let chunk = chunk.map_err(code)?;
         for frame in RecordFrames::new(&chunk) {
             record::decode_into(frame.map_err(|_| protocol())?, &mut scratch).map_err(|_| protocol())?;
-            if !buffer.push(fill(&scratch, page.server_now)) {
+            if !buffer.push_with(|slot| fill(slot, &scratch, page.server_now)) {
                 // More records than the server announced: a broken server.
                 return Err(protocol());
             }

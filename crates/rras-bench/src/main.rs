@@ -83,6 +83,10 @@ pub(crate) struct Args {
     /// Where rrasd, rasctl and libmprapi.so are [default: this binary's directory].
     #[arg(long)]
     pub(crate) bin_dir: Option<PathBuf>,
+    /// Keep the loaded daemon this many seconds after measuring (for
+    /// profiling by hand; its socket is printed).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) hold: u64,
     /// Where JSON results go.
     #[arg(long, default_value = "target/bench")]
     pub(crate) out: PathBuf,

@@ -59,11 +59,16 @@ impl Report {
 }
 
 fn rss_bytes(pid: u32) -> u64 {
+    status_field(pid, "VmRSS:")
+}
+
+/// A size field of /proc/PID/status, in bytes (0 when unreadable).
+fn status_field(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
         })
         .map(|kb| kb * 1024)
@@ -316,6 +321,10 @@ fn run_size(
         report.row("kill -9 → running again", secs(elapsed.as_secs_f64()), None);
         report.set("restart_secs", json!(elapsed.as_secs_f64()));
     }
+    if args.hold > 0 {
+        println!("holding rrasd (pid {}) at {addr} for {} s", daemon.pid(), args.hold);
+        std::thread::sleep(Duration::from_secs(args.hold));
+    }
     daemon.kill9();
     Ok(())
 }
@@ -334,25 +343,6 @@ fn list(
         Some(p) => Some(p.online_list(args.rounds)?),
         None => None,
     };
-    if let Some(exe) = c_bench {
-        let t = cprog::run(exe, &addr, args.rounds)?;
-        anyhow::ensure!(
-            t.all_entries == n && t.paged_entries == n,
-            "libmprapi listed {} / {} of {n}",
-            t.all_entries,
-            t.paged_entries
-        );
-        report.row(
-            "MprAdminConnectionEnumEx, pref -1",
-            secs(t.all_secs),
-            peer_list.map(|(copy, plain)| format!("\\copy {} / psql {}", secs(copy), secs(plain))),
-        );
-        report.row("MprAdminConnectionEnumEx, 64 KiB pages", secs(t.paged_secs), None);
-        report.set(
-            "libmprapi",
-            json!({"pref_all_secs": t.all_secs, "paged_64k_secs": t.paged_secs}),
-        );
-    }
     if let Some((copy, plain)) = peer_list {
         report.set("peer_list", json!({"copy_secs": copy, "psql_secs": plain}));
     }
@@ -375,16 +365,23 @@ fn list(
     // rasctl --json into a file, with its peak memory.
     let file = daemon.dir.path().join("connections.json");
     let t = Instant::now();
-    let status = Command::new(args_bin(args, "rasctl")?)
+    let mut child = Command::new(args_bin(args, "rasctl")?)
         .args(["--server", &addr, "connections", "--json"])
         .stdout(std::fs::File::create(&file)?)
         .stderr(Stdio::inherit())
-        .status()?;
+        .spawn()?;
+    // Its peak RSS: VmHWM only grows, so the last reading before it exits
+    // is its peak (to within the last 5 ms).
+    let mut maxrss = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        maxrss = maxrss.max(status_field(child.id(), "VmHWM:"));
+        std::thread::sleep(Duration::from_millis(5));
+    };
     let elapsed = t.elapsed().as_secs_f64();
     anyhow::ensure!(status.success(), "rasctl connections --json failed");
-    let maxrss = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
-        .map(|u| u.max_rss() as u64 * 1024)
-        .unwrap_or(0);
     let objects = count_occurrences(&file, b"\"handle\":")?;
     anyhow::ensure!(objects == n, "rasctl --json printed {objects} of {n} connections");
     let size = std::fs::metadata(&file)?.len();
@@ -398,6 +395,26 @@ fn list(
         "rasctl_json",
         json!({"secs": elapsed, "max_rss_bytes": maxrss, "output_bytes": size}),
     );
+    // libmprapi last: its 1.6 GB buffers would hide rasctl's peak above.
+    if let Some(exe) = c_bench {
+        let t = cprog::run(exe, &addr, args.rounds)?;
+        anyhow::ensure!(
+            t.all_entries == n && t.paged_entries == n,
+            "libmprapi listed {} / {} of {n}",
+            t.all_entries,
+            t.paged_entries
+        );
+        report.row(
+            "MprAdminConnectionEnumEx, pref -1",
+            secs(t.all_secs),
+            peer_list.as_ref().map(|&(copy, plain)| format!("\\copy {} / psql {}", secs(copy), secs(plain))),
+        );
+        report.row("MprAdminConnectionEnumEx, 64 KiB pages", secs(t.paged_secs), None);
+        report.set(
+            "libmprapi",
+            json!({"pref_all_secs": t.all_secs, "paged_64k_secs": t.paged_secs}),
+        );
+    }
     Ok(())
 }
 

@@ -17,9 +17,10 @@ impl BlockingClient {
     pub fn connect(addr: &str) -> Result<Self, ClientError> {
         let addr = ServerAddr::parse(addr)?;
         let tls = crate::TlsOptions::from_env()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("rras-client")
+        // A current-thread runtime: the calling thread drives the connection
+        // itself while it waits, so a page costs no hand-offs between
+        // threads (C callers on several threads take turns driving it).
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| ClientError::Transport(format!("cannot start runtime: {e}")))?;
@@ -59,7 +60,7 @@ impl BlockingClient {
     }
 
     /// See [`RecordPage::next_chunk`].
-    pub fn next_chunk(&self, page: &mut RecordPage) -> Option<Result<Vec<u8>, ClientError>> {
+    pub fn next_chunk(&self, page: &mut RecordPage) -> Option<Result<bytes::Bytes, ClientError>> {
         self.block_on(page.next_chunk())
     }
 

@@ -28,6 +28,10 @@ pub use pager::ConnectionPager;
 pub const DEFAULT_SOCKET: &str = "/run/rrasd/admin.sock";
 /// TCP port of the TLS admin listener when a server name has none.
 pub const DEFAULT_TLS_PORT: u16 = 8443;
+/// HTTP/2 flow-control windows: large, so a streamed listing is not paced by
+/// WINDOW_UPDATE round trips (the default is 64 KiB).
+const H2_STREAM_WINDOW: u32 = 8 << 20;
+const H2_CONNECTION_WINDOW: u32 = 16 << 20;
 /// Largest reply the client accepts (a full enumeration with -1).
 const MAX_REPLY_BYTES: usize = 1024 * 1024 * 1024;
 
@@ -171,14 +175,14 @@ pub struct RecordPage {
     pub page_entries: u32,
     /// The server's clock when it read the page (for `dwConnectDuration`).
     pub server_now: SystemTime,
-    first: Option<Vec<u8>>,
+    first: Option<bytes::Bytes>,
     stream: tonic::Streaming<pb::RecordChunk>,
 }
 
 impl RecordPage {
     /// The next chunk of framed records ([`rras_core::record::RecordFrames`]
     /// splits it), or `None` at the end of the page.
-    pub async fn next_chunk(&mut self) -> Option<Result<Vec<u8>, ClientError>> {
+    pub async fn next_chunk(&mut self) -> Option<Result<bytes::Bytes, ClientError>> {
         if let Some(first) = self.first.take() {
             return Some(Ok(first));
         }
@@ -286,8 +290,10 @@ async fn channel_with(addr: &ServerAddr, tls: &TlsOptions) -> Result<Channel, Cl
             tokio::net::UnixStream::connect(&path)
                 .await
                 .map_err(ClientError::from_connect)?;
-            let endpoint =
-                Endpoint::try_from("http://rrasd.invalid").map_err(|e| ClientError::Transport(e.to_string()))?;
+            let endpoint = Endpoint::try_from("http://rrasd.invalid")
+                .map_err(|e| ClientError::Transport(e.to_string()))?
+                .initial_stream_window_size(H2_STREAM_WINDOW)
+                .initial_connection_window_size(H2_CONNECTION_WINDOW);
             endpoint
                 .connect_with_connector(tower::service_fn(move |_| {
                     let path = path.clone();
@@ -318,6 +324,8 @@ async fn channel_with(addr: &ServerAddr, tls: &TlsOptions) -> Result<Channel, Cl
                 .tls_config(config)
                 .map_err(|e| ClientError::Denied(e.to_string()))?
                 .connect_timeout(std::time::Duration::from_secs(10))
+                .initial_stream_window_size(H2_STREAM_WINDOW)
+                .initial_connection_window_size(H2_CONNECTION_WINDOW)
                 .connect()
                 .await
                 .map_err(|e| ClientError::Unavailable(format!("{e}: {}", source_chain(&e))))

@@ -186,6 +186,8 @@ pub fn empty_connection() -> Connection {
 
 // ---------------------------------------------------------------- encoding
 
+#[inline]
+
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -198,10 +200,14 @@ fn put_zigzag(out: &mut Vec<u8>, v: i64) {
     put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
+#[inline]
+
 fn put_str(out: &mut Vec<u8>, s: &str) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
+
+#[inline]
 
 fn put_addr(out: &mut Vec<u8>, a: Option<IpAddr>) {
     match a {
@@ -259,6 +265,8 @@ fn put_ipv6(out: &mut Vec<u8>, p: &Ipv6Projection) {
     put_varint(out, u64::from(p.prefix_length));
     put_varint(out, p.sub_interface_index);
 }
+
+#[inline]
 
 fn put_u32s(out: &mut Vec<u8>, values: &[u32]) {
     for v in values {
@@ -387,6 +395,8 @@ impl<'a> Reader<'a> {
         Reader { bytes, pos: 0 }
     }
 
+    #[inline]
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
         let end = self.pos.checked_add(n).ok_or(RecordError::Truncated(self.pos))?;
         let s = self.bytes.get(self.pos..end).ok_or(RecordError::Truncated(self.pos))?;
@@ -394,15 +404,21 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    #[inline]
+
     fn u8(&mut self) -> Result<u8, RecordError> {
         Ok(self.take(1)?[0])
     }
+
+    #[inline]
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordError> {
         let mut a = [0; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
+
+    #[inline]
 
     fn varint(&mut self) -> Result<u64, RecordError> {
         let mut v: u64 = 0;
@@ -419,19 +435,27 @@ impl<'a> Reader<'a> {
         Err(RecordError::Invalid("varint"))
     }
 
+    #[inline]
+
     fn u32(&mut self, what: &'static str) -> Result<u32, RecordError> {
         u32::try_from(self.varint()?).map_err(|_| RecordError::Invalid(what))
     }
+
+    #[inline]
 
     fn zigzag(&mut self) -> Result<i64, RecordError> {
         let v = self.varint()?;
         Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
     }
 
+    #[inline]
+
     fn str(&mut self, what: &'static str) -> Result<&'a str, RecordError> {
         let n = usize::try_from(self.varint()?).map_err(|_| RecordError::Invalid(what))?;
         std::str::from_utf8(self.take(n)?).map_err(|_| RecordError::Invalid(what))
     }
+
+    #[inline]
 
     fn addr(&mut self) -> Result<Option<IpAddr>, RecordError> {
         match self.u8()? {
@@ -442,6 +466,8 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
+
     fn addr4(&mut self) -> Result<Option<Ipv4Addr>, RecordError> {
         match self.addr()? {
             None => Ok(None),
@@ -449,6 +475,8 @@ impl<'a> Reader<'a> {
             Some(IpAddr::V6(_)) => Err(RecordError::Invalid("IPv4 address")),
         }
     }
+
+    #[inline]
 
     fn time(&mut self) -> Result<SystemTime, RecordError> {
         let us = self.zigzag()?;
@@ -462,10 +490,14 @@ impl<'a> Reader<'a> {
     }
 }
 
+#[inline]
+
 fn set_string(dst: &mut String, s: &str) {
     dst.clear();
     dst.push_str(s);
 }
+
+#[inline]
 
 fn read_source<'a>(r: &mut Reader<'a>) -> Result<SourceRef<'a>, RecordError> {
     let engine = match r.u8()? {
@@ -484,6 +516,8 @@ fn read_source<'a>(r: &mut Reader<'a>) -> Result<SourceRef<'a>, RecordError> {
     })
 }
 
+#[inline]
+
 fn read_ipv4(r: &mut Reader<'_>) -> Result<Ipv4Projection, RecordError> {
     Ok(Ipv4Projection {
         negotiation_error: r.u32("ipv4 error")?,
@@ -494,6 +528,8 @@ fn read_ipv4(r: &mut Reader<'_>) -> Result<Ipv4Projection, RecordError> {
         sub_interface_index: r.varint()?,
     })
 }
+
+#[inline]
 
 fn read_ipv6(r: &mut Reader<'_>) -> Result<Ipv6Projection, RecordError> {
     match r.u8()? {
@@ -509,6 +545,8 @@ fn read_ipv6(r: &mut Reader<'_>) -> Result<Ipv6Projection, RecordError> {
         _ => Err(RecordError::Invalid("ipv6 presence")),
     }
 }
+
+#[inline]
 
 fn read_u32s<const N: usize>(r: &mut Reader<'_>, what: &'static str) -> Result<[u32; N], RecordError> {
     let mut a = [0; N];

@@ -109,7 +109,18 @@ fn rpc_builder(config: &Config) -> tonic::transport::Server {
         .timeout(Duration::from_secs(config.rpc_timeout_secs))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        // HTTP/2's default 64 KiB windows make a 200 MB listing thousands of
+        // WINDOW_UPDATE round trips; large windows let it flow.
+        .initial_stream_window_size(Some(H2_STREAM_WINDOW))
+        .initial_connection_window_size(Some(H2_CONNECTION_WINDOW))
+        .max_frame_size(Some(H2_MAX_FRAME))
 }
+
+/// HTTP/2 flow-control windows and frame size, both ends (the client sets
+/// the same in rras-client).
+const H2_STREAM_WINDOW: u32 = 8 << 20;
+const H2_CONNECTION_WINDOW: u32 = 16 << 20;
+const H2_MAX_FRAME: u32 = (1 << 24) - 1;
 
 fn admin_service(service: AdminService) -> RrasAdminServer<AdminService> {
     RrasAdminServer::new(service)

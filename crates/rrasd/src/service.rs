@@ -237,7 +237,7 @@ impl Iterator for RecordPage {
                 break;
             }
         }
-        chunk.records = bytes;
+        chunk.records = bytes.into();
         Some(Ok(chunk))
     }
 }
@@ -372,7 +372,7 @@ impl RrasAdmin for AdminService {
                         resume_handle: page.next.map(|h| h.get()).unwrap_or(0),
                         page_entries: u32::try_from(page.entries.len()).unwrap_or(u32::MAX),
                         now_unix_micros: micros_since_epoch(SystemTime::now()),
-                        records: Vec::new(),
+                        records: Default::default(),
                     },
                     head_sent: false,
                     records: page.entries.into_iter(),

@@ -1,25 +1,26 @@
 //! `RadiusAccountingSource`: RFC 2866 accounting from any NAS.
 //!
 //! Flow of one datagram: receive → known client? → decode → authenticator
-//! check → retransmission cache → shard by session → interpret → manager
-//! (table + durable commit) → Accounting-Response. A packet from an unknown
-//! address or with a wrong authenticator is dropped, counted and logged at
-//! most once per source per minute, never answered. A request is answered
-//! only after its change is durable, so a NAS that got a response will find
-//! the event after `kill -9`; one that did not will retransmit.
+//! check → retransmission cache → interpret → manager stages it (table
+//! changed, change queued for the journal) → after the group commit's fsync,
+//! Accounting-Response. A packet from an unknown address or with a wrong
+//! authenticator is dropped, counted and logged at most once per source per
+//! minute, never answered. A request is answered only after its change is
+//! durable, so a NAS that got a response will find the event after
+//! `kill -9`; one that did not will retransmit.
 //!
-//! Packets of one session go through one shard in arrival order (Start
-//! before Stop), different sessions run concurrently, and the journal
-//! commits them in groups.
+//! One loop drains the socket in batches and stages every request in
+//! arrival order (a session's Start before its Stop); the batch's answers
+//! wait for durability in one task while the loop goes on reading, so
+//! everything that arrives during one fsync shares the next.
 
 pub mod accounting;
 pub mod config;
 mod disconnect;
 pub mod packet;
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::Mutex;
 use rras_core::{ConnectionHandle, EngineKind};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use self::accounting::{interpret, AccountingEvent};
@@ -37,8 +38,6 @@ use crate::manager::{ConnectionManager, ReportEvent, Staged};
 use crate::metrics::Metrics;
 use crate::server::DaemonError;
 
-const SHARDS: usize = 64;
-const SHARD_QUEUE: usize = 1024;
 /// How long a request's response is kept for retransmissions.
 const RETRANSMIT_WINDOW: Duration = Duration::from_secs(120);
 const CACHE_MAX: usize = 65_536;
@@ -155,15 +154,7 @@ pub async fn start(
     });
     shared.seed_last_seen();
 
-    let mut tasks = Vec::new();
-    let mut shards = Vec::with_capacity(SHARDS);
-    let pending = Arc::new(Semaphore::new(MAX_PENDING));
-    for _ in 0..SHARDS {
-        let (tx, rx) = mpsc::channel(SHARD_QUEUE);
-        shards.push(tx);
-        tasks.push(tokio::spawn(shard_loop(shared.clone(), rx, pending.clone())));
-    }
-    tasks.push(tokio::spawn(receive_loop(shared.clone(), shards, stop)));
+    let mut tasks = vec![tokio::spawn(receive_loop(shared.clone(), stop))];
     if config.stale_check {
         tasks.push(tokio::spawn(stale_sweep(shared)));
     }
@@ -234,105 +225,122 @@ impl Shared {
     }
 }
 
-async fn receive_loop(shared: Arc<Shared>, shards: Vec<mpsc::Sender<Job>>, mut stop: watch::Receiver<bool>) {
+async fn receive_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     // One byte more than the largest legal packet tells "too big" apart.
     let mut buf = vec![0u8; 65_536];
+    let pending = Arc::new(Semaphore::new(MAX_PENDING));
     loop {
-        let (n, peer) = tokio::select! {
-            r = shared.socket.recv_from(&mut buf) => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!("RADIUS receive failed: {e}");
-                    continue;
-                }
-            },
+        let readable = tokio::select! {
+            r = shared.socket.readable() => r,
             _ = stop.wait_for(|s| *s) => return,
         };
-        let datagram = &buf[..n];
-        let Some(secret) = shared.config.secret_for(peer.ip()).map(Arc::<[u8]>::from) else {
-            shared.drop_packet(
+        if let Err(e) = readable {
+            tracing::warn!("RADIUS socket failed: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        // Drain what the kernel holds (up to a batch): every request is
+        // checked and applied to the table here, in arrival order, so a
+        // session's Start is always applied before its Stop; their answers
+        // wait together for the fsync in one task.
+        let mut batch = Vec::new();
+        while batch.len() < BATCH {
+            let (n, peer) = match shared.socket.try_recv_from(&mut buf) {
+                Ok(x) => x,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::warn!("RADIUS receive failed: {e}");
+                    break;
+                }
+            };
+            let Some(job) = shared.accept(&buf[..n], peer).await else { continue };
+            let Ok(slot) = pending.clone().try_acquire_owned() else {
+                // Back-pressure: the NAS will retransmit; forget it was seen.
+                shared.answers.lock().remove(&job.request);
+                shared.metrics.radius_dropped("overload");
+                continue;
+            };
+            match stage_request(&shared, &job) {
+                Some(staged) => batch.push((job, staged, slot)),
+                None => {
+                    shared.answers.lock().remove(&job.request);
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                for (job, staged, slot) in batch {
+                    answer_when_durable(&shared, job, staged).await;
+                    drop(slot);
+                }
+            });
+        }
+    }
+}
+
+impl Shared {
+    /// Checks one datagram: a known client, well-formed, an Accounting-Request
+    /// with the right authenticator, not a retransmission (which is answered
+    /// from the cache, or dropped while its first copy is in flight).
+    async fn accept(&self, datagram: &[u8], peer: SocketAddr) -> Option<Job> {
+        let Some(secret) = self.config.secret_for(peer.ip()).map(Arc::<[u8]>::from) else {
+            self.drop_packet(
                 peer,
                 "unknown-client",
                 &"source address is not a configured RADIUS client",
             );
-            continue;
+            return None;
         };
-        if n > MAX_LEN {
-            shared.drop_packet(peer, "oversize", &format!("{n}-byte datagram"));
-            continue;
+        if datagram.len() > MAX_LEN {
+            self.drop_packet(peer, "oversize", &format!("{}-byte datagram", datagram.len()));
+            return None;
         }
         let packet = match Packet::decode(datagram) {
             Ok(p) => p,
             Err(e) => {
-                shared.drop_packet(peer, "malformed", &e);
-                continue;
+                self.drop_packet(peer, "malformed", &e);
+                return None;
             }
         };
         if packet.code != ACCOUNTING_REQUEST {
-            shared.drop_packet(peer, "unexpected-code", &format!("code {}", packet.code));
-            continue;
+            self.drop_packet(peer, "unexpected-code", &format!("code {}", packet.code));
+            return None;
         }
         if !request_authenticator_ok(datagram, &secret) {
-            shared.drop_packet(
+            self.drop_packet(
                 peer,
                 "bad-authenticator",
                 &"Request Authenticator does not match the shared secret",
             );
-            continue;
+            return None;
         }
         let request = RequestId {
             peer,
             identifier: packet.identifier,
             authenticator: packet.authenticator,
         };
-        match shared.check_retransmission(&request) {
+        match self.check_retransmission(&request) {
             Some(Some(answer)) => {
-                let _ = shared.socket.send_to(&answer, peer).await;
-                continue;
+                let _ = self.socket.send_to(&answer, peer).await;
+                None
             }
-            Some(None) => continue,
-            None => {}
-        }
-        let mut h = DefaultHasher::new();
-        accounting::nas_identity(&packet, peer.ip()).hash(&mut h);
-        packet.attr(44).hash(&mut h);
-        let shard = &shards[(h.finish() % SHARDS as u64) as usize];
-        let job = Job {
-            request,
-            packet,
-            secret,
-        };
-        if let Err(mpsc::error::TrySendError::Full(job)) = shard.try_send(job) {
-            // Back-pressure: the NAS will retransmit; forget it was seen.
-            shared.answers.lock().remove(&job.request);
-            shared.metrics.radius_dropped("overload");
+            Some(None) => None,
+            None => Some(Job {
+                request,
+                packet,
+                secret,
+            }),
         }
     }
 }
+
+/// Requests checked and staged in one pass over the socket, at most.
+const BATCH: usize = 512;
 
 /// Requests of one source staged but not yet durable, at most: each holds
-/// a task and its packet until its commit returns.
+/// its packet until its commit returns.
 const MAX_PENDING: usize = 65_536;
-
-async fn shard_loop(shared: Arc<Shared>, mut jobs: mpsc::Receiver<Job>, pending: Arc<Semaphore>) {
-    while let Some(job) = jobs.recv().await {
-        // The table changes now, in arrival order (a session's Start before
-        // its Stop); the answer waits for the fsync in its own task, so the
-        // shard's next packet joins the same group commit.
-        let Ok(slot) = pending.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(staged) = stage_request(&shared, &job) else {
-            shared.answers.lock().remove(&job.request);
-            continue;
-        };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            answer_when_durable(&shared, job, staged).await;
-            drop(slot);
-        });
-    }
-}
 
 /// A request applied to the table and queued for the journal.
 struct StagedRequest {
