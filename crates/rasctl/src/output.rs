@@ -1,7 +1,6 @@
 //! How connections look to an admin: a width-aware table, or stable JSON
 //! (documented in docs/rasctl-json.md).
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
@@ -9,28 +8,32 @@ use rras_core::{Connection, EndedConnection, Projection};
 use serde::Serialize;
 
 /// The JSON shape of one connection (stable: fields are only ever added).
+/// It borrows from the connection and formats times and addresses while
+/// being written: streaming a million of them allocates nothing per entry.
 #[derive(Debug, Serialize)]
-pub(crate) struct ConnectionJson {
+pub(crate) struct ConnectionJson<'a> {
     /// hConnection.
     pub(crate) handle: u32,
     /// Connection GUID.
-    pub(crate) guid: String,
+    #[serde(serialize_with = "as_text")]
+    pub(crate) guid: rras_core::Guid,
     /// wszUserName.
-    pub(crate) user: String,
+    pub(crate) user: &'a str,
     /// wszLogonDomain.
-    pub(crate) domain: String,
+    pub(crate) domain: &'a str,
     /// wszRemoteComputer.
-    pub(crate) remote_computer: String,
+    pub(crate) remote_computer: &'a str,
     /// wszInterfaceName.
-    pub(crate) interface: String,
+    pub(crate) interface: &'a str,
     /// radius, wireguard, …
-    pub(crate) engine: String,
+    pub(crate) engine: &'static str,
     /// NAS identity.
-    pub(crate) nas: String,
+    pub(crate) nas: &'a str,
     /// The engine's session id.
-    pub(crate) session_id: String,
+    pub(crate) session_id: &'a str,
     /// RFC 3339.
-    pub(crate) started_at: String,
+    #[serde(serialize_with = "as_rfc3339")]
+    pub(crate) started_at: SystemTime,
     /// dwConnectDuration.
     pub(crate) duration_secs: u64,
     /// "ppp" or "ikev2".
@@ -38,13 +41,17 @@ pub(crate) struct ConnectionJson {
     /// dwConnectionFlags.
     pub(crate) flags: u32,
     /// Client's tunnel IPv4 address.
-    pub ipv4: Option<String>,
+    #[serde(serialize_with = "as_opt_text")]
+    pub ipv4: Option<std::net::Ipv4Addr>,
     /// Client's tunnel IPv6 address.
-    pub ipv6: Option<String>,
+    #[serde(serialize_with = "as_opt_text")]
+    pub ipv6: Option<std::net::Ipv6Addr>,
     /// Client's outer address.
-    pub(crate) remote_endpoint: Option<String>,
+    #[serde(serialize_with = "as_opt_text")]
+    pub(crate) remote_endpoint: Option<std::net::IpAddr>,
     /// Server's outer address.
-    pub(crate) local_endpoint: Option<String>,
+    #[serde(serialize_with = "as_opt_text")]
+    pub(crate) local_endpoint: Option<std::net::IpAddr>,
     /// Bytes sent to the client (64-bit).
     pub(crate) bytes_xmited: u64,
     /// Bytes received from the client (64-bit).
@@ -55,60 +62,92 @@ pub(crate) struct ConnectionJson {
     pub(crate) frames_rcved: u32,
     /// rasQuarState as a number.
     pub(crate) quarantine_state: u32,
-    /// Engine facts without a Windows field.
-    pub(crate) attributes: BTreeMap<String, String>,
+    /// Engine facts without a Windows field, as an object sorted by name
+    /// (a repeated name keeps its last value).
+    #[serde(serialize_with = "as_sorted_map")]
+    pub(crate) attributes: &'a [(String, String)],
 }
 
-impl ConnectionJson {
+fn as_text<S: serde::Serializer>(v: &impl std::fmt::Display, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+fn as_opt_text<S: serde::Serializer, T: std::fmt::Display>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+fn as_rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_rfc3339_seconds(*t))
+}
+
+fn as_sorted_map<S: serde::Serializer>(attrs: &&[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut sorted: Vec<&(String, String)> = attrs.iter().collect();
+    // Stable: of equal names the last stays last, and is the one written.
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut map = s.serialize_map(None)?;
+    for (i, (k, v)) in sorted.iter().map(|p| (&p.0, &p.1)).enumerate() {
+        if sorted.get(i + 1).is_some_and(|next| &next.0 == k) {
+            continue;
+        }
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+impl<'a> ConnectionJson<'a> {
     /// The JSON view of `c` as of `now`.
-    pub(crate) fn new(c: &Connection, now: SystemTime) -> Self {
+    pub(crate) fn new(c: &'a Connection, now: SystemTime) -> Self {
         let i = &c.info;
         ConnectionJson {
             handle: c.handle.get(),
-            guid: i.guid.to_string(),
-            user: i.user_name.clone(),
-            domain: i.logon_domain.clone(),
-            remote_computer: i.remote_computer.clone(),
-            interface: i.interface_name.clone(),
-            engine: i.source.engine.to_string(),
-            nas: i.source.nas.clone(),
-            session_id: i.source.session_id.clone(),
-            started_at: humantime::format_rfc3339_seconds(i.started_at).to_string(),
+            guid: i.guid,
+            user: &i.user_name,
+            domain: &i.logon_domain,
+            remote_computer: &i.remote_computer,
+            interface: &i.interface_name,
+            engine: i.source.engine.as_str(),
+            nas: &i.source.nas,
+            session_id: &i.source.session_id,
+            started_at: i.started_at,
             duration_secs: i.connect_duration(now).as_secs(),
             projection: match i.projection {
                 Projection::Ppp(_) => "ppp",
                 Projection::Ikev2(_) => "ikev2",
             },
             flags: i.flags,
-            ipv4: i.projection.ipv4().remote_address.map(|a| a.to_string()),
-            ipv6: i.projection.ipv6().remote_address().map(|a| a.to_string()),
-            remote_endpoint: i.remote_endpoint.map(|a| a.to_string()),
-            local_endpoint: i.local_endpoint.map(|a| a.to_string()),
+            ipv4: i.projection.ipv4().remote_address,
+            ipv6: i.projection.ipv6().remote_address(),
+            remote_endpoint: i.remote_endpoint,
+            local_endpoint: i.local_endpoint,
             bytes_xmited: i.stats.bytes_xmited,
             bytes_rcved: i.stats.bytes_rcved,
             frames_xmited: i.stats.frames_xmited,
             frames_rcved: i.stats.frames_rcved,
             quarantine_state: i.quarantine_state as u32,
-            attributes: i.engine_attributes.iter().cloned().collect(),
+            attributes: &i.engine_attributes,
         }
     }
 }
 
 /// JSON of an ended connection.
 #[derive(Debug, Serialize)]
-pub(crate) struct EndedJson {
+pub(crate) struct EndedJson<'a> {
     /// The connection with final counters.
     #[serde(flatten)]
-    pub(crate) connection: ConnectionJson,
+    pub(crate) connection: ConnectionJson<'a>,
     /// RFC 3339.
     pub(crate) ended_at: String,
     /// Why it ended.
     pub(crate) reason: String,
 }
 
-impl EndedJson {
+impl<'a> EndedJson<'a> {
     /// The JSON view of `e`.
-    pub(crate) fn new(e: &EndedConnection) -> Self {
+    pub(crate) fn new(e: &'a EndedConnection) -> Self {
         EndedJson {
             connection: ConnectionJson::new(&e.connection, e.ended_at),
             ended_at: humantime::format_rfc3339_seconds(e.ended_at).to_string(),

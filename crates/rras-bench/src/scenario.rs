@@ -407,7 +407,9 @@ fn list(
         report.row(
             "MprAdminConnectionEnumEx, pref -1",
             secs(t.all_secs),
-            peer_list.as_ref().map(|&(copy, plain)| format!("\\copy {} / psql {}", secs(copy), secs(plain))),
+            peer_list
+                .as_ref()
+                .map(|&(copy, plain)| format!("\\copy {} / psql {}", secs(copy), secs(plain))),
         );
         report.row("MprAdminConnectionEnumEx, 64 KiB pages", secs(t.paged_secs), None);
         report.set(
@@ -443,6 +445,20 @@ fn count_occurrences(path: &Path, needle: &[u8]) -> anyhow::Result<u64> {
         let keep = carry.len().min(needle.len() - 1);
         carry.drain(..carry.len() - keep);
     }
+}
+
+/// The round trip of the smallest call (IsServiceRunning): the floor under
+/// any page, whatever the table does.
+async fn empty_call_latencies(addr: &str, calls: usize) -> anyhow::Result<Vec<u32>> {
+    let c = AdminClient::connect(addr).await?;
+    let mut out = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let t = Instant::now();
+        c.is_service_running().await?;
+        out.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+    }
+    out.sort_unstable();
+    Ok(out)
 }
 
 /// 100-entry pages from the middle of the list, each timed from request to
@@ -486,7 +502,11 @@ fn page(
     rt: &tokio::runtime::Runtime,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let quiet = rt.block_on(page_latencies(addr, n, args.pages))?;
+    // The pager runs on a current-thread runtime of its own, as libmprapi's
+    // blocking client does: one thread drives the connection, no hand-offs.
+    let pager_rt = || tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let quiet = pager_rt()?.block_on(page_latencies(addr, n, args.pages))?;
+    let floor = pager_rt()?.block_on(empty_call_latencies(addr, args.pages))?;
     // The same under a steady stream of Interim-Updates.
     let spec = LoadSpec {
         target: listen.parse()?,
@@ -499,16 +519,13 @@ fn page(
         retransmit_after: Duration::from_secs(1),
         time_cap: args.time_cap(),
     };
-    let (busy, updates) = rt.block_on(async {
-        let load = tokio::spawn(async move { radload::run(&spec).await });
-        // Let the update stream reach its rate first.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let t = Instant::now();
-        let busy = page_latencies(addr, n, args.pages).await;
-        let during = t.elapsed();
-        load.abort();
-        (busy, during)
-    });
+    let load = rt.spawn(async move { radload::run(&spec).await });
+    // Let the update stream reach its rate first.
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let busy = pager_rt()?.block_on(page_latencies(addr, n, args.pages));
+    let updates = t.elapsed();
+    load.abort();
     let busy = busy?;
     let peer_pages = match peer {
         Some(p) => Some(p.keyset_pages(args.pages)?),
@@ -521,6 +538,11 @@ fn page(
         peer_pages.map(|(a, b)| format!("keyset {} / {}", ms(a), ms(b))),
     );
     report.row(
+        "empty RPC round trip (floor), p50 / p99",
+        format!("{} / {}", ms(p(&floor, 50.0)), ms(p(&floor, 99.0))),
+        None,
+    );
+    report.row(
         &format!("same under {} updates/s", args.update_rate),
         format!("{} / {}", ms(p(&busy, 50.0)), ms(p(&busy, 99.0))),
         None,
@@ -529,6 +551,7 @@ fn page(
     report.set(
         "page",
         json!({"quiet_p50_ms": p(&quiet, 50.0), "quiet_p99_ms": p(&quiet, 99.0),
+               "empty_rpc_p50_ms": p(&floor, 50.0), "empty_rpc_p99_ms": p(&floor, 99.0),
                "busy_p50_ms": p(&busy, 50.0), "busy_p99_ms": p(&busy, 99.0),
                "busy_update_rate": args.update_rate, "busy_secs": updates.as_secs_f64(),
                "peer_keyset_p50_ms": peer_pages.map(|x| x.0), "peer_keyset_p99_ms": peer_pages.map(|x| x.1)}),

@@ -163,6 +163,18 @@ impl EngineKind {
         EngineKind::Report,
     ];
 
+    /// Position in [`EngineKind::ALL`].
+    pub const fn index(self) -> usize {
+        match self {
+            EngineKind::Radius => 0,
+            EngineKind::Wireguard => 1,
+            EngineKind::Openvpn => 2,
+            EngineKind::Ocserv => 3,
+            EngineKind::Strongswan => 4,
+            EngineKind::Report => 5,
+        }
+    }
+
     /// The lower-case name used in config, CLI and JSON.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -561,7 +573,8 @@ mod tests {
 
     #[test]
     fn engine_names_parse_back() {
-        for e in EngineKind::ALL {
+        for (i, e) in EngineKind::ALL.into_iter().enumerate() {
+            assert_eq!(e.index(), i);
             assert_eq!(e.as_str().parse::<EngineKind>(), Ok(e));
         }
         assert!("pptp".parse::<EngineKind>().is_err());

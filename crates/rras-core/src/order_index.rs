@@ -170,6 +170,72 @@ impl<V: Copy> OrderIndex<V> {
         self.root = self.merge(l, r);
     }
 
+    /// Adds keys given in strictly ascending order. Into an empty index
+    /// this is an O(n) build (the load of a million rows at start-up);
+    /// otherwise, or if the keys are not ascending, one insert per key.
+    pub fn extend_sorted(&mut self, items: Vec<(u64, V)>) {
+        let ascending = items.windows(2).all(|w| w[0].0 < w[1].0);
+        if !self.is_empty() || !ascending {
+            for (k, v) in items {
+                self.insert(k, v);
+            }
+            return;
+        }
+        // The right spine of the treap built so far, root first: a new key
+        // (larger than all) hangs at the end of the spine, taking under its
+        // left arm the part of the spine whose priorities are lower.
+        let mut spine: Vec<u32> = Vec::new();
+        self.nodes.reserve(items.len());
+        for (key, value) in items {
+            let priority = self.next_priority();
+            let id = self.nodes.len() as u32;
+            self.nodes.push(Node {
+                key,
+                value,
+                priority,
+                size: 1,
+                left: NIL,
+                right: NIL,
+            });
+            let mut under = NIL;
+            while let Some(&top) = spine.last() {
+                if self.nodes[top as usize].priority >= priority {
+                    break;
+                }
+                under = top;
+                spine.pop();
+            }
+            self.nodes[id as usize].left = under;
+            if let Some(&top) = spine.last() {
+                self.nodes[top as usize].right = id;
+            }
+            spine.push(id);
+        }
+        self.finish_spine(&spine);
+    }
+
+    /// Sets the root from a freshly built spine and fixes every subtree
+    /// size bottom-up (an explicit post-order walk: no recursion at depth).
+    fn finish_spine(&mut self, spine: &[u32]) {
+        let Some(&root) = spine.first() else { return };
+        self.root = root;
+        let mut stack = vec![(root, false)];
+        while let Some((n, children_done)) = stack.pop() {
+            if children_done {
+                self.fix(n);
+                continue;
+            }
+            stack.push((n, true));
+            let (l, r) = (self.nodes[n as usize].left, self.nodes[n as usize].right);
+            if l != NIL {
+                stack.push((l, false));
+            }
+            if r != NIL {
+                stack.push((r, false));
+            }
+        }
+    }
+
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: u64) -> Option<V> {
         let (l, rest) = self.split(self.root, key);
@@ -289,6 +355,31 @@ mod tests {
             prop_assert_eq!(index.count_between(Some(probe / 2), end), model.range(probe / 2 + 1..end.max(probe / 2 + 1)).count());
             prop_assert_eq!(index.count_between(None, end), model.range(..end).count());
         }
+    }
+
+    proptest! {
+        #[test]
+        fn bulk_build_behaves_like_inserts(keys in proptest::collection::btree_set(0u64..10_000, 0..500), probe in 0u64..10_000, later in 0u64..10_000) {
+            let mut bulk = OrderIndex::new();
+            bulk.extend_sorted(keys.iter().map(|k| (*k, *k + 1)).collect());
+            let mut model: BTreeMap<u64, u64> = keys.iter().map(|k| (*k, *k + 1)).collect();
+            prop_assert_eq!(bulk.len(), model.len());
+            prop_assert_eq!(bulk.count_after(Some(probe)), model.range(probe + 1..).count());
+            let want: Vec<_> = model.range(probe + 1..).take(40).map(|(k, v)| (*k, *v)).collect();
+            prop_assert_eq!(bulk.range_after(Some(probe), 40), want);
+            // And it stays a working treap afterwards.
+            bulk.insert(later, 0);
+            model.insert(later, 0);
+            prop_assert_eq!(bulk.remove(probe), model.remove(&probe));
+            prop_assert_eq!(bulk.range_after(None, usize::MAX), model.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn bulk_build_of_unsorted_keys_falls_back_to_inserts() {
+        let mut index = OrderIndex::new();
+        index.extend_sorted(vec![(5, 1), (3, 2), (9, 3)]);
+        assert_eq!(index.range_after(None, 10), vec![(3, 2), (5, 1), (9, 3)]);
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! call never holds both: it takes its cursor out, reads a page under the
 //! read lock, then puts the cursor back. No lock is held across I/O.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
+
+use hashbrown::DefaultHashBuilder;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -68,11 +69,14 @@ struct Row {
 /// and a treap node.
 #[derive(Debug, Default)]
 struct Rows {
-    by_handle: HashMap<ConnectionHandle, Row>,
+    by_handle: hashbrown::HashMap<ConnectionHandle, Row>,
     by_source: HashTable<ConnectionHandle>,
-    hasher: RandomState,
+    /// foldhash, randomly seeded per table: fast, and a NAS cannot choose
+    /// session ids that collide.
+    hasher: DefaultHashBuilder,
     order: OrderIndex<ConnectionHandle>,
-    per_engine: HashMap<EngineKind, usize>,
+    /// Live rows per engine, indexed by position in [`EngineKind::ALL`].
+    per_engine: [usize; EngineKind::ALL.len()],
     next_seq: u64,
     /// The last handle issued; new handles count up from it (wrapping, never 0).
     handle_watermark: u32,
@@ -118,7 +122,7 @@ impl ConnectionTable {
         let rows = self.rows.read();
         EngineKind::ALL
             .into_iter()
-            .map(|e| (e, rows.per_engine.get(&e).copied().unwrap_or(0)))
+            .map(|e| (e, rows.per_engine[e.index()]))
             .collect()
     }
 
@@ -162,14 +166,25 @@ impl ConnectionTable {
     /// `watermark`. A record whose handle or identity is already present is
     /// skipped.
     pub fn restore(&self, records: impl IntoIterator<Item = Record>, watermark: u32) {
+        let records = records.into_iter();
         let mut rows = self.rows.write();
+        rows.reserve(records.size_hint().0);
+        // Into an empty table (start-up) the enumeration order is built in
+        // one pass at the end rather than by a million treap inserts.
+        let mut appended = rows.order.is_empty().then(Vec::new);
         for r in records {
             let handle = r.handle();
             rows.handle_watermark = rows.handle_watermark.max(handle.get());
             if rows.by_handle.contains_key(&handle) || rows.find(r.source()).is_some() {
                 continue;
             }
-            rows.insert(r);
+            match &mut appended {
+                Some(order) => order.push((rows.add(r), handle)),
+                None => rows.insert(r),
+            }
+        }
+        if let Some(order) = appended {
+            rows.order.extend_sorted(order);
         }
         rows.handle_watermark = rows.handle_watermark.max(watermark);
     }
@@ -241,9 +256,8 @@ impl ConnectionTable {
         if let Ok(slot) = rows.by_source.find_entry(hash, |h| *h == handle) {
             slot.remove();
         }
-        if let Some(n) = rows.per_engine.get_mut(&source.engine) {
-            *n -= 1;
-        }
+        let n = &mut rows.per_engine[source.engine.index()];
+        *n = n.saturating_sub(1);
         Some(row.record)
     }
 
@@ -251,6 +265,17 @@ impl ConnectionTable {
     pub fn first(&self) -> Option<ConnectionHandle> {
         let rows = self.rows.read();
         rows.order.range_after(None, 1).first().map(|(_, h)| *h)
+    }
+
+    /// The handles of every connection whose identity matches `keep` (no
+    /// allocation per row: for seeding per-session state at start-up).
+    pub fn handles_where(&self, keep: impl Fn(SourceRef<'_>) -> bool) -> Vec<ConnectionHandle> {
+        let rows = self.rows.read();
+        rows.by_handle
+            .iter()
+            .filter(|(_, r)| keep(r.record.source()))
+            .map(|(h, _)| *h)
+            .collect()
     }
 
     /// Every connection whose identity matches `keep`, in enumeration order,
@@ -378,13 +403,36 @@ impl Rows {
         }
     }
 
+    fn reserve(&mut self, additional: usize) {
+        self.by_handle.reserve(additional);
+        let Rows {
+            by_handle,
+            by_source,
+            hasher,
+            ..
+        } = self;
+        by_source.reserve(additional, |h| {
+            by_handle
+                .get(h)
+                .map(|r| hasher.hash_one(r.record.source()))
+                .unwrap_or_default()
+        });
+    }
+
     fn insert(&mut self, record: Record) {
+        let handle = record.handle();
+        let seq = self.add(record);
+        self.order.insert(seq, handle);
+    }
+
+    /// Adds a row everywhere but the enumeration order; returns its
+    /// sequence number.
+    fn add(&mut self, record: Record) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         let handle = record.handle();
         let source = record.source();
-        self.order.insert(seq, handle);
-        *self.per_engine.entry(source.engine).or_default() += 1;
+        self.per_engine[source.engine.index()] += 1;
         let hash = self.hasher.hash_one(source);
         let Rows {
             by_handle,
@@ -399,6 +447,7 @@ impl Rows {
                 .unwrap_or_default()
         });
         by_handle.insert(handle, Row { seq, record });
+        seq
     }
 }
 

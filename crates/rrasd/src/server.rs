@@ -230,6 +230,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     // "server unavailable") while a large store loads.
     let admin_gid = auth.read().admin_gid();
     let listener = bind_admin_socket(&config, admin_gid)?;
+    let opening = std::time::Instant::now();
     let store = Arc::new(Store::open_with(
         &config.state_dir.join("rrasd.redb"),
         StoreOptions {
@@ -259,10 +260,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         None => None,
     };
 
+    let opened = opening.elapsed();
+    let reading = std::time::Instant::now();
     let loaded = store.load()?;
     let n_loaded = loaded.active.len();
+    let read = reading.elapsed();
+    let building = std::time::Instant::now();
     table.restore(loaded.active, loaded.handle_watermark);
-    tracing::info!(connections = n_loaded, "store loaded");
+    tracing::info!(
+        connections = n_loaded,
+        open_ms = opened.as_millis() as u64,
+        read_ms = read.as_millis() as u64,
+        table_ms = building.elapsed().as_millis() as u64,
+        "store loaded"
+    );
 
     let mut background = Vec::new();
     if let Some(addr) = config.metrics {

@@ -70,7 +70,7 @@ struct Job {
 #[derive(Debug)]
 struct LastSeen {
     epoch: Instant,
-    by_handle: HashMap<ConnectionHandle, Seen>,
+    by_handle: hashbrown::HashMap<ConnectionHandle, Seen>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -83,7 +83,7 @@ impl LastSeen {
     fn new() -> Self {
         LastSeen {
             epoch: Instant::now(),
-            by_handle: HashMap::new(),
+            by_handle: hashbrown::HashMap::new(),
         }
     }
 
@@ -152,7 +152,12 @@ pub async fn start(
         last_seen: Mutex::new(LastSeen::new()),
         last_logged: Mutex::new(HashMap::new()),
     });
-    shared.seed_last_seen();
+    // Off the start-up path: a million sessions take a moment, and the
+    // sweep only ever looks at sessions already seeded.
+    {
+        let shared = shared.clone();
+        tokio::task::spawn_blocking(move || shared.seed_last_seen());
+    }
 
     let mut tasks = vec![tokio::spawn(receive_loop(shared.clone(), stop))];
     if config.stale_check {
@@ -183,7 +188,9 @@ impl Shared {
     fn seed_last_seen(&self) {
         let default = Duration::from_secs(self.config.default_interim_secs);
         let mut seen = self.last_seen.lock();
-        for (handle, _) in self.manager.table().select_sources(|s| s.engine == EngineKind::Radius) {
+        let handles = self.manager.table().handles_where(|s| s.engine == EngineKind::Radius);
+        seen.by_handle.reserve(handles.len());
+        for handle in handles {
             seen.touch(handle, default);
         }
     }
@@ -253,7 +260,9 @@ async fn receive_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                     break;
                 }
             };
-            let Some(job) = shared.accept(&buf[..n], peer).await else { continue };
+            let Some(job) = shared.accept(&buf[..n], peer).await else {
+                continue;
+            };
             let Ok(slot) = pending.clone().try_acquire_owned() else {
                 // Back-pressure: the NAS will retransmit; forget it was seen.
                 shared.answers.lock().remove(&job.request);
