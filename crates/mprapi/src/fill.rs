@@ -462,11 +462,18 @@ mod tests {
 
     #[test]
     fn wide_strings_truncate_and_terminate() {
-        let mut buf = [0xffffu16; 6];
+        // Structures start zeroed; put_wstr writes the text and its NUL.
+        let mut buf = [0u16; 6];
         put_wstr(&mut buf, "abc");
         assert_eq!(buf, [97, 98, 99, 0, 0, 0]);
         put_wstr(&mut buf, "abcdefgh");
         assert_eq!(buf, [97, 98, 99, 100, 101, 0]);
+        // A shorter text over a longer one is terminated where it ends.
+        put_wstr(&mut buf, "xy");
+        assert_eq!(buf[..3], [120, 121, 0]);
+        // Non-ASCII goes through UTF-16.
+        put_wstr(&mut buf, "é€");
+        assert_eq!(buf[..3], [0xE9, 0x20AC, 0]);
         // "abcd" + U+1F600 (a surrogate pair) does not fit: the pair is dropped whole.
         put_wstr(&mut buf, "abcd\u{1F600}");
         assert_eq!(buf, [97, 98, 99, 100, 0, 0]);

@@ -91,7 +91,7 @@ pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
             .context("binary directory")?
             .to_owned(),
     };
-    for needed in ["rrasd", "rasctl", "libmprapi.so"] {
+    for needed in ["rrasd", "rasctl"] {
         anyhow::ensure!(
             bin_dir.join(needed).exists(),
             "{} not found in {} (run `cargo build --release --workspace` first, or pass --bin-dir)",
@@ -99,6 +99,12 @@ pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
             bin_dir.display()
         );
     }
+    // cargo leaves the cdylib in the profile directory, or under deps/ for
+    // a test build.
+    let lib_dir = [bin_dir.clone(), bin_dir.join("deps")]
+        .into_iter()
+        .find(|d| d.join("libmprapi.so").exists())
+        .with_context(|| format!("libmprapi.so not found in {} or its deps/", bin_dir.display()))?;
     std::fs::create_dir_all(&args.out)?;
     let peer = if args.no_peer { None } else { Peer::find(&args.peer) };
     match &peer {
@@ -116,7 +122,7 @@ pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
         .build()?;
     let work = tempfile::tempdir()?;
     let c_bench = if matches!(args.scenario, Scenario::List | Scenario::All) {
-        Some(cprog::build(work.path(), &bin_dir)?)
+        Some(cprog::build(work.path(), &lib_dir)?)
     } else {
         None
     };

@@ -187,7 +187,6 @@ pub fn empty_connection() -> Connection {
 // ---------------------------------------------------------------- encoding
 
 #[inline]
-
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -201,14 +200,12 @@ fn put_zigzag(out: &mut Vec<u8>, v: i64) {
 }
 
 #[inline]
-
 fn put_str(out: &mut Vec<u8>, s: &str) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 
 #[inline]
-
 fn put_addr(out: &mut Vec<u8>, a: Option<IpAddr>) {
     match a {
         None => out.push(0),
@@ -267,7 +264,6 @@ fn put_ipv6(out: &mut Vec<u8>, p: &Ipv6Projection) {
 }
 
 #[inline]
-
 fn put_u32s(out: &mut Vec<u8>, values: &[u32]) {
     for v in values {
         put_varint(out, u64::from(*v));
@@ -396,7 +392,6 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-
     fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
         let end = self.pos.checked_add(n).ok_or(RecordError::Truncated(self.pos))?;
         let s = self.bytes.get(self.pos..end).ok_or(RecordError::Truncated(self.pos))?;
@@ -405,13 +400,11 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-
     fn u8(&mut self) -> Result<u8, RecordError> {
         Ok(self.take(1)?[0])
     }
 
     #[inline]
-
     fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordError> {
         let mut a = [0; N];
         a.copy_from_slice(self.take(N)?);
@@ -419,7 +412,6 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-
     fn varint(&mut self) -> Result<u64, RecordError> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
@@ -436,27 +428,23 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-
     fn u32(&mut self, what: &'static str) -> Result<u32, RecordError> {
         u32::try_from(self.varint()?).map_err(|_| RecordError::Invalid(what))
     }
 
     #[inline]
-
     fn zigzag(&mut self) -> Result<i64, RecordError> {
         let v = self.varint()?;
         Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
     }
 
     #[inline]
-
     fn str(&mut self, what: &'static str) -> Result<&'a str, RecordError> {
         let n = usize::try_from(self.varint()?).map_err(|_| RecordError::Invalid(what))?;
         std::str::from_utf8(self.take(n)?).map_err(|_| RecordError::Invalid(what))
     }
 
     #[inline]
-
     fn addr(&mut self) -> Result<Option<IpAddr>, RecordError> {
         match self.u8()? {
             0 => Ok(None),
@@ -467,7 +455,6 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-
     fn addr4(&mut self) -> Result<Option<Ipv4Addr>, RecordError> {
         match self.addr()? {
             None => Ok(None),
@@ -477,7 +464,6 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-
     fn time(&mut self) -> Result<SystemTime, RecordError> {
         let us = self.zigzag()?;
         let d = Duration::from_micros(us.unsigned_abs());
@@ -491,14 +477,12 @@ impl<'a> Reader<'a> {
 }
 
 #[inline]
-
 fn set_string(dst: &mut String, s: &str) {
     dst.clear();
     dst.push_str(s);
 }
 
 #[inline]
-
 fn read_source<'a>(r: &mut Reader<'a>) -> Result<SourceRef<'a>, RecordError> {
     let engine = match r.u8()? {
         1 => EngineKind::Radius,
@@ -517,7 +501,6 @@ fn read_source<'a>(r: &mut Reader<'a>) -> Result<SourceRef<'a>, RecordError> {
 }
 
 #[inline]
-
 fn read_ipv4(r: &mut Reader<'_>) -> Result<Ipv4Projection, RecordError> {
     Ok(Ipv4Projection {
         negotiation_error: r.u32("ipv4 error")?,
@@ -530,7 +513,6 @@ fn read_ipv4(r: &mut Reader<'_>) -> Result<Ipv4Projection, RecordError> {
 }
 
 #[inline]
-
 fn read_ipv6(r: &mut Reader<'_>) -> Result<Ipv6Projection, RecordError> {
     match r.u8()? {
         0 => Ok(Ipv6Projection::default()),
@@ -547,7 +529,6 @@ fn read_ipv6(r: &mut Reader<'_>) -> Result<Ipv6Projection, RecordError> {
 }
 
 #[inline]
-
 fn read_u32s<const N: usize>(r: &mut Reader<'_>, what: &'static str) -> Result<[u32; N], RecordError> {
     let mut a = [0; N];
     for v in &mut a {

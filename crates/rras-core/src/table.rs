@@ -278,17 +278,26 @@ impl ConnectionTable {
             .collect()
     }
 
-    /// Every connection whose identity matches `keep`, in enumeration order,
-    /// as (handle, key) — for ending all of a NAS's sessions and similar
-    /// sweeps; O(n) but decodes only the identity prefix of each record.
-    pub fn select_sources(&self, keep: impl Fn(SourceRef<'_>) -> bool) -> Vec<(ConnectionHandle, SourceKey)> {
+    /// The records whose identity matches `keep`, in enumeration order
+    /// (only the identity prefix of each record is read).
+    fn matching(&self, keep: impl Fn(SourceRef<'_>) -> bool) -> Vec<Record> {
         let rows = self.rows.read();
         rows.order
             .range_after(None, usize::MAX)
             .into_iter()
             .filter_map(|(_, h)| rows.by_handle.get(&h))
             .filter(|r| keep(r.record.source()))
-            .map(|r| (r.record.handle(), r.record.source().to_owned_key()))
+            .map(|r| r.record.clone())
+            .collect()
+    }
+
+    /// Every connection whose identity matches `keep`, in enumeration order,
+    /// as (handle, key) — for ending all of a NAS's sessions and similar
+    /// sweeps; O(n) but decodes only the identity prefix of each record.
+    pub fn select_sources(&self, keep: impl Fn(SourceRef<'_>) -> bool) -> Vec<(ConnectionHandle, SourceKey)> {
+        self.matching(keep)
+            .into_iter()
+            .map(|r| (r.handle(), r.source().to_owned_key()))
             .collect()
     }
 
@@ -296,17 +305,7 @@ impl ConnectionTable {
     /// decoded (only those: a poller of 10 WireGuard peers beside a million
     /// RADIUS sessions decodes 10 records).
     pub fn select(&self, keep: impl Fn(SourceRef<'_>) -> bool) -> Vec<Arc<Connection>> {
-        let records: Vec<Record> = {
-            let rows = self.rows.read();
-            rows.order
-                .range_after(None, usize::MAX)
-                .into_iter()
-                .filter_map(|(_, h)| rows.by_handle.get(&h))
-                .filter(|r| keep(r.record.source()))
-                .map(|r| r.record.clone())
-                .collect()
-        };
-        records.into_iter().map(|r| Arc::new(r.decode())).collect()
+        self.matching(keep).into_iter().map(|r| Arc::new(r.decode())).collect()
     }
 
     /// One page of `MprAdminConnectionEnumEx` for `session`.

@@ -119,7 +119,7 @@ pub enum StoreOp {
     /// Insert or replace an active connection.
     Put(Record),
     /// Remove an active connection and append it to the history.
-    End(EndedConnection),
+    End(Box<EndedConnection>),
     /// Remove an active connection without history (e.g. a rollback).
     Delete(ConnectionHandle),
     /// Append to the audit trail.
@@ -441,7 +441,7 @@ mod tests {
                     ended_at: SystemTime::now(),
                     reason: reason.into(),
                 };
-                store.commit(&[StoreOp::End(ended)], 9).unwrap();
+                store.commit(&[StoreOp::End(Box::new(ended))], 9).unwrap();
             }
             store.commit(&[StoreOp::Put(Record::encode(&conn(4)))], 10).unwrap();
         }

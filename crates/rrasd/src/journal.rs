@@ -123,7 +123,7 @@ fn commit_loop(store: Arc<Store>, table: Arc<ConnectionTable>, mut rx: mpsc::Unb
                     Some(r) => StoreOp::Put(r),
                     None => StoreOp::Delete(*handle),
                 },
-                JournalEntry::End(ended) => StoreOp::End((**ended).clone()),
+                JournalEntry::End(ended) => StoreOp::End(ended.clone()),
                 JournalEntry::Audit(record) => StoreOp::Audit((**record).clone()),
             })
             .collect();

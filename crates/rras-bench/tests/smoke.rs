@@ -1,0 +1,65 @@
+//! The harness must not rot: every openrras scenario at a smoke size, on
+//! the binaries this build made, with its JSON checked. (The peer is
+//! optional and left out here; bench/peer-setup.sh brings it.)
+
+use std::path::Path;
+use std::process::Command;
+
+use rras_testkit::require_tool;
+
+#[test]
+fn every_scenario_runs_at_a_smoke_size() {
+    if !require_tool("cc") {
+        return;
+    }
+    let bench = Path::new(env!("CARGO_BIN_EXE_rras-bench"));
+    let bin_dir = bench.parent().expect("profile dir");
+    for needed in ["rrasd", "rasctl"] {
+        if !bin_dir.join(needed).exists() {
+            assert!(
+                !rras_testkit::in_ci(),
+                "{needed} was not built next to rras-bench (cargo test --workspace builds it)"
+            );
+            eprintln!("SKIP: {needed} not built; run cargo test --workspace");
+            return;
+        }
+    }
+    let out = tempfile::tempdir().expect("temp dir");
+    let status = Command::new(bench)
+        .args([
+            "all",
+            "--sessions",
+            "1500",
+            "--pages",
+            "40",
+            "--rounds",
+            "1",
+            "--no-peer",
+        ])
+        .args(["--update-rate", "500", "--time-cap", "120"])
+        .arg("--bin-dir")
+        .arg(bin_dir)
+        .arg("--out")
+        .arg(out.path())
+        .status()
+        .expect("run rras-bench");
+    assert!(status.success(), "rras-bench all failed");
+    let text = std::fs::read_to_string(out.path().join("all-1500.json")).expect("JSON written");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let num = |path: &[&str]| {
+        path.iter()
+            .fold(&v, |v, k| &v[*k])
+            .as_f64()
+            .unwrap_or_else(|| panic!("{path:?} missing in {text}"))
+    };
+    assert_eq!(num(&["sessions"]), 1500.0);
+    assert!(num(&["ingest", "acks_per_sec"]) > 0.0);
+    assert!(num(&["ingest", "p99_ms"]) >= num(&["ingest", "p50_ms"]));
+    assert!(num(&["memory", "rss_per_connection"]) > 0.0);
+    assert!(num(&["memory", "store_per_connection"]) > 0.0);
+    assert!(num(&["rust_client_secs"]) > 0.0);
+    assert!(num(&["rasctl_json", "output_bytes"]) > 1500.0 * 100.0);
+    assert!(num(&["libmprapi", "pref_all_secs"]) > 0.0);
+    assert!(num(&["page", "quiet_p99_ms"]) >= num(&["page", "quiet_p50_ms"]));
+    assert!(num(&["restart_secs"]) > 0.0);
+}
