@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rrasd::sources::radius::packet::{Packet, ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE};
+use rrasd::sources::radius::packet::{response_authenticator_ok, Packet, ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE};
 use tokio::net::UdpSocket;
 
 /// What to send.
@@ -205,7 +205,17 @@ async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Re
         match tokio::time::timeout(Duration::from_millis(20), socket.recv(&mut buf)).await {
             Ok(Ok(n)) => {
                 let Some(reply) = buf.get(..n) else { continue };
-                if reply.len() >= 20 && reply[0] == ACCOUNTING_RESPONSE {
+                // Only the answer to this very request counts: a late answer
+                // to an earlier request that used the same identifier has a
+                // different authenticator and is ignored.
+                let matches = reply.len() >= 20
+                    && reply[0] == ACCOUNTING_RESPONSE
+                    && in_flight.get(&reply[1]).is_some_and(|f| {
+                        let mut request_auth = [0u8; 16];
+                        request_auth.copy_from_slice(&f.bytes[4..20]);
+                        response_authenticator_ok(reply, &request_auth, &spec.secret)
+                    });
+                if matches {
                     if let Some(f) = in_flight.remove(&reply[1]) {
                         result.acked += 1;
                         let us = f.first_sent.elapsed().as_micros();

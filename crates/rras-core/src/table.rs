@@ -161,6 +161,12 @@ impl ConnectionTable {
         }
     }
 
+    /// Makes room for `additional` more connections (before a large restore
+    /// whose count is known but whose records arrive as a stream).
+    pub fn reserve(&self, additional: usize) {
+        self.rows.write().reserve(additional);
+    }
+
     /// Puts back records read from the store (or taken out by an undo), with
     /// their own handles, and raises the handle watermark to at least
     /// `watermark`. A record whose handle or identity is already present is

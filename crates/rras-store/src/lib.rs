@@ -248,28 +248,59 @@ impl Store {
 
     /// Reads the active table and the handle watermark.
     pub fn load(&self) -> Result<Loaded, StoreError> {
-        self.with_db(|db| self.load_from(db))
+        let mut out = Loaded::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        out.handle_watermark = self.load_streaming(usize::MAX, &tx)?.1;
+        drop(tx);
+        out.active = rx.into_iter().flatten().collect();
+        Ok(out)
     }
 
-    fn load_from(&self, db: &Database) -> Result<Loaded, StoreError> {
-        let tx = db.begin_read().map_err(tx_err)?;
-        let active = tx.open_table(ACTIVE).map_err(tx_err)?;
-        let mut out = Loaded::default();
-        for row in active.iter().map_err(tx_err)? {
-            let (key, value) = row.map_err(tx_err)?;
-            let record = Record::from_bytes(value.value()).map_err(|source| StoreError::Record {
-                key: key.value(),
-                source,
-            })?;
-            out.active.push(record);
-        }
-        let meta = tx.open_table(META).map_err(tx_err)?;
-        out.handle_watermark = meta
-            .get(META_WATERMARK)
-            .map_err(tx_err)?
-            .map(|v| v.value() as u32)
-            .unwrap_or(0);
-        Ok(out)
+    /// How many active connections the store holds.
+    pub fn active_count(&self) -> Result<u64, StoreError> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(tx_err)?;
+            let active = tx.open_table(ACTIVE).map_err(tx_err)?;
+            active.len().map_err(tx_err)
+        })
+    }
+
+    /// Reads the active table in batches of `batch` records, each sent to
+    /// `sink` as soon as it is read and checked (so a caller on another
+    /// thread builds its table while the rest is read); returns (active
+    /// connections, handle watermark). A closed sink stops the read.
+    pub fn load_streaming(
+        &self,
+        batch: usize,
+        sink: &std::sync::mpsc::Sender<Vec<Record>>,
+    ) -> Result<(u64, u32), StoreError> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(tx_err)?;
+            let active = tx.open_table(ACTIVE).map_err(tx_err)?;
+            let count = active.len().map_err(tx_err)?;
+            let mut out = Vec::with_capacity(batch.min(count as usize));
+            for row in active.iter().map_err(tx_err)? {
+                let (key, value) = row.map_err(tx_err)?;
+                let record = Record::from_bytes(value.value()).map_err(|source| StoreError::Record {
+                    key: key.value(),
+                    source,
+                })?;
+                out.push(record);
+                if out.len() >= batch && sink.send(std::mem::take(&mut out)).is_err() {
+                    break;
+                }
+            }
+            if !out.is_empty() {
+                let _ = sink.send(out);
+            }
+            let meta = tx.open_table(META).map_err(tx_err)?;
+            let watermark = meta
+                .get(META_WATERMARK)
+                .map_err(tx_err)?
+                .map(|v| v.value() as u32)
+                .unwrap_or(0);
+            Ok((count, watermark))
+        })
     }
 
     /// Applies `ops` in one durable transaction (fsync before returning).
@@ -282,6 +313,11 @@ impl Store {
         // Stated, not left to the library's default: the commit returns
         // after fsync, which is what an acknowledgement promises.
         tx.set_durability(Durability::Immediate);
+        // The allocator state goes into every commit (with a two-phase
+        // commit), so reopening after kill -9 needs no walk of the whole
+        // file: 1M connections come back in ~2 s instead of ~4 s, at no
+        // measurable cost to ingest (docs/benchmarks.md).
+        tx.set_quick_repair(true);
         {
             let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
             let mut history = tx.open_table(HISTORY).map_err(tx_err)?;
