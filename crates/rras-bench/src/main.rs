@@ -33,6 +33,9 @@ pub(crate) enum Scenario {
     Memory,
     /// kill -9 with N live, then time until the daemon runs again.
     Restart,
+    /// The machine's floors: writing a fresh N x 1672-byte buffer (what a
+    /// pref -1 listing must fill) the first and the second time.
+    Floor,
     /// Everything above from one load (and, with several sizes, the page-cost scaling).
     All,
 }

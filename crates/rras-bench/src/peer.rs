@@ -103,7 +103,8 @@ impl Peer {
                     CASE WHEN g % {per} = 0 THEN '' ELSE 'User-Request' END, 'Framed-User', 'PPP',
                     ('10.0.0.0'::inet + ((g / {per}) % 16777216))
              FROM generate_series(0::bigint, {last}::bigint - 1) AS g;
-             VACUUM ANALYZE radacct;",
+             VACUUM ANALYZE radacct;
+             CHECKPOINT;",
             last = total
         ))?;
         Ok(started.elapsed())

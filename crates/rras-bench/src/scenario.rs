@@ -40,6 +40,13 @@ impl Report {
             .push((measure.to_owned(), ours, peer.unwrap_or_else(|| "—".into())));
     }
 
+    /// Fills the peer's column of a row added before.
+    fn set_peer(&mut self, measure: &str, value: String) {
+        if let Some(row) = self.rows.iter_mut().find(|r| r.0 == measure) {
+            row.2 = value;
+        }
+    }
+
     fn set(&mut self, key: &str, v: Value) {
         self.json.insert(key.to_owned(), v);
     }
@@ -156,6 +163,32 @@ pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What filling the caller's buffer costs before any RAS work: N
+/// RAS_CONNECTION_EX-sized entries written once into fresh memory (the
+/// kernel zero-fills and maps every page) and once more (memory already
+/// mapped). Best of three.
+fn memory_floor(n: u64, report: &mut Report) {
+    let len = usize::try_from(n).unwrap_or(usize::MAX).saturating_mul(RAS_CONNECTION_EX_SIZE as usize);
+    let (mut first, mut second) = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut buf = vec![0u8; len];
+        buf.fill(1);
+        first = first.min(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        buf.fill(2);
+        second = second.min(t.elapsed().as_secs_f64());
+        // Keep the writes observable.
+        std::hint::black_box(&buf);
+    }
+    report.row(
+        "floor: write N x 1672 B, fresh / mapped",
+        format!("{} / {}", secs(first), secs(second)),
+        None,
+    );
+    report.set("floor", json!({"fresh_write_secs": first, "mapped_write_secs": second, "bytes": len}));
+}
+
 fn run_size(
     args: &Args,
     n: u64,
@@ -167,6 +200,12 @@ fn run_size(
 ) -> anyhow::Result<()> {
     let s = args.scenario;
     let all = s == Scenario::All;
+    if all || s == Scenario::Floor {
+        memory_floor(n, report);
+        if s == Scenario::Floor {
+            return Ok(());
+        }
+    }
     let port = rras_testkit::free_udp_port();
     let listen = format!("127.0.0.1:{port}");
     let client_spec = format!("127.0.0.0/8={SECRET}");
@@ -248,16 +287,6 @@ fn run_size(
         }
     }
 
-    // The peer holds the same sessions (plus closed history) for the reads.
-    if let Some(p) = peer {
-        if all || matches!(s, Scenario::List | Scenario::Page | Scenario::Memory) {
-            let t = p.load(n, args.peer_closed_per_live)?;
-            let rows = p.live_rows()?;
-            anyhow::ensure!(rows == n, "peer holds {rows} live rows, expected {n}");
-            report.set("peer_load_secs", json!(t.as_secs_f64()));
-        }
-    }
-
     if all || s == Scenario::Memory {
         std::thread::sleep(Duration::from_secs(1));
         let rss = rss_bytes(daemon.pid());
@@ -265,10 +294,6 @@ fn run_size(
         let store = std::fs::metadata(daemon.dir.path().join("state/rrasd.redb"))
             .map(|m| m.len())
             .unwrap_or(0);
-        let peer_bytes = match peer {
-            Some(p) => Some(p.table_bytes()?),
-            None => None,
-        };
         report.row(
             "rrasd RSS per live connection",
             format!("{per:.0} B ({} MB total)", rss >> 20),
@@ -277,27 +302,20 @@ fn run_size(
         report.row(
             "store on disk per live connection",
             format!("{:.0} B", store as f64 / n as f64),
-            peer_bytes.map(|b| {
-                format!(
-                    "{:.0} B (with {} closed each)",
-                    b as f64 / n as f64,
-                    args.peer_closed_per_live
-                )
-            }),
+            None,
         );
         report.set(
             "memory",
             json!({"rss_bytes": rss, "baseline_rss_bytes": baseline_rss, "rss_per_connection": per,
-                   "store_bytes": store, "store_per_connection": store as f64 / n as f64,
-                   "peer_radacct_bytes": peer_bytes}),
+                   "store_bytes": store, "store_per_connection": store as f64 / n as f64}),
         );
     }
 
     if all || s == Scenario::List {
-        list(args, n, &daemon, peer, rt, c_bench, report)?;
+        list(args, n, &daemon, rt, c_bench, report)?;
     }
     if all || s == Scenario::Page {
-        page(args, n, &addr, &listen, peer, rt, report)?;
+        page(args, n, &addr, &listen, rt, report)?;
     }
     if all || s == Scenario::Restart {
         daemon.kill9();
@@ -327,7 +345,17 @@ fn run_size(
         report.row("kill -9 → running again", secs(elapsed.as_secs_f64()), None);
         report.set("restart_secs", json!(elapsed.as_secs_f64()));
     }
+    daemon.kill9();
+    // The peer's reads last, with rrasd stopped: its bulk load and the
+    // VACUUM after it must not run beside our measurements (nor ours
+    // beside its).
+    if let Some(p) = peer {
+        if all || matches!(s, Scenario::List | Scenario::Page | Scenario::Memory) {
+            peer_reads(args, n, p, report)?;
+        }
+    }
     if args.hold > 0 {
+        daemon.spawn();
         println!("holding rrasd (pid {}) at {addr} for {} s", daemon.pid(), args.hold);
         std::thread::sleep(Duration::from_secs(args.hold));
     }
@@ -339,19 +367,11 @@ fn list(
     args: &Args,
     n: u64,
     daemon: &DaemonProcess,
-    peer: Option<&Peer>,
     rt: &tokio::runtime::Runtime,
     c_bench: Option<&Path>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let addr = daemon.addr();
-    let peer_list = match peer {
-        Some(p) => Some(p.online_list(args.rounds)?),
-        None => None,
-    };
-    if let Some((copy, plain)) = peer_list {
-        report.set("peer_list", json!({"copy_secs": copy, "psql_secs": plain}));
-    }
     // Rust client: one streamed enumeration, every record decoded.
     let mut best = f64::MAX;
     for _ in 0..args.rounds {
@@ -413,9 +433,7 @@ fn list(
         report.row(
             "MprAdminConnectionEnumEx, pref -1",
             secs(t.all_secs),
-            peer_list
-                .as_ref()
-                .map(|&(copy, plain)| format!("\\copy {} / psql {}", secs(copy), secs(plain))),
+            None,
         );
         report.row("MprAdminConnectionEnumEx, 64 KiB pages", secs(t.paged_secs), None);
         report.set(
@@ -504,7 +522,6 @@ fn page(
     n: u64,
     addr: &str,
     listen: &str,
-    peer: Option<&Peer>,
     rt: &tokio::runtime::Runtime,
     report: &mut Report,
 ) -> anyhow::Result<()> {
@@ -533,15 +550,11 @@ fn page(
     let updates = t.elapsed();
     load.abort();
     let busy = busy?;
-    let peer_pages = match peer {
-        Some(p) => Some(p.keyset_pages(args.pages)?),
-        None => None,
-    };
     let p = |v: &[u32], q| percentile(v, q) as f64 / 1000.0;
     report.row(
         "100-entry page deep, p50 / p99 (quiet)",
         format!("{} / {}", ms(p(&quiet, 50.0)), ms(p(&quiet, 99.0))),
-        peer_pages.map(|(a, b)| format!("keyset {} / {}", ms(a), ms(b))),
+        None,
     );
     report.row(
         "empty RPC round trip (floor), p50 / p99",
@@ -559,8 +572,48 @@ fn page(
         json!({"quiet_p50_ms": p(&quiet, 50.0), "quiet_p99_ms": p(&quiet, 99.0),
                "empty_rpc_p50_ms": p(&floor, 50.0), "empty_rpc_p99_ms": p(&floor, 99.0),
                "busy_p50_ms": p(&busy, 50.0), "busy_p99_ms": p(&busy, 99.0),
-               "busy_update_rate": args.update_rate, "busy_secs": updates.as_secs_f64(),
-               "peer_keyset_p50_ms": peer_pages.map(|x| x.0), "peer_keyset_p99_ms": peer_pages.map(|x| x.1)}),
+               "busy_update_rate": args.update_rate, "busy_secs": updates.as_secs_f64()}),
     );
+    Ok(())
+}
+
+/// The peer's side of the reads: radacct filled with the same sessions
+/// (plus closed history), checkpointed, then the online list, keyset pages
+/// and its size.
+fn peer_reads(args: &Args, n: u64, p: &Peer, report: &mut Report) -> anyhow::Result<()> {
+    let t = p.load(n, args.peer_closed_per_live)?;
+    let rows = p.live_rows()?;
+    anyhow::ensure!(rows == n, "peer holds {rows} live rows, expected {n}");
+    report.set("peer_load_secs", json!(t.as_secs_f64()));
+    let s = args.scenario;
+    let all = s == Scenario::All;
+    if all || s == Scenario::List {
+        let (copy, plain) = p.online_list(args.rounds)?;
+        report.set_peer(
+            "MprAdminConnectionEnumEx, pref -1",
+            format!("\\copy {} / psql {}", secs(copy), secs(plain)),
+        );
+        report.set("peer_list", json!({"copy_secs": copy, "psql_secs": plain}));
+    }
+    if all || s == Scenario::Page {
+        let (p50, p99) = p.keyset_pages(args.pages)?;
+        report.set_peer(
+            "100-entry page deep, p50 / p99 (quiet)",
+            format!("keyset {} / {}", ms(p50), ms(p99)),
+        );
+        report.set("peer_page", json!({"keyset_p50_ms": p50, "keyset_p99_ms": p99}));
+    }
+    if all || s == Scenario::Memory {
+        let bytes = p.table_bytes()?;
+        report.set_peer(
+            "store on disk per live connection",
+            format!(
+                "{:.0} B (with {} closed each)",
+                bytes as f64 / n as f64,
+                args.peer_closed_per_live
+            ),
+        );
+        report.set("peer_radacct_bytes", json!(bytes));
+    }
     Ok(())
 }
