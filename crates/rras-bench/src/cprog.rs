@@ -15,7 +15,7 @@ pub(crate) fn build(dir: &Path, bin_dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::write(&src, SOURCE)?;
     let exe = dir.join("enum_bench");
     let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("../mprapi/include");
-    let out = Command::new("cc")
+    let out = Command::new("gcc")
         .args(["-O2", "-std=c11", "-fshort-wchar", "-o"])
         .arg(&exe)
         .arg(&src)
@@ -26,10 +26,10 @@ pub(crate) fn build(dir: &Path, bin_dir: &Path) -> anyhow::Result<PathBuf> {
         .arg(format!("-Wl,-rpath,{}", bin_dir.display()))
         .arg("-lmprapi")
         .output()
-        .context("running cc (install gcc)")?;
+        .context("running gcc (install gcc)")?;
     anyhow::ensure!(
         out.status.success(),
-        "cc failed: {}",
+        "gcc failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     Ok(exe)

@@ -168,7 +168,9 @@ pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
 /// kernel zero-fills and maps every page) and once more (memory already
 /// mapped). Best of three.
 fn memory_floor(n: u64, report: &mut Report) {
-    let len = usize::try_from(n).unwrap_or(usize::MAX).saturating_mul(RAS_CONNECTION_EX_SIZE as usize);
+    let len = usize::try_from(n)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(RAS_CONNECTION_EX_SIZE as usize);
     let (mut first, mut second) = (f64::MAX, f64::MAX);
     for _ in 0..3 {
         let t = Instant::now();
@@ -186,7 +188,10 @@ fn memory_floor(n: u64, report: &mut Report) {
         format!("{} / {}", secs(first), secs(second)),
         None,
     );
-    report.set("floor", json!({"fresh_write_secs": first, "mapped_write_secs": second, "bytes": len}));
+    report.set(
+        "floor",
+        json!({"fresh_write_secs": first, "mapped_write_secs": second, "bytes": len}),
+    );
 }
 
 fn run_size(
@@ -430,11 +435,7 @@ fn list(
             t.all_entries,
             t.paged_entries
         );
-        report.row(
-            "MprAdminConnectionEnumEx, pref -1",
-            secs(t.all_secs),
-            None,
-        );
+        report.row("MprAdminConnectionEnumEx, pref -1", secs(t.all_secs), None);
         report.row("MprAdminConnectionEnumEx, 64 KiB pages", secs(t.paged_secs), None);
         report.set(
             "libmprapi",

@@ -9,7 +9,7 @@ use rras_testkit::require_tool;
 
 #[test]
 fn every_scenario_runs_at_a_smoke_size() {
-    if !require_tool("cc") {
+    if !require_tool("gcc") {
         return;
     }
     let bench = Path::new(env!("CARGO_BIN_EXE_rras-bench"));

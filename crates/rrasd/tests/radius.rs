@@ -447,7 +447,13 @@ fn silent_sessions_end_as_stale() {
         by_session(&d, "stale-1").is_none().then_some(())
     });
     assert!(gone.is_some(), "stale session was not ended");
-    let history =
-        runtime().block_on(async { AdminClient::connect(&d.addr()).await.unwrap().history(1).await.unwrap() });
+    // The table changes first; the history entry lands with the commit a
+    // moment later.
+    let rt = runtime();
+    let history = wait_for(Duration::from_secs(5), || {
+        let h = rt.block_on(async { AdminClient::connect(&d.addr()).await.ok()?.history(1).await.ok() })?;
+        (!h.is_empty()).then_some(h)
+    })
+    .expect("the stale session's end reaches the history");
     assert_eq!(history[0].reason, "lost-carrier/stale");
 }
