@@ -110,7 +110,7 @@ impl LastSeen {
     }
 }
 
-/// State shared by the receive loop, the shards and the stale sweep.
+/// State shared by the receive loop, the answering tasks and the stale sweep.
 #[derive(Debug)]
 struct Shared {
     config: RadiusConfig,
@@ -122,7 +122,7 @@ struct Shared {
     last_logged: Mutex<HashMap<IpAddr, Instant>>,
 }
 
-/// Binds the listener and starts the receive loop, the shards and the
+/// Binds the listener and starts the receive loop and the
 /// stale sweep.
 pub async fn start(
     config: &RadiusConfig,
