@@ -102,7 +102,7 @@ impl Metrics {
             .get_or_create(&MethodLabel { method })
             .observe(elapsed.as_secs_f64());
         self.replies.get_or_create(&CodeLabel { code: status }).inc();
-        if method == "ConnectionEnumEx" {
+        if matches!(method, "ConnectionEnumEx" | "ConnectionEnumRecords") {
             self.enumerations.inc();
         }
     }

@@ -285,12 +285,13 @@ fn hostile_rpc_payloads_get_codes_not_crashes() {
         seed(&daemon.addr()).await;
         c.session_id()
     });
-    const METHODS: [&str; 12] = [
+    const METHODS: [&str; 13] = [
         "ServerConnect",
         "ServerDisconnect",
         "IsServiceRunning",
         "ServerGetInfo",
         "ConnectionEnumEx",
+        "ConnectionEnumRecords",
         "ConnectionGetInfoEx",
         "ConnectionClearStats",
         "ConnectionDisconnect",
