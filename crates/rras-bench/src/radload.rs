@@ -21,6 +21,31 @@ pub(crate) enum Mix {
     /// Interim-Updates over sessions first..first+count, cycling, at most
     /// `rate` per second in total (a steady update load).
     Interims { rate: u32 },
+    /// Session churn over live sessions first..first+count, `requests` in
+    /// all: for each session in turn an Interim-Update, its Stop, and the
+    /// Start of its successor (session + count, then + 2·count …), so the
+    /// live count stays `count` and every kind of request is a third (each
+    /// socket sends whole triples: `requests` is rounded down to them).
+    Churn { requests: u64 },
+}
+
+/// The `next`-th request of a socket whose sessions are `mine`:
+/// (session, Acct-Status-Type).
+fn nth_request(mix: Mix, mine: &[u64], count: u64, next: usize) -> (u64, u32) {
+    let len = mine.len().max(1);
+    match mix {
+        Mix::Starts => (mine[next % len], 1),
+        Mix::Interims { .. } => (mine[next % len], 3),
+        Mix::Churn { .. } => {
+            let round = (next / (3 * len)) as u64;
+            let current = mine[(next / 3) % len] + round * count;
+            match next % 3 {
+                0 => (current, 3),
+                1 => (current, 2),
+                _ => (current + count, 1),
+            }
+        }
+    }
 }
 
 /// A load run's shape.
@@ -99,7 +124,7 @@ pub(crate) fn session_packet(i: u64, status: u32, identifier: u8, seq: u64) -> P
         (64, [0u8, 0, 0, 3].to_vec()),                   // Tunnel-Type = L2TP (tag 0)
         (85, 600u32.to_be_bytes().to_vec()),             // Acct-Interim-Interval
     ];
-    if status == 3 {
+    if status == 3 || status == 2 {
         // Counters that grow with every update make every interim a new
         // request (never a duplicate the server answers from its cache).
         attributes.push((42, (seq as u32).wrapping_mul(1500).to_be_bytes().to_vec())); // Acct-Input-Octets
@@ -148,9 +173,15 @@ async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Re
         .filter(|i| (*i as usize) % spec.sockets == k)
         .map(|i| spec.first + i)
         .collect();
-    let (status, rate_per_socket) = match spec.mix {
-        Mix::Starts => (1u32, None),
-        Mix::Interims { rate } => (3u32, Some((f64::from(rate) / spec.sockets as f64).max(0.001))),
+    let rate_per_socket = match spec.mix {
+        Mix::Interims { rate } => Some((f64::from(rate) / spec.sockets as f64).max(0.001)),
+        Mix::Starts | Mix::Churn { .. } => None,
+    };
+    // This socket's share of a churn run's requests, in whole triples (a
+    // Stop without its successor's Start would shrink the live count).
+    let churn_share = match spec.mix {
+        Mix::Churn { requests } => (requests / spec.sockets as u64 / 3 * 3) as usize,
+        _ => 0,
     };
     let window = spec.window.clamp(1, 255);
     let mut in_flight: HashMap<u8, InFlight> = HashMap::new();
@@ -169,6 +200,7 @@ async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Re
             let more = match spec.mix {
                 Mix::Starts => next < mine.len(),
                 Mix::Interims { .. } => !mine.is_empty(),
+                Mix::Churn { .. } => !mine.is_empty() && next < churn_share,
             };
             if !more {
                 break;
@@ -180,7 +212,7 @@ async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Re
                 }
             }
             free_ids.pop();
-            let session = mine[next % mine.len().max(1)];
+            let (session, status) = nth_request(spec.mix, &mine, spec.count, next);
             next += 1;
             let bytes = session_packet(session, status, id, result.sent).encode_request(&spec.secret);
             socket.send(&bytes).await?;
@@ -196,7 +228,12 @@ async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Re
             );
         }
         if in_flight.is_empty() {
-            if matches!(spec.mix, Mix::Starts) && next >= mine.len() {
+            let done = match spec.mix {
+                Mix::Starts => next >= mine.len(),
+                Mix::Churn { .. } => next >= churn_share,
+                Mix::Interims { .. } => false,
+            };
+            if done {
                 break;
             }
             tokio::time::sleep(Duration::from_micros(200)).await;

@@ -252,7 +252,7 @@ fn run_size(
                "sockets": args.sockets, "window": args.window}),
     );
 
-    let peer_ingest = match peer {
+    let (peer_ingest, peer_churn) = match peer {
         Some(p) if all || s == Scenario::Ingest => {
             p.load(0, 0)?; // an empty radacct, as a fresh deployment
             let count = args.peer_ingest.min(n);
@@ -262,9 +262,14 @@ fn run_size(
                 count,
                 ..spec.clone()
             };
-            Some(rt.block_on(radload::run(&spec))?)
+            let starts = rt.block_on(radload::run(&spec))?;
+            let churn = rt.block_on(radload::run(&LoadSpec {
+                mix: Mix::Churn { requests: count },
+                ..spec
+            }))?;
+            (Some(starts), Some(churn))
         }
-        _ => None,
+        _ => (None, None),
     };
     if all || s == Scenario::Ingest {
         let pi = peer_ingest.as_ref();
@@ -349,6 +354,54 @@ fn run_size(
         );
         report.row("kill -9 → running again", secs(elapsed.as_secs_f64()), None);
         report.set("restart_secs", json!(elapsed.as_secs_f64()));
+    }
+    // Churn last: it replaces sessions by successors, so the update load
+    // and the restart check above still see the sessions first loaded.
+    // Interim, Stop and a successor's Start for each session in turn;
+    // the live count must come out where it went in.
+    let churn = if all || s == Scenario::Ingest {
+        let requests = (3 * n).min(300_000);
+        let churn = rt.block_on(radload::run(&LoadSpec {
+            mix: Mix::Churn { requests },
+            ..spec.clone()
+        }))?;
+        anyhow::ensure!(
+            churn.acked == churn.sent && churn.sent > 0,
+            "only {} of {} churn requests acknowledged",
+            churn.acked,
+            churn.sent
+        );
+        let live = rt.block_on(async {
+            let c = AdminClient::connect(&addr).await?;
+            c.server_info().await.map(|i| i.total_connections)
+        })?;
+        anyhow::ensure!(live == n, "rrasd holds {live} sessions after churn, expected {n}");
+        Some(churn)
+    } else {
+        None
+    };
+
+    if all || s == Scenario::Ingest {
+        if let Some(c) = &churn {
+            report.row(
+                "churn acks/s (Interim, Stop, Start)",
+                format!("{:.0}/s, p99 {}", c.acks_per_sec(), ms(c.latency_ms(99.0))),
+                peer_churn
+                    .as_ref()
+                    .map(|l| format!("{:.0}/s, p99 {}", l.acks_per_sec(), ms(l.latency_ms(99.0)))),
+            );
+            report.set(
+                "churn",
+                json!({"acks_per_sec": c.acks_per_sec(), "p50_ms": c.latency_ms(50.0), "p99_ms": c.latency_ms(99.0),
+                       "max_ms": c.latency_ms(100.0), "retransmissions": c.retransmissions, "requests": c.sent}),
+            );
+        }
+        if let Some(l) = &peer_churn {
+            report.set(
+                "peer_churn",
+                json!({"acks_per_sec": l.acks_per_sec(), "p99_ms": l.latency_ms(99.0), "retransmissions": l.retransmissions}),
+            );
+        }
     }
     daemon.kill9();
     // The peer's reads last, with rrasd stopped: its bulk load and the

@@ -55,6 +55,13 @@ fn every_scenario_runs_at_a_smoke_size() {
     assert_eq!(num(&["sessions"]), 1500.0);
     assert!(num(&["ingest", "acks_per_sec"]) > 0.0);
     assert!(num(&["ingest", "p99_ms"]) >= num(&["ingest", "p50_ms"]));
+    // Churn: whole (Interim, Stop, Start) triples per socket, ≤ 3 × 1,500.
+    let churn = num(&["churn", "requests"]);
+    assert!(
+        churn > 3000.0 && churn <= 4500.0 && churn % 3.0 == 0.0,
+        "churn requests {churn}"
+    );
+    assert!(num(&["churn", "acks_per_sec"]) > 0.0);
     assert!(num(&["memory", "rss_per_connection"]) > 0.0);
     assert!(num(&["memory", "store_per_connection"]) > 0.0);
     assert!(num(&["rust_client_secs"]) > 0.0);
