@@ -206,20 +206,11 @@ impl<T: Copy> Drop for CallocVec<T> {
 
 /// Copies `items` into one fresh allocation; NULL for an empty slice.
 pub(crate) fn to_buffer<T: Copy>(items: &[T]) -> Result<*mut T, u32> {
-    if items.is_empty() {
-        return Ok(std::ptr::null_mut());
+    let mut buffer = CallocVec::with_capacity(items.len())?;
+    for item in items {
+        buffer.push_with(|slot| *slot = *item);
     }
-    // SAFETY: calloc with a non-zero count and element size; it checks the
-    // multiplication for overflow and returns NULL on failure.
-    let p = unsafe { libc::calloc(items.len(), size_of::<T>()) } as *mut T;
-    if p.is_null() {
-        return Err(Win32Error::NotEnoughMemory.code());
-    }
-    // SAFETY: `p` is a fresh allocation of items.len() T's (calloc aligns
-    // for any fundamental type, which covers these repr(C) structures) and
-    // cannot overlap `items`.
-    unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), p, items.len()) };
-    Ok(p)
+    Ok(buffer.into_raw())
 }
 
 /// A NUL-terminated UTF-16 copy of `s` in one allocation.

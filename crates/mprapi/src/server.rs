@@ -5,16 +5,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use parking_lot::Mutex;
-use rras_client::{BlockingClient, ClientError};
 use std::time::SystemTime;
 
-use rras_core::record::{self, RecordFrames};
+use parking_lot::Mutex;
+use rras_client::{BlockingClient, ClientError};
 use rras_core::{Connection, Win32Error, RAS_CONNECTION_EX_SIZE};
 
-use crate::buffer::CallocVec;
-
 use crate::abi::HANDLE;
+use crate::buffer::CallocVec;
 
 /// Entry sizes of MprAdminConnectionEnum levels 0..=4.
 pub const LEVEL_SIZES: [u32; 5] = [1128, 296, 848, 792, 1696];
@@ -108,21 +106,16 @@ pub(crate) fn enumerate_into<T: Copy>(
     let mut page = client
         .enum_records((1, 1, entry_size), pref_max_len, resume)
         .map_err(code)?;
-    let protocol = || Win32Error::RpcCallFailed.code();
     let mut buffer = CallocVec::with_capacity(page.page_entries as usize)?;
-    let mut scratch = record::empty_connection();
-    while let Some(chunk) = client.next_chunk(&mut page) {
-        let chunk = chunk.map_err(code)?;
-        for frame in RecordFrames::new(&chunk) {
-            record::decode_into(frame.map_err(|_| protocol())?, &mut scratch).map_err(|_| protocol())?;
-            if !buffer.push_with(|slot| fill(slot, &scratch, page.server_now)) {
-                // More records than the server announced: a broken server.
-                return Err(protocol());
-            }
-        }
-    }
-    if buffer.len() != page.page_entries as usize {
-        return Err(protocol());
+    let now = page.server_now;
+    // for_each_record holds the server to the count it announced, which is
+    // the buffer's capacity, so every record has its slot.
+    let mut overflow = false;
+    client
+        .for_each_record(&mut page, |c| overflow |= !buffer.push_with(|slot| fill(slot, c, now)))
+        .map_err(code)?;
+    if overflow {
+        return Err(Win32Error::RpcCallFailed.code());
     }
     Ok(FilledPage {
         buffer,

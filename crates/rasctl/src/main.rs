@@ -250,8 +250,7 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             if jsonl {
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
                 for c in &list {
-                    serde_json::to_writer(&mut out, &ConnectionJson::new(c, now))?;
-                    std::io::Write::write_all(&mut out, b"\n")?;
+                    write_json_line(&mut out, c, now)?;
                 }
                 std::io::Write::flush(&mut out)?;
             } else if json {
@@ -357,6 +356,13 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// One connection as one compact JSON line (`--jsonl`).
+fn write_json_line(out: &mut impl std::io::Write, c: &Connection, now: SystemTime) -> anyhow::Result<()> {
+    serde_json::to_writer(&mut *out, &ConnectionJson::new(c, now))?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
 /// Writes every connection as JSON while it arrives: one enumeration read as
 /// a stream of records, each decoded into the same buffer, serialised and
 /// forgotten — memory stays flat however many connections there are. The
@@ -374,10 +380,7 @@ async fn stream_json(client: &AdminClient, keep: impl Fn(&Connection) -> bool, l
                 if failed.is_some() || !keep(c) {
                     return;
                 }
-                let r = serde_json::to_writer(&mut out, &ConnectionJson::new(c, now))
-                    .map_err(anyhow::Error::from)
-                    .and_then(|()| out.write_all(b"\n").map_err(anyhow::Error::from));
-                if let Err(e) = r {
+                if let Err(e) = write_json_line(&mut out, c, now) {
                     failed = Some(e);
                 }
             })

@@ -50,7 +50,7 @@ pub(crate) struct Args {
     #[arg(value_enum)]
     pub(crate) scenario: Scenario,
     /// Live sessions, comma-separated sizes.
-    #[arg(long, value_delimiter = ',', default_value = "10000")]
+    #[arg(long, value_delimiter = ',', default_value = "10000", value_parser = clap::value_parser!(u64).range(1..=16_000_000))]
     pub(crate) sessions: Vec<u64>,
     /// Directory of the peer (bench/peer-setup.sh); skipped when absent.
     #[arg(long, default_value = "/tmp/openrras-peer")]
@@ -59,13 +59,13 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) no_peer: bool,
     /// UDP sockets of the RADIUS load.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub(crate) sockets: usize,
     /// Requests outstanding per socket.
     #[arg(long, default_value_t = 64)]
     pub(crate) window: usize,
     /// Update rate of the "under load" page measurement, per second.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) update_rate: u32,
     /// Pages timed per page measurement.
     #[arg(long, default_value_t = 2000)]
@@ -80,15 +80,15 @@ pub(crate) struct Args {
     /// ~2.7k/s; capped by --time-cap too).
     #[arg(long, default_value_t = 20_000)]
     pub(crate) peer_ingest: u64,
-    /// The longest any one step may run, seconds.
-    #[arg(long, default_value_t = 300)]
+    /// The longest any one step may run, seconds (at most a day).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) time_cap: u64,
     /// Where rrasd, rasctl and libmprapi.so are [default: this binary's directory].
     #[arg(long)]
     pub(crate) bin_dir: Option<PathBuf>,
     /// Keep the loaded daemon this many seconds after measuring (for
-    /// profiling by hand; its socket is printed).
-    #[arg(long, default_value_t = 0)]
+    /// profiling by hand; its socket is printed; at most a day).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub(crate) hold: u64,
     /// Where JSON results go.
     #[arg(long, default_value = "target/bench")]

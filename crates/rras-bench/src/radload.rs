@@ -206,8 +206,11 @@ async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Re
                 break;
             }
             if let Some(rate) = rate_per_socket {
-                let due = paced_start + Duration::from_secs_f64(result.sent as f64 / rate);
-                if Instant::now() < due {
+                // Past the clock's range is "not yet": the deadline ends the run.
+                let due = Duration::try_from_secs_f64(result.sent as f64 / rate)
+                    .ok()
+                    .and_then(|d| paced_start.checked_add(d));
+                if due.is_none_or(|due| Instant::now() < due) {
                     break;
                 }
             }

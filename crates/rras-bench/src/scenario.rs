@@ -91,13 +91,7 @@ fn secs(v: f64) -> String {
 }
 
 pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
-    let bin_dir = match &args.bin_dir {
-        Some(d) => d.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("binary directory")?
-            .to_owned(),
-    };
+    let bin_dir = bin_dir(args)?;
     for needed in ["rrasd", "rasctl"] {
         anyhow::ensure!(
             bin_dir.join(needed).exists(),
@@ -240,10 +234,7 @@ fn run_size(
         load.acked,
         load.elapsed
     );
-    let live = rt.block_on(async {
-        let c = AdminClient::connect(&addr).await?;
-        c.server_info().await.map(|i| i.total_connections)
-    })?;
+    let live = live_sessions(rt, &addr)?;
     anyhow::ensure!(live == n, "rrasd holds {live} sessions after {n} acknowledged Starts");
     report.set(
         "ingest",
@@ -371,10 +362,7 @@ fn run_size(
             churn.acked,
             churn.sent
         );
-        let live = rt.block_on(async {
-            let c = AdminClient::connect(&addr).await?;
-            c.server_info().await.map(|i| i.total_connections)
-        })?;
+        let live = live_sessions(rt, &addr)?;
         anyhow::ensure!(live == n, "rrasd holds {live} sessions after churn, expected {n}");
         Some(churn)
     } else {
@@ -449,7 +437,7 @@ fn list(
     // rasctl --json into a file, with its peak memory.
     let file = daemon.dir.path().join("connections.json");
     let t = Instant::now();
-    let mut child = Command::new(args_bin(args, "rasctl")?)
+    let mut child = Command::new(bin_dir(args)?.join("rasctl"))
         .args(["--server", &addr, "connections", "--json"])
         .stdout(std::fs::File::create(&file)?)
         .stderr(Stdio::inherit())
@@ -498,14 +486,24 @@ fn list(
     Ok(())
 }
 
-fn args_bin(args: &Args, name: &str) -> anyhow::Result<PathBuf> {
+/// Where rrasd, rasctl and libmprapi are: `--bin-dir`, else beside this
+/// binary.
+fn bin_dir(args: &Args) -> anyhow::Result<PathBuf> {
     Ok(match &args.bin_dir {
-        Some(d) => d.join(name),
+        Some(d) => d.clone(),
         None => std::env::current_exe()?
             .parent()
             .context("binary directory")?
-            .join(name),
+            .to_owned(),
     })
+}
+
+/// Live connections the daemon at `addr` reports.
+fn live_sessions(rt: &tokio::runtime::Runtime, addr: &str) -> anyhow::Result<u64> {
+    Ok(rt.block_on(async {
+        let c = AdminClient::connect(addr).await?;
+        c.server_info().await.map(|i| i.total_connections)
+    })?)
 }
 
 fn count_occurrences(path: &Path, needle: &[u8]) -> anyhow::Result<u64> {

@@ -53,15 +53,15 @@ impl BlockingClient {
         self.block_on(self.inner.enum_page_raw(header, pref, resume))
     }
 
-    /// See [`AdminClient::enum_records`]; read the chunks with
-    /// [`Self::next_chunk`].
+    /// See [`AdminClient::enum_records`]; read the records with
+    /// [`Self::for_each_record`].
     pub fn enum_records(&self, header: (u32, u32, u32), pref: u32, resume: u32) -> Result<RecordPage, ClientError> {
         self.block_on(self.inner.enum_records(header, pref, resume))
     }
 
-    /// See [`RecordPage::next_chunk`].
-    pub fn next_chunk(&self, page: &mut RecordPage) -> Option<Result<bytes::Bytes, ClientError>> {
-        self.block_on(page.next_chunk())
+    /// See [`RecordPage::for_each_record`].
+    pub fn for_each_record(&self, page: &mut RecordPage, each: impl FnMut(&Connection)) -> Result<usize, ClientError> {
+        self.block_on(page.for_each_record(each))
     }
 
     /// See [`AdminClient::for_each_connection`].

@@ -28,10 +28,6 @@ pub use pager::ConnectionPager;
 pub const DEFAULT_SOCKET: &str = "/run/rrasd/admin.sock";
 /// TCP port of the TLS admin listener when a server name has none.
 pub const DEFAULT_TLS_PORT: u16 = 8443;
-/// HTTP/2 flow-control windows: large, so a streamed listing is not paced by
-/// WINDOW_UPDATE round trips (the default is 64 KiB).
-const H2_STREAM_WINDOW: u32 = 8 << 20;
-const H2_CONNECTION_WINDOW: u32 = 16 << 20;
 /// Largest reply the client accepts (a full enumeration with -1).
 const MAX_REPLY_BYTES: usize = 1024 * 1024 * 1024;
 
@@ -290,10 +286,9 @@ async fn channel_with(addr: &ServerAddr, tls: &TlsOptions) -> Result<Channel, Cl
             tokio::net::UnixStream::connect(&path)
                 .await
                 .map_err(ClientError::from_connect)?;
-            let endpoint = Endpoint::try_from("http://rrasd.invalid")
-                .map_err(|e| ClientError::Transport(e.to_string()))?
-                .initial_stream_window_size(H2_STREAM_WINDOW)
-                .initial_connection_window_size(H2_CONNECTION_WINDOW);
+            let endpoint = with_windows(
+                Endpoint::try_from("http://rrasd.invalid").map_err(|e| ClientError::Transport(e.to_string()))?,
+            );
             endpoint
                 .connect_with_connector(tower::service_fn(move |_| {
                     let path = path.clone();
@@ -319,18 +314,24 @@ async fn channel_with(addr: &ServerAddr, tls: &TlsOptions) -> Result<Channel, Cl
             } else {
                 format!("https://{host}:{port}")
             };
-            Endpoint::from_shared(uri)
-                .map_err(|_| ClientError::Status(Win32Error::RpcInvalidBinding.code()))?
-                .tls_config(config)
-                .map_err(|e| ClientError::Denied(e.to_string()))?
-                .connect_timeout(std::time::Duration::from_secs(10))
-                .initial_stream_window_size(H2_STREAM_WINDOW)
-                .initial_connection_window_size(H2_CONNECTION_WINDOW)
-                .connect()
-                .await
-                .map_err(|e| ClientError::Unavailable(format!("{e}: {}", source_chain(&e))))
+            with_windows(
+                Endpoint::from_shared(uri).map_err(|_| ClientError::Status(Win32Error::RpcInvalidBinding.code()))?,
+            )
+            .tls_config(config)
+            .map_err(|e| ClientError::Denied(e.to_string()))?
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .connect()
+            .await
+            .map_err(|e| ClientError::Unavailable(format!("{e}: {}", source_chain(&e))))
         }
     }
+}
+
+/// The admin RPC's HTTP/2 windows, the same on every transport.
+fn with_windows(endpoint: Endpoint) -> Endpoint {
+    endpoint
+        .initial_stream_window_size(rras_proto::H2_STREAM_WINDOW)
+        .initial_connection_window_size(rras_proto::H2_CONNECTION_WINDOW)
 }
 
 fn source_chain(e: &dyn std::error::Error) -> String {
@@ -458,9 +459,10 @@ impl AdminClient {
             total_entries: head.total_entries,
             resume_handle: head.resume_handle,
             page_entries: head.page_entries,
+            // A clock past SystemTime's range is a broken server, not a time.
             server_now: SystemTime::UNIX_EPOCH
                 .checked_add(std::time::Duration::from_micros(head.now_unix_micros))
-                .unwrap_or(SystemTime::UNIX_EPOCH),
+                .ok_or_else(|| ClientError::Protocol("server clock out of range".into()))?,
             first: Some(head.records),
             stream,
         })

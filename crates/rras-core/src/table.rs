@@ -7,12 +7,10 @@
 //! read lock, then puts the cursor back. No lock is held across I/O.
 
 use std::hash::{BuildHasher, Hasher, RandomState};
-
-use hashbrown::DefaultHashBuilder;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hashbrown::HashTable;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use parking_lot::{Mutex, RwLock};
 
 use crate::cursor::{ClientSessionId, CursorLimits, CursorRegistry, Position, ResumeHandle};
@@ -385,6 +383,19 @@ impl ConnectionTable {
     }
 }
 
+/// The `by_source` hash of the row with handle `h`, read back from its
+/// record (what the index rehashes with when it grows).
+fn source_hash(
+    by_handle: &hashbrown::HashMap<ConnectionHandle, Row>,
+    hasher: &DefaultHashBuilder,
+    h: &ConnectionHandle,
+) -> u64 {
+    by_handle
+        .get(h)
+        .map(|r| hasher.hash_one(r.record.source()))
+        .unwrap_or_default()
+}
+
 impl Rows {
     fn find(&self, key: SourceRef<'_>) -> Option<ConnectionHandle> {
         let hash = self.hasher.hash_one(key);
@@ -416,12 +427,7 @@ impl Rows {
             hasher,
             ..
         } = self;
-        by_source.reserve(additional, |h| {
-            by_handle
-                .get(h)
-                .map(|r| hasher.hash_one(r.record.source()))
-                .unwrap_or_default()
-        });
+        by_source.reserve(additional, |h| source_hash(by_handle, hasher, h));
     }
 
     fn insert(&mut self, record: Record) {
@@ -445,12 +451,7 @@ impl Rows {
             hasher,
             ..
         } = self;
-        by_source.insert_unique(hash, handle, |h| {
-            by_handle
-                .get(h)
-                .map(|r| hasher.hash_one(r.record.source()))
-                .unwrap_or_default()
-        });
+        by_source.insert_unique(hash, handle, |h| source_hash(by_handle, hasher, h));
         by_handle.insert(handle, Row { seq, record });
         seq
     }

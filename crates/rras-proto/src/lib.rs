@@ -14,4 +14,11 @@ pub mod pb {
 
 pub mod convert;
 
+/// HTTP/2 flow-control windows both ends of the admin RPC use: large, so a
+/// streamed listing is not paced by WINDOW_UPDATE round trips every 64 KiB
+/// (HTTP/2's default).
+pub const H2_STREAM_WINDOW: u32 = 8 << 20;
+/// The connection-level window (see [`H2_STREAM_WINDOW`]).
+pub const H2_CONNECTION_WINDOW: u32 = 16 << 20;
+
 pub use convert::ProtoError;

@@ -248,37 +248,43 @@ impl Store {
 
     /// Reads the active table and the handle watermark.
     pub fn load(&self) -> Result<Loaded, StoreError> {
-        let mut out = Loaded::default();
+        let (_, handle_watermark) = self.active_header()?;
         let (tx, rx) = std::sync::mpsc::channel();
-        out.handle_watermark = self.load_streaming(usize::MAX, &tx)?.1;
+        self.load_streaming(usize::MAX, &tx)?;
         drop(tx);
-        out.active = rx.into_iter().flatten().collect();
-        Ok(out)
+        Ok(Loaded {
+            active: rx.into_iter().flatten().collect(),
+            handle_watermark,
+        })
     }
 
-    /// How many active connections the store holds.
-    pub fn active_count(&self) -> Result<u64, StoreError> {
+    /// How many active connections the store holds, and the handle
+    /// watermark: what a loader needs before the records themselves.
+    pub fn active_header(&self) -> Result<(u64, u32), StoreError> {
         self.with_db(|db| {
             let tx = db.begin_read().map_err(tx_err)?;
-            let active = tx.open_table(ACTIVE).map_err(tx_err)?;
-            active.len().map_err(tx_err)
+            let count = tx.open_table(ACTIVE).map_err(tx_err)?.len().map_err(tx_err)?;
+            let watermark = tx
+                .open_table(META)
+                .map_err(tx_err)?
+                .get(META_WATERMARK)
+                .map_err(tx_err)?
+                .map(|v| v.value() as u32)
+                .unwrap_or(0);
+            Ok((count, watermark))
         })
     }
 
     /// Reads the active table in batches of `batch` records, each sent to
     /// `sink` as soon as it is read and checked (so a caller on another
-    /// thread builds its table while the rest is read); returns (active
-    /// connections, handle watermark). A closed sink stops the read.
-    pub fn load_streaming(
-        &self,
-        batch: usize,
-        sink: &std::sync::mpsc::Sender<Vec<Record>>,
-    ) -> Result<(u64, u32), StoreError> {
+    /// thread builds its table while the rest is read). A closed sink stops
+    /// the read.
+    pub fn load_streaming(&self, batch: usize, sink: &std::sync::mpsc::Sender<Vec<Record>>) -> Result<(), StoreError> {
         self.with_db(|db| {
             let tx = db.begin_read().map_err(tx_err)?;
             let active = tx.open_table(ACTIVE).map_err(tx_err)?;
             let count = active.len().map_err(tx_err)?;
-            let mut out = Vec::with_capacity(batch.min(count as usize));
+            let mut out = Vec::with_capacity(batch.min(usize::try_from(count).unwrap_or(usize::MAX)));
             for row in active.iter().map_err(tx_err)? {
                 let (key, value) = row.map_err(tx_err)?;
                 let record = Record::from_bytes(value.value()).map_err(|source| StoreError::Record {
@@ -287,19 +293,13 @@ impl Store {
                 })?;
                 out.push(record);
                 if out.len() >= batch && sink.send(std::mem::take(&mut out)).is_err() {
-                    break;
+                    return Ok(());
                 }
             }
             if !out.is_empty() {
                 let _ = sink.send(out);
             }
-            let meta = tx.open_table(META).map_err(tx_err)?;
-            let watermark = meta
-                .get(META_WATERMARK)
-                .map_err(tx_err)?
-                .map(|v| v.value() as u32)
-                .unwrap_or(0);
-            Ok((count, watermark))
+            Ok(())
         })
     }
 

@@ -110,7 +110,8 @@ fn bind_admin_socket(config: &Config, admin_gid: Option<u32>) -> Result<UnixList
 /// batches while this one indexes them, so on two cores a million rows take
 /// about as long as reading them.
 fn load_table(store: &Arc<Store>, table: &ConnectionTable) -> Result<u64, DaemonError> {
-    table.reserve(usize::try_from(store.active_count()?).unwrap_or(0));
+    let (count, watermark) = store.active_header()?;
+    table.reserve(usize::try_from(count).unwrap_or(0));
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = {
         let store = store.clone();
@@ -119,11 +120,10 @@ fn load_table(store: &Arc<Store>, table: &ConnectionTable) -> Result<u64, Daemon
             .spawn(move || store.load_streaming(1 << 16, &tx))
             .map_err(|e| DaemonError::Load(format!("cannot start the reader thread: {e}")))?
     };
-    table.restore(rx.into_iter().flatten(), 0);
-    let (count, watermark) = reader
+    table.restore(rx.into_iter().flatten(), watermark);
+    reader
         .join()
         .map_err(|_| DaemonError::Load("the reader thread panicked".into()))??;
-    table.restore(std::iter::empty(), watermark);
     Ok(count)
 }
 
@@ -135,15 +135,12 @@ fn rpc_builder(config: &Config) -> tonic::transport::Server {
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         // HTTP/2's default 64 KiB windows make a 200 MB listing thousands of
         // WINDOW_UPDATE round trips; large windows let it flow.
-        .initial_stream_window_size(Some(H2_STREAM_WINDOW))
-        .initial_connection_window_size(Some(H2_CONNECTION_WINDOW))
+        .initial_stream_window_size(Some(rras_proto::H2_STREAM_WINDOW))
+        .initial_connection_window_size(Some(rras_proto::H2_CONNECTION_WINDOW))
         .max_frame_size(Some(H2_MAX_FRAME))
 }
 
-/// HTTP/2 flow-control windows and frame size, both ends (the client sets
-/// the same in rras-client).
-const H2_STREAM_WINDOW: u32 = 8 << 20;
-const H2_CONNECTION_WINDOW: u32 = 16 << 20;
+/// The largest HTTP/2 frame the server accepts (the protocol's maximum).
 const H2_MAX_FRAME: u32 = (1 << 24) - 1;
 
 fn admin_service(service: AdminService) -> RrasAdminServer<AdminService> {

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use rras_core::paging::ENTRY_SIZES;
 use rras_core::record::push_frame;
 use rras_core::{error::error_string, AuditRecord, ConnectionHandle, Page, Record, ResumeHandle, Win32Error};
-use rras_proto::convert::{audit_to_pb, connection_to_pb, ended_to_pb, info_from_pb, source_from_pb};
+use rras_proto::convert::{audit_to_pb, connection_to_pb, ended_to_pb, info_from_pb, source_from_pb, to_micros};
 use rras_proto::pb::{self, rras_admin_server::RrasAdmin};
 use tonic::{Request, Response, Status};
 
@@ -245,12 +245,6 @@ impl Iterator for RecordPage {
 /// The stream type of ConnectionEnumRecords.
 pub type RecordStream = tokio_stream::Iter<RecordPage>;
 
-fn micros_since_epoch(t: SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 fn report_event(r: &pb::Report) -> Result<ReportEvent, Win32Error> {
     let connection = r.connection.as_ref().ok_or(Win32Error::InvalidParameter)?;
     let bad = |e: rras_proto::ProtoError| e.win32();
@@ -371,7 +365,7 @@ impl RrasAdmin for AdminService {
                         total_entries: page.total_entries,
                         resume_handle: page.next.map(|h| h.get()).unwrap_or(0),
                         page_entries: u32::try_from(page.entries.len()).unwrap_or(u32::MAX),
-                        now_unix_micros: micros_since_epoch(SystemTime::now()),
+                        now_unix_micros: to_micros(SystemTime::now()),
                         records: Default::default(),
                     },
                     head_sent: false,

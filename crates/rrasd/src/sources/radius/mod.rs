@@ -187,12 +187,19 @@ impl Shared {
     /// full stale period to send its next update.
     fn seed_last_seen(&self) {
         let default = Duration::from_secs(self.config.default_interim_secs);
-        let mut seen = self.last_seen.lock();
         let handles = self.manager.table().handles_where(|s| s.engine == EngineKind::Radius);
-        seen.by_handle.reserve(handles.len());
+        // Built outside the lock (a million inserts), then swapped in: what
+        // answered requests recorded meanwhile is newer and is kept.
+        let mut seeded = LastSeen {
+            epoch: self.last_seen.lock().epoch,
+            by_handle: hashbrown::HashMap::with_capacity(handles.len()),
+        };
         for handle in handles {
-            seen.touch(handle, default);
+            seeded.touch(handle, default);
         }
+        let mut seen = self.last_seen.lock();
+        seeded.by_handle.extend(seen.by_handle.drain());
+        *seen = seeded;
     }
 
     fn drop_packet(&self, peer: SocketAddr, reason: &'static str, detail: &dyn std::fmt::Display) {
