@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod cursor;
+pub mod engine_time;
 pub mod error;
 pub mod model;
 pub mod order_index;

@@ -3,7 +3,9 @@
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use rras_core::engine_time;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -106,7 +108,7 @@ pub fn parse_status(lines: &[String]) -> Result<Vec<Client>, ManagementError> {
             connected_since: get(since)
                 .parse::<u64>()
                 .ok()
-                .map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+                .and_then(|s| engine_time::from_unix(s, 0)),
             client_id,
             cipher: get(cipher).to_owned(),
         });
@@ -167,6 +169,7 @@ pub async fn kill(socket: &Path, client_id: u64) -> Result<(), ManagementError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn lines(s: &str) -> Vec<String> {
         s.lines().map(str::to_owned).collect()
@@ -194,6 +197,19 @@ mod tests {
         assert_eq!(b.real_address, Some("2001:db8::9".parse().unwrap()));
         assert_eq!(b.virtual_ipv6, Some("fd00::5".parse().unwrap()));
         assert_eq!(b.client_id, 7);
+    }
+
+    #[test]
+    fn extreme_numbers_do_not_panic() {
+        let header = "HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\tBytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\tClient ID\tPeer ID\tData Channel Cipher";
+        for since in ["18446744073709551615", "253402300800", "-5", "1e9"] {
+            let reply = lines(&format!(
+                "{header}\nCLIENT_LIST\tx\t1.2.3.4:5\t\t\t18446744073709551615\t18446744073709551616\tx\t{since}\tu\t18446744073709551615\t0\tc\n"
+            ));
+            let clients = parse_status(&reply).unwrap();
+            assert_eq!(clients[0].connected_since, None, "{since}");
+            assert_eq!((clients[0].bytes_received, clients[0].bytes_sent), (u64::MAX, 0));
+        }
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! docs/radius.md; unknown attributes are kept raw as `attr-N`/`vsa-V-N`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use rras_core::engine_time;
 use rras_core::model::connection_flags;
 use rras_core::model::Ikev2Projection;
 use rras_core::{ConnectionInfo, EngineKind, Guid, Projection, QuarantineState, SourceKey};
@@ -191,8 +192,8 @@ pub fn terminate_cause(v: u32) -> String {
     }
 }
 
-fn unix(secs: u32) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(u64::from(secs))
+fn unix(secs: u32) -> Option<SystemTime> {
+    engine_time::from_unix(u64::from(secs), 0)
 }
 
 /// The NAS identity: "Identifier@address" or just the address, where the
@@ -295,10 +296,11 @@ fn session_info(p: &Packet, nas: String, now: SystemTime) -> Result<ConnectionIn
     let event_time = p
         .attr(EVENT_TIMESTAMP)
         .and_then(u32_of)
-        .map(unix)
-        .unwrap_or_else(|| now - Duration::from_secs(u64::from(delay)));
-    let session_time = Duration::from_secs(u64::from(p.attr(ACCT_SESSION_TIME).and_then(u32_of).unwrap_or(0)));
-    let started_at = event_time.checked_sub(session_time).unwrap_or(event_time);
+        .and_then(unix)
+        .or_else(|| engine_time::before(now, u64::from(delay)))
+        .unwrap_or(now);
+    let session_time = u64::from(p.attr(ACCT_SESSION_TIME).and_then(u32_of).unwrap_or(0));
+    let started_at = engine_time::before(event_time, session_time).unwrap_or(event_time);
 
     let mut info = ConnectionInfo::new(key.clone(), String::new(), started_at);
     // Without MS-RAS-Correlation-Id (below), a GUID from the session key.
@@ -444,7 +446,7 @@ fn vendor_specific(info: &mut ConnectionInfo, v: &[u8]) {
                 }
             }
             (VENDOR_MICROSOFT, MS_QUARANTINE_GRACE_TIME) => {
-                info.probation_time = u32_of(value).map(unix);
+                info.probation_time = u32_of(value).and_then(unix);
             }
             (VENDOR_MICROSOFT, MS_RAS_CORRELATION_ID) => {
                 if let Some(g) = correlation_guid(value) {
@@ -503,7 +505,7 @@ mod tests {
         assert_eq!((info.user_name.as_str(), info.logon_domain.as_str()), ("alice", "CORP"));
         assert_eq!(info.stats.bytes_rcved, (1 << 32) + 123_456);
         assert_eq!(info.stats.bytes_xmited, 654_321);
-        assert_eq!(info.started_at, unix(1_795_634_036 - 60));
+        assert_eq!(Some(info.started_at), unix(1_795_634_036 - 60));
         assert_eq!(
             info.projection.ipv4().remote_address,
             Some(Ipv4Addr::new(10, 200, 12, 2))

@@ -6,7 +6,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use rras_core::engine_time;
 
 use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -112,11 +114,11 @@ pub fn parse_get(reply: &str) -> Result<Device, UapiError> {
                         handshake_secs = value.parse().ok();
                         peer.last_handshake = handshake_secs
                             .filter(|s| *s > 0)
-                            .map(|s| UNIX_EPOCH + Duration::from_secs(s));
+                            .and_then(|s| engine_time::from_unix(s, 0));
                     }
                     "last_handshake_time_nsec" => {
                         if let (Some(s), Ok(ns)) = (handshake_secs.filter(|s| *s > 0), value.parse::<u32>()) {
-                            peer.last_handshake = Some(UNIX_EPOCH + Duration::new(s, ns.min(999_999_999)));
+                            peer.last_handshake = engine_time::from_unix(s, ns.min(999_999_999));
                         }
                     }
                     // private_key, preshared_key, protocol_version, keepalive …
@@ -183,6 +185,7 @@ pub async fn remove_peer(socket: &Path, public_key: &str) -> Result<(), UapiErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     const SAMPLE: &str = "private_key=a8ed5b6bd3bc8c1f3cba84bd44c7e1bcd0cd4d4a5c78ef6ba92bbf5b0a19cd47
 listen_port=51820
@@ -231,6 +234,27 @@ errno=0
             base64_to_hex(&p.public_key).unwrap(),
             "c21cb6a0a4f5a4a3f0a06e7fd0dc8ad3e25cd5b1e1ba6a8df72fbb4c2cfc0443"
         );
+    }
+
+    #[test]
+    fn extreme_numbers_do_not_panic() {
+        let key = "c21cb6a0a4f5a4a3f0a06e7fd0dc8ad3e25cd5b1e1ba6a8df72fbb4c2cfc0443";
+        for (sec, nsec) in [
+            ("18446744073709551615", "999999999"),
+            ("253402300800", "0"),
+            ("9223372036854775807", "4294967295"),
+            ("1", "18446744073709551615"),
+            ("-1", "-1"),
+        ] {
+            let reply = format!(
+                "public_key={key}\nlast_handshake_time_sec={sec}\nlast_handshake_time_nsec={nsec}\n\
+                 rx_bytes=18446744073709551615\ntx_bytes=99999999999999999999999\nerrno=0\n\n"
+            );
+            let d = parse_get(&reply).unwrap();
+            let p = &d.peers[0];
+            assert!(p.last_handshake.is_none_or(|t| t <= UNIX_EPOCH + Duration::from_secs(2)), "{sec}: {p:?}");
+            assert_eq!((p.rx_bytes, p.tx_bytes), (u64::MAX, 0));
+        }
     }
 
     #[test]
