@@ -10,6 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rrasd::sources::radius::attributes::*;
 use rrasd::sources::radius::packet::{response_authenticator_ok, Packet, ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE};
 use tokio::net::UdpSocket;
 
@@ -113,23 +114,23 @@ pub(crate) fn session_packet(i: u64, status: u32, identifier: u8, seq: u64) -> P
     let framed = Ipv4Addr::from(0x0a00_0000u32 | (i as u32 & 0x00ff_ffff));
     let calling = format!("198.51.{}.{}", (i >> 8) % 256, i % 256);
     let mut attributes = vec![
-        (40u8, status.to_be_bytes().to_vec()),           // Acct-Status-Type
-        (1, user.into_bytes()),                          // User-Name
-        (44, session.into_bytes()),                      // Acct-Session-Id
-        (4, nas_ip.octets().to_vec()),                   // NAS-IP-Address
-        (5, ((i % 4096) as u32).to_be_bytes().to_vec()), // NAS-Port
-        (61, 5u32.to_be_bytes().to_vec()),               // NAS-Port-Type = Virtual
-        (8, framed.octets().to_vec()),                   // Framed-IP-Address
-        (31, calling.into_bytes()),                      // Calling-Station-Id
-        (64, [0u8, 0, 0, 3].to_vec()),                   // Tunnel-Type = L2TP (tag 0)
-        (85, 600u32.to_be_bytes().to_vec()),             // Acct-Interim-Interval
+        (ACCT_STATUS_TYPE, status.to_be_bytes().to_vec()),
+        (USER_NAME, user.into_bytes()),
+        (ACCT_SESSION_ID, session.into_bytes()),
+        (NAS_IP_ADDRESS, nas_ip.octets().to_vec()),
+        (NAS_PORT, ((i % 4096) as u32).to_be_bytes().to_vec()),
+        (NAS_PORT_TYPE, PORT_VIRTUAL.to_be_bytes().to_vec()),
+        (FRAMED_IP_ADDRESS, framed.octets().to_vec()),
+        (CALLING_STATION_ID, calling.into_bytes()),
+        (TUNNEL_TYPE, TUNNEL_L2TP.to_be_bytes().to_vec()), // tag 0
+        (ACCT_INTERIM_INTERVAL, 600u32.to_be_bytes().to_vec()),
     ];
-    if status == 3 || status == 2 {
+    if status == STATUS_INTERIM || status == STATUS_STOP {
         // Counters that grow with every update make every interim a new
         // request (never a duplicate the server answers from its cache).
-        attributes.push((42, (seq as u32).wrapping_mul(1500).to_be_bytes().to_vec())); // Acct-Input-Octets
-        attributes.push((43, (seq as u32).wrapping_mul(9000).to_be_bytes().to_vec())); // Acct-Output-Octets
-        attributes.push((46, 60u32.to_be_bytes().to_vec())); // Acct-Session-Time
+        attributes.push((ACCT_INPUT_OCTETS, (seq as u32).wrapping_mul(1500).to_be_bytes().to_vec()));
+        attributes.push((ACCT_OUTPUT_OCTETS, (seq as u32).wrapping_mul(9000).to_be_bytes().to_vec()));
+        attributes.push((ACCT_SESSION_TIME, 60u32.to_be_bytes().to_vec()));
     }
     Packet {
         code: ACCOUNTING_REQUEST,

@@ -57,6 +57,14 @@ pub enum ProtoError {
     /// The connection handle is 0.
     #[error("connection handle 0 is not a handle")]
     ZeroHandle,
+    /// A time is past what a Windows `SYSTEMTIME` can show (year 9999).
+    #[error("field {field}: {micros} µs after 1970 is past the year 9999")]
+    BadTime {
+        /// The field.
+        field: &'static str,
+        /// What was sent.
+        micros: u64,
+    },
 }
 
 impl ProtoError {
@@ -73,9 +81,18 @@ pub fn to_micros(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// The time `micros` after the Unix epoch.
+/// The time `micros` after the Unix epoch (the epoch itself if the number
+/// cannot be a time; for replies from our own daemon).
 pub fn from_micros(micros: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_micros(micros)
+    UNIX_EPOCH
+        .checked_add(Duration::from_micros(micros))
+        .unwrap_or(UNIX_EPOCH)
+}
+
+/// A time a caller sent: refused past the year 9999.
+fn time_from_pb(field: &'static str, micros: u64) -> Result<SystemTime, ProtoError> {
+    let d = Duration::from_micros(micros);
+    rras_core::engine_time::from_unix(d.as_secs(), d.subsec_nanos()).ok_or(ProtoError::BadTime { field, micros })
 }
 
 fn addr_text<T: ToString>(a: Option<T>) -> String {
@@ -413,9 +430,11 @@ pub fn info_from_pb(c: &pb::Connection) -> Result<ConnectionInfo, ProtoError> {
         user_name: c.user_name.clone(),
         logon_domain: c.logon_domain.clone(),
         remote_computer: c.remote_computer.clone(),
-        started_at: from_micros(c.started_at_unix_micros),
+        started_at: time_from_pb("started_at_unix_micros", c.started_at_unix_micros)?,
         quarantine_state: quarantine_state(c.quarantine_state)?,
-        probation_time: (c.probation_time_unix_micros != 0).then(|| from_micros(c.probation_time_unix_micros)),
+        probation_time: (c.probation_time_unix_micros != 0)
+            .then(|| time_from_pb("probation_time_unix_micros", c.probation_time_unix_micros))
+            .transpose()?,
         stats: c.stats.as_ref().map(ConnectionStats::from).unwrap_or_default(),
         switch_overs: c.switch_overs,
         remote_endpoint: parse_ip("remote_endpoint", &c.remote_endpoint)?,
@@ -518,6 +537,13 @@ mod tests {
         let mut wire = info_to_pb(&synthetic::connection(1, now), now);
         wire.interface_type = 99;
         assert!(matches!(info_from_pb(&wire), Err(ProtoError::OutOfRange { .. })));
+        let mut wire = info_to_pb(&synthetic::connection(1, now), now);
+        wire.started_at_unix_micros = u64::MAX;
+        assert!(matches!(info_from_pb(&wire), Err(ProtoError::BadTime { .. })));
+        wire.started_at_unix_micros = 1;
+        wire.probation_time_unix_micros = 253_402_300_800_000_000;
+        assert!(matches!(info_from_pb(&wire), Err(ProtoError::BadTime { .. })));
+        assert!(from_micros(u64::MAX) > UNIX_EPOCH, "no panic on the largest number");
         assert_eq!(
             connection_from_pb(&info_to_pb(&synthetic::connection(1, now), now)),
             Err(ProtoError::ZeroHandle)

@@ -245,7 +245,8 @@ impl Iterator for RecordPage {
 /// The stream type of ConnectionEnumRecords.
 pub type RecordStream = tokio_stream::Iter<RecordPage>;
 
-fn report_event(r: &pb::Report) -> Result<ReportEvent, Win32Error> {
+/// One hook report as a manager event; malformed input is ERROR_INVALID_PARAMETER.
+pub fn report_event(r: &pb::Report) -> Result<ReportEvent, Win32Error> {
     let connection = r.connection.as_ref().ok_or(Win32Error::InvalidParameter)?;
     let bad = |e: rras_proto::ProtoError| e.win32();
     match pb::ReportKind::try_from(r.kind) {

@@ -101,7 +101,8 @@ impl Killed {
     }
 }
 
-fn client_info(socket: &str, iface: &str, c: &Client, now: SystemTime) -> ConnectionInfo {
+/// What the table holds for one client of the server at `socket`.
+pub fn client_info(socket: &str, iface: &str, c: &Client, now: SystemTime) -> ConnectionInfo {
     let since = c.connected_since.unwrap_or(now);
     let secs = since
         .duration_since(std::time::UNIX_EPOCH)

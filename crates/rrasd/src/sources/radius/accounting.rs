@@ -10,64 +10,8 @@ use rras_core::model::connection_flags;
 use rras_core::model::Ikev2Projection;
 use rras_core::{ConnectionInfo, EngineKind, Guid, Projection, QuarantineState, SourceKey};
 
+use super::attributes::*;
 use super::packet::Packet;
-
-// RFC 2865 / 2866 / 2869 / 3162 / 4818 / 6911 attribute numbers.
-const USER_NAME: u8 = 1;
-const NAS_IP_ADDRESS: u8 = 4;
-const NAS_PORT: u8 = 5;
-const SERVICE_TYPE: u8 = 6;
-const FRAMED_PROTOCOL: u8 = 7;
-const FRAMED_IP_ADDRESS: u8 = 8;
-const VENDOR_SPECIFIC: u8 = 26;
-const CLASS: u8 = 25;
-const CALLED_STATION_ID: u8 = 30;
-const CALLING_STATION_ID: u8 = 31;
-const NAS_IDENTIFIER: u8 = 32;
-const ACCT_STATUS_TYPE: u8 = 40;
-const ACCT_DELAY_TIME: u8 = 41;
-const ACCT_INPUT_OCTETS: u8 = 42;
-const ACCT_OUTPUT_OCTETS: u8 = 43;
-const ACCT_SESSION_ID: u8 = 44;
-const ACCT_SESSION_TIME: u8 = 46;
-const ACCT_INPUT_PACKETS: u8 = 47;
-const ACCT_OUTPUT_PACKETS: u8 = 48;
-const ACCT_TERMINATE_CAUSE: u8 = 49;
-const ACCT_INPUT_GIGAWORDS: u8 = 52;
-const ACCT_OUTPUT_GIGAWORDS: u8 = 53;
-const EVENT_TIMESTAMP: u8 = 55;
-const NAS_PORT_TYPE: u8 = 61;
-const TUNNEL_TYPE: u8 = 64;
-const TUNNEL_MEDIUM_TYPE: u8 = 65;
-const TUNNEL_CLIENT_ENDPOINT: u8 = 66;
-const TUNNEL_SERVER_ENDPOINT: u8 = 67;
-const ACCT_INTERIM_INTERVAL: u8 = 85;
-const NAS_PORT_ID: u8 = 87;
-const FRAMED_INTERFACE_ID: u8 = 96;
-const FRAMED_IPV6_PREFIX: u8 = 97;
-const NAS_IPV6_ADDRESS: u8 = 95;
-const DELEGATED_IPV6_PREFIX: u8 = 123;
-const FRAMED_IPV6_ADDRESS: u8 = 168;
-const ACCT_AUTHENTIC: u8 = 45;
-
-// Acct-Status-Type values.
-const STATUS_START: u32 = 1;
-const STATUS_STOP: u32 = 2;
-const STATUS_INTERIM: u32 = 3;
-const STATUS_ACCOUNTING_ON: u32 = 7;
-const STATUS_ACCOUNTING_OFF: u32 = 8;
-
-// Microsoft VSAs (vendor 311, RFC 2548 and the MS-RAS dictionary).
-const VENDOR_MICROSOFT: u32 = 311;
-const MS_RAS_CLIENT_NAME: u8 = 34;
-const MS_QUARANTINE_STATE: u8 = 45;
-const MS_QUARANTINE_GRACE_TIME: u8 = 46;
-const MS_RAS_CORRELATION_ID: u8 = 56;
-
-const TUNNEL_PPTP: u32 = 1;
-const TUNNEL_L2TP: u32 = 3;
-const TUNNEL_ESP: u32 = 9;
-const FRAMED_PPP: u32 = 1;
 
 /// What an Accounting-Request asks for.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,12 +12,14 @@ use rras_core::{Connection, Win32Error};
 use tokio::net::UdpSocket;
 
 use super::accounting::nas_address;
+use super::attributes::{
+    ACCT_SESSION_ID, ERROR_CAUSE, FRAMED_IP_ADDRESS, NAS_IPV6_ADDRESS, NAS_IP_ADDRESS, USER_NAME,
+};
 use super::config::RadiusConfig;
 use super::packet::{response_authenticator_ok, Packet, DISCONNECT_ACK, DISCONNECT_NAK, DISCONNECT_REQUEST};
 use crate::manager::Disconnector;
 
 const TRIES: u32 = 3;
-const ERROR_CAUSE: u8 = 101;
 
 /// Sends Disconnect-Requests to NASes.
 #[derive(Debug)]
@@ -50,16 +52,16 @@ fn request_for(c: &Connection, identifier: u8) -> Packet {
         } else {
             format!("{}\\{}", info.logon_domain, info.user_name)
         };
-        attributes.push((1, user.into_bytes()));
+        attributes.push((USER_NAME, user.into_bytes()));
     }
-    attributes.push((44, info.source.session_id.clone().into_bytes()));
+    attributes.push((ACCT_SESSION_ID, info.source.session_id.clone().into_bytes()));
     match nas_address(&info.source.nas) {
-        Some(IpAddr::V4(a)) => attributes.push((4, a.octets().to_vec())),
-        Some(IpAddr::V6(a)) => attributes.push((95, a.octets().to_vec())),
+        Some(IpAddr::V4(a)) => attributes.push((NAS_IP_ADDRESS, a.octets().to_vec())),
+        Some(IpAddr::V6(a)) => attributes.push((NAS_IPV6_ADDRESS, a.octets().to_vec())),
         None => {}
     }
     if let Some(a) = info.projection.ipv4().remote_address {
-        attributes.push((8, a.octets().to_vec()));
+        attributes.push((FRAMED_IP_ADDRESS, a.octets().to_vec()));
     }
     Packet {
         code: DISCONNECT_REQUEST,

@@ -15,6 +15,7 @@
 //! everything that arrives during one fsync shares the next.
 
 pub mod accounting;
+pub mod attributes;
 pub mod config;
 mod disconnect;
 pub mod packet;

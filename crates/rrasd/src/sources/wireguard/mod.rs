@@ -154,7 +154,7 @@ fn allowed_text(peer: &Peer) -> String {
 /// The events that bring the table in line with what the devices say.
 /// `last_rx` holds each peer's received bytes at the previous poll and is
 /// updated here.
-fn reconcile(
+pub fn reconcile(
     devices: &[(String, Device)],
     live: &[Arc<Connection>],
     names: &HashMap<String, String>,
