@@ -1,0 +1,53 @@
+//! Stores users already have must keep opening: each checked-in fixture
+//! (written by `examples/write-fixture.rs` with the code of its day) is
+//! opened by today's code, and every connection, history entry and audit
+//! record must be found with its contents.
+
+use std::io::Read;
+use std::time::{Duration, UNIX_EPOCH};
+
+use rras_core::{synthetic, ConnectionHandle};
+use rras_store::Store;
+
+fn unpack(name: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let gz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&gz).expect("fixture present"))
+        .read_to_end(&mut bytes)
+        .expect("fixture unpacks");
+    let path = dir.join("rrasd.redb");
+    std::fs::write(&path, bytes).expect("write fixture copy");
+    path
+}
+
+#[test]
+fn a_schema_2_store_opens_with_everything_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = unpack("schema-2.redb.gz", dir.path());
+    let at = UNIX_EPOCH + Duration::from_secs(1_795_600_000);
+    for round in 0..2 {
+        // Twice: the first open migrates, the second reads the new layout.
+        let store = Store::open(&path, 1000).unwrap();
+        let loaded = store.load().unwrap();
+        assert_eq!(loaded.handle_watermark, 8, "round {round}");
+        let mut active: Vec<_> = loaded.active.iter().map(|r| r.decode()).collect();
+        active.sort_by_key(|c| c.handle);
+        assert_eq!(active.len(), 5);
+        for (i, c) in (1..=5u32).zip(&active) {
+            assert_eq!(c.handle, ConnectionHandle::new(i).unwrap());
+            assert_eq!(c.info, synthetic::connection(u64::from(i), at), "connection {i}");
+        }
+        let history = store.history(10).unwrap();
+        assert_eq!(history.len(), 3);
+        for (e, i) in history.iter().zip([8u32, 7, 6]) {
+            assert_eq!(e.connection.handle.get(), i);
+            assert_eq!(e.connection.info, synthetic::connection(u64::from(i), at));
+            assert_eq!(e.reason, format!("reason-{i}"));
+            assert_eq!(e.ended_at, at + Duration::from_secs(u64::from(i)));
+        }
+        let audit = store.audit(10).unwrap();
+        assert_eq!(audit.len(), 2);
+        assert_eq!((audit[0].caller.as_str(), audit[0].target.as_str()), ("uid:1", "2"));
+        assert_eq!((audit[1].caller.as_str(), audit[1].method.as_str()), ("uid:0", "ConnectionHangUp"));
+    }
+}
