@@ -22,6 +22,9 @@ pub(crate) struct SessionArgs {
     /// The engine's own session id.
     #[arg(long)]
     pub(crate) session: String,
+    /// The source instance that owns it (default: the engine's default instance).
+    #[arg(long, default_value = "")]
+    pub(crate) instance: String,
 }
 
 /// Counters.
@@ -115,6 +118,7 @@ pub(crate) enum ReportCommand {
 fn key(s: &SessionArgs) -> SourceKey {
     SourceKey {
         engine: s.engine,
+        instance: s.instance.clone(),
         nas: s.nas.clone(),
         session_id: s.session.clone(),
     }

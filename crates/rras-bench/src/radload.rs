@@ -128,8 +128,14 @@ pub(crate) fn session_packet(i: u64, status: u32, identifier: u8, seq: u64) -> P
     if status == STATUS_INTERIM || status == STATUS_STOP {
         // Counters that grow with every update make every interim a new
         // request (never a duplicate the server answers from its cache).
-        attributes.push((ACCT_INPUT_OCTETS, (seq as u32).wrapping_mul(1500).to_be_bytes().to_vec()));
-        attributes.push((ACCT_OUTPUT_OCTETS, (seq as u32).wrapping_mul(9000).to_be_bytes().to_vec()));
+        attributes.push((
+            ACCT_INPUT_OCTETS,
+            (seq as u32).wrapping_mul(1500).to_be_bytes().to_vec(),
+        ));
+        attributes.push((
+            ACCT_OUTPUT_OCTETS,
+            (seq as u32).wrapping_mul(9000).to_be_bytes().to_vec(),
+        ));
         attributes.push((ACCT_SESSION_TIME, 60u32.to_be_bytes().to_vec()));
     }
     Packet {

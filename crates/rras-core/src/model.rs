@@ -119,6 +119,24 @@ pub enum QuarantineState {
     NotCapable = 3,
 }
 
+/// `RAS_CONNECTION_4.dwDeviceType`: Windows' RDT_* tunnel types. Every
+/// source sets one (docs/device-types.md has the mapping per engine).
+pub mod device_type {
+    /// RDT_Tunnel_Pptp.
+    pub const PPTP: u32 = 8;
+    /// RDT_Tunnel_L2tp.
+    pub const L2TP: u32 = 9;
+    /// RDT_Other: an engine Windows has no number for (WireGuard, OpenVPN,
+    /// AnyConnect).
+    pub const OTHER: u32 = 12;
+    /// RDT_PPPoE.
+    pub const PPPOE: u32 = 13;
+    /// RDT_Tunnel_Sstp.
+    pub const SSTP: u32 = 14;
+    /// RDT_Tunnel_Ikev2.
+    pub const IKEV2: u32 = 15;
+}
+
 /// `dwConnectionFlags` bits.
 pub mod connection_flags {
     /// RAS_FLAGS_PPP_CONNECTION.
@@ -215,11 +233,65 @@ pub struct UnknownEngine(pub String);
 pub struct SourceKey {
     /// The engine.
     pub engine: EngineKind,
+    /// The configured source instance that owns the connection (`[[source]]
+    /// name`); empty for the engine's default instance, which is named
+    /// after the engine. Two instances of one engine never share a key.
+    pub instance: String,
     /// Who reported it: the NAS identity for RADIUS, the interface or
     /// management socket for local engines.
     pub nas: String,
     /// The engine's own session id (Acct-Session-Id, peer key, client id …).
     pub session_id: String,
+}
+
+impl SourceKey {
+    /// A key of the engine's default instance.
+    pub fn new(engine: EngineKind, nas: impl Into<String>, session_id: impl Into<String>) -> Self {
+        SourceKey {
+            engine,
+            instance: String::new(),
+            nas: nas.into(),
+            session_id: session_id.into(),
+        }
+    }
+
+    /// The owning instance's name (the engine's name for the default one).
+    pub fn instance_name(&self) -> &str {
+        instance_name(self.engine, &self.instance)
+    }
+}
+
+/// A source instance name that is not one: 1–64 characters of ASCII
+/// letters, digits, `-`, `_` and `.`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("source instance name {0:?} must be 1-64 characters of letters, digits, '-', '_' and '.'")]
+pub struct BadInstanceName(pub String);
+
+/// The stored id of instance `name` of `engine`: "" for the default
+/// instance (no name, or the engine's own name), else the checked name.
+pub fn instance_id(engine: EngineKind, name: &str) -> Result<String, BadInstanceName> {
+    if name.is_empty() || name == engine.as_str() {
+        return Ok(String::new());
+    }
+    let ok = name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(BadInstanceName(name.to_owned()))
+    }
+}
+
+/// The name of `instance` of `engine`: itself, or the engine's name for the
+/// default instance (empty).
+pub fn instance_name(engine: EngineKind, instance: &str) -> &str {
+    if instance.is_empty() {
+        engine.as_str()
+    } else {
+        instance
+    }
 }
 
 /// Traffic and error counters. Byte counters are 64-bit; the `RAS_CONNECTION_EX`

@@ -6,11 +6,11 @@
 //! million structures. The wire client (libmprapi, rras-client) decodes a
 //! record straight into its own shape.
 //!
-//! Layout (version 1; integers are LEB128 varints unless said otherwise,
+//! Layout (version 2; integers are LEB128 varints unless said otherwise,
 //! strings a varint length and UTF-8 bytes):
 //!
 //! ```text
-//! u8 version=1 · u32 LE handle · u8 engine · str nas · str session_id     ← fixed prefix: the identity
+//! u8 version=2 · u32 LE handle · u8 engine · str instance · str nas · str session_id   ← the identity
 //! varint interface_handle · 16 B guid · u8 interface_type · varint flags
 //! str interface_name · str user_name · str logon_domain · str remote_computer
 //! zigzag started_at (µs since 1970) · u8 quarantine · u8 has_probation [zigzag µs]
@@ -18,6 +18,9 @@
 //! u8 projection (1 PPP, 2 IKEv2) · ipv4 · ipv6 · PPP: 12 × lcp, 5 × ccp | IKEv2: 6 × varint
 //! varint device_type · varint n · n × (str name, str value)
 //! ```
+//!
+//! Version 1 is the same without `instance` (its rows belong to the
+//! engine's default instance); both are read.
 //!
 //! `addr` is a tag (0 none, 4, 6) and 4 or 16 bytes; `ipv4` is varint error,
 //! addr, addr, three varints; `ipv6` a presence byte and, when 1, varint error,
@@ -33,12 +36,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::model::{
-    CcpInfo, Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, EngineKind, Guid, Ikev2Projection,
-    InterfaceType, Ipv4Projection, Ipv6Projection, LcpInfo, PppProjection, Projection, QuarantineState, SourceKey,
+    CcpInfo, Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, EndedConnection, EngineKind, Guid,
+    Ikev2Projection, InterfaceType, Ipv4Projection, Ipv6Projection, LcpInfo, PppProjection, Projection,
+    QuarantineState, SourceKey,
 };
 
 /// The format version this code writes (first byte of every record).
-pub const RECORD_VERSION: u8 = 1;
+pub const RECORD_VERSION: u8 = 2;
 
 /// Why bytes are not a record.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,7 +51,7 @@ pub enum RecordError {
     #[error("record truncated at byte {0}")]
     Truncated(usize),
     /// A version this code does not read.
-    #[error("record version {0} is not supported (expected {RECORD_VERSION})")]
+    #[error("record version {0} is not supported (expected 1 to {RECORD_VERSION})")]
     Version(u8),
     /// A field holds a value outside its range.
     #[error("record field {0} out of range")]
@@ -112,9 +116,11 @@ impl Record {
     pub fn source(&self) -> SourceRef<'_> {
         let mut r = Reader::new(&self.0);
         r.pos = 5;
+        let version = self.0.first().copied().unwrap_or(RECORD_VERSION);
         // Checked at construction; the fallback is unreachable for a Record.
-        read_source(&mut r).unwrap_or(SourceRef {
+        read_source(&mut r, version).unwrap_or(SourceRef {
             engine: EngineKind::Report,
+            instance: "",
             nas: "",
             session_id: "",
         })
@@ -134,6 +140,8 @@ impl Record {
 pub struct SourceRef<'a> {
     /// The engine.
     pub engine: EngineKind,
+    /// The owning source instance ("" = the engine's default).
+    pub instance: &'a str,
     /// The NAS / reporter.
     pub nas: &'a str,
     /// The engine's session id.
@@ -145,6 +153,7 @@ impl<'a> SourceRef<'a> {
     pub fn of(key: &'a SourceKey) -> Self {
         SourceRef {
             engine: key.engine,
+            instance: &key.instance,
             nas: &key.nas,
             session_id: &key.session_id,
         }
@@ -154,6 +163,7 @@ impl<'a> SourceRef<'a> {
     pub fn to_owned_key(self) -> SourceKey {
         SourceKey {
             engine: self.engine,
+            instance: self.instance.to_owned(),
             nas: self.nas.to_owned(),
             session_id: self.session_id.to_owned(),
         }
@@ -173,11 +183,7 @@ pub fn empty_connection() -> Connection {
     Connection {
         handle: ConnectionHandle::MIN,
         info: ConnectionInfo::new(
-            SourceKey {
-                engine: EngineKind::Report,
-                nas: String::new(),
-                session_id: String::new(),
-            },
+            SourceKey::new(EngineKind::Report, String::new(), String::new()),
             "",
             UNIX_EPOCH,
         ),
@@ -274,6 +280,7 @@ fn write_record(out: &mut Vec<u8>, handle: ConnectionHandle, info: &ConnectionIn
     out.push(RECORD_VERSION);
     out.extend_from_slice(&handle.get().to_le_bytes());
     out.push(engine_code(info.source.engine));
+    put_str(out, &info.source.instance);
     put_str(out, &info.source.nas);
     put_str(out, &info.source.session_id);
     put_varint(out, u64::from(info.interface_handle));
@@ -483,7 +490,7 @@ fn set_string(dst: &mut String, s: &str) {
 }
 
 #[inline]
-fn read_source<'a>(r: &mut Reader<'a>) -> Result<SourceRef<'a>, RecordError> {
+fn read_source<'a>(r: &mut Reader<'a>, version: u8) -> Result<SourceRef<'a>, RecordError> {
     let engine = match r.u8()? {
         1 => EngineKind::Radius,
         2 => EngineKind::Wireguard,
@@ -493,8 +500,11 @@ fn read_source<'a>(r: &mut Reader<'a>) -> Result<SourceRef<'a>, RecordError> {
         6 => EngineKind::Report,
         _ => return Err(RecordError::Invalid("engine")),
     };
+    // Version 1 predates source instances: its rows belong to the default.
+    let instance = if version >= 2 { r.str("instance")? } else { "" };
     Ok(SourceRef {
         engine,
+        instance,
         nas: r.str("nas")?,
         session_id: r.str("session id")?,
     })
@@ -537,18 +547,52 @@ fn read_u32s<const N: usize>(r: &mut Reader<'_>, what: &'static str) -> Result<[
     Ok(a)
 }
 
+/// The format version of [`encode_ended`] (first byte of a history entry).
+pub const ENDED_VERSION: u8 = 1;
+
+/// A history entry: `u8 version=1 · zigzag ended_at µs · str reason ·
+/// record` (the connection's final [`Record`], whose own version byte lets
+/// the model grow without making old history unreadable).
+pub fn encode_ended(ended: &EndedConnection) -> Vec<u8> {
+    let mut out = Vec::with_capacity(200);
+    out.push(ENDED_VERSION);
+    put_zigzag(&mut out, micros(ended.ended_at));
+    put_str(&mut out, &ended.reason);
+    write_record(&mut out, ended.connection.handle, &ended.connection.info);
+    out
+}
+
+/// Reads what [`encode_ended`] wrote; a bad entry is an error, never a panic.
+pub fn decode_ended(bytes: &[u8]) -> Result<EndedConnection, RecordError> {
+    let mut r = Reader::new(bytes);
+    let version = r.u8()?;
+    if version != ENDED_VERSION {
+        return Err(RecordError::Version(version));
+    }
+    let ended_at = r.time()?;
+    let reason = r.str("reason")?.to_owned();
+    let mut connection = empty_connection();
+    decode_into(&bytes[r.pos..], &mut connection)?;
+    Ok(EndedConnection {
+        connection,
+        ended_at,
+        reason,
+    })
+}
+
 /// Decodes `bytes` into `c`, reusing its strings' and vector's memory (a
 /// client decoding a million records allocates only for the first).
 pub fn decode_into(bytes: &[u8], c: &mut Connection) -> Result<(), RecordError> {
     let mut r = Reader::new(bytes);
     let version = r.u8()?;
-    if version != RECORD_VERSION {
+    if !(1..=RECORD_VERSION).contains(&version) {
         return Err(RecordError::Version(version));
     }
     c.handle = ConnectionHandle::new(u32::from_le_bytes(r.array()?)).ok_or(RecordError::Invalid("handle"))?;
     let info = &mut c.info;
-    let source = read_source(&mut r)?;
+    let source = read_source(&mut r, version)?;
     info.source.engine = source.engine;
+    set_string(&mut info.source.instance, source.instance);
     set_string(&mut info.source.nas, source.nas);
     set_string(&mut info.source.session_id, source.session_id);
     info.interface_handle = r.u32("interface handle")?;

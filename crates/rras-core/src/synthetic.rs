@@ -36,11 +36,7 @@ pub fn connection(i: u64, now: SystemTime) -> ConnectionInfo {
     };
     let user = format!("{}{}", USERS[(r % USERS.len() as u64) as usize], i % 1000);
     let age = Duration::from_secs(r % 86_400);
-    let source = SourceKey {
-        engine,
-        nas: format!("nas-{}", (r >> 8) % 4),
-        session_id: format!("sess-{i:08x}"),
-    };
+    let source = SourceKey::new(engine, format!("nas-{}", (r >> 8) % 4), format!("sess-{i:08x}"));
     let mut info = ConnectionInfo::new(source, user, now.checked_sub(age).unwrap_or(now));
     info.guid = Guid::from_u128(u128::from(r) << 64 | u128::from(mix(r)));
     info.interface_name = match kind {

@@ -73,8 +73,9 @@ struct Rows {
     /// session ids that collide.
     hasher: DefaultHashBuilder,
     order: OrderIndex<ConnectionHandle>,
-    /// Live rows per engine, indexed by position in [`EngineKind::ALL`].
-    per_engine: [usize; EngineKind::ALL.len()],
+    /// Live rows per source instance: (engine, instance, count). A handful
+    /// of entries, so a scan beats a map (and needs no key allocation).
+    per_instance: Vec<(EngineKind, Box<str>, usize)>,
     next_seq: u64,
     /// The last handle issued; new handles count up from it (wrapping, never 0).
     handle_watermark: u32,
@@ -120,8 +121,26 @@ impl ConnectionTable {
         let rows = self.rows.read();
         EngineKind::ALL
             .into_iter()
-            .map(|e| (e, rows.per_engine[e.index()]))
+            .map(|e| {
+                let n = rows
+                    .per_instance
+                    .iter()
+                    .filter(|(k, _, _)| *k == e)
+                    .map(|(_, _, n)| n)
+                    .sum();
+                (e, n)
+            })
             .collect()
+    }
+
+    /// Live connections of one source instance ("" = the engine's default).
+    pub fn count_instance(&self, engine: EngineKind, instance: &str) -> usize {
+        self.rows
+            .read()
+            .per_instance
+            .iter()
+            .find(|(k, i, _)| *k == engine && **i == *instance)
+            .map_or(0, |(_, _, n)| *n)
     }
 
     /// The last handle issued; persist it so a restarted daemon does not hand
@@ -260,8 +279,13 @@ impl ConnectionTable {
         if let Ok(slot) = rows.by_source.find_entry(hash, |h| *h == handle) {
             slot.remove();
         }
-        let n = &mut rows.per_engine[source.engine.index()];
-        *n = n.saturating_sub(1);
+        if let Some(slot) = rows
+            .per_instance
+            .iter_mut()
+            .find(|(k, i, _)| *k == source.engine && **i == *source.instance)
+        {
+            slot.2 = slot.2.saturating_sub(1);
+        }
         Some(row.record)
     }
 
@@ -443,7 +467,14 @@ impl Rows {
         self.next_seq += 1;
         let handle = record.handle();
         let source = record.source();
-        self.per_engine[source.engine.index()] += 1;
+        match self
+            .per_instance
+            .iter_mut()
+            .find(|(k, i, _)| *k == source.engine && **i == *source.instance)
+        {
+            Some(slot) => slot.2 += 1,
+            None => self.per_instance.push((source.engine, source.instance.into(), 1)),
+        }
         let hash = self.hasher.hash_one(source);
         let Rows {
             by_handle,

@@ -55,7 +55,10 @@ fn main() -> anyhow::Result<ExitCode> {
     };
     // The panic message is printed once by the hook; the run reports it too.
     let mut failed = false;
-    println!("{:16} {:>12} {:>12} {:>9} result", "target", "inputs", "accepted", "secs");
+    println!(
+        "{:16} {:>12} {:>12} {:>9} result",
+        "target", "inputs", "accepted", "secs"
+    );
     for t in selected {
         let started = Instant::now();
         let report = run(t, args.inputs, args.seed);
@@ -68,7 +71,9 @@ fn main() -> anyhow::Result<ExitCode> {
             Some(input) => {
                 failed = true;
                 std::fs::create_dir_all(&args.crash_dir)?;
-                let path = args.crash_dir.join(format!("{}-seed{}-{}", t.name, args.seed, report.inputs));
+                let path = args
+                    .crash_dir
+                    .join(format!("{}-seed{}-{}", t.name, args.seed, report.inputs));
                 std::fs::write(&path, input)?;
                 println!(
                     "{:16} {:>12} {:>12} {:>9.1} PANIC on input {} (saved to {})",

@@ -30,7 +30,9 @@ const EDGE_NUMBERS: &[&str] = &[
 ];
 
 /// Separators and markers of the text formats we parse.
-const TOKENS: &[&str] = &["\n", "\t", "=", ":", "/", "[", "]", ",", "@", "END", "HEADER", "errno=0", "\0", "\r\n"];
+const TOKENS: &[&str] = &[
+    "\n", "\t", "=", ":", "/", "[", "]", ",", "@", "END", "HEADER", "errno=0", "\0", "\r\n",
+];
 
 /// Largest input generated (a 64 KiB line is "huge" to every parser here).
 pub const MAX_INPUT: usize = 64 * 1024;

@@ -8,13 +8,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::Message;
-use rras_core::{synthetic, Connection, ConnectionHandle, ConnectionInfo, Record, RecordError};
+use rras_core::{synthetic, Connection, ConnectionHandle, ConnectionInfo, EngineKind, Record, RecordError};
 use rras_proto::pb;
 use rrasd::manager::ReportEvent;
 use rrasd::sources::radius::accounting::{interpret, AccountingEvent};
 use rrasd::sources::radius::attributes::*;
 use rrasd::sources::radius::packet::{request_authenticator_ok, Packet, ACCOUNTING_REQUEST};
-use rrasd::sources::{openvpn, wireguard};
+use rrasd::sources::{openvpn, wireguard, SourceId};
 
 /// One fuzz target.
 #[derive(Debug)]
@@ -113,11 +113,11 @@ fn uapi_feed(input: &[u8]) -> bool {
     let names = HashMap::from([("wg-fuzz".to_owned(), "fuzz".to_owned())]);
     let devices = [("wg0".to_owned(), device)];
     let mut last_rx = HashMap::new();
+    let id = SourceId::default_of(EngineKind::Wireguard);
     for _ in 0..2 {
-        for event in wireguard::reconcile(&devices, &[], &names, Duration::from_secs(180), now(), &mut last_rx) {
-            if let ReportEvent::Started(info) = event {
-                round_trip(&info);
-            }
+        let peers = wireguard::active_peers(&id, &devices, &names, Duration::from_secs(180), now(), &mut last_rx);
+        for info in &peers {
+            round_trip(info);
         }
     }
     true
@@ -141,7 +141,8 @@ fn openvpn_feed(input: &[u8]) -> bool {
         return false;
     };
     for c in &clients {
-        round_trip(&openvpn::client_info("/run/openvpn/fuzz.sock", "tun0", c, now()));
+        let id = SourceId::default_of(EngineKind::Openvpn);
+        round_trip(&openvpn::client_info(&id, "/run/openvpn/fuzz.sock", "tun0", c, now()));
     }
     true
 }
@@ -169,7 +170,11 @@ fn radius_seeds() -> Vec<Vec<u8>> {
             (CLASS, vec![1, 2, 3, 4]),
             (
                 VENDOR_SPECIFIC,
-                [&VENDOR_MICROSOFT.to_be_bytes()[..], &[MS_QUARANTINE_STATE, 6, 0, 0, 0, 2]].concat(),
+                [
+                    &VENDOR_MICROSOFT.to_be_bytes()[..],
+                    &[MS_QUARANTINE_STATE, 6, 0, 0, 0, 2],
+                ]
+                .concat(),
             ),
         ];
         if status != STATUS_START {
@@ -202,7 +207,8 @@ fn radius_feed(input: &[u8]) -> bool {
     let Ok(packet) = Packet::decode(input) else {
         return false;
     };
-    let Ok(accounting) = interpret(&packet, IpAddr::V4(Ipv4Addr::LOCALHOST), now()) else {
+    let id = SourceId::default_of(EngineKind::Radius);
+    let Ok(accounting) = interpret(&id, &packet, IpAddr::V4(Ipv4Addr::LOCALHOST), now()) else {
         return false;
     };
     match accounting.event {

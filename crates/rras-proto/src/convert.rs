@@ -36,6 +36,9 @@ pub enum ProtoError {
     /// The engine name is unknown.
     #[error(transparent)]
     Engine(#[from] rras_core::model::UnknownEngine),
+    /// The source instance name is not a name.
+    #[error(transparent)]
+    Instance(#[from] rras_core::model::BadInstanceName),
     /// A byte field has the wrong length.
     #[error("field {field} must be {expected} bytes, got {got}")]
     BadLength {
@@ -363,14 +366,17 @@ pub fn source_to_pb(s: &SourceKey) -> pb::SourceKey {
         engine: s.engine.as_str().to_owned(),
         nas: s.nas.clone(),
         session_id: s.session_id.clone(),
+        instance: s.instance.clone(),
     }
 }
 
 /// A source key from the wire.
 pub fn source_from_pb(s: Option<&pb::SourceKey>) -> Result<SourceKey, ProtoError> {
     let s = s.ok_or(ProtoError::Missing("source"))?;
+    let engine = s.engine.parse()?;
     Ok(SourceKey {
-        engine: s.engine.parse()?,
+        engine,
+        instance: rras_core::model::instance_id(engine, &s.instance)?,
         nas: s.nas.clone(),
         session_id: s.session_id.clone(),
     })

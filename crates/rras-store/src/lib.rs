@@ -8,6 +8,8 @@
 
 #![deny(missing_docs)]
 
+mod legacy;
+
 use std::path::Path;
 
 use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -19,7 +21,11 @@ const ACTIVE: TableDefinition<u32, &[u8]> = TableDefinition::new("active_records
 /// Format 1 of the active table (postcard of `Connection`); migrated to
 /// [`ACTIVE`] on open, then deleted.
 const ACTIVE_V1: TableDefinition<u32, &[u8]> = TableDefinition::new("active");
-const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
+/// Ended connections (seq → `rras_core::record::encode_ended`).
+const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history_records");
+/// Formats 1–2 of the history (postcard of the model's `EndedConnection`);
+/// migrated to [`HISTORY`] on open, then deleted.
+const HISTORY_V1: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const META_WATERMARK: &str = "handle_watermark";
@@ -27,8 +33,10 @@ const META_HISTORY_SEQ: &str = "history_seq";
 const META_AUDIT_SEQ: &str = "audit_seq";
 const META_SCHEMA: &str = "schema";
 /// Version of the store's layout: 1 = postcard rows in `active`, 2 =
-/// records in `active_records`.
-pub const SCHEMA_VERSION: u64 = 2;
+/// records in `active_records`, 3 = history as versioned entries in
+/// `history_records`. (The audit log is still postcard of `AuditRecord`,
+/// which has not changed since format 1.)
+pub const SCHEMA_VERSION: u64 = 3;
 /// redb's page cache when nothing else is said: enough for the B-tree's
 /// upper levels at a million rows; redb's own default (1 GiB) would be most
 /// of the daemon's memory.
@@ -59,6 +67,15 @@ pub enum StoreError {
         #[source]
         source: postcard::Error,
     },
+    /// A history entry does not decode.
+    #[error("history entry {seq} does not decode: {source}")]
+    History {
+        /// Its sequence number.
+        seq: u64,
+        /// Why.
+        #[source]
+        source: RecordError,
+    },
     /// A stored connection record does not decode.
     #[error("stored connection {key} does not decode: {source}")]
     Record {
@@ -85,6 +102,7 @@ impl StoreError {
             StoreError::Transaction(_)
             | StoreError::Decode { .. }
             | StoreError::Record { .. }
+            | StoreError::History { .. }
             | StoreError::Encode(_) => Win32Error::NotEnoughMemory,
         }
     }
@@ -209,9 +227,12 @@ impl Store {
                 match schema {
                     Some(v) if v > SCHEMA_VERSION => return Err(StoreError::Schema(v)),
                     Some(SCHEMA_VERSION) => {}
-                    _ => {
-                        let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
-                        migrate_v1(&tx, &mut active)?;
+                    old => {
+                        if old.is_none_or(|v| v < 2) {
+                            let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
+                            migrate_active_v1(&tx, &mut active)?;
+                        }
+                        migrate_history_v1(&tx)?;
                         meta.insert(META_SCHEMA, SCHEMA_VERSION).map_err(tx_err)?;
                     }
                 }
@@ -340,7 +361,7 @@ impl Store {
                     }
                     StoreOp::End(ended) => {
                         active.remove(ended.connection.handle.get()).map_err(tx_err)?;
-                        let bytes = postcard::to_stdvec(ended).map_err(StoreError::Encode)?;
+                        let bytes = rras_core::record::encode_ended(ended);
                         history_seq += 1;
                         history.insert(history_seq, bytes.as_slice()).map_err(tx_err)?;
                     }
@@ -373,38 +394,34 @@ impl Store {
 
     /// The newest `limit` ended connections, newest first.
     pub fn history(&self, limit: usize) -> Result<Vec<EndedConnection>, StoreError> {
-        self.newest(HISTORY, limit)
+        self.with_db(|db| {
+            Self::newest_from(db, HISTORY, limit, |key, bytes| {
+                rras_core::record::decode_ended(bytes).map_err(|source| StoreError::History { seq: key, source })
+            })
+        })
     }
 
     /// The newest `limit` audit records, newest first.
     pub fn audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
-        self.newest(AUDIT, limit)
+        self.with_db(|db| {
+            Self::newest_from(db, AUDIT, limit, |key, bytes| {
+                postcard::from_bytes(bytes).map_err(|source| StoreError::Decode { key, source })
+            })
+        })
     }
 
-    fn newest<T: serde::de::DeserializeOwned>(
-        &self,
-        table: TableDefinition<u64, &[u8]>,
-        limit: usize,
-    ) -> Result<Vec<T>, StoreError> {
-        self.with_db(|db| Self::newest_from(db, table, limit))
-    }
-
-    fn newest_from<T: serde::de::DeserializeOwned>(
+    fn newest_from<T>(
         db: &Database,
         table: TableDefinition<u64, &[u8]>,
         limit: usize,
+        decode: impl Fn(u64, &[u8]) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         let tx = db.begin_read().map_err(tx_err)?;
         let rows = tx.open_table(table).map_err(tx_err)?;
         let mut out = Vec::new();
         for row in rows.iter().map_err(tx_err)?.rev().take(limit) {
             let (key, value) = row.map_err(tx_err)?;
-            out.push(
-                postcard::from_bytes(value.value()).map_err(|source| StoreError::Decode {
-                    key: key.value(),
-                    source,
-                })?,
-            );
+            out.push(decode(key.value(), value.value())?);
         }
         Ok(out)
     }
@@ -414,7 +431,7 @@ impl Store {
 /// record table and drops the old table. A row that does not decode stops
 /// the migration (and the open): better no daemon than a silently lost
 /// session.
-fn migrate_v1(tx: &redb::WriteTransaction, active: &mut redb::Table<'_, u32, &[u8]>) -> Result<(), StoreError> {
+fn migrate_active_v1(tx: &redb::WriteTransaction, active: &mut redb::Table<'_, u32, &[u8]>) -> Result<(), StoreError> {
     let old_rows: Vec<(u32, Vec<u8>)> = match tx.open_table(ACTIVE_V1) {
         Ok(old) => {
             let mut rows = Vec::new();
@@ -427,15 +444,41 @@ fn migrate_v1(tx: &redb::WriteTransaction, active: &mut redb::Table<'_, u32, &[u
         Err(e) => return Err(tx_err(e)),
     };
     for (key, bytes) in &old_rows {
-        let connection: Connection = postcard::from_bytes(bytes).map_err(|source| StoreError::Decode {
-            key: u64::from(*key),
-            source,
-        })?;
+        let connection: Connection = postcard::from_bytes::<legacy::ConnectionV1>(bytes)
+            .map_err(|source| StoreError::Decode {
+                key: u64::from(*key),
+                source,
+            })?
+            .into();
         active
             .insert(*key, Record::encode(&connection).as_bytes())
             .map_err(tx_err)?;
     }
     tx.delete_table(ACTIVE_V1).map_err(tx_err)?;
+    Ok(())
+}
+
+/// Rewrites format 1–2 history entries (postcard) as versioned entries,
+/// keeping their sequence numbers, and drops the old table. Like the
+/// active rows, an entry that does not decode stops the open.
+fn migrate_history_v1(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+    let mut history = tx.open_table(HISTORY).map_err(tx_err)?;
+    {
+        let old = tx.open_table(HISTORY_V1).map_err(tx_err)?;
+        for row in old.iter().map_err(tx_err)? {
+            let (key, value) = row.map_err(tx_err)?;
+            let ended: EndedConnection = postcard::from_bytes::<legacy::EndedConnectionV1>(value.value())
+                .map_err(|source| StoreError::Decode {
+                    key: key.value(),
+                    source,
+                })?
+                .into();
+            history
+                .insert(key.value(), rras_core::record::encode_ended(&ended).as_slice())
+                .map_err(tx_err)?;
+        }
+    }
+    tx.delete_table(HISTORY_V1).map_err(tx_err)?;
     Ok(())
 }
 
@@ -545,7 +588,7 @@ mod tests {
             {
                 let mut old = tx.open_table(ACTIVE_V1).unwrap();
                 for i in 1..=3 {
-                    old.insert(i, postcard::to_stdvec(&conn(i)).unwrap().as_slice())
+                    old.insert(i, legacy::encode_connection_v1(&conn(i)).as_slice())
                         .unwrap();
                 }
                 tx.open_table(META).unwrap().insert(META_WATERMARK, 3).unwrap();
@@ -558,7 +601,7 @@ mod tests {
         assert_eq!(back, (1..=3).map(conn).collect::<Vec<_>>());
         assert_eq!(loaded.handle_watermark, 3);
         drop(store);
-        // Opening again is a no-op (already format 2).
+        // Opening again is a no-op (already the current format).
         assert_eq!(Store::open(&path, 10).unwrap().load().unwrap().active.len(), 3);
     }
 

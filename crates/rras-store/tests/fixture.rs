@@ -10,7 +10,9 @@ use rras_core::{synthetic, ConnectionHandle};
 use rras_store::Store;
 
 fn unpack(name: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    let gz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let gz = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let mut bytes = Vec::new();
     flate2::read::GzDecoder::new(std::fs::File::open(&gz).expect("fixture present"))
         .read_to_end(&mut bytes)
@@ -22,8 +24,17 @@ fn unpack(name: &str, dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn a_schema_2_store_opens_with_everything_in_it() {
+    opens_with_everything_in_it("schema-2.redb.gz");
+}
+
+#[test]
+fn a_schema_3_store_opens_with_everything_in_it() {
+    opens_with_everything_in_it("schema-3.redb.gz");
+}
+
+fn opens_with_everything_in_it(fixture: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let path = unpack("schema-2.redb.gz", dir.path());
+    let path = unpack(fixture, dir.path());
     let at = UNIX_EPOCH + Duration::from_secs(1_795_600_000);
     for round in 0..2 {
         // Twice: the first open migrates, the second reads the new layout.
@@ -48,6 +59,9 @@ fn a_schema_2_store_opens_with_everything_in_it() {
         let audit = store.audit(10).unwrap();
         assert_eq!(audit.len(), 2);
         assert_eq!((audit[0].caller.as_str(), audit[0].target.as_str()), ("uid:1", "2"));
-        assert_eq!((audit[1].caller.as_str(), audit[1].method.as_str()), ("uid:0", "ConnectionHangUp"));
+        assert_eq!(
+            (audit[1].caller.as_str(), audit[1].method.as_str()),
+            ("uid:0", "ConnectionHangUp")
+        );
     }
 }

@@ -66,6 +66,10 @@ pub struct Config {
     pub wireguard: crate::sources::wireguard::WireguardConfig,
     /// OpenVPN source.
     pub openvpn: crate::sources::openvpn::OpenvpnConfig,
+    /// Further source instances (`[[source]] kind = "openvpn" name = …`);
+    /// `[radius]`, `[wireguard]`, `[openvpn]` and the flags are shorthands
+    /// for one default instance each.
+    pub source: Vec<crate::sources::SourceConfig>,
     /// The command line this configuration came from; SIGHUP re-reads the
     /// file and applies the same flags again (roles, TLS names, tokens).
     #[serde(skip)]
@@ -100,6 +104,7 @@ impl Default for Config {
             tls: crate::tls::TlsConfig::default(),
             wireguard: Default::default(),
             openvpn: Default::default(),
+            source: Vec::new(),
             cli: None,
         }
     }
@@ -378,7 +383,54 @@ impl Config {
         })?;
         self.radius
             .validate()
-            .map_err(|message| ConfigError::Invalid { key: "radius", message })
+            .map_err(|message| ConfigError::Invalid { key: "radius", message })?;
+        self.validate_sources()
+    }
+
+    /// Every source instance to run: the shorthand sections that are
+    /// switched on, then the `[[source]]` entries, in order.
+    pub fn source_instances(&self) -> Vec<crate::sources::SourceConfig> {
+        use crate::sources::SourceConfig;
+        let mut out = Vec::new();
+        if self.radius.listen.is_some() {
+            out.push(SourceConfig::Radius(self.radius.clone()));
+        }
+        if self.wireguard.socket_dir.is_some() {
+            out.push(SourceConfig::Wireguard(self.wireguard.clone()));
+        }
+        if !self.openvpn.management.is_empty() {
+            out.push(SourceConfig::Openvpn(self.openvpn.clone()));
+        }
+        out.extend(self.source.iter().cloned());
+        out
+    }
+
+    fn validate_sources(&self) -> Result<(), ConfigError> {
+        use crate::sources::SourceConfig;
+        let invalid = |message: String| ConfigError::Invalid { key: "source", message };
+        for entry in &self.source {
+            let id = entry.id().map_err(invalid)?;
+            entry.validate().map_err(|e| invalid(format!("{id}: {e}")))?;
+            let missing = match entry {
+                SourceConfig::Radius(c) => c.listen.is_none().then_some("listen"),
+                SourceConfig::Wireguard(c) => c.socket_dir.is_none().then_some("socket_dir"),
+                SourceConfig::Openvpn(c) => c.management.is_empty().then_some("management"),
+            };
+            if let Some(key) = missing {
+                return Err(invalid(format!("{id}: {key} is required")));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for entry in self.source_instances() {
+            let id = entry.id().map_err(invalid)?;
+            if !seen.insert(id.clone()) {
+                return Err(invalid(format!(
+                    "{id} is configured twice (a [[source]] named like its kind is the [{}] section's instance)",
+                    id.kind()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The socket mode as bits.

@@ -13,11 +13,13 @@ use std::time::{Instant, SystemTime};
 use parking_lot::RwLock;
 use rras_core::{
     AuditRecord, Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, ConnectionTable, EndedConnection,
-    EngineKind, Record, SourceKey, Win32Error,
+    Record, SourceKey, Win32Error,
 };
 use rras_store::Store;
 
 use crate::journal::{Commit, Journal, JournalEntry};
+use crate::sources::health::HealthRegistry;
+use crate::sources::SourceId;
 
 /// The DDM's life cycle. Enumeration answers ERROR_DDM_NOT_RUNNING unless
 /// the state is `Running`.
@@ -45,9 +47,10 @@ impl ServiceState {
 
 /// A source that can hang up the sessions it reported (RADIUS
 /// Disconnect-Request, OpenVPN client-kill …).
+/// Sources implement it through [`crate::sources::HangUp`].
 pub trait Disconnector: Send + Sync + fmt::Debug {
     /// Asks the engine to end `connection`; the result is the call's status.
-    fn disconnect(&self, connection: Arc<Connection>) -> Pin<Box<dyn Future<Output = Win32Error> + Send>>;
+    fn disconnect(self: Arc<Self>, connection: Arc<Connection>) -> Pin<Box<dyn Future<Output = Win32Error> + Send>>;
 }
 
 /// One change reported by a source.
@@ -132,7 +135,8 @@ pub struct ConnectionManager {
     store: Arc<Store>,
     state: AtomicU8,
     started: Instant,
-    disconnectors: RwLock<HashMap<EngineKind, Arc<dyn Disconnector>>>,
+    disconnectors: RwLock<HashMap<SourceId, Arc<dyn Disconnector>>>,
+    health: HealthRegistry,
 }
 
 impl ConnectionManager {
@@ -145,6 +149,7 @@ impl ConnectionManager {
             state: AtomicU8::new(ServiceState::Starting as u8),
             started: Instant::now(),
             disconnectors: RwLock::new(HashMap::new()),
+            health: HealthRegistry::default(),
         }
     }
 
@@ -185,9 +190,14 @@ impl ConnectionManager {
         self.started.elapsed()
     }
 
-    /// Registers the hang-up path for an engine's connections.
-    pub fn register_disconnector(&self, engine: EngineKind, d: Arc<dyn Disconnector>) {
-        self.disconnectors.write().insert(engine, d);
+    /// Registers the hang-up path for the connections of source instance `id`.
+    pub fn register_disconnector(&self, id: SourceId, d: Arc<dyn Disconnector>) {
+        self.disconnectors.write().insert(id, d);
+    }
+
+    /// The health of every source instance.
+    pub fn health(&self) -> &HealthRegistry {
+        &self.health
     }
 
     /// Applies `events` to the table, makes them durable in one commit, and
@@ -303,7 +313,7 @@ impl ConnectionManager {
     /// session" gives ERROR_NO_CONNECTION.
     pub async fn disconnect(&self, handle: ConnectionHandle) -> Result<(), Win32Error> {
         let c = self.table.get(handle).ok_or(Win32Error::InvalidHandle)?;
-        let disconnector = self.disconnectors.read().get(&c.info.source.engine).cloned();
+        let disconnector = self.disconnectors.read().get(&SourceId::of(&c.info.source)).cloned();
         let Some(disconnector) = disconnector else {
             return Err(Win32Error::NotSupported);
         };

@@ -73,6 +73,14 @@ pub enum DaemonError {
     /// Loading the store's connections failed outside the store itself.
     #[error("loading the store: {0}")]
     Load(String),
+    /// A source instance is configured wrongly.
+    #[error("source {instance}: {message}")]
+    Source {
+        /// The instance.
+        instance: String,
+        /// Why.
+        message: String,
+    },
 }
 
 fn socket_error(path: &Path, message: impl ToString) -> DaemonError {

@@ -65,6 +65,47 @@ fn times_before_1970_and_far_ahead_survive() {
 }
 
 #[test]
+fn version_1_records_read_as_the_default_instance() {
+    // Version 1 had no instance field: the same bytes minus the (empty)
+    // instance string right after the engine byte.
+    let c = sample(5);
+    assert!(c.info.source.instance.is_empty());
+    let v2 = Record::encode(&c);
+    assert_eq!(v2.as_bytes()[0], 2);
+    assert_eq!(v2.as_bytes()[6], 0, "empty instance");
+    let mut v1 = v2.as_bytes().to_vec();
+    v1.remove(6);
+    v1[0] = 1;
+    let old = Record::from_bytes(&v1).unwrap();
+    assert_eq!(old.decode(), c);
+    assert_eq!(old.source(), v2.source());
+
+    let mut named = c.clone();
+    named.info.source.instance = "ovpn-udp".into();
+    let r = Record::encode(&named);
+    assert_eq!(r.source().instance, "ovpn-udp");
+    assert_ne!(r.source(), v2.source(), "instances keep keys apart");
+    assert_eq!(r.decode(), named);
+}
+
+#[test]
+fn history_entries_round_trip_and_reject_garbage() {
+    let ended = EndedConnection {
+        connection: sample(6),
+        ended_at: UNIX_EPOCH + Duration::from_secs(1_800_000_123),
+        reason: "idle-timeout".into(),
+    };
+    let bytes = encode_ended(&ended);
+    assert_eq!(decode_ended(&bytes), Ok(ended));
+    for cut in 0..bytes.len() {
+        assert!(decode_ended(&bytes[..cut]).is_err(), "prefix of {cut} bytes accepted");
+    }
+    let mut v = bytes.clone();
+    v[0] = 7;
+    assert_eq!(decode_ended(&v), Err(RecordError::Version(7)));
+}
+
+#[test]
 fn bad_records_are_errors() {
     let good = Record::encode(&sample(4));
     let b = good.as_bytes();
@@ -105,17 +146,19 @@ fn arb_connection() -> impl Strategy<Value = Connection> {
         any::<u64>(),
         ".{0,12}",
         ".{0,40}",
+        prop::option::of("[a-z0-9-]{1,12}"),
         prop::collection::vec((".{0,8}", ".{0,8}"), 0..4),
         any::<[u64; 2]>(),
         any::<[u32; 8]>(),
         any::<bool>(),
         any::<i32>(),
     )
-        .prop_map(|(h, i, user, sid, attrs, bytes, small, v6, secs)| {
+        .prop_map(|(h, i, user, sid, instance, attrs, bytes, small, v6, secs)| {
             let mut c = sample(i % 1000);
             c.handle = ConnectionHandle::new(h).unwrap();
             c.info.user_name = user;
             c.info.source.session_id = sid;
+            c.info.source.instance = instance.unwrap_or_default();
             c.info.engine_attributes = attrs;
             c.info.stats.bytes_xmited = bytes[0];
             c.info.stats.bytes_rcved = bytes[1];

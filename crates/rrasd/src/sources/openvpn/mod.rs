@@ -8,9 +8,7 @@
 
 pub mod management;
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -20,24 +18,34 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use self::management::Client;
-use super::snapshot::{self, diff, Poller};
-use crate::manager::{ConnectionManager, Disconnector};
+use super::polling::{self, PollSettings, PollingEngine, Snapshot};
+use super::supervise::supervise;
+use super::{HangUp, SourceId};
+use crate::manager::ConnectionManager;
 
 /// `[openvpn]` settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OpenvpnConfig {
+    /// The instance's name (`[[source]] name`); `[openvpn]` and the flags
+    /// configure the default instance, named "openvpn".
+    pub name: String,
     /// Management sockets of the servers to watch (`PATH` or `PATH=IFACE`).
     pub management: Vec<String>,
     /// Seconds between polls.
     pub poll_secs: u64,
+    /// Seconds a server that stops answering keeps its clients before they
+    /// end as `engine-unreachable`.
+    pub unreachable_grace_secs: u64,
 }
 
 impl Default for OpenvpnConfig {
     fn default() -> Self {
         OpenvpnConfig {
+            name: String::new(),
             management: Vec::new(),
             poll_secs: 5,
+            unreachable_grace_secs: 60,
         }
     }
 }
@@ -63,22 +71,42 @@ impl OpenvpnConfig {
     }
 }
 
-/// Starts the poller and registers `client-kill` as the hang-up.
+/// Starts the instance's poller under supervision and registers
+/// `client-kill` as its hang-up.
 pub fn start(
     config: &OpenvpnConfig,
     manager: Arc<ConnectionManager>,
     stop: watch::Receiver<bool>,
-) -> Vec<JoinHandle<()>> {
+) -> Result<Vec<JoinHandle<()>>, String> {
     if config.management.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    tracing::info!(
-        servers = config.management.len(),
-        "OpenVPN source polling management interfaces"
-    );
+    let id = SourceId::new(EngineKind::Openvpn, &config.name).map_err(|e| e.to_string())?;
+    tracing::info!(source = %id, servers = config.management.len(), "OpenVPN source polling management interfaces");
     let killed = Killed::default();
-    manager.register_disconnector(EngineKind::Openvpn, Arc::new(ClientKiller { killed: killed.clone() }));
-    vec![tokio::spawn(poll_loop(config.clone(), manager, killed, stop))]
+    manager.register_disconnector(id.clone(), Arc::new(ClientKiller { killed: killed.clone() }));
+    let health = manager.health().register(id.clone());
+    let config = config.clone();
+    let settings = PollSettings {
+        poll_secs: config.poll_secs,
+        grace: Duration::from_secs(config.unreachable_grace_secs),
+    };
+    let task = supervise(health.clone(), stop.clone(), move || {
+        let engine = OpenvpnEngine {
+            id: id.clone(),
+            servers: config.servers(),
+            killed: killed.clone(),
+        };
+        polling::drive(
+            engine,
+            id.clone(),
+            settings.clone(),
+            manager.clone(),
+            health.clone(),
+            stop.clone(),
+        )
+    });
+    Ok(vec![task])
 }
 
 /// Sessions an admin hung up. OpenVPN keeps listing a killed client for a
@@ -102,17 +130,13 @@ impl Killed {
 }
 
 /// What the table holds for one client of the server at `socket`.
-pub fn client_info(socket: &str, iface: &str, c: &Client, now: SystemTime) -> ConnectionInfo {
+pub fn client_info(id: &SourceId, socket: &str, iface: &str, c: &Client, now: SystemTime) -> ConnectionInfo {
     let since = c.connected_since.unwrap_or(now);
     let secs = since
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let key = SourceKey {
-        engine: EngineKind::Openvpn,
-        nas: socket.to_owned(),
-        session_id: format!("{}@{secs}", c.client_id),
-    };
+    let key = id.key(socket, format!("{}@{secs}", c.client_id));
     let user = c.username.clone().unwrap_or_else(|| c.common_name.clone());
     let mut info = ConnectionInfo::new(key, user, since);
     info.interface_name = iface.to_owned();
@@ -123,6 +147,8 @@ pub fn client_info(socket: &str, iface: &str, c: &Client, now: SystemTime) -> Co
     if let Some(v6) = c.virtual_ipv6 {
         info.projection.ipv6_mut().set_remote_address(v6);
     }
+    info.guid = super::stable_guid(&info.source);
+    info.device_type = rras_core::model::device_type::OTHER;
     info.engine_attributes = vec![
         ("Common-Name".into(), c.common_name.clone()),
         ("Cipher".into(), c.cipher.clone()),
@@ -130,40 +156,38 @@ pub fn client_info(socket: &str, iface: &str, c: &Client, now: SystemTime) -> Co
     info
 }
 
-async fn poll_loop(
-    config: OpenvpnConfig,
-    manager: Arc<ConnectionManager>,
+/// One OpenVPN instance (one or more servers) as a polling engine.
+#[derive(Debug)]
+struct OpenvpnEngine {
+    id: SourceId,
+    servers: Vec<(PathBuf, String)>,
     killed: Killed,
-    stop: watch::Receiver<bool>,
-) {
-    let mut poller = Poller::new(config.poll_secs, stop);
-    let mut failing = std::collections::HashSet::new();
-    while poller.next(&manager).await {
-        for (socket, iface) in config.servers() {
+}
+
+impl PollingEngine for OpenvpnEngine {
+    async fn read(&mut self) -> Result<Snapshot, String> {
+        let mut snapshot = Snapshot::default();
+        for (socket, iface) in &self.servers {
             let nas = socket.display().to_string();
-            let live = manager
-                .table()
-                .select(|s| s.engine == EngineKind::Openvpn && s.nas == nas);
-            let (current, reason) = match management::status(&socket).await {
+            match management::status(socket).await {
                 Ok(clients) => {
-                    failing.remove(&nas);
+                    snapshot.reached += 1;
                     let now = SystemTime::now();
-                    let infos = clients
-                        .iter()
-                        .map(|c| client_info(&nas, &iface, c, now))
-                        .filter(|info| !killed.contains(&info.source))
-                        .collect();
-                    (infos, "user-request")
+                    snapshot.connections.extend(
+                        clients
+                            .iter()
+                            .map(|c| client_info(&self.id, &nas, iface, c, now))
+                            .filter(|info| !self.killed.contains(&info.source)),
+                    );
                 }
-                Err(e) => {
-                    if failing.insert(nas.clone()) {
-                        tracing::warn!(socket = %nas, "OpenVPN management failed: {e}");
-                    }
-                    (Vec::new(), "server-down")
-                }
-            };
-            snapshot::apply(&manager, "openvpn", diff(current, &live, |_| reason.into())).await;
+                Err(e) => snapshot.unreachable.push((nas, e.to_string())),
+            }
         }
+        Ok(snapshot)
+    }
+
+    fn ended_reason(&self, _key: &SourceKey) -> String {
+        "user-request".into()
     }
 }
 
@@ -173,34 +197,41 @@ struct ClientKiller {
     killed: Killed,
 }
 
-impl Disconnector for ClientKiller {
-    fn disconnect(&self, connection: Arc<Connection>) -> Pin<Box<dyn Future<Output = Win32Error> + Send>> {
-        let killed = self.killed.clone();
-        Box::pin(async move {
-            let socket = PathBuf::from(&connection.info.source.nas);
-            let Some(cid) = connection
-                .info
-                .source
-                .session_id
-                .split_once('@')
-                .and_then(|(cid, _)| cid.parse().ok())
-            else {
-                return Win32Error::InvalidHandle;
-            };
-            match management::kill(&socket, cid).await {
-                Ok(()) => {
-                    killed.add(connection.info.source.clone());
-                    Win32Error::NoError
-                }
-                Err(management::ManagementError::Refused(_)) => Win32Error::NoConnection,
-                Err(management::ManagementError::Io(_) | management::ManagementError::Timeout(_)) => {
-                    Win32Error::RpcServerUnavailable
-                }
-                Err(e) => {
-                    tracing::warn!("client-kill failed: {e}");
-                    Win32Error::RpcCallFailed
-                }
-            }
+/// A client of one server: what `client-kill` needs.
+#[derive(Debug)]
+struct ClientSession {
+    socket: PathBuf,
+    client_id: u64,
+    key: SourceKey,
+}
+
+impl HangUp for ClientKiller {
+    type Session = ClientSession;
+
+    fn session(&self, connection: &Connection) -> Option<ClientSession> {
+        let key = &connection.info.source;
+        let (cid, _since) = key.session_id.split_once('@')?;
+        Some(ClientSession {
+            socket: PathBuf::from(&key.nas),
+            client_id: cid.parse().ok()?,
+            key: key.clone(),
         })
+    }
+
+    async fn hang_up(&self, client: ClientSession) -> Win32Error {
+        match management::kill(&client.socket, client.client_id).await {
+            Ok(()) => {
+                self.killed.add(client.key);
+                Win32Error::NoError
+            }
+            Err(management::ManagementError::Refused(_)) => Win32Error::NoConnection,
+            Err(management::ManagementError::Io(_) | management::ManagementError::Timeout(_)) => {
+                Win32Error::RpcServerUnavailable
+            }
+            Err(e) => {
+                tracing::warn!("client-kill failed: {e}");
+                Win32Error::RpcCallFailed
+            }
+        }
     }
 }

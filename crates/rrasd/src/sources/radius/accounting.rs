@@ -6,12 +6,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime};
 
 use rras_core::engine_time;
-use rras_core::model::connection_flags;
 use rras_core::model::Ikev2Projection;
-use rras_core::{ConnectionInfo, EngineKind, Guid, Projection, QuarantineState, SourceKey};
+use rras_core::model::{connection_flags, device_type};
+use rras_core::{ConnectionInfo, Guid, Projection, QuarantineState};
 
 use super::attributes::*;
 use super::packet::Packet;
+use crate::sources::SourceId;
 
 /// What an Accounting-Request asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,7 +186,7 @@ fn correlation_guid(v: &[u8]) -> Option<Guid> {
 }
 
 /// Interprets an authenticated Accounting-Request from `source` at `now`.
-pub fn interpret(p: &Packet, source: IpAddr, now: SystemTime) -> Result<Accounting, AccountingError> {
+pub fn interpret(id: &SourceId, p: &Packet, source: IpAddr, now: SystemTime) -> Result<Accounting, AccountingError> {
     let status = p
         .attr(ACCT_STATUS_TYPE)
         .and_then(u32_of)
@@ -205,7 +206,7 @@ pub fn interpret(p: &Packet, source: IpAddr, now: SystemTime) -> Result<Accounti
             reason: "nas-shutdown",
         },
         STATUS_START | STATUS_STOP | STATUS_INTERIM => {
-            let info = Box::new(session_info(p, nas, now)?);
+            let info = Box::new(session_info(id, p, nas, now)?);
             match status {
                 STATUS_START => AccountingEvent::Start(info),
                 STATUS_INTERIM => AccountingEvent::Interim(info),
@@ -227,13 +228,21 @@ pub fn interpret(p: &Packet, source: IpAddr, now: SystemTime) -> Result<Accounti
     })
 }
 
-fn session_info(p: &Packet, nas: String, now: SystemTime) -> Result<ConnectionInfo, AccountingError> {
+/// `dwDeviceType` from what the NAS says: Tunnel-Type first (PPTP, L2TP,
+/// ESP = IKEv2), then a PPPoE NAS-Port-Type, else RDT_Other.
+fn device_type_of(tunnel_type: Option<u32>, nas_port_type: Option<u32>) -> u32 {
+    match (tunnel_type, nas_port_type) {
+        (Some(TUNNEL_PPTP), _) => device_type::PPTP,
+        (Some(TUNNEL_L2TP), _) => device_type::L2TP,
+        (Some(TUNNEL_ESP), _) => device_type::IKEV2,
+        (_, Some(PORT_PPPOEOA | PORT_PPPOEOE | PORT_PPPOEOVLAN | PORT_PPPOEOQINQ)) => device_type::PPPOE,
+        _ => device_type::OTHER,
+    }
+}
+
+fn session_info(id: &SourceId, p: &Packet, nas: String, now: SystemTime) -> Result<ConnectionInfo, AccountingError> {
     let session_id = p.attr(ACCT_SESSION_ID).map(text).ok_or(AccountingError::NoSessionId)?;
-    let key = SourceKey {
-        engine: EngineKind::Radius,
-        nas,
-        session_id,
-    };
+    let key = id.key(nas, session_id);
     // When the event happened at the NAS: Event-Timestamp, else now minus
     // Acct-Delay-Time. The session started Acct-Session-Time before that.
     let delay = p.attr(ACCT_DELAY_TIME).and_then(u32_of).unwrap_or(0);
@@ -250,6 +259,7 @@ fn session_info(p: &Packet, nas: String, now: SystemTime) -> Result<ConnectionIn
     // Without MS-RAS-Correlation-Id (below), a GUID from the session key.
     info.guid = crate::sources::stable_guid(&key);
     let mut tunnel_type = None;
+    let mut nas_port_type = None;
     let mut framed_ppp = false;
     let mut nas_port = None;
     let mut ipv6_prefix = None;
@@ -273,7 +283,11 @@ fn session_info(p: &Packet, nas: String, now: SystemTime) -> Result<ConnectionIn
             }
             NAS_PORT => nas_port = u32_of(v),
             NAS_PORT_ID => info.interface_name = text(v),
-            NAS_PORT_TYPE => info.device_type = u32_of(v).unwrap_or(0),
+            NAS_PORT_TYPE => {
+                nas_port_type = u32_of(v);
+                info.engine_attributes
+                    .push(("NAS-Port-Type".into(), nas_port_type.unwrap_or(0).to_string()));
+            }
             FRAMED_PROTOCOL => framed_ppp = u32_of(v) == Some(FRAMED_PPP),
             FRAMED_IP_ADDRESS => info.projection.ipv4_mut().remote_address = ipv4_of(v),
             FRAMED_IPV6_PREFIX => ipv6_prefix = ipv6_prefix_of(v),
@@ -338,6 +352,7 @@ fn session_info(p: &Packet, nas: String, now: SystemTime) -> Result<ConnectionIn
         p6.prefix = prefix;
         p6.prefix_length = len;
     }
+    info.device_type = device_type_of(tunnel_type, nas_port_type);
     if tunnel_type == Some(TUNNEL_ESP) {
         // IKEv2 (RRAS sends ESP as the tunnel type of IKEv2 sessions).
         let ipv4 = *info.projection.ipv4();
@@ -407,6 +422,10 @@ fn vendor_specific(info: &mut ConnectionInfo, v: &[u8]) {
 mod tests {
     use super::*;
 
+    fn rid() -> SourceId {
+        SourceId::default_of(rras_core::EngineKind::Radius)
+    }
+
     fn attr_u32(t: u8, v: u32) -> (u8, Vec<u8>) {
         (t, v.to_be_bytes().to_vec())
     }
@@ -441,7 +460,7 @@ mod tests {
             attr_u32(EVENT_TIMESTAMP, 1_795_634_036),
             (200, vec![1, 2]),
         ]);
-        let a = interpret(&p, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
+        let a = interpret(&rid(), &p, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
         let AccountingEvent::Interim(info) = a.event else {
             panic!("{a:?}")
         };
@@ -469,7 +488,7 @@ mod tests {
             (FRAMED_IPV6_PREFIX, vec![0, 64, 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2]),
             (FRAMED_INTERFACE_ID, vec![0, 0, 0, 0, 0, 0, 0, 0x42]),
         ]);
-        let a = interpret(&p, "::1".parse().unwrap(), SystemTime::now()).unwrap();
+        let a = interpret(&rid(), &p, "::1".parse().unwrap(), SystemTime::now()).unwrap();
         let AccountingEvent::Start(info) = a.event else {
             panic!()
         };
@@ -489,13 +508,13 @@ mod tests {
             attr_u32(ACCT_STATUS_TYPE, STATUS_STOP),
             attr_u32(ACCT_TERMINATE_CAUSE, 2),
         ]);
-        let a = interpret(&p, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
+        let a = interpret(&rid(), &p, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
         assert!(matches!(a.event, AccountingEvent::Stop { ref reason, .. } if reason == "lost-carrier"));
         let on = packet(vec![
             attr_u32(ACCT_STATUS_TYPE, STATUS_ACCOUNTING_ON),
             (NAS_IP_ADDRESS, vec![10, 0, 0, 9]),
         ]);
-        let a = interpret(&on, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
+        let a = interpret(&rid(), &on, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
         assert_eq!(
             a.event,
             AccountingEvent::NasRestart {
@@ -504,12 +523,12 @@ mod tests {
             }
         );
         assert_eq!(
-            interpret(&packet(vec![]), "127.0.0.1".parse().unwrap(), SystemTime::now()),
+            interpret(&rid(), &packet(vec![]), "127.0.0.1".parse().unwrap(), SystemTime::now()),
             Err(AccountingError::NoStatusType)
         );
         let no_id = packet(vec![attr_u32(ACCT_STATUS_TYPE, STATUS_START)]);
         assert_eq!(
-            interpret(&no_id, "127.0.0.1".parse().unwrap(), SystemTime::now()),
+            interpret(&rid(), &no_id, "127.0.0.1".parse().unwrap(), SystemTime::now()),
             Err(AccountingError::NoSessionId)
         );
         assert_eq!(nas_address("lab@10.0.0.9"), Some("10.0.0.9".parse().unwrap()));
@@ -527,7 +546,7 @@ mod tests {
             attr_u32(ACCT_STATUS_TYPE, STATUS_START),
             (VENDOR_SPECIFIC, vsa),
         ]);
-        let a = interpret(&p, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
+        let a = interpret(&rid(), &p, "127.0.0.1".parse().unwrap(), SystemTime::now()).unwrap();
         let AccountingEvent::Start(info) = a.event else {
             panic!()
         };

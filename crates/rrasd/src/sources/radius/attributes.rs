@@ -110,7 +110,6 @@ pub const TUNNEL_ESP: u32 = 9;
 /// Framed-Protocol PPP.
 pub const FRAMED_PPP: u32 = 1;
 
-
 /// Error-Cause (RFC 5176).
 pub const ERROR_CAUSE: u8 = 101;
 

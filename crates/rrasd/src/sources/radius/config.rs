@@ -9,6 +9,9 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RadiusConfig {
+    /// The instance's name (`[[source]] name`); `[radius]` and the flags
+    /// configure the default instance, named "radius".
+    pub name: String,
     /// Accounting listener (off when absent).
     pub listen: Option<SocketAddr>,
     /// NASes allowed to send, each with its shared secret.
@@ -28,6 +31,7 @@ pub struct RadiusConfig {
 impl Default for RadiusConfig {
     fn default() -> Self {
         RadiusConfig {
+            name: String::new(),
             listen: None,
             clients: Vec::new(),
             disconnect_port: 3799,

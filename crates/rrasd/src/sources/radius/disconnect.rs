@@ -2,9 +2,7 @@
 //! session. The NAS's Disconnect-ACK is success; a NAK's Error-Cause
 //! becomes the Win32 status.
 
-use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,12 +10,10 @@ use rras_core::{Connection, Win32Error};
 use tokio::net::UdpSocket;
 
 use super::accounting::nas_address;
-use super::attributes::{
-    ACCT_SESSION_ID, ERROR_CAUSE, FRAMED_IP_ADDRESS, NAS_IPV6_ADDRESS, NAS_IP_ADDRESS, USER_NAME,
-};
+use super::attributes::{ACCT_SESSION_ID, ERROR_CAUSE, FRAMED_IP_ADDRESS, NAS_IPV6_ADDRESS, NAS_IP_ADDRESS, USER_NAME};
 use super::config::RadiusConfig;
 use super::packet::{response_authenticator_ok, Packet, DISCONNECT_ACK, DISCONNECT_NAK, DISCONNECT_REQUEST};
-use crate::manager::Disconnector;
+use crate::sources::HangUp;
 
 const TRIES: u32 = 3;
 
@@ -120,8 +116,16 @@ async fn send_disconnect(config: RadiusConfig, c: Arc<Connection>) -> Win32Error
     Win32Error::RpcServerUnavailable
 }
 
-impl Disconnector for RadiusDisconnector {
-    fn disconnect(&self, connection: Arc<Connection>) -> Pin<Box<dyn Future<Output = Win32Error> + Send>> {
-        Box::pin(send_disconnect(self.config.clone(), connection))
+impl HangUp for RadiusDisconnector {
+    // The request names the session by its attributes (user, session id,
+    // NAS, framed address), all read from the connection.
+    type Session = Connection;
+
+    fn session(&self, connection: &Connection) -> Option<Connection> {
+        Some(connection.clone())
+    }
+
+    async fn hang_up(&self, connection: Connection) -> Win32Error {
+        send_disconnect(self.config.clone(), Arc::new(connection)).await
     }
 }

@@ -27,6 +27,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
+
+use super::health::SourceHealth;
+use super::supervise::supervise;
+use super::SourceId;
 use rras_core::{ConnectionHandle, EngineKind};
 use tokio::net::UdpSocket;
 use tokio::sync::{watch, Semaphore};
@@ -114,6 +118,8 @@ impl LastSeen {
 /// State shared by the receive loop, the answering tasks and the stale sweep.
 #[derive(Debug)]
 struct Shared {
+    id: SourceId,
+    health: Arc<SourceHealth>,
     config: RadiusConfig,
     manager: Arc<ConnectionManager>,
     metrics: Arc<Metrics>,
@@ -139,12 +145,20 @@ pub async fn start(
         source,
     })?;
     let buffer = grow_receive_buffer(&socket);
-    tracing::info!(%addr, clients = config.clients.len(), receive_buffer = buffer, "RADIUS accounting listening");
+    let id = SourceId::new(EngineKind::Radius, &config.name).map_err(|e| DaemonError::Source {
+        instance: config.name.clone(),
+        message: e.to_string(),
+    })?;
+    tracing::info!(source = %id, %addr, clients = config.clients.len(), receive_buffer = buffer, "RADIUS accounting listening");
     manager.register_disconnector(
-        EngineKind::Radius,
+        id.clone(),
         Arc::new(disconnect::RadiusDisconnector::new(config.clone())),
     );
+    let health = manager.health().register(id.clone());
+    health.ok();
     let shared = Arc::new(Shared {
+        id,
+        health,
         config: config.clone(),
         manager,
         metrics,
@@ -160,9 +174,26 @@ pub async fn start(
         tokio::task::spawn_blocking(move || shared.seed_last_seen());
     }
 
-    let mut tasks = vec![tokio::spawn(receive_loop(shared.clone(), stop))];
+    let receiving = {
+        let (shared, stop) = (shared.clone(), stop.clone());
+        supervise(shared.health.clone(), stop.clone(), move || {
+            let (shared, stop) = (shared.clone(), stop.clone());
+            async move {
+                receive_loop(shared, stop).await;
+                Ok(())
+            }
+        })
+    };
+    let mut tasks = vec![receiving];
     if config.stale_check {
-        tasks.push(tokio::spawn(stale_sweep(shared)));
+        let health = shared.health.clone();
+        tasks.push(supervise(health, stop, move || {
+            let shared = shared.clone();
+            async move {
+                stale_sweep(shared).await;
+                Ok(())
+            }
+        }));
     }
     Ok(tasks)
 }
@@ -188,7 +219,7 @@ impl Shared {
     /// full stale period to send its next update.
     fn seed_last_seen(&self) {
         let default = Duration::from_secs(self.config.default_interim_secs);
-        let handles = self.manager.table().handles_where(|s| s.engine == EngineKind::Radius);
+        let handles = self.manager.table().handles_where(|s| self.id.owns(s));
         // Built outside the lock (a million inserts), then swapped in: what
         // answered requests recorded meanwhile is newer and is kept.
         let mut seeded = LastSeen {
@@ -372,6 +403,7 @@ async fn answer_when_durable(shared: &Shared, job: Job, request: StagedRequest) 
         Ok(results) => results,
         Err(e) => {
             tracing::error!(peer = %job.request.peer, "accounting not recorded, not acknowledged: {e}");
+            shared.health.degraded(format!("accounting not recorded: {e}"));
             shared.answers.lock().remove(&job.request);
             return;
         }
@@ -406,7 +438,7 @@ async fn answer_when_durable(shared: &Shared, job: Job, request: StagedRequest) 
 
 /// Applies one request to the table; None when it must not be answered.
 fn stage_request(shared: &Shared, job: &Job) -> Option<StagedRequest> {
-    let accounting = match interpret(&job.packet, job.request.peer.ip(), SystemTime::now()) {
+    let accounting = match interpret(&shared.id, &job.packet, job.request.peer.ip(), SystemTime::now()) {
         Ok(a) => a,
         Err(e) => {
             // Well-formed and authentic but unusable: answering would tell
@@ -435,7 +467,7 @@ fn stage_request(shared: &Shared, job: &Job) -> Option<StagedRequest> {
             let ended = shared
                 .manager
                 .table()
-                .select_sources(|s| s.engine == EngineKind::Radius && s.nas == nas);
+                .select_sources(|s| shared.id.owns(s) && s.nas == nas);
             tracing::info!(%nas, sessions = ended.len(), reason, "NAS restarted: ending its sessions");
             ended
                 .into_iter()

@@ -14,10 +14,8 @@
 pub mod uapi;
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -27,13 +25,18 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use self::uapi::{Device, Peer};
-use super::snapshot::{self, diff, Poller};
-use crate::manager::{ConnectionManager, Disconnector, ReportEvent};
+use super::polling::{self, PollSettings, PollingEngine, Snapshot};
+use super::supervise::supervise;
+use super::{HangUp, SourceId};
+use crate::manager::ConnectionManager;
 
 /// `[wireguard]` settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WireguardConfig {
+    /// The instance's name (`[[source]] name`); the `[wireguard]` section
+    /// and flags configure the default instance, named "wireguard".
+    pub name: String,
     /// Directory of UAPI sockets (`<iface>.sock`); the source is off when unset.
     pub socket_dir: Option<PathBuf>,
     /// Seconds between polls.
@@ -42,15 +45,20 @@ pub struct WireguardConfig {
     pub active_secs: u64,
     /// Optional `PUBLIC-KEY-BASE64 USER-NAME` lines naming peers.
     pub peers_file: Option<PathBuf>,
+    /// Seconds an interface that stops answering keeps its peers before
+    /// they end as `engine-unreachable`.
+    pub unreachable_grace_secs: u64,
 }
 
 impl Default for WireguardConfig {
     fn default() -> Self {
         WireguardConfig {
+            name: String::new(),
             socket_dir: None,
             poll_secs: 5,
             active_secs: 180,
             peers_file: None,
+            unreachable_grace_secs: 60,
         }
     }
 }
@@ -65,25 +73,52 @@ impl WireguardConfig {
     }
 }
 
-/// Starts the poller; registers the hang-up path (peer removal).
+/// Starts the instance's poller under supervision; registers its hang-up
+/// (peer removal).
 pub fn start(
     config: &WireguardConfig,
     manager: Arc<ConnectionManager>,
     stop: watch::Receiver<bool>,
-) -> Vec<JoinHandle<()>> {
+) -> Result<Vec<JoinHandle<()>>, String> {
     let Some(dir) = config.socket_dir.clone() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    tracing::info!(dir = %dir.display(), "WireGuard source polling UAPI sockets");
-    manager.register_disconnector(EngineKind::Wireguard, Arc::new(PeerRemover { dir }));
-    vec![tokio::spawn(poll_loop(config.clone(), manager, stop))]
+    let id = SourceId::new(EngineKind::Wireguard, &config.name).map_err(|e| e.to_string())?;
+    tracing::info!(source = %id, dir = %dir.display(), "WireGuard source polling UAPI sockets");
+    manager.register_disconnector(id.clone(), Arc::new(PeerRemover { dir }));
+    let health = manager.health().register(id.clone());
+    let config = config.clone();
+    let settings = PollSettings {
+        poll_secs: config.poll_secs,
+        grace: Duration::from_secs(config.unreachable_grace_secs),
+    };
+    let task = supervise(health.clone(), stop.clone(), move || {
+        let engine = WireguardEngine {
+            id: id.clone(),
+            config: config.clone(),
+            last_rx: HashMap::new(),
+            listed: HashSet::new(),
+        };
+        polling::drive(
+            engine,
+            id.clone(),
+            settings.clone(),
+            manager.clone(),
+            health.clone(),
+            stop.clone(),
+        )
+    });
+    Ok(vec![task])
 }
 
 /// The UAPI sockets in `dir`: (interface name, socket path).
-async fn sockets(dir: &Path) -> Vec<(String, PathBuf)> {
+async fn sockets(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
     let mut out = Vec::new();
-    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
-        return out;
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        // No directory: no wireguard-go runs (it creates it).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
     };
     while let Ok(Some(entry)) = entries.next_entry().await {
         let path = entry.path();
@@ -94,7 +129,7 @@ async fn sockets(dir: &Path) -> Vec<(String, PathBuf)> {
         }
     }
     out.sort();
-    out
+    Ok(out)
 }
 
 fn peer_names(file: Option<&Path>) -> HashMap<String, String> {
@@ -113,12 +148,8 @@ fn peer_names(file: Option<&Path>) -> HashMap<String, String> {
 
 /// What the table should hold for an active peer. `since` is when the
 /// session began (kept from the table across polls and restarts).
-fn peer_info(iface: &str, peer: &Peer, user: Option<&String>, since: SystemTime) -> ConnectionInfo {
-    let key = SourceKey {
-        engine: EngineKind::Wireguard,
-        nas: iface.to_owned(),
-        session_id: peer.public_key.clone(),
-    };
+fn peer_info(id: &SourceId, iface: &str, peer: &Peer, user: Option<&String>, since: SystemTime) -> ConnectionInfo {
+    let key = id.key(iface, peer.public_key.clone());
     let user = user
         .cloned()
         .unwrap_or_else(|| format!("wg:{}", &peer.public_key[..8.min(peer.public_key.len())]));
@@ -128,6 +159,7 @@ fn peer_info(iface: &str, peer: &Peer, user: Option<&String>, since: SystemTime)
     info.stats.bytes_rcved = peer.rx_bytes;
     info.stats.bytes_xmited = peer.tx_bytes;
     info.guid = super::stable_guid(&info.source);
+    info.device_type = rras_core::model::device_type::OTHER;
     for (addr, len) in &peer.allowed_ips {
         match addr {
             IpAddr::V4(a) if *len == 32 && info.projection.ipv4().remote_address.is_none() => {
@@ -151,72 +183,83 @@ fn allowed_text(peer: &Peer) -> String {
         .join(",")
 }
 
-/// The events that bring the table in line with what the devices say.
-/// `last_rx` holds each peer's received bytes at the previous poll and is
-/// updated here.
-pub fn reconcile(
+/// The peers that count as connected now. `last_rx` holds each peer's
+/// received bytes at the previous poll and is updated here.
+pub fn active_peers(
+    id: &SourceId,
     devices: &[(String, Device)],
-    live: &[Arc<Connection>],
     names: &HashMap<String, String>,
     active: Duration,
     now: SystemTime,
-    last_rx: &mut HashMap<SourceKey, u64>,
-) -> Vec<ReportEvent> {
+    last_rx: &mut HashMap<(String, String), u64>,
+) -> Vec<ConnectionInfo> {
     let mut current = Vec::new();
     for (iface, device) in devices {
         for peer in &device.peers {
-            let key = SourceKey {
-                engine: EngineKind::Wireguard,
-                nas: iface.clone(),
-                session_id: peer.public_key.clone(),
-            };
             let recent = peer
                 .last_handshake
                 .is_some_and(|t| now.duration_since(t).unwrap_or_default() < active);
-            let traffic = last_rx.insert(key, peer.rx_bytes).is_some_and(|rx| peer.rx_bytes > rx);
+            let traffic = last_rx
+                .insert((iface.clone(), peer.public_key.clone()), peer.rx_bytes)
+                .is_some_and(|rx| peer.rx_bytes > rx);
             if recent || traffic {
                 let since = peer.last_handshake.unwrap_or(now);
-                current.push(peer_info(iface, peer, names.get(&peer.public_key), since));
+                current.push(peer_info(id, iface, peer, names.get(&peer.public_key), since));
             }
         }
     }
     let ifaces: HashSet<&str> = devices.iter().map(|(i, _)| i.as_str()).collect();
-    last_rx.retain(|k, _| ifaces.contains(k.nas.as_str()));
-    diff(current, live, |key| {
-        if ifaces.contains(key.nas.as_str()) {
+    last_rx.retain(|(iface, _), _| ifaces.contains(iface.as_str()));
+    current
+}
+
+/// One WireGuard instance as a polling engine.
+#[derive(Debug)]
+struct WireguardEngine {
+    id: SourceId,
+    config: WireguardConfig,
+    last_rx: HashMap<(String, String), u64>,
+    /// Interfaces that answered the last read.
+    listed: HashSet<String>,
+}
+
+impl PollingEngine for WireguardEngine {
+    async fn read(&mut self) -> Result<Snapshot, String> {
+        let dir = self.config.socket_dir.clone().unwrap_or_default();
+        let mut devices = Vec::new();
+        let mut unreachable = Vec::new();
+        for (iface, socket) in sockets(&dir).await? {
+            match uapi::get(&socket).await {
+                Ok(d) => devices.push((iface, d)),
+                // Nobody listens on the socket: the wireguard-go of that
+                // interface is gone, and its peers with it (interface-down).
+                Err(uapi::UapiError::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound
+                    ) => {}
+                // It is there but does not answer properly: keep its peers
+                // for the grace period.
+                Err(e) => unreachable.push((iface, e.to_string())),
+            }
+        }
+        let names = peer_names(self.config.peers_file.as_deref());
+        let active = Duration::from_secs(self.config.active_secs);
+        let connections = active_peers(&self.id, &devices, &names, active, SystemTime::now(), &mut self.last_rx);
+        self.listed = devices.iter().map(|(iface, _)| iface.clone()).collect();
+        Ok(Snapshot {
+            connections,
+            reached: devices.len(),
+            unreachable,
+        })
+    }
+
+    fn ended_reason(&self, key: &SourceKey) -> String {
+        if self.listed.contains(&key.nas) {
             "idle-timeout".into()
         } else {
             "interface-down".into()
         }
-    })
-}
-
-async fn poll_loop(config: WireguardConfig, manager: Arc<ConnectionManager>, stop: watch::Receiver<bool>) {
-    let Some(dir) = config.socket_dir.clone() else { return };
-    let active = Duration::from_secs(config.active_secs);
-    let mut poller = Poller::new(config.poll_secs, stop);
-    let mut failing: HashSet<String> = HashSet::new();
-    let mut last_rx = HashMap::new();
-    while poller.next(&manager).await {
-        let mut devices = Vec::new();
-        for (iface, socket) in sockets(&dir).await {
-            match uapi::get(&socket).await {
-                Ok(d) => {
-                    failing.remove(&iface);
-                    devices.push((iface, d));
-                }
-                // A stale socket file of a dead wireguard-go: its peers end.
-                Err(e) => {
-                    if failing.insert(iface.clone()) {
-                        tracing::warn!(%iface, "WireGuard UAPI failed: {e}");
-                    }
-                }
-            }
-        }
-        let live = manager.table().select(|s| s.engine == EngineKind::Wireguard);
-        let names = peer_names(config.peers_file.as_deref());
-        let events = reconcile(&devices, &live, &names, active, SystemTime::now(), &mut last_rx);
-        snapshot::apply(&manager, "wireguard", events).await;
     }
 }
 
@@ -228,25 +271,42 @@ struct PeerRemover {
     dir: PathBuf,
 }
 
-impl Disconnector for PeerRemover {
-    fn disconnect(&self, connection: Arc<Connection>) -> Pin<Box<dyn Future<Output = Win32Error> + Send>> {
-        let socket = self.dir.join(format!("{}.sock", connection.info.source.nas));
-        Box::pin(async move {
-            match uapi::remove_peer(&socket, &connection.info.source.session_id).await {
-                Ok(()) => Win32Error::NoError,
-                Err(uapi::UapiError::Io(_) | uapi::UapiError::Timeout(_)) => Win32Error::RpcServerUnavailable,
-                Err(e) => {
-                    tracing::warn!("WireGuard peer removal failed: {e}");
-                    Win32Error::RpcCallFailed
-                }
-            }
+/// A peer to remove: its interface's UAPI socket and its public key.
+#[derive(Debug)]
+struct PeerSession {
+    socket: PathBuf,
+    public_key: String,
+}
+
+impl HangUp for PeerRemover {
+    type Session = PeerSession;
+
+    fn session(&self, connection: &Connection) -> Option<PeerSession> {
+        let key = &connection.info.source;
+        // The interface name becomes a path: refuse anything but a name.
+        let iface_ok = !key.nas.is_empty() && !key.nas.contains('/') && key.nas != "..";
+        iface_ok.then(|| PeerSession {
+            socket: self.dir.join(format!("{}.sock", key.nas)),
+            public_key: key.session_id.clone(),
         })
+    }
+
+    async fn hang_up(&self, peer: PeerSession) -> Win32Error {
+        match uapi::remove_peer(&peer.socket, &peer.public_key).await {
+            Ok(()) => Win32Error::NoError,
+            Err(uapi::UapiError::Io(_) | uapi::UapiError::Timeout(_)) => Win32Error::RpcServerUnavailable,
+            Err(e) => {
+                tracing::warn!("WireGuard peer removal failed: {e}");
+                Win32Error::RpcCallFailed
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manager::ReportEvent;
     use std::time::UNIX_EPOCH;
 
     fn peer(key: &str, handshake: Option<u64>, rx: u64) -> Peer {
@@ -258,6 +318,27 @@ mod tests {
             tx_bytes: 10,
             allowed_ips: vec![("10.9.0.2".parse().unwrap(), 32), ("10.99.0.0".parse().unwrap(), 24)],
         }
+    }
+
+    /// What one poll would apply: the driver's comparison of the active
+    /// peers with the instance's rows.
+    fn reconcile(
+        devices: &[(String, Device)],
+        live: &[Arc<Connection>],
+        names: &HashMap<String, String>,
+        window: Duration,
+        now: SystemTime,
+        rx: &mut HashMap<(String, String), u64>,
+    ) -> Vec<ReportEvent> {
+        let id = SourceId::default_of(EngineKind::Wireguard);
+        let engine = WireguardEngine {
+            id: id.clone(),
+            config: WireguardConfig::default(),
+            last_rx: HashMap::new(),
+            listed: devices.iter().map(|(i, _)| i.clone()).collect(),
+        };
+        let current = active_peers(&id, devices, names, window, now, rx);
+        polling::diff(current, live, |k| engine.ended_reason(k))
     }
 
     #[test]
@@ -283,6 +364,7 @@ mod tests {
             panic!()
         };
         assert_eq!(info.user_name, "alice");
+        assert_eq!(info.device_type, rras_core::model::device_type::OTHER);
         assert_eq!(info.projection.ipv4().remote_address, Some("10.9.0.2".parse().unwrap()));
         assert_eq!(info.remote_endpoint, Some("198.51.100.4".parse().unwrap()));
         assert_eq!(info.started_at, UNIX_EPOCH + Duration::from_secs(9_990));

@@ -252,7 +252,11 @@ errno=0
             );
             let d = parse_get(&reply).unwrap();
             let p = &d.peers[0];
-            assert!(p.last_handshake.is_none_or(|t| t <= UNIX_EPOCH + Duration::from_secs(2)), "{sec}: {p:?}");
+            assert!(
+                p.last_handshake
+                    .is_none_or(|t| t <= UNIX_EPOCH + Duration::from_secs(2)),
+                "{sec}: {p:?}"
+            );
             assert_eq!((p.rx_bytes, p.tx_bytes), (u64::MAX, 0));
         }
     }
