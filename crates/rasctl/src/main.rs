@@ -296,9 +296,24 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             if json {
                 let engines: serde_json::Map<_, _> =
                     info.per_engine.iter().map(|(e, n)| (e.clone(), (*n).into())).collect();
+                let sources: Vec<_> = info
+                    .sources
+                    .iter()
+                    .map(|h| {
+                        serde_json::json!({
+                            "kind": h.kind, "name": h.name, "state": h.state, "sessions": h.sessions,
+                            "last_ok": h.last_ok.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                            "last_error": h.last_error,
+                            "last_error_at": h.last_error_at.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                            "restarts": h.restarts,
+                        })
+                    })
+                    .collect();
                 let v = serde_json::json!({
                     "version": info.version, "state": info.state, "uptime_secs": info.uptime_secs,
+                    "node_id": info.node_id,
                     "connections": info.total_connections, "per_engine": engines, "open_cursors": info.open_cursors,
+                    "sources": sources,
                 });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -306,9 +321,25 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
                     "rrasd {}  state: {}  uptime: {}s",
                     info.version, info.state, info.uptime_secs
                 );
+                println!("node: {}", info.node_id);
                 println!("connections: {}", info.total_connections);
                 for (e, n) in &info.per_engine {
                     println!("  {e:<11} {n}");
+                }
+                if !info.sources.is_empty() {
+                    println!("sources:");
+                    for h in &info.sources {
+                        let last_ok = h
+                            .last_ok
+                            .map_or("never".to_owned(), |t| humantime::format_rfc3339_seconds(t).to_string());
+                        println!(
+                            "  {:<10} {:<16} {:<11} sessions {:<8} last ok {}  restarts {}",
+                            h.kind, h.name, h.state, h.sessions, last_ok, h.restarts
+                        );
+                        if !h.last_error.is_empty() {
+                            println!("      last error: {}", h.last_error);
+                        }
+                    }
                 }
             }
             Ok(())

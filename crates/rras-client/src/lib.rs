@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use hyper_util::rt::TokioIo;
 use rras_core::{Connection, EndedConnection, Win32Error, RAS_CONNECTION_EX_SIZE};
-use rras_proto::convert::{connection_from_pb, ended_from_pb};
+use rras_proto::convert::{connection_from_pb, ended_from_pb, from_micros};
 use rras_proto::pb::{self, rras_admin_client::RrasAdminClient};
 use tonic::transport::{Channel, Endpoint};
 
@@ -232,6 +232,31 @@ pub struct ServerInfo {
     pub state: String,
     /// Open resume cursors.
     pub open_cursors: u64,
+    /// The node's persistent identity (GUID text).
+    pub node_id: String,
+    /// Health of every configured source instance.
+    pub sources: Vec<SourceHealth>,
+}
+
+/// One source instance's health.
+#[derive(Debug, Clone)]
+pub struct SourceHealth {
+    /// Engine kind (radius, wireguard, openvpn …).
+    pub kind: String,
+    /// Instance name.
+    pub name: String,
+    /// starting / ok / degraded / unreachable.
+    pub state: String,
+    /// Last successful read of the engine.
+    pub last_ok: Option<std::time::SystemTime>,
+    /// Last error text ("" when none).
+    pub last_error: String,
+    /// When the last error happened.
+    pub last_error_at: Option<std::time::SystemTime>,
+    /// Live sessions the instance owns.
+    pub sessions: u64,
+    /// Restarts after failures.
+    pub restarts: u32,
 }
 
 /// An admin session with rrasd (`MprAdminServerConnect`).
@@ -425,6 +450,21 @@ impl AdminClient {
             per_engine: r.per_engine.into_iter().map(|e| (e.engine, e.connections)).collect(),
             state: r.state,
             open_cursors: r.open_cursors,
+            node_id: r.node_id,
+            sources: r
+                .sources
+                .into_iter()
+                .map(|h| SourceHealth {
+                    kind: h.kind,
+                    name: h.name,
+                    state: h.state,
+                    last_ok: (h.last_ok_unix_micros != 0).then(|| from_micros(h.last_ok_unix_micros)),
+                    last_error: h.last_error,
+                    last_error_at: (h.last_error_unix_micros != 0).then(|| from_micros(h.last_error_unix_micros)),
+                    sessions: h.sessions,
+                    restarts: h.restarts,
+                })
+                .collect(),
         })
     }
 

@@ -32,6 +32,9 @@ const META_WATERMARK: &str = "handle_watermark";
 const META_HISTORY_SEQ: &str = "history_seq";
 const META_AUDIT_SEQ: &str = "audit_seq";
 const META_SCHEMA: &str = "schema";
+/// The node identity (a random 128-bit id made once, in two halves).
+const META_NODE_HI: &str = "node_id_hi";
+const META_NODE_LO: &str = "node_id_lo";
 /// Version of the store's layout: 1 = postcard rows in `active`, 2 =
 /// records in `active_records`, 3 = history as versioned entries in
 /// `history_records`. (The audit log is still postcard of `AuditRecord`,
@@ -236,6 +239,11 @@ impl Store {
                         meta.insert(META_SCHEMA, SCHEMA_VERSION).map_err(tx_err)?;
                     }
                 }
+                if meta.get(META_NODE_HI).map_err(tx_err)?.is_none() {
+                    let id: u128 = rand::random::<u128>() | 1;
+                    meta.insert(META_NODE_HI, (id >> 64) as u64).map_err(tx_err)?;
+                    meta.insert(META_NODE_LO, id as u64).map_err(tx_err)?;
+                }
             }
             tx.open_table(ACTIVE).map_err(tx_err)?;
             tx.open_table(HISTORY).map_err(tx_err)?;
@@ -276,6 +284,17 @@ impl Store {
         Ok(Loaded {
             active: rx.into_iter().flatten().collect(),
             handle_watermark,
+        })
+    }
+
+    /// This node's identity: made once when the store is created and kept
+    /// with it, so a fleet view can key rows by (node, handle).
+    pub fn node_id(&self) -> Result<u128, StoreError> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(tx_err)?;
+            let meta = tx.open_table(META).map_err(tx_err)?;
+            let half = |k| -> Result<u64, StoreError> { Ok(meta.get(k).map_err(tx_err)?.map_or(0, |v| v.value())) };
+            Ok(u128::from(half(META_NODE_HI)?) << 64 | u128::from(half(META_NODE_LO)?))
         })
     }
 
@@ -600,9 +619,14 @@ mod tests {
         let back: Vec<Connection> = loaded.active.iter().map(|r| r.decode()).collect();
         assert_eq!(back, (1..=3).map(conn).collect::<Vec<_>>());
         assert_eq!(loaded.handle_watermark, 3);
+        let node = store.node_id().unwrap();
+        assert_ne!(node, 0);
         drop(store);
-        // Opening again is a no-op (already the current format).
-        assert_eq!(Store::open(&path, 10).unwrap().load().unwrap().active.len(), 3);
+        // Opening again is a no-op (already the current format), and the
+        // node keeps its identity.
+        let again = Store::open(&path, 10).unwrap();
+        assert_eq!(again.load().unwrap().active.len(), 3);
+        assert_eq!(again.node_id().unwrap(), node);
     }
 
     #[test]

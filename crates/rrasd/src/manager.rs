@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime};
 
 use parking_lot::RwLock;
 use rras_core::{
-    AuditRecord, Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, ConnectionTable, EndedConnection,
+    AuditRecord, Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, ConnectionTable, EndedConnection, Guid,
     Record, SourceKey, Win32Error,
 };
 use rras_store::Store;
@@ -137,11 +137,15 @@ pub struct ConnectionManager {
     started: Instant,
     disconnectors: RwLock<HashMap<SourceId, Arc<dyn Disconnector>>>,
     health: HealthRegistry,
+    node_id: Guid,
 }
 
 impl ConnectionManager {
     /// A manager over a loaded table; the state starts as `Starting`.
     pub fn new(table: Arc<ConnectionTable>, store: Arc<Store>) -> Self {
+        // A store that cannot say (I/O error right after opening) gives the
+        // nil id; ServerGetInfo still answers.
+        let node_id = Guid::from_u128(store.node_id().unwrap_or(0));
         ConnectionManager {
             journal: Journal::spawn(store.clone(), table.clone()),
             table,
@@ -150,6 +154,7 @@ impl ConnectionManager {
             started: Instant::now(),
             disconnectors: RwLock::new(HashMap::new()),
             health: HealthRegistry::default(),
+            node_id,
         }
     }
 
@@ -193,6 +198,11 @@ impl ConnectionManager {
     /// Registers the hang-up path for the connections of source instance `id`.
     pub fn register_disconnector(&self, id: SourceId, d: Arc<dyn Disconnector>) {
         self.disconnectors.write().insert(id, d);
+    }
+
+    /// This node's persistent identity.
+    pub fn node_id(&self) -> Guid {
+        self.node_id
     }
 
     /// The health of every source instance.

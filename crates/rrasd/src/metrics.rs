@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::manager::ConnectionManager;
+use crate::sources::health::EngineState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MethodLabel {
@@ -33,6 +34,19 @@ struct EngineLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    kind: &'static str,
+    name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceStateLabel {
+    kind: &'static str,
+    name: String,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
 }
@@ -47,6 +61,9 @@ pub struct Metrics {
     active: Family<EngineLabel, Gauge>,
     radius_dropped: Family<ReasonLabel, Counter>,
     radius_accepted: Counter,
+    source_state: Family<SourceStateLabel, Gauge>,
+    source_sessions: Family<SourceLabel, Gauge>,
+    source_restarts: Family<SourceLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -67,6 +84,24 @@ impl Metrics {
         let active = Family::<EngineLabel, Gauge>::default();
         let radius_dropped = Family::<ReasonLabel, Counter>::default();
         let radius_accepted = Counter::default();
+        let source_state = Family::<SourceStateLabel, Gauge>::default();
+        let source_sessions = Family::<SourceLabel, Gauge>::default();
+        let source_restarts = Family::<SourceLabel, Gauge>::default();
+        registry.register(
+            "source_state",
+            "1 for the state each source instance is in (starting, ok, degraded, unreachable)",
+            source_state.clone(),
+        );
+        registry.register(
+            "source_sessions",
+            "Live sessions owned by each source instance",
+            source_sessions.clone(),
+        );
+        registry.register(
+            "source_restarts",
+            "Restarts of each source instance after failures",
+            source_restarts.clone(),
+        );
         registry.register(
             "rpc_duration_seconds",
             "Admin RPC latency by method",
@@ -93,6 +128,9 @@ impl Metrics {
             active,
             radius_dropped,
             radius_accepted,
+            source_state,
+            source_sessions,
+            source_restarts,
         }
     }
 
@@ -125,6 +163,28 @@ impl Metrics {
                     engine: engine.as_str(),
                 })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        for h in manager.health().reports() {
+            let (kind, name) = (h.id.kind().as_str(), h.id.name().to_owned());
+            for state in [
+                EngineState::Starting,
+                EngineState::Ok,
+                EngineState::Degraded,
+                EngineState::Unreachable,
+            ] {
+                let label = SourceStateLabel {
+                    kind,
+                    name: name.clone(),
+                    state: state.as_str(),
+                };
+                self.source_state.get_or_create(&label).set(i64::from(state == h.state));
+            }
+            let label = SourceLabel { kind, name };
+            let sessions = manager.table().count_instance(h.id.kind(), h.id.instance());
+            self.source_sessions
+                .get_or_create(&label)
+                .set(i64::try_from(sessions).unwrap_or(i64::MAX));
+            self.source_restarts.get_or_create(&label).set(i64::from(h.restarts));
         }
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {

@@ -338,6 +338,23 @@ impl RrasAdmin for AdminService {
                         .collect(),
                     state: self.manager.state().as_str().into(),
                     open_cursors: table.open_cursors() as u64,
+                    node_id: self.manager.node_id().to_string(),
+                    sources: self
+                        .manager
+                        .health()
+                        .reports()
+                        .into_iter()
+                        .map(|h| pb::SourceHealth {
+                            kind: h.id.kind().as_str().into(),
+                            name: h.id.name().into(),
+                            state: h.state.as_str().into(),
+                            last_ok_unix_micros: h.last_ok.map_or(0, rras_proto::convert::to_micros),
+                            last_error: h.last_error,
+                            last_error_unix_micros: h.last_error_at.map_or(0, rras_proto::convert::to_micros),
+                            sessions: table.count_instance(h.id.kind(), h.id.instance()) as u64,
+                            restarts: h.restarts,
+                        })
+                        .collect(),
                 })
             })
             .await)

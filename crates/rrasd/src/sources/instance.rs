@@ -48,6 +48,11 @@ impl SourceId {
         self.kind
     }
 
+    /// The id as stored in keys ("" for the default instance).
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
     /// The instance's name as shown to admins (the kind's name for the
     /// default instance).
     pub fn name(&self) -> &str {
