@@ -88,6 +88,28 @@ pub struct PollSettings {
     pub grace: Duration,
 }
 
+/// Registers the instance's health and runs [`drive`] under supervision,
+/// with a fresh engine from `make` after every restart.
+pub fn spawn<E: PollingEngine>(
+    id: SourceId,
+    settings: PollSettings,
+    manager: Arc<ConnectionManager>,
+    stop: watch::Receiver<bool>,
+    make: impl Fn() -> E + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let health = manager.health().register(id.clone());
+    super::supervise::supervise(health.clone(), stop.clone(), move || {
+        drive(
+            make(),
+            id.clone(),
+            settings.clone(),
+            manager.clone(),
+            health.clone(),
+            stop.clone(),
+        )
+    })
+}
+
 /// Polls `engine` until the daemon stops. Returns early only on a bug the
 /// supervisor should see.
 pub async fn drive<E: PollingEngine>(

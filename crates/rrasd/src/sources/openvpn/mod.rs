@@ -19,7 +19,6 @@ use tokio::task::JoinHandle;
 
 use self::management::Client;
 use super::polling::{self, PollSettings, PollingEngine, Snapshot};
-use super::supervise::supervise;
 use super::{HangUp, SourceId};
 use crate::manager::ConnectionManager;
 
@@ -85,26 +84,15 @@ pub fn start(
     tracing::info!(source = %id, servers = config.management.len(), "OpenVPN source polling management interfaces");
     let killed = Killed::default();
     manager.register_disconnector(id.clone(), Arc::new(ClientKiller { killed: killed.clone() }));
-    let health = manager.health().register(id.clone());
     let config = config.clone();
     let settings = PollSettings {
         poll_secs: config.poll_secs,
         grace: Duration::from_secs(config.unreachable_grace_secs),
     };
-    let task = supervise(health.clone(), stop.clone(), move || {
-        let engine = OpenvpnEngine {
-            id: id.clone(),
-            servers: config.servers(),
-            killed: killed.clone(),
-        };
-        polling::drive(
-            engine,
-            id.clone(),
-            settings.clone(),
-            manager.clone(),
-            health.clone(),
-            stop.clone(),
-        )
+    let task = polling::spawn(id.clone(), settings, manager, stop, move || OpenvpnEngine {
+        id: id.clone(),
+        servers: config.servers(),
+        killed: killed.clone(),
     });
     Ok(vec![task])
 }

@@ -26,7 +26,6 @@ use tokio::task::JoinHandle;
 
 use self::uapi::{Device, Peer};
 use super::polling::{self, PollSettings, PollingEngine, Snapshot};
-use super::supervise::supervise;
 use super::{HangUp, SourceId};
 use crate::manager::ConnectionManager;
 
@@ -86,27 +85,16 @@ pub fn start(
     let id = SourceId::new(EngineKind::Wireguard, &config.name).map_err(|e| e.to_string())?;
     tracing::info!(source = %id, dir = %dir.display(), "WireGuard source polling UAPI sockets");
     manager.register_disconnector(id.clone(), Arc::new(PeerRemover { dir }));
-    let health = manager.health().register(id.clone());
     let config = config.clone();
     let settings = PollSettings {
         poll_secs: config.poll_secs,
         grace: Duration::from_secs(config.unreachable_grace_secs),
     };
-    let task = supervise(health.clone(), stop.clone(), move || {
-        let engine = WireguardEngine {
-            id: id.clone(),
-            config: config.clone(),
-            last_rx: HashMap::new(),
-            listed: HashSet::new(),
-        };
-        polling::drive(
-            engine,
-            id.clone(),
-            settings.clone(),
-            manager.clone(),
-            health.clone(),
-            stop.clone(),
-        )
+    let task = polling::spawn(id.clone(), settings, manager, stop, move || WireguardEngine {
+        id: id.clone(),
+        config: config.clone(),
+        last_rx: HashMap::new(),
+        listed: HashSet::new(),
     });
     Ok(vec![task])
 }
