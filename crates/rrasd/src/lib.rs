@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod inflight;
 pub mod journal;
+pub mod linger;
 pub mod manager;
 pub mod metrics;
 pub mod server;

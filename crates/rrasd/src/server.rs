@@ -169,6 +169,7 @@ async fn start_tls_listener(
     addr: std::net::SocketAddr,
     service: AdminService,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    lingering: tokio_util::task::TaskTracker,
 ) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
     use tonic::transport::{Certificate, Identity, ServerTlsConfig};
     let tls = &config.tls;
@@ -195,7 +196,10 @@ async fn start_tls_listener(
         .add_service(admin_service(service));
     tracing::info!(%addr, "admin RPC over TLS listening");
     Ok(tokio::spawn(async move {
-        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        use tokio_stream::StreamExt;
+        let incoming = tonic::transport::server::TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .map(move |accepted| accepted.map(|tcp| crate::linger::LingeringTcp::new(tcp, lingering.clone())));
         let result = server
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = stop.wait_for(|s| *s).await;
@@ -284,8 +288,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                 let _ = rpc_stop.wait_for(|s| *s).await;
             }),
     );
+    let lingering = tokio_util::task::TaskTracker::new();
     let tls_rpc = match config.tls.listen {
-        Some(addr) => Some(start_tls_listener(&config, addr, service, stop_rx.clone()).await?),
+        Some(addr) => Some(start_tls_listener(&config, addr, service, stop_rx.clone(), lingering.clone()).await?),
         None => None,
     };
 
@@ -330,24 +335,39 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     for task in background {
         task.abort();
     }
-    // In-flight calls get a grace period; idle client connections do not
-    // hold the daemon up.
+    // In-flight calls on every listener get one shared grace period; idle
+    // client connections do not hold the daemon up past it.
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
     if let Some(task) = tls_rpc {
-        task.abort();
+        drain_listener("admin TLS", task, deadline).await;
+        // Closed TCP connections finish their lingering close (the last
+        // bytes of a reply reach the client) within the same grace.
+        lingering.close();
+        let _ = tokio::time::timeout_at(deadline, lingering.wait()).await;
     }
-    let abort = rpc.abort_handle();
-    let result = tokio::time::timeout(SHUTDOWN_GRACE, rpc).await;
+    let unix_result = drain_listener("admin socket", rpc, deadline).await;
     let _ = std::fs::remove_file(&config.admin_socket);
-    match result {
-        Ok(Ok(r)) => r.map_err(DaemonError::from),
+    if let Some(Err(e)) = unix_result {
+        return Err(DaemonError::from(e));
+    }
+    Ok(())
+}
+
+/// Waits for a listener task that was told to stop until `deadline`, then
+/// aborts it: its graceful shutdown lets in-flight calls finish, the abort
+/// closes what is still open after the grace period.
+async fn drain_listener<T>(what: &str, task: tokio::task::JoinHandle<T>, deadline: tokio::time::Instant) -> Option<T> {
+    let abort = task.abort_handle();
+    match tokio::time::timeout_at(deadline, task).await {
+        Ok(Ok(value)) => Some(value),
         Ok(Err(join)) => {
-            tracing::error!("admin RPC task ended abnormally: {join}");
-            Ok(())
+            tracing::error!("{what} listener ended abnormally: {join}");
+            None
         }
         Err(_) => {
             abort.abort();
-            tracing::info!("closed idle admin connections after {SHUTDOWN_GRACE:?}");
-            Ok(())
+            tracing::info!("{what}: closed open connections after {SHUTDOWN_GRACE:?}");
+            None
         }
     }
 }

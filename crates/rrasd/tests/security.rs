@@ -187,6 +187,74 @@ fn tls_roles_by_certificate_and_token_and_the_audit_trail() {
     });
 }
 
+/// SIGTERM gives in-flight calls on the TLS listener the same grace as on
+/// the Unix socket (ARCHITECTURE.md, "Shutdown"): a listing stalled by the
+/// client's flow control when the signal arrives still completes, and an
+/// idle TLS connection left open does not keep the daemon from exiting.
+#[test]
+fn sigterm_lets_an_in_flight_tls_listing_finish_then_exits() {
+    const N: u64 = 60_000;
+    let (_dir, pki, port, daemon) = tls_daemon();
+    let rt = runtime();
+    let remote = ServerAddr::parse(&format!("127.0.0.1:{port}")).unwrap();
+    let (client, mut page, first) = rt.block_on(async {
+        let root = AdminClient::connect(&daemon.addr()).await.unwrap();
+        let now = SystemTime::now();
+        let ids: Vec<u64> = (0..N).collect();
+        for chunk in ids.chunks(5000) {
+            let reports = chunk
+                .iter()
+                .map(|i| rras_client::started(&synthetic::connection(*i, now)))
+                .collect();
+            for r in root.report(reports).await.unwrap() {
+                r.expect("started");
+            }
+        }
+        let client = AdminClient::connect_addr_with(&remote, &tls(&pki, Some(&pki.admin), None))
+            .await
+            .expect("admin over TLS");
+        let mut page = client
+            .enum_records((1, 1, S), rras_core::PREF_MAX_ALL, 0)
+            .await
+            .unwrap();
+        assert_eq!(page.page_entries as u64, N, "one page of everything");
+        // Read one chunk; the rest waits in the server behind the windows.
+        let first = page.next_chunk().await.expect("a first chunk").unwrap();
+        let first = rras_core::record::RecordFrames::new(&first).count() as u64;
+        (client, page, first)
+    });
+    let mut daemon = daemon;
+    let terminating = std::thread::spawn(move || {
+        let status = daemon.terminate();
+        (status, daemon.log())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let received = rt.block_on(async {
+        let mut frames = 0u64;
+        while let Some(chunk) = page.next_chunk().await {
+            let chunk = chunk.map_err(|e| format!("the listing was cut after SIGTERM: {e}"))?;
+            for frame in rras_core::record::RecordFrames::new(&chunk) {
+                frame.map_err(|e| format!("bad record: {e}"))?;
+                frames += 1;
+            }
+        }
+        Ok::<_, String>(frames)
+    });
+    let (status, log) = terminating.join().unwrap();
+    let received = received.unwrap_or_else(|e| panic!("{e}\n{log}"));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "rrasd did not exit cleanly with an idle TLS client open: {status:?}\n{log}"
+    );
+    assert!(
+        first < N,
+        "the whole listing arrived before SIGTERM; the test proves nothing"
+    );
+    assert_eq!(first + received, N, "entries lost to SIGTERM");
+    drop(client);
+    assert!(log.contains("rrasd stopping"), "{log}");
+}
+
 #[test]
 fn hostile_client_cannot_exhaust_cursors_or_sessions() {
     let (_dir, pki, port, daemon) = tls_daemon();
