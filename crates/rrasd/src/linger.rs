@@ -29,6 +29,7 @@ use tonic::transport::server::{Connected, TcpConnectInfo};
 pub const LINGER: Duration = Duration::from_secs(2);
 
 /// An accepted TCP connection that closes with a lingering close.
+#[derive(Debug)]
 pub struct LingeringTcp {
     /// `None` only after `Drop` handed the socket to the linger task.
     stream: Option<TcpStream>,
