@@ -404,7 +404,13 @@ impl Store {
                 history.pop_first().map_err(tx_err)?;
             }
             meta.insert(META_HISTORY_SEQ, history_seq).map_err(tx_err)?;
-            meta.insert(META_WATERMARK, u64::from(handle_watermark))
+            // The watermark only rises: a commit made while the table is
+            // still loading (an audit record of a call refused during
+            // start-up) carries the empty table's 0, and writing that down
+            // would let handles of ended connections be reused after the
+            // next crash.
+            let stored = meta.get(META_WATERMARK).map_err(tx_err)?.map(|v| v.value()).unwrap_or(0);
+            meta.insert(META_WATERMARK, stored.max(u64::from(handle_watermark)))
                 .map_err(tx_err)?;
         }
         tx.commit().map_err(tx_err)?;
@@ -515,6 +521,30 @@ mod tests {
                 SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000),
             ),
         }
+    }
+
+    /// A commit made while the daemon's table is still loading carries a
+    /// watermark of 0; it must not lower the stored one.
+    #[test]
+    fn watermark_never_goes_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rrasd.redb");
+        {
+            let store = Store::open(&path, 2).unwrap();
+            store.commit(&[StoreOp::Put(Record::encode(&conn(7)))], 42).unwrap();
+            let audit = rras_core::AuditRecord {
+                at: SystemTime::now(),
+                caller: "uid:1000".into(),
+                method: "ConnectionEnumEx".into(),
+                target: String::new(),
+                result: 5,
+            };
+            store.commit(&[StoreOp::Audit(audit)], 0).unwrap();
+        }
+        let store = Store::open(&path, 2).unwrap();
+        assert_eq!(store.load().unwrap().handle_watermark, 42);
+        store.commit(&[], 50).unwrap();
+        assert_eq!(store.load().unwrap().handle_watermark, 50, "and still rises");
     }
 
     #[test]
