@@ -71,6 +71,10 @@ enum Command {
         /// Only this engine.
         #[arg(long)]
         engine: Option<EngineKind>,
+        /// Only sessions of this source instance (its configured `name`; a
+        /// default instance is named after its engine).
+        #[arg(long)]
+        instance: Option<String>,
         /// Sort order [default: handle; JSON: the server's enumeration order,
         /// streamed]. Sorting needs the whole list in memory.
         #[arg(long, value_enum)]
@@ -228,11 +232,14 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             jsonl,
             user,
             engine,
+            instance,
             sort,
             watch,
         } => loop {
             let keep = |c: &Connection| {
-                user.as_ref().is_none_or(|u| &c.info.user_name == u) && engine.is_none_or(|e| c.info.source.engine == e)
+                user.as_ref().is_none_or(|u| &c.info.user_name == u)
+                    && engine.is_none_or(|e| c.info.source.engine == e)
+                    && instance.as_ref().is_none_or(|i| c.info.source.instance_name() == i)
             };
             if (json || jsonl) && sort.is_none() {
                 stream_json(client, keep, jsonl).await?;

@@ -27,6 +27,9 @@ pub(crate) struct ConnectionJson<'a> {
     pub(crate) interface: &'a str,
     /// radius, wireguard, …
     pub(crate) engine: &'static str,
+    /// The source instance that owns it (the engine's name for a default
+    /// instance).
+    pub(crate) instance: &'a str,
     /// NAS identity.
     pub(crate) nas: &'a str,
     /// The engine's session id.
@@ -110,6 +113,7 @@ impl<'a> ConnectionJson<'a> {
             remote_computer: &i.remote_computer,
             interface: &i.interface_name,
             engine: i.source.engine.as_str(),
+            instance: i.source.instance_name(),
             nas: &i.source.nas,
             session_id: &i.source.session_id,
             started_at: i.started_at,

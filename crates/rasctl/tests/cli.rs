@@ -194,6 +194,99 @@ fn errors_print_the_win32_code_and_exit_non_zero() {
     }
 }
 
+/// `--instance` puts a hook-fed session under a named source instance: the
+/// same session id in two instances is two connections, each ended only
+/// through its own instance, and `connections --instance` filters on it.
+#[test]
+fn report_instances_are_separate_owners() {
+    let d = InProcessDaemon::start(|_| {});
+    let start = |instance: &str, user: &str| {
+        let mut args = vec!["report", "start", "--session", "tun-7", "--user", user];
+        if !instance.is_empty() {
+            args.extend(["--instance", instance]);
+        }
+        ok(&d, &args).trim().parse::<u32>().expect("handle printed")
+    };
+    let east = start("east", "alice");
+    let west = start("west", "bob");
+    let default = start("", "carol");
+    assert!(east != west && west != default, "three connections");
+
+    let all = json(&d, &["connections", "--json"]);
+    let instance_of =
+        |user: &str| all.as_array().unwrap().iter().find(|c| c["user"] == user).unwrap()["instance"].clone();
+    assert_eq!(
+        (instance_of("alice"), instance_of("bob"), instance_of("carol")),
+        ("east".into(), "west".into(), "report".into())
+    );
+    let only = json(&d, &["connections", "--json", "--instance", "west"]);
+    assert_eq!(only.as_array().unwrap().len(), 1);
+    assert_eq!(only[0]["handle"], west);
+
+    ok(
+        &d,
+        &[
+            "report",
+            "end",
+            "--session",
+            "tun-7",
+            "--instance",
+            "east",
+            "--reason",
+            "user-request",
+        ],
+    );
+    let left: Vec<u64> = json(&d, &["connections", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["handle"].as_u64())
+        .collect();
+    assert_eq!(left.len(), 2);
+    assert!(
+        !left.contains(&u64::from(east)),
+        "east's session ended, the others not: {left:?}"
+    );
+    let history = json(&d, &["history", "--json"]);
+    assert_eq!(
+        (history[0]["user"].as_str(), history[0]["instance"].as_str()),
+        (Some("alice"), Some("east"))
+    );
+
+    // Ending a session in an instance that does not own it finds nothing.
+    let out = rasctl(
+        Some(&d),
+        &["report", "end", "--session", "tun-7", "--instance", "north"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("error 6"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A name that cannot be an instance is refused before anything changes.
+    let out = rasctl(
+        Some(&d),
+        &[
+            "report",
+            "start",
+            "--session",
+            "s",
+            "--user",
+            "u",
+            "--instance",
+            "bad name!",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("error 87"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&d, &["connections", "--json"]).as_array().unwrap().len(), 2);
+}
+
 #[test]
 fn demo_runs_on_embedded_defaults_and_exits() {
     let out = Command::new(env!("CARGO_BIN_EXE_rasctl")).arg("demo").output().unwrap();

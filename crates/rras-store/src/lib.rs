@@ -409,7 +409,11 @@ impl Store {
             // start-up) carries the empty table's 0, and writing that down
             // would let handles of ended connections be reused after the
             // next crash.
-            let stored = meta.get(META_WATERMARK).map_err(tx_err)?.map(|v| v.value()).unwrap_or(0);
+            let stored = meta
+                .get(META_WATERMARK)
+                .map_err(tx_err)?
+                .map(|v| v.value())
+                .unwrap_or(0);
             meta.insert(META_WATERMARK, stored.max(u64::from(handle_watermark)))
                 .map_err(tx_err)?;
         }
