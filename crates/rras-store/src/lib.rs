@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+pub mod fault;
 mod legacy;
 
 use std::path::Path;
@@ -124,14 +125,26 @@ fn tx_err(e: impl Into<redb::Error>) -> StoreError {
     StoreError::Transaction(Box::new(e.into()))
 }
 
-fn open_db(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
-    Database::builder()
-        .set_cache_size(cache_bytes)
-        .create(path)
-        .map_err(|e| StoreError::Open {
-            path: path.display().to_string(),
-            source: Box::new(e),
-        })
+/// Where the store's bytes live.
+#[derive(Debug, Clone)]
+enum Location {
+    /// A file (the daemon).
+    File(std::path::PathBuf),
+    /// A simulated disk (fault-injection tests).
+    Sim(fault::SimDisk),
+}
+
+fn open_db(location: &Location, cache_bytes: usize) -> Result<Database, StoreError> {
+    let mut builder = Database::builder();
+    builder.set_cache_size(cache_bytes);
+    let (opened, name) = match location {
+        Location::File(path) => (builder.create(path), path.display().to_string()),
+        Location::Sim(disk) => (builder.create_with_backend(disk.clone()), "simulated disk".to_owned()),
+    };
+    opened.map_err(|e| StoreError::Open {
+        path: name,
+        source: Box::new(e),
+    })
 }
 
 /// One change to make durable.
@@ -163,7 +176,7 @@ pub struct Loaded {
 /// operation, so writes succeed again as soon as the disk has room.
 #[derive(Debug)]
 pub struct Store {
-    path: std::path::PathBuf,
+    location: Location,
     db: parking_lot::RwLock<Option<Database>>,
     history_limit: u64,
     audit_limit: u64,
@@ -212,9 +225,19 @@ impl Store {
 
     /// Opens with explicit options; migrates an older layout in place.
     pub fn open_with(path: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        Self::open_at(Location::File(path.to_owned()), options)
+    }
+
+    /// Opens on a simulated disk ([`fault::SimDisk`]) instead of a file:
+    /// the same store, for fault-injection tests.
+    pub fn open_simulated(disk: &fault::SimDisk, options: StoreOptions) -> Result<Self, StoreError> {
+        Self::open_at(Location::Sim(disk.clone()), options)
+    }
+
+    fn open_at(location: Location, options: StoreOptions) -> Result<Self, StoreError> {
         let store = Store {
-            path: path.to_owned(),
-            db: parking_lot::RwLock::new(Some(open_db(path, options.cache_bytes)?)),
+            db: parking_lot::RwLock::new(Some(open_db(&location, options.cache_bytes)?)),
+            location,
             history_limit: options.history_limit,
             audit_limit: options.audit_limit,
             cache_bytes: options.cache_bytes,
@@ -266,7 +289,7 @@ impl Store {
             let mut slot = self.db.write();
             // The old handle holds the file lock: drop it before re-opening.
             drop(slot.take());
-            *slot = Some(open_db(&self.path, self.cache_bytes)?);
+            *slot = Some(open_db(&self.location, self.cache_bytes)?);
         }
         let guard = self.db.read();
         match guard.as_ref() {
