@@ -14,6 +14,7 @@ mod cprog;
 mod peer;
 mod radload;
 mod scenario;
+mod soak;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,6 +39,10 @@ pub(crate) enum Scenario {
     Floor,
     /// Everything above from one load (and, with several sizes, the page-cost scaling).
     All,
+    /// Leaks and lost events: --soak-secs of RADIUS and Report churn with
+    /// listings beside it; RSS and descriptors must stay flat and every
+    /// acknowledged event must be accounted for.
+    Soak,
 }
 
 #[derive(Debug, Parser)]
@@ -90,6 +95,12 @@ pub(crate) struct Args {
     /// profiling by hand; its socket is printed; at most a day).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub(crate) hold: u64,
+    /// How long the soak scenario churns, seconds.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub(crate) soak_secs: u64,
+    /// Hook-fed sessions the soak keeps live through the Report call.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
+    pub(crate) report_sessions: u64,
     /// Where JSON results go.
     #[arg(long, default_value = "target/bench")]
     pub(crate) out: PathBuf,

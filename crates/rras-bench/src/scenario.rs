@@ -65,7 +65,7 @@ impl Report {
     }
 }
 
-fn rss_bytes(pid: u32) -> u64 {
+pub(crate) fn rss_bytes(pid: u32) -> u64 {
     status_field(pid, "VmRSS:")
 }
 
@@ -121,6 +121,9 @@ pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if args.scenario == Scenario::Soak {
+        return crate::soak::run(args, &bin_dir, &rt);
+    }
     let work = tempfile::tempdir()?;
     let c_bench = if matches!(args.scenario, Scenario::List | Scenario::All) {
         Some(cprog::build(work.path(), &lib_dir)?)

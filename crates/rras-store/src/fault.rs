@@ -159,7 +159,10 @@ impl SimDisk {
     fn live(&self) -> io::Result<parking_lot::MutexGuard<'_, DiskState>> {
         let s = self.state.lock();
         if s.generation != self.generation {
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "simulated crash: process is gone"));
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "simulated crash: process is gone",
+            ));
         }
         Ok(s)
     }

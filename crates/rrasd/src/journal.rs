@@ -8,10 +8,21 @@
 //! A `Persist` entry names a handle, not a snapshot: the writer reads the
 //! table's current row at commit time, so two racing updates of one
 //! connection can never leave the older one on disk.
+//!
+//! A failed commit is not known to have changed nothing: when the fsync
+//! fails, the transaction may already be in the file, and the store
+//! re-opens onto it. So the commit task itself takes the group's changes
+//! back out of the table (before it builds the next group) and remembers
+//! every handle the group touched; the next commit writes those handles'
+//! table state again, which brings the disk back to what the table says —
+//! a session rolled back here cannot come back from the disk after a
+//! restart.
+
+use std::collections::BTreeSet;
 
 use std::sync::Arc;
 
-use rras_core::{AuditRecord, ConnectionHandle, ConnectionTable, EndedConnection};
+use rras_core::{AuditRecord, ConnectionHandle, ConnectionTable, EndedConnection, Record};
 use rras_store::{Store, StoreError, StoreOp};
 use tokio::sync::{mpsc, oneshot};
 
@@ -27,7 +38,36 @@ pub enum JournalEntry {
     Audit(Box<AuditRecord>),
 }
 
-type Request = (Vec<JournalEntry>, oneshot::Sender<Result<(), Arc<StoreError>>>);
+/// How to take back one table change whose commit failed.
+#[derive(Debug)]
+pub enum Undo {
+    /// It was created: remove it.
+    Remove(ConnectionHandle),
+    /// It was changed: put this version back.
+    Replace(Record),
+    /// It was removed: insert it again.
+    Reinsert(Record),
+}
+
+impl Undo {
+    fn apply(self, table: &ConnectionTable) {
+        match self {
+            Undo::Remove(h) => {
+                table.remove(h);
+            }
+            Undo::Replace(old) => {
+                table.put_back(old);
+            }
+            Undo::Reinsert(old) => table.restore([old], 0),
+        }
+    }
+}
+
+struct Request {
+    entries: Vec<JournalEntry>,
+    undo: Vec<Undo>,
+    done: oneshot::Sender<Result<(), Arc<StoreError>>>,
+}
 
 /// Handle to the commit task. Cloning is cheap.
 ///
@@ -91,15 +131,17 @@ impl Journal {
 
     /// Makes `entries` durable; returns after the fsync.
     pub async fn commit(&self, entries: Vec<JournalEntry>) -> Result<(), JournalError> {
-        self.submit(entries).wait().await
+        self.submit(entries, Vec::new()).wait().await
     }
 
-    /// Queues `entries` now (in call order) for the next group commit.
-    pub fn submit(&self, entries: Vec<JournalEntry>) -> Commit {
+    /// Queues `entries` now (in call order) for the next group commit. If
+    /// that commit fails, `undo` is applied to the table (last step first)
+    /// before the failure is reported.
+    pub fn submit(&self, entries: Vec<JournalEntry>, undo: Vec<Undo>) -> Commit {
         let (done, wait) = oneshot::channel();
         Commit(
             self.tx
-                .send((entries, done))
+                .send(Request { entries, undo, done })
                 .map(|()| wait)
                 .map_err(|_| JournalError::Closed),
         )
@@ -107,6 +149,8 @@ impl Journal {
 }
 
 fn commit_loop(store: Arc<Store>, table: Arc<ConnectionTable>, mut rx: mpsc::UnboundedReceiver<Request>) {
+    // Handles touched by failed commits, to be written again from the table.
+    let mut dirty: BTreeSet<ConnectionHandle> = BTreeSet::new();
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -115,24 +159,48 @@ fn commit_loop(store: Arc<Store>, table: Arc<ConnectionTable>, mut rx: mpsc::Unb
                 Err(_) => break,
             }
         }
-        let ops: Vec<StoreOp> = group
-            .iter()
-            .flat_map(|(entries, _)| entries.iter())
-            .map(|entry| match entry {
-                JournalEntry::Persist(handle) => match table.record(*handle) {
-                    Some(r) => StoreOp::Put(r),
-                    None => StoreOp::Delete(*handle),
-                },
-                JournalEntry::End(ended) => StoreOp::End(ended.clone()),
-                JournalEntry::Audit(record) => StoreOp::Audit((**record).clone()),
-            })
-            .collect();
+        let persist = |handle: ConnectionHandle| match table.record(handle) {
+            Some(r) => StoreOp::Put(r),
+            None => StoreOp::Delete(handle),
+        };
+        let mut ops: Vec<StoreOp> = dirty.iter().map(|h| persist(*h)).collect();
+        ops.extend(
+            group
+                .iter()
+                .flat_map(|request| request.entries.iter())
+                .map(|entry| match entry {
+                    JournalEntry::Persist(handle) => persist(*handle),
+                    JournalEntry::End(ended) => StoreOp::End(ended.clone()),
+                    JournalEntry::Audit(record) => StoreOp::Audit((**record).clone()),
+                }),
+        );
         let result = store.commit(&ops, table.handle_watermark()).map_err(Arc::new);
-        if let Err(e) = &result {
-            tracing::error!("store commit of {} changes failed: {e}", ops.len());
+        match &result {
+            Ok(()) => dirty.clear(),
+            Err(e) => {
+                tracing::error!("store commit of {} changes failed: {e}", ops.len());
+                for entry in group.iter().flat_map(|request| request.entries.iter()) {
+                    match entry {
+                        JournalEntry::Persist(h) => {
+                            dirty.insert(*h);
+                        }
+                        JournalEntry::End(ended) => {
+                            dirty.insert(ended.connection.handle);
+                        }
+                        JournalEntry::Audit(_) => {}
+                    }
+                }
+                // Newest change first, so a start and an end of one session
+                // in the same group cancel out.
+                for request in group.iter_mut().rev() {
+                    for step in std::mem::take(&mut request.undo).into_iter().rev() {
+                        step.apply(&table);
+                    }
+                }
+            }
         }
-        for (_, done) in group {
-            let _ = done.send(result.clone());
+        for request in group {
+            let _ = request.done.send(result.clone());
         }
     }
 }

@@ -13,11 +13,11 @@ use std::time::{Instant, SystemTime};
 use parking_lot::RwLock;
 use rras_core::{
     AuditRecord, Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, ConnectionTable, EndedConnection, Guid,
-    Record, SourceKey, Win32Error,
+    SourceKey, Win32Error,
 };
 use rras_store::Store;
 
-use crate::journal::{Commit, Journal, JournalEntry};
+use crate::journal::{Commit, Journal, JournalEntry, Undo};
 use crate::sources::health::HealthRegistry;
 use crate::sources::SourceId;
 
@@ -76,25 +76,12 @@ pub enum ReportEvent {
     },
 }
 
-/// How to take back one table change whose commit failed.
-#[derive(Debug)]
-enum Undo {
-    /// It was created: remove it.
-    Remove(ConnectionHandle),
-    /// It was changed: put this version back.
-    Replace(Record),
-    /// It was removed: insert it again.
-    Reinsert(Record),
-}
-
 /// Changes applied to the table and queued for the journal
 /// ([`ConnectionManager::stage`]); [`Staged::durable`] waits for the commit.
 #[derive(Debug)]
 #[must_use = "a staged change is acknowledged only after durable() returned Ok"]
 pub struct Staged {
-    table: Arc<ConnectionTable>,
     results: Vec<Result<ConnectionHandle, Win32Error>>,
-    undo: Vec<Undo>,
     commit: Option<Commit>,
 }
 
@@ -106,23 +93,9 @@ impl Staged {
         let Some(commit) = self.commit else {
             return Ok(self.results);
         };
-        if let Err(e) = commit.wait().await {
-            // Nothing of this group is durable: undo what readers could see,
-            // newest change first, so a start and an end of one session in
-            // the same group cancel out.
-            for step in self.undo.into_iter().rev() {
-                match step {
-                    Undo::Remove(h) => {
-                        self.table.remove(h);
-                    }
-                    Undo::Replace(old) => {
-                        self.table.put_back(old);
-                    }
-                    Undo::Reinsert(old) => self.table.restore([old], 0),
-                }
-            }
-            return Err(e.win32());
-        }
+        // On failure the journal has already taken the changes back out of
+        // the table (journal.rs).
+        commit.wait().await.map_err(|e| e.win32())?;
         Ok(self.results)
     }
 }
@@ -278,13 +251,8 @@ impl ConnectionManager {
             };
             results.push(result);
         }
-        let commit = (!entries.is_empty()).then(|| self.journal.submit(entries));
-        Staged {
-            table: self.table.clone(),
-            results,
-            undo,
-            commit,
-        }
+        let commit = (!entries.is_empty()).then(|| self.journal.submit(entries, undo));
+        Staged { results, commit }
     }
 
     /// Appends to the audit trail (durably; a failure is logged, and the

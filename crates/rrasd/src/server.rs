@@ -112,12 +112,10 @@ fn bind_admin_socket(config: &Config, admin_gid: Option<u32>) -> Result<UnixList
     Ok(listener)
 }
 
-/// The server settings both listeners share: per-connection concurrency
-/// cap, per-call timeout, keepalives that find dead peers.
 /// Fills the table from the store: one thread reads and checks records in
 /// batches while this one indexes them, so on two cores a million rows take
 /// about as long as reading them.
-fn load_table(store: &Arc<Store>, table: &ConnectionTable) -> Result<u64, DaemonError> {
+pub fn load_table(store: &Arc<Store>, table: &ConnectionTable) -> Result<u64, DaemonError> {
     let (count, watermark) = store.active_header()?;
     table.reserve(usize::try_from(count).unwrap_or(0));
     let (tx, rx) = std::sync::mpsc::channel();
@@ -135,6 +133,8 @@ fn load_table(store: &Arc<Store>, table: &ConnectionTable) -> Result<u64, Daemon
     Ok(count)
 }
 
+/// The server settings both listeners share: per-connection concurrency
+/// cap, per-call timeout, keepalives that find dead peers.
 fn rpc_builder(config: &Config) -> tonic::transport::Server {
     tonic::transport::Server::builder()
         .concurrency_limit_per_connection(config.rpc_concurrency_per_connection)
