@@ -430,6 +430,43 @@ impl Config {
                 )));
             }
         }
+        // WireGuard instances reading one socket directory must split its
+        // interfaces, or both would report (and end) the same peers.
+        let wireguard: Vec<_> = self
+            .source_instances()
+            .into_iter()
+            .filter_map(|entry| match entry {
+                SourceConfig::Wireguard(c) => c
+                    .socket_dir
+                    .clone()
+                    .map(|dir| (c.name.clone(), dir, c.interfaces.clone())),
+                _ => None,
+            })
+            .collect();
+        for (i, (a, dir, a_ifaces)) in wireguard.iter().enumerate() {
+            for (b, other_dir, b_ifaces) in &wireguard[i + 1..] {
+                if dir != other_dir {
+                    continue;
+                }
+                let shared =
+                    a_ifaces.is_empty() || b_ifaces.is_empty() || a_ifaces.iter().any(|x| b_ifaces.contains(x));
+                if shared {
+                    let name = |n: &str| {
+                        if n.is_empty() {
+                            "wireguard".to_owned()
+                        } else {
+                            n.to_owned()
+                        }
+                    };
+                    return Err(invalid(format!(
+                        "wireguard instances {:?} and {:?} both read {} with overlapping interfaces: give each a disjoint `interfaces` list",
+                        name(a),
+                        name(b),
+                        dir.display()
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -508,5 +545,27 @@ mod tests {
         assert!(err.contains("tls") && err.contains("no plaintext"), "{err}");
         let err = Config::from_toml("rpc_timeout_secs = 0\n").map(|c| c.validate());
         assert!(matches!(err, Ok(Err(ConfigError::Invalid { .. }))));
+    }
+
+    #[test]
+    fn wireguard_instances_on_one_directory_must_split_it() {
+        let two = |a: &str, b: &str| {
+            format!(
+                "[[source]]\nkind = \"wireguard\"\nname = \"wg-a\"\nsocket_dir = \"/run/wg\"\n{a}\n\
+                 [[source]]\nkind = \"wireguard\"\nname = \"wg-b\"\nsocket_dir = \"/run/wg\"\n{b}\n"
+            )
+        };
+        let check = |text: String| Config::from_toml(&text).expect("parses").validate();
+        let err = check(two("", "")).unwrap_err().to_string();
+        assert!(
+            err.contains("wg-a") && err.contains("wg-b") && err.contains("interfaces"),
+            "{err}"
+        );
+        assert!(check(two("interfaces = [\"wg0\"]", "interfaces = [\"wg0\", \"wg1\"]")).is_err());
+        assert!(check(two("interfaces = [\"wg0\"]", "")).is_err());
+        check(two("interfaces = [\"wg0\"]", "interfaces = [\"wg1\"]")).expect("disjoint lists are fine");
+        // Different directories never overlap.
+        let text = two("", "").replacen("/run/wg", "/run/wg-other", 1);
+        check(text).expect("separate directories");
     }
 }

@@ -92,3 +92,86 @@ fn wireguard_go_peers_become_connections() {
     });
     assert!(down.is_some(), "peers of a vanished interface did not end");
 }
+
+/// Two WireGuard source instances side by side, splitting one socket
+/// directory by interface, each over its own real wireguard-go server: each
+/// instance reports, hangs up and ends only its own peers.
+#[test]
+fn two_wireguard_instances_keep_to_their_own_peers() {
+    if !require_root() || !["wireguard-go", "wg", "ping", "ip"].iter().all(|t| require_tool(t)) {
+        return;
+    }
+    let mut lab_a = WireguardLab::up();
+    let mut lab_b = WireguardLab::up();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rrasd.toml");
+    let instance = |name: &str, iface: &str| {
+        format!(
+            "[[source]]\nkind = \"wireguard\"\nname = \"{name}\"\nsocket_dir = \"{SOCKET_DIR}\"\n\
+             interfaces = [\"{iface}\"]\npoll_secs = 1\nactive_secs = 60\n"
+        )
+    };
+    std::fs::write(
+        &config,
+        instance("wg-a", &lab_a.server_iface) + &instance("wg-b", &lab_b.server_iface),
+    )
+    .unwrap();
+    let daemon = DaemonProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_rrasd")),
+        &["--config", config.to_str().unwrap()],
+    );
+    let owned_by = |name: &'static str, iface: String| {
+        move |c: &Connection| c.info.source.instance == name && c.info.source.nas == iface
+    };
+    let (a_iface, b_iface) = (lab_a.server_iface.clone(), lab_b.server_iface.clone());
+    let a = wait_for(Duration::from_secs(15), || {
+        connections_where(&daemon.addr(), owned_by("wg-a", a_iface.clone())).pop()
+    })
+    .expect("instance wg-a reports its peer");
+    let b = wait_for(Duration::from_secs(15), || {
+        connections_where(&daemon.addr(), owned_by("wg-b", b_iface.clone())).pop()
+    })
+    .expect("instance wg-b reports its peer");
+    assert_eq!(
+        (a.info.source.session_id.as_str(), b.info.source.session_id.as_str()),
+        (lab_a.client_pub.as_str(), lab_b.client_pub.as_str())
+    );
+    // Only the configured interfaces: the clients' sockets in the same
+    // directory are nobody's.
+    let all = connections_where(&daemon.addr(), |c| c.info.source.engine == EngineKind::Wireguard);
+    assert_eq!(all.len(), 2, "{all:?}");
+
+    // A hang-up goes through the instance that owns the row, to its server.
+    runtime().block_on(async {
+        let c = AdminClient::connect(&daemon.addr()).await.unwrap();
+        c.disconnect(a.handle.get()).await.expect("disconnect through wg-a");
+    });
+    assert!(lab_a.server_peers().is_empty(), "wg-a's peer still configured");
+    assert_eq!(
+        lab_b.server_peers(),
+        vec![lab_b.client_pub.clone()],
+        "wg-b's server was touched"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let b_now = connections_where(&daemon.addr(), owned_by("wg-b", b_iface.clone()));
+    assert_eq!(
+        b_now.iter().map(|c| c.handle).collect::<Vec<_>>(),
+        vec![b.handle],
+        "wg-b's session changed"
+    );
+
+    // wg-b's engine goes away: its session ends, wg-a keeps working.
+    lab_b.stop_server();
+    let down = wait_for(Duration::from_secs(15), || {
+        last_end_reason(&daemon.addr(), owned_by("wg-b", b_iface.clone())).filter(|r| r == "interface-down")
+    });
+    assert!(down.is_some(), "wg-b's peer did not end with its interface");
+    lab_a.add_client_peer();
+    assert!(lab_a.ping());
+    let back = wait_for(Duration::from_secs(15), || {
+        connections_where(&daemon.addr(), owned_by("wg-a", a_iface.clone())).pop()
+    })
+    .expect("wg-a still polls after wg-b's engine died");
+    assert_ne!(back.handle, a.handle, "a new session after the hang-up");
+    assert!(connections_where(&daemon.addr(), owned_by("wg-b", b_iface.clone())).is_empty());
+}

@@ -38,6 +38,9 @@ pub struct WireguardConfig {
     pub name: String,
     /// Directory of UAPI sockets (`<iface>.sock`); the source is off when unset.
     pub socket_dir: Option<PathBuf>,
+    /// Only these interfaces (empty: every socket in `socket_dir`). Two
+    /// instances on one directory split it with disjoint lists.
+    pub interfaces: Vec<String>,
     /// Seconds between polls.
     pub poll_secs: u64,
     /// A peer is connected while its last handshake is younger than this.
@@ -54,6 +57,7 @@ impl Default for WireguardConfig {
         WireguardConfig {
             name: String::new(),
             socket_dir: None,
+            interfaces: Vec::new(),
             poll_secs: 5,
             active_secs: 180,
             peers_file: None,
@@ -216,7 +220,8 @@ impl PollingEngine for WireguardEngine {
         let dir = self.config.socket_dir.clone().unwrap_or_default();
         let mut devices = Vec::new();
         let mut unreachable = Vec::new();
-        for (iface, socket) in sockets(&dir).await? {
+        let mine = |iface: &str| self.config.interfaces.is_empty() || self.config.interfaces.iter().any(|i| i == iface);
+        for (iface, socket) in sockets(&dir).await?.into_iter().filter(|(iface, _)| mine(iface)) {
             match uapi::get(&socket).await {
                 Ok(d) => devices.push((iface, d)),
                 // Nobody listens on the socket: the wireguard-go of that
