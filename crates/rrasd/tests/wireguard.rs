@@ -101,7 +101,7 @@ fn two_wireguard_instances_keep_to_their_own_peers() {
     if !require_root() || !["wireguard-go", "wg", "ping", "ip"].iter().all(|t| require_tool(t)) {
         return;
     }
-    let mut lab_a = WireguardLab::up();
+    let lab_a = WireguardLab::up();
     let mut lab_b = WireguardLab::up();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("rrasd.toml");
