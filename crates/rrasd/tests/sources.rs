@@ -4,7 +4,8 @@
 //! answers with extreme numbers, garbage, a huge reply and a stall. rrasd
 //! keeps serving, reports that engine's health, keeps its peer through the
 //! grace period and then ends it as engine-unreachable, while the RADIUS
-//! instances keep working.
+//! instances keep working; beside it a hostile OpenVPN management socket
+//! whose replies turn into an endless line.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
@@ -56,6 +57,39 @@ fn hostile_uapi(listener: UnixListener, stop: Arc<AtomicBool>) {
             },
         };
         let _ = stream.write_all(&reply);
+        n += 1;
+    }
+}
+
+/// The fake OpenVPN management socket: the first `status 3` gets one
+/// client (CRLF lines, a greeting first, as OpenVPN sends them); every
+/// later connection gets an endless line, until rrasd hangs up.
+fn hostile_management(listener: UnixListener, stop: Arc<AtomicBool>) {
+    listener.set_nonblocking(true).unwrap();
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((mut stream, _)) = listener.accept() else {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        };
+        let _ = stream.set_nonblocking(false);
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+        let _ = stream.write_all(b">INFO:OpenVPN Management Interface Version 5\r\n");
+        let mut request = [0u8; 64];
+        let _ = stream.read(&mut request);
+        if n == 0 {
+            let _ = stream.write_all(
+                "TITLE\tOpenVPN 2.6\r\nHEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\t\
+                 Virtual IPv6 Address\tBytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\t\
+                 Username\tClient ID\tPeer ID\tData Channel Cipher\r\n\
+                 CLIENT_LIST\tcarol\t203.0.113.5:1194\t10.8.0.6\t\t99999999999999999999\t5\tx\t\
+                 18446744073709551615\tcarol\t3\t0\tAES-256-GCM\r\nEND\r\n"
+                    .as_bytes(),
+            );
+        } else {
+            let flood = [b'x'; 64 * 1024];
+            while !stop.load(Ordering::Relaxed) && stream.write_all(&flood).is_ok() {}
+        }
         n += 1;
     }
 }
@@ -119,6 +153,12 @@ fn instances_side_by_side_and_a_hostile_engine() {
         let stop = stop.clone();
         std::thread::spawn(move || hostile_uapi(listener, stop))
     };
+    let management = dir.path().join("ovpn.sock");
+    let fake_ovpn = {
+        let listener = UnixListener::bind(&management).unwrap();
+        let stop = stop.clone();
+        std::thread::spawn(move || hostile_management(listener, stop))
+    };
     let (port_a, port_b) = (free_udp_port(), free_udp_port());
     let config = dir.path().join("rrasd.toml");
     std::fs::write(
@@ -129,8 +169,11 @@ fn instances_side_by_side_and_a_hostile_engine() {
              [[source]]\nkind = \"radius\"\nname = \"acct-b\"\nlisten = \"127.0.0.1:{port_b}\"\n\
              clients = [{{ cidr = \"127.0.0.0/8\", secret = \"{SECRET}\" }}]\n\n\
              [[source]]\nkind = \"wireguard\"\nname = \"wg-hostile\"\nsocket_dir = \"{}\"\n\
+             poll_secs = 1\nunreachable_grace_secs = 3\n\n\
+             [[source]]\nkind = \"openvpn\"\nname = \"ovpn-hostile\"\nmanagement = [\"{}=tun7\"]\n\
              poll_secs = 1\nunreachable_grace_secs = 3\n",
-            wg_dir.display()
+            wg_dir.display(),
+            management.display()
         ),
     )
     .unwrap();
@@ -186,6 +229,28 @@ fn instances_side_by_side_and_a_hostile_engine() {
     assert_eq!(ended.reason, "engine-unreachable");
     assert!(ended.ended_at.duration_since(peer.info.started_at).is_ok());
 
+    // The OpenVPN engine's client arrived; then its endless line is cut at
+    // the cap (not buffered until the deadline) and the client ends too.
+    let ovpn = history(&daemon)
+        .into_iter()
+        .chain(wait_for(Duration::from_secs(30), || {
+            history(&daemon)
+                .into_iter()
+                .find(|e| e.connection.info.source.instance == "ovpn-hostile")
+        }))
+        .find(|e| e.connection.info.source.instance == "ovpn-hostile")
+        .expect("the OpenVPN client became a connection and ended");
+    assert_eq!(ovpn.connection.info.user_name, "carol");
+    assert_eq!(ovpn.reason, "engine-unreachable");
+    let health = server_info(&daemon);
+    let o = health
+        .sources
+        .iter()
+        .find(|h| h.name == "ovpn-hostile")
+        .expect("ovpn-hostile listed");
+    assert_eq!(o.state, "unreachable");
+    assert!(o.last_error.contains("larger than"), "{}", o.last_error);
+
     // Meanwhile the daemon and the other instances kept working.
     assert_eq!(radclient(port_b, SECRET, &start_packets("S2"), &[]).responses(), 1);
     let info = server_info(&daemon);
@@ -193,7 +258,7 @@ fn instances_side_by_side_and_a_hostile_engine() {
     assert_eq!((b.state.as_str(), b.sessions), ("ok", 2));
     let a = info.sources.iter().find(|h| h.name == "acct-a").expect("acct-a listed");
     assert_eq!(a.sessions, 0);
-    assert_eq!(info.sources.len(), 3);
+    assert_eq!(info.sources.len(), 4);
     assert!(!info.node_id.is_empty() && info.node_id != "00000000-0000-0000-0000-000000000000");
     assert!(
         !daemon.log().contains("panicked"),
@@ -202,5 +267,7 @@ fn instances_side_by_side_and_a_hostile_engine() {
     );
 
     stop.store(true, Ordering::Relaxed);
+    drop(daemon);
     fake.join().unwrap();
+    fake_ovpn.join().unwrap();
 }

@@ -6,6 +6,7 @@
 //! whole read → compare → apply loop with its time limits and grace period
 //! (`polling`). ARCHITECTURE.md, "Adding a source", has the checklist.
 
+pub mod control;
 pub mod health;
 pub mod instance;
 pub mod openvpn;

@@ -3,17 +3,11 @@
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use rras_core::engine_time;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UnixStream;
-
-/// How long one management exchange may take.
-const TIMEOUT: Duration = Duration::from_secs(5);
-/// Most lines one status reply may have.
-const MAX_LINES: usize = 1_000_000;
+use crate::sources::control;
 
 /// One connected client, as `status 3` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,22 +34,9 @@ pub struct Client {
     pub cipher: String,
 }
 
-/// Why a management exchange failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ManagementError {
-    /// The socket could not be used.
-    #[error("management socket: {0}")]
-    Io(#[from] std::io::Error),
-    /// No complete answer in time.
-    #[error("management interface did not answer within {0:?}")]
-    Timeout(Duration),
-    /// The reply is not what the protocol says.
-    #[error("malformed management reply: {0}")]
-    Malformed(String),
-    /// OpenVPN refused the command.
-    #[error("OpenVPN said: {0}")]
-    Refused(String),
-}
+/// Errors of a management exchange are the control socket's (`Refused`
+/// carries OpenVPN's `ERROR:` line).
+pub use crate::sources::control::ControlError as ManagementError;
 
 /// Parses the lines of a `status 3` reply.
 pub fn parse_status(lines: &[String]) -> Result<Vec<Client>, ManagementError> {
@@ -117,38 +98,36 @@ pub fn parse_status(lines: &[String]) -> Result<Vec<Client>, ManagementError> {
 }
 
 /// Sends one command and reads its reply: lines up to END for `status`,
-/// the first SUCCESS:/ERROR: line otherwise.
+/// the first SUCCESS:/ERROR: line otherwise. Real-time notifications
+/// (`>INFO:`, `>CLIENT:`) interleave and are skipped; lines end in CRLF.
 async fn command(socket: &Path, cmd: &str, multi_line: bool) -> Result<Vec<String>, ManagementError> {
-    let work = async {
-        let stream = UnixStream::connect(socket).await?;
-        let (read, mut write) = stream.into_split();
-        let mut lines = BufReader::new(read).lines();
-        write.write_all(format!("{cmd}\n").as_bytes()).await?;
-        let mut out = Vec::new();
-        while let Some(line) = lines.next_line().await? {
-            // Real-time notifications (">INFO:", ">CLIENT:") interleave.
-            if line.starts_with('>') {
-                continue;
-            }
-            if multi_line {
-                if line == "END" {
-                    break;
-                }
-            } else if line.starts_with("SUCCESS:") || line.starts_with("ERROR:") {
-                out.push(line);
-                break;
-            }
-            out.push(line);
-            if out.len() > MAX_LINES {
-                return Err(ManagementError::Malformed("reply too long".into()));
-            }
-        }
-        let _ = write.write_all(b"quit\n").await;
-        Ok(out)
+    let is_answer = |l: &[u8]| l.starts_with(b"SUCCESS:") || l.starts_with(b"ERROR:");
+    let complete = |reply: &[u8]| match control::last_line(reply) {
+        Some(l) if multi_line => l == b"END",
+        Some(l) => is_answer(l),
+        None => false,
     };
-    tokio::time::timeout(TIMEOUT, work)
-        .await
-        .map_err(|_| ManagementError::Timeout(TIMEOUT))?
+    let reply = control::exchange(
+        socket,
+        format!("{cmd}\n").as_bytes(),
+        control::Limits::default(),
+        complete,
+    )
+    .await?;
+    let mut out = Vec::new();
+    for line in reply.lines().map(|l| l.strip_suffix('\r').unwrap_or(l)) {
+        if line.starts_with('>') {
+            continue;
+        }
+        if multi_line && line == "END" {
+            break;
+        }
+        out.push(line.to_owned());
+        if !multi_line && is_answer(line.as_bytes()) {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// The connected clients.
@@ -169,6 +148,7 @@ pub async fn kill(socket: &Path, client_id: u64) -> Result<(), ManagementError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use std::time::UNIX_EPOCH;
 
     fn lines(s: &str) -> Vec<String> {

@@ -212,13 +212,9 @@ impl HangUp for ClientKiller {
                 self.killed.add(client.key);
                 Win32Error::NoError
             }
-            Err(management::ManagementError::Refused(_)) => Win32Error::NoConnection,
-            Err(management::ManagementError::Io(_) | management::ManagementError::Timeout(_)) => {
-                Win32Error::RpcServerUnavailable
-            }
             Err(e) => {
                 tracing::warn!("client-kill failed: {e}");
-                Win32Error::RpcCallFailed
+                e.win32()
             }
         }
     }

@@ -226,11 +226,7 @@ impl PollingEngine for WireguardEngine {
                 Ok(d) => devices.push((iface, d)),
                 // Nobody listens on the socket: the wireguard-go of that
                 // interface is gone, and its peers with it (interface-down).
-                Err(uapi::UapiError::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound
-                    ) => {}
+                Err(e) if e.is_gone() => {}
                 // It is there but does not answer properly: keep its peers
                 // for the grace period.
                 Err(e) => unreachable.push((iface, e.to_string())),
@@ -287,10 +283,9 @@ impl HangUp for PeerRemover {
     async fn hang_up(&self, peer: PeerSession) -> Win32Error {
         match uapi::remove_peer(&peer.socket, &peer.public_key).await {
             Ok(()) => Win32Error::NoError,
-            Err(uapi::UapiError::Io(_) | uapi::UapiError::Timeout(_)) => Win32Error::RpcServerUnavailable,
             Err(e) => {
                 tracing::warn!("WireGuard peer removal failed: {e}");
-                Win32Error::RpcCallFailed
+                e.win32()
             }
         }
     }

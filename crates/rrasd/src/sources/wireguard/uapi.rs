@@ -6,18 +6,16 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use rras_core::engine_time;
 
+use crate::sources::control;
 use base64::Engine;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
 
-/// Most bytes one `get` reply may have (a few thousand peers).
-const MAX_REPLY: usize = 16 * 1024 * 1024;
-/// How long one UAPI exchange may take.
-const TIMEOUT: Duration = Duration::from_secs(5);
+/// Errors of a UAPI exchange are the control socket's (`Status` carries
+/// the device's `errno`).
+pub use crate::sources::control::ControlError as UapiError;
 
 /// One peer as the device reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,23 +41,6 @@ pub struct Device {
     pub listen_port: Option<u16>,
     /// Peers in the device's order.
     pub peers: Vec<Peer>,
-}
-
-/// Why a UAPI exchange failed.
-#[derive(Debug, thiserror::Error)]
-pub enum UapiError {
-    /// The socket could not be used.
-    #[error("UAPI socket: {0}")]
-    Io(#[from] std::io::Error),
-    /// No answer in time.
-    #[error("UAPI socket did not answer within {0:?}")]
-    Timeout(Duration),
-    /// The device refused the request.
-    #[error("UAPI errno={0}")]
-    Errno(i64),
-    /// The reply is not UAPI.
-    #[error("malformed UAPI reply: {0}")]
-    Malformed(String),
 }
 
 /// Hex key (64 chars) → base64; None if it is not a 32-byte hex key.
@@ -129,36 +110,18 @@ pub fn parse_get(reply: &str) -> Result<Device, UapiError> {
     }
     match errno {
         Some(0) => Ok(device),
-        Some(e) => Err(UapiError::Errno(e)),
+        Some(e) => Err(UapiError::Status(e)),
         None => Err(UapiError::Malformed("no errno line".into())),
     }
 }
 
+/// A UAPI reply is complete after its `errno=N` line and a blank line.
+fn complete(reply: &[u8]) -> bool {
+    reply.ends_with(b"\n\n") && control::last_line(&reply[..reply.len() - 1]).is_some_and(|l| l.starts_with(b"errno="))
+}
+
 async fn exchange(socket: &Path, request: &str) -> Result<String, UapiError> {
-    let work = async {
-        let mut stream = UnixStream::connect(socket).await?;
-        stream.write_all(request.as_bytes()).await?;
-        let mut reply = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            reply.extend_from_slice(&buf[..n]);
-            if reply.len() > MAX_REPLY {
-                return Err(UapiError::Malformed("reply too large".into()));
-            }
-            // A reply ends with "errno=N\n\n".
-            if reply.ends_with(b"\n\n") && reply.windows(6).any(|w| w == b"errno=") {
-                break;
-            }
-        }
-        String::from_utf8(reply).map_err(|_| UapiError::Malformed("not UTF-8".into()))
-    };
-    tokio::time::timeout(TIMEOUT, work)
-        .await
-        .map_err(|_| UapiError::Timeout(TIMEOUT))?
+    control::exchange(socket, request.as_bytes(), control::Limits::default(), complete).await
 }
 
 /// `get=1` on a device's UAPI socket.
@@ -178,13 +141,14 @@ pub async fn remove_peer(socket: &Path, public_key: &str) -> Result<(), UapiErro
     if errno == 0 {
         Ok(())
     } else {
-        Err(UapiError::Errno(errno))
+        Err(UapiError::Status(errno))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use std::time::UNIX_EPOCH;
 
     const SAMPLE: &str = "private_key=a8ed5b6bd3bc8c1f3cba84bd44c7e1bcd0cd4d4a5c78ef6ba92bbf5b0a19cd47
@@ -263,7 +227,7 @@ errno=0
 
     #[test]
     fn errors_and_garbage() {
-        assert!(matches!(parse_get("errno=22\n\n"), Err(UapiError::Errno(22))));
+        assert!(matches!(parse_get("errno=22\n\n"), Err(UapiError::Status(22))));
         assert!(matches!(parse_get("listen_port=1\n"), Err(UapiError::Malformed(_))));
         assert!(matches!(parse_get("garbage\nerrno=0\n"), Err(UapiError::Malformed(_))));
         assert!(matches!(
