@@ -66,6 +66,8 @@ pub struct Config {
     pub wireguard: crate::sources::wireguard::WireguardConfig,
     /// OpenVPN source.
     pub openvpn: crate::sources::openvpn::OpenvpnConfig,
+    /// `[ocserv]`: the default ocserv instance.
+    pub ocserv: crate::sources::ocserv::OcservConfig,
     /// Further source instances (`[[source]] kind = "openvpn" name = …`);
     /// `[radius]`, `[wireguard]`, `[openvpn]` and the flags are shorthands
     /// for one default instance each.
@@ -104,6 +106,7 @@ impl Default for Config {
             tls: crate::tls::TlsConfig::default(),
             wireguard: Default::default(),
             openvpn: Default::default(),
+            ocserv: Default::default(),
             source: Vec::new(),
             cli: None,
         }
@@ -223,6 +226,15 @@ pub struct Args {
     /// Seconds between OpenVPN polls [default: 5].
     #[arg(long, value_name = "SECS")]
     pub openvpn_poll_secs: Option<u64>,
+    /// ocserv's occtl socket (`occtl-socket-file`): watch that ocserv.
+    #[arg(long, value_name = "PATH")]
+    pub ocserv_socket: Option<String>,
+    /// Network namespace ocserv runs in (occtl runs there, for counters).
+    #[arg(long, value_name = "NAME")]
+    pub ocserv_netns: Option<String>,
+    /// Seconds between ocserv polls [default: 5].
+    #[arg(long, value_name = "SECS")]
+    pub ocserv_poll_secs: Option<u64>,
     /// Stay "starting" this long before serving (for tests of ERROR_DDM_NOT_RUNNING).
     #[arg(long, value_name = "MS", hide = true)]
     pub debug_start_delay_ms: Option<u64>,
@@ -286,6 +298,15 @@ impl Args {
         config.openvpn.management.extend(self.openvpn_mgmt.iter().cloned());
         if let Some(s) = self.openvpn_poll_secs {
             config.openvpn.poll_secs = s;
+        }
+        if self.ocserv_socket.is_some() {
+            config.ocserv.socket = self.ocserv_socket.clone();
+        }
+        if self.ocserv_netns.is_some() {
+            config.ocserv.netns = self.ocserv_netns.clone();
+        }
+        if let Some(s) = self.ocserv_poll_secs {
+            config.ocserv.poll_secs = s;
         }
         if let Some(s) = self.wireguard_poll_secs {
             config.wireguard.poll_secs = s;
@@ -381,6 +402,9 @@ impl Config {
             key: "wireguard",
             message,
         })?;
+        self.ocserv
+            .validate()
+            .map_err(|message| ConfigError::Invalid { key: "ocserv", message })?;
         self.radius
             .validate()
             .map_err(|message| ConfigError::Invalid { key: "radius", message })?;
@@ -401,6 +425,9 @@ impl Config {
         if !self.openvpn.management.is_empty() {
             out.push(SourceConfig::Openvpn(self.openvpn.clone()));
         }
+        if self.ocserv.socket.is_some() {
+            out.push(SourceConfig::Ocserv(self.ocserv.clone()));
+        }
         out.extend(self.source.iter().cloned());
         out
     }
@@ -415,6 +442,7 @@ impl Config {
                 SourceConfig::Radius(c) => c.listen.is_none().then_some("listen"),
                 SourceConfig::Wireguard(c) => c.socket_dir.is_none().then_some("socket_dir"),
                 SourceConfig::Openvpn(c) => c.management.is_empty().then_some("management"),
+                SourceConfig::Ocserv(c) => c.socket.is_none().then_some("socket"),
             };
             if let Some(key) = missing {
                 return Err(invalid(format!("{id}: {key} is required")));

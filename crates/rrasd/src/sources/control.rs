@@ -6,7 +6,8 @@
 //! to an admin call, as a Win32 code.
 //!
 //! The protocol modules keep only what differs: the request bytes, when a
-//! reply is complete, and how to parse it.
+//! reply is complete, and how to parse it. Engines whose control interface
+//! is a command (`occtl`) go through [`run`], with the same bounds.
 
 use std::io;
 use std::path::Path;
@@ -117,6 +118,61 @@ pub async fn exchange(
         .map_err(|_| ControlError::Timeout(limits.timeout))?
 }
 
+/// Runs an engine's control command and returns its standard output,
+/// within the same limits: the output is capped, the command is killed at
+/// the time limit (and whenever the future is dropped). A command that
+/// exits non-zero is `Refused` with the first line it printed.
+pub async fn run(program: &str, args: &[&str], limits: Limits) -> Result<String, ControlError> {
+    use std::process::Stdio;
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| ControlError::Io(io::Error::new(e.kind(), format!("{program}: {e}"))))?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(ControlError::Io(io::Error::other("no pipes to the command")));
+    };
+    let work = async {
+        let (out, err) = tokio::join!(read_capped(stdout, limits.max_reply), read_capped(stderr, 64 * 1024));
+        let status = child.wait().await.map_err(ControlError::Io)?;
+        let out = out?;
+        if !status.success() {
+            let err = err.unwrap_or_default();
+            let said = first_line(&err).or_else(|| first_line(&out)).unwrap_or_default();
+            return Err(ControlError::Refused(format!("{program} exited with {status}: {said}")));
+        }
+        String::from_utf8(out).map_err(|_| ControlError::Malformed("not UTF-8".into()))
+    };
+    tokio::time::timeout(limits.timeout, work)
+        .await
+        .map_err(|_| ControlError::Timeout(limits.timeout))?
+}
+
+async fn read_capped(mut from: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Result<Vec<u8>, ControlError> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = from.read(&mut buf).await.map_err(ControlError::Io)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if out.len() + n > cap {
+            return Err(ControlError::TooLarge(cap));
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// The first non-empty line, trimmed and cut to 200 characters.
+fn first_line(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(line.chars().take(200).collect())
+}
+
 /// The last complete line of `reply` (without its `\n` or `\r\n`), if the
 /// reply ends with a line break.
 pub fn last_line(reply: &[u8]) -> Option<&[u8]> {
@@ -191,6 +247,21 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.is_gone(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn commands_are_bounded_and_their_failures_named() {
+        let out = run("sh", &["-c", "printf 'a\\nb\\n'"], small()).await.unwrap();
+        assert_eq!(out, "a\nb\n");
+        let err = run("sh", &["-c", "echo 'no such id' >&2; exit 1"], small()).await.unwrap_err();
+        assert!(matches!(&err, ControlError::Refused(m) if m.contains("no such id")), "{err}");
+        assert_eq!(err.win32(), Win32Error::NoConnection);
+        let err = run("sh", &["-c", "sleep 5"], small()).await.unwrap_err();
+        assert!(matches!(err, ControlError::Timeout(_)), "{err}");
+        let err = run("sh", &["-c", "yes"], small()).await.unwrap_err();
+        assert!(matches!(err, ControlError::TooLarge(_)), "{err}");
+        let err = run("/nonexistent/occtl", &[], small()).await.unwrap_err();
+        assert!(matches!(err, ControlError::Io(_)), "{err}");
     }
 
     #[test]

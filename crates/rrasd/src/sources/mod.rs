@@ -9,6 +9,7 @@
 pub mod control;
 pub mod health;
 pub mod instance;
+pub mod ocserv;
 pub mod openvpn;
 pub mod polling;
 pub mod radius;
@@ -87,6 +88,8 @@ pub enum SourceConfig {
     Wireguard(wireguard::WireguardConfig),
     /// OpenVPN management interfaces.
     Openvpn(openvpn::OpenvpnConfig),
+    /// ocserv through occtl.
+    Ocserv(ocserv::OcservConfig),
 }
 
 impl SourceConfig {
@@ -96,6 +99,7 @@ impl SourceConfig {
             SourceConfig::Radius(c) => (rras_core::EngineKind::Radius, &c.name),
             SourceConfig::Wireguard(c) => (rras_core::EngineKind::Wireguard, &c.name),
             SourceConfig::Openvpn(c) => (rras_core::EngineKind::Openvpn, &c.name),
+            SourceConfig::Ocserv(c) => (rras_core::EngineKind::Ocserv, &c.name),
         };
         SourceId::new(kind, name).map_err(|e| e.to_string())
     }
@@ -107,6 +111,7 @@ impl SourceConfig {
             SourceConfig::Radius(c) => c.validate(),
             SourceConfig::Wireguard(c) => c.validate(),
             SourceConfig::Openvpn(c) => c.validate(),
+            SourceConfig::Ocserv(c) => c.validate(),
         }
     }
 }
@@ -132,6 +137,7 @@ pub async fn start(
             SourceConfig::Openvpn(c) => {
                 tasks.extend(openvpn::start(&c, manager.clone(), stop.clone()).map_err(invalid)?)
             }
+            SourceConfig::Ocserv(c) => tasks.extend(ocserv::start(&c, manager.clone(), stop.clone()).map_err(invalid)?),
             SourceConfig::Radius(c) => {
                 tasks.extend(radius::start(&c, manager.clone(), metrics.clone(), stop.clone()).await?);
             }
