@@ -62,7 +62,7 @@ fn open_fds(pid: u32) -> u64 {
 /// no RADIUS sweep or Accounting-On ever touches it).
 fn report_session(id: u64) -> rras_core::ConnectionInfo {
     let mut info = synthetic::connection(id, SystemTime::now());
-    info.source = SourceKey::new(EngineKind::Report, "soak", &format!("r{id:x}"));
+    info.source = SourceKey::new(EngineKind::Report, "soak", format!("r{id:x}"));
     info
 }
 

@@ -6,6 +6,7 @@
 #![allow(missing_docs)]
 
 pub mod netns;
+pub mod ocserv_lab;
 pub mod openvpn_lab;
 pub mod pki;
 pub mod wireguard_lab;

@@ -253,8 +253,13 @@ mod tests {
     async fn commands_are_bounded_and_their_failures_named() {
         let out = run("sh", &["-c", "printf 'a\\nb\\n'"], small()).await.unwrap();
         assert_eq!(out, "a\nb\n");
-        let err = run("sh", &["-c", "echo 'no such id' >&2; exit 1"], small()).await.unwrap_err();
-        assert!(matches!(&err, ControlError::Refused(m) if m.contains("no such id")), "{err}");
+        let err = run("sh", &["-c", "echo 'no such id' >&2; exit 1"], small())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ControlError::Refused(m) if m.contains("no such id")),
+            "{err}"
+        );
         assert_eq!(err.win32(), Win32Error::NoConnection);
         let err = run("sh", &["-c", "sleep 5"], small()).await.unwrap_err();
         assert!(matches!(err, ControlError::Timeout(_)), "{err}");

@@ -63,7 +63,9 @@ impl OcservConfig {
             return Err("ocserv.poll_secs must be at least 1".into());
         }
         if let Some(ns) = &self.netns {
-            let ok = !ns.is_empty() && ns.len() <= 64 && ns.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            let ok = !ns.is_empty()
+                && ns.len() <= 64
+                && ns.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
             if !ok {
                 return Err(format!("ocserv.netns {ns:?} is not a network namespace name"));
             }
@@ -112,10 +114,7 @@ pub fn start(
 /// session and "Connected at" has minutes only); the polling driver keeps
 /// the first value it saw.
 pub fn session_info(id: &SourceId, socket: &str, u: &OcUser, now: SystemTime) -> ConnectionInfo {
-    let started = u
-        .connected_for
-        .and_then(|ago| now.checked_sub(ago))
-        .unwrap_or(now);
+    let started = u.connected_for.and_then(|ago| now.checked_sub(ago)).unwrap_or(now);
     let key = id.key(socket, format!("{}@{}", u.id, u.session));
     let (domain, user) = match u.username.split_once('\\') {
         Some((d, user)) => (d.to_owned(), user.to_owned()),
@@ -229,7 +228,10 @@ mod tests {
         assert_eq!(info.remote_computer, "laptop");
         assert_eq!(info.device_type, rras_core::model::device_type::OTHER);
         assert!(info.engine_attributes.contains(&("Group".into(), "staff".into())));
-        assert_eq!(info.projection.ipv6().remote_address(), Some("fd00::7".parse().unwrap()));
+        assert_eq!(
+            info.projection.ipv6().remote_address(),
+            Some("fd00::7".parse().unwrap())
+        );
     }
 
     #[test]

@@ -211,7 +211,10 @@ mod tests {
         let users = parse_users(SAMPLE).unwrap();
         assert_eq!(users.len(), 1);
         let u = &users[0];
-        assert_eq!((u.id, u.username.as_str(), u.groupname.as_deref()), (25424, "user1", None));
+        assert_eq!(
+            (u.id, u.username.as_str(), u.groupname.as_deref()),
+            (25424, "user1", None)
+        );
         assert_eq!(u.device, "vpns0");
         assert_eq!(u.remote_ip, Some("10.200.3.2".parse().unwrap()));
         assert_eq!(u.local_ip, Some("10.200.3.1".parse().unwrap()));
@@ -233,7 +236,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(users.len(), 1);
-        assert_eq!((users[0].id, users[0].rx_bytes, users[0].tx_bytes, users[0].ipv4), (7, None, None, None));
+        assert_eq!(
+            (users[0].id, users[0].rx_bytes, users[0].tx_bytes, users[0].ipv4),
+            (7, None, None, None)
+        );
         assert_eq!(users[0].connected_for, None);
     }
 
@@ -243,7 +249,10 @@ mod tests {
         assert_eq!(parse_interval(" 3m:12s"), Some(Duration::from_secs(192)));
         assert_eq!(parse_interval(" 2h:03m"), Some(Duration::from_secs(7380)));
         assert_eq!(parse_interval("1d: 2h"), Some(Duration::from_secs(93_600)));
-        assert_eq!(parse_interval(" 3w: 2d"), Some(Duration::from_secs(3 * 604_800 + 2 * 86_400)));
+        assert_eq!(
+            parse_interval(" 3w: 2d"),
+            Some(Duration::from_secs(3 * 604_800 + 2 * 86_400))
+        );
         assert_eq!(parse_interval(""), None);
         assert_eq!(parse_interval("4x"), None);
         assert_eq!(parse_interval("s"), None);
