@@ -14,7 +14,7 @@ use rrasd::manager::ReportEvent;
 use rrasd::sources::radius::accounting::{interpret, AccountingEvent};
 use rrasd::sources::radius::attributes::*;
 use rrasd::sources::radius::packet::{request_authenticator_ok, Packet, ACCOUNTING_REQUEST};
-use rrasd::sources::{openvpn, wireguard, SourceId};
+use rrasd::sources::{ocserv, openvpn, wireguard, SourceId};
 
 /// One fuzz target.
 #[derive(Debug)]
@@ -42,6 +42,12 @@ pub const TARGETS: &[Target] = &[
         about: "OpenVPN management `status 3` → clients → connections → records",
         seeds: openvpn_seeds,
         feed: openvpn_feed,
+    },
+    Target {
+        name: "ocserv-users",
+        about: "occtl --json show users → sessions → connections → records",
+        seeds: ocserv_seeds,
+        feed: ocserv_feed,
     },
     Target {
         name: "radius",
@@ -143,6 +149,21 @@ fn openvpn_feed(input: &[u8]) -> bool {
     for c in &clients {
         let id = SourceId::default_of(EngineKind::Openvpn);
         round_trip(&openvpn::client_info(&id, "/run/openvpn/fuzz.sock", "tun0", c, now()));
+    }
+    true
+}
+
+fn ocserv_seeds() -> Vec<Vec<u8>> {
+    vec![ocserv::occtl::SHOW_USERS_SAMPLE.as_bytes().to_vec()]
+}
+
+fn ocserv_feed(input: &[u8]) -> bool {
+    let Ok(users) = ocserv::occtl::parse_users(&String::from_utf8_lossy(input)) else {
+        return false;
+    };
+    let id = SourceId::default_of(EngineKind::Ocserv);
+    for u in &users {
+        round_trip(&ocserv::session_info(&id, "/run/ocserv/occtl.socket", u, now()));
     }
     true
 }

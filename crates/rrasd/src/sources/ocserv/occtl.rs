@@ -169,12 +169,9 @@ impl Occtl {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// occtl 1.1.6's output, as captured in the lab (one session).
-    pub(crate) const SAMPLE: &str = r#"[
+/// occtl 1.1.6's `--json show users`, as captured in the lab (one session):
+/// the seed of the fuzz target and the unit tests' input.
+pub const SHOW_USERS_SAMPLE: &str = r#"[
   {
     "ID":  25424,
     "Username":  "user1",
@@ -206,9 +203,13 @@ mod tests {
   }
 ]"#;
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
     #[test]
     fn parses_show_users() {
-        let users = parse_users(SAMPLE).unwrap();
+        let users = parse_users(SHOW_USERS_SAMPLE).unwrap();
         assert_eq!(users.len(), 1);
         let u = &users[0];
         assert_eq!(
