@@ -68,6 +68,8 @@ pub struct Config {
     pub openvpn: crate::sources::openvpn::OpenvpnConfig,
     /// `[ocserv]`: the default ocserv instance.
     pub ocserv: crate::sources::ocserv::OcservConfig,
+    /// `[strongswan]`: the default strongSwan instance.
+    pub strongswan: crate::sources::strongswan::StrongswanConfig,
     /// Further source instances (`[[source]] kind = "openvpn" name = …`);
     /// `[radius]`, `[wireguard]`, `[openvpn]` and the flags are shorthands
     /// for one default instance each.
@@ -107,6 +109,7 @@ impl Default for Config {
             wireguard: Default::default(),
             openvpn: Default::default(),
             ocserv: Default::default(),
+            strongswan: Default::default(),
             source: Vec::new(),
             cli: None,
         }
@@ -235,6 +238,9 @@ pub struct Args {
     /// Seconds between ocserv polls [default: 5].
     #[arg(long, value_name = "SECS")]
     pub ocserv_poll_secs: Option<u64>,
+    /// charon's VICI socket (unix:///var/run/charon.vici): watch strongSwan.
+    #[arg(long, value_name = "URI")]
+    pub strongswan_vici: Option<String>,
     /// Stay "starting" this long before serving (for tests of ERROR_DDM_NOT_RUNNING).
     #[arg(long, value_name = "MS", hide = true)]
     pub debug_start_delay_ms: Option<u64>,
@@ -307,6 +313,9 @@ impl Args {
         }
         if let Some(s) = self.ocserv_poll_secs {
             config.ocserv.poll_secs = s;
+        }
+        if self.strongswan_vici.is_some() {
+            config.strongswan.vici = self.strongswan_vici.clone();
         }
         if let Some(s) = self.wireguard_poll_secs {
             config.wireguard.poll_secs = s;
@@ -405,6 +414,10 @@ impl Config {
         self.ocserv
             .validate()
             .map_err(|message| ConfigError::Invalid { key: "ocserv", message })?;
+        self.strongswan.validate().map_err(|message| ConfigError::Invalid {
+            key: "strongswan",
+            message,
+        })?;
         self.radius
             .validate()
             .map_err(|message| ConfigError::Invalid { key: "radius", message })?;
@@ -428,6 +441,9 @@ impl Config {
         if self.ocserv.socket.is_some() {
             out.push(SourceConfig::Ocserv(self.ocserv.clone()));
         }
+        if self.strongswan.vici.is_some() {
+            out.push(SourceConfig::Strongswan(self.strongswan.clone()));
+        }
         out.extend(self.source.iter().cloned());
         out
     }
@@ -443,6 +459,7 @@ impl Config {
                 SourceConfig::Wireguard(c) => c.socket_dir.is_none().then_some("socket_dir"),
                 SourceConfig::Openvpn(c) => c.management.is_empty().then_some("management"),
                 SourceConfig::Ocserv(c) => c.socket.is_none().then_some("socket"),
+                SourceConfig::Strongswan(c) => c.vici.is_none().then_some("vici"),
             };
             if let Some(key) = missing {
                 return Err(invalid(format!("{id}: {key} is required")));

@@ -13,6 +13,7 @@ pub mod ocserv;
 pub mod openvpn;
 pub mod polling;
 pub mod radius;
+pub mod strongswan;
 pub mod supervise;
 pub mod wireguard;
 
@@ -90,6 +91,8 @@ pub enum SourceConfig {
     Openvpn(openvpn::OpenvpnConfig),
     /// ocserv through occtl.
     Ocserv(ocserv::OcservConfig),
+    /// strongSwan's charon over VICI.
+    Strongswan(strongswan::StrongswanConfig),
 }
 
 impl SourceConfig {
@@ -100,6 +103,7 @@ impl SourceConfig {
             SourceConfig::Wireguard(c) => (rras_core::EngineKind::Wireguard, &c.name),
             SourceConfig::Openvpn(c) => (rras_core::EngineKind::Openvpn, &c.name),
             SourceConfig::Ocserv(c) => (rras_core::EngineKind::Ocserv, &c.name),
+            SourceConfig::Strongswan(c) => (rras_core::EngineKind::Strongswan, &c.name),
         };
         SourceId::new(kind, name).map_err(|e| e.to_string())
     }
@@ -112,6 +116,7 @@ impl SourceConfig {
             SourceConfig::Wireguard(c) => c.validate(),
             SourceConfig::Openvpn(c) => c.validate(),
             SourceConfig::Ocserv(c) => c.validate(),
+            SourceConfig::Strongswan(c) => c.validate(),
         }
     }
 }
@@ -138,6 +143,9 @@ pub async fn start(
                 tasks.extend(openvpn::start(&c, manager.clone(), stop.clone()).map_err(invalid)?)
             }
             SourceConfig::Ocserv(c) => tasks.extend(ocserv::start(&c, manager.clone(), stop.clone()).map_err(invalid)?),
+            SourceConfig::Strongswan(c) => {
+                tasks.extend(strongswan::start(&c, manager.clone(), stop.clone()).map_err(invalid)?)
+            }
             SourceConfig::Radius(c) => {
                 tasks.extend(radius::start(&c, manager.clone(), metrics.clone(), stop.clone()).await?);
             }

@@ -45,6 +45,11 @@ pub trait PollingEngine: Send + 'static {
 
     /// Why a session that is no longer listed ended.
     fn ended_reason(&self, key: &SourceKey) -> String;
+
+    /// Called once before the first read with the instance's rows as the
+    /// table holds them (e.g. to continue running counters after a
+    /// restart). Most engines need nothing.
+    fn seed(&mut self, _live: &[Arc<Connection>]) {}
 }
 
 /// The rhythm of a polling source: a tick every period while the manager
@@ -53,6 +58,7 @@ pub trait PollingEngine: Send + 'static {
 pub struct Poller {
     tick: tokio::time::Interval,
     stop: watch::Receiver<bool>,
+    nudge: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Poller {
@@ -61,6 +67,7 @@ impl Poller {
         Poller {
             tick: tokio::time::interval(Duration::from_secs(secs)),
             stop,
+            nudge: None,
         }
     }
 
@@ -68,8 +75,16 @@ impl Poller {
     /// the daemon is stopping.
     pub async fn next(&mut self, manager: &ConnectionManager) -> bool {
         loop {
+            let nudge = self.nudge.clone();
+            let nudged = async move {
+                match nudge {
+                    Some(n) => n.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = self.tick.tick() => {}
+                _ = nudged => {}
                 _ = self.stop.wait_for(|s| *s) => return false,
             }
             if manager.ensure_running().is_ok() {
@@ -86,6 +101,8 @@ pub struct PollSettings {
     pub poll_secs: u64,
     /// How long sessions of an unreachable engine are kept.
     pub grace: Duration,
+    /// Engines with an event feed nudge this to read at once.
+    pub nudge: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// Registers the instance's health and runs [`drive`] under supervision,
@@ -121,6 +138,8 @@ pub async fn drive<E: PollingEngine>(
     stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let mut poller = Poller::new(settings.poll_secs, stop);
+    poller.nudge = settings.nudge.clone();
+    engine.seed(&manager.table().select(|s| id.owns(s)));
     // Since when each unreachable part (by nas; "" = the whole engine) has
     // been failing.
     let mut failing: HashMap<String, Instant> = HashMap::new();

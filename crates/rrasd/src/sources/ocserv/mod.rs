@@ -101,6 +101,7 @@ pub fn start(
     let settings = PollSettings {
         poll_secs: config.poll_secs,
         grace: Duration::from_secs(config.unreachable_grace_secs),
+        nudge: None,
     };
     let task = polling::spawn(id.clone(), settings, manager, stop, move || OcservEngine {
         id: id.clone(),
