@@ -9,6 +9,7 @@ pub mod netns;
 pub mod ocserv_lab;
 pub mod openvpn_lab;
 pub mod pki;
+pub mod strongswan_lab;
 pub mod wireguard_lab;
 
 use std::io::Write;

@@ -236,6 +236,21 @@ fn wrong_secret_and_garbage_are_dropped_and_listener_keeps_working() {
     assert!(d.log().contains("RADIUS packet dropped"));
 }
 
+/// `recv_from` that retries when a signal interrupts it (with a receive
+/// timeout set, Linux does not restart the call: EINTR reaches the caller
+/// whenever the test process gets a signal, e.g. SIGCHLD from a daemon
+/// another test stopped).
+fn recv(sock: &UdpSocket, buf: &mut [u8]) -> usize {
+    for _ in 0..100 {
+        match sock.recv_from(buf) {
+            Ok((n, _)) => return n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => panic!("no answer: {e}"),
+        }
+    }
+    panic!("recv interrupted 100 times")
+}
+
 #[test]
 fn retransmission_is_answered_again_but_applied_once() {
     if !require_tool("radclient") {
@@ -261,14 +276,14 @@ fn retransmission_is_answered_again_but_applied_once() {
     let stop_pkt = mk(2, 2);
     let mut buf = [0u8; 4096];
     sock.send_to(&start_pkt, ("127.0.0.1", port)).unwrap();
-    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    let n = recv(&sock, &mut buf);
     let first_answer = buf[..n].to_vec();
     sock.send_to(&stop_pkt, ("127.0.0.1", port)).unwrap();
-    sock.recv_from(&mut buf).unwrap();
+    recv(&sock, &mut buf);
     assert!(by_session(&d, "rt-1").is_none());
     // The Start arrives again (a retransmission): same answer, no resurrection.
     sock.send_to(&start_pkt, ("127.0.0.1", port)).unwrap();
-    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    let n = recv(&sock, &mut buf);
     assert_eq!(buf[..n], first_answer[..]);
     assert!(
         by_session(&d, "rt-1").is_none(),

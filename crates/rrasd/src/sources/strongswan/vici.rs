@@ -455,7 +455,7 @@ mod tests {
             decode_message(&[LIST_START, 1, b'l', KEY_VALUE]),
             Err(ViciError::BadElement(..))
         ));
-        let deep: Vec<u8> = std::iter::repeat([SECTION_START, 0]).take(100).flatten().collect();
+        let deep: Vec<u8> = std::iter::repeat_n([SECTION_START, 0], 100).flatten().collect();
         assert_eq!(decode_message(&deep), Err(ViciError::TooDeep));
         assert_eq!(decode_packet(&[42]), Err(ViciError::BadPacket(42)));
         // A value length past the end.
