@@ -14,7 +14,7 @@ use rrasd::manager::ReportEvent;
 use rrasd::sources::radius::accounting::{interpret, AccountingEvent};
 use rrasd::sources::radius::attributes::*;
 use rrasd::sources::radius::packet::{request_authenticator_ok, Packet, ACCOUNTING_REQUEST};
-use rrasd::sources::{ocserv, openvpn, wireguard, SourceId};
+use rrasd::sources::{ocserv, openvpn, strongswan, wireguard, SourceId};
 
 /// One fuzz target.
 #[derive(Debug)]
@@ -48,6 +48,12 @@ pub const TARGETS: &[Target] = &[
         about: "occtl --json show users → sessions → connections → records",
         seeds: ocserv_seeds,
         feed: ocserv_feed,
+    },
+    Target {
+        name: "vici",
+        about: "strongSwan VICI packet → list-sa / list-conn → IKE SAs → connections → records",
+        seeds: vici_seeds,
+        feed: vici_feed,
     },
     Target {
         name: "radius",
@@ -164,6 +170,32 @@ fn ocserv_feed(input: &[u8]) -> bool {
     let id = SourceId::default_of(EngineKind::Ocserv);
     for u in &users {
         round_trip(&ocserv::session_info(&id, "/run/ocserv/occtl.socket", u, now()));
+    }
+    true
+}
+
+fn vici_seeds() -> Vec<Vec<u8>> {
+    strongswan::sample_packets()
+}
+
+fn vici_feed(input: &[u8]) -> bool {
+    let Ok(packet) = strongswan::vici::decode_packet(input) else {
+        return false;
+    };
+    // What decodes must encode again and read back the same.
+    if let Ok(bytes) = strongswan::vici::encode_packet(&packet) {
+        let again = bytes.get(4..).map(strongswan::vici::decode_packet);
+        assert!(
+            matches!(again, Some(Ok(ref p)) if *p == packet),
+            "VICI round trip changed the packet"
+        );
+    }
+    let id = SourceId::default_of(EngineKind::Strongswan);
+    let auth = strongswan::parse_list_conn(&packet.message);
+    for sa in strongswan::parse_list_sa(&packet.message) {
+        let counts = strongswan::running_total(&sa);
+        let a = auth.first().map_or(0, |x| x.1);
+        round_trip(&strongswan::sa_info(&id, "/run/charon.vici", &sa, a, counts, now()));
     }
     true
 }

@@ -407,6 +407,76 @@ pub fn sa_info(
     info
 }
 
+/// The totals of a single look at `sa` (no history): what a first poll
+/// reports.
+pub fn running_total(sa: &IkeSa) -> ChildCounts {
+    SaCounters::default().update(&sa.children)
+}
+
+/// Encoded `list-sa` and `list-conn` event packets shaped like charon
+/// 5.9's (the lab's SA): seeds for the fuzzer, input for tests.
+pub fn sample_packets() -> Vec<Vec<u8>> {
+    use vici::{packet_type, Packet, Value};
+    let child = Section::default()
+        .with("name", "net")
+        .with("uniqueid", "1")
+        .with("reqid", "1")
+        .with("state", "INSTALLED")
+        .with("mode", "TUNNEL")
+        .with("protocol", "ESP")
+        .with("encap", "yes")
+        .with("encr-alg", "AES_GCM_16")
+        .with("encr-keysize", "128")
+        .with("bytes-in", "252")
+        .with("packets-in", "3")
+        .with("bytes-out", "252")
+        .with("packets-out", "3");
+    let mut sa = Section::default()
+        .with("uniqueid", "1")
+        .with("version", "2")
+        .with("state", "ESTABLISHED")
+        .with("local-host", "10.200.4.1")
+        .with("local-port", "4500")
+        .with("local-id", "server.lab")
+        .with("remote-host", "10.200.4.2")
+        .with("remote-port", "4500")
+        .with("remote-id", "user1")
+        .with("remote-eap-id", "CORP\\user1")
+        .with("initiator-spi", "233e49adec854512")
+        .with("responder-spi", "501a87b510f0344a")
+        .with("encr-alg", "AES_CBC")
+        .with("encr-keysize", "128")
+        .with("integ-alg", "HMAC_SHA2_256_128")
+        .with("prf-alg", "PRF_HMAC_SHA2_256")
+        .with("dh-group", "CURVE_25519")
+        .with("established", "0");
+    sa.0.push((
+        "remote-vips".into(),
+        Value::List(vec![b"10.200.14.1".to_vec(), b"fd00::1".to_vec()]),
+    ));
+    sa.0.push((
+        "child-sas".into(),
+        Value::Section(Section(vec![("net-1".into(), Value::Section(child))])),
+    ));
+    let remote = Section::default().with("class", "EAP").with("eap-type", "MSCHAPV2");
+    let conn = Section(vec![("remote-1".into(), Value::Section(remote))]);
+    [
+        Packet {
+            kind: packet_type::EVENT,
+            name: "list-sa".into(),
+            message: Section(vec![("rw".into(), Value::Section(sa))]),
+        },
+        Packet {
+            kind: packet_type::EVENT,
+            name: "list-conn".into(),
+            message: Section(vec![("rw".into(), Value::Section(conn))]),
+        },
+    ]
+    .iter()
+    .filter_map(|p| vici::encode_packet(p).ok().and_then(|b| b.get(4..).map(<[u8]>::to_vec)))
+    .collect()
+}
+
 /// Running totals of one IKE SA.
 #[derive(Debug, Default)]
 struct SaCounters {
