@@ -50,6 +50,12 @@ pub const TARGETS: &[Target] = &[
         feed: ocserv_feed,
     },
     Target {
+        name: "wireguard-netlink",
+        about: "kernel WireGuard WG_CMD_GET_DEVICE dump (generic netlink) → device → connections → records",
+        seeds: netlink_seeds,
+        feed: netlink_feed,
+    },
+    Target {
         name: "vici",
         about: "strongSwan VICI packet → list-sa / list-conn → IKE SAs → connections → records",
         seeds: vici_seeds,
@@ -170,6 +176,26 @@ fn ocserv_feed(input: &[u8]) -> bool {
     let id = SourceId::default_of(EngineKind::Ocserv);
     for u in &users {
         round_trip(&ocserv::session_info(&id, "/run/ocserv/occtl.socket", u, now()));
+    }
+    true
+}
+
+fn netlink_seeds() -> Vec<Vec<u8>> {
+    let v4: std::net::IpAddr = std::net::Ipv4Addr::new(10, 0, 0, 2).into();
+    let v6: std::net::IpAddr = "fd00::2".parse().unwrap_or(v4);
+    wireguard::netlink::sample_dump(&[(&[7; 32], &[(v4, 32), (v6, 128)], 1000, 1_795_634_117)], 1)
+}
+
+fn netlink_feed(input: &[u8]) -> bool {
+    let Ok(device) = wireguard::netlink::parse_device(&[input]) else {
+        return false;
+    };
+    let id = SourceId::default_of(EngineKind::Wireguard);
+    let devices = vec![("wg0".to_owned(), device)];
+    let names = std::collections::HashMap::new();
+    let mut last_rx = std::collections::HashMap::new();
+    for info in wireguard::active_peers(&id, &devices, &names, Duration::from_secs(180), now(), &mut last_rx) {
+        round_trip(&info);
     }
     true
 }

@@ -432,7 +432,8 @@ impl Config {
         if self.radius.listen.is_some() {
             out.push(SourceConfig::Radius(self.radius.clone()));
         }
-        if self.wireguard.socket_dir.is_some() {
+        let kernel_wireguard = self.wireguard.backend == crate::sources::wireguard::Backend::Netlink;
+        if self.wireguard.socket_dir.is_some() || kernel_wireguard {
             out.push(SourceConfig::Wireguard(self.wireguard.clone()));
         }
         if !self.openvpn.management.is_empty() {
@@ -456,7 +457,9 @@ impl Config {
             entry.validate().map_err(|e| invalid(format!("{id}: {e}")))?;
             let missing = match entry {
                 SourceConfig::Radius(c) => c.listen.is_none().then_some("listen"),
-                SourceConfig::Wireguard(c) => c.socket_dir.is_none().then_some("socket_dir"),
+                SourceConfig::Wireguard(c) => (c.socket_dir.is_none()
+                    && c.backend == crate::sources::wireguard::Backend::Uapi)
+                    .then_some("socket_dir"),
                 SourceConfig::Openvpn(c) => c.management.is_empty().then_some("management"),
                 SourceConfig::Ocserv(c) => c.socket.is_none().then_some("socket"),
                 SourceConfig::Strongswan(c) => c.vici.is_none().then_some("vici"),
@@ -481,10 +484,16 @@ impl Config {
             .source_instances()
             .into_iter()
             .filter_map(|entry| match entry {
-                SourceConfig::Wireguard(c) => c
-                    .socket_dir
-                    .clone()
-                    .map(|dir| (c.name.clone(), dir, c.interfaces.clone())),
+                // Kernel instances all read the one kernel.
+                SourceConfig::Wireguard(c) => match c.backend {
+                    crate::sources::wireguard::Backend::Netlink => {
+                        Some((c.name.clone(), PathBuf::from("the kernel"), c.interfaces.clone()))
+                    }
+                    crate::sources::wireguard::Backend::Uapi => c
+                        .socket_dir
+                        .clone()
+                        .map(|dir| (c.name.clone(), dir, c.interfaces.clone())),
+                },
                 _ => None,
             })
             .collect();

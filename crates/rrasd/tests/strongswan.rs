@@ -23,6 +23,54 @@ fn session(d: &DaemonProcess, name: &'static str) -> Option<Connection> {
     connections_where(&d.addr(), user(name)).pop()
 }
 
+/// The connections as a C program sees them through libmprapi, one line
+/// each (`tests/c/projection_dump.c`); None when libmprapi was not built
+/// (`cargo test -p rrasd` alone; under CI the whole workspace is built).
+fn through_libmprapi(d: &DaemonProcess) -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let deps = exe.parent()?;
+    let lib = [deps, deps.parent()?]
+        .into_iter()
+        .find(|p| p.join("libmprapi.so").exists());
+    let Some(lib) = lib else {
+        assert!(
+            !rras_testkit::in_ci(),
+            "libmprapi.so not built next to {}",
+            exe.display()
+        );
+        eprintln!("SKIP (C view): libmprapi.so not built; run cargo test --workspace");
+        return None;
+    };
+    if !require_tool("gcc") {
+        return None;
+    }
+    let crate_dir = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().ok()?;
+    let bin = dir.path().join("projection_dump");
+    let built = std::process::Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-fshort-wchar"])
+        .arg(format!("-I{crate_dir}/../mprapi/include"))
+        .arg(format!("{crate_dir}/tests/c/projection_dump.c"))
+        .arg("-o")
+        .arg(&bin)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lmprapi")
+        .output()
+        .expect("run gcc");
+    assert!(
+        built.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let out = std::process::Command::new(&bin)
+        .env("RRAS_ADMIN_SOCKET", &d.socket)
+        .output()
+        .expect("run projection_dump");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 fn bytes_in(d: &DaemonProcess) -> u64 {
     connections_where(&d.addr(), |c| c.info.source.engine == EngineKind::Strongswan)
         .iter()
@@ -76,6 +124,17 @@ fn strongswan_ike_sas_become_ikev2_connections() {
         alice.info.projection.ipv4().remote_address,
         bob.info.projection.ipv4().remote_address
     );
+    // The same through the C API: projectionInfoType 2, the IKEv2 flag, the
+    // virtual IP from the IKEv2 projection.
+    if let Some(lines) = through_libmprapi(&daemon) {
+        let vip = alice.info.projection.ipv4().remote_address.expect("vip");
+        let expected = format!("user=alice type=2 flags=0x10 ip={vip} auth=0");
+        assert!(lines.lines().any(|l| l == expected), "{expected:?} not in:\n{lines}");
+        assert!(
+            lines.lines().any(|l| l.starts_with("user=bob type=2 flags=0x10 ")),
+            "{lines}"
+        );
+    }
 
     // Traffic makes the counters grow; a forced rekey does not take them back.
     let before = bytes_in(&daemon);

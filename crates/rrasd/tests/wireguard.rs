@@ -175,3 +175,44 @@ fn two_wireguard_instances_keep_to_their_own_peers() {
     assert_ne!(back.handle, a.handle, "a new session after the hang-up");
     assert!(connections_where(&daemon.addr(), owned_by("wg-b", b_iface.clone())).is_empty());
 }
+
+/// The kernel backend through the real generic netlink socket of this
+/// machine: without the wireguard module the instance is reported
+/// unreachable with the reason, and the daemon keeps serving; with it, a
+/// missing interface is simply no peers.
+#[test]
+fn kernel_backend_reports_what_the_kernel_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rrasd.toml");
+    std::fs::write(
+        &config,
+        "[[source]]\nkind = \"wireguard\"\nname = \"wg-kernel\"\nbackend = \"netlink\"\ninterfaces = [\"rrwgk0\"]\npoll_secs = 1\n",
+    )
+    .unwrap();
+    let daemon = DaemonProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_rrasd")),
+        &["--config", config.to_str().unwrap()],
+    );
+    let kernel_has_wireguard = rrasd::sources::wireguard::netlink::family_id("wireguard").is_ok();
+    let health = wait_for(Duration::from_secs(10), || {
+        runtime().block_on(async {
+            let c = AdminClient::connect(&daemon.addr()).await.ok()?;
+            let h = c
+                .server_info()
+                .await
+                .ok()?
+                .sources
+                .into_iter()
+                .find(|h| h.name == "wg-kernel")?;
+            (h.state != "unknown" && (h.last_ok.is_some() || !h.last_error.is_empty())).then_some(h)
+        })
+    })
+    .expect("the kernel instance reports its health");
+    if kernel_has_wireguard {
+        assert_eq!(health.state, "ok", "{health:?}");
+    } else {
+        assert_eq!(health.state, "unreachable", "{health:?}");
+        assert!(health.last_error.contains("module"), "{}", health.last_error);
+    }
+    assert_eq!(health.sessions, 0);
+}

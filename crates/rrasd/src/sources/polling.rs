@@ -71,26 +71,30 @@ impl Poller {
         }
     }
 
-    /// Waits for the next tick at which the manager is running; false when
-    /// the daemon is stopping.
+    /// Waits for the next tick (or nudge), then until the manager is
+    /// running; false when the daemon is stopping. A tick that comes while
+    /// the daemon is still starting is deferred, not skipped: with a long
+    /// `poll_secs` the first read would otherwise wait a whole interval.
     pub async fn next(&mut self, manager: &ConnectionManager) -> bool {
-        loop {
-            let nudge = self.nudge.clone();
-            let nudged = async move {
-                match nudge {
-                    Some(n) => n.notified().await,
-                    None => std::future::pending().await,
-                }
-            };
+        let nudge = self.nudge.clone();
+        let nudged = async move {
+            match nudge {
+                Some(n) => n.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = self.tick.tick() => {}
+            _ = nudged => {}
+            _ = self.stop.wait_for(|s| *s) => return false,
+        }
+        while manager.ensure_running().is_err() {
             tokio::select! {
-                _ = self.tick.tick() => {}
-                _ = nudged => {}
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                 _ = self.stop.wait_for(|s| *s) => return false,
             }
-            if manager.ensure_running().is_ok() {
-                return true;
-            }
         }
+        true
     }
 }
 

@@ -120,7 +120,7 @@ pub enum ViciError {
     /// A section or list end without a start, or a start never ended.
     #[error("unbalanced sections or lists")]
     Unbalanced,
-    /// Nesting deeper than [`MAX_DEPTH`].
+    /// Nesting deeper than 32 levels.
     #[error("nested deeper than {MAX_DEPTH}")]
     TooDeep,
     /// A name or value too long for its length field.

@@ -11,6 +11,7 @@
 //! gone (`interface-down`). Identity: engine `wireguard`, NAS = interface
 //! name, session = the peer's public key (base64, as `wg` shows it).
 
+pub mod netlink;
 pub mod uapi;
 
 use std::collections::{HashMap, HashSet};
@@ -28,6 +29,18 @@ use self::uapi::{Device, Peer};
 use super::polling::{self, PollSettings, PollingEngine, Snapshot};
 use super::{HangUp, SourceId};
 use crate::manager::ConnectionManager;
+use crate::sources::control::ControlError;
+
+/// Where a WireGuard instance reads its interfaces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The cross-platform UAPI sockets (wireguard-go, boringtun …).
+    #[default]
+    Uapi,
+    /// The kernel module, over generic netlink.
+    Netlink,
+}
 
 /// `[wireguard]` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,7 +49,11 @@ pub struct WireguardConfig {
     /// The instance's name (`[[source]] name`); the `[wireguard]` section
     /// and flags configure the default instance, named "wireguard".
     pub name: String,
-    /// Directory of UAPI sockets (`<iface>.sock`); the source is off when unset.
+    /// How the interfaces are read: `uapi` (wireguard-go's sockets in
+    /// `socket_dir`) or `netlink` (kernel WireGuard, the `interfaces` listed).
+    pub backend: Backend,
+    /// Directory of UAPI sockets (`<iface>.sock`); the UAPI source is off
+    /// when unset.
     pub socket_dir: Option<PathBuf>,
     /// Only these interfaces (empty: every socket in `socket_dir`). Two
     /// instances on one directory split it with disjoint lists.
@@ -56,6 +73,7 @@ impl Default for WireguardConfig {
     fn default() -> Self {
         WireguardConfig {
             name: String::new(),
+            backend: Backend::Uapi,
             socket_dir: None,
             interfaces: Vec::new(),
             poll_secs: 5,
@@ -72,6 +90,18 @@ impl WireguardConfig {
         if self.poll_secs == 0 || self.active_secs == 0 {
             return Err("wireguard.poll_secs and wireguard.active_secs must be at least 1".into());
         }
+        if self.backend == Backend::Netlink {
+            if self.interfaces.is_empty() {
+                return Err("wireguard.backend = \"netlink\" needs the `interfaces` to read".into());
+            }
+            if let Some(bad) = self
+                .interfaces
+                .iter()
+                .find(|i| i.is_empty() || i.len() > 15 || i.contains('/'))
+            {
+                return Err(format!("wireguard.interfaces: {bad:?} is not an interface name"));
+            }
+        }
         Ok(())
     }
 }
@@ -83,12 +113,19 @@ pub fn start(
     manager: Arc<ConnectionManager>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
-    let Some(dir) = config.socket_dir.clone() else {
-        return Ok(Vec::new());
-    };
     let id = SourceId::new(EngineKind::Wireguard, &config.name).map_err(|e| e.to_string())?;
-    tracing::info!(source = %id, dir = %dir.display(), "WireGuard source polling UAPI sockets");
-    manager.register_disconnector(id.clone(), Arc::new(PeerRemover { dir }));
+    let remover = match (config.backend, config.socket_dir.clone()) {
+        (Backend::Netlink, _) => {
+            tracing::info!(source = %id, interfaces = ?config.interfaces, "WireGuard source polling the kernel over netlink");
+            PeerRemover::Netlink
+        }
+        (Backend::Uapi, Some(dir)) => {
+            tracing::info!(source = %id, dir = %dir.display(), "WireGuard source polling UAPI sockets");
+            PeerRemover::Uapi(dir)
+        }
+        (Backend::Uapi, None) => return Ok(Vec::new()),
+    };
+    manager.register_disconnector(id.clone(), Arc::new(remover));
     let config = config.clone();
     let settings = PollSettings {
         poll_secs: config.poll_secs,
@@ -216,16 +253,46 @@ struct WireguardEngine {
     listed: HashSet<String>,
 }
 
+impl WireguardEngine {
+    /// Every interface of the instance with what reading it gave.
+    async fn read_devices(&self) -> Result<Vec<(String, Result<uapi::Device, ControlError>)>, String> {
+        let mut out = Vec::new();
+        match self.config.backend {
+            Backend::Uapi => {
+                let dir = self.config.socket_dir.clone().unwrap_or_default();
+                let mine = |iface: &str| {
+                    self.config.interfaces.is_empty() || self.config.interfaces.iter().any(|i| i == iface)
+                };
+                for (iface, socket) in sockets(&dir).await?.into_iter().filter(|(iface, _)| mine(iface)) {
+                    out.push((iface, uapi::get(&socket).await));
+                }
+            }
+            Backend::Netlink => {
+                for iface in &self.config.interfaces {
+                    let name = iface.clone();
+                    let read = tokio::task::spawn_blocking(move || netlink::get_device(&name))
+                        .await
+                        .map_err(|e| format!("netlink reader: {e}"))?;
+                    // Without the kernel family nothing can be read at all.
+                    if let Err(e @ netlink::NetlinkError::NoFamily(_)) = &read {
+                        return Err(e.to_string());
+                    }
+                    out.push((iface.clone(), read.map_err(ControlError::from)));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl PollingEngine for WireguardEngine {
     async fn read(&mut self) -> Result<Snapshot, String> {
-        let dir = self.config.socket_dir.clone().unwrap_or_default();
         let mut devices = Vec::new();
         let mut unreachable = Vec::new();
-        let mine = |iface: &str| self.config.interfaces.is_empty() || self.config.interfaces.iter().any(|i| i == iface);
-        for (iface, socket) in sockets(&dir).await?.into_iter().filter(|(iface, _)| mine(iface)) {
-            match uapi::get(&socket).await {
+        for (iface, read) in self.read_devices().await? {
+            match read {
                 Ok(d) => devices.push((iface, d)),
-                // Nobody listens on the socket: the wireguard-go of that
+                // Nobody listens on the socket / no such interface: the
                 // interface is gone, and its peers with it (interface-down).
                 Err(e) if e.is_gone() => {}
                 // It is there but does not answer properly: keep its peers
@@ -257,14 +324,17 @@ impl PollingEngine for WireguardEngine {
 /// interface's configuration file is untouched: a restart of the interface
 /// brings the peer back).
 #[derive(Debug)]
-struct PeerRemover {
-    dir: PathBuf,
+enum PeerRemover {
+    /// Through the UAPI sockets in this directory.
+    Uapi(PathBuf),
+    /// Through the kernel.
+    Netlink,
 }
 
-/// A peer to remove: its interface's UAPI socket and its public key.
+/// A peer to remove: its interface and its public key.
 #[derive(Debug)]
 struct PeerSession {
-    socket: PathBuf,
+    iface: String,
     public_key: String,
 }
 
@@ -276,13 +346,25 @@ impl HangUp for PeerRemover {
         // The interface name becomes a path: refuse anything but a name.
         let iface_ok = !key.nas.is_empty() && !key.nas.contains('/') && key.nas != "..";
         iface_ok.then(|| PeerSession {
-            socket: self.dir.join(format!("{}.sock", key.nas)),
+            iface: key.nas.clone(),
             public_key: key.session_id.clone(),
         })
     }
 
     async fn hang_up(&self, peer: PeerSession) -> Win32Error {
-        match uapi::remove_peer(&peer.socket, &peer.public_key).await {
+        let removed = match self {
+            PeerRemover::Uapi(dir) => {
+                uapi::remove_peer(&dir.join(format!("{}.sock", peer.iface)), &peer.public_key).await
+            }
+            PeerRemover::Netlink => {
+                let (iface, key) = (peer.iface.clone(), peer.public_key.clone());
+                match tokio::task::spawn_blocking(move || netlink::remove_peer(&iface, &key)).await {
+                    Ok(r) => r.map_err(ControlError::from),
+                    Err(e) => Err(ControlError::Io(std::io::Error::other(e.to_string()))),
+                }
+            }
+        };
+        match removed {
             Ok(()) => Win32Error::NoError,
             Err(e) => {
                 tracing::warn!("WireGuard peer removal failed: {e}");
