@@ -537,8 +537,10 @@ impl PollingEngine for StrongswanEngine {
         let sas = vici::call(
             &self.socket,
             Some("list-sa"),
+            // Not `noblock`: that skips IKE SAs busy (e.g. rekeying) at the
+            // moment, and a skipped SA would read as ended.
             "list-sas",
-            Section::default().with("noblock", "yes"),
+            Section::default(),
             VICI_TIMEOUT,
         )
         .await;
