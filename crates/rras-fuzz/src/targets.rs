@@ -220,7 +220,7 @@ fn vici_feed(input: &[u8]) -> bool {
     let auth = strongswan::parse_list_conn(&packet.message);
     for sa in strongswan::parse_list_sa(&packet.message) {
         let counts = strongswan::running_total(&sa);
-        let a = auth.first().map_or(0, |x| x.1);
+        let a = auth.first().map(|x| x.1).unwrap_or_default();
         round_trip(&strongswan::sa_info(&id, "/run/charon.vici", &sa, a, counts, now()));
     }
     true

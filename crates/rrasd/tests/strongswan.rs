@@ -116,6 +116,7 @@ fn strongswan_ike_sas_become_ikev2_connections() {
             panic!("not an IKEv2 projection: {:?}", c.info.projection)
         };
         assert_eq!(p.authentication_protocol, 0, "PSK has no MPRAPI_IKEV2_AUTH value");
+        assert_eq!(p.encryption_method, 3, "ESP AES-GCM-128: IPSEC_CIPHER_TYPE_AES_128");
         let vip = p.ipv4.remote_address.expect("virtual IP");
         assert_eq!(vip.octets()[..3], [10, 204, 14]);
         assert!(c.info.engine_attributes.iter().any(|(k, _)| k == "IKE-Encryption"));

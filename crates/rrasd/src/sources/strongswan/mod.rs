@@ -200,8 +200,10 @@ pub struct IkeSa {
     pub remote_vips: Vec<IpAddr>,
     /// CHILD_SAs: (uniqueid, counts).
     pub children: Vec<(u64, ChildCounts)>,
-    /// The ESP proposal of the first CHILD_SA.
+    /// The ESP encryption of the first CHILD_SA, and its key size.
     pub esp_alg: String,
+    /// Key size of `esp_alg` in bits (0 when fixed).
+    pub esp_keysize: u64,
 }
 
 /// Counters of one CHILD_SA.
@@ -275,6 +277,7 @@ fn ike_sa(conn: &str, sa: &Section) -> Option<IkeSa> {
                         packets_out: c.u64("packets-out").unwrap_or(0),
                     },
                     c.str("encr-alg").unwrap_or_default(),
+                    c.u64("encr-keysize").unwrap_or(0),
                 )),
                 _ => None,
             })
@@ -300,37 +303,91 @@ fn ike_sa(conn: &str, sa: &Section) -> Option<IkeSa> {
         established_secs: sa.u64("established"),
         remote_vips: sa.list("remote-vips").iter().filter_map(|v| v.parse().ok()).collect(),
         esp_alg: children.first().map(|c| c.2.clone()).unwrap_or_default(),
-        children: children.into_iter().map(|(id, counts, _)| (id, counts)).collect(),
+        esp_keysize: children.first().map_or(0, |c| c.3),
+        children: children.into_iter().map(|(id, counts, _, _)| (id, counts)).collect(),
     })
 }
 
-/// How a connection's peers authenticate, from a `list-conn` event:
-/// conn name → MPRAPI auth value (0 when Windows has none, e.g. PSK).
-pub fn parse_list_conn(message: &Section) -> Vec<(String, u32)> {
+/// How a connection authenticates its peers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerAuth {
+    /// `MPRAPI_IKEV2_AUTH_USING_*`; 0 when Windows has no value (PSK).
+    pub method: u32,
+    /// The EAP method's IANA type number (0 when not EAP or unknown).
+    pub eap_type: u32,
+}
+
+/// strongSwan's EAP method names → IANA EAP type numbers.
+fn eap_type_number(name: &str) -> u32 {
+    match name.trim().to_ascii_uppercase().trim_start_matches("EAP-") {
+        "IDENTITY" => 1,
+        "MD5" => 4,
+        "GTC" => 6,
+        "TLS" => 13,
+        "SIM" => 18,
+        "TTLS" => 21,
+        "AKA" => 23,
+        "PEAP" => 25,
+        "MSCHAPV2" => 26,
+        "TNC" => 38,
+        _ => 0,
+    }
+}
+
+/// How each connection authenticates its peers, from a `list-conn` event.
+pub fn parse_list_conn(message: &Section) -> Vec<(String, PeerAuth)> {
     message
         .0
         .iter()
         .filter_map(|(conn, value)| {
             let vici::Value::Section(c) = value else { return None };
             // Remote auth rounds are sections named remote-1, remote-2 …
-            let classes: Vec<String> =
+            let rounds: Vec<&Section> =
                 c.0.iter()
                     .filter(|(k, _)| k.starts_with("remote"))
                     .filter_map(|(_, v)| match v {
-                        vici::Value::Section(r) => r.str("class"),
+                        vici::Value::Section(r) => Some(r),
                         _ => None,
                     })
                     .collect();
-            let auth = if classes.iter().any(|c| c.starts_with("EAP")) {
-                AUTH_USING_EAP
-            } else if classes.iter().any(|c| c == "public key") {
-                AUTH_USING_CERT
-            } else {
-                0
+            let eap = rounds
+                .iter()
+                .find(|r| r.str("class").is_some_and(|c| c.starts_with("EAP")));
+            let auth = match eap {
+                Some(r) => PeerAuth {
+                    method: AUTH_USING_EAP,
+                    eap_type: r.str("eap-type").map_or(0, |t| eap_type_number(&t)),
+                },
+                None if rounds.iter().any(|r| r.str("class").as_deref() == Some("public key")) => PeerAuth {
+                    method: AUTH_USING_CERT,
+                    eap_type: 0,
+                },
+                None => PeerAuth::default(),
             };
             Some((conn.clone(), auth))
         })
         .collect()
+}
+
+/// `IPSEC_CIPHER_TYPE` of an ESP encryption for `dwEncryptionMethod`
+/// (DES 1, 3DES 2, AES-128 3, AES-192 4, AES-256 5); 0 for ciphers Windows
+/// has no value for (ChaCha20 …).
+pub fn ipsec_cipher_type(alg: &str, keysize: u64) -> u32 {
+    let alg = alg.to_ascii_uppercase();
+    if alg.starts_with("AES") {
+        match keysize {
+            128 => 3,
+            192 => 4,
+            256 => 5,
+            _ => 0,
+        }
+    } else if alg == "3DES" || alg == "DES_EDE3" {
+        2
+    } else if alg == "DES" {
+        1
+    } else {
+        0
+    }
 }
 
 /// What the table holds for one IKE SA; `counts` are the running totals.
@@ -338,7 +395,7 @@ pub fn sa_info(
     id: &SourceId,
     socket: &str,
     sa: &IkeSa,
-    auth: u32,
+    auth: PeerAuth,
     counts: ChildCounts,
     now: SystemTime,
 ) -> ConnectionInfo {
@@ -363,12 +420,11 @@ pub fn sa_info(
     info.local_endpoint = sa.local_host;
     info.flags = connection_flags::IKEV2_CONNECTION;
     info.device_type = device_type::IKEV2;
+    let eap = sa.remote_eap_id.is_some() || auth.method == AUTH_USING_EAP;
     let mut projection = Ikev2Projection {
-        authentication_protocol: if sa.remote_eap_id.is_some() {
-            AUTH_USING_EAP
-        } else {
-            auth
-        },
+        authentication_protocol: if eap { AUTH_USING_EAP } else { auth.method },
+        eap_type_id: if eap { auth.eap_type } else { 0 },
+        encryption_method: ipsec_cipher_type(&sa.esp_alg, sa.esp_keysize),
         ..Default::default()
     };
     projection.ipv4.remote_address = sa.remote_vips.iter().find_map(|v| match v {
@@ -561,7 +617,7 @@ impl PollingEngine for StrongswanEngine {
                 })
             }
         };
-        let auth: HashMap<String, u32> = conns.iter().flat_map(|p| parse_list_conn(&p.message)).collect();
+        let auth: HashMap<String, PeerAuth> = conns.iter().flat_map(|p| parse_list_conn(&p.message)).collect();
         let now = SystemTime::now();
         let mut snapshot = Snapshot {
             reached: 1,
@@ -585,7 +641,7 @@ impl PollingEngine for StrongswanEngine {
                 }
             });
             let counts = counters.update(&sa.children);
-            let auth = auth.get(&sa.conn).copied().unwrap_or(0);
+            let auth = auth.get(&sa.conn).copied().unwrap_or_default();
             snapshot
                 .connections
                 .push(sa_info(&self.id, &nas, &sa, auth, counts, now));
@@ -650,6 +706,7 @@ mod tests {
             .with("uniqueid", child_id)
             .with("state", "INSTALLED")
             .with("encr-alg", "AES_GCM_16")
+            .with("encr-keysize", "128")
             .with("bytes-in", bytes_in)
             .with("packets-in", "3")
             .with("bytes-out", "252")
@@ -683,7 +740,11 @@ mod tests {
         let id = SourceId::default_of(EngineKind::Strongswan);
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let counts = SaCounters::default().update(&sas[0].children);
-        let info = sa_info(&id, "/run/charon.vici", &sas[0], AUTH_USING_CERT, counts, now);
+        let cert = PeerAuth {
+            method: AUTH_USING_CERT,
+            eap_type: 0,
+        };
+        let info = sa_info(&id, "/run/charon.vici", &sas[0], cert, counts, now);
         assert_eq!(info.source.session_id, "1@233e49adec854512");
         assert_eq!((info.logon_domain.as_str(), info.user_name.as_str()), ("CORP", "user1"));
         assert_eq!(info.flags, connection_flags::IKEV2_CONNECTION);
@@ -697,6 +758,10 @@ mod tests {
             panic!("IKEv2 projection")
         };
         assert_eq!(p.authentication_protocol, AUTH_USING_CERT);
+        assert_eq!(
+            p.encryption_method, 3,
+            "ESP AES_GCM_16 with a 128-bit key: IPSEC_CIPHER_TYPE_AES_128"
+        );
         assert_eq!(info.started_at, now - Duration::from_secs(30));
         assert_eq!((info.stats.bytes_rcved, info.stats.frames_xmited), (252, 3));
         assert!(info
@@ -719,20 +784,31 @@ mod tests {
 
     #[test]
     fn auth_class_from_list_conn() {
-        let remote = |class: &str| Value::Section(Section::default().with("class", class));
+        let remote = |class: &str| Value::Section(Section::default().with("class", class).with("eap-type", "MSCHAPV2"));
         let conn = |class: &str| Value::Section(Section(vec![("remote-1".into(), remote(class))]));
         let msg = Section(vec![
             ("eap".into(), conn("EAP")),
             ("cert".into(), conn("public key")),
             ("psk".into(), conn("pre-shared key")),
         ]);
+        let auth = parse_list_conn(&msg);
         assert_eq!(
-            parse_list_conn(&msg),
-            vec![
-                ("eap".into(), AUTH_USING_EAP),
-                ("cert".into(), AUTH_USING_CERT),
-                ("psk".into(), 0)
-            ]
+            auth[0].1,
+            PeerAuth {
+                method: AUTH_USING_EAP,
+                eap_type: 26
+            }
         );
+        assert_eq!(
+            auth[1].1,
+            PeerAuth {
+                method: AUTH_USING_CERT,
+                eap_type: 0
+            }
+        );
+        assert_eq!(auth[2].1, PeerAuth::default());
+        assert_eq!(ipsec_cipher_type("AES_CBC", 256), 5);
+        assert_eq!(ipsec_cipher_type("3DES", 0), 2);
+        assert_eq!(ipsec_cipher_type("CHACHA20_POLY1305", 256), 0);
     }
 }
