@@ -41,6 +41,48 @@ pub fn require_tool(tool: &str) -> bool {
     found
 }
 
+/// Stops an engine process a lab started: SIGTERM, up to 5 s, then SIGKILL;
+/// always reaped. By PID, never by name.
+pub fn stop_child(child: &mut Option<std::process::Child>) {
+    if let Some(mut c) = child.take() {
+        let pid = nix::unistd::Pid::from_raw(c.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        if wait_for(Duration::from_secs(5), || c.try_wait().ok().flatten()).is_none() {
+            let _ = c.kill();
+        }
+        let _ = c.wait();
+    }
+}
+
+/// The `rasctl` built beside `rrasd` (a workspace build puts every binary
+/// in one directory). None, with the reason printed, when it was not built
+/// (`cargo test -p rrasd` alone); under CI it must be there.
+pub fn rasctl_beside(rrasd: &std::path::Path) -> Option<std::path::PathBuf> {
+    let path = rrasd.parent()?.join("rasctl");
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(!in_ci(), "rasctl was not built next to {}", rrasd.display());
+    eprintln!("SKIP (rasctl view): rasctl not built; run cargo test --workspace");
+    None
+}
+
+/// Runs `rasctl --server ADDR ARGS…`, which must succeed; returns stdout.
+pub fn run_rasctl(rasctl: &std::path::Path, addr: &str, args: &[&str]) -> String {
+    let out = Command::new(rasctl)
+        .arg("--server")
+        .arg(addr)
+        .args(args)
+        .output()
+        .expect("run rasctl");
+    assert!(
+        out.status.success(),
+        "rasctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Returns false (and prints why) when not root outside CI; panics under CI.
 pub fn require_root() -> bool {
     let root = nix::unistd::geteuid().is_root();

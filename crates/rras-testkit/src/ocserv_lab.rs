@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::netns::{fixture_number, run, NetnsPair};
-use crate::wait_for;
+use crate::{stop_child as stop, wait_for};
 
 /// Server underlay address.
 pub const SERVER_UNDERLAY: &str = "10.203.1.1";
@@ -42,17 +42,6 @@ pub struct OcservLab {
     clients: Vec<Client>,
     // Last: the namespaces go after the processes in them.
     net: NetnsPair,
-}
-
-fn stop(child: &mut Option<Child>) {
-    if let Some(mut c) = child.take() {
-        let pid = nix::unistd::Pid::from_raw(c.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        if wait_for(Duration::from_secs(5), || c.try_wait().ok().flatten()).is_none() {
-            let _ = c.kill();
-        }
-        let _ = c.wait();
-    }
 }
 
 fn shell(script: &str) -> String {

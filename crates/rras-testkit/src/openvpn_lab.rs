@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::netns::{fixture_number, run, NetnsPair};
 use crate::pki::TestPki;
-use crate::wait_for;
+use crate::{stop_child as stop, wait_for};
 
 /// Server underlay address.
 pub const SERVER_UNDERLAY: &str = "10.202.1.1";
@@ -42,17 +42,6 @@ fn spawn_in(ns: &str, config: &Path, log: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn openvpn")
-}
-
-fn stop(child: &mut Option<Child>) {
-    if let Some(mut c) = child.take() {
-        let pid = nix::unistd::Pid::from_raw(c.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        if wait_for(Duration::from_secs(5), || c.try_wait().ok().flatten()).is_none() {
-            let _ = c.kill();
-        }
-        let _ = c.wait();
-    }
 }
 
 impl OpenvpnLab {

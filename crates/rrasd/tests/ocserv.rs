@@ -11,7 +11,10 @@ use std::time::Duration;
 use rras_client::AdminClient;
 use rras_core::{Connection, EngineKind};
 use rras_testkit::ocserv_lab::{OcservLab, CLIENT_UNDERLAY, SERVER_UNDERLAY};
-use rras_testkit::{connections_where, last_end_reason, require_root, require_tool, runtime, wait_for, DaemonProcess};
+use rras_testkit::{
+    connections_where, last_end_reason, rasctl_beside, require_root, require_tool, run_rasctl, runtime, wait_for,
+    DaemonProcess,
+};
 
 fn user(name: &'static str) -> impl Fn(&Connection) -> bool {
     move |c| c.info.source.engine == EngineKind::Ocserv && c.info.user_name == name
@@ -86,11 +89,30 @@ fn ocserv_sessions_become_connections() {
     .expect("alice's counters grew");
     assert_eq!(grown.handle, alice.handle);
 
-    // An admin hang-up ends bob in ocserv and in the table, with history.
-    runtime().block_on(async {
-        let c = AdminClient::connect(&daemon.addr()).await.unwrap();
-        c.disconnect(bob.handle.get()).await.expect("disconnect bob");
-    });
+    // What an admin sees with rasctl, and an admin hang-up through it: bob
+    // ends in ocserv and in the table, with history.
+    let rasctl = rasctl_beside(Path::new(env!("CARGO_BIN_EXE_rrasd")));
+    if let Some(rasctl) = &rasctl {
+        let json: serde_json::Value = serde_json::from_str(&run_rasctl(
+            rasctl,
+            &daemon.addr(),
+            &["connections", "--json", "--engine", "ocserv"],
+        ))
+        .expect("JSON");
+        let users: Vec<&str> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["user"].as_str())
+            .collect();
+        assert!(users.contains(&"alice") && users.contains(&"bob"), "{json}");
+        run_rasctl(rasctl, &daemon.addr(), &["disconnect", &bob.handle.get().to_string()]);
+    } else {
+        runtime().block_on(async {
+            let c = AdminClient::connect(&daemon.addr()).await.unwrap();
+            c.disconnect(bob.handle.get()).await.expect("disconnect bob");
+        });
+    }
     assert!(session(&daemon, "bob").is_none());
     assert_eq!(
         last_end_reason(&daemon.addr(), user("bob")).as_deref(),

@@ -13,7 +13,10 @@ use rras_client::AdminClient;
 use rras_core::model::{connection_flags, device_type};
 use rras_core::{Connection, EngineKind, Projection};
 use rras_testkit::strongswan_lab::{StrongswanLab, CLIENT_UNDERLAY, SERVER_UNDERLAY};
-use rras_testkit::{connections_where, last_end_reason, require_root, require_tool, runtime, wait_for, DaemonProcess};
+use rras_testkit::{
+    connections_where, last_end_reason, rasctl_beside, require_root, require_tool, run_rasctl, runtime, wait_for,
+    DaemonProcess,
+};
 
 fn user(name: &'static str) -> impl Fn(&Connection) -> bool {
     move |c| c.info.source.engine == EngineKind::Strongswan && c.info.user_name == name
@@ -153,11 +156,26 @@ fn strongswan_ike_sas_become_ikev2_connections() {
     assert!(bytes_in(&daemon) >= grown, "counters went back after a rekey");
     assert_eq!(session(&daemon, "alice").map(|c| c.handle), Some(alice.handle));
 
-    // An admin hang-up terminates bob's SA in charon.
-    runtime().block_on(async {
-        let c = AdminClient::connect(&daemon.addr()).await.unwrap();
-        c.disconnect(bob.handle.get()).await.expect("disconnect bob");
-    });
+    // What an admin sees with rasctl (the IKEv2 shape), and an admin
+    // hang-up through it: bob's SA is terminated in charon.
+    let rasctl = rasctl_beside(Path::new(env!("CARGO_BIN_EXE_rrasd")));
+    if let Some(rasctl) = &rasctl {
+        let json: serde_json::Value = serde_json::from_str(&run_rasctl(
+            rasctl,
+            &daemon.addr(),
+            &["connections", "--json", "--user", "alice"],
+        ))
+        .expect("JSON");
+        assert_eq!(json[0]["projection"], "ikev2", "{json}");
+        assert_eq!(json[0]["flags"], 16, "{json}");
+        assert_eq!(json[0]["engine"], "strongswan", "{json}");
+        run_rasctl(rasctl, &daemon.addr(), &["disconnect", &bob.handle.get().to_string()]);
+    } else {
+        runtime().block_on(async {
+            let c = AdminClient::connect(&daemon.addr()).await.unwrap();
+            c.disconnect(bob.handle.get()).await.expect("disconnect bob");
+        });
+    }
     assert!(session(&daemon, "bob").is_none());
     assert_eq!(
         last_end_reason(&daemon.addr(), user("bob")).as_deref(),
