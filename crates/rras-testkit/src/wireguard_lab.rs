@@ -246,9 +246,7 @@ impl Drop for WireguardLab {
         for child in &mut self.children {
             terminate(child);
         }
-        for ns in [&self.net.server_ns, &self.net.client_ns] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
+        // The namespaces go with `net` (NetnsPair's own Drop).
         for iface in [&self.server_iface, &self.client_iface] {
             let _ = std::fs::remove_file(self.socket(iface));
         }

@@ -30,6 +30,9 @@ pub struct Config {
     pub reader_users: Vec<String>,
     /// tracing filter ("info", "rrasd=debug" …).
     pub log_level: String,
+    /// `text` (colour on a terminal only; journald priorities under
+    /// systemd) or `json` (one object per line).
+    pub log_format: crate::logging::LogFormat,
     /// Serve Prometheus metrics on this address (`GET /metrics`).
     pub metrics: Option<SocketAddr>,
     /// Ended connections kept in the history.
@@ -91,6 +94,7 @@ impl Default for Config {
             admin_users: Vec::new(),
             reader_users: Vec::new(),
             log_level: "info".into(),
+            log_format: crate::logging::LogFormat::Text,
             metrics: None,
             history_limit: 100_000,
             store_cache_mb: 32,
@@ -174,6 +178,9 @@ pub struct Args {
     /// Log filter, e.g. info or rrasd=debug [default: info].
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// Log lines as text or JSON [default: text].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<crate::logging::LogFormat>,
     /// Serve Prometheus metrics at http://ADDR:PORT/metrics.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<SocketAddr>,
@@ -270,6 +277,7 @@ impl Args {
         set!(admin_socket);
         set!(socket_mode);
         set!(log_level);
+        set!(log_format);
         set!(debug_start_delay_ms);
         set!(store_cache_mb);
         set!(opt admin_group);

@@ -7,6 +7,7 @@ pub mod config;
 pub mod inflight;
 pub mod journal;
 pub mod linger;
+pub mod logging;
 pub mod manager;
 pub mod metrics;
 pub mod server;

@@ -1,7 +1,6 @@
 //! `rrasd` entry point: parse flags, set up logging, run until SIGTERM/SIGINT.
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc's allocator: the daemon's hot paths (a decoded
 /// packet, a record, a reply per request) are many small short-lived
@@ -18,11 +17,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    rrasd::logging::init(&config.log_level, config.log_format);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
