@@ -20,7 +20,7 @@ use crate::output::{connection_details, connections_table, history_table, Connec
 #[derive(Debug, Parser)]
 #[command(
     name = "rasctl",
-    version,
+    version = rras_core::VERSION,
     about = "Administer rrasd: list, inspect and hang up VPN connections"
 )]
 struct Cli {

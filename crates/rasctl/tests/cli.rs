@@ -302,3 +302,27 @@ fn demo_runs_on_embedded_defaults_and_exits() {
     );
     assert!(stdout.matches("── refresh").count() >= 3, "{stdout}");
 }
+
+#[test]
+fn version_names_the_git_revision() {
+    let out = rasctl(None, &["--version"]);
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let rev = text
+        .strip_prefix(&format!("rasctl {} (", env!("CARGO_PKG_VERSION")))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("unexpected --version: {text:?}"));
+    assert!(
+        rev == "unknown" || (rev.len() == 12 && rev.chars().all(|c| c.is_ascii_hexdigit())),
+        "{rev:?}"
+    );
+    let daemon = std::process::Command::new(std::path::Path::new(env!("CARGO_BIN_EXE_rasctl")).with_file_name("rrasd"))
+        .arg("--version")
+        .output();
+    if let Ok(d) = daemon {
+        assert_eq!(
+            String::from_utf8_lossy(&d.stdout).trim(),
+            text.replacen("rasctl", "rrasd", 1),
+            "rrasd and rasctl built from one revision"
+        );
+    }
+}

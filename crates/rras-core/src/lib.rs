@@ -27,3 +27,7 @@ pub use model::{
 pub use paging::{PREF_MAX_ALL, RAS_CONNECTION_EX_SIZE};
 pub use record::{Record, RecordError, SourceRef};
 pub use table::{ConnectionTable, Page, Upserted};
+
+/// The version every binary reports: the crate version and the git
+/// revision it was built from ("unknown" outside a git checkout).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("RRAS_GIT_REV"), ")");

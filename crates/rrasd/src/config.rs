@@ -153,10 +153,14 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Parser, Default)]
 #[command(
     name = "rrasd",
-    version,
+    version = rras_core::VERSION,
     about = "openrras daemon: the RRAS connection manager for Linux VPN servers"
 )]
 pub struct Args {
+    /// Check the configuration and the files it names, print what would
+    /// run, and exit: 0 when rrasd would start, 2 when not.
+    #[arg(long)]
+    pub check_config: bool,
     /// TOML configuration file (every key is also a flag below).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

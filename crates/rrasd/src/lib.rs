@@ -3,6 +3,7 @@
 //! service serves `MprAdminConnectionEnumEx` and friends over gRPC.
 
 pub mod auth;
+pub mod check;
 pub mod config;
 pub mod inflight;
 pub mod journal;

@@ -10,6 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let args = rrasd::Args::parse();
+    let check_only = args.check_config;
     let config = match args.into_config() {
         Ok(c) => c,
         Err(e) => {
@@ -17,6 +18,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if check_only {
+        let report = rrasd::check::check(&config);
+        print!("{}", report.render());
+        return if report.errors.is_empty() {
+            std::process::ExitCode::SUCCESS
+        } else {
+            std::process::ExitCode::from(2)
+        };
+    }
     rrasd::logging::init(&config.log_level, config.log_format);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

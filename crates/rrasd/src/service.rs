@@ -325,7 +325,7 @@ impl RrasAdmin for AdminService {
                 let table = self.manager.table();
                 Ok(pb::ServerInfoReply {
                     status: 0,
-                    version: env!("CARGO_PKG_VERSION").into(),
+                    version: rras_core::VERSION.into(),
                     uptime_secs: self.manager.uptime().as_secs(),
                     total_connections: table.len() as u64,
                     per_engine: table

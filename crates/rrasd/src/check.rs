@@ -1,0 +1,248 @@
+//! `rrasd --check-config`: everything a start would need, checked without
+//! starting — the configuration (already parsed and validated by the time
+//! this runs), the files it names (certificates, key, CA, tokens file), the
+//! users and groups of the roles, and the engine sockets that can be seen
+//! now — then a summary of what would run. Exit 0 when it would start, 2
+//! when not; usable as `ExecStartPre=`.
+//!
+//! Engine sockets that are missing are warnings, not errors: engines may
+//! start after rrasd, and sources wait for them. Secrets (RADIUS secrets,
+//! tokens, keys) are never printed.
+
+use std::path::Path;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::sources::SourceConfig;
+use crate::Config;
+
+/// The outcome: what was found wrong, what may be wrong, what would run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Problems that stop the daemon from starting.
+    pub errors: Vec<String>,
+    /// Things that may be wrong (an engine socket not there yet).
+    pub warnings: Vec<String>,
+    /// What would run.
+    pub summary: Vec<String>,
+}
+
+impl Report {
+    /// The report as printed: summary, then warnings and errors.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for line in &self.summary {
+            out.push_str(line);
+            out.push('\n');
+        }
+        for w in &self.warnings {
+            out.push_str(&format!("warning: {w}\n"));
+        }
+        for e in &self.errors {
+            out.push_str(&format!("error: {e}\n"));
+        }
+        out.push_str(if self.errors.is_empty() {
+            "configuration OK\n"
+        } else {
+            "configuration has errors: rrasd would not start\n"
+        });
+        out
+    }
+}
+
+fn certificates(what: &str, path: Option<&Path>, report: &mut Report) {
+    let Some(path) = path else {
+        report.errors.push(format!("tls.{what} is not set"));
+        return;
+    };
+    match std::fs::read(path) {
+        Err(e) => report.errors.push(format!("tls.{what} {}: {e}", path.display())),
+        Ok(bytes) => {
+            let n = CertificateDer::pem_slice_iter(&bytes).filter(Result::is_ok).count();
+            if n == 0 {
+                report
+                    .errors
+                    .push(format!("tls.{what} {}: no PEM certificate in it", path.display()));
+            }
+        }
+    }
+}
+
+fn private_key(path: Option<&Path>, report: &mut Report) {
+    let Some(path) = path else {
+        report.errors.push("tls.key is not set".into());
+        return;
+    };
+    match std::fs::read(path) {
+        Err(e) => report.errors.push(format!("tls.key {}: {e}", path.display())),
+        Ok(bytes) => {
+            if PrivateKeyDer::from_pem_slice(&bytes).is_err() {
+                report
+                    .errors
+                    .push(format!("tls.key {}: no PEM private key in it", path.display()));
+            }
+        }
+    }
+}
+
+fn socket_seen(what: &str, path: &Path, report: &mut Report) {
+    if !path.exists() {
+        report.warnings.push(format!(
+            "{what}: {} does not exist (yet): the source waits for it",
+            path.display()
+        ));
+    }
+}
+
+/// Checks `config` and what it names.
+pub fn check(config: &Config) -> Report {
+    let mut report = Report::default();
+    let auth = crate::auth::Authorizer::new(config);
+    if let Err(e) = &auth {
+        report.errors.push(e.to_string());
+    }
+    // Listeners.
+    report.summary.push(format!(
+        "admin socket: {} (mode {}, group {})",
+        config.admin_socket.display(),
+        config.socket_mode,
+        config.admin_group.as_deref().unwrap_or("-")
+    ));
+    if let Some(parent) = config.admin_socket.parent() {
+        if !parent.exists() {
+            report.warnings.push(format!(
+                "{} does not exist: rrasd creates it at start",
+                parent.display()
+            ));
+        }
+    }
+    report
+        .summary
+        .push(format!("state: {}", config.state_dir.join("rrasd.redb").display()));
+    if let Some(addr) = config.tls.listen {
+        report.summary.push(format!("admin TLS: {addr}"));
+        certificates("cert", config.tls.cert.as_deref(), &mut report);
+        private_key(config.tls.key.as_deref(), &mut report);
+        if config.tls.client_ca.is_some() {
+            certificates("client_ca", config.tls.client_ca.as_deref(), &mut report);
+        }
+        if let Some(tokens) = &config.tls.tokens_file {
+            match std::fs::read_to_string(tokens) {
+                Ok(text) => {
+                    let n = text
+                        .lines()
+                        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                        .count();
+                    report
+                        .summary
+                        .push(format!("tokens: {} ({n} entries)", tokens.display()));
+                }
+                Err(e) => report.errors.push(format!("tls.tokens_file {}: {e}", tokens.display())),
+            }
+        }
+    }
+    if let Some(addr) = config.metrics {
+        report.summary.push(format!("metrics: http://{addr}/metrics"));
+    }
+    // Roles (names only).
+    report.summary.push(format!(
+        "admins: root, the daemon's user{}{}{}",
+        config
+            .admin_group
+            .as_deref()
+            .map(|g| format!(", group {g}"))
+            .unwrap_or_default(),
+        if config.admin_users.is_empty() {
+            String::new()
+        } else {
+            format!(", users {}", config.admin_users.join(" "))
+        },
+        if config.tls.admin_names.is_empty() {
+            String::new()
+        } else {
+            format!(", certificates {}", config.tls.admin_names.join(" "))
+        }
+    ));
+    if config.reader_group.is_some() || !config.reader_users.is_empty() || !config.tls.reader_names.is_empty() {
+        report.summary.push(format!(
+            "readers:{}{}{}",
+            config
+                .reader_group
+                .as_deref()
+                .map(|g| format!(" group {g}"))
+                .unwrap_or_default(),
+            if config.reader_users.is_empty() {
+                String::new()
+            } else {
+                format!(" users {}", config.reader_users.join(" "))
+            },
+            if config.tls.reader_names.is_empty() {
+                String::new()
+            } else {
+                format!(" certificates {}", config.tls.reader_names.join(" "))
+            }
+        ));
+    }
+    // Sources.
+    let instances = config.source_instances();
+    if instances.is_empty() {
+        report
+            .warnings
+            .push("no source is configured: only hook reports (rasctl report) will add sessions".into());
+    }
+    for source in instances {
+        let id = source.id().map(|i| i.to_string()).unwrap_or_else(|e| e);
+        let line = match &source {
+            SourceConfig::Radius(c) => format!(
+                "source {id}: RADIUS accounting on {} ({} client networks)",
+                c.listen.map(|a| a.to_string()).unwrap_or_default(),
+                c.clients.len()
+            ),
+            SourceConfig::Wireguard(c) => {
+                if let Some(dir) = &c.socket_dir {
+                    socket_seen(&id, dir, &mut report);
+                }
+                let backend = match c.backend {
+                    crate::sources::wireguard::Backend::Uapi => "UAPI sockets in",
+                    crate::sources::wireguard::Backend::Netlink => "kernel (netlink)",
+                };
+                format!(
+                    "source {id}: WireGuard {backend} {}{}",
+                    c.socket_dir
+                        .as_deref()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default(),
+                    if c.interfaces.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" interfaces {}", c.interfaces.join(" "))
+                    }
+                )
+            }
+            SourceConfig::Openvpn(c) => {
+                for m in &c.management {
+                    let path = m.split_once('=').map_or(m.as_str(), |(p, _)| p);
+                    socket_seen(&id, Path::new(path), &mut report);
+                }
+                format!("source {id}: OpenVPN management {}", c.management.join(" "))
+            }
+            SourceConfig::Ocserv(c) => {
+                let socket = c.socket.clone().unwrap_or_default();
+                socket_seen(&id, Path::new(&socket), &mut report);
+                format!(
+                    "source {id}: ocserv via {} -s {socket}{}",
+                    c.occtl,
+                    c.netns.as_deref().map(|n| format!(" in netns {n}")).unwrap_or_default()
+                )
+            }
+            SourceConfig::Strongswan(c) => {
+                let uri = c.vici.clone().unwrap_or_default();
+                socket_seen(&id, Path::new(uri.strip_prefix("unix://").unwrap_or(&uri)), &mut report);
+                format!("source {id}: strongSwan VICI {uri}")
+            }
+        };
+        report.summary.push(line);
+    }
+    report
+}

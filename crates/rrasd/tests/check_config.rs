@@ -1,0 +1,83 @@
+//! `rrasd --check-config`: validates the configuration and the files it
+//! names without starting, prints what would run (never a secret), exits 0
+//! or 2.
+
+use std::process::Command;
+
+use rras_testkit::pki::TestPki;
+
+fn check(args: &[String]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rrasd"))
+        .arg("--check-config")
+        .args(args)
+        .output()
+        .expect("run rrasd --check-config");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn a_good_configuration_is_summarised_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path());
+    let mut args = pki.daemon_args(18443);
+    args.extend(
+        [
+            "--radius-acct",
+            "127.0.0.1:18130",
+            "--radius-client",
+            "10.0.0.0/8=Very-Secret-Radius-1",
+            "--openvpn-mgmt",
+            "/nonexistent/ovpn.sock=tun0",
+            "--state-dir",
+        ]
+        .map(String::from),
+    );
+    args.push(dir.path().join("state").display().to_string());
+    let (code, out) = check(&args);
+    assert_eq!(code, Some(0), "{out}");
+    for expected in [
+        "admin TLS: 127.0.0.1:18443",
+        "tokens: ",
+        "source radius: RADIUS accounting on 127.0.0.1:18130 (1 client networks)",
+        "source openvpn: OpenVPN management",
+        "warning: openvpn: /nonexistent/ovpn.sock does not exist",
+        "configuration OK",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing:\n{out}");
+    }
+    assert!(!out.contains("Very-Secret-Radius-1"), "a secret in the output:\n{out}");
+    assert!(!out.contains(&pki.admin_token), "a token in the output:\n{out}");
+}
+
+#[test]
+fn broken_files_and_names_exit_2_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path());
+    // A certificate where the key should be, and a CA that does not exist.
+    let mut args = pki.daemon_args(18444);
+    let key_at = args.iter().position(|a| a == "--tls-key").unwrap() + 1;
+    args[key_at] = pki.server.cert.display().to_string();
+    let ca_at = args.iter().position(|a| a == "--tls-client-ca").unwrap() + 1;
+    args[ca_at] = "/nonexistent/ca.pem".into();
+    let (code, out) = check(&args);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("no PEM private key"), "{out}");
+    assert!(out.contains("error: tls.client_ca /nonexistent/ca.pem"), "{out}");
+    assert!(out.contains("would not start"), "{out}");
+
+    let (code, out) = check(&["--admin-group".into(), "no-such-group-xyz".into()]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("no-such-group-xyz"), "{out}");
+
+    // A key that does not exist is a configuration error before any check.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "bogus = 1\n").unwrap();
+    let (code, out) = check(&["--config".into(), bad.display().to_string()]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("bogus"), "{out}");
+}
