@@ -42,10 +42,21 @@ impl ClientError {
         }
     }
 
-    pub(crate) fn from_connect(e: std::io::Error) -> Self {
+    /// A failed connect to the Unix socket at `path`, with the socket named
+    /// and the likely fix.
+    pub(crate) fn from_connect(path: &std::path::Path, e: std::io::Error) -> Self {
+        let at = path.display();
         match e.kind() {
-            std::io::ErrorKind::PermissionDenied => ClientError::Denied(e.to_string()),
-            _ => ClientError::Unavailable(e.to_string()),
+            std::io::ErrorKind::PermissionDenied => ClientError::Denied(format!(
+                "{at}: {e} (run as root, or as a member of the daemon's admin_group/reader_group)"
+            )),
+            std::io::ErrorKind::NotFound => ClientError::Unavailable(format!(
+                "{at}: no such socket (is rrasd running? `systemctl status rrasd`; or pass --server)"
+            )),
+            std::io::ErrorKind::ConnectionRefused => ClientError::Unavailable(format!(
+                "{at}: connection refused (rrasd is not running; a stale socket file is left)"
+            )),
+            _ => ClientError::Unavailable(format!("{at}: {e}")),
         }
     }
 }

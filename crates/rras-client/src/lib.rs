@@ -310,7 +310,7 @@ async fn channel_with(addr: &ServerAddr, tls: &TlsOptions) -> Result<Channel, Cl
             // Probe first so the error says exactly why (absent, refused, denied).
             tokio::net::UnixStream::connect(&path)
                 .await
-                .map_err(ClientError::from_connect)?;
+                .map_err(|e| ClientError::from_connect(&path, e))?;
             let endpoint = with_windows(
                 Endpoint::try_from("http://rrasd.invalid").map_err(|e| ClientError::Transport(e.to_string()))?,
             );
