@@ -271,6 +271,9 @@ fn make_install_and_pkg_config_build_the_example() {
         .arg(format!("PREFIX={}", prefix.path().display()))
         .arg(format!("LIBDIR={}", lib.display()))
         .arg("NO_BUILD=1")
+        // The binaries of this (debug) build, with the manual pages they
+        // generate.
+        .arg("PROFILE=debug")
         .output()
         .unwrap();
     assert!(
@@ -278,6 +281,11 @@ fn make_install_and_pkg_config_build_the_example() {
         "make install: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    if root.join("target/debug/rrasd").exists() {
+        let page = prefix.path().join("share/man/man8/rrasd.8");
+        let text = std::fs::read_to_string(&page).unwrap_or_default();
+        assert!(text.contains(".TH rrasd 8"), "{}: {text:.200}", page.display());
+    }
     for f in ["lib/libmprapi.so", "include/mprapi.h", "lib/pkgconfig/mprapi.pc"] {
         assert!(prefix.path().join(f).exists(), "{f} not installed");
     }

@@ -141,6 +141,9 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Print the rasctl(1) manual page (roff).
+    #[command(hide = true)]
+    Man,
     /// Run rrasd in-process with demo sessions and show what an admin sees.
     Demo {
         /// Keep running and refreshing until Ctrl-C.
@@ -187,6 +190,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Completions { shell } = cli.command {
         use clap::CommandFactory;
         clap_complete::generate(shell, &mut Cli::command(), "rasctl", &mut std::io::stdout());
+        return Ok(());
+    }
+    if let Command::Man = cli.command {
+        use clap::CommandFactory;
+        clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
         return Ok(());
     }
     if let Command::Demo { watch } = cli.command {
@@ -390,7 +398,11 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Demo { .. } | Command::Error { .. } | Command::Token(_) | Command::Completions { .. } => Ok(()),
+        Command::Demo { .. }
+        | Command::Error { .. }
+        | Command::Token(_)
+        | Command::Completions { .. }
+        | Command::Man => Ok(()),
     }
 }
 

@@ -321,3 +321,31 @@ fn version_names_the_git_revision() {
         "{rev:?}"
     );
 }
+
+/// rasctl(1) comes from the same clap definitions as `--help` and renders
+/// with `man` without warnings.
+#[test]
+fn manual_page_renders_without_warnings() {
+    if !rras_testkit::require_tool("man") {
+        return;
+    }
+    let page = rasctl(None, &["man"]);
+    assert!(page.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rasctl.1");
+    std::fs::write(&file, &page.stdout).unwrap();
+    let shown = Command::new("man")
+        .args(["--warnings", "-l"])
+        .arg(&file)
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.stderr.is_empty(),
+        "man warnings: {}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    assert!(text.contains("rasctl(1)") && text.contains("connections"), "{text}");
+}

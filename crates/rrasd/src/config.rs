@@ -157,6 +157,9 @@ pub enum ConfigError {
     about = "openrras daemon: the RRAS connection manager for Linux VPN servers"
 )]
 pub struct Args {
+    /// Print the rrasd(8) manual page (roff) and exit.
+    #[arg(long, hide = true)]
+    pub print_man: bool,
     /// Check the configuration and the files it names, print what would
     /// run, and exit: 0 when rrasd would start, 2 when not.
     #[arg(long)]

@@ -10,6 +10,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let args = rrasd::Args::parse();
+    if args.print_man {
+        use clap::CommandFactory;
+        let man = clap_mangen::Man::new(rrasd::Args::command()).section("8");
+        return match man.render(&mut std::io::stdout()) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rrasd: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let check_only = args.check_config;
     let config = match args.into_config() {
         Ok(c) => c,

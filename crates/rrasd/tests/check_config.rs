@@ -81,3 +81,38 @@ fn broken_files_and_names_exit_2_naming_them() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("bogus"), "{out}");
 }
+
+/// rrasd(8) is generated from the same clap definitions as `--help` and
+/// renders with `man` without warnings.
+#[test]
+fn manual_page_renders_without_warnings() {
+    if !rras_testkit::require_tool("man") {
+        return;
+    }
+    let page = Command::new(env!("CARGO_BIN_EXE_rrasd"))
+        .arg("--print-man")
+        .output()
+        .unwrap();
+    assert!(page.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rrasd.8");
+    std::fs::write(&file, &page.stdout).unwrap();
+    let shown = Command::new("man")
+        .args(["--warnings", "-l"])
+        .arg(&file)
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+    assert!(
+        shown.stderr.is_empty(),
+        "man warnings: {}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    assert!(
+        text.contains("rrasd(8)") && text.contains("--check-config") && text.contains("--radius-acct"),
+        "{text}"
+    );
+}
