@@ -116,3 +116,34 @@ fn manual_page_renders_without_warnings() {
         "{text}"
     );
 }
+
+/// The shipped /etc/rrasd/rrasd.toml: as shipped it is valid, and with
+/// every commented key switched on it is still valid — no key in it is
+/// misspelt or stale.
+#[test]
+fn shipped_configuration_is_valid_commented_and_uncommented() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist/rrasd.toml");
+    let shipped = std::fs::read_to_string(&path).unwrap();
+    rrasd::Config::from_toml(&shipped).expect("the shipped file parses");
+    let uncommented: String = shipped
+        .lines()
+        .map(|l| {
+            let body = l.strip_prefix("# ").unwrap_or(l);
+            let is_key = body.starts_with('[')
+                || body
+                    .split_once(" = ")
+                    .is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            if l.starts_with("# ") && is_key {
+                format!("{body}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let keys = uncommented.lines().filter(|l| l.contains(" = ") && !l.starts_with('#')).count();
+    assert!(keys >= 50, "only {keys} keys switched on:\n{uncommented}");
+    let config = rrasd::Config::from_toml(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+    config.validate().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.source.len(), 1);
+    assert_eq!(config.source_instances().len(), 6, "radius, wireguard, openvpn, ocserv, strongswan, [[source]]");
+}
