@@ -65,9 +65,11 @@ sed -e 's|/usr/local/bin/rrasd|/usr/sbin/rrasd|' \
     -e 's|^Group=rrasd$|Group=rrasd\nSupplementaryGroups=rrasadmin|' \
     "$ROOT/dist/rrasd.service" > "$STAGE/lib/systemd/system/rrasd.service"
 install -D -m 0640 "$ROOT/dist/rrasd.toml" "$STAGE/etc/rrasd/rrasd.toml"
-install -d "$STAGE/usr/share/man/man8" "$STAGE/usr/share/man/man1"
+install -d "$STAGE/usr/share/man/man8" "$STAGE/usr/share/man/man1" "$STAGE/usr/share/man/man5" "$STAGE/usr/share/man/man3"
 "$BIN/rrasd" --print-man | gzip -9n > "$STAGE/usr/share/man/man8/rrasd.8.gz"
+"$BIN/rrasd" --print-config-man | gzip -9n > "$STAGE/usr/share/man/man5/rrasd.toml.5.gz"
 "$BIN/rasctl" man | gzip -9n > "$STAGE/usr/share/man/man1/rasctl.1.gz"
+gzip -9n < "$ROOT/crates/mprapi/man/mprapi.3" > "$STAGE/usr/share/man/man3/mprapi.3.gz"
 install -d "$STAGE/usr/share/bash-completion/completions" "$STAGE/usr/share/zsh/vendor-completions" \
     "$STAGE/usr/share/fish/vendor_completions.d"
 "$BIN/rasctl" completions bash > "$STAGE/usr/share/bash-completion/completions/rasctl"

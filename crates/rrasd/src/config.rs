@@ -160,6 +160,12 @@ pub struct Args {
     /// Print the rrasd(8) manual page (roff) and exit.
     #[arg(long, hide = true)]
     pub print_man: bool,
+    /// Print the rrasd.toml(5) manual page (roff) and exit.
+    #[arg(long, hide = true)]
+    pub print_config_man: bool,
+    /// Print the configuration reference (Markdown) and exit.
+    #[arg(long, hide = true)]
+    pub print_config_reference: bool,
     /// Check the configuration and the files it names, print what would
     /// run, and exit: 0 when rrasd would start, 2 when not.
     #[arg(long)]

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod check;
 pub mod config;
+pub mod config_reference;
 pub mod inflight;
 pub mod journal;
 pub mod linger;

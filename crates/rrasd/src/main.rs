@@ -21,6 +21,14 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
+    if args.print_config_man {
+        print!("{}", rrasd::config_reference::man_page(rras_core::VERSION));
+        return std::process::ExitCode::SUCCESS;
+    }
+    if args.print_config_reference {
+        print!("{}", rrasd::config_reference::markdown());
+        return std::process::ExitCode::SUCCESS;
+    }
     let check_only = args.check_config;
     let config = match args.into_config() {
         Ok(c) => c,

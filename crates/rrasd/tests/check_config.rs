@@ -140,10 +140,74 @@ fn shipped_configuration_is_valid_commented_and_uncommented() {
             }
         })
         .collect();
-    let keys = uncommented.lines().filter(|l| l.contains(" = ") && !l.starts_with('#')).count();
+    let keys = uncommented
+        .lines()
+        .filter(|l| l.contains(" = ") && !l.starts_with('#'))
+        .count();
     assert!(keys >= 50, "only {keys} keys switched on:\n{uncommented}");
     let config = rrasd::Config::from_toml(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
     config.validate().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.source.len(), 1);
-    assert_eq!(config.source_instances().len(), 6, "radius, wireguard, openvpn, ocserv, strongswan, [[source]]");
+    assert_eq!(
+        config.source_instances().len(),
+        6,
+        "radius, wireguard, openvpn, ocserv, strongswan, [[source]]"
+    );
+}
+
+/// Renders a roff page with `man --warnings`; returns the text, failing on
+/// any warning.
+fn render(page: &[u8], name: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(name);
+    std::fs::write(&file, page).unwrap();
+    let shown = Command::new("man")
+        .args(["--warnings", "-l"])
+        .arg(&file)
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat")
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+    assert!(
+        shown.stderr.is_empty(),
+        "man warnings in {name}: {}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    String::from_utf8_lossy(&shown.stdout).into_owned()
+}
+
+/// rrasd.toml(5), docs/configuration.md and mprapi(3): generated from the
+/// shipped configuration file (the checked-in reference must equal the
+/// generated one) and rendered without warnings.
+#[test]
+fn configuration_reference_and_library_pages() {
+    let reference = Command::new(env!("CARGO_BIN_EXE_rrasd"))
+        .arg("--print-config-reference")
+        .output()
+        .unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert_eq!(
+        String::from_utf8_lossy(&reference.stdout),
+        std::fs::read_to_string(root.join("docs/configuration.md")).unwrap(),
+        "docs/configuration.md is stale: rrasd --print-config-reference > docs/configuration.md"
+    );
+    if !rras_testkit::require_tool("man") {
+        return;
+    }
+    let page = Command::new(env!("CARGO_BIN_EXE_rrasd"))
+        .arg("--print-config-man")
+        .output()
+        .unwrap();
+    let text = render(&page.stdout, "rrasd.toml.5");
+    assert!(
+        text.contains("RRASD.TOML(5)") && text.contains("listen = \"0.0.0.0:1813\""),
+        "{text}"
+    );
+    let mprapi = std::fs::read(root.join("crates/mprapi/man/mprapi.3")).unwrap();
+    let text = render(&mprapi, "mprapi.3");
+    assert!(
+        text.contains("MprAdminConnectionEnumEx") && text.contains("-fshort-wchar"),
+        "{text}"
+    );
 }

@@ -91,6 +91,8 @@ fn debian_package_installs_checks_and_purges_cleanly() {
         "/etc/rrasd/rrasd.toml".to_owned(),
         "/usr/share/man/man8/rrasd.8.gz".to_owned(),
         "/usr/share/man/man1/rasctl.1.gz".to_owned(),
+        "/usr/share/man/man5/rrasd.toml.5.gz".to_owned(),
+        "/usr/share/man/man3/mprapi.3.gz".to_owned(),
         "/usr/share/bash-completion/completions/rasctl".to_owned(),
         "/usr/share/doc/openrras/copyright".to_owned(),
     ] {
@@ -109,7 +111,12 @@ fn debian_package_installs_checks_and_purges_cleanly() {
         ok && text.contains("configuration OK") && text.contains("group rrasadmin"),
         "{text}"
     );
-    for page in ["/usr/share/man/man8/rrasd.8.gz", "/usr/share/man/man1/rasctl.1.gz"] {
+    for page in [
+        "/usr/share/man/man8/rrasd.8.gz",
+        "/usr/share/man/man1/rasctl.1.gz",
+        "/usr/share/man/man5/rrasd.toml.5.gz",
+        "/usr/share/man/man3/mprapi.3.gz",
+    ] {
         let shown = Command::new("man")
             .args(["--warnings", "-l", page])
             .env("MANPAGER", "cat")
