@@ -141,11 +141,8 @@ pub(crate) fn build(cmd: &ReportCommand) -> pb::Report {
             let started = started_at
                 .map(|s| UNIX_EPOCH + Duration::from_secs(s))
                 .unwrap_or_else(SystemTime::now);
-            let mut info = ConnectionInfo::new(key(session), user.clone(), started);
-            if let Some((domain, name)) = user.split_once('\\') {
-                info.logon_domain = domain.into();
-                info.user_name = name.into();
-            }
+            let mut info = ConnectionInfo::new(key(session), "", started);
+            info.set_account(user);
             info.interface_name = interface.clone();
             info.remote_endpoint = *remote_endpoint;
             info.local_endpoint = *local_endpoint;

@@ -588,6 +588,23 @@ impl ConnectionInfo {
         }
     }
 
+    /// Sets `wszLogonDomain` and `wszUserName` from an account name the way
+    /// Windows RRAS reports it: `DOMAIN\user` splits at the first
+    /// backslash; anything else (a UPN `user@realm`, a bare name) is the
+    /// user name whole, with no domain.
+    pub fn set_account(&mut self, name: &str) {
+        match name.split_once('\\') {
+            Some((domain, user)) => {
+                self.logon_domain = domain.to_owned();
+                self.user_name = user.to_owned();
+            }
+            None => {
+                self.logon_domain.clear();
+                self.user_name = name.to_owned();
+            }
+        }
+    }
+
     /// Seconds since the connection started, as `dwConnectDuration` gives it
     /// (0 for a start time in the future, saturating at u32::MAX).
     pub fn connect_duration(&self, now: SystemTime) -> Duration {
@@ -650,5 +667,22 @@ mod tests {
             assert_eq!(e.as_str().parse::<EngineKind>(), Ok(e));
         }
         assert!("pptp".parse::<EngineKind>().is_err());
+    }
+    #[test]
+    fn accounts_split_like_windows_rras() {
+        let key = SourceKey::new(EngineKind::Report, "n", "s");
+        let mut info = ConnectionInfo::new(key, "", SystemTime::UNIX_EPOCH);
+        info.set_account("CORP\\alice");
+        assert_eq!((info.logon_domain.as_str(), info.user_name.as_str()), ("CORP", "alice"));
+        info.set_account("bob@corp.example");
+        assert_eq!(
+            (info.logon_domain.as_str(), info.user_name.as_str()),
+            ("", "bob@corp.example")
+        );
+        info.set_account("CORP\\carol\\x");
+        assert_eq!(
+            (info.logon_domain.as_str(), info.user_name.as_str()),
+            ("CORP", "carol\\x")
+        );
     }
 }

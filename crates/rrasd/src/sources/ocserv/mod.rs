@@ -117,12 +117,8 @@ pub fn start(
 pub fn session_info(id: &SourceId, socket: &str, u: &OcUser, now: SystemTime) -> ConnectionInfo {
     let started = u.connected_for.and_then(|ago| now.checked_sub(ago)).unwrap_or(now);
     let key = id.key(socket, format!("{}@{}", u.id, u.session));
-    let (domain, user) = match u.username.split_once('\\') {
-        Some((d, user)) => (d.to_owned(), user.to_owned()),
-        None => (String::new(), u.username.clone()),
-    };
-    let mut info = ConnectionInfo::new(key, user, started);
-    info.logon_domain = domain;
+    let mut info = ConnectionInfo::new(key, "", started);
+    info.set_account(&u.username);
     info.interface_name = u.device.clone();
     info.remote_computer = u.hostname.clone();
     info.remote_endpoint = u.remote_ip;

@@ -271,16 +271,7 @@ fn session_info(id: &SourceId, p: &Packet, nas: String, now: SystemTime) -> Resu
     for (t, v) in &p.attributes {
         let v = v.as_slice();
         match *t {
-            USER_NAME => {
-                let name = text(v);
-                match name.split_once('\\') {
-                    Some((domain, user)) => {
-                        info.logon_domain = domain.to_owned();
-                        info.user_name = user.to_owned();
-                    }
-                    None => info.user_name = name,
-                }
-            }
+            USER_NAME => info.set_account(&text(v)),
             NAS_PORT => nas_port = u32_of(v),
             NAS_PORT_ID => info.interface_name = text(v),
             NAS_PORT_TYPE => {

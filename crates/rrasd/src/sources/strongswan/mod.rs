@@ -409,12 +409,8 @@ pub fn sa_info(
         .clone()
         .or_else(|| sa.remote_xauth_id.clone())
         .unwrap_or_else(|| sa.remote_id.clone());
-    let (domain, user) = match identity.split_once('\\') {
-        Some((d, u)) => (d.to_owned(), u.to_owned()),
-        None => (String::new(), identity),
-    };
-    let mut info = ConnectionInfo::new(key, user, started);
-    info.logon_domain = domain;
+    let mut info = ConnectionInfo::new(key, "", started);
+    info.set_account(&identity);
     info.interface_name = sa.conn.clone();
     info.remote_endpoint = sa.remote_host;
     info.local_endpoint = sa.local_host;
