@@ -13,6 +13,7 @@ pub mod error;
 pub mod model;
 pub mod order_index;
 pub mod paging;
+pub mod port;
 pub mod record;
 pub mod synthetic;
 pub mod table;
