@@ -36,6 +36,9 @@ typedef uint16_t USHORT;
 typedef uint64_t ULONG64;
 typedef uint64_t ULONGLONG;
 typedef void *HANDLE;
+#ifndef INVALID_HANDLE_VALUE
+#define INVALID_HANDLE_VALUE ((HANDLE)(intptr_t)-1)
+#endif
 typedef void *LPVOID;
 typedef void *HLOCAL;
 typedef WCHAR *LPWSTR;
@@ -585,6 +588,16 @@ DWORD WINAPI MprAdminConnectionGetInfoEx(RAS_SERVER_HANDLE hRasServer, HANDLE hR
 DWORD WINAPI MprAdminConnectionClearStats(RAS_SERVER_HANDLE hRasServer, HANDLE hRasConnection);
 /* Each connection has one port whose handle equals hConnection. */
 DWORD WINAPI MprAdminPortDisconnect(RAS_SERVER_HANDLE hRasServer, HANDLE hPort);
+/* Level 0 (RAS_PORT_0). hRasConnection NULL or INVALID_HANDLE_VALUE: every
+   port, paged like connections; a connection handle: its port only. */
+DWORD WINAPI MprAdminPortEnum(RAS_SERVER_HANDLE hRasServer, DWORD dwLevel, HANDLE hRasConnection,
+                              LPBYTE *lplpbBuffer, DWORD dwPrefMaxLen, LPDWORD lpdwEntriesRead,
+                              LPDWORD lpdwTotalEntries, LPDWORD lpdwResumeHandle);
+/* Level 0 (RAS_PORT_0) or 1 (RAS_PORT_1). */
+DWORD WINAPI MprAdminPortGetInfo(RAS_SERVER_HANDLE hRasServer, DWORD dwLevel, HANDLE hPort, LPBYTE *lplpbBuffer);
+DWORD WINAPI MprAdminPortClearStats(RAS_SERVER_HANDLE hRasServer, HANDLE hPort);
+/* A virtual port has no device to reset: NO_ERROR for a live port. */
+DWORD WINAPI MprAdminPortReset(RAS_SERVER_HANDLE hRasServer, HANDLE hPort);
 
 DWORD WINAPI MprAdminBufferFree(LPVOID pBuffer);
 DWORD WINAPI MprAdminGetErrorString(DWORD dwError, LPWSTR *lplpwsErrorString);

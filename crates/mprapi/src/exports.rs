@@ -289,6 +289,132 @@ pub unsafe extern "C" fn MprAdminConnectionClearStats(hRasServer: HANDLE, hRasCo
     ffi_boundary(|| server::clear_stats(hRasServer, hRasConnection).map(|()| 0))
 }
 
+/// `INVALID_HANDLE_VALUE` in `hRasConnection`: every port.
+const ALL_CONNECTIONS: HANDLE = HANDLE::MAX;
+
+/// Enumerates ports at level 0 (RAS_PORT_0): one virtual port per
+/// connection, paged with `dwPrefMaxLen` and the resume handle under the
+/// same rules as connections. `hRasConnection` NULL or
+/// `INVALID_HANDLE_VALUE`: every port; a connection handle: that
+/// connection's port only.
+///
+/// # Safety
+/// As [`MprAdminConnectionEnum`].
+#[no_mangle]
+pub unsafe extern "C" fn MprAdminPortEnum(
+    hRasServer: HANDLE,
+    dwLevel: DWORD,
+    hRasConnection: HANDLE,
+    lplpbBuffer: *mut *mut u8,
+    dwPrefMaxLen: DWORD,
+    lpdwEntriesRead: *mut DWORD,
+    lpdwTotalEntries: *mut DWORD,
+    lpdwResumeHandle: *mut DWORD,
+) -> DWORD {
+    ffi_boundary(|| {
+        if dwLevel != 0 {
+            return Err(Win32Error::InvalidLevel.code());
+        }
+        non_null!(lplpbBuffer, lpdwEntriesRead, lpdwTotalEntries);
+        let (buffer, read, total, next, status) = if hRasConnection == 0 || hRasConnection == ALL_CONNECTIONS {
+            // SAFETY: NULL or valid per the contract.
+            let resume = unsafe { lpdwResumeHandle.as_ref() }.copied().unwrap_or(0);
+            let page = server::enumerate_into(
+                hRasServer,
+                rras_core::paging::RAS_PORT_0_SIZE,
+                dwPrefMaxLen,
+                resume,
+                |o, c, now| *o = fill::port_0(c, now),
+            )?;
+            let n = page.buffer.len() as DWORD;
+            (
+                page.buffer.into_raw() as *mut u8,
+                n,
+                page.total,
+                page.resume,
+                page.status,
+            )
+        } else {
+            let c = server::get_info(hRasServer, hRasConnection)?;
+            let one = to_buffer(&[fill::port_0(&c, SystemTime::now())])? as *mut u8;
+            (one, 1, 1, 0, 0)
+        };
+        // SAFETY: out-pointers checked non-null above (resume may be NULL).
+        unsafe {
+            lplpbBuffer.write(buffer);
+            lpdwEntriesRead.write(read);
+            lpdwTotalEntries.write(total);
+            if let Some(r) = lpdwResumeHandle.as_mut() {
+                *r = next;
+            }
+        }
+        Ok(status)
+    })
+}
+
+/// One port at level 0 (RAS_PORT_0) or 1 (RAS_PORT_1), in a buffer freed
+/// with MprAdminBufferFree. An unknown port: ERROR_INVALID_PORT_HANDLE.
+///
+/// # Safety
+/// `lplpbBuffer` is valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn MprAdminPortGetInfo(
+    hRasServer: HANDLE,
+    dwLevel: DWORD,
+    hPort: HANDLE,
+    lplpbBuffer: *mut *mut u8,
+) -> DWORD {
+    ffi_boundary(|| {
+        if dwLevel > 1 {
+            return Err(Win32Error::InvalidLevel.code());
+        }
+        non_null!(lplpbBuffer);
+        let c = port_connection(hRasServer, hPort)?;
+        let buffer = match dwLevel {
+            0 => to_buffer(&[fill::port_0(&c, SystemTime::now())])? as *mut u8,
+            _ => to_buffer(&[fill::port_1(&c)])? as *mut u8,
+        };
+        // SAFETY: checked non-null above.
+        unsafe { lplpbBuffer.write(buffer) };
+        Ok(0)
+    })
+}
+
+/// The connection behind a port handle; an unknown one is
+/// ERROR_INVALID_PORT_HANDLE.
+fn port_connection(server: HANDLE, port: HANDLE) -> Result<rras_core::Connection, DWORD> {
+    server::get_info(server, port).map_err(|e| {
+        if e == Win32Error::InvalidHandle.code() {
+            Win32Error::InvalidPortHandle.code()
+        } else {
+            e
+        }
+    })
+}
+
+/// Zeroes the counters of the port's connection.
+///
+/// # Safety
+/// Always safe: handles are only looked up.
+#[no_mangle]
+pub unsafe extern "C" fn MprAdminPortClearStats(hRasServer: HANDLE, hPort: HANDLE) -> DWORD {
+    ffi_boundary(|| {
+        port_connection(hRasServer, hPort)?;
+        server::clear_stats(hRasServer, hPort).map(|()| 0)
+    })
+}
+
+/// Resets the port's device. A virtual port has no device to reset: the
+/// call checks the port exists and succeeds (the session is untouched; use
+/// MprAdminPortDisconnect to end it).
+///
+/// # Safety
+/// Always safe: handles are only looked up.
+#[no_mangle]
+pub unsafe extern "C" fn MprAdminPortReset(hRasServer: HANDLE, hPort: HANDLE) -> DWORD {
+    ffi_boundary(|| port_connection(hRasServer, hPort).map(|_| 0))
+}
+
 /// Hangs up the connection whose single port is `hPort` (port handle =
 /// connection handle). The engine is asked to end the session.
 ///

@@ -45,6 +45,8 @@ zeroed!(
     RasConnection2,
     RasConnection3,
     RasConnection4,
+    RasPort0,
+    RasPort1,
     MprServer0
 );
 
@@ -400,6 +402,46 @@ pub fn connection_1(c: &Connection) -> RasConnection1 {
     out.PppInfo.ip.wszAddress = ip.wszAddress;
     out.PppInfo.ip.wszRemoteAddress = ip.wszRemoteAddress;
     let s = stats32(c);
+    out.dwBytesXmited = s.dwBytesXmited;
+    out.dwBytesRcved = s.dwBytesRcved;
+    out.dwFramesXmited = s.dwFramesXmited;
+    out.dwFramesRcved = s.dwFramesRcved;
+    out.dwCrcErr = s.dwCrcErr;
+    out.dwTimeoutErr = s.dwTimeoutErr;
+    out.dwAlignmentErr = s.dwAlignmentErr;
+    out.dwHardwareOverrunErr = s.dwHardwareOverrunErr;
+    out.dwFramingErr = s.dwFramingErr;
+    out.dwBufferOverrunErr = s.dwBufferOverrunErr;
+    out.dwCompressionRatioIn = s.dwCompressionRatioIn;
+    out.dwCompressionRatioOut = s.dwCompressionRatioOut;
+    out
+}
+
+/// RAS_PORT_0: the connection's one virtual port (`rras_core::port`).
+pub fn port_0(c: &Connection, now: SystemTime) -> RasPort0 {
+    let p = rras_core::port::port0(c, now);
+    let mut out = RasPort0::zeroed();
+    out.hPort = p.port as HANDLE;
+    out.hConnection = p.connection as HANDLE;
+    out.dwPortCondition = p.condition;
+    out.dwTotalNumberOfCalls = p.total_calls;
+    out.dwConnectDuration = p.connect_duration;
+    put_wstr(&mut out.wszPortName, &p.port_name);
+    put_wstr(&mut out.wszMediaName, &p.media_name);
+    put_wstr(&mut out.wszDeviceName, &p.device_name);
+    put_wstr(&mut out.wszDeviceType, &p.device_type);
+    out
+}
+
+/// RAS_PORT_1: the port's hardware state and the connection's counters.
+pub fn port_1(c: &Connection) -> RasPort1 {
+    let s = stats32(c);
+    let mut out = RasPort1::zeroed();
+    out.hPort = c.handle.get() as HANDLE;
+    out.hConnection = c.handle.get() as HANDLE;
+    out.dwHardwareCondition = rras_core::port::RAS_HARDWARE_OPERATIONAL;
+    // A tunnel has no line speed to report.
+    out.dwLineSpeed = 0;
     out.dwBytesXmited = s.dwBytesXmited;
     out.dwBytesRcved = s.dwBytesRcved;
     out.dwFramesXmited = s.dwFramesXmited;

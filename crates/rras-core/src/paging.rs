@@ -7,8 +7,13 @@ pub const PREF_MAX_ALL: u32 = u32::MAX;
 pub const RAS_CONNECTION_EX_SIZE: u32 = 1672;
 
 /// Byte sizes of the Windows x64 structures a client may page in:
-/// RAS_CONNECTION_EX, and RAS_CONNECTION_0 … _4 for `MprAdminConnectionEnum`.
-pub const ENTRY_SIZES: [u32; 6] = [RAS_CONNECTION_EX_SIZE, 1128, 296, 848, 792, 1696];
+/// RAS_CONNECTION_EX, RAS_CONNECTION_0 … _4 for `MprAdminConnectionEnum`,
+/// and RAS_PORT_0 for `MprAdminPortEnum` (one port per connection, so ports
+/// page over the connections under the same rules).
+pub const ENTRY_SIZES: [u32; 7] = [RAS_CONNECTION_EX_SIZE, 1128, 296, 848, 792, 1696, RAS_PORT_0_SIZE];
+
+/// `sizeof(RAS_PORT_0)` on Windows x64.
+pub const RAS_PORT_0_SIZE: u32 = 392;
 
 /// How many entries a reply carries when `remaining` entries are left:
 /// everything for [`PREF_MAX_ALL`]; none when `pref_max_len` is smaller than

@@ -96,6 +96,60 @@ int main(void) {
     CHECK_CODE(MprAdminConnectionGetInfoEx(server, ex[0].hConnection, &cleared), NO_ERROR);
     CHECK(cleared.dwBytesXmited == 0 && cleared.dwFramesRcved == 0, "counters not cleared");
 
+    /* Ports: one per connection, in the same order, paged at 2 entries'
+     * worth of RAS_PORT_0 (3 per call); GetInfo at levels 0 and 1. */
+    {
+        DWORD seen = 0, read = 0, t = 0, r = 0, status;
+        LPBYTE pbuf = NULL;
+        do {
+            status = MprAdminPortEnum(server, 0, INVALID_HANDLE_VALUE, &pbuf, (DWORD)sizeof(RAS_PORT_0) * 2, &read,
+                                      &t, &r);
+            CHECK(status == NO_ERROR || status == ERROR_MORE_DATA, "port enum status %u", status);
+            CHECK(read <= 3, "port page of %u", read);
+            RAS_PORT_0 *p0 = (RAS_PORT_0 *)pbuf;
+            for (DWORD i = 0; i < read && seen + i < n; i++) {
+                CHECK(p0[i].hPort == ex[seen + i].hConnection && p0[i].hConnection == ex[seen + i].hConnection,
+                      "port %u handles", seen + i);
+                CHECK(p0[i].dwPortCondition == RAS_PORT_AUTHENTICATED, "port %u condition", seen + i);
+                CHECK(p0[i].wszPortName[0] != 0 && p0[i].wszPortName[MAX_PORT_NAME] == 0, "port %u name", seen + i);
+                CHECK(p0[i].wszDeviceType[0] == 'v' || p0[i].wszDeviceType[0] == 'p', "port %u device type", seen + i);
+            }
+            seen += read;
+            if (pbuf) MprAdminBufferFree(pbuf);
+            pbuf = NULL;
+        } while (status == ERROR_MORE_DATA);
+        CHECK(seen == n, "ports: saw %u of %u", seen, n);
+
+        /* One connection's port only. */
+        CHECK_CODE(MprAdminPortEnum(server, 0, ex[1].hConnection, &pbuf, 0xFFFFFFFF, &read, &t, NULL), NO_ERROR);
+        CHECK(read == 1 && t == 1 && ((RAS_PORT_0 *)pbuf)->hConnection == ex[1].hConnection, "filtered port");
+        MprAdminBufferFree(pbuf);
+
+        CHECK_CODE(MprAdminPortGetInfo(server, 1, ex[1].hConnection, &pbuf), NO_ERROR);
+        RAS_PORT_1 *p1 = (RAS_PORT_1 *)pbuf;
+        CHECK(p1->hPort == ex[1].hConnection && p1->dwBytesXmited == ex[1].dwBytesXmited &&
+                  p1->dwFramesRcved == ex[1].dwFramesRcved,
+              "RAS_PORT_1 counters");
+        MprAdminBufferFree(pbuf);
+        CHECK_CODE(MprAdminPortGetInfo(server, 0, ex[1].hConnection, &pbuf), NO_ERROR);
+        CHECK(((RAS_PORT_0 *)pbuf)->hConnection == ex[1].hConnection, "RAS_PORT_0 by handle");
+        MprAdminBufferFree(pbuf);
+
+        CHECK_CODE(MprAdminPortGetInfo(server, 2, ex[1].hConnection, &pbuf), ERROR_INVALID_LEVEL);
+        CHECK_CODE(MprAdminPortEnum(server, 1, NULL, &pbuf, 0xFFFFFFFF, &read, &t, &r), ERROR_INVALID_LEVEL);
+        CHECK_CODE(MprAdminPortGetInfo(server, 0, (HANDLE)(uintptr_t)0x7ffffff0u, &pbuf), ERROR_INVALID_PORT_HANDLE);
+        CHECK_CODE(MprAdminPortEnum(server, 0, NULL, NULL, 0xFFFFFFFF, &read, &t, &r), ERROR_INVALID_PARAMETER);
+        CHECK_CODE(MprAdminPortGetInfo(server, 0, ex[1].hConnection, NULL), ERROR_INVALID_PARAMETER);
+        CHECK_CODE(MprAdminPortEnum((HANDLE)(uintptr_t)0x12345, 0, NULL, &pbuf, 0xFFFFFFFF, &read, &t, &r),
+                   ERROR_INVALID_HANDLE);
+        CHECK_CODE(MprAdminPortReset(server, ex[1].hConnection), NO_ERROR);
+        CHECK_CODE(MprAdminPortReset(server, (HANDLE)(uintptr_t)0x7ffffff0u), ERROR_INVALID_PORT_HANDLE);
+        CHECK_CODE(MprAdminPortClearStats(server, ex[1].hConnection), NO_ERROR);
+        CHECK_CODE(MprAdminPortGetInfo(server, 1, ex[1].hConnection, &pbuf), NO_ERROR);
+        CHECK(((RAS_PORT_1 *)pbuf)->dwBytesRcved == 0, "port counters not cleared");
+        MprAdminBufferFree(pbuf);
+    }
+
     LPBYTE sbuf = NULL;
     CHECK_CODE(MprAdminServerGetInfo(server, 0, &sbuf), NO_ERROR);
     MPR_SERVER_0 *s0 = (MPR_SERVER_0 *)sbuf;
