@@ -111,7 +111,12 @@ pub struct ConnectionManager {
     disconnectors: RwLock<HashMap<SourceId, Arc<dyn Disconnector>>>,
     health: HealthRegistry,
     node_id: Guid,
+    /// Sessions whose admin hang-up is in progress.
+    hanging_up: parking_lot::Mutex<std::collections::HashSet<SourceKey>>,
 }
+
+/// The end reason of an admin hang-up.
+pub const ADMIN_DISCONNECT: &str = "admin-disconnect";
 
 impl ConnectionManager {
     /// A manager over a loaded table; the state starts as `Starting`.
@@ -128,6 +133,7 @@ impl ConnectionManager {
             disconnectors: RwLock::new(HashMap::new()),
             health: HealthRegistry::default(),
             node_id,
+            hanging_up: parking_lot::Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -295,13 +301,25 @@ impl ConnectionManager {
         let Some(disconnector) = disconnector else {
             return Err(Win32Error::NotSupported);
         };
-        match disconnector.disconnect(c).await {
-            Win32Error::NoError => match self.end_connection(handle, "admin-disconnect").await {
+        // While the engine is being asked, a poll may already see the
+        // session gone; that end is this hang-up's (see `hanging_up`).
+        let key = c.info.source.clone();
+        self.hanging_up.lock().insert(key.clone());
+        let result = match disconnector.disconnect(c).await {
+            Win32Error::NoError => match self.end_connection(handle, ADMIN_DISCONNECT).await {
                 // The engine's own stop event may have raced us: still a success.
                 Ok(()) | Err(Win32Error::NoConnection) => Ok(()),
                 Err(e) => Err(e),
             },
             e => Err(e),
-        }
+        };
+        self.hanging_up.lock().remove(&key);
+        result
+    }
+
+    /// True while an admin hang-up of this session is in progress: a source
+    /// that sees the session end meanwhile records it as `admin-disconnect`.
+    pub fn is_hanging_up(&self, key: &SourceKey) -> bool {
+        self.hanging_up.lock().contains(key)
     }
 }

@@ -187,7 +187,9 @@ pub async fn drive<E: PollingEngine>(
             .cloned()
             .collect();
         let events = diff(current, &compared, |key| {
-            if is_down(&key.nas) {
+            if manager.is_hanging_up(key) {
+                crate::manager::ADMIN_DISCONNECT.to_owned()
+            } else if is_down(&key.nas) {
                 UNREACHABLE_REASON.to_owned()
             } else {
                 engine.ended_reason(key)
