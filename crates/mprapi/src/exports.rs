@@ -133,18 +133,50 @@ pub unsafe extern "C" fn MprAdminConnectionEnumEx(
             resume,
             fill::connection_ex_into,
         )?;
-        let count = page.buffer.len() as DWORD;
         // SAFETY: all out-pointers were checked non-null above (resume may be NULL).
-        unsafe {
-            ppRasConn.write(page.buffer.into_raw());
-            lpdwEntriesRead.write(count);
-            lpdwTotalEntries.write(page.total);
-            if let Some(r) = lpdwResumeHandle.as_mut() {
-                *r = page.resume;
-            }
-        }
-        Ok(page.status)
+        Ok(unsafe {
+            deliver(
+                page_out(page),
+                ppRasConn,
+                lpdwEntriesRead,
+                lpdwTotalEntries,
+                lpdwResumeHandle,
+            )
+        })
     })
+}
+
+/// A page for the caller's out-parameters: (buffer, entries read, total,
+/// next resume handle, status).
+type PageOut<T> = (*mut T, DWORD, DWORD, DWORD, DWORD);
+
+fn page_out<T: Copy>(p: server::FilledPage<T>) -> PageOut<T> {
+    let n = p.buffer.len() as DWORD;
+    (p.buffer.into_raw(), n, p.total, p.resume, p.status)
+}
+
+/// Writes `page` to an enumeration's out-parameters; returns its status.
+///
+/// # Safety
+/// `buffer`, `read` and `total` are valid for writes; `resume` is NULL or
+/// valid for writes.
+unsafe fn deliver<T>(
+    page: PageOut<T>,
+    buffer: *mut *mut T,
+    read: *mut DWORD,
+    total: *mut DWORD,
+    resume: *mut DWORD,
+) -> DWORD {
+    // SAFETY: per the contract above.
+    unsafe {
+        buffer.write(page.0);
+        read.write(page.1);
+        total.write(page.2);
+        if let Some(r) = resume.as_mut() {
+            *r = page.3;
+        }
+    }
+    page.4
 }
 
 /// One connection at a level, as one buffer (GetInfo).
@@ -163,16 +195,11 @@ fn level_buffer(level: DWORD, c: &rras_core::Connection) -> Result<*mut u8, DWOR
 
 /// One page of an enumeration level, filled into one buffer: (buffer,
 /// entries read, total, resume, status).
-fn level_page(
-    server: HANDLE,
-    level: DWORD,
-    pref: DWORD,
-    resume: DWORD,
-) -> Result<(*mut u8, DWORD, DWORD, DWORD, DWORD), DWORD> {
+fn level_page(server: HANDLE, level: DWORD, pref: DWORD, resume: DWORD) -> Result<PageOut<u8>, DWORD> {
     let size = level_size(level)?;
-    fn out<T: Copy>(p: server::FilledPage<T>) -> (*mut u8, DWORD, DWORD, DWORD, DWORD) {
-        let n = p.buffer.len() as DWORD;
-        (p.buffer.into_raw() as *mut u8, n, p.total, p.resume, p.status)
+    fn out<T: Copy>(p: server::FilledPage<T>) -> PageOut<u8> {
+        let (buffer, read, total, resume, status) = page_out(p);
+        (buffer as *mut u8, read, total, resume, status)
     }
     Ok(match level {
         0 => out(server::enumerate_into(server, size, pref, resume, |o, c, now| {
@@ -222,17 +249,9 @@ pub unsafe extern "C" fn MprAdminConnectionEnum(
         non_null!(lplpbBuffer, lpdwEntriesRead, lpdwTotalEntries);
         // SAFETY: NULL or valid per the contract.
         let resume = unsafe { lpdwResumeHandle.as_ref() }.copied().unwrap_or(0);
-        let (buffer, read, total, next, status) = level_page(hRasServer, dwLevel, dwPrefMaxLen, resume)?;
+        let page = level_page(hRasServer, dwLevel, dwPrefMaxLen, resume)?;
         // SAFETY: out-pointers checked non-null above (resume may be NULL).
-        unsafe {
-            lplpbBuffer.write(buffer);
-            lpdwEntriesRead.write(read);
-            lpdwTotalEntries.write(total);
-            if let Some(r) = lpdwResumeHandle.as_mut() {
-                *r = next;
-            }
-        }
-        Ok(status)
+        Ok(unsafe { deliver(page, lplpbBuffer, lpdwEntriesRead, lpdwTotalEntries, lpdwResumeHandle) })
     })
 }
 
@@ -316,39 +335,24 @@ pub unsafe extern "C" fn MprAdminPortEnum(
             return Err(Win32Error::InvalidLevel.code());
         }
         non_null!(lplpbBuffer, lpdwEntriesRead, lpdwTotalEntries);
-        let (buffer, read, total, next, status) = if hRasConnection == 0 || hRasConnection == ALL_CONNECTIONS {
+        let page: PageOut<u8> = if hRasConnection == 0 || hRasConnection == ALL_CONNECTIONS {
             // SAFETY: NULL or valid per the contract.
             let resume = unsafe { lpdwResumeHandle.as_ref() }.copied().unwrap_or(0);
-            let page = server::enumerate_into(
+            let (buffer, read, total, next, status) = page_out(server::enumerate_into(
                 hRasServer,
                 rras_core::paging::RAS_PORT_0_SIZE,
                 dwPrefMaxLen,
                 resume,
                 |o, c, now| *o = fill::port_0(c, now),
-            )?;
-            let n = page.buffer.len() as DWORD;
-            (
-                page.buffer.into_raw() as *mut u8,
-                n,
-                page.total,
-                page.resume,
-                page.status,
-            )
+            )?);
+            (buffer as *mut u8, read, total, next, status)
         } else {
             let c = server::get_info(hRasServer, hRasConnection)?;
             let one = to_buffer(&[fill::port_0(&c, SystemTime::now())])? as *mut u8;
             (one, 1, 1, 0, 0)
         };
         // SAFETY: out-pointers checked non-null above (resume may be NULL).
-        unsafe {
-            lplpbBuffer.write(buffer);
-            lpdwEntriesRead.write(read);
-            lpdwTotalEntries.write(total);
-            if let Some(r) = lpdwResumeHandle.as_mut() {
-                *r = next;
-            }
-        }
-        Ok(status)
+        Ok(unsafe { deliver(page, lplpbBuffer, lpdwEntriesRead, lpdwTotalEntries, lpdwResumeHandle) })
     })
 }
 

@@ -3,7 +3,7 @@
 //! accel-ppp events). See dist/hooks/ for ready scripts.
 
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use clap::{Args, Subcommand, ValueEnum};
 use rras_core::model::{connection_flags, Ikev2Projection};
@@ -93,7 +93,7 @@ pub(crate) enum ReportCommand {
         #[arg(long)]
         local_endpoint: Option<IpAddr>,
         /// Start time, Unix seconds [default: now].
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=rras_core::engine_time::MAX_UNIX_SECS))]
         started_at: Option<u64>,
         #[command(flatten)]
         counters: CounterArgs,
@@ -138,8 +138,9 @@ pub(crate) fn build(cmd: &ReportCommand) -> pb::Report {
             started_at,
             counters,
         } => {
+            // The flag's range keeps this within SystemTime (year 9999).
             let started = started_at
-                .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+                .and_then(|s| rras_core::engine_time::from_unix(s, 0))
                 .unwrap_or_else(SystemTime::now);
             let mut info = ConnectionInfo::new(key(session), "", started);
             info.set_account(user);

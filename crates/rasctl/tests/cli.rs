@@ -331,21 +331,6 @@ fn manual_page_renders_without_warnings() {
     }
     let page = rasctl(None, &["man"]);
     assert!(page.status.success());
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("rasctl.1");
-    std::fs::write(&file, &page.stdout).unwrap();
-    let shown = Command::new("man")
-        .args(["--warnings", "-l"])
-        .arg(&file)
-        .env("MANWIDTH", "80")
-        .env("MANPAGER", "cat")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&shown.stdout);
-    assert!(
-        shown.stderr.is_empty(),
-        "man warnings: {}",
-        String::from_utf8_lossy(&shown.stderr)
-    );
+    let text = rras_testkit::render_man(&page.stdout, "rasctl.1");
     assert!(text.contains("rasctl(1)") && text.contains("connections"), "{text}");
 }

@@ -191,6 +191,34 @@ fn memory_floor(n: u64, report: &mut Report) {
     );
 }
 
+/// rrasd with a RADIUS source on a free loopback port accepting `secret`
+/// from 127.0.0.0/8, and the load that sends Starts for sessions 0..n to it.
+pub(crate) fn radius_daemon(
+    args: &Args,
+    bin_dir: &Path,
+    secret: &str,
+    n: u64,
+) -> anyhow::Result<(DaemonProcess, LoadSpec)> {
+    let listen = format!("127.0.0.1:{}", rras_testkit::free_udp_port());
+    let client_spec = format!("127.0.0.0/8={secret}");
+    let daemon = DaemonProcess::start(
+        &bin_dir.join("rrasd"),
+        &["--radius-acct", &listen, "--radius-client", &client_spec],
+    );
+    let spec = LoadSpec {
+        target: listen.parse()?,
+        secret: secret.as_bytes().to_vec(),
+        sockets: args.sockets,
+        window: args.window,
+        first: 0,
+        count: n,
+        mix: Mix::Starts,
+        retransmit_after: Duration::from_secs(1),
+        time_cap: args.time_cap(),
+    };
+    Ok((daemon, spec))
+}
+
 fn run_size(
     args: &Args,
     n: u64,
@@ -208,28 +236,12 @@ fn run_size(
             return Ok(());
         }
     }
-    let port = rras_testkit::free_udp_port();
-    let listen = format!("127.0.0.1:{port}");
-    let client_spec = format!("127.0.0.0/8={SECRET}");
-    let mut daemon = DaemonProcess::start(
-        &bin_dir.join("rrasd"),
-        &["--radius-acct", &listen, "--radius-client", &client_spec],
-    );
+    let (mut daemon, spec) = radius_daemon(args, bin_dir, SECRET, n)?;
+    let listen = spec.target.to_string();
     let addr = daemon.addr();
     let baseline_rss = rss_bytes(daemon.pid());
 
     // Load: N Starts through the RADIUS source — the ingest measurement.
-    let spec = LoadSpec {
-        target: listen.parse()?,
-        secret: SECRET.as_bytes().to_vec(),
-        sockets: args.sockets,
-        window: args.window,
-        first: 0,
-        count: n,
-        mix: Mix::Starts,
-        retransmit_after: Duration::from_secs(1),
-        time_cap: args.time_cap(),
-    };
     let load = rt.block_on(radload::run(&spec))?;
     anyhow::ensure!(
         load.acked == n,

@@ -28,7 +28,6 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use rras_client::AdminClient;
 use rras_core::{synthetic, ConnectionStats, EngineKind, SourceKey};
-use rras_testkit::DaemonProcess;
 use serde_json::json;
 
 use crate::radload::{self, LoadSpec, Mix};
@@ -143,13 +142,7 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     // Whole sessions per socket, so one churn segment is exactly one pass.
     let n = (requested / sockets).max(1) * sockets;
     let duration = Duration::from_secs(args.soak_secs);
-    let port = rras_testkit::free_udp_port();
-    let listen = format!("127.0.0.1:{port}");
-    let client_spec = format!("127.0.0.0/8={SECRET}");
-    let daemon = DaemonProcess::start(
-        &bin_dir.join("rrasd"),
-        &["--radius-acct", &listen, "--radius-client", &client_spec],
-    );
+    let (daemon, spec) = crate::scenario::radius_daemon(args, bin_dir, SECRET, n)?;
     let addr = daemon.addr();
     let pid = daemon.pid();
     println!(
@@ -157,17 +150,6 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         args.report_sessions, args.soak_secs
     );
 
-    let spec = LoadSpec {
-        target: listen.parse()?,
-        secret: SECRET.as_bytes().to_vec(),
-        sockets: args.sockets,
-        window: args.window,
-        first: 0,
-        count: n,
-        mix: Mix::Starts,
-        retransmit_after: Duration::from_secs(1),
-        time_cap: args.time_cap(),
-    };
     let load = rt.block_on(radload::run(&spec))?;
     anyhow::ensure!(load.acked == n, "only {} of {n} Starts acknowledged", load.acked);
 

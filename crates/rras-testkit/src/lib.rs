@@ -54,6 +54,31 @@ pub fn stop_child(child: &mut Option<std::process::Child>) {
     }
 }
 
+/// Renders the manual page in `file` (roff, or gzipped roff) with
+/// `man --warnings -l` at 80 columns; panics on a failure or any warning.
+/// Returns the rendered text.
+pub fn render_man_file(file: &std::path::Path) -> String {
+    let shown = Command::new("man")
+        .args(["--warnings", "-l"])
+        .arg(file)
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat")
+        .output()
+        .expect("run man");
+    let errors = String::from_utf8_lossy(&shown.stderr);
+    assert!(shown.status.success(), "man {}: {errors}", file.display());
+    assert!(shown.stderr.is_empty(), "man warnings in {}: {errors}", file.display());
+    String::from_utf8_lossy(&shown.stdout).into_owned()
+}
+
+/// [`render_man_file`] for a page in memory, saved as `name`.
+pub fn render_man(page: &[u8], name: &str) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join(name);
+    std::fs::write(&file, page).expect("write the page");
+    render_man_file(&file)
+}
+
 /// The `rasctl` built beside `rrasd` (a workspace build puts every binary
 /// in one directory). None, with the reason printed, when it was not built
 /// (`cargo test -p rrasd` alone); under CI it must be there.

@@ -94,23 +94,7 @@ fn manual_page_renders_without_warnings() {
         .output()
         .unwrap();
     assert!(page.status.success());
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("rrasd.8");
-    std::fs::write(&file, &page.stdout).unwrap();
-    let shown = Command::new("man")
-        .args(["--warnings", "-l"])
-        .arg(&file)
-        .env("MANWIDTH", "80")
-        .env("MANPAGER", "cat")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&shown.stdout);
-    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
-    assert!(
-        shown.stderr.is_empty(),
-        "man warnings: {}",
-        String::from_utf8_lossy(&shown.stderr)
-    );
+    let text = rras_testkit::render_man(&page.stdout, "rrasd.8");
     assert!(
         text.contains("rrasd(8)") && text.contains("--check-config") && text.contains("--radius-acct"),
         "{text}"
@@ -155,28 +139,6 @@ fn shipped_configuration_is_valid_commented_and_uncommented() {
     );
 }
 
-/// Renders a roff page with `man --warnings`; returns the text, failing on
-/// any warning.
-fn render(page: &[u8], name: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(name);
-    std::fs::write(&file, page).unwrap();
-    let shown = Command::new("man")
-        .args(["--warnings", "-l"])
-        .arg(&file)
-        .env("MANWIDTH", "80")
-        .env("MANPAGER", "cat")
-        .output()
-        .unwrap();
-    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
-    assert!(
-        shown.stderr.is_empty(),
-        "man warnings in {name}: {}",
-        String::from_utf8_lossy(&shown.stderr)
-    );
-    String::from_utf8_lossy(&shown.stdout).into_owned()
-}
-
 /// rrasd.toml(5), docs/configuration.md and mprapi(3): generated from the
 /// shipped configuration file (the checked-in reference must equal the
 /// generated one) and rendered without warnings.
@@ -199,13 +161,13 @@ fn configuration_reference_and_library_pages() {
         .arg("--print-config-man")
         .output()
         .unwrap();
-    let text = render(&page.stdout, "rrasd.toml.5");
+    let text = rras_testkit::render_man(&page.stdout, "rrasd.toml.5");
     assert!(
         text.contains("RRASD.TOML(5)") && text.contains("listen = \"0.0.0.0:1813\""),
         "{text}"
     );
     let mprapi = std::fs::read(root.join("crates/mprapi/man/mprapi.3")).unwrap();
-    let text = render(&mprapi, "mprapi.3");
+    let text = rras_testkit::render_man(&mprapi, "mprapi.3");
     assert!(
         text.contains("MprAdminConnectionEnumEx") && text.contains("-fshort-wchar"),
         "{text}"

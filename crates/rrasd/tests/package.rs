@@ -117,17 +117,7 @@ fn debian_package_installs_checks_and_purges_cleanly() {
         "/usr/share/man/man5/rrasd.toml.5.gz",
         "/usr/share/man/man3/mprapi.3.gz",
     ] {
-        let shown = Command::new("man")
-            .args(["--warnings", "-l", page])
-            .env("MANPAGER", "cat")
-            .env("MANWIDTH", "80")
-            .output()
-            .unwrap();
-        assert!(
-            shown.status.success() && shown.stderr.is_empty(),
-            "{page}: {}",
-            String::from_utf8_lossy(&shown.stderr)
-        );
+        rras_testkit::render_man_file(Path::new(page));
     }
     let (_, pkgconfig) = sh("pkg-config", &["--cflags", "--libs", "mprapi"]);
     assert!(pkgconfig.contains("-lmprapi"), "{pkgconfig}");

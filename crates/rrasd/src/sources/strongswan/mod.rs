@@ -220,31 +220,26 @@ pub struct ChildCounts {
 }
 
 impl ChildCounts {
-    fn add(self, o: ChildCounts) -> ChildCounts {
+    /// `f` applied field by field.
+    fn zip(self, o: ChildCounts, f: fn(u64, u64) -> u64) -> ChildCounts {
         ChildCounts {
-            bytes_in: self.bytes_in.saturating_add(o.bytes_in),
-            bytes_out: self.bytes_out.saturating_add(o.bytes_out),
-            packets_in: self.packets_in.saturating_add(o.packets_in),
-            packets_out: self.packets_out.saturating_add(o.packets_out),
+            bytes_in: f(self.bytes_in, o.bytes_in),
+            bytes_out: f(self.bytes_out, o.bytes_out),
+            packets_in: f(self.packets_in, o.packets_in),
+            packets_out: f(self.packets_out, o.packets_out),
         }
+    }
+
+    fn add(self, o: ChildCounts) -> ChildCounts {
+        self.zip(o, u64::saturating_add)
     }
 
     fn max(self, o: ChildCounts) -> ChildCounts {
-        ChildCounts {
-            bytes_in: self.bytes_in.max(o.bytes_in),
-            bytes_out: self.bytes_out.max(o.bytes_out),
-            packets_in: self.packets_in.max(o.packets_in),
-            packets_out: self.packets_out.max(o.packets_out),
-        }
+        self.zip(o, u64::max)
     }
 
     fn saturating_sub(self, o: ChildCounts) -> ChildCounts {
-        ChildCounts {
-            bytes_in: self.bytes_in.saturating_sub(o.bytes_in),
-            bytes_out: self.bytes_out.saturating_sub(o.bytes_out),
-            packets_in: self.packets_in.saturating_sub(o.packets_in),
-            packets_out: self.packets_out.saturating_sub(o.packets_out),
-        }
+        self.zip(o, u64::saturating_sub)
     }
 }
 
