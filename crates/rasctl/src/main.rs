@@ -2,6 +2,7 @@
 
 mod demo;
 mod output;
+mod ports;
 mod report;
 mod token;
 
@@ -86,6 +87,23 @@ enum Command {
     /// Show one connection (MprAdminConnectionGetInfoEx).
     Connection {
         /// Connection handle.
+        id: u32,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List ports (MprAdminPortEnum): one virtual port per live connection.
+    Ports {
+        /// Stable JSON (see docs/rasctl-json.md), streamed page by page.
+        #[arg(long)]
+        json: bool,
+        /// Only the port of this connection handle.
+        #[arg(long, value_name = "HANDLE")]
+        connection: Option<u32>,
+    },
+    /// Show one port at levels 0 and 1 (MprAdminPortGetInfo).
+    Port {
+        /// Port handle (the same number as its connection's handle).
         id: u32,
         /// JSON output.
         #[arg(long)]
@@ -296,6 +314,8 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Ports { json, connection } => ports::list(client, connection, json).await,
+        Command::Port { id, json } => ports::show(client, id, json).await,
         Command::Disconnect { id } => {
             client.disconnect(id).await?;
             println!("connection {id} disconnected");

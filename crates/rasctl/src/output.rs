@@ -41,6 +41,11 @@ pub(crate) struct ConnectionJson<'a> {
     pub(crate) duration_secs: u64,
     /// "ppp" or "ikev2".
     pub(crate) projection: &'static str,
+    /// The tunnel type in words, from dwDeviceType: pptp, l2tp, sstp,
+    /// ikev2, pppoe or other.
+    pub(crate) vpn_type: &'static str,
+    /// dwDeviceType (RAS_CONNECTION_4): the RDT_* number.
+    pub(crate) device_type: u32,
     /// dwConnectionFlags.
     pub(crate) flags: u32,
     /// Client's tunnel IPv4 address.
@@ -122,6 +127,8 @@ impl<'a> ConnectionJson<'a> {
                 Projection::Ppp(_) => "ppp",
                 Projection::Ikev2(_) => "ikev2",
             },
+            vpn_type: rras_core::port::vpn_type_name(i.device_type),
+            device_type: i.device_type,
             flags: i.flags,
             ipv4: i.projection.ipv4().remote_address,
             ipv6: i.projection.ipv6().remote_address(),

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use clap::{Args, Subcommand, ValueEnum};
-use rras_core::model::{connection_flags, Ikev2Projection};
+use rras_core::model::{connection_flags, device_type, Ikev2Projection};
 use rras_core::{ConnectionInfo, ConnectionStats, EngineKind, Projection, SourceKey};
 use rras_proto::pb;
 
@@ -67,6 +67,36 @@ pub(crate) enum Kind {
     Other,
 }
 
+/// Tunnel type, reported to Windows tools as dwDeviceType.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum VpnType {
+    /// RDT_Tunnel_Pptp (8).
+    Pptp,
+    /// RDT_Tunnel_L2tp (9).
+    L2tp,
+    /// RDT_Tunnel_Sstp (14).
+    Sstp,
+    /// RDT_Tunnel_Ikev2 (15).
+    Ikev2,
+    /// RDT_PPPoE (13).
+    Pppoe,
+    /// RDT_Other (12): WireGuard, OpenVPN, AnyConnect …
+    Other,
+}
+
+impl VpnType {
+    fn device_type(self) -> u32 {
+        match self {
+            VpnType::Pptp => device_type::PPTP,
+            VpnType::L2tp => device_type::L2TP,
+            VpnType::Sstp => device_type::SSTP,
+            VpnType::Ikev2 => device_type::IKEV2,
+            VpnType::Pppoe => device_type::PPPOE,
+            VpnType::Other => device_type::OTHER,
+        }
+    }
+}
+
 /// `rasctl report` subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ReportCommand {
@@ -83,6 +113,9 @@ pub(crate) enum ReportCommand {
         /// Control protocol.
         #[arg(long, value_enum, default_value = "other")]
         kind: Kind,
+        /// Tunnel type [default: ikev2 for --kind ikev2, else other].
+        #[arg(long, value_enum)]
+        vpn_type: Option<VpnType>,
         /// Address assigned to the client inside the tunnel.
         #[arg(long)]
         client_ip: Option<IpAddr>,
@@ -132,6 +165,7 @@ pub(crate) fn build(cmd: &ReportCommand) -> pb::Report {
             user,
             interface,
             kind,
+            vpn_type,
             client_ip,
             remote_endpoint,
             local_endpoint,
@@ -156,6 +190,12 @@ pub(crate) fn build(cmd: &ReportCommand) -> pb::Report {
                 }
                 Kind::Other => {}
             }
+            info.device_type = vpn_type
+                .unwrap_or(match kind {
+                    Kind::Ikev2 => VpnType::Ikev2,
+                    Kind::Ppp | Kind::Other => VpnType::Other,
+                })
+                .device_type();
             match client_ip {
                 Some(IpAddr::V4(a)) => info.projection.ipv4_mut().remote_address = Some(*a),
                 Some(IpAddr::V6(a)) => info.projection.ipv6_mut().set_remote_address(*a),

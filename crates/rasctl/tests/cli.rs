@@ -137,6 +137,82 @@ fn report_list_inspect_clear_and_end() {
 }
 
 #[test]
+fn ports_list_filter_and_show_both_levels() {
+    let d = InProcessDaemon::start(|_| {});
+    let start = |session: &str, iface: &str, vpn: &str| -> u32 {
+        let mut args = vec![
+            "report",
+            "start",
+            "--session",
+            session,
+            "--user",
+            "CORP\\u",
+            "--kind",
+            "ppp",
+        ];
+        args.extend(["--interface", iface, "--vpn-type", vpn, "--bytes-in", "5000000123"]);
+        ok(&d, &args).trim().parse().expect("handle printed")
+    };
+    let ppp = start("s1", "ppp5", "l2tp");
+    let pptp = start("s2", "", "pptp");
+    let long = start("s3", "an-interface-name-longer-than-16", "ikev2");
+
+    let ports = json(&d, &["ports", "--json"]);
+    let ports = ports.as_array().expect("array");
+    assert_eq!(ports.len(), 3);
+    let by = |h: u32| ports.iter().find(|p| p["port"] == h).expect("port listed");
+    assert_eq!(by(ppp)["port_name"], "ppp5");
+    assert_eq!(by(pptp)["port_name"], format!("VPN1-{pptp}"));
+    assert_eq!(by(long)["port_name"], format!("VPN4-{long}"));
+    for p in ports {
+        assert_eq!(p["port"], p["connection"]);
+        assert_eq!(
+            (p["condition"].as_str(), p["condition_code"].as_u64()),
+            (Some("authenticated"), Some(5))
+        );
+        assert_eq!(
+            (p["media"].as_str(), p["device_type"].as_str()),
+            (Some("report"), Some("vpn"))
+        );
+        assert_eq!(p["bytes_rcved"], 5_000_000_123u64);
+    }
+    // The connections JSON names the tunnel type the port name came from.
+    let conns = json(&d, &["connections", "--json", "--sort", "handle"]);
+    let types: Vec<_> = conns
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["vpn_type"].clone())
+        .collect();
+    assert_eq!(types, ["l2tp", "pptp", "ikev2"]);
+    assert_eq!(conns[0]["device_type"], 9);
+
+    let one = json(&d, &["ports", "--json", "--connection", &pptp.to_string()]);
+    assert_eq!(one.as_array().map(Vec::len), Some(1));
+    assert_eq!(one[0]["port"], pptp);
+    let shown = json(&d, &["port", &ppp.to_string(), "--json"]);
+    assert_eq!(
+        (shown["line_speed"].as_u64(), shown["hardware_condition"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let table = ok(&d, &["ports"]);
+    assert!(
+        table.contains("ppp5") && table.contains("3 port(s)") && table.contains("authenticated"),
+        "{table}"
+    );
+    assert!(ok(&d, &["port", &ppp.to_string()]).contains("port_name: ppp5"));
+
+    // Unknown port: ERROR_INVALID_PORT_HANDLE; an ended connection's port is gone.
+    let out = rasctl(Some(&d), &["port", "999999"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error 601"), "{out:?}");
+    ok(&d, &["report", "end", "--session", "s1"]);
+    let out = rasctl(Some(&d), &["ports", "--connection", &ppp.to_string()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error 6"), "{out:?}");
+    assert_eq!(json(&d, &["ports", "--json"]).as_array().map(Vec::len), Some(2));
+}
+
+#[test]
 fn errors_print_the_win32_code_and_exit_non_zero() {
     let d = InProcessDaemon::start(|_| {});
     let out = rasctl(Some(&d), &["connection", "999999"]);

@@ -94,6 +94,21 @@ impl BlockingClient {
         self.block_on(self.inner.connection(handle))
     }
 
+    /// See [`AdminClient::port_page`].
+    pub fn port_page(&self, pref: u32, resume: u32, connection: u32) -> Result<crate::PortPage, ClientError> {
+        self.block_on(self.inner.port_page(pref, resume, connection))
+    }
+
+    /// See [`AdminClient::ports_with`].
+    pub fn ports(&self, page_entries: u32) -> Result<Vec<rras_core::port::Port>, ClientError> {
+        self.block_on(self.inner.ports_with(page_entries))
+    }
+
+    /// See [`AdminClient::port`].
+    pub fn port(&self, handle: u32) -> Result<rras_core::port::Port, ClientError> {
+        self.block_on(self.inner.port(handle))
+    }
+
     /// See [`AdminClient::clear_stats`].
     pub fn clear_stats(&self, handle: u32) -> Result<(), ClientError> {
         self.block_on(self.inner.clear_stats(handle))

@@ -15,8 +15,9 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use hyper_util::rt::TokioIo;
+use rras_core::port::Port;
 use rras_core::{Connection, EndedConnection, Win32Error, RAS_CONNECTION_EX_SIZE};
-use rras_proto::convert::{connection_from_pb, ended_from_pb, from_micros};
+use rras_proto::convert::{connection_from_pb, ended_from_pb, from_micros, port_from_pb};
 use rras_proto::pb::{self, rras_admin_client::RrasAdminClient};
 use tonic::transport::{Channel, Endpoint};
 
@@ -150,6 +151,19 @@ impl ServerAddr {
 pub struct EnumPage {
     /// Entries of this page.
     pub entries: Vec<Connection>,
+    /// Entries from the position of this call on.
+    pub total_entries: u32,
+    /// Handle for the next call; 0 when complete.
+    pub resume_handle: u32,
+    /// NO_ERROR or ERROR_MORE_DATA.
+    pub status: u32,
+}
+
+/// One page of a port enumeration (`MprAdminPortEnum`).
+#[derive(Debug, Clone)]
+pub struct PortPage {
+    /// Ports of this page, both levels each.
+    pub ports: Vec<Port>,
     /// Entries from the position of this call on.
     pub total_entries: u32,
     /// Handle for the next call; 0 when complete.
@@ -584,6 +598,68 @@ impl AdminClient {
             .connection
             .ok_or_else(|| ClientError::Protocol("reply without connection".into()))?;
         connection_from_pb(&c).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// One `MprAdminPortEnum` call: ports sized as `RAS_PORT_0`, paged under
+    /// the connection rules. `connection` 0: every port; else only the port
+    /// of that connection (ERROR_INVALID_HANDLE if it is gone).
+    pub async fn port_page(
+        &self,
+        pref_max_len: u32,
+        resume_handle: u32,
+        connection: u32,
+    ) -> Result<PortPage, ClientError> {
+        let r = self
+            .rpc()
+            .port_enum(pb::PortEnumRequest {
+                session_id: self.session_id,
+                pref_max_len,
+                resume_handle,
+                connection_handle: connection,
+            })
+            .await?
+            .into_inner();
+        check(r.status)?;
+        Ok(PortPage {
+            ports: r.ports.iter().map(port_from_pb).collect(),
+            total_entries: r.total_entries,
+            resume_handle: r.resume_handle,
+            status: r.status,
+        })
+    }
+
+    /// Every port, paged `page_entries` at a time (each page is one
+    /// `PortEnum` call; each port seen exactly once, as for connections).
+    pub async fn ports_with(&self, page_entries: u32) -> Result<Vec<Port>, ClientError> {
+        let pref = page_entries.max(1).saturating_mul(rras_core::paging::RAS_PORT_0_SIZE);
+        let mut out = Vec::new();
+        let mut resume = 0;
+        loop {
+            let page = self.port_page(pref, resume, 0).await?;
+            out.extend(page.ports);
+            if page.resume_handle == 0 {
+                return Ok(out);
+            }
+            resume = page.resume_handle;
+        }
+    }
+
+    /// `MprAdminPortGetInfo`, both levels. An unknown port:
+    /// ERROR_INVALID_PORT_HANDLE.
+    pub async fn port(&self, handle: u32) -> Result<Port, ClientError> {
+        let r = self
+            .rpc()
+            .port_get_info(pb::PortRequest {
+                session_id: self.session_id,
+                port_handle: handle,
+            })
+            .await?
+            .into_inner();
+        check(r.status)?;
+        let p = r
+            .port
+            .ok_or_else(|| ClientError::Protocol("reply without port".into()))?;
+        Ok(port_from_pb(&p))
     }
 
     /// `MprAdminConnectionClearStats`.

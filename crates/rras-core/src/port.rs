@@ -8,7 +8,7 @@
 
 use std::time::SystemTime;
 
-use crate::model::{device_type, Connection};
+use crate::model::{device_type, Connection, ConnectionStats};
 
 /// `wszPortName` holds 16 UTF-16 units plus the terminator.
 pub const PORT_NAME_UNITS: usize = 16;
@@ -102,6 +102,44 @@ pub fn port0(c: &Connection, now: SystemTime) -> Port0 {
     }
 }
 
+/// A port at both levels: `RAS_PORT_0` and the `RAS_PORT_1` facts (what
+/// the admin RPC and `rasctl ports` carry; the C library fills each level
+/// from the same functions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    /// The `RAS_PORT_0` part.
+    pub level0: Port0,
+    /// dwHardwareCondition.
+    pub hardware_condition: u32,
+    /// dwLineSpeed, bits per second; a tunnel has none to report (0).
+    pub line_speed: u32,
+    /// The counters (64-bit; `RAS_PORT_1` shows the low 32 bits of bytes).
+    pub stats: ConnectionStats,
+}
+
+/// The port of connection `c` as of `now`, both levels.
+pub fn port(c: &Connection, now: SystemTime) -> Port {
+    Port {
+        level0: port0(c, now),
+        hardware_condition: RAS_HARDWARE_OPERATIONAL,
+        line_speed: 0,
+        stats: c.info.stats,
+    }
+}
+
+/// The VPN type a Windows tool derives from `dwDeviceType`, in the words
+/// the CLI and JSON use: `pptp`, `l2tp`, `sstp`, `ikev2`, `pppoe`, `other`.
+pub fn vpn_type_name(device: u32) -> &'static str {
+    match device {
+        device_type::PPTP => "pptp",
+        device_type::L2TP => "l2tp",
+        device_type::SSTP => "sstp",
+        device_type::IKEV2 => "ikev2",
+        device_type::PPPOE => "pppoe",
+        _ => "other",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +181,19 @@ mod tests {
             (p.media_name.as_str(), p.device_name.as_str(), p.device_type.as_str()),
             ("radius", "radius radius", "vpn")
         );
+    }
+
+    #[test]
+    fn both_levels_and_vpn_type_words() {
+        let mut c = conn("", device_type::PPTP);
+        c.info.stats.bytes_rcved = 5_000_000_000;
+        let p = port(&c, SystemTime::UNIX_EPOCH + Duration::from_secs(3));
+        assert_eq!(p.level0.port_name, "VPN1-17");
+        assert_eq!(p.stats.bytes_rcved, 5_000_000_000);
+        assert_eq!((p.hardware_condition, p.line_speed), (RAS_HARDWARE_OPERATIONAL, 0));
+        assert_eq!(vpn_type_name(device_type::L2TP), "l2tp");
+        assert_eq!(vpn_type_name(device_type::IKEV2), "ikev2");
+        assert_eq!(vpn_type_name(device_type::OTHER), "other");
+        assert_eq!(vpn_type_name(99), "other");
     }
 }

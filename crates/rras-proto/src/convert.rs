@@ -463,6 +463,47 @@ pub fn connection_from_pb(c: &pb::Connection) -> Result<Connection, ProtoError> 
     })
 }
 
+/// The port view of `c` (both levels) as of `now`.
+pub fn port_to_pb(c: &Connection, now: SystemTime) -> pb::Port {
+    let p = rras_core::port::port(c, now);
+    let l0 = p.level0;
+    pb::Port {
+        port_handle: l0.port,
+        connection_handle: l0.connection,
+        condition: l0.condition,
+        total_calls: l0.total_calls,
+        connect_duration_secs: l0.connect_duration,
+        port_name: l0.port_name,
+        media_name: l0.media_name,
+        device_name: l0.device_name,
+        device_type: l0.device_type,
+        hardware_condition: p.hardware_condition,
+        line_speed: p.line_speed,
+        stats: Some((&p.stats).into()),
+    }
+}
+
+/// A port from the wire. The strings are the server's; a client shows
+/// them as they are.
+pub fn port_from_pb(p: &pb::Port) -> rras_core::port::Port {
+    rras_core::port::Port {
+        level0: rras_core::port::Port0 {
+            port: p.port_handle,
+            connection: p.connection_handle,
+            condition: p.condition,
+            total_calls: p.total_calls,
+            connect_duration: p.connect_duration_secs,
+            port_name: p.port_name.clone(),
+            media_name: p.media_name.clone(),
+            device_name: p.device_name.clone(),
+            device_type: p.device_type.clone(),
+        },
+        hardware_condition: p.hardware_condition,
+        line_speed: p.line_speed,
+        stats: p.stats.as_ref().map(Into::into).unwrap_or_default(),
+    }
+}
+
 /// The wire form of an ended connection.
 pub fn ended_to_pb(e: &EndedConnection) -> pb::EndedConnection {
     pb::EndedConnection {

@@ -6,10 +6,12 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use rras_core::paging::ENTRY_SIZES;
+use rras_core::paging::{ENTRY_SIZES, RAS_PORT_0_SIZE};
 use rras_core::record::push_frame;
 use rras_core::{error::error_string, AuditRecord, ConnectionHandle, Page, Record, ResumeHandle, Win32Error};
-use rras_proto::convert::{audit_to_pb, connection_to_pb, ended_to_pb, info_from_pb, source_from_pb, to_micros};
+use rras_proto::convert::{
+    audit_to_pb, connection_to_pb, ended_to_pb, info_from_pb, port_to_pb, source_from_pb, to_micros,
+};
 use rras_proto::pb::{self, rras_admin_server::RrasAdmin};
 use tonic::{Request, Response, Status};
 
@@ -41,6 +43,18 @@ impl AuditTarget for pb::ConnectionRequest {
 impl AuditTarget for pb::EnumRequest {
     fn audit_target(&self) -> String {
         format!("resume={}", self.resume_handle)
+    }
+}
+
+impl AuditTarget for pb::PortEnumRequest {
+    fn audit_target(&self) -> String {
+        format!("resume={} connection={}", self.resume_handle, self.connection_handle)
+    }
+}
+
+impl AuditTarget for pb::PortRequest {
+    fn audit_target(&self) -> String {
+        self.port_handle.to_string()
     }
 }
 
@@ -88,6 +102,8 @@ status_reply!(
     pb::ServerInfoReply,
     pb::EnumReply,
     pb::ConnectionReply,
+    pb::PortEnumReply,
+    pb::PortReply,
     pb::ErrorStringReply,
     pb::HistoryReply,
     pb::ReportReply,
@@ -446,6 +462,58 @@ impl RrasAdmin for AdminService {
                 let result = self.manager.disconnect(h).await;
                 tracing::info!(caller = %caller.identity(), connection = h.get(), ?result, "disconnect requested");
                 result.map(|()| pb::StatusReply { status: 0 })
+            })
+            .await)
+    }
+
+    async fn port_enum(&self, request: Request<pb::PortEnumRequest>) -> Result<Response<pb::PortEnumReply>, Status> {
+        Ok(self
+            .call("PortEnum", Role::Reader, request, |caller, r| async move {
+                let session = self.sessions.check(&caller, r.session_id)?;
+                self.manager.ensure_running()?;
+                let now = SystemTime::now();
+                if r.connection_handle != 0 && r.connection_handle != u32::MAX {
+                    // One connection, one port: the whole answer in one page.
+                    let c = self
+                        .manager
+                        .table()
+                        .get(handle(r.connection_handle)?)
+                        .ok_or(Win32Error::InvalidHandle)?;
+                    return Ok(pb::PortEnumReply {
+                        status: 0,
+                        ports: vec![port_to_pb(&c, now)],
+                        total_entries: 1,
+                        resume_handle: 0,
+                    });
+                }
+                let page = self.manager.table().enumerate(
+                    session,
+                    ResumeHandle::new(r.resume_handle),
+                    r.pref_max_len,
+                    RAS_PORT_0_SIZE,
+                )?;
+                Ok(pb::PortEnumReply {
+                    status: page.status().code(),
+                    ports: page.entries.iter().map(|r| port_to_pb(&r.decode(), now)).collect(),
+                    total_entries: page.total_entries,
+                    resume_handle: page.next.map(|h| h.get()).unwrap_or(0),
+                })
+            })
+            .await)
+    }
+
+    async fn port_get_info(&self, request: Request<pb::PortRequest>) -> Result<Response<pb::PortReply>, Status> {
+        Ok(self
+            .call("PortGetInfo", Role::Reader, request, |caller, r| async move {
+                self.sessions.check(&caller, r.session_id)?;
+                self.manager.ensure_running()?;
+                let c = ConnectionHandle::new(r.port_handle)
+                    .and_then(|h| self.manager.table().get(h))
+                    .ok_or(Win32Error::InvalidPortHandle)?;
+                Ok(pb::PortReply {
+                    status: 0,
+                    port: Some(port_to_pb(&c, SystemTime::now())),
+                })
             })
             .await)
     }
