@@ -137,6 +137,27 @@ pub mod device_type {
     pub const IKEV2: u32 = 15;
 }
 
+/// `PPP_LCP_INFO.dwAuthenticationProtocol` / `dwAuthenticationData` and
+/// `IKEV2_PROJECTION_INFO.dwAuthenticationProtocol` values (mprapi.h).
+pub mod auth {
+    /// PPP_LCP_PAP.
+    pub const PPP_LCP_PAP: u32 = 0xC023;
+    /// PPP_LCP_CHAP.
+    pub const PPP_LCP_CHAP: u32 = 0xC223;
+    /// PPP_LCP_EAP.
+    pub const PPP_LCP_EAP: u32 = 0xC227;
+    /// PPP_LCP_CHAP_MD5 (dwAuthenticationData).
+    pub const PPP_LCP_CHAP_MD5: u32 = 0x05;
+    /// PPP_LCP_CHAP_MS: MS-CHAP v1.
+    pub const PPP_LCP_CHAP_MS: u32 = 0x80;
+    /// PPP_LCP_CHAP_MSV2: MS-CHAP v2.
+    pub const PPP_LCP_CHAP_MSV2: u32 = 0x81;
+    /// MPRAPI_IKEV2_AUTH_USING_CERT.
+    pub const IKEV2_AUTH_USING_CERT: u32 = 1;
+    /// MPRAPI_IKEV2_AUTH_USING_EAP.
+    pub const IKEV2_AUTH_USING_EAP: u32 = 2;
+}
+
 /// `dwConnectionFlags` bits.
 pub mod connection_flags {
     /// RAS_FLAGS_PPP_CONNECTION.

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use rras_core::engine_time;
 use rras_core::model::Ikev2Projection;
-use rras_core::model::{connection_flags, device_type};
+use rras_core::model::{auth, connection_flags, device_type};
 use rras_core::{ConnectionInfo, Guid, Projection, QuarantineState};
 
 use super::attributes::*;
@@ -267,6 +267,7 @@ fn session_info(id: &SourceId, p: &Packet, nas: String, now: SystemTime) -> Resu
     let mut calling = None;
     let mut called = None;
     let (mut in_octets, mut out_octets, mut in_giga, mut out_giga) = (0u64, 0u64, 0u64, 0u64);
+    let mut auth_seen = AuthSeen::default();
 
     for (t, v) in &p.attributes {
         let v = v.as_slice();
@@ -306,7 +307,7 @@ fn session_info(id: &SourceId, p: &Packet, nas: String, now: SystemTime) -> Resu
             TUNNEL_SERVER_ENDPOINT => info.local_endpoint = text(untag(v)).trim().parse().ok(),
             NAS_IDENTIFIER => info.engine_attributes.push(("NAS-Identifier".into(), text(v))),
             CLASS => info.engine_attributes.push(("Class".into(), hex(v))),
-            VENDOR_SPECIFIC => vendor_specific(&mut info, v),
+            VENDOR_SPECIFIC => vendor_specific(&mut info, &mut auth_seen, v),
             // Known and used elsewhere, or carried in the key.
             NAS_IP_ADDRESS
             | NAS_IPV6_ADDRESS
@@ -357,6 +358,7 @@ fn session_info(id: &SourceId, p: &Packet, nas: String, now: SystemTime) -> Resu
     } else if framed_ppp || matches!(tunnel_type, Some(TUNNEL_PPTP | TUNNEL_L2TP)) {
         info.flags |= connection_flags::PPP_CONNECTION;
     }
+    auth_seen.apply(&mut info.projection);
     if info.interface_name.is_empty() {
         let base = if tunnel_type == Some(TUNNEL_ESP) {
             "ipsec"
@@ -372,8 +374,49 @@ fn session_info(id: &SourceId, p: &Packet, nas: String, now: SystemTime) -> Resu
     Ok(info)
 }
 
+/// How the user authenticated, as Microsoft's accounting VSAs say
+/// (RFC 2548 MS-Acct-Auth-Type and MS-Acct-EAP-Type); applied once the
+/// projection (PPP or IKEv2) is known.
+#[derive(Debug, Default, Clone, Copy)]
+struct AuthSeen {
+    auth_type: Option<u32>,
+    eap_type: Option<u32>,
+}
+
+impl AuthSeen {
+    /// PPP: the LCP authentication protocol (and CHAP variant or EAP type)
+    /// a Windows tool reads; IKEv2: EAP or not. Unknown values leave the
+    /// fields 0, as for a NAS that does not say.
+    fn apply(self, projection: &mut Projection) {
+        let eap = self.eap_type.unwrap_or(0);
+        match projection {
+            Projection::Ppp(p) => {
+                let (protocol, data) = match self.auth_type {
+                    Some(1) => (auth::PPP_LCP_PAP, 0),
+                    Some(2) => (auth::PPP_LCP_CHAP, auth::PPP_LCP_CHAP_MD5),
+                    Some(3) => (auth::PPP_LCP_CHAP, auth::PPP_LCP_CHAP_MS),
+                    Some(4) => (auth::PPP_LCP_CHAP, auth::PPP_LCP_CHAP_MSV2),
+                    Some(5) => (auth::PPP_LCP_EAP, 0),
+                    _ => return,
+                };
+                p.lcp.authentication_protocol = protocol;
+                p.lcp.authentication_data = data;
+                if protocol == auth::PPP_LCP_EAP {
+                    p.lcp.eap_type_id = eap;
+                }
+            }
+            Projection::Ikev2(p) => {
+                if self.auth_type == Some(5) || self.eap_type.is_some() {
+                    p.authentication_protocol = auth::IKEV2_AUTH_USING_EAP;
+                    p.eap_type_id = eap;
+                }
+            }
+        }
+    }
+}
+
 /// Vendor-Specific: vendor id (4) then vendor attributes type(1) len(1) value.
-fn vendor_specific(info: &mut ConnectionInfo, v: &[u8]) {
+fn vendor_specific(info: &mut ConnectionInfo, auth_seen: &mut AuthSeen, v: &[u8]) {
     let Some(vendor) = v.get(..4).and_then(u32_of) else {
         info.engine_attributes.push(("attr-26".into(), hex(v)));
         return;
@@ -398,6 +441,8 @@ fn vendor_specific(info: &mut ConnectionInfo, v: &[u8]) {
             (VENDOR_MICROSOFT, MS_QUARANTINE_GRACE_TIME) => {
                 info.probation_time = u32_of(value).and_then(unix);
             }
+            (VENDOR_MICROSOFT, MS_ACCT_AUTH_TYPE) => auth_seen.auth_type = u32_of(value),
+            (VENDOR_MICROSOFT, MS_ACCT_EAP_TYPE) => auth_seen.eap_type = u32_of(value),
             (VENDOR_MICROSOFT, MS_RAS_CORRELATION_ID) => {
                 if let Some(g) = correlation_guid(value) {
                     info.guid = g;
@@ -490,6 +535,61 @@ mod tests {
             Some("2001:db8:1:2::42".parse().unwrap())
         );
         assert_eq!(info.source.nas, "::1");
+    }
+
+    /// A Microsoft VSA: vendor 311, one attribute of 4 bytes.
+    fn ms_u32(t: u8, v: u32) -> (u8, Vec<u8>) {
+        let mut out = VENDOR_MICROSOFT.to_be_bytes().to_vec();
+        out.extend([t, 6]);
+        out.extend(v.to_be_bytes());
+        (VENDOR_SPECIFIC, out)
+    }
+
+    #[test]
+    fn ms_acct_auth_type_fills_lcp_and_ikev2_authentication() {
+        let start = |tunnel: u32, auth_type: u32, eap: Option<u32>| {
+            let mut attrs = vec![
+                (ACCT_SESSION_ID, b"a1".to_vec()),
+                attr_u32(ACCT_STATUS_TYPE, STATUS_START),
+                (TUNNEL_TYPE, tunnel.to_be_bytes().to_vec()),
+                ms_u32(MS_ACCT_AUTH_TYPE, auth_type),
+            ];
+            attrs.extend(eap.map(|e| ms_u32(MS_ACCT_EAP_TYPE, e)));
+            match interpret(&rid(), &packet(attrs), "::1".parse().unwrap(), SystemTime::now())
+                .unwrap()
+                .event
+            {
+                AccountingEvent::Start(info) => info.projection,
+                other => panic!("{other:?}"),
+            }
+        };
+        let Projection::Ppp(p) = start(TUNNEL_L2TP, 4, None) else {
+            panic!()
+        };
+        assert_eq!(
+            (p.lcp.authentication_protocol, p.lcp.authentication_data),
+            (0xC223, 0x81)
+        );
+        let Projection::Ppp(p) = start(TUNNEL_PPTP, 1, None) else {
+            panic!()
+        };
+        assert_eq!((p.lcp.authentication_protocol, p.lcp.authentication_data), (0xC023, 0));
+        let Projection::Ppp(p) = start(TUNNEL_L2TP, 5, Some(13)) else {
+            panic!()
+        };
+        assert_eq!((p.lcp.authentication_protocol, p.lcp.eap_type_id), (0xC227, 13));
+        let Projection::Ikev2(i) = start(TUNNEL_ESP, 5, Some(26)) else {
+            panic!()
+        };
+        assert_eq!(
+            (i.authentication_protocol, i.eap_type_id),
+            (auth::IKEV2_AUTH_USING_EAP, 26)
+        );
+        // An unknown type leaves the fields as a NAS that says nothing.
+        let Projection::Ppp(p) = start(TUNNEL_L2TP, 77, None) else {
+            panic!()
+        };
+        assert_eq!(p.lcp.authentication_protocol, 0);
     }
 
     #[test]

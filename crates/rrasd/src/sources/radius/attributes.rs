@@ -92,6 +92,10 @@ pub const STATUS_ACCOUNTING_OFF: u32 = 8;
 // Microsoft VSAs (vendor 311, RFC 2548 and the MS-RAS dictionary).
 /// Microsoft's vendor number.
 pub const VENDOR_MICROSOFT: u32 = 311;
+/// MS-Acct-Auth-Type: 1 PAP, 2 CHAP, 3 MS-CHAP-1, 4 MS-CHAP-2, 5 EAP.
+pub const MS_ACCT_AUTH_TYPE: u8 = 23;
+/// MS-Acct-EAP-Type: the EAP method's type number.
+pub const MS_ACCT_EAP_TYPE: u8 = 24;
 /// MS-RAS-Client-Name.
 pub const MS_RAS_CLIENT_NAME: u8 = 34;
 /// MS-Quarantine-State.
