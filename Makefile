@@ -1,4 +1,5 @@
-# Install libmprapi (library, header, pkg-config file) and the binaries.
+# Install libmprapi (library, headers with the porting kit, pkg-config file)
+# and the binaries.
 #   make install                      # release build into /usr/local
 #   make install PREFIX=/opt/openrras
 #   make install NO_BUILD=1 LIBDIR=target/debug/deps PREFIX=/tmp/x   # copy an existing build (tests)
@@ -7,8 +8,25 @@ PROFILE ?= release
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 TARGET := target/$(PROFILE)
 LIBDIR ?= $(TARGET)
+# The porting kit's runtime (libmprapi_kit.a: UTF-16 printf family, wcs*,
+# wmain, Winsock address text): C, built here with the system compiler.
+KITDIR ?= $(TARGET)/kit
+KIT_SRC := $(wildcard crates/mprapi/kit/*.c)
+KIT_OBJ := $(patsubst crates/mprapi/kit/%.c,$(KITDIR)/%.o,$(KIT_SRC))
+KIT_CFLAGS ?= -std=c11 -O2 -g -fPIC -Wall -Wextra -Werror
+INCDIR := $(DESTDIR)$(PREFIX)/include/mprapi
 
-.PHONY: build install uninstall
+.PHONY: build install uninstall kit
+
+kit: $(KITDIR)/libmprapi_kit.a
+
+$(KITDIR)/%.o: crates/mprapi/kit/%.c crates/mprapi/kit/kit.h
+	@mkdir -p $(KITDIR)
+	$(CC) $(KIT_CFLAGS) -c $< -o $@
+
+$(KITDIR)/libmprapi_kit.a: $(KIT_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
 
 build:
 ifeq ($(NO_BUILD),)
@@ -19,10 +37,17 @@ else
 endif
 endif
 
-install: build
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+install: build kit
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+	  $(INCDIR)/openrras
 	install -m 0644 $(LIBDIR)/libmprapi.so $(DESTDIR)$(PREFIX)/lib/libmprapi.so
-	install -m 0644 crates/mprapi/include/mprapi.h $(DESTDIR)$(PREFIX)/include/mprapi.h
+	install -m 0644 $(KITDIR)/libmprapi_kit.a $(DESTDIR)$(PREFIX)/lib/libmprapi_kit.a
+	# mprapi.h and the porting kit (windows.h, ws2tcpip.h …) in their own
+	# folder, so a windows.h never shadows anything else in the include path.
+	install -m 0644 crates/mprapi/include/*.h $(INCDIR)/
+	install -m 0644 crates/mprapi/include/openrras/*.h $(INCDIR)/openrras/
+	printf '/* openrras libmprapi: see mprapi/mprapi.h */\n#include "mprapi/mprapi.h"\n' \
+	  > $(DESTDIR)$(PREFIX)/include/mprapi.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' crates/mprapi/mprapi.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mprapi.pc
 	for b in rrasd rasctl; do [ ! -x $(TARGET)/$$b ] || install -m 0755 $(TARGET)/$$b $(DESTDIR)$(PREFIX)/bin/$$b; done
@@ -35,7 +60,8 @@ install: build
 	[ ! -x $(TARGET)/rasctl ] || $(TARGET)/rasctl man > $(DESTDIR)$(PREFIX)/share/man/man1/rasctl.1
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libmprapi.so $(DESTDIR)$(PREFIX)/include/mprapi.h \
+	rm -rf $(INCDIR)
+	rm -f $(DESTDIR)$(PREFIX)/lib/libmprapi.so $(DESTDIR)$(PREFIX)/lib/libmprapi_kit.a $(DESTDIR)$(PREFIX)/include/mprapi.h \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/mprapi.pc $(DESTDIR)$(PREFIX)/bin/rrasd $(DESTDIR)$(PREFIX)/bin/rasctl \
 	  $(DESTDIR)$(PREFIX)/share/man/man8/rrasd.8 $(DESTDIR)$(PREFIX)/share/man/man1/rasctl.1 \
 	  $(DESTDIR)$(PREFIX)/share/man/man5/rrasd.toml.5 $(DESTDIR)$(PREFIX)/share/man/man3/mprapi.3

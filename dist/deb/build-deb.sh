@@ -5,7 +5,7 @@
 #   dist/deb/build-deb.sh --profile debug --no-build --out /tmp/deb
 #
 # The package: /usr/sbin/rrasd, /usr/bin/rasctl, libmprapi.so + mprapi.h +
-# mprapi.pc, the hardened systemd unit, /etc/rrasd/rrasd.toml (a conffile,
+# the porting kit (/usr/include/mprapi/, libmprapi_kit.a) + mprapi.pc, the hardened systemd unit, /etc/rrasd/rrasd.toml (a conffile,
 # every key commented), manual pages, shell completions. Installing creates
 # the system user `rrasd` and the admin group `rrasadmin`; it neither
 # enables nor starts the service. Purging removes the user, the group, the
@@ -53,7 +53,15 @@ install -D -m 0755 "$BIN/rasctl" "$STAGE/usr/bin/rasctl"
 install -D -m 0644 "$LIB" "$STAGE/usr/lib/$MULTIARCH/libmprapi.so"
 # Without debug info, as Debian ships binaries.
 strip --strip-debug "$STAGE/usr/sbin/rrasd" "$STAGE/usr/bin/rasctl" "$STAGE/usr/lib/$MULTIARCH/libmprapi.so"
-install -D -m 0644 "$ROOT/crates/mprapi/include/mprapi.h" "$STAGE/usr/include/mprapi.h"
+# Headers and the porting kit in their own folder (its windows.h must not
+# shadow anything); <mprapi.h> still works from the top.
+install -d "$STAGE/usr/include/mprapi/openrras"
+install -m 0644 "$ROOT"/crates/mprapi/include/*.h "$STAGE/usr/include/mprapi/"
+install -m 0644 "$ROOT"/crates/mprapi/include/openrras/*.h "$STAGE/usr/include/mprapi/openrras/"
+printf '/* openrras libmprapi: see mprapi/mprapi.h */\n#include "mprapi/mprapi.h"\n' > "$STAGE/usr/include/mprapi.h"
+make -s -C "$ROOT" kit KITDIR="$STAGE/kit-build"
+install -m 0644 "$STAGE/kit-build/libmprapi_kit.a" "$STAGE/usr/lib/$MULTIARCH/libmprapi_kit.a"
+rm -rf "$STAGE/kit-build"
 install -d "$STAGE/usr/lib/$MULTIARCH/pkgconfig"
 sed -e 's|@PREFIX@|/usr|' -e 's|@VERSION@|'"$VERSION"'|' -e 's|^libdir=.*|libdir=${prefix}/lib/'"$MULTIARCH"'|' \
     -e 's| -Wl,-rpath,${libdir}||' \

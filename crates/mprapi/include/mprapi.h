@@ -17,62 +17,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "openrras/wintypes.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- Windows base types ------------------------------------------------ */
-#if defined(__SIZEOF_WCHAR_T__) && __SIZEOF_WCHAR_T__ == 2
-typedef wchar_t WCHAR;
-#else
-#include <uchar.h>
-typedef char16_t WCHAR;
-#endif
-typedef uint32_t DWORD;
-typedef int32_t BOOL;
-typedef uint8_t BYTE;
-typedef uint8_t UCHAR;
-typedef uint16_t USHORT;
-typedef uint64_t ULONG64;
-typedef uint64_t ULONGLONG;
-typedef void *HANDLE;
-#ifndef INVALID_HANDLE_VALUE
-#define INVALID_HANDLE_VALUE ((HANDLE)(intptr_t)-1)
-#endif
-typedef void *LPVOID;
-typedef void *HLOCAL;
-typedef WCHAR *LPWSTR;
-typedef BYTE *LPBYTE;
-typedef DWORD *LPDWORD;
+/* ---- Handles (the base types are in openrras/wintypes.h) --------------- */
 typedef HANDLE RAS_SERVER_HANDLE;
 typedef HANDLE MPR_SERVER_HANDLE;
-
-#ifndef WINAPI
-#define WINAPI
-#endif
-#ifndef TRUE
-#define TRUE 1
-#define FALSE 0
-#endif
-
-typedef struct _GUID {
-    uint32_t Data1;
-    uint16_t Data2;
-    uint16_t Data3;
-    uint8_t Data4[8];
-} GUID;
-
-typedef struct _FILETIME {
-    DWORD dwLowDateTime;
-    DWORD dwHighDateTime;
-} FILETIME;
-
-typedef struct in6_addr_win {
-    union {
-        UCHAR Byte[16];
-        USHORT Word[8];
-    } u;
-} IN6_ADDR;
 
 /* ---- Lengths ------------------------------------------------------------ */
 #define UNLEN 256
@@ -147,6 +100,32 @@ typedef enum {
 #define RAS_FLAGS_ARAP_CONNECTION 0x00000010
 #define RAS_FLAGS_IKEV2_CONNECTION 0x00000010
 #define RAS_FLAGS_DORMANT 0x00000020
+
+/* RAS_CONNECTION_4.dwDeviceType (ras.h's RASDEVICETYPE). Linux engines
+   report PPTP, L2TP, SSTP, IKEv2, PPPoE, or RDT_Other (WireGuard, OpenVPN,
+   AnyConnect). */
+typedef enum tagRASDEVICETYPE {
+    RDT_Modem = 0,
+    RDT_X25 = 1,
+    RDT_Isdn = 2,
+    RDT_Serial = 3,
+    RDT_FrameRelay = 4,
+    RDT_Atm = 5,
+    RDT_Sonet = 6,
+    RDT_Sw56 = 7,
+    RDT_Tunnel_Pptp = 8,
+    RDT_Tunnel_L2tp = 9,
+    RDT_Irda = 10,
+    RDT_Parallel = 11,
+    RDT_Other = 12,
+    RDT_PPPoE = 13,
+    RDT_Tunnel_Sstp = 14,
+    RDT_Tunnel_Ikev2 = 15,
+    RDT_Tunnel = 0x00010000,
+    RDT_Direct = 0x00020000,
+    RDT_Null_Modem = 0x00040000,
+    RDT_Broadband = 0x00080000
+} RASDEVICETYPE;
 
 typedef enum _ROUTER_INTERFACE_TYPE {
     ROUTER_IF_TYPE_CLIENT = 0,

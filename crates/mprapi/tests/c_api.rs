@@ -2,7 +2,11 @@
 //! against a real rrasd: each is compiled by gcc with
 //! `-Wall -Wextra -Werror -fsanitize=address,undefined`, linked to the
 //! libmprapi.so cargo just built, and run; the main one also under
-//! valgrind. Tests need gcc (and valgrind): they skip without it outside CI.
+//! valgrind. The porting kit's tests build the way a user does — `make
+//! install` into a temporary prefix, then only `-fshort-wchar` and the
+//! pkg-config flags — as C and as C++, and run the two Windows-shaped
+//! example tools against the real rrasd fed by radclient. Tests need gcc
+//! (g++, valgrind, radclient): they skip without them outside CI.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -256,20 +260,22 @@ fn rasstat_example_prints_the_table() {
     assert!(out.contains("40 connection(s)"), "{out}");
 }
 
-#[test]
-fn make_install_and_pkg_config_build_the_example() {
-    if !require_tool("gcc") || !require_tool("make") || !require_tool("pkg-config") {
-        return;
-    }
+/// `make install` of this build into a temporary prefix (library, headers
+/// with the porting kit, libmprapi_kit.a, pkg-config file, and the manual
+/// pages of the debug binaries), and the flags `pkg-config --cflags --libs
+/// mprapi` gives for it: what a user compiles with.
+fn install_prefix() -> (tempfile::TempDir, Vec<String>) {
     let lib = lib_dir();
     let prefix = tempfile::tempdir().unwrap();
     let root = Path::new(CRATE).join("../..");
     let out = Command::new("make")
+        .arg("-s")
         .arg("-C")
         .arg(&root)
         .arg("install")
         .arg(format!("PREFIX={}", prefix.path().display()))
         .arg(format!("LIBDIR={}", lib.display()))
+        .arg(format!("KITDIR={}", prefix.path().join("kit-build").display()))
         .arg("NO_BUILD=1")
         // The binaries of this (debug) build, with the manual pages they
         // generate.
@@ -281,30 +287,75 @@ fn make_install_and_pkg_config_build_the_example() {
         "make install: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    if root.join("target/debug/rrasd").exists() {
-        let page = prefix.path().join("share/man/man8/rrasd.8");
-        let text = std::fs::read_to_string(&page).unwrap_or_default();
-        assert!(text.contains(".TH rrasd 8"), "{}: {text:.200}", page.display());
-    }
-    for f in ["lib/libmprapi.so", "include/mprapi.h", "lib/pkgconfig/mprapi.pc"] {
-        assert!(prefix.path().join(f).exists(), "{f} not installed");
-    }
     let flags = Command::new("pkg-config")
         .args(["--cflags", "--libs", "mprapi"])
         .env("PKG_CONFIG_PATH", prefix.path().join("lib/pkgconfig"))
         .output()
         .unwrap();
     assert!(flags.status.success());
-    let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
+    let flags = String::from_utf8_lossy(&flags.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    (prefix, flags)
+}
+
+/// Builds `source` the way a user does: only `-fshort-wchar` and the
+/// pkg-config flags, with warnings as errors; as C11 (`sanitize`: under
+/// ASan + UBSan) or as C++17.
+fn build_with_kit(source: &Path, out: &Path, flags: &[String], cpp: bool, sanitize: bool) {
+    let mut cc = Command::new(if cpp { "g++" } else { "gcc" });
+    if cpp {
+        cc.args(["-x", "c++", "-std=c++17"]);
+    } else {
+        cc.arg("-std=c11");
+    }
+    cc.args(["-Wall", "-Wextra", "-Werror", "-fshort-wchar", "-g"]);
+    if sanitize {
+        cc.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]);
+    }
+    let built = cc.arg(source).args(flags).arg("-o").arg(out).output().unwrap();
+    assert!(
+        built.status.success(),
+        "{} {}: {}",
+        if cpp { "g++" } else { "gcc" },
+        source.display(),
+        String::from_utf8_lossy(&built.stderr)
+    );
+}
+
+#[test]
+fn make_install_and_pkg_config_build_the_example() {
+    if !require_tool("gcc") || !require_tool("make") || !require_tool("pkg-config") {
+        return;
+    }
+    let (prefix, flags) = install_prefix();
+    if Path::new(CRATE).join("../../target/debug/rrasd").exists() {
+        let page = prefix.path().join("share/man/man8/rrasd.8");
+        let text = std::fs::read_to_string(&page).unwrap_or_default();
+        assert!(text.contains(".TH rrasd 8"), "{}: {text:.200}", page.display());
+    }
+    for f in [
+        "lib/libmprapi.so",
+        "lib/libmprapi_kit.a",
+        "include/mprapi.h",
+        "include/mprapi/mprapi.h",
+        "include/mprapi/windows.h",
+        "include/mprapi/Ws2tcpip.h",
+        "include/mprapi/MprApi.h",
+        "include/mprapi/openrras/wintypes.h",
+        "lib/pkgconfig/mprapi.pc",
+    ] {
+        assert!(prefix.path().join(f).exists(), "{f} not installed");
+    }
     let bin = prefix.path().join("rasstat");
-    let mut gcc = Command::new("gcc");
-    gcc.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-fshort-wchar"])
-        .arg(Path::new(CRATE).join("../../examples/c/rasstat.c"))
-        .args(flags.split_whitespace())
-        .arg("-o")
-        .arg(&bin);
-    let built = gcc.output().unwrap();
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    build_with_kit(
+        &Path::new(CRATE).join("../../examples/c/rasstat.c"),
+        &bin,
+        &flags,
+        false,
+        false,
+    );
     let daemon = InProcessDaemon::start(|_| {});
     fill(&daemon.addr(), 3, 0);
     // The installed example takes the server as its argument.
@@ -375,4 +426,200 @@ fn remote_server_over_tls_with_environment_credentials() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs a kit-built program with `args` and `env`, optionally under a
+/// wrapper (valgrind); its stdout, or a failure with both outputs.
+fn run_program(bin: &Path, args: &[&str], env: &[(&str, &str)], wrapper: &[&str]) -> String {
+    let mut cmd = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    cmd.args(args).env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{} failed ({:?}):\n{stdout}\n{}",
+        bin.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+const VALGRIND: [&str; 5] = [
+    "valgrind",
+    "--leak-check=full",
+    "--errors-for-leak-kinds=definite",
+    "--error-exitcode=1",
+    "-q",
+];
+
+#[test]
+fn porting_kit_formats_and_converts_as_msvc_in_c_and_cpp() {
+    if !require_tool("gcc") || !require_tool("g++") || !require_tool("make") || !require_tool("pkg-config") {
+        return;
+    }
+    let (prefix, flags) = install_prefix();
+    let source = Path::new(CRATE).join("tests/c/kit_test.c");
+    // TZ two hours east of UTC: the test checks local-time conversion; the
+    // argument checks wmain's UTF-16 arguments.
+    let env = [("TZ", "UTC-2")];
+    for cpp in [false, true] {
+        let bin = prefix.path().join(format!("kit_test_{cpp}"));
+        build_with_kit(&source, &bin, &flags, cpp, !cpp);
+        let out = run_program(&bin, &["héllo"], &env, &[]);
+        assert!(out.contains("kit_test: ALL OK"), "{out}");
+        assert!(
+            out.contains("kit_test: 0 failure(s), 5000000000 bytes, user CORP\\alice"),
+            "{out}"
+        );
+        if cpp && require_tool("valgrind") {
+            run_program(&bin, &["héllo"], &env, &VALGRIND);
+        }
+    }
+    // A wide function the kit does not provide is a compile error, not
+    // glibc's 4-byte version reading garbage.
+    let unsupported = prefix.path().join("unsupported.c");
+    std::fs::write(
+        &unsupported,
+        "#include <windows.h>\nint wmain(int c, wchar_t **v) { int x; (void)c; return swscanf(v[0], L\"%d\", &x); }\n",
+    )
+    .unwrap();
+    let out = Command::new("gcc")
+        .args(["-fshort-wchar", "-c"])
+        .arg(&unsupported)
+        .args(&flags)
+        .arg("-o")
+        .arg(prefix.path().join("unsupported.o"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("swscanf() is not in the openrras porting kit"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Without -fshort-wchar the kit says what is missing.
+    let out = Command::new("gcc")
+        .arg("-c")
+        .arg(&unsupported)
+        .args(&flags)
+        .arg("-o")
+        .arg(prefix.path().join("unsupported.o"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs -fshort-wchar"));
+}
+
+/// The rrasd binary of this build (`cargo test --workspace` builds it).
+fn rrasd_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("rrasd");
+    if bin.exists() {
+        return Some(bin);
+    }
+    assert!(!rras_testkit::in_ci(), "rrasd not built next to {}", exe.display());
+    eprintln!("SKIP: rrasd not built; run cargo test --workspace");
+    None
+}
+
+/// Four sessions as a Windows RRAS / NPS NAS reports them, all started at
+/// 2026-01-01 00:00:00 UTC: L2TP with MS-CHAPv2, IPv4 + IPv6 (prefix and
+/// interface id) and 64-bit counters; PPTP with PAP and no interface (a
+/// VPN1-<handle> port); IKEv2 with EAP-MSCHAPv2 and a UPN; a plain session.
+const WINDOWS_NAS_SESSIONS: &str = "\
+User-Name = \"CORP\\\\alice\"\nAcct-Session-Id = \"l2tp-1\"\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 5\n\
+NAS-Port-Type = Virtual\nFramed-Protocol = PPP\nTunnel-Type:1 = L2TP\nFramed-IP-Address = 10.200.12.2\n\
+Framed-IPv6-Prefix = 2001:db8:1:2::/64\nFramed-Interface-Id = 0000:0000:0000:0042\nMS-Acct-Auth-Type = MS-CHAP-2\n\
+Acct-Input-Octets = 5\nAcct-Input-Gigawords = 1\nAcct-Output-Octets = 7\nEvent-Timestamp = 1767225600\n\
+Acct-Status-Type = Start\n\n\
+User-Name = \"bob\"\nAcct-Session-Id = \"pptp-1\"\nNAS-IP-Address = 127.0.0.1\nFramed-Protocol = PPP\n\
+Tunnel-Type:1 = PPTP\nFramed-IP-Address = 10.200.12.3\nMS-Acct-Auth-Type = PAP\nEvent-Timestamp = 1767225600\n\
+Acct-Status-Type = Start\n\n\
+User-Name = \"carol@example.com\"\nAcct-Session-Id = \"ike-1\"\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 7\n\
+Tunnel-Type:1 = ESP\nFramed-IP-Address = 10.200.12.4\nFramed-IPv6-Prefix = 2001:db8:9::/64\n\
+Framed-Interface-Id = 0000:0000:0000:0007\nMS-Acct-Auth-Type = EAP\nMS-Acct-EAP-Type = 26\n\
+Event-Timestamp = 1767225600\nAcct-Status-Type = Start\n\n\
+User-Name = \"EXAMPLE\\\\dave\"\nAcct-Session-Id = \"plain-1\"\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 9\n\
+NAS-Port-Type = Virtual\nFramed-IP-Address = 10.200.12.5\nEvent-Timestamp = 1767225600\nAcct-Status-Type = Start\n";
+
+/// The line of `out` that mentions `user`, split into words.
+fn line_of<'a>(out: &'a str, user: &str) -> Vec<&'a str> {
+    out.lines()
+        .find(|l| l.split_whitespace().any(|w| w == user))
+        .unwrap_or_else(|| panic!("no line for {user}:\n{out}"))
+        .split_whitespace()
+        .collect()
+}
+
+#[test]
+fn windows_tools_build_unchanged_and_print_radius_sessions() {
+    for tool in ["gcc", "g++", "make", "pkg-config", "radclient", "valgrind"] {
+        if !require_tool(tool) {
+            return;
+        }
+    }
+    let Some(rrasd) = rrasd_binary() else { return };
+    let (prefix, flags) = install_prefix();
+    let port = rras_testkit::free_udp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let daemon = rras_testkit::DaemonProcess::start(
+        &rrasd,
+        &["--radius-acct", &listen, "--radius-client", "127.0.0.0/8=testing123"],
+    );
+    let sent = rras_testkit::radclient(port, "testing123", WINDOWS_NAS_SESSIONS, &[]);
+    assert_eq!(sent.responses(), 4, "{sent:?}");
+    let socket = daemon.socket.display().to_string();
+    let env = [("RRAS_ADMIN_SOCKET", socket.as_str()), ("TZ", "UTC")];
+
+    for example in ["rasports", "rassessions"] {
+        let source = Path::new(CRATE).join(format!("../../examples/c/{example}.c"));
+        let sanitized = prefix.path().join(format!("{example}-asan"));
+        build_with_kit(&source, &sanitized, &flags, false, true);
+        let plain = prefix.path().join(format!("{example}-plain"));
+        build_with_kit(&source, &plain, &flags, false, false);
+        let cpp = prefix.path().join(format!("{example}-cpp"));
+        build_with_kit(&source, &cpp, &flags, true, false);
+        let out = run_program(&sanitized, &[], &env, &[]);
+        // The same answer from the C++ build and under valgrind.
+        assert_eq!(run_program(&cpp, &[], &env, &[]), out);
+        assert_eq!(run_program(&plain, &[], &env, &VALGRIND), out);
+
+        if example == "rasports" {
+            let alice = line_of(&out, "alice");
+            assert_eq!(alice[0], "ppp5", "{out}");
+            assert_eq!(alice[3..], ["10.200.12.2", "2001:db8:1:2::42"], "{out}");
+            // No interface from the NAS: the Windows-style name of a PPTP port.
+            let bob = line_of(&out, "bob");
+            assert_eq!(bob[0], format!("VPN1-{}", bob[1]), "{out}");
+            assert_eq!(bob[3..], ["10.200.12.3", "-"], "{out}");
+            let carol = line_of(&out, "carol@example.com");
+            assert_eq!(carol[0], "ipsec7", "{out}");
+            assert_eq!(carol[3..], ["10.200.12.4", "2001:db8:9::7"], "{out}");
+            assert_eq!(line_of(&out, "dave")[0], "ppp9", "{out}");
+            assert!(out.contains("4 authenticated port(s)"), "{out}");
+        } else {
+            let expect = [
+                ("CORP\\alice", "L2TP MS-CHAPv2 in 4294967301 out 7"),
+                ("bob", "PPTP PAP in 0 out 0"),
+                ("carol@example.com", "IKEv2 EAP (type 26) in 0 out 0"),
+                ("EXAMPLE\\dave", "other - in 0 out 0"),
+            ];
+            for (user, rest) in expect {
+                let words = line_of(&out, user);
+                assert_eq!(words[..2], ["2026-01-01", "00:00:00"], "{out}");
+                assert_eq!(words[3..].join(" "), rest, "{out}");
+            }
+            assert!(out.contains("4 session(s)"), "{out}");
+        }
+    }
 }

@@ -87,6 +87,9 @@ fn debian_package_installs_checks_and_purges_cleanly() {
         format!("/usr/lib/{multiarch}/libmprapi.so"),
         format!("/usr/lib/{multiarch}/pkgconfig/mprapi.pc"),
         "/usr/include/mprapi.h".to_owned(),
+        "/usr/include/mprapi/windows.h".to_owned(),
+        "/usr/include/mprapi/openrras/wide.h".to_owned(),
+        format!("/usr/lib/{multiarch}/libmprapi_kit.a"),
         "/lib/systemd/system/rrasd.service".to_owned(),
         "/etc/rrasd/rrasd.toml".to_owned(),
         "/usr/share/man/man8/rrasd.8.gz".to_owned(),
@@ -121,6 +124,17 @@ fn debian_package_installs_checks_and_purges_cleanly() {
     }
     let (_, pkgconfig) = sh("pkg-config", &["--cflags", "--libs", "mprapi"]);
     assert!(pkgconfig.contains("-lmprapi"), "{pkgconfig}");
+    // A Windows-shaped tool builds against the installed package alone.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/c/rassessions.c");
+    let out_bin = std::env::temp_dir().join(format!("rassessions-pkg-{}", std::process::id()));
+    let mut gcc = vec!["-fshort-wchar", "-Wall", "-Wextra", "-Werror"];
+    let example_path = example.display().to_string();
+    let out_path = out_bin.display().to_string();
+    gcc.extend([example_path.as_str(), "-o", out_path.as_str()]);
+    gcc.extend(pkgconfig.split_whitespace());
+    let (ok, text) = sh("gcc", &gcc);
+    let _ = std::fs::remove_file(&out_bin);
+    assert!(ok, "gcc against the package: {text}");
     if require_tool("systemd-analyze") {
         let (ok, text) = sh("systemd-analyze", &["verify", "/lib/systemd/system/rrasd.service"]);
         let ours: Vec<&str> = text.lines().filter(|l| l.contains("rrasd.service")).collect();

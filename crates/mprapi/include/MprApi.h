@@ -1,0 +1,2 @@
+/* MprApi.h: the same header as <mprapi.h> (Windows file names are case-insensitive). */
+#include "mprapi.h"
