@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rras_client::{AdminClient, ClientError};
+use rras_core::paging::RAS_PORT_0_SIZE;
 use rras_core::{synthetic, SourceKey, Win32Error, RAS_CONNECTION_EX_SIZE as S};
 use rras_testkit::{require_root, runtime, DaemonProcess};
 
@@ -33,8 +34,28 @@ async fn fill(client: &AdminClient, range: std::ops::Range<u64>) -> Vec<u32> {
     handles
 }
 
+/// What a walk pages through: connections (`ConnectionEnumRecords`, sized
+/// by RAS_CONNECTION_EX) or ports (`PortEnum`, sized by RAS_PORT_0).
+#[derive(Clone, Copy)]
+enum Walk {
+    Connections,
+    Ports,
+}
+
 #[test]
 fn pages_50k_exactly_once_while_connections_churn() {
+    exactly_once_under_churn(Walk::Connections, 50_000);
+}
+
+#[test]
+fn pages_ports_exactly_once_over_the_rpc_while_connections_churn() {
+    exactly_once_under_churn(Walk::Ports, 14_000);
+}
+
+/// `sessions` live; a writer ends every 7th and starts new ones while one
+/// walk pages 50 entries at a time: every survivor exactly once, nothing
+/// twice, no cursor left open.
+fn exactly_once_under_churn(walk: Walk, sessions: u64) {
     let daemon = DaemonProcess::start(rrasd(), &[]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -43,10 +64,10 @@ fn pages_50k_exactly_once_while_connections_churn() {
         .unwrap();
     rt.block_on(async {
         let client = AdminClient::connect(&daemon.addr()).await.unwrap();
-        let handles = fill(&client, 0..50_000).await;
-        assert_eq!(handles.len(), 50_000);
+        let handles = fill(&client, 0..sessions).await;
+        assert_eq!(handles.len() as u64, sessions);
         // The writer ends every 7th original session and starts new ones.
-        let doomed: Vec<SourceKey> = (0..50_000u64)
+        let doomed: Vec<SourceKey> = (0..sessions)
             .step_by(7)
             .map(|i| synthetic::connection(i, SystemTime::now()).source)
             .collect();
@@ -77,24 +98,42 @@ fn pages_50k_exactly_once_while_connections_churn() {
         let mut resume = 0;
         let mut pages = 0;
         loop {
-            let page = client.enum_page(49 * S, resume).await.expect("page");
+            let (got, next, status) = match walk {
+                Walk::Connections => {
+                    let page = client.enum_page(49 * S, resume).await.expect("page");
+                    let got: Vec<u32> = page.entries.iter().map(|c| c.handle.get()).collect();
+                    (got, page.resume_handle, page.status)
+                }
+                Walk::Ports => {
+                    let page = client
+                        .port_page(49 * RAS_PORT_0_SIZE + 1, resume, 0)
+                        .await
+                        .expect("page");
+                    for p in &page.ports {
+                        assert_eq!(p.level0.port, p.level0.connection);
+                    }
+                    let got: Vec<u32> = page.ports.iter().map(|p| p.level0.port).collect();
+                    (got, page.resume_handle, page.status)
+                }
+            };
             pages += 1;
-            assert!(page.entries.len() <= 50);
-            for c in &page.entries {
-                *seen.entry(c.handle.get()).or_default() += 1;
+            assert!(got.len() <= 50);
+            for h in got {
+                *seen.entry(h).or_default() += 1;
             }
-            if page.resume_handle == 0 {
-                assert_eq!(page.status, 0);
+            if next == 0 {
+                assert_eq!(status, 0);
                 break;
             }
-            assert_eq!(page.status, Win32Error::MoreData.code());
-            resume = page.resume_handle;
+            assert_eq!(status, Win32Error::MoreData.code());
+            resume = next;
         }
         stop.store(true, Ordering::Relaxed);
         let rounds = writer.await.unwrap();
         assert!(rounds > 0, "the writer never ran");
-        // 50k minus the ~7.1k ended during the walk, 50 per page.
-        assert!(pages >= 850, "{pages} pages");
+        // The sessions minus the 1/7 ended during the walk, 50 per page.
+        let least = sessions * 6 / 7 / 50;
+        assert!(pages >= least, "{pages} pages, expected at least {least}");
         assert!(seen.values().all(|&n| n == 1), "an entry came back twice");
         let missed = handles
             .iter()
