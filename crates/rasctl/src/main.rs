@@ -5,6 +5,7 @@ mod output;
 mod ports;
 mod report;
 mod token;
+mod watch;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-use rras_client::{AdminClient, ClientError, ServerAddr, TlsOptions};
+use rras_client::{AdminClient, ClientError, ServerAddr, TlsOptions, WatchFilter};
 use rras_core::{Connection, EngineKind};
 
 use crate::output::{connection_details, connections_table, history_table, ConnectionJson, EndedJson};
@@ -80,9 +81,38 @@ enum Command {
         /// streamed]. Sorting needs the whole list in memory.
         #[arg(long, value_enum)]
         sort: Option<SortField>,
-        /// Refresh every SECS seconds until Ctrl-C.
-        #[arg(long, value_name = "SECS")]
+        /// Keep the table live from the daemon's change feed (no
+        /// re-listing), redrawn at most every SECS seconds [default: 1],
+        /// until Ctrl-C. For a stream of JSON changes use `rasctl events`.
+        #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "1",
+              conflicts_with_all = ["json", "jsonl", "sort"])]
         watch: Option<u64>,
+        /// Only sessions on this interface (ppp5, wg0 …).
+        #[arg(long)]
+        interface: Option<String>,
+    },
+    /// Print changes as they happen (starts, updates, ends) from the
+    /// daemon's change feed, until Ctrl-C.
+    Events {
+        /// One JSON object per line (see docs/rasctl-json.md).
+        #[arg(long)]
+        json: bool,
+        /// Only this user.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this engine.
+        #[arg(long)]
+        engine: Option<EngineKind>,
+        /// Only this source instance.
+        #[arg(long)]
+        instance: Option<String>,
+        /// Only this interface.
+        #[arg(long)]
+        interface: Option<String>,
+        /// Resume after this revision (a listing's, or the last one
+        /// printed) instead of starting now.
+        #[arg(long, value_name = "REVISION")]
+        from: Option<u64>,
     },
     /// Show one connection (MprAdminConnectionGetInfoEx).
     Connection {
@@ -261,20 +291,20 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             instance,
             sort,
             watch,
-        } => loop {
-            let keep = |c: &Connection| {
-                user.as_ref().is_none_or(|u| &c.info.user_name == u)
-                    && engine.is_none_or(|e| c.info.source.engine == e)
-                    && instance.as_ref().is_none_or(|i| c.info.source.instance_name() == i)
+            interface,
+        } => {
+            let filter = WatchFilter {
+                user,
+                engine,
+                instance,
+                interface,
             };
+            if let Some(secs) = watch {
+                return watch::live_table(client, filter, Duration::from_secs(secs)).await;
+            }
+            let keep = |c: &Connection| filter.matches(c);
             if (json || jsonl) && sort.is_none() {
-                stream_json(client, keep, jsonl).await?;
-                let Some(secs) = watch else { return Ok(()) };
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(secs.max(1))) => {}
-                    _ = tokio::signal::ctrl_c() => return Ok(()),
-                }
-                continue;
+                return stream_json(client, keep, jsonl).await;
             }
             let mut list = fetch(client).await?;
             list.retain(keep);
@@ -290,18 +320,27 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
                 let rows: Vec<_> = list.iter().map(|c| ConnectionJson::new(c, now)).collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                if watch.is_some() && std::io::stdout().is_terminal() {
-                    print!("\x1b[2J\x1b[H");
-                }
                 println!("{}", connections_table(&list, now));
                 println!("{} connection(s)", list.len());
             }
-            let Some(secs) = watch else { return Ok(()) };
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(secs.max(1))) => {}
-                _ = tokio::signal::ctrl_c() => return Ok(()),
-            }
-        },
+            Ok(())
+        }
+        Command::Events {
+            json,
+            user,
+            engine,
+            instance,
+            interface,
+            from,
+        } => {
+            let filter = WatchFilter {
+                user,
+                engine,
+                instance,
+                interface,
+            };
+            watch::events(client, filter, from, json).await
+        }
         Command::Connection { id, json } => {
             let c = client.connection(id).await?;
             if json {

@@ -212,6 +212,129 @@ fn ports_list_filter_and_show_both_levels() {
     assert_eq!(json(&d, &["ports", "--json"]).as_array().map(Vec::len), Some(2));
 }
 
+/// A long-running rasctl (events, --watch) whose stdout lines arrive on a
+/// channel; killed (by its PID) when dropped.
+struct Follow {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Follow {
+    fn start(d: &InProcessDaemon, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rasctl"))
+            .arg("--server")
+            .arg(d.addr())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn rasctl");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Follow { child, lines }
+    }
+
+    /// Lines until one satisfies `done` (bounded wait).
+    fn until(&self, done: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let stop = done(&line);
+                    seen.push(line);
+                    if stop {
+                        return seen;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no matching line; got {seen:?}");
+    }
+}
+
+impl Drop for Follow {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn events_stream_changes_and_watch_keeps_the_table_live() {
+    let d = InProcessDaemon::start(|_| {});
+    let events = Follow::start(&d, &["events", "--json"]);
+    let text = Follow::start(&d, &["events", "--user", "erin"]);
+    let table = Follow::start(&d, &["connections", "--watch"]);
+    // The table is drawn once from the listing (empty) before changes flow.
+    table.until(|l| l.contains("0 connection(s)"));
+    // rasctl events subscribes "from now": give both a moment to be in.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let start = |session: &str, user: &str| {
+        ok(
+            &d,
+            &[
+                "report",
+                "start",
+                "--session",
+                session,
+                "--user",
+                user,
+                "--client-ip",
+                "10.7.0.1",
+            ],
+        );
+    };
+    start("e1", "erin");
+    start("f1", "frank");
+    ok(&d, &["report", "update", "--session", "e1", "--bytes-in", "42"]);
+    ok(&d, &["report", "end", "--session", "e1", "--reason", "user-request"]);
+
+    let lines = events.until(|l| l.contains("\"ended\""));
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let kinds: Vec<(&str, &str)> = parsed
+        .iter()
+        .map(|v| (v["kind"].as_str().unwrap(), v["connection"]["user"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("started", "erin"),
+            ("started", "frank"),
+            ("updated", "erin"),
+            ("ended", "erin")
+        ]
+    );
+    let revisions: Vec<u64> = parsed.iter().map(|v| v["revision"].as_u64().unwrap()).collect();
+    assert!(revisions.windows(2).all(|w| w[1] == w[0] + 1), "{revisions:?}");
+    assert_eq!(parsed[2]["connection"]["bytes_rcved"], 42);
+    assert_eq!(parsed[3]["reason"], "user-request");
+
+    // The text form, filtered by the daemon: frank never shows.
+    let lines = text.until(|l| l.contains(" ended "));
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].contains(" started ") && lines[0].contains("erin") && lines[0].contains("10.7.0.1"));
+    assert!(lines.iter().all(|l| !l.contains("frank")), "{lines:?}");
+
+    // The live table ends with frank alone, from the feed.
+    let drawn = table.until(|l| l.contains("1 connection(s)"));
+    assert!(drawn.iter().any(|l| l.contains("frank")), "{drawn:?}");
+    // --watch is a table; JSON streams are `rasctl events`.
+    let out = rasctl(Some(&d), &["connections", "--watch", "--json"]);
+    assert!(!out.status.success());
+}
+
 #[test]
 fn errors_print_the_win32_code_and_exit_non_zero() {
     let d = InProcessDaemon::start(|_| {});

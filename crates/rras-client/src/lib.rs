@@ -10,6 +10,7 @@
 mod blocking;
 mod error;
 mod pager;
+mod watch;
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -24,6 +25,7 @@ use tonic::transport::{Channel, Endpoint};
 pub use blocking::BlockingClient;
 pub use error::ClientError;
 pub use pager::ConnectionPager;
+pub use watch::{Change, ChangeStream, FeedMessage, WatchEvent, WatchFilter, Watcher};
 
 /// Where the admin socket is when nothing else is said.
 pub const DEFAULT_SOCKET: &str = "/run/rrasd/admin.sock";
@@ -185,6 +187,9 @@ pub struct RecordPage {
     pub page_entries: u32,
     /// The server's clock when it read the page (for `dwConnectDuration`).
     pub server_now: SystemTime,
+    /// The change-feed revision the page reflects: watch from it
+    /// ([`AdminClient::watch_from`]) to follow the listing.
+    pub revision: u64,
     first: Option<bytes::Bytes>,
     stream: tonic::Streaming<pb::RecordChunk>,
 }
@@ -517,6 +522,7 @@ impl AdminClient {
             server_now: SystemTime::UNIX_EPOCH
                 .checked_add(std::time::Duration::from_micros(head.now_unix_micros))
                 .ok_or_else(|| ClientError::Protocol("server clock out of range".into()))?,
+            revision: head.revision,
             first: Some(head.records),
             stream,
         })

@@ -30,6 +30,8 @@ const HISTORY_V1: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const META_WATERMARK: &str = "handle_watermark";
+/// The change feed's last revision (rrasd's Watch): only rises.
+const META_REVISION: &str = "revision";
 const META_HISTORY_SEQ: &str = "history_seq";
 const META_AUDIT_SEQ: &str = "audit_seq";
 const META_SCHEMA: &str = "schema";
@@ -368,10 +370,33 @@ impl Store {
 
     /// Applies `ops` in one durable transaction (fsync before returning).
     pub fn commit(&self, ops: &[StoreOp], handle_watermark: u32) -> Result<(), StoreError> {
-        self.with_db(|db| self.commit_to(db, ops, handle_watermark))
+        self.commit_at(ops, handle_watermark, 0)
     }
 
-    fn commit_to(&self, db: &Database, ops: &[StoreOp], handle_watermark: u32) -> Result<(), StoreError> {
+    /// [`Self::commit`], also recording the change feed's revision (kept
+    /// as the larger of the stored and the given one, like the watermark),
+    /// so revisions are never reused after a restart.
+    pub fn commit_at(&self, ops: &[StoreOp], handle_watermark: u32, revision: u64) -> Result<(), StoreError> {
+        self.with_db(|db| self.commit_to(db, ops, handle_watermark, revision))
+    }
+
+    /// The last change-feed revision committed (0 for a new store).
+    pub fn revision(&self) -> Result<u64, StoreError> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(tx_err)?;
+            let meta = tx.open_table(META).map_err(tx_err)?;
+            let value = meta.get(META_REVISION).map_err(tx_err)?.map_or(0, |v| v.value());
+            Ok(value)
+        })
+    }
+
+    fn commit_to(
+        &self,
+        db: &Database,
+        ops: &[StoreOp],
+        handle_watermark: u32,
+        revision: u64,
+    ) -> Result<(), StoreError> {
         let mut tx = db.begin_write().map_err(tx_err)?;
         // Stated, not left to the library's default: the commit returns
         // after fsync, which is what an acknowledgement promises.
@@ -439,6 +464,10 @@ impl Store {
                 .unwrap_or(0);
             meta.insert(META_WATERMARK, stored.max(u64::from(handle_watermark)))
                 .map_err(tx_err)?;
+            if revision > 0 {
+                let stored = meta.get(META_REVISION).map_err(tx_err)?.map_or(0, |v| v.value());
+                meta.insert(META_REVISION, stored.max(revision)).map_err(tx_err)?;
+            }
         }
         tx.commit().map_err(tx_err)?;
         Ok(())
@@ -572,6 +601,21 @@ mod tests {
         assert_eq!(store.load().unwrap().handle_watermark, 42);
         store.commit(&[], 50).unwrap();
         assert_eq!(store.load().unwrap().handle_watermark, 50, "and still rises");
+    }
+
+    #[test]
+    fn revision_is_kept_and_only_rises() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let store = Store::open(&path, 2).unwrap();
+            assert_eq!(store.revision().unwrap(), 0);
+            store.commit_at(&[], 1, 70).unwrap();
+            store.commit_at(&[], 1, 12).unwrap();
+            store.commit(&[], 1).unwrap();
+            assert_eq!(store.revision().unwrap(), 70);
+        }
+        assert_eq!(Store::open(&path, 2).unwrap().revision().unwrap(), 70, "after reopen");
     }
 
     #[test]

@@ -17,12 +17,20 @@
 //! table state again, which brings the disk back to what the table says —
 //! a session rolled back here cannot come back from the disk after a
 //! restart.
+//!
+//! A successful commit publishes its changes to the [`ChangeFeed`], each
+//! with the next revision; the last revision is part of the same
+//! transaction. The handles re-written after a failure go out too (as
+//! updates, or as removals), so a watcher that listed a change which was
+//! then taken back hears about it.
 
 use std::collections::BTreeSet;
 
 use std::sync::Arc;
 
 use rras_core::{AuditRecord, ConnectionHandle, ConnectionTable, EndedConnection, Record};
+
+use crate::feed::{ChangeBody, ChangeFeed, ChangeKind, PendingChange};
 use rras_store::{Store, StoreError, StoreOp};
 use tokio::sync::{mpsc, oneshot};
 
@@ -30,8 +38,15 @@ use tokio::sync::{mpsc, oneshot};
 #[derive(Debug, Clone)]
 pub enum JournalEntry {
     /// Write the table's current state of this connection (or delete it if
-    /// it is no longer in the table).
-    Persist(ConnectionHandle),
+    /// it is no longer in the table); `change` is what watchers are told
+    /// (the connection as of this change, which a later change in the same
+    /// group may already have replaced in the table).
+    Persist {
+        /// Which connection.
+        handle: ConnectionHandle,
+        /// Started or Updated, and the record then.
+        change: Option<(ChangeKind, Record)>,
+    },
     /// The connection ended: drop it from the active set, add it to history.
     End(Box<EndedConnection>),
     /// An audit record.
@@ -118,12 +133,13 @@ impl JournalError {
 const MAX_GROUP: usize = 4096;
 
 impl Journal {
-    /// Starts the commit task on a blocking thread.
-    pub fn spawn(store: Arc<Store>, table: Arc<ConnectionTable>) -> Self {
+    /// Starts the commit task on a blocking thread; durable changes are
+    /// published to `feed`.
+    pub fn spawn(store: Arc<Store>, table: Arc<ConnectionTable>, feed: Arc<ChangeFeed>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel::<Request>();
         std::thread::Builder::new()
             .name("rrasd-journal".into())
-            .spawn(move || commit_loop(store, table, rx))
+            .spawn(move || commit_loop(store, table, feed, rx))
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!("cannot start journal thread: {e}"));
         Journal { tx }
@@ -148,7 +164,48 @@ impl Journal {
     }
 }
 
-fn commit_loop(store: Arc<Store>, table: Arc<ConnectionTable>, mut rx: mpsc::UnboundedReceiver<Request>) {
+/// What watchers are told about one journal entry, if anything.
+fn feed_change(entry: &JournalEntry) -> Option<PendingChange> {
+    match entry {
+        JournalEntry::Persist {
+            handle,
+            change: Some((kind, record)),
+        } => Some(PendingChange {
+            kind: *kind,
+            handle: *handle,
+            body: ChangeBody::Live(record.clone()),
+        }),
+        JournalEntry::End(ended) => Some(PendingChange {
+            kind: ChangeKind::Ended,
+            handle: ended.connection.handle,
+            body: ChangeBody::Ended(Arc::new((**ended).clone())),
+        }),
+        JournalEntry::Persist { change: None, .. } | JournalEntry::Audit(_) => None,
+    }
+}
+
+/// The table's state of a handle re-written after a failed commit.
+fn correction(table: &ConnectionTable, handle: ConnectionHandle) -> PendingChange {
+    match table.record(handle) {
+        Some(record) => PendingChange {
+            kind: ChangeKind::Updated,
+            handle,
+            body: ChangeBody::Live(record),
+        },
+        None => PendingChange {
+            kind: ChangeKind::Removed,
+            handle,
+            body: ChangeBody::Removed,
+        },
+    }
+}
+
+fn commit_loop(
+    store: Arc<Store>,
+    table: Arc<ConnectionTable>,
+    feed: Arc<ChangeFeed>,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+) {
     // Handles touched by failed commits, to be written again from the table.
     let mut dirty: BTreeSet<ConnectionHandle> = BTreeSet::new();
     while let Some(first) = rx.blocking_recv() {
@@ -169,20 +226,28 @@ fn commit_loop(store: Arc<Store>, table: Arc<ConnectionTable>, mut rx: mpsc::Unb
                 .iter()
                 .flat_map(|request| request.entries.iter())
                 .map(|entry| match entry {
-                    JournalEntry::Persist(handle) => persist(*handle),
+                    JournalEntry::Persist { handle, .. } => persist(*handle),
                     JournalEntry::End(ended) => StoreOp::End(ended.clone()),
                     JournalEntry::Audit(record) => StoreOp::Audit((**record).clone()),
                 }),
         );
-        let result = store.commit(&ops, table.handle_watermark()).map_err(Arc::new);
+        let mut changes: Vec<PendingChange> = dirty.iter().map(|h| correction(&table, *h)).collect();
+        changes.extend(group.iter().flat_map(|r| r.entries.iter()).filter_map(feed_change));
+        let revision = feed.revision() + changes.len() as u64;
+        let result = store
+            .commit_at(&ops, table.handle_watermark(), revision)
+            .map_err(Arc::new);
         match &result {
-            Ok(()) => dirty.clear(),
+            Ok(()) => {
+                dirty.clear();
+                feed.publish(changes);
+            }
             Err(e) => {
                 tracing::error!("store commit of {} changes failed: {e}", ops.len());
                 for entry in group.iter().flat_map(|request| request.entries.iter()) {
                     match entry {
-                        JournalEntry::Persist(h) => {
-                            dirty.insert(*h);
+                        JournalEntry::Persist { handle, .. } => {
+                            dirty.insert(*handle);
                         }
                         JournalEntry::End(ended) => {
                             dirty.insert(ended.connection.handle);

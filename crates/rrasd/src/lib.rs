@@ -6,6 +6,7 @@ pub mod auth;
 pub mod check;
 pub mod config;
 pub mod config_reference;
+pub mod feed;
 pub mod inflight;
 pub mod journal;
 pub mod linger;
@@ -17,6 +18,7 @@ pub mod service;
 pub mod sessions;
 pub mod sources;
 pub mod tls;
+pub mod watch;
 
 pub use config::{Args, Config};
 pub use server::{run, DaemonError};

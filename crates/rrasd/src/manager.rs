@@ -17,6 +17,7 @@ use rras_core::{
 };
 use rras_store::Store;
 
+use crate::feed::{ChangeFeed, ChangeKind};
 use crate::journal::{Commit, Journal, JournalEntry, Undo};
 use crate::sources::health::HealthRegistry;
 use crate::sources::SourceId;
@@ -113,6 +114,8 @@ pub struct ConnectionManager {
     node_id: Guid,
     /// Sessions whose admin hang-up is in progress.
     hanging_up: parking_lot::Mutex<std::collections::HashSet<SourceKey>>,
+    /// Every durable change, numbered (the Watch RPC).
+    feed: Arc<ChangeFeed>,
 }
 
 /// The end reason of an admin hang-up.
@@ -124,8 +127,16 @@ impl ConnectionManager {
         // A store that cannot say (I/O error right after opening) gives the
         // nil id; ServerGetInfo still answers.
         let node_id = Guid::from_u128(store.node_id().unwrap_or(0));
+        // The feed continues from the store's last revision. (A store that
+        // cannot say fails its commits too; the daemon is not serving then.)
+        let revision = store.revision().unwrap_or_else(|e| {
+            tracing::error!("cannot read the change feed's revision: {e}");
+            0
+        });
+        let feed = Arc::new(ChangeFeed::new(revision));
         ConnectionManager {
-            journal: Journal::spawn(store.clone(), table.clone()),
+            journal: Journal::spawn(store.clone(), table.clone(), feed.clone()),
+            feed,
             table,
             store,
             state: AtomicU8::new(ServiceState::Starting as u8),
@@ -140,6 +151,11 @@ impl ConnectionManager {
     /// The table (read-only use by the admin service).
     pub fn table(&self) -> &ConnectionTable {
         &self.table
+    }
+
+    /// The change feed (Watch).
+    pub fn feed(&self) -> &ChangeFeed {
+        &self.feed
     }
 
     /// The durable store (history reads).
@@ -213,11 +229,16 @@ impl ConnectionManager {
             let result = match event {
                 ReportEvent::Started(info) => {
                     let up = self.table.upsert(*info);
+                    let kind = if up.previous.is_some() {
+                        ChangeKind::Updated
+                    } else {
+                        ChangeKind::Started
+                    };
                     undo.push(match up.previous {
                         Some(old) => Undo::Replace(old),
                         None => Undo::Remove(up.handle),
                     });
-                    entries.push(JournalEntry::Persist(up.handle));
+                    entries.push(self.persist(up.handle, kind));
                     Ok(up.handle)
                 }
                 ReportEvent::Updated { key, stats } => {
@@ -228,7 +249,7 @@ impl ConnectionManager {
                     match self.table.find(&key).map(|h| (h, self.table.update_stats(h, stats))) {
                         Some((h, Ok(old))) => {
                             undo.push(Undo::Replace(old));
-                            entries.push(JournalEntry::Persist(h));
+                            entries.push(self.persist(h, ChangeKind::Updated));
                             Ok(h)
                         }
                         Some((_, Err(e))) => Err(e),
@@ -261,6 +282,15 @@ impl ConnectionManager {
         Staged { results, commit }
     }
 
+    /// The journal entry of a change to `handle`, with the record watchers
+    /// are told about: the table's row right after the change.
+    fn persist(&self, handle: ConnectionHandle, kind: ChangeKind) -> JournalEntry {
+        JournalEntry::Persist {
+            handle,
+            change: self.table.record(handle).map(|r| (kind, r)),
+        }
+    }
+
     /// Appends to the audit trail (durably; a failure is logged, and the
     /// call it records still gets its answer).
     pub async fn audit(&self, record: AuditRecord) {
@@ -286,7 +316,7 @@ impl ConnectionManager {
     pub async fn clear_stats(&self, handle: ConnectionHandle) -> Result<(), Win32Error> {
         self.table.update_stats(handle, ConnectionStats::default())?;
         self.journal
-            .commit(vec![JournalEntry::Persist(handle)])
+            .commit(vec![self.persist(handle, ChangeKind::Updated)])
             .await
             .map_err(|e| e.win32())
     }

@@ -71,6 +71,12 @@ no_target!(
     pb::AuditRequest
 );
 
+impl AuditTarget for pb::WatchRequest {
+    fn audit_target(&self) -> String {
+        format!("from={}", self.from_revision)
+    }
+}
+
 /// The tonic service behind the admin socket.
 #[derive(Debug, Clone)]
 pub struct AdminService {
@@ -178,22 +184,26 @@ impl AdminService {
     }
 
     /// One page of an enumeration, shared by both enumeration methods.
-    fn read_page(&self, caller: &Caller, r: &pb::EnumRequest) -> Result<Page, Win32Error> {
+    /// The page and the change-feed revision it reflects (read first: every
+    /// change up to it is in the table the page is read from).
+    fn read_page(&self, caller: &Caller, r: &pb::EnumRequest) -> Result<(Page, u64), Win32Error> {
         let session = self.sessions.check(caller, r.session_id)?;
         if r.header_revision != 1 || r.header_type != 1 || !ENTRY_SIZES.contains(&r.header_size) {
             return Err(Win32Error::InvalidParameter);
         }
         self.manager.ensure_running()?;
-        self.manager.table().enumerate(
+        let revision = self.manager.feed().revision();
+        let page = self.manager.table().enumerate(
             session,
             ResumeHandle::new(r.resume_handle),
             r.pref_max_len,
             r.header_size,
-        )
+        )?;
+        Ok((page, revision))
     }
 
     fn enum_page(&self, caller: &Caller, r: &pb::EnumRequest) -> Result<pb::EnumReply, Win32Error> {
-        let page = self.read_page(caller, r)?;
+        let (page, revision) = self.read_page(caller, r)?;
         let now = SystemTime::now();
         Ok(pb::EnumReply {
             status: page.status().code(),
@@ -204,6 +214,7 @@ impl AdminService {
                 .collect(),
             total_entries: page.total_entries,
             resume_handle: page.next.map(|h| h.get()).unwrap_or(0),
+            revision,
         })
     }
 }
@@ -260,6 +271,45 @@ impl Iterator for RecordPage {
 
 /// The stream type of ConnectionEnumRecords.
 pub type RecordStream = tokio_stream::Iter<RecordPage>;
+
+/// A Watch call's outcome: its stream, or the status that refused it.
+#[derive(Default)]
+pub struct WatchReply {
+    status: u32,
+    stream: Option<crate::watch::WatchStream>,
+}
+
+impl std::fmt::Debug for WatchReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchReply")
+            .field("status", &self.status)
+            .field("stream", &self.stream.is_some())
+            .finish()
+    }
+}
+
+impl StatusReply for WatchReply {
+    fn set_status(&mut self, status: u32) {
+        self.status = status;
+    }
+    fn status(&self) -> u32 {
+        self.status
+    }
+}
+
+impl WatchReply {
+    /// The stream: the feed, or one message with the refusal's status (a
+    /// resync request when the revision cannot be served).
+    fn into_stream(self) -> crate::watch::WatchStream {
+        match self.stream {
+            Some(stream) => stream,
+            None => Box::pin(tokio_stream::iter([Ok(pb::WatchMessage {
+                status: self.status,
+                ..Default::default()
+            })])),
+        }
+    }
+}
 
 /// One hook report as a manager event; malformed input is ERROR_INVALID_PARAMETER.
 pub fn report_event(r: &pb::Report) -> Result<ReportEvent, Win32Error> {
@@ -392,9 +442,10 @@ impl RrasAdmin for AdminService {
     ) -> Result<Response<Self::ConnectionEnumRecordsStream>, Status> {
         let reply = self
             .call("ConnectionEnumRecords", Role::Reader, request, |caller, r| async move {
-                let page = self.read_page(&caller, &r)?;
+                let (page, revision) = self.read_page(&caller, &r)?;
                 Ok(RecordPage {
                     head: pb::RecordChunk {
+                        revision,
                         status: page.status().code(),
                         total_entries: page.total_entries,
                         resume_handle: page.next.map(|h| h.get()).unwrap_or(0),
@@ -516,6 +567,35 @@ impl RrasAdmin for AdminService {
                 })
             })
             .await)
+    }
+
+    type WatchStream = crate::watch::WatchStream;
+
+    async fn watch(&self, request: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        let reply = self
+            .call("Watch", Role::Reader, request, |caller, r| async move {
+                self.sessions.check(&caller, r.session_id)?;
+                self.manager.ensure_running()?;
+                let filter = crate::watch::WatchFilter::from_request(&r)?;
+                let from = (!r.from_now).then_some(r.from_revision);
+                match self.manager.feed().subscribe(from) {
+                    Ok(subscription) => Ok(WatchReply {
+                        status: 0,
+                        stream: Some(crate::watch::stream(self.manager.clone(), subscription, filter)),
+                    }),
+                    Err(crate::feed::WatchRefused::Busy) => Err(Win32Error::RpcServerTooBusy),
+                    Err(crate::feed::WatchRefused::Resync(_)) => Ok(WatchReply {
+                        status: 0,
+                        stream: Some(Box::pin(tokio_stream::iter([Ok(pb::WatchMessage {
+                            resync: true,
+                            revision: self.manager.feed().revision(),
+                            ..Default::default()
+                        })]))),
+                    }),
+                }
+            })
+            .await;
+        Ok(reply.map(WatchReply::into_stream))
     }
 
     async fn get_error_string(

@@ -1,0 +1,180 @@
+//! The Watch RPC's stream: a feed subscription, filtered in the daemon,
+//! batched into messages, with a heartbeat while nothing matches.
+//!
+//! Each watcher is one task writing into a small channel towards its gRPC
+//! stream. When the client stops reading, the channel fills and the task
+//! waits — but the feed does not: the watcher falls behind in its
+//! subscription and is cut off with resync (feed.rs). So a stuck watcher
+//! costs the daemon a bounded amount of memory and nothing else.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rras_core::{Connection, EngineKind, Win32Error};
+use rras_proto::pb;
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tonic::Status;
+
+use crate::feed::{Change, ChangeBody, ChangeKind, Subscription};
+use crate::manager::{ConnectionManager, ServiceState};
+
+/// The stream type of the Watch RPC.
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchMessage, Status>> + Send>>;
+
+/// Most changes in one message.
+const BATCH: usize = 512;
+/// A message with the current revision when nothing was sent for this long.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How often an idle watcher looks whether the daemon is stopping.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Which connections a watcher wants (every non-empty part must match).
+#[derive(Debug, Default, Clone)]
+pub struct WatchFilter {
+    user: Option<String>,
+    engine: Option<EngineKind>,
+    instance: Option<String>,
+    interface: Option<String>,
+}
+
+impl WatchFilter {
+    /// From the request; an unknown engine name is ERROR_INVALID_PARAMETER.
+    pub fn from_request(r: &pb::WatchRequest) -> Result<Self, Win32Error> {
+        let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let engine = match r.engine.as_str() {
+            "" => None,
+            e => Some(e.parse().map_err(|_| Win32Error::InvalidParameter)?),
+        };
+        Ok(WatchFilter {
+            user: text(&r.user),
+            engine,
+            instance: text(&r.instance),
+            interface: text(&r.interface),
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.user.is_none() && self.engine.is_none() && self.instance.is_none() && self.interface.is_none()
+    }
+
+    fn matches(&self, c: &Connection) -> bool {
+        let i = &c.info;
+        self.user.as_ref().is_none_or(|u| &i.user_name == u)
+            && self.engine.is_none_or(|e| i.source.engine == e)
+            && self.instance.as_ref().is_none_or(|n| i.source.instance_name() == n)
+            && self.interface.as_ref().is_none_or(|n| &i.interface_name == n)
+    }
+
+    /// Whether a change goes to this watcher. A removal carries no
+    /// connection and always goes (a watcher ignores unknown handles).
+    fn admits(&self, change: &Change) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        match &change.body {
+            ChangeBody::Live(record) => self.matches(&record.decode()),
+            ChangeBody::Ended(ended) => self.matches(&ended.connection),
+            ChangeBody::Removed => true,
+        }
+    }
+}
+
+fn to_pb(change: &Change) -> pb::Change {
+    let (kind, record) = match (&change.kind, &change.body) {
+        (ChangeKind::Started, ChangeBody::Live(r)) => (pb::change::Kind::Started, r.as_bytes().to_vec()),
+        (_, ChangeBody::Live(r)) => (pb::change::Kind::Updated, r.as_bytes().to_vec()),
+        (_, ChangeBody::Ended(e)) => (pb::change::Kind::Ended, rras_core::record::encode_ended(e)),
+        (_, ChangeBody::Removed) => (pb::change::Kind::Removed, Vec::new()),
+    };
+    pb::Change {
+        revision: change.revision,
+        kind: kind as i32,
+        handle: change.handle.get(),
+        record,
+    }
+}
+
+fn resync(revision: u64) -> pb::WatchMessage {
+    pb::WatchMessage {
+        status: 0,
+        resync: true,
+        changes: Vec::new(),
+        revision,
+    }
+}
+
+/// Starts the watcher's task and returns its stream.
+pub fn stream(manager: Arc<ConnectionManager>, subscription: Subscription, filter: WatchFilter) -> WatchStream {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(run(manager, subscription, filter, tx));
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+async fn run(
+    manager: Arc<ConnectionManager>,
+    mut sub: Subscription,
+    filter: WatchFilter,
+    tx: mpsc::Sender<Result<pb::WatchMessage, Status>>,
+) {
+    let mut idle = Duration::ZERO;
+    loop {
+        let first = match tokio::time::timeout(TICK, sub.next()).await {
+            Err(_) => {
+                if manager.state() == ServiceState::Stopping || tx.is_closed() {
+                    return;
+                }
+                idle += TICK;
+                if idle >= HEARTBEAT {
+                    idle = Duration::ZERO;
+                    let beat = pb::WatchMessage {
+                        revision: manager.feed().revision(),
+                        ..Default::default()
+                    };
+                    if tx.send(Ok(beat)).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
+            Ok(Err(_)) => {
+                let _ = tx.send(Ok(resync(manager.feed().revision()))).await;
+                return;
+            }
+            Ok(Ok(change)) => change,
+        };
+        let mut changes = Vec::new();
+        let mut cut_off = false;
+        let mut next = Some(first);
+        while let Some(change) = next.take() {
+            if filter.admits(&change) {
+                changes.push(to_pb(&change));
+            }
+            if changes.len() >= BATCH {
+                break;
+            }
+            match sub.try_next() {
+                Some(Ok(c)) => next = Some(c),
+                Some(Err(_)) => cut_off = true,
+                None => {}
+            }
+        }
+        if !changes.is_empty() {
+            idle = Duration::ZERO;
+            let message = pb::WatchMessage {
+                status: 0,
+                resync: false,
+                changes,
+                revision: sub.last(),
+            };
+            if tx.send(Ok(message)).await.is_err() {
+                return;
+            }
+        }
+        if cut_off {
+            let _ = tx.send(Ok(resync(manager.feed().revision()))).await;
+            return;
+        }
+    }
+}
