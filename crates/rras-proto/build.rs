@@ -8,6 +8,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         // Record chunks are sliced out of the receive buffer, not copied.
         .bytes(".rras.admin.v1.RecordChunk.records")
+        // A change's record is the table's own bytes, shared by every
+        // watcher's message (and sliced, not copied, on the client).
+        .bytes(".rras.admin.v1.Change.record")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -15,6 +15,7 @@ mod peer;
 mod radload;
 mod scenario;
 mod soak;
+mod watchlat;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,6 +44,9 @@ pub(crate) enum Scenario {
     /// listings beside it; RSS and descriptors must stay flat and every
     /// acknowledged event must be accounted for.
     Soak,
+    /// The change feed: --watchers Watch streams while --update-rate
+    /// changes/s flow for --watch-secs; latency from send to each watcher.
+    Watch,
 }
 
 #[derive(Debug, Parser)]
@@ -101,6 +105,12 @@ pub(crate) struct Args {
     /// Hook-fed sessions the soak keeps live through the Report call.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(2..=10_000_000))]
     pub(crate) report_sessions: u64,
+    /// Watch streams of the watch scenario.
+    #[arg(long, default_value_t = 100, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    pub(crate) watchers: usize,
+    /// How long the watch scenario's changes flow, seconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) watch_secs: u64,
     /// Where JSON results go.
     #[arg(long, default_value = "target/bench")]
     pub(crate) out: PathBuf,

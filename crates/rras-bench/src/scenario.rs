@@ -17,7 +17,7 @@ use crate::peer::Peer;
 use crate::radload::{self, percentile, LoadSpec, Mix};
 use crate::{cprog, Args, Scenario};
 
-const SECRET: &str = "bench-secret";
+pub(crate) const SECRET: &str = "bench-secret";
 
 /// One size's results: rows for the table, numbers for the JSON.
 struct Report {
@@ -123,6 +123,9 @@ pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
         .build()?;
     if args.scenario == Scenario::Soak {
         return crate::soak::run(args, &bin_dir, &rt);
+    }
+    if args.scenario == Scenario::Watch {
+        return crate::watchlat::run(args, &bin_dir, &rt);
     }
     let work = tempfile::tempdir()?;
     let c_bench = if matches!(args.scenario, Scenario::List | Scenario::All) {

@@ -69,4 +69,30 @@ fn every_scenario_runs_at_a_smoke_size() {
     assert!(num(&["libmprapi", "pref_all_secs"]) > 0.0);
     assert!(num(&["page", "quiet_p99_ms"]) >= num(&["page", "quiet_p50_ms"]));
     assert!(num(&["restart_secs"]) > 0.0);
+
+    // The change feed: a few watchers, every change delivered to each.
+    let status = Command::new(bench)
+        .args(["watch", "--sessions", "500", "--watchers", "5", "--update-rate", "500"])
+        .args(["--watch-secs", "2", "--no-peer", "--time-cap", "120"])
+        .arg("--bin-dir")
+        .arg(bin_dir)
+        .arg("--out")
+        .arg(out.path())
+        .status()
+        .expect("run rras-bench watch");
+    assert!(status.success(), "rras-bench watch failed");
+    let text = std::fs::read_to_string(out.path().join("watch-500.json")).expect("watch JSON written");
+    let w: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let acked = w["acked"].as_f64().expect("acked");
+    assert!(acked > 0.0, "{text}");
+    assert_eq!(
+        w["fewest_per_watcher"].as_f64(),
+        Some(acked),
+        "a watcher missed changes: {text}"
+    );
+    assert_eq!(w["resyncs"].as_f64(), Some(0.0), "{text}");
+    assert!(
+        w["p99_ms"].as_f64().unwrap_or(f64::NAN) >= w["p50_ms"].as_f64().unwrap_or(f64::NAN),
+        "{text}"
+    );
 }

@@ -151,6 +151,24 @@ pub struct ChangeStream {
 }
 
 impl ChangeStream {
+    /// The next message as it came off the wire (status, resync flag,
+    /// changes with their records undecoded): for a watcher that decodes
+    /// into its own scratch ([`rras_core::record::decode_into`]) instead of
+    /// allocating a [`Connection`] per change. None when the stream ended.
+    pub async fn next_raw(&mut self) -> Option<Result<pb::WatchMessage, ClientError>> {
+        if self.done {
+            return None;
+        }
+        match self.stream.message().await {
+            Ok(Some(m)) => {
+                self.done = m.resync || m.status != 0;
+                Some(Ok(m))
+            }
+            Ok(None) => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+
     /// The next message; None when the stream ended.
     pub async fn next(&mut self) -> Option<Result<FeedMessage, ClientError>> {
         if self.done {

@@ -72,6 +72,12 @@ impl fmt::Debug for Record {
     }
 }
 
+impl AsRef<[u8]> for Record {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl Record {
     /// Encodes a connection.
     pub fn encode(connection: &Connection) -> Self {

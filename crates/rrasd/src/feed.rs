@@ -48,8 +48,9 @@ pub enum ChangeKind {
 pub enum ChangeBody {
     /// Started / Updated: its record.
     Live(Record),
-    /// Ended: its final state, end time and reason.
-    Ended(Arc<EndedConnection>),
+    /// Ended: its final state, end time and reason, and those encoded once
+    /// as an ended-connection record for every watcher.
+    Ended(Arc<EndedConnection>, bytes::Bytes),
     /// Removed: nothing but the handle.
     Removed,
 }

@@ -178,7 +178,10 @@ fn feed_change(entry: &JournalEntry) -> Option<PendingChange> {
         JournalEntry::End(ended) => Some(PendingChange {
             kind: ChangeKind::Ended,
             handle: ended.connection.handle,
-            body: ChangeBody::Ended(Arc::new((**ended).clone())),
+            body: ChangeBody::Ended(
+                Arc::new((**ended).clone()),
+                rras_core::record::encode_ended(ended).into(),
+            ),
         }),
         JournalEntry::Persist { change: None, .. } | JournalEntry::Audit(_) => None,
     }

@@ -75,18 +75,19 @@ impl WatchFilter {
         }
         match &change.body {
             ChangeBody::Live(record) => self.matches(&record.decode()),
-            ChangeBody::Ended(ended) => self.matches(&ended.connection),
+            ChangeBody::Ended(ended, _) => self.matches(&ended.connection),
             ChangeBody::Removed => true,
         }
     }
 }
 
 fn to_pb(change: &Change) -> pb::Change {
+    // Shared bytes: no copy per watcher.
     let (kind, record) = match (&change.kind, &change.body) {
-        (ChangeKind::Started, ChangeBody::Live(r)) => (pb::change::Kind::Started, r.as_bytes().to_vec()),
-        (_, ChangeBody::Live(r)) => (pb::change::Kind::Updated, r.as_bytes().to_vec()),
-        (_, ChangeBody::Ended(e)) => (pb::change::Kind::Ended, rras_core::record::encode_ended(e)),
-        (_, ChangeBody::Removed) => (pb::change::Kind::Removed, Vec::new()),
+        (ChangeKind::Started, ChangeBody::Live(r)) => (pb::change::Kind::Started, bytes::Bytes::from_owner(r.clone())),
+        (_, ChangeBody::Live(r)) => (pb::change::Kind::Updated, bytes::Bytes::from_owner(r.clone())),
+        (_, ChangeBody::Ended(_, encoded)) => (pb::change::Kind::Ended, encoded.clone()),
+        (_, ChangeBody::Removed) => (pb::change::Kind::Removed, bytes::Bytes::new()),
     };
     pb::Change {
         revision: change.revision,
