@@ -329,6 +329,12 @@ impl ConnectionTable {
             .collect()
     }
 
+    /// Every row's record (shared bytes, not decoded): a snapshot for a
+    /// reader that filters and sorts on its own (the web console).
+    pub fn records(&self) -> Vec<Record> {
+        self.rows.read().by_handle.values().map(|r| r.record.clone()).collect()
+    }
+
     /// Every connection whose identity matches `keep`, in enumeration order,
     /// decoded (only those: a poller of 10 WireGuard peers beside a million
     /// RADIUS sessions decodes 10 records).

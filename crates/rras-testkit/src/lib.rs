@@ -10,6 +10,7 @@ pub mod ocserv_lab;
 pub mod openvpn_lab;
 pub mod pki;
 pub mod strongswan_lab;
+pub mod webdriver;
 pub mod wireguard_lab;
 
 use std::io::Write;
@@ -383,6 +384,44 @@ impl Drop for InProcessDaemon {
             let _ = t.join();
         }
     }
+}
+
+/// A NAS's RFC 5176 listener for tests: answers one Disconnect-Request
+/// (checked against `secret`) with `code` (41 ACK / 42 NAK) and an optional
+/// Error-Cause; the thread returns the request it got.
+pub fn disconnect_responder(
+    secret: &'static str,
+    code: u8,
+    error_cause: Option<u32>,
+) -> (
+    u16,
+    std::thread::JoinHandle<Option<rrasd::sources::radius::packet::Packet>>,
+) {
+    use rrasd::sources::radius::packet::{request_authenticator_ok, Packet};
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let port = sock.local_addr().expect("addr").port();
+    let t = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let (n, peer) = sock.recv_from(&mut buf).ok()?;
+        if !request_authenticator_ok(&buf[..n], secret.as_bytes()) {
+            return None;
+        }
+        let req = Packet::decode(&buf[..n]).ok()?;
+        let attributes = error_cause
+            .map(|c| vec![(101u8, c.to_be_bytes().to_vec())])
+            .unwrap_or_default();
+        let reply = Packet {
+            code,
+            identifier: req.identifier,
+            authenticator: [0; 16],
+            attributes,
+        }
+        .encode_response(&req.authenticator, secret.as_bytes());
+        sock.send_to(&reply, peer).ok()?;
+        Some(req)
+    });
+    (port, t)
 }
 
 /// Output of one radclient run.

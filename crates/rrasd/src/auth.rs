@@ -187,6 +187,26 @@ impl Authorizer {
         }
     }
 
+    /// The caller a bearer token names (the web console's sign-in), if the
+    /// tokens file has it.
+    pub fn token_caller(&self, token: &str) -> Option<Caller> {
+        let (name, role) = self.tokens.as_ref()?.verify(token)?;
+        Some(Caller {
+            principal: Principal::Token(name),
+            role: Some(role),
+        })
+    }
+
+    /// The caller a verified client certificate names, if its SAN maps to
+    /// a role.
+    pub fn certificate_caller(&self, leaf: &rustls_pki_types::CertificateDer<'_>) -> Option<Caller> {
+        let (name, role) = role_for_certificate(&self.tls, leaf)?;
+        Some(Caller {
+            principal: Principal::Certificate(name),
+            role: Some(role),
+        })
+    }
+
     /// The admin gid, if configured (the socket is chowned to it).
     pub fn admin_gid(&self) -> Option<u32> {
         self.admin_gid

@@ -65,6 +65,8 @@ pub struct Config {
     pub radius: RadiusConfig,
     /// Remote administration over TLS.
     pub tls: crate::tls::TlsConfig,
+    /// `[web]`: the web console.
+    pub web: crate::web::WebConfig,
     /// WireGuard source.
     pub wireguard: crate::sources::wireguard::WireguardConfig,
     /// OpenVPN source.
@@ -110,6 +112,7 @@ impl Default for Config {
             audit_limit: 100_000,
             radius: RadiusConfig::default(),
             tls: crate::tls::TlsConfig::default(),
+            web: crate::web::WebConfig::default(),
             wireguard: Default::default(),
             openvpn: Default::default(),
             ocserv: Default::default(),
@@ -209,6 +212,10 @@ pub struct Args {
     /// UDP port of the NASes' Disconnect-Request (RFC 5176) listener [default: 3799].
     #[arg(long, value_name = "PORT")]
     pub radius_disconnect_port: Option<u16>,
+    /// Serve the web console on ADDR:PORT [default: off]; HTTPS with
+    /// --tls-cert/--tls-key, plain HTTP only on a loopback address.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub web: Option<SocketAddr>,
     /// Serve the admin RPC over TLS on ADDR:PORT too [default: off].
     #[arg(long, value_name = "ADDR:PORT")]
     pub admin_tcp: Option<SocketAddr>,
@@ -296,6 +303,9 @@ impl Args {
         set!(opt admin_group);
         set!(opt reader_group);
         set!(opt metrics);
+        if self.web.is_some() {
+            config.web.listen = self.web;
+        }
         if self.radius_acct.is_some() {
             config.radius.listen = self.radius_acct;
         }
@@ -424,6 +434,9 @@ impl Config {
         self.tls
             .validate()
             .map_err(|message| ConfigError::Invalid { key: "tls", message })?;
+        self.web
+            .validate(&self.tls)
+            .map_err(|message| ConfigError::Invalid { key: "web", message })?;
         self.openvpn.validate().map_err(|message| ConfigError::Invalid {
             key: "openvpn",
             message,

@@ -19,6 +19,7 @@ pub mod sessions;
 pub mod sources;
 pub mod tls;
 pub mod watch;
+pub mod web;
 
 pub use config::{Args, Config};
 pub use server::{run, DaemonError};

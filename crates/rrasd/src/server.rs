@@ -67,6 +67,9 @@ pub enum DaemonError {
     /// The RPC server failed.
     #[error("admin RPC server: {0}")]
     Rpc(#[from] tonic::transport::Error),
+    /// The web console could not start.
+    #[error(transparent)]
+    Web(#[from] crate::web::WebError),
     /// The TLS listener's configuration is unusable.
     #[error("tls: {0}")]
     Tls(String),
@@ -313,6 +316,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                 source,
             })?;
         background.push(tokio::spawn(crate::metrics::serve(l, metrics.clone(), manager.clone())));
+    }
+    if let Some(web) = crate::web::start(&config, manager.clone(), auth.clone()).await? {
+        background.push(web);
     }
     background.extend(sources::start(&config, manager.clone(), metrics.clone(), stop_rx.clone()).await?);
     if let Some(cli) = config.cli.clone() {

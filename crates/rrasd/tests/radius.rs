@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rras_client::AdminClient;
 use rras_core::{Connection, Projection, Win32Error};
 use rras_testkit::{free_udp_port, radclient, require_tool, runtime, wait_for, DaemonProcess};
-use rrasd::sources::radius::packet::{request_authenticator_ok, Packet};
+use rrasd::sources::radius::packet::Packet;
 
 const SECRET: &str = "testing123";
 
@@ -371,33 +371,8 @@ fn sigkill_during_a_10k_burst_loses_no_answered_request() {
     );
 }
 
-/// A NAS's RFC 5176 listener written for the test: answers one
-/// Disconnect-Request with `code` (41 ACK / 42 NAK) and an optional Error-Cause.
 fn disconnect_responder(code: u8, error_cause: Option<u32>) -> (u16, std::thread::JoinHandle<Option<Packet>>) {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let port = sock.local_addr().unwrap().port();
-    let t = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        let (n, peer) = sock.recv_from(&mut buf).ok()?;
-        if !request_authenticator_ok(&buf[..n], SECRET.as_bytes()) {
-            return None;
-        }
-        let req = Packet::decode(&buf[..n]).ok()?;
-        let attributes = error_cause
-            .map(|c| vec![(101u8, c.to_be_bytes().to_vec())])
-            .unwrap_or_default();
-        let reply = Packet {
-            code,
-            identifier: req.identifier,
-            authenticator: [0; 16],
-            attributes,
-        }
-        .encode_response(&req.authenticator, SECRET.as_bytes());
-        sock.send_to(&reply, peer).ok()?;
-        Some(req)
-    });
-    (port, t)
+    rras_testkit::disconnect_responder(SECRET, code, error_cause)
 }
 
 #[test]

@@ -1,0 +1,723 @@
+//! The console's routes: sign-in, the pages (one shell; the script draws
+//! each), and the JSON API behind them. Filtering, sorting and paging of
+//! the connection list happen here, so a browser holds one screenful of
+//! rows however many connections there are; live updates arrive as
+//! Server-Sent Events from the change feed.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use parking_lot::Mutex;
+use rras_core::{AuditRecord, Connection, ConnectionHandle, EngineKind, Projection, Win32Error};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::session::{same_secret, WebSession};
+use super::{assets, ConnectionCaller, WebState};
+use crate::auth::{Caller, Role};
+use crate::feed::ChangeKind;
+
+const COOKIE: &str = "rras_session";
+/// Rows one list request may ask for.
+const MAX_PAGE: usize = 500;
+
+pub(crate) fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(root))
+        .route("/login", get(login_page).post(login))
+        .route("/connections", get(app_page))
+        .route("/connections/{handle}", get(app_page))
+        .route("/overview", get(app_page))
+        .route("/history", get(app_page))
+        .route("/audit", get(app_page))
+        .route(
+            "/static/app.js",
+            get(|| async { static_asset("text/javascript", assets::APP_JS) }),
+        )
+        .route(
+            "/static/app.css",
+            get(|| async { static_asset("text/css", assets::APP_CSS) }),
+        )
+        .route("/api/me", get(me))
+        .route("/api/logout", post(logout))
+        .route("/api/connections", get(list))
+        .route("/api/connections/{handle}", get(detail))
+        .route("/api/connections/{handle}/disconnect", post(disconnect))
+        .route("/api/connections/{handle}/clear-stats", post(clear_stats))
+        .route("/api/events", get(events))
+        .route("/api/history", get(history))
+        .route("/api/audit", get(audit))
+        .route("/api/overview", get(overview))
+        .with_state(state)
+}
+
+fn static_asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn cookie_of(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix("rras_session="))
+}
+
+fn session_of(state: &WebState, headers: &HeaderMap) -> Option<(String, WebSession)> {
+    let id = cookie_of(headers)?;
+    state.sessions.get(id).map(|s| (id.to_owned(), s))
+}
+
+fn set_cookie(state: &WebState, id: &str, max_age: u64) -> String {
+    format!(
+        "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        if state.secure { "; Secure" } else { "" }
+    )
+}
+
+fn api_error(status: StatusCode, code: Win32Error) -> Response {
+    (
+        status,
+        Json(json!({ "status": code.code(), "error": code.name(), "message": code.to_string() })),
+    )
+        .into_response()
+}
+
+/// The signed-in session, or 401.
+#[allow(clippy::result_large_err)]
+fn require(state: &WebState, headers: &HeaderMap) -> Result<WebSession, Response> {
+    session_of(state, headers)
+        .map(|(_, s)| s)
+        .ok_or_else(|| api_error(StatusCode::UNAUTHORIZED, Win32Error::AccessDenied))
+}
+
+/// A state-changing call: signed in, the CSRF header right, and the role.
+#[allow(clippy::result_large_err)]
+fn require_change(state: &WebState, headers: &HeaderMap, role: Role) -> Result<WebSession, Response> {
+    let s = require(state, headers)?;
+    let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !same_secret(sent, &s.csrf) {
+        return Err(api_error(StatusCode::FORBIDDEN, Win32Error::AccessDenied));
+    }
+    if s.caller.require(role).is_err() {
+        return Err(api_error(StatusCode::FORBIDDEN, Win32Error::AccessDenied));
+    }
+    Ok(s)
+}
+
+fn web_identity(caller: &Caller) -> String {
+    format!("web:{}", caller.identity())
+}
+
+async fn root(State(state): State<WebState>, headers: HeaderMap) -> Redirect {
+    if session_of(&state, &headers).is_some() {
+        Redirect::to("/connections")
+    } else {
+        Redirect::to("/login")
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    failed: Option<String>,
+}
+
+async fn login_page(
+    State(state): State<WebState>,
+    Extension(ConnectionCaller(cert)): Extension<ConnectionCaller>,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    // A client certificate the handshake verified signs in by itself.
+    if let Some(caller) = cert {
+        if let Ok(id) = state.sessions.open(caller) {
+            return (
+                [(
+                    header::SET_COOKIE,
+                    set_cookie(&state, &id, super::session::MAX_AGE.as_secs()),
+                )],
+                Redirect::to("/connections"),
+            )
+                .into_response();
+        }
+    }
+    let message = if q.failed.is_some() {
+        "That token is not valid."
+    } else {
+        ""
+    };
+    Html(assets::LOGIN_HTML.replace("{{message}}", message)).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+/// The origin a browser on this console sends, from the Host header.
+fn same_origin(headers: &HeaderMap, secure: bool) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        // Browsers send Origin on POST; a client that does not is no
+        // cross-site form.
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    origin == format!("{}://{host}", if secure { "https" } else { "http" })
+}
+
+async fn login(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    if !same_origin(&headers, state.secure) {
+        return api_error(StatusCode::FORBIDDEN, Win32Error::AccessDenied);
+    }
+    let token = form.token.trim();
+    let caller = (!token.is_empty() && token.len() <= 256)
+        .then(|| state.auth.read().token_caller(token))
+        .flatten();
+    let Some(caller) = caller else {
+        state
+            .manager
+            .audit(AuditRecord {
+                at: SystemTime::now(),
+                caller: "web:anonymous".into(),
+                method: "WebSignIn".into(),
+                target: String::new(),
+                result: Win32Error::AccessDenied.code(),
+            })
+            .await;
+        return Redirect::to("/login?failed=1").into_response();
+    };
+    match state.sessions.open(caller) {
+        Ok(id) => (
+            [(
+                header::SET_COOKIE,
+                set_cookie(&state, &id, super::session::MAX_AGE.as_secs()),
+            )],
+            Redirect::to("/connections"),
+        )
+            .into_response(),
+        Err(_) => api_error(StatusCode::INTERNAL_SERVER_ERROR, Win32Error::NotEnoughMemory),
+    }
+}
+
+async fn app_page(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    if session_of(&state, &headers).is_none() {
+        return Redirect::to("/login").into_response();
+    }
+    Html(assets::APP_HTML).into_response()
+}
+
+async fn me(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    match require(&state, &headers) {
+        Ok(s) => Json(json!({
+            "user": s.caller.identity(),
+            "role": if s.caller.role == Some(Role::Admin) { "admin" } else { "reader" },
+            "csrf": s.csrf,
+            "node": state.manager.node_id().to_string(),
+            "version": rras_core::VERSION,
+        }))
+        .into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn logout(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    if let Err(r) = require_change(&state, &headers, Role::Reader) {
+        return r;
+    }
+    if let Some((id, _)) = session_of(&state, &headers) {
+        state.sessions.close(&id);
+    }
+    (
+        [(header::SET_COOKIE, set_cookie(&state, "", 0))],
+        Json(json!({ "status": 0 })),
+    )
+        .into_response()
+}
+
+fn user_of(c: &Connection) -> String {
+    if c.info.logon_domain.is_empty() {
+        c.info.user_name.clone()
+    } else {
+        format!("{}\\{}", c.info.logon_domain, c.info.user_name)
+    }
+}
+
+fn address_of(c: &Connection) -> String {
+    let p = &c.info.projection;
+    p.ipv4()
+        .remote_address
+        .map(|a| a.to_string())
+        .or_else(|| p.ipv6().remote_address().map(|a| a.to_string()))
+        .unwrap_or_default()
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn row(c: &Connection, now: SystemTime) -> Value {
+    let i = &c.info;
+    json!({
+        "handle": c.handle.get(),
+        "user": user_of(c),
+        "engine": i.source.engine.as_str(),
+        "instance": i.source.instance_name(),
+        "interface": i.interface_name,
+        "address": address_of(c),
+        "endpoint": i.remote_endpoint.map(|a| a.to_string()).unwrap_or_default(),
+        "vpn_type": rras_core::port::vpn_type_name(i.device_type),
+        "started_at": unix(i.started_at),
+        "duration_secs": i.connect_duration(now).as_secs(),
+        "rx": i.stats.bytes_rcved,
+        "tx": i.stats.bytes_xmited,
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    offset: Option<usize>,
+    limit: Option<usize>,
+    sort: Option<String>,
+    dir: Option<String>,
+    q: Option<String>,
+    user: Option<String>,
+    engine: Option<String>,
+    instance: Option<String>,
+    interface: Option<String>,
+}
+
+/// One connection's sort key.
+#[derive(PartialEq, PartialOrd)]
+enum Key {
+    Text(String),
+    Number(u64),
+}
+
+fn sort_key(c: &Connection, by: &str) -> Key {
+    let i = &c.info;
+    match by {
+        "user" => Key::Text(user_of(c).to_lowercase()),
+        "engine" => Key::Text(i.source.engine.as_str().into()),
+        "instance" => Key::Text(i.source.instance_name().into()),
+        "interface" => Key::Text(i.interface_name.clone()),
+        "address" => Key::Text(address_of(c)),
+        "started" | "duration" => Key::Number(unix(i.started_at)),
+        "rx" => Key::Number(i.stats.bytes_rcved),
+        "tx" => Key::Number(i.stats.bytes_xmited),
+        _ => Key::Number(u64::from(c.handle.get())),
+    }
+}
+
+fn matches(c: &Connection, q: &ListQuery, text: &str) -> bool {
+    let i = &c.info;
+    let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w.is_empty() || w == have);
+    eq(&q.user, &i.user_name)
+        && eq(&q.engine, i.source.engine.as_str())
+        && eq(&q.instance, i.source.instance_name())
+        && eq(&q.interface, &i.interface_name)
+        && (text.is_empty()
+            || [
+                user_of(c),
+                i.interface_name.clone(),
+                address_of(c),
+                i.remote_endpoint.map(|a| a.to_string()).unwrap_or_default(),
+                i.source.session_id.clone(),
+                c.handle.get().to_string(),
+            ]
+            .iter()
+            .any(|f| f.to_lowercase().contains(text)))
+}
+
+async fn list(State(state): State<WebState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
+    if let Err(r) = require(&state, &headers) {
+        return r;
+    }
+    // The revision first: the rows reflect at least it.
+    let revision = state.manager.feed().revision();
+    let records = state.manager.table().records();
+    let text = q.q.as_deref().unwrap_or("").trim().to_lowercase();
+    let sort = q.sort.as_deref().unwrap_or("handle");
+    let descending = q.dir.as_deref() == Some("desc");
+    // Decode each into one scratch; keep only the sort key and the record.
+    let mut scratch = rras_core::record::empty_connection();
+    let mut keyed: Vec<(Key, u32, &rras_core::Record)> = Vec::new();
+    let mut per_engine: HashMap<&'static str, u64> = HashMap::new();
+    for r in &records {
+        if rras_core::record::decode_into(r.as_bytes(), &mut scratch).is_err() {
+            continue;
+        }
+        *per_engine.entry(scratch.info.source.engine.as_str()).or_default() += 1;
+        if matches(&scratch, &q, &text) {
+            keyed.push((sort_key(&scratch, sort), scratch.handle.get(), r));
+        }
+    }
+    keyed.sort_by(|a, b| {
+        let o =
+            a.0.partial_cmp(&b.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.1.cmp(&b.1));
+        if descending {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+    let offset = q.offset.unwrap_or(0).min(keyed.len());
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let now = SystemTime::now();
+    let rows: Vec<Value> = keyed[offset..]
+        .iter()
+        .take(limit)
+        .map(|(_, _, r)| row(&r.decode(), now))
+        .collect();
+    Json(json!({
+        "revision": revision,
+        "total": records.len(),
+        "matching": keyed.len(),
+        "offset": offset,
+        "per_engine": per_engine,
+        "rows": rows,
+    }))
+    .into_response()
+}
+
+fn flag_names(flags: u32) -> Vec<&'static str> {
+    use rras_core::model::connection_flags as f;
+    let mut out = Vec::new();
+    if flags & f::PPP_CONNECTION != 0 {
+        out.push("PPP");
+    }
+    if flags & f::MESSENGER_PRESENT != 0 {
+        out.push("messenger present");
+    }
+    if flags & f::QUARANTINE_PRESENT != 0 {
+        out.push("quarantine present");
+    }
+    if flags & f::IKEV2_CONNECTION != 0 {
+        out.push("IKEv2");
+    }
+    out
+}
+
+fn auth_words(p: &Projection) -> String {
+    use rras_core::model::auth;
+    match p {
+        Projection::Ikev2(i) => match i.authentication_protocol {
+            auth::IKEV2_AUTH_USING_EAP => format!("EAP (type {})", i.eap_type_id),
+            auth::IKEV2_AUTH_USING_CERT => "certificate".into(),
+            _ => "not reported".into(),
+        },
+        Projection::Ppp(p) => match (p.lcp.authentication_protocol, p.lcp.authentication_data) {
+            (auth::PPP_LCP_PAP, _) => "PAP".into(),
+            (auth::PPP_LCP_CHAP, auth::PPP_LCP_CHAP_MSV2) => "MS-CHAPv2".into(),
+            (auth::PPP_LCP_CHAP, auth::PPP_LCP_CHAP_MS) => "MS-CHAP".into(),
+            (auth::PPP_LCP_CHAP, _) => "CHAP".into(),
+            (auth::PPP_LCP_EAP, _) => format!("EAP (type {})", p.lcp.eap_type_id),
+            _ => "not reported".into(),
+        },
+    }
+}
+
+fn detail_json(c: &Connection, now: SystemTime) -> Value {
+    let i = &c.info;
+    let v4 = i.projection.ipv4();
+    let v6 = i.projection.ipv6();
+    let hex8 = |b: &[u8; 8]| hex::encode(b);
+    let s = &i.stats;
+    json!({
+        "row": row(c, now),
+        "guid": i.guid.to_string(),
+        "user_name": i.user_name,
+        "logon_domain": i.logon_domain,
+        "remote_computer": i.remote_computer,
+        "nas": i.source.nas,
+        "session_id": i.source.session_id,
+        "projection": match i.projection { Projection::Ppp(_) => "PPP", Projection::Ikev2(_) => "IKEv2" },
+        "flags": flag_names(i.flags),
+        "device_type": i.device_type,
+        "authentication": auth_words(&i.projection),
+        "ipv4": {
+            "server": v4.address.map(|a| a.to_string()),
+            "client": v4.remote_address.map(|a| a.to_string()),
+        },
+        "ipv6": {
+            "client": v6.remote_address().map(|a| a.to_string()),
+            "prefix": hex8(&v6.prefix),
+            "prefix_length": v6.prefix_length,
+            "interface_identifier": hex8(&v6.interface_identifier),
+            "remote_interface_identifier": hex8(&v6.remote_interface_identifier),
+        },
+        "remote_endpoint": i.remote_endpoint.map(|a| a.to_string()),
+        "local_endpoint": i.local_endpoint.map(|a| a.to_string()),
+        "quarantine_state": format!("{:?}", i.quarantine_state),
+        "counters": {
+            "bytes_rcved": s.bytes_rcved, "bytes_xmited": s.bytes_xmited,
+            "frames_rcved": s.frames_rcved, "frames_xmited": s.frames_xmited,
+            "crc_err": s.crc_err, "timeout_err": s.timeout_err, "alignment_err": s.alignment_err,
+            "hardware_overrun_err": s.hardware_overrun_err, "framing_err": s.framing_err,
+            "buffer_overrun_err": s.buffer_overrun_err,
+            "compression_ratio_in": s.compression_ratio_in, "compression_ratio_out": s.compression_ratio_out,
+        },
+        "attributes": i.engine_attributes.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+        "now": unix(now),
+    })
+}
+
+fn handle_of(raw: &str) -> Option<ConnectionHandle> {
+    raw.parse::<u32>().ok().and_then(ConnectionHandle::new)
+}
+
+async fn detail(State(state): State<WebState>, headers: HeaderMap, Path(raw): Path<String>) -> Response {
+    if let Err(r) = require(&state, &headers) {
+        return r;
+    }
+    match handle_of(&raw).and_then(|h| state.manager.table().get(h)) {
+        Some(c) => Json(detail_json(&c, SystemTime::now())).into_response(),
+        None => api_error(StatusCode::NOT_FOUND, Win32Error::InvalidHandle),
+    }
+}
+
+/// Runs an admin action and records it in the audit trail with the web
+/// user's identity.
+async fn admin_action(state: &WebState, headers: &HeaderMap, raw: &str, method: &'static str) -> Response {
+    let session = match require_change(state, headers, Role::Admin) {
+        Ok(s) => s,
+        Err(r) => {
+            let caller = session_of(state, headers).map_or("web:anonymous".into(), |(_, s)| web_identity(&s.caller));
+            state
+                .manager
+                .audit(AuditRecord {
+                    at: SystemTime::now(),
+                    caller,
+                    method: method.into(),
+                    target: raw.to_owned(),
+                    result: Win32Error::AccessDenied.code(),
+                })
+                .await;
+            return r;
+        }
+    };
+    let result = match handle_of(raw) {
+        None => Err(Win32Error::InvalidHandle),
+        Some(h) => match method {
+            "ConnectionDisconnect" => state.manager.disconnect(h).await,
+            _ => state.manager.clear_stats(h).await.map_err(|e| match e {
+                Win32Error::NoConnection => Win32Error::InvalidHandle,
+                e => e,
+            }),
+        },
+    };
+    let code = result.err().unwrap_or(Win32Error::NoError);
+    state
+        .manager
+        .audit(AuditRecord {
+            at: SystemTime::now(),
+            caller: web_identity(&session.caller),
+            method: method.into(),
+            target: raw.to_owned(),
+            result: code.code(),
+        })
+        .await;
+    tracing::info!(caller = %web_identity(&session.caller), method, target = raw, result = code.code(), "web action");
+    let status = if code == Win32Error::NoError {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
+    (
+        status,
+        Json(json!({ "status": code.code(), "error": code.name(), "message": code.to_string() })),
+    )
+        .into_response()
+}
+
+async fn disconnect(State(state): State<WebState>, headers: HeaderMap, Path(raw): Path<String>) -> Response {
+    admin_action(&state, &headers, &raw, "ConnectionDisconnect").await
+}
+
+async fn clear_stats(State(state): State<WebState>, headers: HeaderMap, Path(raw): Path<String>) -> Response {
+    admin_action(&state, &headers, &raw, "ConnectionClearStats").await
+}
+
+/// Server-Sent Events: `change` (revision, kind, handle) for each durable
+/// change, `resync` when this stream fell behind (the page reloads its
+/// view). The page asks for the rows it shows again; nothing else is sent.
+async fn events(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    if let Err(r) = require(&state, &headers) {
+        return r;
+    }
+    let mut sub = match state.manager.feed().subscribe(None) {
+        Ok(s) => s,
+        Err(_) => return api_error(StatusCode::SERVICE_UNAVAILABLE, Win32Error::RpcServerTooBusy),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
+    tokio::spawn(async move {
+        loop {
+            let event = match sub.next().await {
+                Ok(c) => {
+                    let kind = match c.kind {
+                        ChangeKind::Started => "started",
+                        ChangeKind::Updated => "updated",
+                        ChangeKind::Ended => "ended",
+                        ChangeKind::Removed => "removed",
+                    };
+                    Event::default()
+                        .event("change")
+                        .data(json!({ "revision": c.revision, "kind": kind, "handle": c.handle.get() }).to_string())
+                }
+                Err(_) => {
+                    let _ = tx.send(Ok(Event::default().event("resync").data("{}"))).await;
+                    return;
+                }
+            };
+            if tx.send(Ok(event)).await.is_err() {
+                return;
+            }
+        }
+    });
+    Sse::new(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct LimitQuery {
+    limit: Option<usize>,
+}
+
+async fn history(State(state): State<WebState>, headers: HeaderMap, Query(q): Query<LimitQuery>) -> Response {
+    if let Err(r) = require(&state, &headers) {
+        return r;
+    }
+    let limit = q.limit.unwrap_or(200).clamp(1, 5000);
+    match state.manager.store().history(limit) {
+        Ok(ended) => {
+            let rows: Vec<Value> = ended
+                .iter()
+                .map(|e| {
+                    let mut r = row(&e.connection, e.ended_at);
+                    r["ended_at"] = json!(unix(e.ended_at));
+                    r["reason"] = json!(e.reason);
+                    r
+                })
+                .collect();
+            Json(json!({ "rows": rows })).into_response()
+        }
+        Err(e) => api_error(StatusCode::INTERNAL_SERVER_ERROR, e.win32()),
+    }
+}
+
+async fn audit(State(state): State<WebState>, headers: HeaderMap, Query(q): Query<LimitQuery>) -> Response {
+    let s = match require(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if s.caller.require(Role::Admin).is_err() {
+        return api_error(StatusCode::FORBIDDEN, Win32Error::AccessDenied);
+    }
+    let limit = q.limit.unwrap_or(200).clamp(1, 5000);
+    match state.manager.store().audit(limit) {
+        Ok(records) => {
+            let rows: Vec<Value> = records
+                .iter()
+                .map(|r| {
+                    json!({
+                        "at": unix(r.at), "caller": r.caller, "method": r.method, "target": r.target,
+                        "result": r.result,
+                        "result_name": Win32Error::from_code(r.result).map(|e| e.name()).unwrap_or(""),
+                    })
+                })
+                .collect();
+            Json(json!({ "rows": rows })).into_response()
+        }
+        Err(e) => api_error(StatusCode::INTERNAL_SERVER_ERROR, e.win32()),
+    }
+}
+
+/// Active connections and total bytes over time, sampled every
+/// [`SAMPLE_EVERY`] while the console runs (the last [`SAMPLES_KEPT`]).
+#[derive(Debug, Default)]
+pub(crate) struct Samples {
+    kept: Mutex<VecDeque<Value>>,
+}
+
+const SAMPLE_EVERY: Duration = Duration::from_secs(10);
+const SAMPLES_KEPT: usize = 360;
+
+pub(crate) async fn sample_forever(manager: Arc<crate::manager::ConnectionManager>, samples: Arc<Samples>) {
+    let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    loop {
+        tick.tick().await;
+        let m = manager.clone();
+        let sample = tokio::task::spawn_blocking(move || {
+            let mut scratch = rras_core::record::empty_connection();
+            let (mut rx, mut tx, mut n) = (0u64, 0u64, 0u64);
+            for r in m.table().records() {
+                if rras_core::record::decode_into(r.as_bytes(), &mut scratch).is_ok() {
+                    rx = rx.saturating_add(scratch.info.stats.bytes_rcved);
+                    tx = tx.saturating_add(scratch.info.stats.bytes_xmited);
+                    n += 1;
+                }
+            }
+            json!({ "at": unix(SystemTime::now()), "connections": n, "rx": rx, "tx": tx })
+        })
+        .await;
+        if let Ok(sample) = sample {
+            let mut kept = samples.kept.lock();
+            if kept.len() == SAMPLES_KEPT {
+                kept.pop_front();
+            }
+            kept.push_back(sample);
+        }
+    }
+}
+
+async fn overview(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    if let Err(r) = require(&state, &headers) {
+        return r;
+    }
+    let table = state.manager.table();
+    let per_engine: serde_json::Map<String, Value> = table
+        .counts_per_engine()
+        .into_iter()
+        .map(|(e, n): (EngineKind, usize)| (e.as_str().to_owned(), json!(n)))
+        .collect();
+    let sources: Vec<Value> = state
+        .manager
+        .health()
+        .reports()
+        .into_iter()
+        .map(|h| {
+            json!({
+                "kind": h.id.kind().as_str(), "name": h.id.name(), "state": h.state.as_str(),
+                "sessions": table.count_instance(h.id.kind(), h.id.instance()),
+                "last_ok": h.last_ok.map(unix), "last_error": h.last_error, "restarts": h.restarts,
+            })
+        })
+        .collect();
+    let samples: Vec<Value> = state.samples.kept.lock().iter().cloned().collect();
+    Json(json!({
+        "connections": table.len(),
+        "per_engine": per_engine,
+        "sources": sources,
+        "samples": samples,
+        "uptime_secs": state.manager.uptime().as_secs(),
+        "state": state.manager.state().as_str(),
+    }))
+    .into_response()
+}

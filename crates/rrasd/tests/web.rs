@@ -1,0 +1,244 @@
+//! The web console in a real browser: headless Chromium driven through
+//! chromedriver (WebDriver), against the real rrasd binary fed by real
+//! radclient packets. Sign-in, the live list (a Start appears and a Stop
+//! disappears without reload), filter and sort, the detail page, a reader
+//! who may not disconnect (not in the page, and refused by the API when
+//! called by hand), an admin disconnect that ends the session and shows
+//! in the audit trail. A screenshot of the connections page is saved.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rras_testkit::webdriver::Browser;
+use rras_testkit::{free_tcp_port, free_udp_port, radclient, require_tool, DaemonProcess};
+
+const SECRET: &str = "testing123";
+const READER_TOKEN: &str = "reader-token-0123456789abcdef";
+const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
+
+fn packet(id: &str, user: &str, ip: &str, status: &str) -> String {
+    format!(
+        "User-Name = \"{user}\"\nAcct-Session-Id = \"{id}\"\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 7\n\
+         Framed-Protocol = PPP\nTunnel-Type:1 = L2TP\nFramed-IP-Address = {ip}\n\
+         Framed-IPv6-Prefix = 2001:db8:7::/64\nFramed-Interface-Id = 0000:0000:0000:0009\n\
+         Acct-Input-Octets = 4321\nAcct-Output-Octets = 8765\nAcct-Status-Type = {status}\n"
+    )
+}
+
+fn screenshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/web-screenshots")
+}
+
+fn sign_in(b: &Browser, base: &str, token: &str) {
+    b.delete_cookies();
+    b.goto(&format!("{base}/login"));
+    let field = b.wait("#token", Duration::from_secs(10));
+    b.type_into(&field, token);
+    b.click(&b.wait("#sign-in", Duration::from_secs(5)));
+    b.wait_text("#counts", Duration::from_secs(10), |t| t.contains("connection(s)"));
+}
+
+#[test]
+fn console_in_a_real_browser() {
+    for tool in ["radclient", "chromium", "chromedriver"] {
+        if !require_tool(tool) {
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        format!(
+            "ops-reader reader {}\nops-admin admin {}\n",
+            rrasd::tls::token_hash(READER_TOKEN),
+            rrasd::tls::token_hash(ADMIN_TOKEN)
+        ),
+    )
+    .unwrap();
+    let (dm_port, nas) = rras_testkit::disconnect_responder(SECRET, 41, None);
+    let acct = free_udp_port();
+    let web = free_tcp_port();
+    let d = DaemonProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_rrasd")),
+        &[
+            "--radius-acct",
+            &format!("127.0.0.1:{acct}"),
+            "--radius-client",
+            "127.0.0.0/8=testing123",
+            "--radius-disconnect-port",
+            &dm_port.to_string(),
+            "--web",
+            &format!("127.0.0.1:{web}"),
+            "--tokens-file",
+            tokens.to_str().unwrap(),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{web}");
+    let users = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
+    let starts: Vec<String> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            packet(
+                &format!("s-{u}"),
+                &format!("CORP\\{u}"),
+                &format!("10.20.0.{}", i + 2),
+                "Start",
+            )
+        })
+        .collect();
+    assert_eq!(
+        radclient(acct, SECRET, &starts.join("\n"), &[]).responses(),
+        users.len()
+    );
+
+    let b = Browser::start(1280, 900);
+    // Not signed in: the console sends you to the sign-in page.
+    b.goto(&format!("{base}/connections"));
+    b.wait("#token", Duration::from_secs(10));
+    assert!(b.url().ends_with("/login"), "{}", b.url());
+    // A wrong token is refused.
+    b.type_into(&b.wait("#token", Duration::from_secs(5)), "not-a-token");
+    b.click(&b.wait("#sign-in", Duration::from_secs(5)));
+    b.wait_text("#message", Duration::from_secs(10), |t| t.contains("not valid"));
+
+    // Reader: the list.
+    sign_in(&b, &base, READER_TOKEN);
+    b.wait_text("#counts", Duration::from_secs(10), |t| t.starts_with("8 connection(s)"));
+    assert_eq!(b.find_all(".rows .row").len(), 8);
+    assert!(b.text(&b.wait("#who", Duration::from_secs(5))).contains("reader"));
+    std::fs::create_dir_all(screenshot_dir()).unwrap();
+    std::fs::write(screenshot_dir().join("connections.png"), b.screenshot()).unwrap();
+
+    // A new Start appears without reload, within a second; its Stop removes it.
+    let sent = Instant::now();
+    assert_eq!(
+        radclient(
+            acct,
+            SECRET,
+            &packet("s-newcomer", "newcomer", "10.20.0.99", "Start"),
+            &[]
+        )
+        .responses(),
+        1
+    );
+    b.wait_text("#counts", Duration::from_secs(5), |t| t.starts_with("9 connection(s)"));
+    let appeared = sent.elapsed();
+    assert!(
+        appeared < Duration::from_secs(1),
+        "the Start took {appeared:?} to appear"
+    );
+    let rows = b.find_all(".rows .row");
+    assert!(rows.iter().any(|r| b.text(r).contains("newcomer")));
+    assert_eq!(
+        radclient(
+            acct,
+            SECRET,
+            &packet("s-newcomer", "newcomer", "10.20.0.99", "Stop"),
+            &[]
+        )
+        .responses(),
+        1
+    );
+    b.wait_text("#counts", Duration::from_secs(5), |t| t.starts_with("8 connection(s)"));
+    assert!(b.find_all(".rows .row").iter().all(|r| !b.text(r).contains("newcomer")));
+
+    // Filter (in the daemon) and sort.
+    let search = b.wait("#search", Duration::from_secs(5));
+    b.type_into(&search, "carol");
+    b.wait_text("#counts", Duration::from_secs(5), |t| {
+        t.contains("1 shown by the filter")
+    });
+    let rows = b.find_all(".rows .row");
+    assert_eq!(rows.len(), 1);
+    assert!(b.text(&rows[0]).contains("CORP\\carol"));
+    b.clear(&search);
+    b.type_into(&search, " ");
+    b.clear(&search);
+    b.wait_text("#counts", Duration::from_secs(5), |t| {
+        !t.contains("shown by the filter")
+    });
+    let user_header = b.wait("button.sort[data-key=user]", Duration::from_secs(5));
+    b.click(&user_header);
+    b.click(&b.wait("button.sort[data-key=user]", Duration::from_secs(5)));
+    let first = b.wait_text(".rows .row .c-user", Duration::from_secs(5), |t| t.contains("heidi"));
+    assert!(first.contains("heidi"), "descending by user starts with heidi");
+
+    // The detail page: addresses and counters in words.
+    let heidi = b.wait(".rows .row", Duration::from_secs(5));
+    b.click(&heidi);
+    let fields = b.wait_text("#fields", Duration::from_secs(10), |t| t.contains("10.20.0.9"));
+    assert!(
+        fields.contains("2001:db8:7::9"),
+        "IPv6 from prefix + identifier: {fields}"
+    );
+    assert!(fields.contains("L2TP") || fields.contains("l2tp"), "{fields}");
+    let counters = b.text(&b.wait("#counters", Duration::from_secs(5)));
+    assert!(counters.contains("4321") && counters.contains("8765"), "{counters}");
+    // A reader has no disconnect control, and the API refuses it by hand.
+    assert!(b.find_all("#disconnect").is_empty());
+    let handle = b.url().rsplit('/').next().unwrap().to_owned();
+    let status = b.run_async(&format!(
+        "const done = arguments[0];
+         fetch('/api/me').then(r => r.json()).then(me =>
+           fetch('/api/connections/{handle}/disconnect', {{ method: 'POST', headers: {{ 'X-CSRF-Token': me.csrf }} }}))
+         .then(r => done(r.status)).catch(e => done(String(e)));"
+    ));
+    assert_eq!(status, 403, "a reader's disconnect is refused");
+    // Without the CSRF header even an admin's session is refused (checked below).
+
+    // Admin: disconnect from the detail page, confirm, gone, audited.
+    sign_in(&b, &base, ADMIN_TOKEN);
+    let status = b.run_async(&format!(
+        "const done = arguments[0];
+         fetch('/api/connections/{handle}/disconnect', {{ method: 'POST' }}).then(r => done(r.status));"
+    ));
+    assert_eq!(status, 403, "no CSRF token, no action");
+    b.goto(&format!("{base}/connections/{handle}"));
+    let button = b.wait("#disconnect", Duration::from_secs(10));
+    b.click(&button);
+    b.accept_dialog();
+    b.wait_text("#counts", Duration::from_secs(10), |t| t.starts_with("7 connection(s)"));
+    let req = nas.join().unwrap().expect("the NAS got the Disconnect-Request");
+    assert_eq!(req.code, 40);
+    b.goto(&format!("{base}/audit"));
+    let audit = b.wait_text("#audit", Duration::from_secs(10), |t| {
+        t.contains("ConnectionDisconnect")
+    });
+    assert!(audit.contains("web:token:ops-admin"), "{audit}");
+    assert!(
+        audit.contains("web:token:ops-reader"),
+        "the refused reader is audited: {audit}"
+    );
+    b.goto(&format!("{base}/history"));
+    let history = b.wait_text("#history", Duration::from_secs(10), |t| t.contains("admin-disconnect"));
+    assert!(history.contains("heidi"), "{history}");
+    b.goto(&format!("{base}/overview"));
+    b.wait_text("#total", Duration::from_secs(10), |t| {
+        t.starts_with("7 active connection(s)")
+    });
+    drop(d);
+}
+
+#[test]
+fn console_refuses_plain_http_off_loopback_and_without_a_way_to_sign_in() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rrasd"))
+        .args(["--check-config", "--web", "0.0.0.0:8443", "--tokens-file", "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a loopback address"),
+        "{out:?}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rrasd"))
+        .args(["--check-config", "--web", "127.0.0.1:8443"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nobody could sign in"),
+        "{out:?}"
+    );
+}
