@@ -243,6 +243,15 @@ impl Browser {
         self.call("POST", "/execute/async", Some(json!({ "script": script, "args": [] })))
     }
 
+    /// Resizes the window (a phone's width, say).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+
     /// Drops every cookie (signs out as far as the browser is concerned).
     pub fn delete_cookies(&self) {
         self.call("DELETE", "/cookie", None);

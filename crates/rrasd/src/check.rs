@@ -142,6 +142,17 @@ pub fn check(config: &Config) -> Report {
             }
         }
     }
+    if let Some(addr) = config.web.listen {
+        let https = config.tls.cert.is_some() && config.tls.key.is_some();
+        report.summary.push(format!(
+            "web console: {}://{addr}/",
+            if https { "https" } else { "http" }
+        ));
+        if https && config.tls.listen.is_none() {
+            certificates("cert", config.tls.cert.as_deref(), &mut report);
+            private_key(config.tls.key.as_deref(), &mut report);
+        }
+    }
     if let Some(addr) = config.metrics {
         report.summary.push(format!("metrics: http://{addr}/metrics"));
     }

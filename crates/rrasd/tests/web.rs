@@ -218,7 +218,79 @@ fn console_in_a_real_browser() {
     b.wait_text("#total", Duration::from_secs(10), |t| {
         t.starts_with("7 active connection(s)")
     });
+
+    // A phone's width: the list still fits, nothing scrolls sideways.
+    b.resize(390, 844);
+    b.goto(&format!("{base}/connections"));
+    b.wait_text("#counts", Duration::from_secs(10), |t| t.starts_with("7 connection(s)"));
+    let fits = b.run_async("arguments[0](document.documentElement.scrollWidth <= window.innerWidth);");
+    assert_eq!(fits, true, "the page scrolls sideways at 390 px");
+    std::fs::write(screenshot_dir().join("connections-phone.png"), b.screenshot()).unwrap();
     drop(d);
+}
+
+/// HTTPS with the daemon's certificate; a client certificate the daemon
+/// trusts signs in by itself with its role; without one, the sign-in page.
+#[test]
+fn console_over_https_signs_in_by_client_certificate() {
+    if !require_tool("curl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = rras_testkit::pki::TestPki::new(dir.path());
+    let web = free_tcp_port();
+    let mut args = pki.daemon_args(free_tcp_port());
+    args.extend(["--web".into(), format!("127.0.0.1:{web}")]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _d = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
+    let base = format!("https://127.0.0.1:{web}");
+    let curl = |extra: &[&str], path: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-i", "--max-time", "10", "--cacert"])
+            .arg(&pki.ca)
+            .args(extra)
+            .arg(format!("{base}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (cert, key) = (pki.admin.cert.to_str().unwrap(), pki.admin.key.to_str().unwrap());
+    let signed_in = curl(&["--cert", cert, "--key", key], "/login");
+    assert!(
+        signed_in.starts_with("HTTP/") && signed_in.contains("location: /connections"),
+        "{signed_in}"
+    );
+    let cookie = signed_in
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap_or_else(|| panic!("no cookie: {signed_in}"));
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let id = cookie.split(';').next().unwrap();
+    let me = curl(&["-b", id], "/api/me");
+    assert!(
+        me.contains("\"role\":\"admin\"") && me.contains("cert:admin.ops.test"),
+        "{me}"
+    );
+    assert!(me.contains("content-security-policy: default-src 'none'"), "{me}");
+    // No certificate: the sign-in page; a token signs in as its role.
+    let page = curl(&[], "/login");
+    assert!(page.contains("id=\"token\""), "{page}");
+    let token = format!("token={}", pki.reader_token);
+    let form = curl(&["-H", &format!("Origin: {base}"), "--data", &token], "/login");
+    assert!(form.contains("location: /connections"), "{form}");
+    // A form posted from another origin is refused.
+    let forged = curl(&["-H", "Origin: https://evil.example", "--data", &token], "/login");
+    assert!(
+        forged.starts_with("HTTP/2 403") || forged.starts_with("HTTP/1.1 403"),
+        "{forged}"
+    );
+    // Plain HTTP on the HTTPS port gets nothing.
+    let plain = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "5"])
+        .arg(format!("http://127.0.0.1:{web}/login"))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("token"));
 }
 
 #[test]

@@ -169,19 +169,29 @@ struct LoginForm {
     token: String,
 }
 
-/// The origin a browser on this console sends, from the Host header.
-fn same_origin(headers: &HeaderMap, secure: bool) -> bool {
+/// The origin a browser on this console sends, from the Host header (or,
+/// over HTTP/2, the request's authority).
+fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri, secure: bool) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         // Browsers send Origin on POST; a client that does not is no
         // cross-site form.
         return true;
     };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .unwrap_or("");
     origin == format!("{}://{host}", if secure { "https" } else { "http" })
 }
 
-async fn login(State(state): State<WebState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
-    if !same_origin(&headers, state.secure) {
+async fn login(
+    State(state): State<WebState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if !same_origin(&headers, &uri, state.secure) {
         return api_error(StatusCode::FORBIDDEN, Win32Error::AccessDenied);
     }
     let token = form.token.trim();
