@@ -61,28 +61,8 @@ fn compile(out: &Path, sources: &[&str], sanitize: bool, short_wchar: bool) {
 }
 
 fn run(binary: &Path, envs: &[(&str, String)], wrapper: &[&str]) -> String {
-    let mut cmd = if wrapper.is_empty() {
-        Command::new(binary)
-    } else {
-        let mut c = Command::new(wrapper[0]);
-        c.args(&wrapper[1..]).arg(binary);
-        c
-    };
-    // LeakSanitizer reports on exit; the library frees what it allocates.
-    cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run C test");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{} failed ({:?}):\nstdout:\n{stdout}\nstderr:\n{}",
-        binary.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run_program(binary, &[], &envs, wrapper)
 }
 
 /// Fills the daemon: `keep` sessions named keep-N, `doom` named doom-N, a
@@ -428,8 +408,9 @@ fn remote_server_over_tls_with_environment_credentials() {
     );
 }
 
-/// Runs a kit-built program with `args` and `env`, optionally under a
-/// wrapper (valgrind); its stdout, or a failure with both outputs.
+/// Runs a C program with `args` and `env`, optionally under a wrapper
+/// (valgrind); its stdout, or a failure with both outputs. LeakSanitizer
+/// reports on exit: the library frees what it allocates.
 fn run_program(bin: &Path, args: &[&str], env: &[(&str, &str)], wrapper: &[&str]) -> String {
     let mut cmd = match wrapper.split_first() {
         Some((first, rest)) => {
@@ -494,30 +475,27 @@ fn porting_kit_formats_and_converts_as_msvc_in_c_and_cpp() {
         "#include <windows.h>\nint wmain(int c, wchar_t **v) { int x; (void)c; return swscanf(v[0], L\"%d\", &x); }\n",
     )
     .unwrap();
-    let out = Command::new("gcc")
-        .args(["-fshort-wchar", "-c"])
-        .arg(&unsupported)
-        .args(&flags)
-        .arg("-o")
-        .arg(prefix.path().join("unsupported.o"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let compile_errors = |extra: &[&str]| {
+        let out = Command::new("gcc")
+            .args(extra)
+            .arg("-c")
+            .arg(&unsupported)
+            .args(&flags)
+            .arg("-o")
+            .arg(prefix.path().join("unsupported.o"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{extra:?} compiled");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let errors = compile_errors(&["-fshort-wchar"]);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("swscanf() is not in the openrras porting kit"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        errors.contains("swscanf() is not in the openrras porting kit"),
+        "{errors}"
     );
     // Without -fshort-wchar the kit says what is missing.
-    let out = Command::new("gcc")
-        .arg("-c")
-        .arg(&unsupported)
-        .args(&flags)
-        .arg("-o")
-        .arg(prefix.path().join("unsupported.o"))
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("needs -fshort-wchar"));
+    let errors = compile_errors(&[]);
+    assert!(errors.contains("needs -fshort-wchar"), "{errors}");
 }
 
 /// The rrasd binary of this build (`cargo test --workspace` builds it).

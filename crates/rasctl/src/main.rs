@@ -55,6 +55,36 @@ enum SortField {
     Engine,
 }
 
+/// Which connections a listing or a watch is about (applied by the daemon
+/// for watches; every given part must match).
+#[derive(Debug, clap::Args)]
+struct FilterArgs {
+    /// Only this user.
+    #[arg(long)]
+    user: Option<String>,
+    /// Only this engine.
+    #[arg(long)]
+    engine: Option<EngineKind>,
+    /// Only sessions of this source instance (its configured `name`; a
+    /// default instance is named after its engine).
+    #[arg(long)]
+    instance: Option<String>,
+    /// Only sessions on this interface (ppp5, wg0 …).
+    #[arg(long)]
+    interface: Option<String>,
+}
+
+impl From<FilterArgs> for WatchFilter {
+    fn from(f: FilterArgs) -> Self {
+        WatchFilter {
+            user: f.user,
+            engine: f.engine,
+            instance: f.instance,
+            interface: f.interface,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// List active connections (MprAdminConnectionEnumEx).
@@ -67,16 +97,8 @@ enum Command {
         /// million sessions in constant memory).
         #[arg(long)]
         jsonl: bool,
-        /// Only this user.
-        #[arg(long)]
-        user: Option<String>,
-        /// Only this engine.
-        #[arg(long)]
-        engine: Option<EngineKind>,
-        /// Only sessions of this source instance (its configured `name`; a
-        /// default instance is named after its engine).
-        #[arg(long)]
-        instance: Option<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
         /// Sort order [default: handle; JSON: the server's enumeration order,
         /// streamed]. Sorting needs the whole list in memory.
         #[arg(long, value_enum)]
@@ -87,9 +109,6 @@ enum Command {
         #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "1",
               conflicts_with_all = ["json", "jsonl", "sort"])]
         watch: Option<u64>,
-        /// Only sessions on this interface (ppp5, wg0 …).
-        #[arg(long)]
-        interface: Option<String>,
     },
     /// Print changes as they happen (starts, updates, ends) from the
     /// daemon's change feed, until Ctrl-C.
@@ -97,18 +116,8 @@ enum Command {
         /// One JSON object per line (see docs/rasctl-json.md).
         #[arg(long)]
         json: bool,
-        /// Only this user.
-        #[arg(long)]
-        user: Option<String>,
-        /// Only this engine.
-        #[arg(long)]
-        engine: Option<EngineKind>,
-        /// Only this source instance.
-        #[arg(long)]
-        instance: Option<String>,
-        /// Only this interface.
-        #[arg(long)]
-        interface: Option<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
         /// Resume after this revision (a listing's, or the last one
         /// printed) instead of starting now.
         #[arg(long, value_name = "REVISION")]
@@ -286,19 +295,11 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
         Command::Connections {
             json,
             jsonl,
-            user,
-            engine,
-            instance,
+            filter,
             sort,
             watch,
-            interface,
         } => {
-            let filter = WatchFilter {
-                user,
-                engine,
-                instance,
-                interface,
-            };
+            let filter = WatchFilter::from(filter);
             if let Some(secs) = watch {
                 return watch::live_table(client, filter, Duration::from_secs(secs)).await;
             }
@@ -325,22 +326,7 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Events {
-            json,
-            user,
-            engine,
-            instance,
-            interface,
-            from,
-        } => {
-            let filter = WatchFilter {
-                user,
-                engine,
-                instance,
-                interface,
-            };
-            watch::events(client, filter, from, json).await
-        }
+        Command::Events { json, filter, from } => watch::events(client, filter.into(), from, json).await,
         Command::Connection { id, json } => {
             let c = client.connection(id).await?;
             if json {

@@ -35,20 +35,11 @@ pub(crate) struct PortJson<'a> {
     line_speed: u32,
     /// dwHardwareCondition (0: operational).
     hardware_condition: u32,
-    /// Bytes sent to the client (64-bit; RAS_PORT_1 has the low 32 bits).
-    bytes_xmited: u64,
-    /// Bytes received from the client (64-bit).
-    bytes_rcved: u64,
-    frames_xmited: u32,
-    frames_rcved: u32,
-    crc_err: u32,
-    timeout_err: u32,
-    alignment_err: u32,
-    hardware_overrun_err: u32,
-    framing_err: u32,
-    buffer_overrun_err: u32,
-    compression_ratio_in: u32,
-    compression_ratio_out: u32,
+    /// The RAS_PORT_1 counters, as the connection JSON names them
+    /// (`bytes_xmited`, `bytes_rcved` 64-bit; RAS_PORT_1 has their low 32
+    /// bits; `frames_*`, the error counters, `compression_ratio_*`).
+    #[serde(flatten)]
+    stats: &'a rras_core::ConnectionStats,
 }
 
 fn condition_name(code: u32) -> &'static str {
@@ -81,18 +72,7 @@ impl<'a> PortJson<'a> {
             duration_secs: l.connect_duration,
             line_speed: p.line_speed,
             hardware_condition: p.hardware_condition,
-            bytes_xmited: s.bytes_xmited,
-            bytes_rcved: s.bytes_rcved,
-            frames_xmited: s.frames_xmited,
-            frames_rcved: s.frames_rcved,
-            crc_err: s.crc_err,
-            timeout_err: s.timeout_err,
-            alignment_err: s.alignment_err,
-            hardware_overrun_err: s.hardware_overrun_err,
-            framing_err: s.framing_err,
-            buffer_overrun_err: s.buffer_overrun_err,
-            compression_ratio_in: s.compression_ratio_in,
-            compression_ratio_out: s.compression_ratio_out,
+            stats: s,
         }
     }
 }
