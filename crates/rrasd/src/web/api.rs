@@ -343,6 +343,7 @@ fn matches(c: &Connection, q: &ListQuery, text: &str) -> bool {
         && (text.is_empty()
             || [
                 user_of(c),
+                i.source.instance_name().to_owned(),
                 i.interface_name.clone(),
                 address_of(c),
                 i.remote_endpoint.map(|a| a.to_string()).unwrap_or_default(),
@@ -360,7 +361,15 @@ async fn list(State(state): State<WebState>, headers: HeaderMap, Query(q): Query
     // The revision first: the rows reflect at least it.
     let revision = state.manager.feed().revision();
     let records = state.manager.table().records();
-    let text = q.q.as_deref().unwrap_or("").trim().to_lowercase();
+    // A search longer than any field cannot match; it is cut, not refused.
+    let text: String =
+        q.q.as_deref()
+            .unwrap_or("")
+            .trim()
+            .to_lowercase()
+            .chars()
+            .take(256)
+            .collect();
     let sort = q.sort.as_deref().unwrap_or("handle");
     let descending = q.dir.as_deref() == Some("desc");
     // Decode each into one scratch; keep only the sort key and the record.

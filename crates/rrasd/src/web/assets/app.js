@@ -84,7 +84,7 @@ const COLUMNS = [
 ];
 
 function connectionsView(view) {
-  const search = el("input", { type: "search", id: "search", placeholder: "Search user, address, interface…", "aria-label": "Search", value: list.q });
+  const search = el("input", { type: "search", id: "search", placeholder: "Search user, address, interface, instance…", "aria-label": "Search", value: list.q });
   const engine = el("select", { id: "engine", "aria-label": "Engine" }, el("option", { value: "", text: "All engines" }));
   for (const e of ["radius", "wireguard", "openvpn", "ocserv", "strongswan", "report"]) engine.append(el("option", { value: e, text: e }));
   engine.value = list.engine;
