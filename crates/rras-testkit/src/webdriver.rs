@@ -1,6 +1,7 @@
 //! A small W3C WebDriver client for the web console's browser tests: it
-//! starts `chromedriver` on a free loopback port, drives headless Chromium
-//! through plain HTTP/1.1 + JSON, and stops both (by PID) when dropped.
+//! starts `chromedriver` or `geckodriver` on a free loopback port, drives
+//! headless Chromium or Firefox through plain HTTP/1.1 + JSON, and stops
+//! both (by PID) when dropped.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -13,7 +14,34 @@ use serde_json::{json, Value};
 /// The W3C key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// A running chromedriver with one browser session.
+/// Which browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Chromium through chromedriver.
+    Chromium,
+    /// Firefox through geckodriver.
+    Firefox,
+}
+
+impl Engine {
+    /// The WebDriver server's program.
+    pub fn driver(self) -> &'static str {
+        match self {
+            Engine::Chromium => "chromedriver",
+            Engine::Firefox => "geckodriver",
+        }
+    }
+
+    /// The browser's program (for skip checks).
+    pub fn browser(self) -> &'static str {
+        match self {
+            Engine::Chromium => "chromium",
+            Engine::Firefox => "firefox",
+        }
+    }
+}
+
+/// A running WebDriver server with one browser session.
 #[derive(Debug)]
 pub struct Browser {
     driver: Child,
@@ -91,35 +119,53 @@ fn dechunk(mut s: &str) -> String {
 }
 
 impl Browser {
-    /// Starts chromedriver and a headless Chromium (window `width` x `height`).
-    pub fn start(width: u32, height: u32) -> Self {
+    /// Starts the engine's driver and a headless browser (window `width`
+    /// x `height`).
+    pub fn start(engine: Engine, width: u32, height: u32) -> Self {
         let port = crate::free_tcp_port();
-        let driver = Command::new("chromedriver")
+        let driver = Command::new(engine.driver())
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("spawn chromedriver");
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", engine.driver()));
         let ready = crate::wait_for(Duration::from_secs(20), || {
             http(port, "GET", "/status", None)
                 .ok()
                 .filter(|(_, v)| v["value"]["ready"] == true)
         });
-        assert!(ready.is_some(), "chromedriver did not become ready");
+        assert!(ready.is_some(), "{} did not become ready", engine.driver());
         let profile = tempfile::tempdir().expect("profile dir");
-        let binary = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .unwrap_or("chromium");
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": binary,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         format!("--window-size={width},{height}"),
-                         format!("--user-data-dir={}", profile.path().display())],
-            },
-        }}});
+        let caps = match engine {
+            Engine::Chromium => {
+                let binary = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+                    .into_iter()
+                    .find(|p| Path::new(p).exists())
+                    .unwrap_or("chromium");
+                json!({"capabilities": {"alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {
+                        "binary": binary,
+                        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                 format!("--window-size={width},{height}"),
+                                 format!("--user-data-dir={}", profile.path().display())],
+                    },
+                }}})
+            }
+            Engine::Firefox => {
+                let binary = ["/usr/bin/firefox-esr", "/usr/bin/firefox"]
+                    .into_iter()
+                    .find(|p| Path::new(p).exists())
+                    .unwrap_or("firefox");
+                json!({"capabilities": {"alwaysMatch": {
+                    "browserName": "firefox",
+                    "moz:firefoxOptions": {
+                        "binary": binary,
+                        "args": ["-headless", format!("-width={width}"), format!("-height={height}")],
+                    },
+                }}})
+            }
+        };
         let (status, v) = http(port, "POST", "/session", Some(&caps)).expect("new session");
         let session = v["value"]["sessionId"]
             .as_str()
