@@ -107,6 +107,7 @@ enum Command {
         /// re-listing), redrawn at most every SECS seconds [default: 1],
         /// until Ctrl-C. For a stream of JSON changes use `rasctl events`.
         #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "1",
+              value_parser = clap::value_parser!(u64).range(1..=86_400),
               conflicts_with_all = ["json", "jsonl", "sort"])]
         watch: Option<u64>,
     },

@@ -122,8 +122,21 @@ pub fn check(config: &Config) -> Report {
         .push(format!("state: {}", config.state_dir.join("rrasd.redb").display()));
     if let Some(addr) = config.tls.listen {
         report.summary.push(format!("admin TLS: {addr}"));
+    }
+    let https_web = config.tls.cert.is_some() && config.tls.key.is_some();
+    if let Some(addr) = config.web.listen {
+        report.summary.push(format!(
+            "web console: {}://{addr}/",
+            if https_web { "https" } else { "http" }
+        ));
+    }
+    // The TLS listener and the web console share the certificate and the
+    // ways to sign in: each file is checked once, for whichever uses it.
+    if config.tls.listen.is_some() || (config.web.listen.is_some() && https_web) {
         certificates("cert", config.tls.cert.as_deref(), &mut report);
         private_key(config.tls.key.as_deref(), &mut report);
+    }
+    if config.tls.listen.is_some() || config.web.listen.is_some() {
         if config.tls.client_ca.is_some() {
             certificates("client_ca", config.tls.client_ca.as_deref(), &mut report);
         }
@@ -140,17 +153,6 @@ pub fn check(config: &Config) -> Report {
                 }
                 Err(e) => report.errors.push(format!("tls.tokens_file {}: {e}", tokens.display())),
             }
-        }
-    }
-    if let Some(addr) = config.web.listen {
-        let https = config.tls.cert.is_some() && config.tls.key.is_some();
-        report.summary.push(format!(
-            "web console: {}://{addr}/",
-            if https { "https" } else { "http" }
-        ));
-        if https && config.tls.listen.is_none() {
-            certificates("cert", config.tls.cert.as_deref(), &mut report);
-            private_key(config.tls.key.as_deref(), &mut report);
         }
     }
     if let Some(addr) = config.metrics {
