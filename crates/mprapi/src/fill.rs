@@ -240,6 +240,25 @@ macro_rules! fill_ikev2 {
     }};
 }
 
+/// The ten 32-bit counters every structure with statistics has under the
+/// same names (frames, errors, compression); the byte counters differ in
+/// width between structures and are set by each.
+macro_rules! put_counters {
+    ($out:expr, $s:expr) => {{
+        let s: Statistics = $s;
+        $out.dwFramesXmited = s.dwFramesXmited;
+        $out.dwFramesRcved = s.dwFramesRcved;
+        $out.dwCrcErr = s.dwCrcErr;
+        $out.dwTimeoutErr = s.dwTimeoutErr;
+        $out.dwAlignmentErr = s.dwAlignmentErr;
+        $out.dwHardwareOverrunErr = s.dwHardwareOverrunErr;
+        $out.dwFramingErr = s.dwFramingErr;
+        $out.dwBufferOverrunErr = s.dwBufferOverrunErr;
+        $out.dwCompressionRatioIn = s.dwCompressionRatioIn;
+        $out.dwCompressionRatioOut = s.dwCompressionRatioOut;
+    }};
+}
+
 /// The common head of RAS_CONNECTION_EX and RAS_CONNECTION_4.
 macro_rules! fill_common {
     ($out:expr, $c:expr, $now:expr) => {{
@@ -255,17 +274,7 @@ macro_rules! fill_common {
         $out.guid = guid(c);
         $out.rasQuarState = i.quarantine_state as u32;
         $out.probationTime = filetime(i.probation_time);
-        let s = stats32(c);
-        $out.dwFramesXmited = s.dwFramesXmited;
-        $out.dwFramesRcved = s.dwFramesRcved;
-        $out.dwCrcErr = s.dwCrcErr;
-        $out.dwTimeoutErr = s.dwTimeoutErr;
-        $out.dwAlignmentErr = s.dwAlignmentErr;
-        $out.dwHardwareOverrunErr = s.dwHardwareOverrunErr;
-        $out.dwFramingErr = s.dwFramingErr;
-        $out.dwBufferOverrunErr = s.dwBufferOverrunErr;
-        $out.dwCompressionRatioIn = s.dwCompressionRatioIn;
-        $out.dwCompressionRatioOut = s.dwCompressionRatioOut;
+        put_counters!($out, stats32(c));
         $out.dwNumSwitchOvers = i.switch_overs;
         put_addr(&mut $out.wszRemoteEndpointAddress, i.remote_endpoint);
         put_addr(&mut $out.wszLocalEndpointAddress, i.local_endpoint);
@@ -404,16 +413,7 @@ pub fn connection_1(c: &Connection) -> RasConnection1 {
     let s = stats32(c);
     out.dwBytesXmited = s.dwBytesXmited;
     out.dwBytesRcved = s.dwBytesRcved;
-    out.dwFramesXmited = s.dwFramesXmited;
-    out.dwFramesRcved = s.dwFramesRcved;
-    out.dwCrcErr = s.dwCrcErr;
-    out.dwTimeoutErr = s.dwTimeoutErr;
-    out.dwAlignmentErr = s.dwAlignmentErr;
-    out.dwHardwareOverrunErr = s.dwHardwareOverrunErr;
-    out.dwFramingErr = s.dwFramingErr;
-    out.dwBufferOverrunErr = s.dwBufferOverrunErr;
-    out.dwCompressionRatioIn = s.dwCompressionRatioIn;
-    out.dwCompressionRatioOut = s.dwCompressionRatioOut;
+    put_counters!(out, s);
     out
 }
 
@@ -444,16 +444,7 @@ pub fn port_1(c: &Connection) -> RasPort1 {
     out.dwLineSpeed = 0;
     out.dwBytesXmited = s.dwBytesXmited;
     out.dwBytesRcved = s.dwBytesRcved;
-    out.dwFramesXmited = s.dwFramesXmited;
-    out.dwFramesRcved = s.dwFramesRcved;
-    out.dwCrcErr = s.dwCrcErr;
-    out.dwTimeoutErr = s.dwTimeoutErr;
-    out.dwAlignmentErr = s.dwAlignmentErr;
-    out.dwHardwareOverrunErr = s.dwHardwareOverrunErr;
-    out.dwFramingErr = s.dwFramingErr;
-    out.dwBufferOverrunErr = s.dwBufferOverrunErr;
-    out.dwCompressionRatioIn = s.dwCompressionRatioIn;
-    out.dwCompressionRatioOut = s.dwCompressionRatioOut;
+    put_counters!(out, s);
     out
 }
 

@@ -198,14 +198,6 @@ pub(crate) fn human_duration(d: Duration) -> String {
     }
 }
 
-fn user_of(c: &Connection) -> String {
-    if c.info.logon_domain.is_empty() {
-        c.info.user_name.clone()
-    } else {
-        format!("{}\\{}", c.info.logon_domain, c.info.user_name)
-    }
-}
-
 /// The connections table as an admin sees it.
 pub(crate) fn connections_table(connections: &[Connection], now: SystemTime) -> String {
     let mut table = Table::new();
@@ -225,16 +217,10 @@ pub(crate) fn connections_table(connections: &[Connection], now: SystemTime) -> 
         ]);
     for c in connections {
         let i = &c.info;
-        let client_ip = i
-            .projection
-            .ipv4()
-            .remote_address
-            .map(|a| a.to_string())
-            .or_else(|| i.projection.ipv6().remote_address().map(|a| a.to_string()))
-            .unwrap_or_default();
+        let client_ip = i.client_address().map(|a| a.to_string()).unwrap_or_default();
         table.add_row([
             c.handle.to_string(),
-            user_of(c),
+            i.account(),
             i.source.engine.to_string(),
             i.interface_name.clone(),
             client_ip,
@@ -276,7 +262,7 @@ pub(crate) fn history_table(ended: &[EndedConnection]) -> String {
         let i = &e.connection.info;
         table.add_row([
             e.connection.handle.to_string(),
-            user_of(&e.connection),
+            i.account(),
             i.source.engine.to_string(),
             humantime::format_rfc3339_seconds(e.ended_at).to_string(),
             human_duration(i.connect_duration(e.ended_at)),

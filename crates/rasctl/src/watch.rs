@@ -102,19 +102,8 @@ fn event_json(change: &Change) -> EventJson<'_> {
 
 fn event_text(change: &Change) -> String {
     let who = |c: &Connection| {
-        let user = if c.info.logon_domain.is_empty() {
-            c.info.user_name.clone()
-        } else {
-            format!("{}\\{}", c.info.logon_domain, c.info.user_name)
-        };
-        let ip = c
-            .info
-            .projection
-            .ipv4()
-            .remote_address
-            .map(|a| a.to_string())
-            .or_else(|| c.info.projection.ipv6().remote_address().map(|a| a.to_string()))
-            .unwrap_or_else(|| "-".into());
+        let user = c.info.account();
+        let ip = c.info.client_address().map_or_else(|| "-".into(), |a| a.to_string());
         format!(
             "{user} {} {} {ip}",
             c.info.source.engine,

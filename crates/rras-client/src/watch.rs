@@ -12,36 +12,14 @@
 use std::collections::VecDeque;
 
 use rras_core::record::{decode_ended, decode_into, empty_connection};
-use rras_core::{Connection, EndedConnection, EngineKind, RAS_CONNECTION_EX_SIZE};
+use rras_core::{Connection, EndedConnection, RAS_CONNECTION_EX_SIZE};
 use rras_proto::pb;
 
 use crate::{check, AdminClient, ClientError};
 
 /// Which connections to watch (every set part must match; applied in the
-/// daemon).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct WatchFilter {
-    /// Only this user name.
-    pub user: Option<String>,
-    /// Only this engine.
-    pub engine: Option<EngineKind>,
-    /// Only this source instance.
-    pub instance: Option<String>,
-    /// Only this interface.
-    pub interface: Option<String>,
-}
-
-impl WatchFilter {
-    /// Whether a listed connection belongs in this watcher's view (the
-    /// daemon filters the changes; the listing is filtered here).
-    pub fn matches(&self, c: &Connection) -> bool {
-        let i = &c.info;
-        self.user.as_ref().is_none_or(|u| &i.user_name == u)
-            && self.engine.is_none_or(|e| i.source.engine == e)
-            && self.instance.as_ref().is_none_or(|n| i.source.instance_name() == n)
-            && self.interface.as_ref().is_none_or(|n| &i.interface_name == n)
-    }
-}
+/// daemon to changes, and here to the listing a [`Watcher`] starts from).
+pub type WatchFilter = rras_core::ConnectionFilter;
 
 /// One change from the feed.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cursor;
 pub mod engine_time;
 pub mod error;
+pub mod filter;
 pub mod model;
 pub mod order_index;
 pub mod paging;
@@ -21,6 +22,7 @@ pub mod table;
 pub use audit::AuditRecord;
 pub use cursor::{ClientSessionId, CursorLimits, ResumeHandle};
 pub use error::Win32Error;
+pub use filter::ConnectionFilter;
 pub use model::{
     Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, EndedConnection, EngineKind, Guid, InterfaceType,
     Projection, QuarantineState, SourceKey,

@@ -626,6 +626,26 @@ impl ConnectionInfo {
         }
     }
 
+    /// The account as the NAS and Windows tools write it: `DOMAIN\user`, or
+    /// the user name alone (the inverse of [`Self::set_account`]).
+    pub fn account(&self) -> String {
+        if self.logon_domain.is_empty() {
+            self.user_name.clone()
+        } else {
+            format!("{}\\{}", self.logon_domain, self.user_name)
+        }
+    }
+
+    /// The client's address inside the tunnel: IPv4 if it has one, else
+    /// IPv6.
+    pub fn client_address(&self) -> Option<IpAddr> {
+        self.projection
+            .ipv4()
+            .remote_address
+            .map(IpAddr::V4)
+            .or_else(|| self.projection.ipv6().remote_address().map(IpAddr::V6))
+    }
+
     /// Seconds since the connection started, as `dwConnectDuration` gives it
     /// (0 for a start time in the future, saturating at u32::MAX).
     pub fn connect_duration(&self, now: SystemTime) -> Duration {
@@ -705,5 +725,23 @@ mod tests {
             (info.logon_domain.as_str(), info.user_name.as_str()),
             ("CORP", "carol\\x")
         );
+        // account() writes back what set_account() split.
+        for name in ["CORP\\alice", "bob@corp.example", "CORP\\carol\\x"] {
+            info.set_account(name);
+            assert_eq!(info.account(), name);
+        }
+    }
+
+    #[test]
+    fn client_address_prefers_ipv4() {
+        let key = SourceKey::new(EngineKind::Report, "n", "s");
+        let mut info = ConnectionInfo::new(key, "", SystemTime::UNIX_EPOCH);
+        assert_eq!(info.client_address(), None);
+        info.projection
+            .ipv6_mut()
+            .set_remote_address("2001:db8::7".parse().unwrap());
+        assert_eq!(info.client_address(), Some("2001:db8::7".parse().unwrap()));
+        info.projection.ipv4_mut().remote_address = Some("10.0.0.7".parse().unwrap());
+        assert_eq!(info.client_address(), Some("10.0.0.7".parse().unwrap()));
     }
 }

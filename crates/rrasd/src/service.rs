@@ -586,11 +586,9 @@ impl RrasAdmin for AdminService {
                     Err(crate::feed::WatchRefused::Busy) => Err(Win32Error::RpcServerTooBusy),
                     Err(crate::feed::WatchRefused::Resync(_)) => Ok(WatchReply {
                         status: 0,
-                        stream: Some(Box::pin(tokio_stream::iter([Ok(pb::WatchMessage {
-                            resync: true,
-                            revision: self.manager.feed().revision(),
-                            ..Default::default()
-                        })]))),
+                        stream: Some(Box::pin(tokio_stream::iter([Ok(crate::watch::resync(
+                            self.manager.feed().revision(),
+                        ))]))),
                     }),
                 }
             })

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rras_core::{Connection, EngineKind, Win32Error};
+use rras_core::{ConnectionFilter, Win32Error};
 use rras_proto::pb;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
@@ -32,12 +32,7 @@ const TICK: Duration = Duration::from_secs(1);
 
 /// Which connections a watcher wants (every non-empty part must match).
 #[derive(Debug, Default, Clone)]
-pub struct WatchFilter {
-    user: Option<String>,
-    engine: Option<EngineKind>,
-    instance: Option<String>,
-    interface: Option<String>,
-}
+pub struct WatchFilter(ConnectionFilter);
 
 impl WatchFilter {
     /// From the request; an unknown engine name is ERROR_INVALID_PARAMETER.
@@ -47,35 +42,23 @@ impl WatchFilter {
             "" => None,
             e => Some(e.parse().map_err(|_| Win32Error::InvalidParameter)?),
         };
-        Ok(WatchFilter {
+        Ok(WatchFilter(ConnectionFilter {
             user: text(&r.user),
             engine,
             instance: text(&r.instance),
             interface: text(&r.interface),
-        })
-    }
-
-    fn is_empty(&self) -> bool {
-        self.user.is_none() && self.engine.is_none() && self.instance.is_none() && self.interface.is_none()
-    }
-
-    fn matches(&self, c: &Connection) -> bool {
-        let i = &c.info;
-        self.user.as_ref().is_none_or(|u| &i.user_name == u)
-            && self.engine.is_none_or(|e| i.source.engine == e)
-            && self.instance.as_ref().is_none_or(|n| i.source.instance_name() == n)
-            && self.interface.as_ref().is_none_or(|n| &i.interface_name == n)
+        }))
     }
 
     /// Whether a change goes to this watcher. A removal carries no
     /// connection and always goes (a watcher ignores unknown handles).
     fn admits(&self, change: &Change) -> bool {
-        if self.is_empty() {
+        if self.0.is_empty() {
             return true;
         }
         match &change.body {
-            ChangeBody::Live(record) => self.matches(&record.decode()),
-            ChangeBody::Ended(ended, _) => self.matches(&ended.connection),
+            ChangeBody::Live(record) => self.0.matches(&record.decode()),
+            ChangeBody::Ended(ended, _) => self.0.matches(&ended.connection),
             ChangeBody::Removed => true,
         }
     }
@@ -97,7 +80,8 @@ fn to_pb(change: &Change) -> pb::Change {
     }
 }
 
-fn resync(revision: u64) -> pb::WatchMessage {
+/// The message that ends a watcher's stream: list again.
+pub(crate) fn resync(revision: u64) -> pb::WatchMessage {
     pb::WatchMessage {
         status: 0,
         resync: true,

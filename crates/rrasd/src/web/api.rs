@@ -4,7 +4,7 @@
 //! rows however many connections there are; live updates arrive as
 //! Server-Sent Events from the change feed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -16,7 +16,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use parking_lot::Mutex;
-use rras_core::{AuditRecord, Connection, ConnectionHandle, EngineKind, Projection, Win32Error};
+use rras_core::{AuditRecord, Connection, ConnectionFilter, ConnectionHandle, EngineKind, Projection, Win32Error};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -259,21 +259,8 @@ async fn logout(State(state): State<WebState>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-fn user_of(c: &Connection) -> String {
-    if c.info.logon_domain.is_empty() {
-        c.info.user_name.clone()
-    } else {
-        format!("{}\\{}", c.info.logon_domain, c.info.user_name)
-    }
-}
-
 fn address_of(c: &Connection) -> String {
-    let p = &c.info.projection;
-    p.ipv4()
-        .remote_address
-        .map(|a| a.to_string())
-        .or_else(|| p.ipv6().remote_address().map(|a| a.to_string()))
-        .unwrap_or_default()
+    c.info.client_address().map(|a| a.to_string()).unwrap_or_default()
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -284,7 +271,7 @@ fn row(c: &Connection, now: SystemTime) -> Value {
     let i = &c.info;
     json!({
         "handle": c.handle.get(),
-        "user": user_of(c),
+        "user": c.info.account(),
         "engine": i.source.engine.as_str(),
         "instance": i.source.instance_name(),
         "interface": i.interface_name,
@@ -321,7 +308,7 @@ enum Key {
 fn sort_key(c: &Connection, by: &str) -> Key {
     let i = &c.info;
     match by {
-        "user" => Key::Text(user_of(c).to_lowercase()),
+        "user" => Key::Text(c.info.account().to_lowercase()),
         "engine" => Key::Text(i.source.engine.as_str().into()),
         "instance" => Key::Text(i.source.instance_name().into()),
         "interface" => Key::Text(i.interface_name.clone()),
@@ -333,25 +320,39 @@ fn sort_key(c: &Connection, by: &str) -> Key {
     }
 }
 
-fn matches(c: &Connection, q: &ListQuery, text: &str) -> bool {
+impl ListQuery {
+    /// The field filters; None when the engine named is not one (then no
+    /// connection matches).
+    fn filter(&self) -> Option<ConnectionFilter> {
+        let text = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        let engine = match self.engine.as_deref().unwrap_or("") {
+            "" => None,
+            e => Some(e.parse::<EngineKind>().ok()?),
+        };
+        Some(ConnectionFilter {
+            user: text(&self.user),
+            engine,
+            instance: text(&self.instance),
+            interface: text(&self.interface),
+        })
+    }
+}
+
+/// The free-text search: any of the fields an admin looks a session up by.
+fn text_matches(c: &Connection, text: &str) -> bool {
     let i = &c.info;
-    let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w.is_empty() || w == have);
-    eq(&q.user, &i.user_name)
-        && eq(&q.engine, i.source.engine.as_str())
-        && eq(&q.instance, i.source.instance_name())
-        && eq(&q.interface, &i.interface_name)
-        && (text.is_empty()
-            || [
-                user_of(c),
-                i.source.instance_name().to_owned(),
-                i.interface_name.clone(),
-                address_of(c),
-                i.remote_endpoint.map(|a| a.to_string()).unwrap_or_default(),
-                i.source.session_id.clone(),
-                c.handle.get().to_string(),
-            ]
-            .iter()
-            .any(|f| f.to_lowercase().contains(text)))
+    text.is_empty()
+        || [
+            i.account(),
+            i.source.instance_name().to_owned(),
+            i.interface_name.clone(),
+            address_of(c),
+            i.remote_endpoint.map(|a| a.to_string()).unwrap_or_default(),
+            i.source.session_id.clone(),
+            c.handle.get().to_string(),
+        ]
+        .iter()
+        .any(|f| f.to_lowercase().contains(text))
 }
 
 async fn list(State(state): State<WebState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
@@ -373,15 +374,14 @@ async fn list(State(state): State<WebState>, headers: HeaderMap, Query(q): Query
     let sort = q.sort.as_deref().unwrap_or("handle");
     let descending = q.dir.as_deref() == Some("desc");
     // Decode each into one scratch; keep only the sort key and the record.
+    let filter = q.filter();
     let mut scratch = rras_core::record::empty_connection();
     let mut keyed: Vec<(Key, u32, &rras_core::Record)> = Vec::new();
-    let mut per_engine: HashMap<&'static str, u64> = HashMap::new();
     for r in &records {
         if rras_core::record::decode_into(r.as_bytes(), &mut scratch).is_err() {
             continue;
         }
-        *per_engine.entry(scratch.info.source.engine.as_str()).or_default() += 1;
-        if matches(&scratch, &q, &text) {
+        if filter.as_ref().is_some_and(|f| f.matches(&scratch)) && text_matches(&scratch, &text) {
             keyed.push((sort_key(&scratch, sort), scratch.handle.get(), r));
         }
     }
@@ -409,7 +409,7 @@ async fn list(State(state): State<WebState>, headers: HeaderMap, Query(q): Query
         "total": records.len(),
         "matching": keyed.len(),
         "offset": offset,
-        "per_engine": per_engine,
+        "per_engine": engines_with_connections(state.manager.table()),
         "rows": rows,
     }))
     .into_response()
@@ -704,6 +704,16 @@ pub(crate) async fn sample_forever(manager: Arc<crate::manager::ConnectionManage
             kept.push_back(sample);
         }
     }
+}
+
+/// Connections per engine, engines without any left out.
+fn engines_with_connections(table: &rras_core::ConnectionTable) -> serde_json::Map<String, Value> {
+    table
+        .counts_per_engine()
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(e, n)| (e.as_str().to_owned(), json!(n)))
+        .collect()
 }
 
 async fn overview(State(state): State<WebState>, headers: HeaderMap) -> Response {

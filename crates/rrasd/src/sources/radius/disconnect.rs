@@ -43,12 +43,7 @@ fn request_for(c: &Connection, identifier: u8) -> Packet {
     let info = &c.info;
     let mut attributes = Vec::new();
     if !info.user_name.is_empty() {
-        let user = if info.logon_domain.is_empty() {
-            info.user_name.clone()
-        } else {
-            format!("{}\\{}", info.logon_domain, info.user_name)
-        };
-        attributes.push((USER_NAME, user.into_bytes()));
+        attributes.push((USER_NAME, info.account().into_bytes()));
     }
     attributes.push((ACCT_SESSION_ID, info.source.session_id.clone().into_bytes()));
     match nas_address(&info.source.nas) {
