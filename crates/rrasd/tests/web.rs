@@ -331,5 +331,21 @@ fn console_refuses_plain_http_off_loopback_and_without_a_way_to_sign_in() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("nobody could sign in"),
         "{out:?}"
+    ); // The files the console signs in with are checked even without the
+       // TLS admin listener.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rrasd"))
+        .args([
+            "--check-config",
+            "--web",
+            "127.0.0.1:8443",
+            "--tokens-file",
+            "/nonexistent/tokens",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("tls.tokens_file /nonexistent/tokens"),
+        "{out:?}"
     );
 }
