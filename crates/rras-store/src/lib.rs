@@ -183,10 +183,9 @@ pub struct Store {
     history_limit: u64,
     audit_limit: u64,
     cache_bytes: usize,
-    quick_repair: bool,
 }
 
-/// How big the store may grow, in rows and in memory, and how it commits.
+/// How big the store may grow, in rows and in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
     /// Ended connections kept (oldest dropped first).
@@ -195,11 +194,6 @@ pub struct StoreOptions {
     pub audit_limit: u64,
     /// redb's page cache, bytes.
     pub cache_bytes: usize,
-    /// Save the allocator state with every commit (a two-phase commit:
-    /// reopening after a crash needs no walk of the file, so a million
-    /// connections restart in ~2 s instead of ~4 s; each commit takes about
-    /// twice as long to become durable). docs/benchmarks.md.
-    pub quick_repair: bool,
 }
 
 impl Default for StoreOptions {
@@ -208,7 +202,6 @@ impl Default for StoreOptions {
             history_limit: 100_000,
             audit_limit: 100_000,
             cache_bytes: DEFAULT_CACHE_BYTES,
-            quick_repair: true,
         }
     }
 }
@@ -250,7 +243,6 @@ impl Store {
             history_limit: options.history_limit,
             audit_limit: options.audit_limit,
             cache_bytes: options.cache_bytes,
-            quick_repair: options.quick_repair,
         };
         // Create the tables so readers never see "table does not exist", and
         // bring an older layout up to this one in the same transaction.
@@ -412,9 +404,8 @@ impl Store {
         // The allocator state goes into every commit (with a two-phase
         // commit), so reopening after kill -9 needs no walk of the whole
         // file: 1M connections come back in ~2 s instead of ~4 s, at no
-        // measurable cost to ingest throughput but about twice the commit
-        // latency (docs/benchmarks.md); `store_quick_repair` chooses.
-        tx.set_quick_repair(self.quick_repair);
+        // measurable cost to ingest (docs/benchmarks.md).
+        tx.set_quick_repair(true);
         {
             let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
             let mut history = tx.open_table(HISTORY).map_err(tx_err)?;

@@ -42,14 +42,10 @@ fn record(handle: u32, version: u64) -> Record {
 }
 
 fn open(disk: &SimDisk) -> Store {
-    // Every other open without quick repair: both of redb's recovery paths
-    // (saved allocator state, or a walk of the file) meet the crashes.
-    static QUICK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
     let options = StoreOptions {
         history_limit: 1_000_000,
         audit_limit: 1000,
         cache_bytes: 1 << 20,
-        quick_repair: QUICK.fetch_xor(true, std::sync::atomic::Ordering::Relaxed),
     };
     // Opening itself may hit injected faults; a bounded number of retries,
     // then once more without faults, which must work.

@@ -40,10 +40,6 @@ pub struct Config {
     /// Memory for the store's page cache, MiB (the live table itself is
     /// always in memory; this caches the file's B-tree pages).
     pub store_cache_mb: u64,
-    /// Save the store's allocator state with every commit: restarts after
-    /// a crash need no walk of the file (1M connections: ~2 s instead of
-    /// ~4 s), commits take about twice as long to become durable.
-    pub store_quick_repair: bool,
     /// Resume cursors one client session may hold.
     pub cursors_per_session: usize,
     /// Resume cursors held in total.
@@ -104,7 +100,6 @@ impl Default for Config {
             metrics: None,
             history_limit: 100_000,
             store_cache_mb: 32,
-            store_quick_repair: true,
             cursors_per_session: 64,
             cursors_total: 65_536,
             cursor_idle_secs: 300,
@@ -596,10 +591,8 @@ mod tests {
     }
 
     #[test]
-    fn store_and_web_keys_parse_and_web_is_checked() {
-        let c = Config::from_toml("store_quick_repair = false\n[web]\nlisten = \"127.0.0.1:8080\"\n").unwrap();
-        assert!(!c.store_quick_repair);
-        assert!(Config::default().store_quick_repair, "fast restarts by default");
+    fn web_key_parses_and_is_checked() {
+        let c = Config::from_toml("[web]\nlisten = \"127.0.0.1:8080\"\n").unwrap();
         assert_eq!(c.web.listen, Some("127.0.0.1:8080".parse().unwrap()));
         // Nobody could sign in: refused, naming the key.
         let err = c.validate().unwrap_err().to_string();

@@ -83,7 +83,6 @@ fn open(disk: &SimDisk) -> Arc<Store> {
         history_limit: 1_000_000,
         audit_limit: 1000,
         cache_bytes: 1 << 20,
-        quick_repair: true,
     };
     disk.set_faults(FaultRates::default());
     Arc::new(Store::open_simulated(disk, options).expect("the store opens after a crash"))
