@@ -1,6 +1,7 @@
 //! `rasctl`: everyday administration of rrasd.
 
 mod demo;
+mod fleet;
 mod output;
 mod ports;
 mod report;
@@ -191,6 +192,10 @@ enum Command {
         /// The code.
         code: u32,
     },
+    /// Many rrasd servers in one view, from NATS JetStream: connections,
+    /// nodes, and disconnect on whichever node has the connection.
+    #[command(subcommand)]
+    Fleet(fleet::FleetCommand),
     /// Report a session event (for hook scripts; needs the admin role).
     #[command(subcommand)]
     Report(report::ReportCommand),
@@ -254,6 +259,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         use clap::CommandFactory;
         clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
         return Ok(());
+    }
+    if let Command::Fleet(command) = cli.command {
+        return fleet::run(command).await;
     }
     if let Command::Demo { watch } = cli.command {
         return demo::run(watch).await;
@@ -445,6 +453,7 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { .. }
+        | Command::Fleet(_)
         | Command::Error { .. }
         | Command::Token(_)
         | Command::Completions { .. }

@@ -22,6 +22,10 @@ use rras_proto::convert::{connection_from_pb, ended_from_pb, from_micros, port_f
 use rras_proto::pb::{self, rras_admin_client::RrasAdminClient};
 use tonic::transport::{Channel, Endpoint};
 
+/// The fleet: many rrasd servers in one view on NATS JetStream (the
+/// reader, fleet disconnect, connection options).
+pub use rras_fleet as fleet;
+
 pub use blocking::BlockingClient;
 pub use error::ClientError;
 pub use pager::ConnectionPager;

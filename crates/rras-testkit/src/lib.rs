@@ -5,6 +5,7 @@
 
 #![allow(missing_docs)]
 
+pub mod nats;
 pub mod netns;
 pub mod ocserv_lab;
 pub mod openvpn_lab;
@@ -51,6 +52,14 @@ pub fn stop_child(child: &mut Option<std::process::Child>) {
         if wait_for(Duration::from_secs(5), || c.try_wait().ok().flatten()).is_none() {
             let _ = c.kill();
         }
+        let _ = c.wait();
+    }
+}
+
+/// SIGKILL an engine process and reap it (by PID).
+pub fn stop_child_now(child: &mut Option<std::process::Child>) {
+    if let Some(mut c) = child.take() {
+        let _ = c.kill();
         let _ = c.wait();
     }
 }
@@ -397,8 +406,22 @@ pub fn disconnect_responder(
     u16,
     std::thread::JoinHandle<Option<rrasd::sources::radius::packet::Packet>>,
 ) {
+    disconnect_responder_at(0, secret, code, error_cause)
+}
+
+/// [`disconnect_responder`] on a given UDP port (0: any), for a NAS whose
+/// port the daemon was told before the responder is needed.
+pub fn disconnect_responder_at(
+    port: u16,
+    secret: &'static str,
+    code: u8,
+    error_cause: Option<u32>,
+) -> (
+    u16,
+    std::thread::JoinHandle<Option<rrasd::sources::radius::packet::Packet>>,
+) {
     use rrasd::sources::radius::packet::{request_authenticator_ok, Packet};
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let sock = std::net::UdpSocket::bind(("127.0.0.1", port)).expect("bind");
     sock.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
     let port = sock.local_addr().expect("addr").port();
     let t = std::thread::spawn(move || {

@@ -67,6 +67,8 @@ pub struct Config {
     pub tls: crate::tls::TlsConfig,
     /// `[web]`: the web console.
     pub web: crate::web::WebConfig,
+    /// `[fleet]`: publish this node to a fleet on NATS JetStream.
+    pub fleet: crate::fleet::FleetConfig,
     /// WireGuard source.
     pub wireguard: crate::sources::wireguard::WireguardConfig,
     /// OpenVPN source.
@@ -113,6 +115,7 @@ impl Default for Config {
             radius: RadiusConfig::default(),
             tls: crate::tls::TlsConfig::default(),
             web: crate::web::WebConfig::default(),
+            fleet: crate::fleet::FleetConfig::default(),
             wireguard: Default::default(),
             openvpn: Default::default(),
             ocserv: Default::default(),
@@ -216,6 +219,10 @@ pub struct Args {
     /// --tls-cert/--tls-key, plain HTTP only on a loopback address.
     #[arg(long, value_name = "ADDR:PORT")]
     pub web: Option<SocketAddr>,
+    /// Publish this node to a fleet on NATS JetStream (URL, comma-separated
+    /// for a cluster; credentials and TLS in `[fleet]`) [default: off].
+    #[arg(long, value_name = "NATS-URL")]
+    pub fleet: Option<String>,
     /// Serve the admin RPC over TLS on ADDR:PORT too [default: off].
     #[arg(long, value_name = "ADDR:PORT")]
     pub admin_tcp: Option<SocketAddr>,
@@ -305,6 +312,9 @@ impl Args {
         set!(opt metrics);
         if self.web.is_some() {
             config.web.listen = self.web;
+        }
+        if self.fleet.is_some() {
+            config.fleet.url = self.fleet.clone();
         }
         if self.radius_acct.is_some() {
             config.radius.listen = self.radius_acct;
@@ -437,6 +447,9 @@ impl Config {
         self.web
             .validate(&self.tls)
             .map_err(|message| ConfigError::Invalid { key: "web", message })?;
+        self.fleet
+            .validate()
+            .map_err(|message| ConfigError::Invalid { key: "fleet", message })?;
         self.openvpn.validate().map_err(|message| ConfigError::Invalid {
             key: "openvpn",
             message,

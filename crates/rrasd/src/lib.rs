@@ -7,6 +7,7 @@ pub mod check;
 pub mod config;
 pub mod config_reference;
 pub mod feed;
+pub mod fleet;
 pub mod inflight;
 pub mod journal;
 pub mod linger;

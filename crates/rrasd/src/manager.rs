@@ -299,6 +299,13 @@ impl ConnectionManager {
         }
     }
 
+    /// Returns once every change handed to the journal before this call is
+    /// durable (and published to the feed): an empty group commit queued
+    /// behind them.
+    pub async fn durable_barrier(&self) -> Result<(), Win32Error> {
+        self.journal.commit(Vec::new()).await.map_err(|e| e.win32())
+    }
+
     /// Ends a connection by handle (admin disconnect, stale sweep).
     pub async fn end_connection(&self, handle: ConnectionHandle, reason: &str) -> Result<(), Win32Error> {
         let c = self.table.get(handle).ok_or(Win32Error::NoConnection)?;

@@ -64,6 +64,10 @@ pub struct Metrics {
     source_state: Family<SourceStateLabel, Gauge>,
     source_sessions: Family<SourceLabel, Gauge>,
     source_restarts: Family<SourceLabel, Gauge>,
+    fleet_connected: Gauge,
+    fleet_lag: Gauge,
+    fleet_published: Counter,
+    fleet_reconciles: Counter,
 }
 
 impl Default for Metrics {
@@ -87,6 +91,28 @@ impl Metrics {
         let source_state = Family::<SourceStateLabel, Gauge>::default();
         let source_sessions = Family::<SourceLabel, Gauge>::default();
         let source_restarts = Family::<SourceLabel, Gauge>::default();
+        let (fleet_connected, fleet_lag) = (Gauge::default(), Gauge::default());
+        let (fleet_published, fleet_reconciles) = (Counter::default(), Counter::default());
+        registry.register(
+            "fleet_connected",
+            "1 while the fleet publisher is connected to NATS",
+            fleet_connected.clone(),
+        );
+        registry.register(
+            "fleet_lag",
+            "Durable changes not yet acknowledged by the fleet's NATS (after the last batch)",
+            fleet_lag.clone(),
+        );
+        registry.register(
+            "fleet_published",
+            "Keys published to the fleet bucket",
+            fleet_published.clone(),
+        );
+        registry.register(
+            "fleet_reconciles",
+            "Times this node's fleet keys were made equal to its table",
+            fleet_reconciles.clone(),
+        );
         registry.register(
             "source_state",
             "1 for the state each source instance is in (starting, ok, degraded, unreachable)",
@@ -131,7 +157,28 @@ impl Metrics {
             source_state,
             source_sessions,
             source_restarts,
+            fleet_connected,
+            fleet_lag,
+            fleet_published,
+            fleet_reconciles,
         }
+    }
+
+    /// Whether the fleet publisher is connected.
+    pub fn fleet_connected(&self, up: bool) {
+        self.fleet_connected.set(i64::from(up));
+    }
+
+    /// A fleet batch was acknowledged: `keys` published, `lag` left.
+    pub fn fleet_published(&self, keys: u64, lag: u64) {
+        self.fleet_published.inc_by(keys);
+        self.fleet_lag.set(i64::try_from(lag).unwrap_or(i64::MAX));
+    }
+
+    /// A reconcile finished.
+    pub fn fleet_reconciled(&self) {
+        self.fleet_reconciles.inc();
+        self.fleet_lag.set(0);
     }
 
     /// Records one RPC.

@@ -320,6 +320,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     if let Some(web) = crate::web::start(&config, manager.clone(), auth.clone()).await? {
         background.push(web);
     }
+    background.extend(crate::fleet::start(&config, manager.clone(), metrics.clone()));
     background.extend(sources::start(&config, manager.clone(), metrics.clone(), stop_rx.clone()).await?);
     if let Some(cli) = config.cli.clone() {
         background.push(tokio::spawn(reload_on_sighup(cli, auth, manager.clone())));

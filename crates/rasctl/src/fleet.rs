@@ -1,0 +1,269 @@
+//! `rasctl fleet`: every rrasd of a fleet in one view, read from NATS
+//! JetStream (no rrasd admin socket involved), and fleet-wide disconnect.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use rras_fleet::options::Reconnect;
+use rras_fleet::{FleetNames, FleetOptions, FleetReader, FleetView};
+use serde::Serialize;
+
+use crate::output::{human_bytes, human_duration, ConnectionJson};
+
+/// How to reach the fleet's NATS (NATS conventions; secrets from files).
+#[derive(Debug, clap::Args)]
+pub(crate) struct NatsArgs {
+    /// NATS server URLs, comma-separated.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RRAS_FLEET_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    nats: String,
+    /// NATS user (with --nats-password-file).
+    #[arg(long, value_name = "USER", requires = "nats_password_file")]
+    nats_user: Option<String>,
+    /// File whose first line is the NATS password.
+    #[arg(long, value_name = "FILE", requires = "nats_user")]
+    nats_password_file: Option<PathBuf>,
+    /// NATS .creds file [env: NATS_CREDS].
+    #[arg(long, value_name = "FILE", env = "NATS_CREDS")]
+    nats_creds: Option<PathBuf>,
+    /// File holding an nkey seed.
+    #[arg(long, value_name = "FILE")]
+    nats_nkey: Option<PathBuf>,
+    /// CA of the NATS servers' certificates.
+    #[arg(long, value_name = "FILE")]
+    nats_ca: Option<PathBuf>,
+}
+
+impl NatsArgs {
+    async fn connect(&self) -> anyhow::Result<async_nats::Client> {
+        let options = FleetOptions {
+            url: Some(self.nats.clone()),
+            user: self.nats_user.clone(),
+            password_file: self.nats_password_file.clone(),
+            creds_file: self.nats_creds.clone(),
+            nkey_seed_file: self.nats_nkey.clone(),
+            tls_ca: self.nats_ca.clone(),
+            ..Default::default()
+        };
+        options.validate().map_err(|e| anyhow::anyhow!("fleet: {e}"))?;
+        Ok(options.connect("rasctl fleet", Reconnect::Fail).await?)
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum FleetCommand {
+    /// Every connection of every node (the merged view).
+    Connections {
+        #[command(flatten)]
+        nats: NatsArgs,
+        /// JSON array (each connection as `rasctl connections --json`,
+        /// plus node, node_name, stale).
+        #[arg(long, conflicts_with = "jsonl")]
+        json: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        jsonl: bool,
+        /// Only this node (id, id prefix or name).
+        #[arg(long)]
+        node: Option<String>,
+        /// Only this user.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// The nodes: name, version, connections, last heartbeat, lag.
+    Nodes {
+        #[command(flatten)]
+        nats: NatsArgs,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hang up a connection on whichever node has it: NODE:HANDLE (node id,
+    /// id prefix or name). The node carries it out under its own rules and
+    /// audits it as fleet:<caller>.
+    Disconnect {
+        #[command(flatten)]
+        nats: NatsArgs,
+        /// NODE:HANDLE.
+        target: String,
+        /// Who asks, for the node's audit trail [default: $USER].
+        #[arg(long = "as", value_name = "NAME")]
+        caller: Option<String>,
+    },
+}
+
+#[derive(Serialize)]
+struct FleetConnectionJson<'a> {
+    node: &'a str,
+    node_name: &'a str,
+    stale: bool,
+    #[serde(flatten)]
+    connection: ConnectionJson<'a>,
+}
+
+fn node_name<'a>(view: &'a FleetView, node: &'a str) -> &'a str {
+    view.nodes()
+        .get(node)
+        .and_then(|s| s.beat.as_ref())
+        .map_or(node, |b| b.name.as_str())
+}
+
+pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
+    let names = FleetNames::default();
+    match command {
+        FleetCommand::Connections {
+            nats,
+            json,
+            jsonl,
+            node,
+            user,
+        } => {
+            let client = nats.connect().await?;
+            let reader = FleetReader::open(&client, &names).await?;
+            let view = reader.view();
+            let node = node.map(|n| view.find_node(&n).map(str::to_owned)).transpose()?;
+            let now = SystemTime::now();
+            let rows: Vec<_> = view
+                .connections()
+                .into_iter()
+                .filter(|c| node.as_deref().is_none_or(|n| c.node == n))
+                .filter_map(|c| c.connection().map(|conn| (c, conn)))
+                .filter(|(_, conn)| {
+                    user.as_deref()
+                        .is_none_or(|u| conn.info.user_name.eq_ignore_ascii_case(u))
+                })
+                .collect();
+            if json || jsonl {
+                let objects = rows.iter().map(|(c, conn)| FleetConnectionJson {
+                    node: c.node,
+                    node_name: node_name(view, c.node),
+                    stale: c.stale,
+                    connection: ConnectionJson::new(conn, now),
+                });
+                if jsonl {
+                    for o in objects {
+                        println!("{}", serde_json::to_string(&o)?);
+                    }
+                } else {
+                    println!("{}", serde_json::to_string_pretty(&objects.collect::<Vec<_>>())?);
+                }
+                return Ok(());
+            }
+            let mut table = Table::new();
+            table
+                .load_preset(UTF8_FULL_CONDENSED)
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_header([
+                    "Node",
+                    "Handle",
+                    "User",
+                    "Engine",
+                    "Iface",
+                    "Client IP",
+                    "Duration",
+                    "Rx",
+                    "Tx",
+                    "State",
+                ]);
+            for (c, conn) in &rows {
+                let i = &conn.info;
+                table.add_row([
+                    node_name(view, c.node).to_owned(),
+                    c.handle.to_string(),
+                    i.account(),
+                    i.source.engine.to_string(),
+                    i.interface_name.clone(),
+                    i.client_address().map(|a| a.to_string()).unwrap_or_default(),
+                    human_duration(i.connect_duration(now)),
+                    human_bytes(i.stats.bytes_rcved),
+                    human_bytes(i.stats.bytes_xmited),
+                    if c.stale { "stale" } else { "live" }.to_owned(),
+                ]);
+            }
+            println!("{table}");
+            let stale = rows.iter().filter(|(c, _)| c.stale).count();
+            println!(
+                "{} connection(s) on {} node(s), {stale} stale",
+                rows.len(),
+                view.nodes().len()
+            );
+            Ok(())
+        }
+        FleetCommand::Nodes { nats, json } => {
+            let client = nats.connect().await?;
+            let view = FleetReader::nodes(&client, &names).await?;
+            let now = SystemTime::now();
+            if json {
+                let nodes: Vec<_> = view
+                    .nodes()
+                    .iter()
+                    .map(|(id, s)| {
+                        serde_json::json!({
+                            "node": id,
+                            "stale": s.is_stale(now),
+                            "beat": s.beat,
+                            "lag": s.beat.as_ref().map(|b| b.lag()),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&nodes)?);
+                return Ok(());
+            }
+            let mut table = Table::new();
+            table
+                .load_preset(UTF8_FULL_CONDENSED)
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_header([
+                    "Node",
+                    "Name",
+                    "Version",
+                    "Connections",
+                    "Last heartbeat",
+                    "Lag",
+                    "State",
+                ]);
+            for (id, s) in view.nodes() {
+                let state = if s.is_stale(now) {
+                    "stale"
+                } else {
+                    s.beat.as_ref().map_or("?", |b| b.state.as_str())
+                };
+                let (name, version, connections, ago, lag) = match &s.beat {
+                    Some(b) => (
+                        b.name.clone(),
+                        b.version.clone(),
+                        b.connections.to_string(),
+                        format!("{} ago", human_duration(now.duration_since(b.at()).unwrap_or_default())),
+                        b.lag().to_string(),
+                    ),
+                    None => Default::default(),
+                };
+                table.add_row([id.clone(), name, version, connections, ago, lag, state.to_owned()]);
+            }
+            println!("{table}");
+            Ok(())
+        }
+        FleetCommand::Disconnect { nats, target, caller } => {
+            let (node, handle) = target
+                .rsplit_once(':')
+                .and_then(|(n, h)| Some((n, h.parse::<u32>().ok()?)))
+                .context("expected NODE:HANDLE (node id, id prefix or name, and a connection handle)")?;
+            let client = nats.connect().await?;
+            let view = FleetReader::nodes(&client, &names).await?;
+            let node = view.find_node(node)?;
+            let caller = caller
+                .or_else(|| std::env::var("USER").ok())
+                .or_else(|| std::env::var("LOGNAME").ok())
+                .unwrap_or_else(|| "rasctl".into());
+            rras_fleet::disconnect(&client, &names, node, handle, &caller).await?;
+            println!("disconnected {handle} on {} ({node})", node_name(&view, node));
+            Ok(())
+        }
+    }
+}

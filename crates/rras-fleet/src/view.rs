@@ -1,0 +1,442 @@
+//! `FleetReader`: the merged view of every node's connections, built by
+//! watching the two buckets — first the last message of every key (a
+//! complete snapshot once the watch has caught up), then every change as it
+//! is stored. The same consumer is the live feed, so a view is never
+//! re-listed to stay current.
+//!
+//! Everything in the buckets is untrusted: a key that is not
+//! `<node>.<handle>`, a value that does not decode as a connection record
+//! of that handle, or a malformed heartbeat is skipped and counted.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
+
+use async_nats::jetstream::kv;
+use futures_util::StreamExt;
+use rras_core::{Connection, Record};
+
+use crate::buckets::{self, Buckets};
+use crate::{ConnectionKey, FleetError, FleetNames, NodeBeat};
+
+/// What a reader knows of one node.
+#[derive(Debug, Clone, Default)]
+pub struct NodeStatus {
+    /// Its last heartbeat (None: its connections are in the bucket but it
+    /// never beat, or its beat was malformed).
+    pub beat: Option<NodeBeat>,
+    /// Its connections in this view.
+    pub connections: usize,
+}
+
+impl NodeStatus {
+    /// No recent heartbeat: its connections may be out of date.
+    pub fn is_stale(&self, now: SystemTime) -> bool {
+        self.beat.as_ref().is_none_or(|b| b.is_stale(now))
+    }
+}
+
+/// One connection of the merged view.
+#[derive(Debug, Clone, Copy)]
+pub struct FleetConnection<'a> {
+    /// The owning node's id.
+    pub node: &'a str,
+    /// Its handle there.
+    pub handle: u32,
+    /// Whether the owning node is stale.
+    pub stale: bool,
+    record: &'a [u8],
+}
+
+impl FleetConnection<'_> {
+    /// The connection (decoded from its record; records are checked when
+    /// stored, so None does not happen for an entry of a view).
+    pub fn connection(&self) -> Option<Connection> {
+        Record::from_bytes(self.record).ok().map(|r| r.decode())
+    }
+
+    /// The record bytes as the node published them.
+    pub fn record(&self) -> &[u8] {
+        self.record
+    }
+}
+
+/// The merged view: every node and every connection.
+#[derive(Debug, Default)]
+pub struct FleetView {
+    nodes: BTreeMap<String, NodeStatus>,
+    /// Node ids by index (keys of `connections` use the index: a million
+    /// connections do not each carry a 36-byte id).
+    node_ids: Vec<String>,
+    node_index: HashMap<String, u32>,
+    connections: HashMap<(u32, u32), Box<[u8]>>,
+    /// Keys or values that were not what a node publishes.
+    pub skipped: u64,
+}
+
+/// What changed in the view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FleetEvent {
+    /// A connection came up or changed.
+    Put(ConnectionKey),
+    /// A connection ended (or its node took it back).
+    Removed(ConnectionKey),
+    /// A node's heartbeat (or its removal).
+    Node(String),
+    /// Something malformed was skipped.
+    Skipped,
+}
+
+impl FleetView {
+    /// Connections in the view.
+    pub fn len(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// No connections.
+    pub fn is_empty(&self) -> bool {
+        self.connections.is_empty()
+    }
+
+    /// Every node that beat or has connections, by id.
+    pub fn nodes(&self) -> &BTreeMap<String, NodeStatus> {
+        &self.nodes
+    }
+
+    /// A node by id, unique id prefix, or name.
+    pub fn find_node<'a>(&'a self, wanted: &str) -> Result<&'a str, FleetError> {
+        if let Some((id, _)) = self.nodes.get_key_value(wanted) {
+            return Ok(id);
+        }
+        let matches: Vec<&str> = self
+            .nodes
+            .iter()
+            .filter(|(id, s)| id.starts_with(wanted) || s.beat.as_ref().is_some_and(|b| b.name == wanted))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(one),
+            [] => Err(FleetError::UnknownNode(wanted.to_owned())),
+            _ => Err(FleetError::UnknownNode(format!(
+                "{wanted} (ambiguous: {})",
+                matches.join(", ")
+            ))),
+        }
+    }
+
+    /// One connection.
+    pub fn get(&self, node: &str, handle: u32) -> Option<FleetConnection<'_>> {
+        let ix = *self.node_index.get(node)?;
+        let record = self.connections.get(&(ix, handle))?;
+        Some(self.entry(ix, handle, record, SystemTime::now()))
+    }
+
+    /// Every connection, sorted by node id then handle.
+    pub fn connections(&self) -> Vec<FleetConnection<'_>> {
+        let now = SystemTime::now();
+        let mut all: Vec<FleetConnection<'_>> = self
+            .connections
+            .iter()
+            .map(|(&(ix, h), r)| self.entry(ix, h, r, now))
+            .collect();
+        all.sort_unstable_by(|a, b| (a.node, a.handle).cmp(&(b.node, b.handle)));
+        all
+    }
+
+    fn entry<'a>(&'a self, ix: u32, handle: u32, record: &'a [u8], now: SystemTime) -> FleetConnection<'a> {
+        let node = self.node_ids[ix as usize].as_str();
+        let stale = self.nodes.get(node).is_none_or(|s| s.is_stale(now));
+        FleetConnection {
+            node,
+            handle,
+            stale,
+            record,
+        }
+    }
+
+    fn node_ix(&mut self, node: &str) -> u32 {
+        if let Some(&ix) = self.node_index.get(node) {
+            return ix;
+        }
+        let ix = self.node_ids.len() as u32;
+        self.node_ids.push(node.to_owned());
+        self.node_index.insert(node.to_owned(), ix);
+        self.nodes.entry(node.to_owned()).or_default();
+        ix
+    }
+
+    /// Applies one entry of the connections bucket.
+    pub fn apply_connection(&mut self, key: &str, operation: kv::Operation, value: &[u8]) -> FleetEvent {
+        let Some(k) = ConnectionKey::parse(key) else {
+            self.skipped += 1;
+            return FleetEvent::Skipped;
+        };
+        match operation {
+            kv::Operation::Put => {
+                let valid = Record::from_bytes(value).is_ok_and(|r| r.handle().get() == k.handle);
+                if !valid {
+                    self.skipped += 1;
+                    return FleetEvent::Skipped;
+                }
+                let ix = self.node_ix(&k.node);
+                if self.connections.insert((ix, k.handle), value.into()).is_none() {
+                    if let Some(s) = self.nodes.get_mut(&k.node) {
+                        s.connections += 1;
+                    }
+                }
+                FleetEvent::Put(k)
+            }
+            kv::Operation::Delete | kv::Operation::Purge => {
+                if let Some(&ix) = self.node_index.get(&k.node) {
+                    if self.connections.remove(&(ix, k.handle)).is_some() {
+                        if let Some(s) = self.nodes.get_mut(&k.node) {
+                            s.connections -= 1;
+                        }
+                    }
+                }
+                FleetEvent::Removed(k)
+            }
+        }
+    }
+
+    /// Applies one entry of the nodes bucket.
+    pub fn apply_beat(&mut self, key: &str, operation: kv::Operation, value: &[u8]) -> FleetEvent {
+        if !crate::names::is_node_id(key) {
+            self.skipped += 1;
+            return FleetEvent::Skipped;
+        }
+        let beat = match operation {
+            kv::Operation::Put => match NodeBeat::from_json(value) {
+                Ok(b) if b.node == key => Some(b),
+                _ => {
+                    self.skipped += 1;
+                    return FleetEvent::Skipped;
+                }
+            },
+            _ => None,
+        };
+        self.node_ix(key);
+        if let Some(s) = self.nodes.get_mut(key) {
+            s.beat = beat;
+        }
+        FleetEvent::Node(key.to_owned())
+    }
+}
+
+/// One bucket being followed: its watch, and the newest revision (stream
+/// sequence) applied, to resume from if the watch breaks.
+struct Followed {
+    store: kv::Store,
+    watch: kv::Watch,
+    last: u64,
+}
+
+/// How long a broken watch is retried before the reader gives up (a NATS
+/// server failing over takes seconds).
+const RESUME_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Followed {
+    async fn open(store: kv::Store) -> Result<Self, FleetError> {
+        let watch = store.watch_with_history(">").await.map_err(FleetError::js)?;
+        Ok(Followed { store, watch, last: 0 })
+    }
+
+    /// The next entry not seen yet. A watch that fails (its server went
+    /// away, its consumer was lost) is opened again after the last
+    /// revision applied: every later message comes, none twice.
+    async fn next(&mut self) -> Result<kv::Entry, FleetError> {
+        let mut broken_since: Option<tokio::time::Instant> = None;
+        loop {
+            let failure = match self.watch.next().await {
+                Some(Ok(e)) if e.revision <= self.last => continue,
+                Some(Ok(e)) => {
+                    self.last = e.revision;
+                    return Ok(e);
+                }
+                Some(Err(e)) => e.to_string(),
+                None => "the watch ended".to_owned(),
+            };
+            let since = *broken_since.get_or_insert_with(tokio::time::Instant::now);
+            tracing::warn!("fleet reader: {failure}; resuming after revision {}", self.last);
+            loop {
+                match self.store.watch_all_from_revision(self.last + 1).await {
+                    Ok(w) => {
+                        self.watch = w;
+                        break;
+                    }
+                    Err(e) if since.elapsed() > RESUME_FOR => return Err(FleetError::js(e)),
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+                }
+            }
+        }
+    }
+
+    /// Applies entries until the watch has delivered the last message of
+    /// every key that existed when it started. The bucket's message count
+    /// says whether anything will come at all (an empty bucket delivers
+    /// nothing).
+    async fn catch_up(&mut self, mut apply: impl FnMut(&kv::Entry)) -> Result<(), FleetError> {
+        if self.store.status().await.map_err(FleetError::js)?.values() == 0 {
+            return Ok(());
+        }
+        loop {
+            let e = self.next().await?;
+            apply(&e);
+            if e.delta == 0 || e.seen_current {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Watches the fleet and keeps a [`FleetView`] current.
+pub struct FleetReader {
+    connections: Followed,
+    nodes: Followed,
+    view: FleetView,
+}
+
+impl std::fmt::Debug for FleetReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetReader")
+            .field("view", &self.view)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FleetReader {
+    /// Opens the buckets and reads until the view is complete: every key's
+    /// last message as of the moment the watch started.
+    pub async fn open(client: &async_nats::Client, names: &FleetNames) -> Result<Self, FleetError> {
+        let js = async_nats::jetstream::new(client.clone());
+        let Buckets { connections, nodes } = buckets::open(&js, names).await?;
+        let mut reader = FleetReader {
+            connections: Followed::open(connections).await?,
+            nodes: Followed::open(nodes).await?,
+            view: FleetView::default(),
+        };
+        let view = &mut reader.view;
+        reader
+            .nodes
+            .catch_up(|e| {
+                view.apply_beat(&e.key, e.operation, &e.value);
+            })
+            .await?;
+        reader
+            .connections
+            .catch_up(|e| {
+                view.apply_connection(&e.key, e.operation, &e.value);
+            })
+            .await?;
+        Ok(reader)
+    }
+
+    /// Just the nodes (their heartbeats), without reading a single
+    /// connection: what `rasctl fleet nodes` and a disconnect need.
+    pub async fn nodes(client: &async_nats::Client, names: &FleetNames) -> Result<FleetView, FleetError> {
+        let js = async_nats::jetstream::new(client.clone());
+        let Buckets { nodes, .. } = buckets::open(&js, names).await?;
+        let mut view = FleetView::default();
+        Followed::open(nodes)
+            .await?
+            .catch_up(|e| {
+                view.apply_beat(&e.key, e.operation, &e.value);
+            })
+            .await?;
+        Ok(view)
+    }
+
+    /// The view.
+    pub fn view(&self) -> &FleetView {
+        &self.view
+    }
+
+    /// Waits for the next change and applies it.
+    pub async fn next(&mut self) -> Result<FleetEvent, FleetError> {
+        tokio::select! {
+            e = self.connections.next() => {
+                let e = e?;
+                Ok(self.view.apply_connection(&e.key, e.operation, &e.value))
+            }
+            e = self.nodes.next() => {
+                let e = e?;
+                Ok(self.view.apply_beat(&e.key, e.operation, &e.value))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rras_core::ConnectionHandle;
+
+    fn record(handle: u32, user: &str) -> Vec<u8> {
+        let mut info = rras_core::synthetic::connection(u64::from(handle), SystemTime::now());
+        info.user_name = user.into();
+        Record::encode_info(ConnectionHandle::new(handle).unwrap(), &info)
+            .as_bytes()
+            .to_vec()
+    }
+
+    #[test]
+    fn puts_deletes_beats_and_hostile_entries() {
+        let mut v = FleetView::default();
+        let a = "aaaa-1";
+        assert_eq!(
+            v.apply_connection("aaaa-1.7", kv::Operation::Put, &record(7, "alice")),
+            FleetEvent::Put(ConnectionKey {
+                node: a.into(),
+                handle: 7
+            })
+        );
+        v.apply_connection("aaaa-1.8", kv::Operation::Put, &record(8, "bob"));
+        v.apply_connection("bbbb-2.7", kv::Operation::Put, &record(7, "carol"));
+        assert_eq!(v.len(), 3);
+        assert_eq!(v.get(a, 7).unwrap().connection().unwrap().info.user_name, "alice");
+        // The same key again replaces; a delete removes; both count right.
+        v.apply_connection("aaaa-1.7", kv::Operation::Put, &record(7, "alice2"));
+        v.apply_connection("aaaa-1.8", kv::Operation::Delete, b"");
+        assert_eq!(v.len(), 2);
+        assert_eq!(v.nodes()[a].connections, 1);
+        // Hostile: a record of another handle, garbage, a foreign key.
+        assert_eq!(
+            v.apply_connection("aaaa-1.9", kv::Operation::Put, &record(10, "x")),
+            FleetEvent::Skipped
+        );
+        assert_eq!(
+            v.apply_connection("aaaa-1.9", kv::Operation::Put, b"\x02garbage"),
+            FleetEvent::Skipped
+        );
+        assert_eq!(
+            v.apply_connection("weird", kv::Operation::Put, &record(1, "x")),
+            FleetEvent::Skipped
+        );
+        assert_eq!(v.skipped, 3);
+        // No beat: stale; a fresh beat: live; lookups by name and prefix.
+        let now = SystemTime::now();
+        assert!(v.connections().iter().all(|c| c.stale));
+        let beat = NodeBeat {
+            node: a.into(),
+            name: "vpn-a".into(),
+            version: "t".into(),
+            connections: 1,
+            revision: 1,
+            published: 1,
+            state: "synced".into(),
+            at_ms: NodeBeat::millis(now),
+            interval_ms: 2000,
+            disconnect: true,
+        };
+        v.apply_beat(a, kv::Operation::Put, &serde_json::to_vec(&beat).unwrap());
+        let stale: Vec<bool> = v.connections().iter().map(|c| c.stale).collect();
+        assert_eq!(stale, [false, true], "sorted by node: aaaa-1 live, bbbb-2 stale");
+        assert_eq!(v.find_node("vpn-a").unwrap(), a);
+        assert_eq!(v.find_node("bbbb").unwrap(), "bbbb-2");
+        assert!(v.find_node("zzz").is_err());
+        // A beat under another node's key is refused.
+        assert_eq!(
+            v.apply_beat("bbbb-2", kv::Operation::Put, &serde_json::to_vec(&beat).unwrap()),
+            FleetEvent::Skipped
+        );
+    }
+}

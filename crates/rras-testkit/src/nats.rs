@@ -1,0 +1,203 @@
+//! A real `nats-server` cluster for fleet tests: three servers with
+//! JetStream (file storage in a temp dir), clustered over loopback, with
+//! the fleet's accounts and permissions (docs/fleet.md shows the same).
+//! Servers can be killed and restarted on their own state; everything is
+//! killed by PID on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::{free_tcp_port, wait_for};
+
+/// Users of the test accounts, each with the password `<user>-pw`:
+/// `rrasd` (a node: everything in the fleet account), `operator` (reads
+/// the fleet, may send disconnects), `viewer` (reads only), `snoop` (in
+/// the fleet account, no rights on it), `outsider` (another account).
+pub const USERS: [&str; 5] = ["rrasd", "operator", "viewer", "snoop", "outsider"];
+
+/// What a fleet reader needs: look at and watch the two buckets.
+const READ_FLEET: &str = r#""$JS.API.INFO",
+        "$JS.API.STREAM.INFO.KV_rras_connections", "$JS.API.STREAM.INFO.KV_rras_nodes",
+        "$JS.API.CONSUMER.CREATE.KV_rras_connections", "$JS.API.CONSUMER.CREATE.KV_rras_connections.>",
+        "$JS.API.CONSUMER.CREATE.KV_rras_nodes", "$JS.API.CONSUMER.CREATE.KV_rras_nodes.>",
+        "$JS.API.CONSUMER.DELETE.KV_rras_connections.*", "$JS.API.CONSUMER.DELETE.KV_rras_nodes.*",
+        "$JS.FC.>""#;
+
+/// The accounts block of every server (docs/fleet.md has this too).
+pub fn accounts() -> String {
+    format!(
+        r#"accounts {{
+  FLEET {{
+    jetstream: enabled
+    users: [
+      {{ user: rrasd, password: rrasd-pw }}
+      {{ user: operator, password: operator-pw, permissions: {{
+          publish: {{ allow: [{READ_FLEET}, "rras.fleet.*.disconnect"] }},
+          subscribe: {{ allow: ["_INBOX.>"] }} }} }}
+      {{ user: viewer, password: viewer-pw, permissions: {{
+          publish: {{ allow: [{READ_FLEET}] }},
+          subscribe: {{ allow: ["_INBOX.>"] }} }} }}
+      {{ user: snoop, password: snoop-pw, permissions: {{
+          publish: {{ allow: ["snoop.>"] }},
+          subscribe: {{ allow: ["_INBOX.>", "snoop.>"] }} }} }}
+    ]
+  }}
+  OTHER {{
+    jetstream: enabled
+    users: [ {{ user: outsider, password: outsider-pw }} ]
+  }}
+}}
+"#
+    )
+}
+
+/// One server of the cluster.
+#[derive(Debug)]
+struct Server {
+    config: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+/// Three clustered nats-server processes.
+#[derive(Debug)]
+pub struct NatsCluster {
+    /// Configs, stores and logs.
+    pub dir: tempfile::TempDir,
+    servers: Vec<Server>,
+}
+
+impl NatsCluster {
+    /// Starts three servers and waits until JetStream answers with a leader.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_tcp_port(), free_tcp_port())).collect();
+        let routes: Vec<String> = ports
+            .iter()
+            .map(|(_, c)| format!("nats-route://127.0.0.1:{c}"))
+            .collect();
+        let mut servers = Vec::new();
+        for (i, (port, cluster)) in ports.iter().enumerate() {
+            let store = dir.path().join(format!("n{i}"));
+            let config = dir.path().join(format!("n{i}.conf"));
+            let text = format!(
+                "server_name: n{i}\nlisten: 127.0.0.1:{port}\n\
+                 jetstream {{ store_dir: \"{}\", max_memory_store: 256MB, max_file_store: 2GB }}\n\
+                 cluster {{ name: rras, listen: 127.0.0.1:{cluster}, routes: [{}] }}\n{}",
+                store.display(),
+                routes.join(", "),
+                accounts()
+            );
+            std::fs::write(&config, text).expect("write nats config");
+            servers.push(Server {
+                config,
+                port: *port,
+                child: None,
+            });
+        }
+        let mut cluster = NatsCluster { dir, servers };
+        for i in 0..3 {
+            cluster.spawn(i);
+        }
+        cluster.wait_ready();
+        cluster
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("n{i}.log")))
+            .expect("nats log");
+        let child = Command::new("nats-server")
+            .arg("-c")
+            .arg(&self.servers[i].config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn nats-server");
+        self.servers[i].child = Some(child);
+    }
+
+    /// Waits (≤ 30 s) until every running server is up and the JetStream
+    /// meta group has a leader (a stream can be created).
+    pub fn wait_ready(&self) {
+        let rt = crate::runtime();
+        let urls: Vec<String> = self.urls().split(',').map(str::to_owned).collect();
+        let ok = wait_for(Duration::from_secs(30), || {
+            rt.block_on(async {
+                let client = async_nats::ConnectOptions::with_user_and_password("rrasd".into(), "rrasd-pw".into())
+                    .connect(urls.as_slice())
+                    .await
+                    .ok()?;
+                let js = async_nats::jetstream::new(client);
+                js.get_or_create_stream(async_nats::jetstream::stream::Config {
+                    name: "READY".into(),
+                    subjects: vec!["ready.>".into()],
+                    num_replicas: 3,
+                    ..Default::default()
+                })
+                .await
+                .ok()
+                .map(|_| ())
+            })
+        });
+        assert!(ok.is_some(), "nats cluster did not become ready:\n{}", self.logs());
+    }
+
+    /// `nats://127.0.0.1:P1,…` of every server.
+    pub fn urls(&self) -> String {
+        self.servers
+            .iter()
+            .map(|s| format!("nats://127.0.0.1:{}", s.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The URL of server `i` alone.
+    pub fn url(&self, i: usize) -> String {
+        format!("nats://127.0.0.1:{}", self.servers[i].port)
+    }
+
+    /// SIGKILL server `i` (its store stays for a restart).
+    pub fn kill(&mut self, i: usize) {
+        crate::stop_child_now(&mut self.servers[i].child);
+    }
+
+    /// Starts server `i` again on its store.
+    pub fn restart(&mut self, i: usize) {
+        self.spawn(i);
+        let port = self.servers[i].port;
+        let up = wait_for(Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        assert!(up.is_some(), "nats server {i} did not come back:\n{}", self.logs());
+    }
+
+    /// Every server's log (for assertion messages).
+    pub fn logs(&self) -> String {
+        (0..self.servers.len())
+            .map(|i| {
+                let log = std::fs::read_to_string(self.dir.path().join(format!("n{i}.log"))).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                format!("--- n{i}\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Where the test configs live.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for s in &mut self.servers {
+            crate::stop_child_now(&mut s.child);
+        }
+    }
+}

@@ -1,0 +1,730 @@
+//! The fleet publisher: this node's connection table, mirrored into the
+//! fleet's JetStream bucket from the change feed, plus a heartbeat and the
+//! fleet disconnect responder (rras-fleet has the names and formats).
+//!
+//! Only durable changes go out: the publisher is a watcher of the change
+//! feed, so the fleet is never ahead of what this node made durable. On
+//! every (re)connect, and whenever it fell too far behind the feed, it
+//! reconciles: it lists this node's keys in the bucket and makes them equal
+//! to the table (puts what differs, deletes what ended while NATS was away)
+//! and then follows the feed from the revision the table was read at.
+//!
+//! Publishing never holds up ingest or the admin RPC: the feed's bounded
+//! backlog is the queue. Changes that arrive while a batch is being
+//! acknowledged are coalesced per connection (the newest state wins); a
+//! publisher that falls more than the feed's backlog behind is cut off and
+//! reconciles, which costs one listing instead of unbounded memory. Lag
+//! (revisions made durable but not yet acknowledged by NATS) is a metric
+//! and part of every heartbeat.
+//!
+//! Ended connections leave a delete marker (the live view needs it). Markers
+//! older than `tombstone_keep_secs` are purged, so the bucket holds live
+//! connections plus recent ends, not every session ever.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use async_nats::jetstream::{self, consumer};
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use rras_core::{AuditRecord, ConnectionHandle, Win32Error};
+use rras_fleet::options::{Connects, Reconnect};
+use rras_fleet::{DisconnectReply, DisconnectRequest, FleetError, FleetNames, FleetOptions, NodeBeat};
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+
+use crate::feed::{ChangeBody, Subscription};
+use crate::manager::ConnectionManager;
+use crate::metrics::Metrics;
+
+/// `[fleet]`: publish this node into a fleet on NATS JetStream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetConfig {
+    /// NATS server URLs, comma-separated (`nats://…`, `tls://…`); off when
+    /// absent.
+    pub url: Option<String>,
+    /// NATS user (with `password_file`).
+    pub user: Option<String>,
+    /// File whose first line is the NATS password.
+    pub password_file: Option<PathBuf>,
+    /// NATS `.creds` file (JWT + nkey seed).
+    pub creds_file: Option<PathBuf>,
+    /// File with an nkey seed.
+    pub nkey_seed_file: Option<PathBuf>,
+    /// CA (PEM) that signed the NATS servers' certificates.
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for NATS servers that ask for one.
+    pub tls_cert: Option<PathBuf>,
+    /// Its key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// This node's name in fleet views [default: the host name]; the key
+    /// in the buckets is the node id, which never changes.
+    pub name: Option<String>,
+    /// Replicas of the buckets when this node creates them (3 on a
+    /// three-server cluster).
+    pub replicas: usize,
+    /// Seconds between heartbeats; a node is stale after three missed.
+    pub heartbeat_secs: u64,
+    /// Take fleet disconnect requests (sent by NATS users allowed on
+    /// `rras.fleet.<node>.disconnect`).
+    pub disconnect: bool,
+    /// Seconds a delete marker of an ended connection stays in the bucket
+    /// (a fleet reader cut off from NATS longer than this reloads).
+    pub tombstone_keep_secs: u64,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        FleetConfig {
+            url: None,
+            user: None,
+            password_file: None,
+            creds_file: None,
+            nkey_seed_file: None,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            name: None,
+            replicas: 1,
+            heartbeat_secs: 2,
+            disconnect: true,
+            tombstone_keep_secs: 3600,
+        }
+    }
+}
+
+impl FleetConfig {
+    /// The connection part.
+    pub fn options(&self) -> FleetOptions {
+        FleetOptions {
+            url: self.url.clone(),
+            user: self.user.clone(),
+            password_file: self.password_file.clone(),
+            creds_file: self.creds_file.clone(),
+            nkey_seed_file: self.nkey_seed_file.clone(),
+            tls_ca: self.tls_ca.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+        }
+    }
+
+    /// Checks the section (only when a URL turns the fleet on).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.url.is_none() {
+            return Ok(());
+        }
+        self.options().validate()?;
+        if !(1..=5).contains(&self.replicas) {
+            return Err("replicas must be 1 to 5".into());
+        }
+        if !(1..=300).contains(&self.heartbeat_secs) {
+            return Err("heartbeat_secs must be 1 to 300".into());
+        }
+        if let Some(name) = &self.name {
+            if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+                return Err("name must be 1–64 printable characters".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "rrasd".into())
+        })
+    }
+}
+
+/// Changes published in one batch before their acknowledgements are
+/// awaited (bounds what one NATS hiccup has in flight).
+const WINDOW: usize = 1024;
+/// Changes taken from the feed into one batch.
+const BATCH: usize = 8192;
+/// Fleet disconnect requests handled at once.
+const MAX_DISCONNECTS: usize = 16;
+/// Delete markers remembered for purging (older ones wait for the next
+/// reconcile, which sweeps every old marker of this node).
+const MAX_TOMBSTONES: usize = 1 << 20;
+
+/// What the publisher shares with its heartbeat.
+#[derive(Debug, Default)]
+struct Progress {
+    published: AtomicU64,
+    synced: AtomicBool,
+}
+
+/// Starts the fleet tasks if `[fleet] url` is set.
+pub fn start(config: &crate::Config, manager: Arc<ConnectionManager>, metrics: Arc<Metrics>) -> Option<JoinHandle<()>> {
+    config.fleet.url.as_ref()?;
+    let publisher = Publisher {
+        node: manager.node_id().to_string(),
+        name: config.fleet.display_name(),
+        names: FleetNames::default(),
+        config: config.fleet.clone(),
+        manager,
+        metrics,
+        progress: Arc::new(Progress::default()),
+        tombstones: VecDeque::new(),
+        connects: Arc::new(Connects::default()),
+    };
+    Some(tokio::spawn(publisher.run()))
+}
+
+struct Publisher {
+    node: String,
+    name: String,
+    names: FleetNames,
+    config: FleetConfig,
+    manager: Arc<ConnectionManager>,
+    metrics: Arc<Metrics>,
+    progress: Arc<Progress>,
+    /// Delete markers published, oldest first, to purge when old.
+    tombstones: VecDeque<(Instant, u32)>,
+    /// NATS (re)connections: each one means a reconcile.
+    connects: Arc<Connects>,
+}
+
+/// Why a publishing session ended.
+enum Interrupted {
+    /// NATS failed; wait for the connection and reconcile.
+    Nats(FleetError),
+    /// Fell behind the feed: reconcile at once.
+    Resync,
+    /// NATS reconnected: whatever was lost meanwhile, reconcile.
+    Reconnected,
+}
+
+impl From<FleetError> for Interrupted {
+    fn from(e: FleetError) -> Self {
+        Interrupted::Nats(e)
+    }
+}
+
+fn js_err(e: impl std::fmt::Display) -> Interrupted {
+    Interrupted::Nats(FleetError::JetStream(e.to_string()))
+}
+
+impl Publisher {
+    async fn run(mut self) {
+        let client = match self
+            .config
+            .options()
+            .connect_watched(
+                &format!("rrasd {}", self.name),
+                Reconnect::Forever,
+                self.connects.clone(),
+            )
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("fleet: {e}; this node is not published");
+                return;
+            }
+        };
+        tracing::info!(node = %self.node, name = %self.name, "fleet: publishing to NATS");
+        let responder = tokio::spawn(respond_to_disconnects(
+            client.clone(),
+            self.names.disconnect_subject(&self.node),
+            self.manager.clone(),
+            self.config.disconnect,
+        ));
+        let beats = tokio::spawn(heartbeat(
+            client.clone(),
+            self.beat_template(),
+            self.names.beat_subject(&self.node),
+            self.manager.clone(),
+            self.progress.clone(),
+            Duration::from_secs(self.config.heartbeat_secs),
+        ));
+        let _guard = AbortOnDrop(vec![responder, beats]);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            wait_connected(&client).await;
+            self.metrics.fleet_connected(true);
+            match self.session(&client).await {
+                Interrupted::Resync => {
+                    tracing::warn!("fleet: fell behind the change feed; reconciling");
+                    backoff = Duration::from_millis(100);
+                }
+                Interrupted::Reconnected => {
+                    tracing::info!("fleet: NATS reconnected; reconciling");
+                    backoff = Duration::from_millis(100);
+                }
+                Interrupted::Nats(e) => {
+                    self.metrics
+                        .fleet_connected(client.connection_state() == async_nats::connection::State::Connected);
+                    tracing::warn!("fleet: {e}; reconciling when NATS answers");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+            self.progress.synced.store(false, Ordering::Release);
+        }
+    }
+
+    fn beat_template(&self) -> NodeBeat {
+        NodeBeat {
+            node: self.node.clone(),
+            name: self.name.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            connections: 0,
+            revision: 0,
+            published: 0,
+            state: String::new(),
+            at_ms: 0,
+            interval_ms: self.config.heartbeat_secs * 1000,
+            disconnect: self.config.disconnect,
+        }
+    }
+
+    /// One connected stretch: reconcile, then follow the feed until NATS
+    /// fails or the feed cuts us off.
+    async fn session(&mut self, client: &async_nats::Client) -> Interrupted {
+        let js = jetstream::new(client.clone());
+        // A reconnect after this point, even during the reconcile, makes
+        // the next session reconcile again.
+        let connection = self.connects.count();
+        match self.reconcile(&js).await {
+            Ok(sub) => self.follow(&js, sub, connection).await,
+            Err(e) => e,
+        }
+    }
+
+    /// Makes this node's keys equal to the table; returns the feed
+    /// subscription to follow from there.
+    async fn reconcile(&mut self, js: &jetstream::Context) -> Result<Subscription, Interrupted> {
+        let started = Instant::now();
+        rras_fleet::buckets::ensure(js, &self.names, self.config.replicas).await?;
+        // Subscribe first, then read the table: every change after the
+        // subscription's revision comes from the feed, so nothing between
+        // the two is missed (one seen twice is harmless: same final state).
+        let sub = self
+            .manager
+            .feed()
+            .subscribe(None)
+            .map_err(|e| Interrupted::Nats(FleetError::JetStream(format!("change feed: {e}"))))?;
+        let records = self.manager.table().records();
+        // What the table shows may include changes still on their way to
+        // disk; wait for them, so the fleet never shows what a crash could
+        // take back.
+        if let Err(e) = self.manager.durable_barrier().await {
+            return Err(Interrupted::Nats(FleetError::JetStream(format!("store: {e}"))));
+        }
+        let existing = self.own_keys(js).await?;
+        let keep = Duration::from_secs(self.config.tombstone_keep_secs);
+        let now = SystemTime::now();
+        let mut out = Outbox::new(js, self.key_prefix());
+        let mut live = std::collections::HashSet::with_capacity(records.len());
+        let mut puts = 0usize;
+        for record in records {
+            let handle = record.handle().get();
+            live.insert(handle);
+            let same = matches!(existing.get(&handle), Some(OwnKey::Value(h)) if *h == digest(record.as_bytes()));
+            if !same {
+                out.put(handle, Bytes::from_owner(record)).await?;
+                puts += 1;
+            }
+        }
+        let mut deletes = 0usize;
+        let mut purge = Vec::new();
+        for (handle, key) in &existing {
+            match key {
+                OwnKey::Value(_) if !live.contains(handle) => {
+                    out.delete(*handle).await?;
+                    self.remember_tombstone(*handle);
+                    deletes += 1;
+                }
+                OwnKey::Marker(at) if now.duration_since(*at).unwrap_or_default() >= keep => purge.push(*handle),
+                OwnKey::Marker(_) => self.remember_tombstone(*handle),
+                OwnKey::Value(_) => {}
+            }
+        }
+        out.finish().await?;
+        self.purge(js, &purge).await?;
+        let published = sub.last();
+        self.progress.published.store(published, Ordering::Release);
+        self.progress.synced.store(true, Ordering::Release);
+        self.metrics.fleet_reconciled();
+        tracing::info!(
+            keys = existing.len(),
+            puts,
+            deletes,
+            purged = purge.len(),
+            revision = published,
+            ms = started.elapsed().as_millis() as u64,
+            "fleet: reconciled"
+        );
+        Ok(sub)
+    }
+
+    /// Follows the feed: each wake-up takes every change that is ready,
+    /// keeps the newest per connection, publishes them and waits for NATS
+    /// to acknowledge before the next batch.
+    async fn follow(&mut self, js: &jetstream::Context, mut sub: Subscription, connection: u64) -> Interrupted {
+        let mut sweep = tokio::time::interval(Duration::from_secs(10));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let connects = self.connects.clone();
+        loop {
+            if connects.count() != connection {
+                return Interrupted::Reconnected;
+            }
+            let first = tokio::select! {
+                c = sub.next() => c,
+                _ = connects.notify.notified() => continue,
+                _ = sweep.tick() => {
+                    if let Err(e) = self.sweep(js).await {
+                        return e;
+                    }
+                    continue;
+                }
+            };
+            let mut batch: HashMap<u32, Option<Bytes>> = HashMap::new();
+            let mut next = Some(first);
+            while let Some(change) = next.take() {
+                let Ok(change) = change else { return Interrupted::Resync };
+                let value = match &change.body {
+                    ChangeBody::Live(record) => Some(Bytes::from_owner(record.clone())),
+                    ChangeBody::Ended(..) | ChangeBody::Removed => None,
+                };
+                batch.insert(change.handle.get(), value);
+                if batch.len() >= BATCH {
+                    break;
+                }
+                next = sub.try_next();
+            }
+            let mut out = Outbox::new(js, self.key_prefix());
+            for (handle, value) in batch {
+                let sent = match value {
+                    Some(bytes) => out.put(handle, bytes).await,
+                    None => {
+                        self.remember_tombstone(handle);
+                        out.delete(handle).await
+                    }
+                };
+                if let Err(e) = sent {
+                    return e;
+                }
+            }
+            if let Err(e) = out.finish().await {
+                return e;
+            }
+            let published = sub.last();
+            self.progress.published.store(published, Ordering::Release);
+            self.metrics.fleet_published(
+                out.sent as u64,
+                self.manager.feed().revision().saturating_sub(published),
+            );
+        }
+    }
+
+    /// `$KV.<bucket>.<node>.`: a key's subject is this and the handle.
+    fn key_prefix(&self) -> String {
+        format!("$KV.{}.{}.", self.names.connections, self.node)
+    }
+
+    fn remember_tombstone(&mut self, handle: u32) {
+        if self.tombstones.len() == MAX_TOMBSTONES {
+            self.tombstones.pop_front();
+        }
+        self.tombstones.push_back((Instant::now(), handle));
+    }
+
+    /// Purges the delete markers older than the keep time.
+    async fn sweep(&mut self, js: &jetstream::Context) -> Result<(), Interrupted> {
+        let keep = Duration::from_secs(self.config.tombstone_keep_secs);
+        let mut old = Vec::new();
+        while let Some(&(at, handle)) = self.tombstones.front() {
+            if at.elapsed() < keep || old.len() >= 1000 {
+                break;
+            }
+            old.push(handle);
+            self.tombstones.pop_front();
+        }
+        self.purge(js, &old).await
+    }
+
+    async fn purge(&self, js: &jetstream::Context, handles: &[u32]) -> Result<(), Interrupted> {
+        if handles.is_empty() {
+            return Ok(());
+        }
+        let stream = js
+            .get_stream(format!("KV_{}", self.names.connections))
+            .await
+            .map_err(js_err)?;
+        for &handle in handles {
+            let key = rras_fleet::ConnectionKey {
+                node: self.node.clone(),
+                handle,
+            };
+            stream
+                .purge()
+                .filter(self.names.connection_subject(&key))
+                .await
+                .map_err(js_err)?;
+        }
+        Ok(())
+    }
+
+    /// This node's keys in the bucket: the last message of each, as a
+    /// digest of the value or a delete marker with its time.
+    async fn own_keys(&self, js: &jetstream::Context) -> Result<HashMap<u32, OwnKey>, Interrupted> {
+        let stream = js
+            .get_stream(format!("KV_{}", self.names.connections))
+            .await
+            .map_err(js_err)?;
+        let consumer = stream
+            .create_consumer(consumer::pull::Config {
+                filter_subject: self.names.node_filter(&self.node),
+                deliver_policy: consumer::DeliverPolicy::LastPerSubject,
+                ack_policy: consumer::AckPolicy::None,
+                inactive_threshold: Duration::from_secs(30),
+                memory_storage: true,
+                ..Default::default()
+            })
+            .await
+            .map_err(js_err)?;
+        let expected = consumer.cached_info().num_pending;
+        let mut keys = HashMap::with_capacity(usize::try_from(expected).unwrap_or(0));
+        if expected == 0 {
+            return Ok(keys);
+        }
+        let mut messages = consumer.messages().await.map_err(js_err)?;
+        let prefix = self.key_prefix();
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), messages.next())
+                .await
+                .map_err(|_| Interrupted::Nats(FleetError::JetStream("listing own keys timed out".into())))?
+                .ok_or_else(|| Interrupted::Nats(FleetError::JetStream("listing own keys ended early".into())))?
+                .map_err(js_err)?;
+            let info = message.info().map_err(js_err)?;
+            let pending = info.pending;
+            let at = SystemTime::UNIX_EPOCH
+                + Duration::from_secs(u64::try_from(info.published.unix_timestamp()).unwrap_or(0));
+            let handle = message
+                .subject
+                .strip_prefix(prefix.as_str())
+                .and_then(|h| h.parse::<u32>().ok())
+                .filter(|h| ConnectionHandle::new(*h).is_some());
+            if let Some(handle) = handle {
+                let operation = message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("KV-Operation"))
+                    .map(|v| v.as_str().to_owned());
+                let key = match operation.as_deref() {
+                    Some("DEL") | Some("PURGE") => OwnKey::Marker(at),
+                    _ => OwnKey::Value(digest(&message.payload)),
+                };
+                keys.insert(handle, key);
+            }
+            if pending == 0 {
+                return Ok(keys);
+            }
+        }
+    }
+}
+
+/// The last message of one of this node's keys.
+#[derive(Debug)]
+enum OwnKey {
+    /// A value (its digest).
+    Value(u64),
+    /// A delete marker and when it was stored.
+    Marker(SystemTime),
+}
+
+fn digest(bytes: &[u8]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+/// Publishes with up to [`WINDOW`] acknowledgements outstanding.
+struct Outbox<'a> {
+    js: &'a jetstream::Context,
+    prefix: String,
+    acks: VecDeque<jetstream::context::PublishAckFuture>,
+    sent: usize,
+}
+
+impl<'a> Outbox<'a> {
+    fn new(js: &'a jetstream::Context, prefix: String) -> Self {
+        Outbox {
+            js,
+            prefix,
+            acks: VecDeque::new(),
+            sent: 0,
+        }
+    }
+
+    fn subject(&self, handle: u32) -> String {
+        format!("{}{handle}", self.prefix)
+    }
+
+    async fn put(&mut self, handle: u32, value: Bytes) -> Result<(), Interrupted> {
+        let ack = self.js.publish(self.subject(handle), value).await.map_err(js_err)?;
+        self.push(ack).await
+    }
+
+    async fn delete(&mut self, handle: u32) -> Result<(), Interrupted> {
+        let mut headers = HeaderMap::new();
+        headers.insert("KV-Operation", "DEL");
+        let ack = self
+            .js
+            .publish_with_headers(self.subject(handle), headers, Bytes::new())
+            .await
+            .map_err(js_err)?;
+        self.push(ack).await
+    }
+
+    async fn push(&mut self, ack: jetstream::context::PublishAckFuture) -> Result<(), Interrupted> {
+        self.acks.push_back(ack);
+        self.sent += 1;
+        if self.acks.len() >= WINDOW {
+            if let Some(oldest) = self.acks.pop_front() {
+                oldest.await.map_err(js_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for every acknowledgement.
+    async fn finish(&mut self) -> Result<(), Interrupted> {
+        while let Some(ack) = self.acks.pop_front() {
+            ack.await.map_err(js_err)?;
+        }
+        Ok(())
+    }
+}
+
+async fn wait_connected(client: &async_nats::Client) {
+    while client.connection_state() != async_nats::connection::State::Connected {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+struct AbortOnDrop(Vec<JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// Sends this node's heartbeat every interval while connected.
+async fn heartbeat(
+    client: async_nats::Client,
+    mut beat: NodeBeat,
+    subject: String,
+    manager: Arc<ConnectionManager>,
+    progress: Arc<Progress>,
+    interval: Duration,
+) {
+    let js = jetstream::new(client.clone());
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if client.connection_state() != async_nats::connection::State::Connected {
+            continue;
+        }
+        let synced = progress.synced.load(Ordering::Acquire);
+        beat.connections = manager.table().len() as u64;
+        beat.revision = manager.feed().revision();
+        beat.published = progress.published.load(Ordering::Acquire).min(beat.revision);
+        beat.state = if synced { "synced" } else { "reconciling" }.into();
+        beat.at_ms = NodeBeat::millis(SystemTime::now());
+        let Ok(payload) = serde_json::to_vec(&beat) else {
+            continue;
+        };
+        // The bucket may not exist until the publisher's first reconcile;
+        // a lost beat is the next one's business.
+        if let Ok(ack) = js.publish(subject.clone(), payload.into()).await {
+            let _ = tokio::time::timeout(interval, ack).await;
+        }
+    }
+}
+
+/// Answers fleet disconnect requests for this node.
+async fn respond_to_disconnects(
+    client: async_nats::Client,
+    subject: String,
+    manager: Arc<ConnectionManager>,
+    allowed: bool,
+) {
+    let mut requests = loop {
+        match client.subscribe(subject.clone()).await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::warn!("fleet: cannot subscribe to {subject}: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_DISCONNECTS));
+    while let Some(message) = requests.next().await {
+        let Some(reply) = message.reply.clone() else { continue };
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            return;
+        };
+        let (client, manager) = (client.clone(), manager.clone());
+        tokio::spawn(async move {
+            let status = fleet_disconnect(&manager, &message.payload, allowed).await;
+            let _permit = permit;
+            if let Ok(body) = serde_json::to_vec(&DisconnectReply { status: status.code() }) {
+                if let Err(e) = client.publish(reply, body.into()).await {
+                    tracing::warn!("fleet: cannot answer a disconnect request: {e}");
+                }
+            }
+        });
+    }
+}
+
+/// Checks and carries out one request; audited as `fleet:<caller>`.
+async fn fleet_disconnect(manager: &ConnectionManager, payload: &[u8], allowed: bool) -> Win32Error {
+    let request = match DisconnectRequest::from_json(payload) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("fleet: malformed disconnect request refused: {e}");
+            return Win32Error::InvalidParameter;
+        }
+    };
+    let caller = format!("fleet:{}", request.caller);
+    let status = if !allowed {
+        Win32Error::AccessDenied
+    } else {
+        match ConnectionHandle::new(request.handle) {
+            None => Win32Error::InvalidHandle,
+            Some(h) => manager.disconnect(h).await.err().unwrap_or(Win32Error::NoError),
+        }
+    };
+    manager
+        .audit(AuditRecord {
+            at: SystemTime::now(),
+            caller: caller.clone(),
+            method: "ConnectionDisconnect".into(),
+            target: request.handle.to_string(),
+            result: status.code(),
+        })
+        .await;
+    tracing::info!(
+        caller,
+        handle = request.handle,
+        result = status.code(),
+        "fleet disconnect"
+    );
+    status
+}

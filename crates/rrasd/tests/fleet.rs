@@ -1,0 +1,422 @@
+//! The fleet end to end: a real three-server nats-server cluster (JetStream,
+//! file storage, buckets at three replicas), three real rrasd processes fed
+//! by radclient, a fleet reader (rras-fleet) following the view live, and
+//! `rasctl fleet`. The view must equal the union of the nodes' tables —
+//! under churn, with a NATS server killed, with an rrasd killed -9, frozen
+//! (SIGSTOP) and cut off from NATS — and fleet disconnect must hang up on
+//! the right node, audited there; users without the rights must be refused.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rras_client::AdminClient;
+use rras_fleet::{FleetNames, FleetOptions, FleetReader};
+use rras_testkit::nats::NatsCluster;
+use rras_testkit::{
+    disconnect_responder_at, free_udp_port, radclient, rasctl_beside, require_tool, runtime, DaemonProcess,
+};
+
+const SECRET: &str = "testing123";
+
+/// (node id, handle) → user.
+type Table = BTreeMap<(String, u32), String>;
+
+struct Node {
+    d: DaemonProcess,
+    port: u16,
+    id: String,
+}
+
+impl Node {
+    fn start(name: &str, nats_url: &str, cluster: &NatsCluster, extra: &[&str]) -> Node {
+        let pw = cluster.path().join("rrasd.pw");
+        std::fs::write(&pw, "rrasd-pw\n").unwrap();
+        let config = cluster.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[fleet]\nurl = \"{nats_url}\"\nuser = \"rrasd\"\npassword_file = \"{}\"\nreplicas = 3\n\
+                 heartbeat_secs = 1\nname = \"{name}\"\n",
+                pw.display()
+            ),
+        )
+        .unwrap();
+        let port = free_udp_port();
+        let listen = format!("127.0.0.1:{port}");
+        let config = config.display().to_string();
+        let mut args = vec![
+            "--config",
+            &config,
+            "--radius-acct",
+            &listen,
+            "--radius-client",
+            "127.0.0.0/8=testing123",
+        ];
+        args.extend_from_slice(extra);
+        let d = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
+        let id = runtime().block_on(async {
+            let c = AdminClient::connect(&d.addr()).await.unwrap();
+            c.server_info().await.unwrap().node_id
+        });
+        Node { d, port, id }
+    }
+
+    /// This node's table as (node, handle) → user.
+    fn table(&self) -> Table {
+        let addr = self.d.addr();
+        runtime().block_on(async {
+            let c = AdminClient::connect(&addr).await.unwrap();
+            c.connections()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| ((self.id.clone(), c.handle.get()), c.info.user_name))
+                .collect()
+        })
+    }
+
+    fn send(&self, packets: &[String]) {
+        let run = radclient(self.port, SECRET, &packets.join("\n"), &["-p", "32"]);
+        assert_eq!(
+            run.responses(),
+            packets.len(),
+            "radclient: {}\n{}",
+            run.stderr,
+            self.d.log()
+        );
+    }
+}
+
+fn packet(id: &str, user: &str, status: &str) -> String {
+    format!(
+        "User-Name = \"{user}\"\nAcct-Session-Id = \"{id}\"\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 3\n\
+         Framed-Protocol = PPP\nFramed-IP-Address = 10.9.0.3\nAcct-Status-Type = {status}\n"
+    )
+}
+
+fn union(nodes: &[&Node]) -> Table {
+    nodes.iter().flat_map(|n| n.table()).collect()
+}
+
+/// A fleet reader following the view in its own thread; asked for
+/// snapshots over a channel.
+struct LiveView {
+    ask: mpsc::Sender<mpsc::Sender<Snapshot>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    connections: Table,
+    /// node id → stale
+    stale: BTreeMap<String, bool>,
+    skipped: u64,
+}
+
+fn options(cluster: &NatsCluster, url: String, user: &str) -> FleetOptions {
+    let pw = cluster.path().join(format!("{user}.pw"));
+    std::fs::write(&pw, format!("{user}-pw\n")).unwrap();
+    FleetOptions {
+        url: Some(url),
+        user: Some(user.into()),
+        password_file: Some(pw),
+        ..Default::default()
+    }
+}
+
+impl LiveView {
+    fn start(options: FleetOptions) -> LiveView {
+        let (ask, asks) = mpsc::channel::<mpsc::Sender<Snapshot>>();
+        let (ready_tx, ready) = mpsc::channel();
+        std::thread::spawn(move || {
+            runtime().block_on(async move {
+                let client = options
+                    .connect("test reader", rras_fleet::options::Reconnect::Forever)
+                    .await
+                    .unwrap();
+                let mut reader = FleetReader::open(&client, &FleetNames::default()).await.unwrap();
+                ready_tx.send(()).unwrap();
+                loop {
+                    // Answer every waiting question, then follow for a while.
+                    while let Ok(reply) = asks.try_recv() {
+                        let v = reader.view();
+                        let now = std::time::SystemTime::now();
+                        let snap = Snapshot {
+                            connections: v
+                                .connections()
+                                .iter()
+                                .map(|c| ((c.node.to_owned(), c.handle), c.connection().unwrap().info.user_name))
+                                .collect(),
+                            stale: v.nodes().iter().map(|(id, s)| (id.clone(), s.is_stale(now))).collect(),
+                            skipped: v.skipped,
+                        };
+                        if reply.send(snap).is_err() {
+                            return;
+                        }
+                    }
+                    if let Ok(Err(e)) = tokio::time::timeout(Duration::from_millis(20), reader.next()).await {
+                        panic!("fleet reader: {e}");
+                    }
+                }
+            });
+        });
+        ready.recv_timeout(Duration::from_secs(30)).expect("reader opened");
+        LiveView { ask }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let (tx, rx) = mpsc::channel();
+        self.ask.send(tx).expect("reader alive");
+        rx.recv_timeout(Duration::from_secs(10)).expect("reader answers")
+    }
+
+    /// Waits (≤ `within`) until the view equals `truth()`; returns how
+    /// long it took.
+    fn converges(&self, within: Duration, what: &str, truth: impl Fn() -> Table) -> Duration {
+        let start = Instant::now();
+        let mut last = (Table::new(), Table::new());
+        while start.elapsed() < within {
+            let want = truth();
+            let got = self.snapshot().connections;
+            if got == want {
+                return start.elapsed();
+            }
+            last = (want, got);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (want, got) = last;
+        let missing: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).take(5).collect();
+        let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).take(5).collect();
+        panic!(
+            "{what}: the fleet view did not converge in {within:?}: {} wanted, {} seen; missing {missing:?}, extra {extra:?}",
+            want.len(),
+            got.len()
+        );
+    }
+
+    fn wait_stale(&self, node: &str, stale: bool, within: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if self.snapshot().stale.get(node) == Some(&stale) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "node {node} not stale={stale} after {within:?}: {:?}",
+            self.snapshot().stale
+        );
+    }
+}
+
+fn rasctl(rasctl: &Path, cluster: &NatsCluster, user: &str, args: &[&str]) -> std::process::Output {
+    let pw = cluster.path().join(format!("{user}.pw"));
+    std::fs::write(&pw, format!("{user}-pw\n")).unwrap();
+    Command::new(rasctl)
+        .arg("fleet")
+        .args(args)
+        .arg("--nats")
+        .arg(cluster.urls())
+        .arg("--nats-user")
+        .arg(user)
+        .arg("--nats-password-file")
+        .arg(&pw)
+        .output()
+        .expect("run rasctl")
+}
+
+fn starts(prefix: &str, range: std::ops::Range<usize>, status: &str) -> Vec<String> {
+    range
+        .map(|i| packet(&format!("{prefix}-{i}"), &format!("{prefix}-user{i}"), status))
+        .collect()
+}
+
+#[test]
+fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
+    if !require_tool("radclient") || !require_tool("nats-server") {
+        return;
+    }
+    let Some(rasctl_bin): Option<PathBuf> = rasctl_beside(Path::new(env!("CARGO_BIN_EXE_rrasd"))) else {
+        return;
+    };
+    let mut cluster = NatsCluster::start();
+    let nas_port = free_udp_port();
+    let nas_port_arg = nas_port.to_string();
+    let a = Node::start(
+        "vpn-a",
+        &cluster.urls(),
+        &cluster,
+        &["--radius-disconnect-port", &nas_port_arg],
+    );
+    let mut b = Node::start("vpn-b", &cluster.urls(), &cluster, &[]);
+    // vpn-c knows only the third NATS server: stopping it cuts vpn-c off.
+    let c = Node::start("vpn-c", &cluster.url(2), &cluster, &[]);
+
+    // 1. Sessions on every node; a reader (another user, all servers) sees
+    //    exactly their union, and no node is stale.
+    a.send(&starts("a", 0..40, "Start"));
+    b.send(&starts("b", 0..40, "Start"));
+    c.send(&starts("c", 0..40, "Start"));
+    // The reader may open before every node has created the buckets.
+    let view = {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let opened = std::panic::catch_unwind(|| LiveView::start(options(&cluster, cluster.urls(), "viewer")));
+            match opened {
+                Ok(v) => break v,
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+    };
+    let all = || union(&[&a, &b, &c]);
+    view.converges(Duration::from_secs(10), "initial", all);
+    assert_eq!(view.snapshot().connections.len(), 120);
+    for n in [&a, &b, &c] {
+        view.wait_stale(&n.id, false, Duration::from_secs(5));
+    }
+
+    // 2. Churn on all three nodes at once (ends, new starts, interim
+    //    updates); the live view follows to exactly the union.
+    let churn = |n: &Node, p: &str, round: usize| {
+        let lo = round * 10;
+        let mut packets = starts(p, lo..lo + 10, "Stop");
+        packets.extend(starts(p, 40 + lo..50 + lo, "Start"));
+        packets.extend(starts(p, lo + 10..lo + 20, "Interim-Update"));
+        n.send(&packets);
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| churn(&a, "a", 0));
+        s.spawn(|| churn(&b, "b", 0));
+        s.spawn(|| churn(&c, "c", 0));
+    });
+    let took = view.converges(Duration::from_secs(10), "after churn", all);
+    eprintln!("view converged {took:?} after churn");
+    assert_eq!(view.snapshot().connections.len(), 120, "10 stops + 10 starts per node");
+
+    // 3. One NATS server killed during churn: publishing and the view go on
+    //    (three replicas); it comes back and nothing is lost or doubled.
+    cluster.kill(0);
+    std::thread::scope(|s| {
+        s.spawn(|| churn(&a, "a", 1));
+        s.spawn(|| churn(&b, "b", 1));
+    });
+    view.converges(Duration::from_secs(15), "with one NATS server down", all);
+    cluster.restart(0);
+    churn(&b, "b", 2);
+    view.converges(Duration::from_secs(15), "after the NATS server came back", all);
+
+    // 4. Fleet disconnect: an operator hangs up a session of vpn-a by node
+    //    name; vpn-a asks its NAS, ends it, and audits fleet:alice.
+    let victim = a.table().into_iter().next().expect("a has sessions");
+    let target = format!("vpn-a:{}", victim.0 .1);
+    // A viewer may read but not hang up; a snoop may not even read; an
+    // outsider (other account) sees no fleet.
+    let denied = rasctl(
+        &rasctl_bin,
+        &cluster,
+        "viewer",
+        &["disconnect", &target, "--as", "mallory"],
+    );
+    assert!(!denied.status.success(), "a viewer hung up a session");
+    assert!(
+        a.table().contains_key(&victim.0),
+        "the session survived the viewer's attempt"
+    );
+    let listing = rasctl(&rasctl_bin, &cluster, "viewer", &["connections", "--jsonl"]);
+    assert!(listing.status.success(), "{}", String::from_utf8_lossy(&listing.stderr));
+    assert_eq!(String::from_utf8_lossy(&listing.stdout).lines().count(), all().len());
+    for user in ["snoop", "outsider"] {
+        let out = rasctl(&rasctl_bin, &cluster, user, &["connections"]);
+        assert!(!out.status.success(), "{user} read the fleet");
+        assert!(String::from_utf8_lossy(&out.stdout).is_empty());
+    }
+    let (_, nas) = disconnect_responder_at(nas_port, SECRET, 41, None);
+    let done = rasctl(
+        &rasctl_bin,
+        &cluster,
+        "operator",
+        &["disconnect", &target, "--as", "alice"],
+    );
+    assert!(
+        done.status.success(),
+        "fleet disconnect: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let request = nas.join().unwrap().expect("the NAS got a Disconnect-Request");
+    assert!(
+        request
+            .attributes
+            .iter()
+            .any(|(t, v)| *t == 1 && v == victim.1.as_bytes()),
+        "for the right user"
+    );
+    assert!(!a.table().contains_key(&victim.0), "ended on vpn-a");
+    let audit = runtime().block_on(async {
+        let c = AdminClient::connect(&a.d.addr()).await.unwrap();
+        c.audit(20).await.unwrap()
+    });
+    assert!(
+        audit.iter().any(|r| r.caller == "fleet:alice"
+            && r.method == "ConnectionDisconnect"
+            && r.target == victim.0 .1.to_string()
+            && r.result == 0),
+        "{audit:?}"
+    );
+    assert!(
+        !audit.iter().any(|r| r.caller == "fleet:mallory"),
+        "the viewer's request never reached the node"
+    );
+    view.converges(Duration::from_secs(5), "after the fleet disconnect", all);
+
+    // 5. kill -9 vpn-b: it goes stale (its connections stay, marked); while
+    //    it is down nothing changes; it restarts and reconciles.
+    b.d.kill9();
+    view.wait_stale(&b.id, true, Duration::from_secs(10));
+    assert_eq!(
+        view.snapshot().connections.keys().filter(|(n, _)| *n == b.id).count(),
+        40,
+        "a stale node's connections stay in the view"
+    );
+    b.d.restart();
+    let all = || union(&[&a, &b, &c]);
+    view.wait_stale(&b.id, false, Duration::from_secs(10));
+    churn(&b, "b", 3);
+    view.converges(Duration::from_secs(10), "after vpn-b was killed -9 and restarted", all);
+
+    // 6. Freeze vpn-a (SIGSTOP): stale; thaw: live again, nothing lost.
+    let pid = nix::unistd::Pid::from_raw(a.d.pid() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    view.wait_stale(&a.id, true, Duration::from_secs(10));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    view.wait_stale(&a.id, false, Duration::from_secs(10));
+    churn(&a, "a", 3);
+    view.converges(Duration::from_secs(10), "after vpn-a was frozen", all);
+
+    // 7. Cut vpn-c off from NATS (its only server killed) while its sessions
+    //    change; when the server returns, vpn-c reconciles in ≤ 5 s.
+    cluster.kill(2);
+    churn(&c, "c", 1);
+    churn(&c, "c", 2);
+    let of_c = |t: &Table| -> Table {
+        t.iter()
+            .filter(|((n, _), _)| *n == c.id)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    view.wait_stale(&c.id, true, Duration::from_secs(10));
+    assert_ne!(
+        of_c(&view.snapshot().connections),
+        c.table(),
+        "cut off: the view still has vpn-c's old sessions"
+    );
+    cluster.restart(2);
+    let took = view.converges(Duration::from_secs(20), "after vpn-c was cut off from NATS", all);
+    eprintln!("vpn-c reconciled into the view {took:?} after its NATS server returned");
+    assert!(took <= Duration::from_secs(5), "reconciled {took:?} after reconnecting");
+    assert_eq!(of_c(&view.snapshot().connections), c.table());
+    view.wait_stale(&c.id, false, Duration::from_secs(5));
+    assert_eq!(view.snapshot().skipped, 0, "nothing malformed in the buckets");
+}
