@@ -11,6 +11,7 @@
 //! starts is killed by PID when it ends.
 
 mod cprog;
+mod fleetbench;
 mod peer;
 mod radload;
 mod scenario;
@@ -47,6 +48,10 @@ pub(crate) enum Scenario {
     /// The change feed: --watchers Watch streams while --update-rate
     /// changes/s flow for --watch-secs; latency from send to each watcher.
     Watch,
+    /// The fleet on NATS JetStream: --nodes rrasd sharing --sessions on a
+    /// three-server nats-server cluster; merged view time and memory, and
+    /// update → view latency at --fleet-rate for --watch-secs.
+    Fleet,
 }
 
 #[derive(Debug, Parser)]
@@ -111,6 +116,12 @@ pub(crate) struct Args {
     /// How long the watch scenario's changes flow, seconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) watch_secs: u64,
+    /// rrasd processes of the fleet scenario.
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub(crate) nodes: usize,
+    /// Interim-Updates per second of the fleet scenario's live phase.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub(crate) fleet_rate: u64,
     /// Where JSON results go.
     #[arg(long, default_value = "target/bench")]
     pub(crate) out: PathBuf,

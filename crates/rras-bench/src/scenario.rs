@@ -127,6 +127,9 @@ pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
     if args.scenario == Scenario::Watch {
         return crate::watchlat::run(args, &bin_dir, &rt);
     }
+    if args.scenario == Scenario::Fleet {
+        return crate::fleetbench::run(args, &bin_dir, &rt);
+    }
     let work = tempfile::tempdir()?;
     let c_bench = if matches!(args.scenario, Scenario::List | Scenario::All) {
         Some(cprog::build(work.path(), &lib_dir)?)

@@ -9,13 +9,16 @@
 //! of that handle, or a malformed heartbeat is skipped and counted.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_nats::jetstream::kv;
 use futures_util::StreamExt;
 use rras_core::{Connection, Record};
 
+use std::sync::Arc;
+
 use crate::buckets::{self, Buckets};
+use crate::options::Connects;
 use crate::{ConnectionKey, FleetError, FleetNames, NodeBeat};
 
 /// What a reader knows of one node.
@@ -228,44 +231,81 @@ struct Followed {
     store: kv::Store,
     watch: kv::Watch,
     last: u64,
+    /// The stream's last sequence when an idle watch was last checked.
+    checked: u64,
+    /// When the watch last delivered (or was last checked): kept here, not
+    /// in a timer of `next`, so a caller that cancels `next` often (a
+    /// select loop) still gets its watch checked.
+    progress: tokio::time::Instant,
 }
 
 /// How long a broken watch is retried before the reader gives up (a NATS
 /// server failing over takes seconds).
-const RESUME_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+const RESUME_FOR: Duration = Duration::from_secs(30);
+/// A watch that delivered nothing for this long is checked against the
+/// stream: messages it should have had mean it is broken.
+const IDLE_CHECK: Duration = Duration::from_secs(3);
 
 impl Followed {
     async fn open(store: kv::Store) -> Result<Self, FleetError> {
         let watch = store.watch_with_history(">").await.map_err(FleetError::js)?;
-        Ok(Followed { store, watch, last: 0 })
+        Ok(Followed {
+            store,
+            watch,
+            last: 0,
+            checked: 0,
+            progress: tokio::time::Instant::now(),
+        })
     }
 
-    /// The next entry not seen yet. A watch that fails (its server went
-    /// away, its consumer was lost) is opened again after the last
-    /// revision applied: every later message comes, none twice.
+    /// The next entry not seen yet. A watch can fail loudly (an error, its
+    /// end) or quietly (its consumer died with a NATS server, and nothing
+    /// more comes); either way it is opened again after the last revision
+    /// applied, so every later message comes and none twice.
     async fn next(&mut self) -> Result<kv::Entry, FleetError> {
-        let mut broken_since: Option<tokio::time::Instant> = None;
         loop {
-            let failure = match self.watch.next().await {
-                Some(Ok(e)) if e.revision <= self.last => continue,
-                Some(Ok(e)) => {
+            let failure = match tokio::time::timeout_at(self.progress + IDLE_CHECK, self.watch.next()).await {
+                Ok(Some(Ok(e))) if e.revision <= self.last => continue,
+                Ok(Some(Ok(e))) => {
                     self.last = e.revision;
+                    self.progress = tokio::time::Instant::now();
                     return Ok(e);
                 }
-                Some(Err(e)) => e.to_string(),
-                None => "the watch ended".to_owned(),
-            };
-            let since = *broken_since.get_or_insert_with(tokio::time::Instant::now);
-            tracing::warn!("fleet reader: {failure}; resuming after revision {}", self.last);
-            loop {
-                match self.store.watch_all_from_revision(self.last + 1).await {
-                    Ok(w) => {
-                        self.watch = w;
-                        break;
+                Ok(Some(Err(e))) => e.to_string(),
+                Ok(None) => "the watch ended".to_owned(),
+                Err(_) => {
+                    self.progress = tokio::time::Instant::now();
+                    tracing::debug!(last = self.last, "fleet reader: watch idle; checking the stream");
+                    match self.store.status().await {
+                        // Quiet, and nothing was missed: keep waiting.
+                        Ok(status) if status.info.state.last_sequence <= self.last.max(self.checked) => continue,
+                        Ok(status) => {
+                            // Messages exist that never came (or were
+                            // purged: checked once per sequence, not in a
+                            // loop).
+                            self.checked = status.info.state.last_sequence;
+                            "the watch went quiet with messages pending".to_owned()
+                        }
+                        Err(_) => continue,
                     }
-                    Err(e) if since.elapsed() > RESUME_FOR => return Err(FleetError::js(e)),
-                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
                 }
+            };
+            self.resume(&failure).await?;
+        }
+    }
+
+    /// Opens the watch again after the last applied revision.
+    async fn resume(&mut self, failure: &str) -> Result<(), FleetError> {
+        tracing::warn!("fleet reader: {failure}; resuming after revision {}", self.last);
+        let since = tokio::time::Instant::now();
+        loop {
+            match self.store.watch_all_from_revision(self.last + 1).await {
+                Ok(w) => {
+                    self.watch = w;
+                    return Ok(());
+                }
+                Err(e) if since.elapsed() > RESUME_FOR => return Err(FleetError::js(e)),
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
             }
         }
     }
@@ -293,6 +333,9 @@ pub struct FleetReader {
     connections: Followed,
     nodes: Followed,
     view: FleetView,
+    /// The client's connection count, when the caller shared it: each
+    /// reconnection resumes both watches at once.
+    reconnects: Option<(Arc<Connects>, u64)>,
 }
 
 impl std::fmt::Debug for FleetReader {
@@ -313,6 +356,7 @@ impl FleetReader {
             connections: Followed::open(connections).await?,
             nodes: Followed::open(nodes).await?,
             view: FleetView::default(),
+            reconnects: None,
         };
         let view = &mut reader.view;
         reader
@@ -350,16 +394,42 @@ impl FleetReader {
         &self.view
     }
 
+    /// Resumes both watches whenever the client reconnects (pass the
+    /// counter given to [`FleetOptions::connect_watched`](crate::FleetOptions::connect_watched)).
+    /// Without it a watch whose server died is found by its silence, which
+    /// takes seconds longer.
+    pub fn resume_on_reconnect(&mut self, connects: Arc<Connects>) {
+        let seen = connects.count();
+        self.reconnects = Some((connects, seen));
+    }
+
     /// Waits for the next change and applies it.
     pub async fn next(&mut self) -> Result<FleetEvent, FleetError> {
-        tokio::select! {
-            e = self.connections.next() => {
-                let e = e?;
-                Ok(self.view.apply_connection(&e.key, e.operation, &e.value))
+        loop {
+            if let Some((connects, seen)) = &mut self.reconnects {
+                let now = connects.count();
+                if now != *seen {
+                    *seen = now;
+                    self.connections.resume("NATS reconnected").await?;
+                    self.nodes.resume("NATS reconnected").await?;
+                }
             }
-            e = self.nodes.next() => {
-                let e = e?;
-                Ok(self.view.apply_beat(&e.key, e.operation, &e.value))
+            let reconnected = async {
+                match &self.reconnects {
+                    Some((connects, _)) => connects.notify.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                e = self.connections.next() => {
+                    let e = e?;
+                    return Ok(self.view.apply_connection(&e.key, e.operation, &e.value));
+                }
+                e = self.nodes.next() => {
+                    let e = e?;
+                    return Ok(self.view.apply_beat(&e.key, e.operation, &e.value));
+                }
+                () = reconnected => {}
             }
         }
     }

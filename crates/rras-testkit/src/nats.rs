@@ -2,7 +2,9 @@
 //! JetStream (file storage in a temp dir), clustered over loopback, with
 //! the fleet's accounts and permissions (docs/fleet.md shows the same).
 //! Servers can be killed and restarted on their own state; everything is
-//! killed by PID on drop.
+//! killed by PID on drop. Servers do not advertise each other to clients
+//! (`no_advertise`), so a client given one URL stays on that server and
+//! killing it cuts the client off.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -84,7 +86,7 @@ impl NatsCluster {
             let text = format!(
                 "server_name: n{i}\nlisten: 127.0.0.1:{port}\n\
                  jetstream {{ store_dir: \"{}\", max_memory_store: 256MB, max_file_store: 2GB }}\n\
-                 cluster {{ name: rras, listen: 127.0.0.1:{cluster}, routes: [{}] }}\n{}",
+                 cluster {{ name: rras, listen: 127.0.0.1:{cluster}, routes: [{}], no_advertise: true }}\n{}",
                 store.display(),
                 routes.join(", "),
                 accounts()
@@ -124,8 +126,14 @@ impl NatsCluster {
     /// Waits (≤ 30 s) until every running server is up and the JetStream
     /// meta group has a leader (a stream can be created).
     pub fn wait_ready(&self) {
+        self.wait_jetstream(&self.urls());
+    }
+
+    /// Waits (≤ 30 s) until JetStream answers through `urls`
+    /// (comma-separated): a server that restarted has rejoined.
+    pub fn wait_jetstream(&self, urls: &str) {
         let rt = crate::runtime();
-        let urls: Vec<String> = self.urls().split(',').map(str::to_owned).collect();
+        let urls: Vec<String> = urls.split(',').map(str::to_owned).collect();
         let ok = wait_for(Duration::from_secs(30), || {
             rt.block_on(async {
                 let client = async_nats::ConnectOptions::with_user_and_password("rrasd".into(), "rrasd-pw".into())
@@ -145,6 +153,41 @@ impl NatsCluster {
             })
         });
         assert!(ok.is_some(), "nats cluster did not become ready:\n{}", self.logs());
+    }
+
+    /// Waits (≤ 30 s) until each of `streams` has a leader and every
+    /// replica is current. Only then can a server be killed without the
+    /// stream waiting for it: a replica still catching up (a stream a few
+    /// seconds old) can stall the election until the killed server returns.
+    pub fn wait_replicas_current(&self, streams: &[&str]) {
+        let rt = crate::runtime();
+        let urls: Vec<String> = self.urls().split(',').map(str::to_owned).collect();
+        let ok = wait_for(Duration::from_secs(30), || {
+            rt.block_on(async {
+                let client = async_nats::ConnectOptions::with_user_and_password("rrasd".into(), "rrasd-pw".into())
+                    .connect(urls.as_slice())
+                    .await
+                    .ok()?;
+                let js = async_nats::jetstream::new(client);
+                for name in streams {
+                    let mut stream = js.get_stream(*name).await.ok()?;
+                    let info = stream.info().await.ok()?;
+                    let cluster = info.cluster.as_ref()?;
+                    cluster.leader.as_ref()?;
+                    let replicas_ok =
+                        cluster.replicas.len() == 2 && cluster.replicas.iter().all(|r| r.current && !r.offline);
+                    if !replicas_ok {
+                        return None;
+                    }
+                }
+                Some(())
+            })
+        });
+        assert!(
+            ok.is_some(),
+            "streams {streams:?} never had all replicas current:\n{}",
+            self.logs()
+        );
     }
 
     /// `nats://127.0.0.1:P1,…` of every server.

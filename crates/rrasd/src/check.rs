@@ -158,6 +158,26 @@ pub fn check(config: &Config) -> Report {
     if let Some(addr) = config.metrics {
         report.summary.push(format!("metrics: http://{addr}/metrics"));
     }
+    if let Some(url) = &config.fleet.url {
+        // A password may be in a URL's user part: never print it.
+        let servers: Vec<String> = url
+            .split(',')
+            .map(|u| match u.trim().split_once('@') {
+                Some((scheme_user, host)) => {
+                    let scheme = scheme_user.split_once("://").map_or("nats", |(s, _)| s);
+                    format!("{scheme}://…@{host}")
+                }
+                None => u.trim().to_owned(),
+            })
+            .collect();
+        report.summary.push(format!(
+            "fleet: {} (replicas {}, heartbeat {} s, disconnect {})",
+            servers.join(","),
+            config.fleet.replicas,
+            config.fleet.heartbeat_secs,
+            if config.fleet.disconnect { "on" } else { "off" }
+        ));
+    }
     // Roles (names only).
     report.summary.push(format!(
         "admins: root, the daemon's user{}{}{}",

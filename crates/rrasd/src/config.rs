@@ -613,6 +613,34 @@ mod tests {
     }
 
     #[test]
+    fn fleet_section_parses_and_is_checked() {
+        let c = Config::from_toml("[fleet]\nurl = \"nats://a:4222,nats://b:4222\"\nreplicas = 3\nname = \"vpn1\"\n")
+            .unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.fleet.options().servers().unwrap().len(), 2);
+        let check =
+            crate::check::check(&Config::from_toml("[fleet]\nurl = \"nats://u:secret@a:4222\"\n").unwrap()).render();
+        assert!(
+            check.contains("fleet: nats://…@a:4222") && !check.contains("secret"),
+            "{check}"
+        );
+        for (bad, says) in [
+            ("replicas = 9", "replicas"),
+            ("heartbeat_secs = 0", "heartbeat_secs"),
+            ("password_file = \"/nonexistent/pw\"\nuser = \"u\"", "/nonexistent/pw"),
+            ("url2 = 1", "url2"),
+        ] {
+            let err = Config::from_toml(&format!("[fleet]\nurl = \"nats://a:4222\"\n{bad}\n"))
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.validate().map_err(|e| e.to_string()))
+                .unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        // Off without a URL: nothing else is checked.
+        assert!(Config::from_toml("[fleet]\nreplicas = 9\n").unwrap().validate().is_ok());
+    }
+
+    #[test]
     fn flags_override_file_values() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rrasd.toml");

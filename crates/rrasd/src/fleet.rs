@@ -150,6 +150,8 @@ impl FleetConfig {
 const WINDOW: usize = 1024;
 /// Changes taken from the feed into one batch.
 const BATCH: usize = 8192;
+/// How long one JetStream call (or acknowledgement) may take.
+const API_TIMEOUT: Duration = Duration::from_secs(2);
 /// Fleet disconnect requests handled at once.
 const MAX_DISCONNECTS: usize = 16;
 /// Delete markers remembered for purging (older ones wait for the next
@@ -266,7 +268,7 @@ impl Publisher {
                         .fleet_connected(client.connection_state() == async_nats::connection::State::Connected);
                     tracing::warn!("fleet: {e}; reconciling when NATS answers");
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
                 }
             }
             self.progress.synced.store(false, Ordering::Release);
@@ -291,7 +293,12 @@ impl Publisher {
     /// One connected stretch: reconcile, then follow the feed until NATS
     /// fails or the feed cuts us off.
     async fn session(&mut self, client: &async_nats::Client) -> Interrupted {
-        let js = jetstream::new(client.clone());
+        let mut js = jetstream::new(client.clone());
+        // A JetStream call that takes longer is lost (its server went away,
+        // its stream is electing a leader): retry soon rather than wait the
+        // default 5 s. A healthy cluster answers in milliseconds, and with
+        // WINDOW acknowledgements outstanding the oldest is tens of ms old.
+        js.set_timeout(API_TIMEOUT);
         // A reconnect after this point, even during the reconcile, makes
         // the next session reconcile again.
         let connection = self.connects.count();

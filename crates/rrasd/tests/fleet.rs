@@ -25,6 +25,7 @@ const SECRET: &str = "testing123";
 type Table = BTreeMap<(String, u32), String>;
 
 struct Node {
+    name: String,
     d: DaemonProcess,
     port: u16,
     id: String,
@@ -61,7 +62,12 @@ impl Node {
             let c = AdminClient::connect(&d.addr()).await.unwrap();
             c.server_info().await.unwrap().node_id
         });
-        Node { d, port, id }
+        Node {
+            name: name.into(),
+            d,
+            port,
+            id,
+        }
     }
 
     /// This node's table as (node, handle) → user.
@@ -132,11 +138,13 @@ impl LiveView {
         let (ready_tx, ready) = mpsc::channel();
         std::thread::spawn(move || {
             runtime().block_on(async move {
+                let connects = std::sync::Arc::new(rras_fleet::options::Connects::default());
                 let client = options
-                    .connect("test reader", rras_fleet::options::Reconnect::Forever)
+                    .connect_watched("test reader", rras_fleet::options::Reconnect::Forever, connects.clone())
                     .await
                     .unwrap();
                 let mut reader = FleetReader::open(&client, &FleetNames::default()).await.unwrap();
+                reader.resume_on_reconnect(connects);
                 ready_tx.send(()).unwrap();
                 loop {
                     // Answer every waiting question, then follow for a while.
@@ -156,7 +164,7 @@ impl LiveView {
                             return;
                         }
                     }
-                    if let Ok(Err(e)) = tokio::time::timeout(Duration::from_millis(20), reader.next()).await {
+                    if let Ok(Err(e)) = tokio::time::timeout(Duration::from_millis(100), reader.next()).await {
                         panic!("fleet reader: {e}");
                     }
                 }
@@ -174,7 +182,8 @@ impl LiveView {
 
     /// Waits (≤ `within`) until the view equals `truth()`; returns how
     /// long it took.
-    fn converges(&self, within: Duration, what: &str, truth: impl Fn() -> Table) -> Duration {
+    fn converges(&self, within: Duration, what: &str, nodes: &[&Node]) -> Duration {
+        let truth = || union(nodes);
         let start = Instant::now();
         let mut last = (Table::new(), Table::new());
         while start.elapsed() < within {
@@ -189,10 +198,22 @@ impl LiveView {
         let (want, got) = last;
         let missing: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).take(5).collect();
         let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).take(5).collect();
+        let logs: Vec<String> = nodes
+            .iter()
+            .map(|n| {
+                let log = n.d.log();
+                let fleet: Vec<&str> = log
+                    .lines()
+                    .filter(|l| l.contains("fleet") || l.contains("nats"))
+                    .collect();
+                format!("--- {} ({})\n{}", n.name, n.id, fleet.join("\n"))
+            })
+            .collect();
         panic!(
-            "{what}: the fleet view did not converge in {within:?}: {} wanted, {} seen; missing {missing:?}, extra {extra:?}",
+            "{what}: the fleet view did not converge in {within:?}: {} wanted, {} seen; missing {missing:?}, extra {extra:?}\n{}",
             want.len(),
-            got.len()
+            got.len(),
+            logs.join("\n")
         );
     }
 
@@ -241,6 +262,10 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     let Some(rasctl_bin): Option<PathBuf> = rasctl_beside(Path::new(env!("CARGO_BIN_EXE_rrasd"))) else {
         return;
     };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("rras_fleet=debug,async_nats=debug")
+        .with_writer(std::io::stderr)
+        .try_init();
     let mut cluster = NatsCluster::start();
     let nas_port = free_udp_port();
     let nas_port_arg = nas_port.to_string();
@@ -271,8 +296,7 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
             }
         }
     };
-    let all = || union(&[&a, &b, &c]);
-    view.converges(Duration::from_secs(10), "initial", all);
+    view.converges(Duration::from_secs(10), "initial", &[&a, &b, &c]);
     assert_eq!(view.snapshot().connections.len(), 120);
     for n in [&a, &b, &c] {
         view.wait_stale(&n.id, false, Duration::from_secs(5));
@@ -292,21 +316,26 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
         s.spawn(|| churn(&b, "b", 0));
         s.spawn(|| churn(&c, "c", 0));
     });
-    let took = view.converges(Duration::from_secs(10), "after churn", all);
+    let took = view.converges(Duration::from_secs(10), "after churn", &[&a, &b, &c]);
     eprintln!("view converged {took:?} after churn");
     assert_eq!(view.snapshot().connections.len(), 120, "10 stops + 10 starts per node");
 
     // 3. One NATS server killed during churn: publishing and the view go on
     //    (three replicas); it comes back and nothing is lost or doubled.
+    cluster.wait_replicas_current(&["KV_rras_connections", "KV_rras_nodes"]);
     cluster.kill(0);
     std::thread::scope(|s| {
         s.spawn(|| churn(&a, "a", 1));
         s.spawn(|| churn(&b, "b", 1));
     });
-    view.converges(Duration::from_secs(15), "with one NATS server down", all);
+    view.converges(Duration::from_secs(40), "with one NATS server down", &[&a, &b, &c]);
     cluster.restart(0);
     churn(&b, "b", 2);
-    view.converges(Duration::from_secs(15), "after the NATS server came back", all);
+    view.converges(
+        Duration::from_secs(15),
+        "after the NATS server came back",
+        &[&a, &b, &c],
+    );
 
     // 4. Fleet disconnect: an operator hangs up a session of vpn-a by node
     //    name; vpn-a asks its NAS, ends it, and audits fleet:alice.
@@ -327,7 +356,10 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     );
     let listing = rasctl(&rasctl_bin, &cluster, "viewer", &["connections", "--jsonl"]);
     assert!(listing.status.success(), "{}", String::from_utf8_lossy(&listing.stderr));
-    assert_eq!(String::from_utf8_lossy(&listing.stdout).lines().count(), all().len());
+    assert_eq!(
+        String::from_utf8_lossy(&listing.stdout).lines().count(),
+        union(&[&a, &b, &c]).len()
+    );
     for user in ["snoop", "outsider"] {
         let out = rasctl(&rasctl_bin, &cluster, user, &["connections"]);
         assert!(!out.status.success(), "{user} read the fleet");
@@ -369,7 +401,7 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
         !audit.iter().any(|r| r.caller == "fleet:mallory"),
         "the viewer's request never reached the node"
     );
-    view.converges(Duration::from_secs(5), "after the fleet disconnect", all);
+    view.converges(Duration::from_secs(5), "after the fleet disconnect", &[&a, &b, &c]);
 
     // 5. kill -9 vpn-b: it goes stale (its connections stay, marked); while
     //    it is down nothing changes; it restarts and reconciles.
@@ -381,10 +413,13 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
         "a stale node's connections stay in the view"
     );
     b.d.restart();
-    let all = || union(&[&a, &b, &c]);
     view.wait_stale(&b.id, false, Duration::from_secs(10));
     churn(&b, "b", 3);
-    view.converges(Duration::from_secs(10), "after vpn-b was killed -9 and restarted", all);
+    view.converges(
+        Duration::from_secs(10),
+        "after vpn-b was killed -9 and restarted",
+        &[&a, &b, &c],
+    );
 
     // 6. Freeze vpn-a (SIGSTOP): stale; thaw: live again, nothing lost.
     let pid = nix::unistd::Pid::from_raw(a.d.pid() as i32);
@@ -393,10 +428,11 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
     view.wait_stale(&a.id, false, Duration::from_secs(10));
     churn(&a, "a", 3);
-    view.converges(Duration::from_secs(10), "after vpn-a was frozen", all);
+    view.converges(Duration::from_secs(10), "after vpn-a was frozen", &[&a, &b, &c]);
 
     // 7. Cut vpn-c off from NATS (its only server killed) while its sessions
     //    change; when the server returns, vpn-c reconciles in ≤ 5 s.
+    cluster.wait_replicas_current(&["KV_rras_connections", "KV_rras_nodes"]);
     cluster.kill(2);
     churn(&c, "c", 1);
     churn(&c, "c", 2);
@@ -413,8 +449,23 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
         "cut off: the view still has vpn-c's old sessions"
     );
     cluster.restart(2);
-    let took = view.converges(Duration::from_secs(20), "after vpn-c was cut off from NATS", all);
+    // "Reconnected" is when JetStream answers through that server again
+    // (a restarted server first rejoins the cluster's meta group).
+    cluster.wait_jetstream(&cluster.url(2));
+    let took = view.converges(
+        Duration::from_secs(20),
+        "after vpn-c was cut off from NATS",
+        &[&a, &b, &c],
+    );
     eprintln!("vpn-c reconciled into the view {took:?} after its NATS server returned");
+    for l in
+        c.d.log()
+            .lines()
+            .filter(|l| l.contains("fleet") || l.contains("nats"))
+            .skip(3)
+    {
+        eprintln!("vpn-c: {l}");
+    }
     assert!(took <= Duration::from_secs(5), "reconciled {took:?} after reconnecting");
     assert_eq!(of_c(&view.snapshot().connections), c.table());
     view.wait_stale(&c.id, false, Duration::from_secs(5));
