@@ -233,10 +233,10 @@ struct Followed {
     last: u64,
     /// The stream's last sequence when an idle watch was last checked.
     checked: u64,
-    /// When the watch last delivered (or was last checked): kept here, not
-    /// in a timer of `next`, so a caller that cancels `next` often (a
-    /// select loop) still gets its watch checked.
+    /// When the watch last delivered (or was last checked).
     progress: tokio::time::Instant,
+    /// A look at the stream's last sequence, in flight.
+    check: Option<tokio::task::JoinHandle<Option<u64>>>,
 }
 
 /// How long a broken watch is retried before the reader gives up (a NATS
@@ -255,40 +255,57 @@ impl Followed {
             last: 0,
             checked: 0,
             progress: tokio::time::Instant::now(),
+            check: None,
         })
     }
 
     /// The next entry not seen yet. A watch can fail loudly (an error, its
     /// end) or quietly (its consumer died with a NATS server, and nothing
     /// more comes); either way it is opened again after the last revision
-    /// applied, so every later message comes and none twice.
+    /// applied, so every later message comes and none twice. The quiet
+    /// check runs in its own task and its state lives here, so a caller
+    /// that cancels `next` often (a select loop) still gets it.
     async fn next(&mut self) -> Result<kv::Entry, FleetError> {
         loop {
-            let failure = match tokio::time::timeout_at(self.progress + IDLE_CHECK, self.watch.next()).await {
-                Ok(Some(Ok(e))) if e.revision <= self.last => continue,
-                Ok(Some(Ok(e))) => {
-                    self.last = e.revision;
-                    self.progress = tokio::time::Instant::now();
-                    return Ok(e);
-                }
-                Ok(Some(Err(e))) => e.to_string(),
-                Ok(None) => "the watch ended".to_owned(),
-                Err(_) => {
-                    self.progress = tokio::time::Instant::now();
-                    tracing::debug!(last = self.last, "fleet reader: watch idle; checking the stream");
-                    match self.store.status().await {
-                        // Quiet, and nothing was missed: keep waiting.
-                        Ok(status) if status.info.state.last_sequence <= self.last.max(self.checked) => continue,
-                        Ok(status) => {
-                            // Messages exist that never came (or were
-                            // purged: checked once per sequence, not in a
-                            // loop).
-                            self.checked = status.info.state.last_sequence;
+            if self.check.is_none() && tokio::time::Instant::now() >= self.progress + IDLE_CHECK {
+                let store = self.store.clone();
+                self.check = Some(tokio::spawn(async move {
+                    store.status().await.map(|s| s.info.state.last_sequence).ok()
+                }));
+                self.progress = tokio::time::Instant::now();
+            }
+            let deadline = self.progress + IDLE_CHECK;
+            let failure = tokio::select! {
+                item = self.watch.next() => match item {
+                    Some(Ok(e)) if e.revision <= self.last => continue,
+                    Some(Ok(e)) => {
+                        self.last = e.revision;
+                        self.progress = tokio::time::Instant::now();
+                        return Ok(e);
+                    }
+                    Some(Err(e)) => e.to_string(),
+                    None => "the watch ended".to_owned(),
+                },
+                checked = async {
+                    match self.check.as_mut() {
+                        Some(task) => task.await.ok().flatten(),
+                        None => std::future::pending().await,
+                    }
+                }, if self.check.is_some() => {
+                    self.check = None;
+                    match checked {
+                        // Messages exist that never came (or were purged:
+                        // each sequence is acted on once, not in a loop).
+                        Some(stream_last) if stream_last > self.last.max(self.checked) => {
+                            self.checked = stream_last;
                             "the watch went quiet with messages pending".to_owned()
                         }
-                        Err(_) => continue,
+                        // Quiet and nothing missed, or the stream did not
+                        // answer (checked again after the next quiet spell).
+                        _ => continue,
                     }
                 }
+                () = tokio::time::sleep_until(deadline) => continue,
             };
             self.resume(&failure).await?;
         }

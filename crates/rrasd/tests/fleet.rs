@@ -15,11 +15,36 @@ use std::time::{Duration, Instant};
 use rras_client::AdminClient;
 use rras_fleet::{FleetNames, FleetOptions, FleetReader};
 use rras_testkit::nats::NatsCluster;
+use rras_testkit::webdriver::{Browser, Engine};
 use rras_testkit::{
-    disconnect_responder_at, free_udp_port, radclient, rasctl_beside, require_tool, runtime, DaemonProcess,
+    disconnect_responder_at, free_tcp_port, free_udp_port, radclient, rasctl_beside, require_tool, runtime,
+    DaemonProcess,
 };
 
 const SECRET: &str = "testing123";
+const READER_TOKEN: &str = "fleet-reader-token-0123456789";
+
+fn screenshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/web-screenshots")
+}
+
+/// Headless Chromium signed in to the console at `port`, on /fleet (None
+/// with the reason printed when Chromium is missing outside CI).
+fn web_fleet_page(port: u16) -> Option<Browser> {
+    let engine = Engine::Chromium;
+    if !require_tool(engine.browser()) || !require_tool(engine.driver()) {
+        return None;
+    }
+    let b = Browser::start(engine, 1280, 1000);
+    let base = format!("http://127.0.0.1:{port}");
+    b.goto(&format!("{base}/login"));
+    b.type_into(&b.wait("#token", Duration::from_secs(10)), READER_TOKEN);
+    b.click(&b.wait("#sign-in", Duration::from_secs(5)));
+    b.wait("#counts", Duration::from_secs(10));
+    b.click(&b.wait("#nav-fleet", Duration::from_secs(5)));
+    b.wait("#fleet-status", Duration::from_secs(10));
+    Some(b)
+}
 
 /// (node id, handle) → user.
 type Table = BTreeMap<(String, u32), String>;
@@ -269,11 +294,28 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     let mut cluster = NatsCluster::start();
     let nas_port = free_udp_port();
     let nas_port_arg = nas_port.to_string();
+    // vpn-a serves the web console too: its fleet view is checked in a
+    // real browser.
+    let tokens = cluster.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        format!("ops-reader reader {}\n", rrasd::tls::token_hash(READER_TOKEN)),
+    )
+    .unwrap();
+    let web_port = free_tcp_port();
+    let web_listen = format!("127.0.0.1:{web_port}");
     let a = Node::start(
         "vpn-a",
         &cluster.urls(),
         &cluster,
-        &["--radius-disconnect-port", &nas_port_arg],
+        &[
+            "--radius-disconnect-port",
+            &nas_port_arg,
+            "--web",
+            &web_listen,
+            "--tokens-file",
+            tokens.to_str().unwrap(),
+        ],
     );
     let mut b = Node::start("vpn-b", &cluster.urls(), &cluster, &[]);
     // vpn-c knows only the third NATS server: stopping it cuts vpn-c off.
@@ -320,6 +362,28 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     eprintln!("view converged {took:?} after churn");
     assert_eq!(view.snapshot().connections.len(), 120, "10 stops + 10 starts per node");
 
+    // The console's fleet view (vpn-a's web console): every node with its
+    // health, every connection with its node; filtered in the daemon.
+    let browser = web_fleet_page(web_port);
+    if let Some(b) = &browser {
+        b.wait_text("#fleet-status", Duration::from_secs(15), |t| {
+            t.starts_with("120 connection(s) on 3 node(s)")
+        });
+        let nodes = b.text(&b.wait("#fleet-nodes", Duration::from_secs(5)));
+        for n in ["vpn-a", "vpn-b", "vpn-c"] {
+            assert!(nodes.contains(n), "{n} in {nodes}");
+        }
+        assert_eq!(b.find_all("#fleet-connections tr").len(), 121, "a header and 120 rows");
+        std::fs::create_dir_all(screenshot_dir()).unwrap();
+        std::fs::write(screenshot_dir().join("fleet.png"), b.screenshot()).unwrap();
+        b.type_into(&b.wait("#fleet-node", Duration::from_secs(5)), "vpn-b");
+        b.wait_text("#fleet-matching", Duration::from_secs(10), |t| {
+            t.starts_with("40 matching")
+        });
+        let rows = b.text(&b.wait("#fleet-connections", Duration::from_secs(5)));
+        assert!(rows.contains("b-user") && !rows.contains("a-user"), "{rows}");
+    }
+
     // 3. One NATS server killed during churn: publishing and the view go on
     //    (three replicas); it comes back and nothing is lost or doubled.
     cluster.wait_replicas_current(&["KV_rras_connections", "KV_rras_nodes"]);
@@ -332,7 +396,7 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     cluster.restart(0);
     churn(&b, "b", 2);
     view.converges(
-        Duration::from_secs(15),
+        Duration::from_secs(40),
         "after the NATS server came back",
         &[&a, &b, &c],
     );
@@ -407,6 +471,15 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     //    it is down nothing changes; it restarts and reconciles.
     b.d.kill9();
     view.wait_stale(&b.id, true, Duration::from_secs(10));
+    if let Some(br) = &browser {
+        // The console shows the node's health: vpn-b stale, its rows too.
+        br.wait_text("#fleet-status", Duration::from_secs(10), |t| t.contains("1 stale"));
+        let nodes = br.text(&br.wait("#fleet-nodes", Duration::from_secs(5)));
+        assert!(
+            nodes.lines().any(|l| l.contains("vpn-b") && l.contains("stale")),
+            "{nodes}"
+        );
+    }
     assert_eq!(
         view.snapshot().connections.keys().filter(|(n, _)| *n == b.id).count(),
         40,

@@ -38,6 +38,7 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/overview", get(app_page))
         .route("/history", get(app_page))
         .route("/audit", get(app_page))
+        .route("/fleet", get(app_page))
         .route(
             "/static/app.js",
             get(|| async { static_asset("text/javascript", assets::APP_JS) }),
@@ -56,6 +57,7 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/api/history", get(history))
         .route("/api/audit", get(audit))
         .route("/api/overview", get(overview))
+        .route("/api/fleet", get(fleet))
         .with_state(state)
 }
 
@@ -239,6 +241,7 @@ async fn me(State(state): State<WebState>, headers: HeaderMap) -> Response {
             "csrf": s.csrf,
             "node": state.manager.node_id().to_string(),
             "version": rras_core::VERSION,
+            "fleet": state.fleet.is_some(),
         }))
         .into_response(),
         Err(r) => r,
@@ -263,11 +266,11 @@ fn address_of(c: &Connection) -> String {
     c.info.client_address().map(|a| a.to_string()).unwrap_or_default()
 }
 
-fn unix(t: SystemTime) -> u64 {
+pub(crate) fn unix(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn row(c: &Connection, now: SystemTime) -> Value {
+pub(crate) fn row(c: &Connection, now: SystemTime) -> Value {
     let i = &c.info;
     json!({
         "handle": c.handle.get(),
@@ -617,6 +620,32 @@ async fn events(State(state): State<WebState>, headers: HeaderMap) -> Response {
 #[derive(Deserialize)]
 struct LimitQuery {
     limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FleetParams {
+    node: Option<String>,
+    user: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+/// The fleet's nodes and one page of its connections (readers may look;
+/// 404 when this node is not in a fleet).
+async fn fleet(State(state): State<WebState>, headers: HeaderMap, Query(p): Query<FleetParams>) -> Response {
+    if let Err(r) = require(&state, &headers) {
+        return r;
+    }
+    let Some(fleet) = &state.fleet else {
+        return api_error(StatusCode::NOT_FOUND, Win32Error::NotSupported);
+    };
+    let query = super::fleet::FleetQuery {
+        node: p.node,
+        user: p.user,
+        offset: p.offset.unwrap_or(0),
+        limit: p.limit.unwrap_or(100).clamp(1, MAX_PAGE),
+    };
+    Json(fleet.ask(query).await).into_response()
 }
 
 async fn history(State(state): State<WebState>, headers: HeaderMap, Query(q): Query<LimitQuery>) -> Response {

@@ -17,6 +17,7 @@
 
 mod api;
 mod assets;
+mod fleet;
 pub mod session;
 
 use std::net::SocketAddr;
@@ -66,6 +67,8 @@ pub(crate) struct WebState {
     /// HTTPS: cookies get `Secure`.
     secure: bool,
     samples: Arc<api::Samples>,
+    /// The fleet view, when this node is in a fleet.
+    fleet: Option<fleet::FleetQueries>,
 }
 
 /// The caller a verified client certificate names, for this connection.
@@ -169,6 +172,11 @@ pub async fn start(
         sessions: Arc::new(session::WebSessions::default()),
         secure: acceptor.is_some(),
         samples,
+        fleet: config
+            .fleet
+            .url
+            .is_some()
+            .then(|| fleet::FleetQueries::start(&config.fleet)),
     };
     let router = api::router(state.clone()).layer(axum::middleware::from_fn(security_headers));
     tracing::info!(%addr, https = acceptor.is_some(), "web console listening");

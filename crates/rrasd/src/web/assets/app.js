@@ -284,6 +284,35 @@ async function auditView(view) {
     d.rows.map((r) => [when(r.at), r.caller, r.method, r.target, r.result_name || r.result]));
 }
 
+// ---- Fleet: every node of the NATS fleet this node publishes to, and
+// their connections (filtered and paged in the daemon), refreshed every 2 s.
+async function fleetView(view) {
+  const filter = { node: "", user: "" };
+  const nodeBox = el("input", { id: "fleet-node", type: "search", placeholder: "node", "aria-label": "Only this node" });
+  const userBox = el("input", { id: "fleet-user", type: "search", placeholder: "user", "aria-label": "Only this user" });
+  const status = el("p", { id: "fleet-status", role: "status" });
+  const nodes = el("div", { id: "fleet-nodes-box" });
+  const conns = el("div", { id: "fleet-connections-box" });
+  view.replaceChildren(el("h1", { text: "Fleet" }), status, el("h2", { text: "Nodes" }), nodes,
+    el("h2", { text: "Connections" }), el("div", { class: "filters" }, nodeBox, userBox), conns);
+  async function refresh() {
+    const q = new URLSearchParams({ node: filter.node, user: filter.user, limit: "200" });
+    const d = await api(`/api/fleet?${q}`);
+    if (!d.available) { status.textContent = `Fleet unavailable: ${d.error}`; return; }
+    const stale = d.nodes.filter((n) => n.state === "stale").length;
+    status.textContent = `${d.connections} connection(s) on ${d.nodes.length} node(s)${stale ? `, ${stale} stale` : ""}` + (d.error ? ` — ${d.error}` : "");
+    const nt = el("table", { class: "plain", id: "fleet-nodes" }, el("tr", {}, ...["Node", "Name", "Version", "Connections", "Last heartbeat", "Lag", "State"].map((t) => el("th", { text: t }))));
+    for (const n of d.nodes) nt.append(el("tr", { class: n.state === "stale" ? "stale" : null }, ...[n.node, n.name, n.version, n.connections, when(n.last_beat), n.lag ?? "", n.state].map((t) => el("td", { text: String(t) }))));
+    nodes.replaceChildren(nt);
+    const ct = el("table", { class: "plain", id: "fleet-connections" }, el("tr", {}, ...["Node", "Handle", "User", "Engine", "Address", "Duration", "Received", "Sent", "State"].map((t) => el("th", { text: t }))));
+    for (const r of d.rows) ct.append(el("tr", { class: r.stale ? "stale" : null }, ...[r.node_name, r.handle, r.user, r.engine, r.address, duration(r.duration_secs), bytes(r.rx), bytes(r.tx), r.stale ? "stale" : "live"].map((t) => el("td", { text: String(t) }))));
+    conns.replaceChildren(ct, el("p", { id: "fleet-matching", text: `${d.matching} matching${d.matching > d.rows.length ? `, first ${d.rows.length} shown` : ""}` }));
+  }
+  for (const [box, key] of [[nodeBox, "node"], [userBox, "user"]]) box.addEventListener("input", () => { filter[key] = box.value.trim(); refresh().catch(() => {}); });
+  await refresh();
+  state.timer = setInterval(() => refresh().catch(() => {}), 2000);
+}
+
 async function route() {
   stopLive();
   const view = document.getElementById("view");
@@ -295,6 +324,7 @@ async function route() {
     else if (path === "/overview") await overviewView(view);
     else if (path === "/history") await historyView(view);
     else if (path === "/audit") await auditView(view);
+    else if (path === "/fleet") await fleetView(view);
     else connectionsView(view);
   } catch (e) {
     view.replaceChildren(el("p", { class: "error", role: "alert", text: e.message }));
@@ -305,6 +335,7 @@ async function start() {
   state.me = await api("/api/me");
   document.getElementById("who").textContent = `${state.me.user} (${state.me.role})`;
   document.getElementById("nav-audit").hidden = state.me.role !== "admin";
+  document.getElementById("nav-fleet").hidden = !state.me.fleet;
   for (const a of document.querySelectorAll("nav a, a.brand")) a.addEventListener("click", (ev) => { ev.preventDefault(); go(a.getAttribute("href")); });
   document.getElementById("sign-out").addEventListener("click", async () => { await post("/api/logout").catch(() => {}); location.href = "/login"; });
   window.addEventListener("popstate", route);
