@@ -239,6 +239,9 @@ struct Followed {
     check: Option<tokio::task::JoinHandle<Option<u64>>>,
 }
 
+/// How long a JetStream call of the reader may take.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long a broken watch is retried before the reader gives up (a NATS
 /// server failing over takes seconds).
 const RESUME_FOR: Duration = Duration::from_secs(30);
@@ -367,7 +370,10 @@ impl FleetReader {
     /// Opens the buckets and reads until the view is complete: every key's
     /// last message as of the moment the watch started.
     pub async fn open(client: &async_nats::Client, names: &FleetNames) -> Result<Self, FleetError> {
-        let js = async_nats::jetstream::new(client.clone());
+        let mut js = async_nats::jetstream::new(client.clone());
+        // Creating a last-per-subject consumer over a million keys takes
+        // the server seconds (it finds each key's last message first).
+        js.set_timeout(SETUP_TIMEOUT);
         let Buckets { connections, nodes } = buckets::open(&js, names).await?;
         let mut reader = FleetReader {
             connections: Followed::open(connections).await?,
@@ -375,6 +381,12 @@ impl FleetReader {
             view: FleetView::default(),
             reconnects: None,
         };
+        // The table sized once for every key the bucket holds: growing it
+        // by doubling would leave the smaller tables behind as garbage.
+        if let Ok(status) = reader.connections.store.status().await {
+            let keys = usize::try_from(status.values()).unwrap_or(0);
+            reader.view.connections.reserve(keys);
+        }
         let view = &mut reader.view;
         reader
             .nodes

@@ -152,6 +152,8 @@ const WINDOW: usize = 1024;
 const BATCH: usize = 8192;
 /// How long one JetStream call (or acknowledgement) may take.
 const API_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long listing this node's keys may take to start.
+const LISTING_TIMEOUT: Duration = Duration::from_secs(60);
 /// Fleet disconnect requests handled at once.
 const MAX_DISCONNECTS: usize = 16;
 /// Delete markers remembered for purging (older ones wait for the next
@@ -486,6 +488,10 @@ impl Publisher {
     /// This node's keys in the bucket: the last message of each, as a
     /// digest of the value or a delete marker with its time.
     async fn own_keys(&self, js: &jetstream::Context) -> Result<HashMap<u32, OwnKey>, Interrupted> {
+        // Finding the last message of each of this node's keys takes the
+        // server a while at a million keys: this one call gets longer.
+        let mut js = js.clone();
+        js.set_timeout(LISTING_TIMEOUT);
         let stream = js
             .get_stream(format!("KV_{}", self.names.connections))
             .await
