@@ -29,7 +29,7 @@ pub(crate) struct NatsArgs {
     /// File whose first line is the NATS password.
     #[arg(long, value_name = "FILE", requires = "nats_user")]
     nats_password_file: Option<PathBuf>,
-    /// NATS .creds file [env: NATS_CREDS].
+    /// NATS .creds file.
     #[arg(long, value_name = "FILE", env = "NATS_CREDS")]
     nats_creds: Option<PathBuf>,
     /// File holding an nkey seed.
@@ -107,6 +107,15 @@ struct FleetConnectionJson<'a> {
     connection: ConnectionJson<'a>,
 }
 
+fn table<const N: usize>(header: [&str; N]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
+    table
+}
+
 fn node_name<'a>(view: &'a FleetView, node: &'a str) -> &'a str {
     view.nodes()
         .get(node)
@@ -155,22 +164,18 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
                 }
                 return Ok(());
             }
-            let mut table = Table::new();
-            table
-                .load_preset(UTF8_FULL_CONDENSED)
-                .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_header([
-                    "Node",
-                    "Handle",
-                    "User",
-                    "Engine",
-                    "Iface",
-                    "Client IP",
-                    "Duration",
-                    "Rx",
-                    "Tx",
-                    "State",
-                ]);
+            let mut table = table([
+                "Node",
+                "Handle",
+                "User",
+                "Engine",
+                "Iface",
+                "Client IP",
+                "Duration",
+                "Rx",
+                "Tx",
+                "State",
+            ]);
             for (c, conn) in &rows {
                 let i = &conn.info;
                 table.add_row([
@@ -215,19 +220,15 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&nodes)?);
                 return Ok(());
             }
-            let mut table = Table::new();
-            table
-                .load_preset(UTF8_FULL_CONDENSED)
-                .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_header([
-                    "Node",
-                    "Name",
-                    "Version",
-                    "Connections",
-                    "Last heartbeat",
-                    "Lag",
-                    "State",
-                ]);
+            let mut table = table([
+                "Node",
+                "Name",
+                "Version",
+                "Connections",
+                "Last heartbeat",
+                "Lag",
+                "State",
+            ]);
             for (id, s) in view.nodes() {
                 let state = if s.is_stale(now) {
                     "stale"
@@ -252,6 +253,7 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
         FleetCommand::Disconnect { nats, target, caller } => {
             let (node, handle) = target
                 .rsplit_once(':')
+                .filter(|(n, _)| !n.is_empty())
                 .and_then(|(n, h)| Some((n, h.parse::<u32>().ok()?)))
                 .context("expected NODE:HANDLE (node id, id prefix or name, and a connection handle)")?;
             let client = nats.connect().await?;

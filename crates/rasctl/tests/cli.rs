@@ -533,3 +533,29 @@ fn manual_page_renders_without_warnings() {
     let text = rras_testkit::render_man(&page.stdout, "rasctl.1");
     assert!(text.contains("rasctl(1)") && text.contains("connections"), "{text}");
 }
+
+#[test]
+fn fleet_commands_fail_clearly_without_nats_or_with_bad_input() {
+    // Nothing listens on this port: a clear error naming the URL, exit 1.
+    let port = rras_testkit::free_tcp_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let out = rasctl(None, &["fleet", "nodes", "--nats", &url]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot connect to NATS") && err.contains(&port.to_string()),
+        "{err}"
+    );
+    // A target that is not NODE:HANDLE is refused before connecting.
+    for bad in ["vpn1", "vpn1:x", ":", ":5", "vpn1:-3"] {
+        let out = rasctl(None, &["fleet", "disconnect", bad, "--nats", &url]);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("NODE:HANDLE"), "{bad}");
+    }
+    // Half a credential pair is a usage error.
+    let out = rasctl(None, &["fleet", "nodes", "--nats", &url, "--nats-user", "u"]);
+    assert_eq!(out.status.code(), Some(2));
+    // A bad URL names itself.
+    let out = rasctl(None, &["fleet", "nodes", "--nats", "nats://127.0.0.1:notaport"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad NATS URL"));
+}

@@ -129,9 +129,13 @@ impl NatsCluster {
         self.wait_jetstream(&self.urls());
     }
 
-    /// Waits (≤ 30 s) until JetStream answers through `urls`
-    /// (comma-separated): a server that restarted has rejoined.
-    pub fn wait_jetstream(&self, urls: &str) {
+    /// Polls (≤ 30 s), as the node user through `urls` (comma-separated),
+    /// until `probe` says yes; panics with the servers' logs otherwise.
+    fn wait_until<F, Fut>(&self, urls: &str, what: &str, probe: F)
+    where
+        F: Fn(async_nats::jetstream::Context) -> Fut,
+        Fut: std::future::Future<Output = Option<()>>,
+    {
         let rt = crate::runtime();
         let urls: Vec<String> = urls.split(',').map(str::to_owned).collect();
         let ok = wait_for(Duration::from_secs(30), || {
@@ -140,19 +144,26 @@ impl NatsCluster {
                     .connect(urls.as_slice())
                     .await
                     .ok()?;
-                let js = async_nats::jetstream::new(client);
-                js.get_or_create_stream(async_nats::jetstream::stream::Config {
-                    name: "READY".into(),
-                    subjects: vec!["ready.>".into()],
-                    num_replicas: 3,
-                    ..Default::default()
-                })
-                .await
-                .ok()
-                .map(|_| ())
+                probe(async_nats::jetstream::new(client)).await
             })
         });
-        assert!(ok.is_some(), "nats cluster did not become ready:\n{}", self.logs());
+        assert!(ok.is_some(), "nats cluster: {what}:\n{}", self.logs());
+    }
+
+    /// Waits (≤ 30 s) until JetStream answers through `urls`
+    /// (comma-separated): a server that restarted has rejoined.
+    pub fn wait_jetstream(&self, urls: &str) {
+        self.wait_until(urls, "JetStream did not answer", |js| async move {
+            js.get_or_create_stream(async_nats::jetstream::stream::Config {
+                name: "READY".into(),
+                subjects: vec!["ready.>".into()],
+                num_replicas: 3,
+                ..Default::default()
+            })
+            .await
+            .ok()
+            .map(|_| ())
+        });
     }
 
     /// Waits (≤ 30 s) until each of `streams` has a leader and every
@@ -160,34 +171,17 @@ impl NatsCluster {
     /// stream waiting for it: a replica still catching up (a stream a few
     /// seconds old) can stall the election until the killed server returns.
     pub fn wait_replicas_current(&self, streams: &[&str]) {
-        let rt = crate::runtime();
-        let urls: Vec<String> = self.urls().split(',').map(str::to_owned).collect();
-        let ok = wait_for(Duration::from_secs(30), || {
-            rt.block_on(async {
-                let client = async_nats::ConnectOptions::with_user_and_password("rrasd".into(), "rrasd-pw".into())
-                    .connect(urls.as_slice())
-                    .await
-                    .ok()?;
-                let js = async_nats::jetstream::new(client);
-                for name in streams {
-                    let mut stream = js.get_stream(*name).await.ok()?;
-                    let info = stream.info().await.ok()?;
-                    let cluster = info.cluster.as_ref()?;
-                    cluster.leader.as_ref()?;
-                    let replicas_ok =
-                        cluster.replicas.len() == 2 && cluster.replicas.iter().all(|r| r.current && !r.offline);
-                    if !replicas_ok {
-                        return None;
-                    }
-                }
-                Some(())
-            })
+        self.wait_until(&self.urls(), "replicas never all current", |js| async move {
+            for name in streams {
+                let mut stream = js.get_stream(*name).await.ok()?;
+                let info = stream.info().await.ok()?;
+                let cluster = info.cluster.as_ref()?;
+                cluster.leader.as_ref()?;
+                let current = cluster.replicas.len() == 2 && cluster.replicas.iter().all(|r| r.current && !r.offline);
+                current.then_some(())?;
+            }
+            Some(())
         });
-        assert!(
-            ok.is_some(),
-            "streams {streams:?} never had all replicas current:\n{}",
-            self.logs()
-        );
     }
 
     /// `nats://127.0.0.1:P1,…` of every server.

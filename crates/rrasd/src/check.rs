@@ -177,6 +177,11 @@ pub fn check(config: &Config) -> Report {
             config.fleet.heartbeat_secs,
             if config.fleet.disconnect { "on" } else { "off" }
         ));
+        for (key, path) in config.fleet.options().files() {
+            if let Err(e) = std::fs::File::open(path) {
+                report.errors.push(format!("fleet.{key} {}: {e}", path.display()));
+            }
+        }
     }
     // Roles (names only).
     report.summary.push(format!(

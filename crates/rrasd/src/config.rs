@@ -627,7 +627,7 @@ mod tests {
         for (bad, says) in [
             ("replicas = 9", "replicas"),
             ("heartbeat_secs = 0", "heartbeat_secs"),
-            ("password_file = \"/nonexistent/pw\"\nuser = \"u\"", "/nonexistent/pw"),
+            ("password_file = \"/etc/pw\"", "together"),
             ("url2 = 1", "url2"),
         ] {
             let err = Config::from_toml(&format!("[fleet]\nurl = \"nats://a:4222\"\n{bad}\n"))
@@ -636,6 +636,19 @@ mod tests {
                 .unwrap_err();
             assert!(err.contains(says), "{bad}: {err}");
         }
+        // A named file that is missing is --check-config's error.
+        let missing =
+            Config::from_toml("[fleet]\nurl = \"nats://a:4222\"\ncreds_file = \"/nonexistent/x.creds\"\n").unwrap();
+        assert!(missing.validate().is_ok());
+        let report = crate::check::check(&missing);
+        assert!(
+            report
+                .errors
+                .iter()
+                .any(|e| e.contains("fleet.creds_file /nonexistent/x.creds")),
+            "{:?}",
+            report.errors
+        );
         // Off without a URL: nothing else is checked.
         assert!(Config::from_toml("[fleet]\nreplicas = 9\n").unwrap().validate().is_ok());
     }
