@@ -86,7 +86,7 @@ pub(crate) enum FleetCommand {
     },
     /// Hang up a connection on whichever node has it: NODE:HANDLE (node id,
     /// id prefix or name). The node carries it out under its own rules and
-    /// audits it as fleet:<caller>.
+    /// audits it as fleet:CALLER.
     Disconnect {
         #[command(flatten)]
         nats: NatsArgs,
