@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::net::UdpSocket;
 
 use crate::radload::{self, session_packet, LoadSpec, Mix};
-use crate::scenario::{rss_bytes, SECRET};
+use crate::scenario::{cpu_secs, rss_bytes, SECRET};
 use crate::Args;
 
 fn now_ms() -> u64 {
@@ -191,9 +191,17 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     let mut per_connection = 0u64;
     for round in 0..args.rounds.max(1) {
         let before = rss_bytes(std::process::id());
+        let cpu = |pids: &[u32]| pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
+        let (me, servers) = (vec![std::process::id()], cluster.pids());
+        let (cpu_me, cpu_servers) = (cpu(&me), cpu(&servers));
         let started = Instant::now();
         let reader = rt.block_on(FleetReader::open(&client, &FleetNames::default()))?;
         let took = started.elapsed();
+        println!(
+            "view round {round}: {took:.3?}; CPU meanwhile: reader process {:.2} s, nats servers {:.2} s",
+            cpu(&me) - cpu_me,
+            cpu(&servers) - cpu_servers
+        );
         anyhow::ensure!(
             reader.view().len() as u64 == total,
             "view has {} of {total}",

@@ -65,6 +65,22 @@ impl Report {
     }
 }
 
+/// CPU time (user + system) a process has used, in seconds (0 when
+/// unreadable): fields 14 and 15 of /proc/PID/stat, in clock ticks.
+pub(crate) fn cpu_secs(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The command name (field 2) may hold spaces: count from after it.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // rest starts at field 3: utime is field 14 → index 11, stime 15 → 12.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 pub(crate) fn rss_bytes(pid: u32) -> u64 {
     status_field(pid, "VmRSS:")
 }

@@ -239,8 +239,13 @@ struct Followed {
     check: Option<tokio::task::JoinHandle<Option<u64>>>,
 }
 
-/// How long a JetStream call of the reader may take.
-const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a JetStream call of a reader may take, for a bucket of
+/// `messages`: creating a last-per-subject consumer makes the server find
+/// each key's last message first (seconds at a million keys), but a call
+/// lost while a NATS server fails over must be retried soon.
+pub fn setup_timeout(messages: u64) -> Duration {
+    Duration::from_secs(2 + messages / 50_000)
+}
 
 /// How long a broken watch is retried before the reader gives up (a NATS
 /// server failing over takes seconds).
@@ -371,9 +376,14 @@ impl FleetReader {
     /// last message as of the moment the watch started.
     pub async fn open(client: &async_nats::Client, names: &FleetNames) -> Result<Self, FleetError> {
         let mut js = async_nats::jetstream::new(client.clone());
-        // Creating a last-per-subject consumer over a million keys takes
-        // the server seconds (it finds each key's last message first).
-        js.set_timeout(SETUP_TIMEOUT);
+        let size = buckets::open(&js, names)
+            .await?
+            .connections
+            .status()
+            .await
+            .map_err(FleetError::js)?
+            .values();
+        js.set_timeout(setup_timeout(size));
         let Buckets { connections, nodes } = buckets::open(&js, names).await?;
         let mut reader = FleetReader {
             connections: Followed::open(connections).await?,

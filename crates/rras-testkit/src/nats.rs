@@ -193,6 +193,14 @@ impl NatsCluster {
             .join(",")
     }
 
+    /// PIDs of the running servers.
+    pub fn pids(&self) -> Vec<u32> {
+        self.servers
+            .iter()
+            .filter_map(|s| s.child.as_ref().map(|c| c.id()))
+            .collect()
+    }
+
     /// The URL of server `i` alone.
     pub fn url(&self, i: usize) -> String {
         format!("nats://127.0.0.1:{}", self.servers[i].port)

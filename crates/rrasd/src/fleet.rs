@@ -152,8 +152,6 @@ const WINDOW: usize = 1024;
 const BATCH: usize = 8192;
 /// How long one JetStream call (or acknowledgement) may take.
 const API_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long listing this node's keys may take to start.
-const LISTING_TIMEOUT: Duration = Duration::from_secs(60);
 /// Fleet disconnect requests handled at once.
 const MAX_DISCONNECTS: usize = 16;
 /// Delete markers remembered for purging (older ones wait for the next
@@ -489,13 +487,13 @@ impl Publisher {
     /// digest of the value or a delete marker with its time.
     async fn own_keys(&self, js: &jetstream::Context) -> Result<HashMap<u32, OwnKey>, Interrupted> {
         // Finding the last message of each of this node's keys takes the
-        // server a while at a million keys: this one call gets longer.
+        // server a while when there are many: this call gets longer, in
+        // proportion (a call lost in a failover is still retried soon).
+        let name = format!("KV_{}", self.names.connections);
+        let size = js.get_stream(&name).await.map_err(js_err)?.cached_info().state.messages;
         let mut js = js.clone();
-        js.set_timeout(LISTING_TIMEOUT);
-        let stream = js
-            .get_stream(format!("KV_{}", self.names.connections))
-            .await
-            .map_err(js_err)?;
+        js.set_timeout(rras_fleet::view::setup_timeout(size));
+        let stream = js.get_stream(&name).await.map_err(js_err)?;
         let consumer = stream
             .create_consumer(consumer::pull::Config {
                 filter_subject: self.names.node_filter(&self.node),
