@@ -288,7 +288,7 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
         return;
     };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter("rras_fleet=debug,async_nats=debug")
+        .with_env_filter("rras_fleet=debug,async_nats=info")
         .with_writer(std::io::stderr)
         .try_init();
     let mut cluster = NatsCluster::start();
