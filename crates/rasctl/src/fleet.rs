@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use rras_fleet::options::Reconnect;
-use rras_fleet::{FleetNames, FleetOptions, FleetReader, FleetView};
+use rras_fleet::{FleetNames, FleetOptions, FleetReader};
 use serde::Serialize;
 
 use crate::output::{human_bytes, human_duration, ConnectionJson};
@@ -116,13 +116,6 @@ fn table<const N: usize>(header: [&str; N]) -> Table {
     table
 }
 
-fn node_name<'a>(view: &'a FleetView, node: &'a str) -> &'a str {
-    view.nodes()
-        .get(node)
-        .and_then(|s| s.beat.as_ref())
-        .map_or(node, |b| b.name.as_str())
-}
-
 pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
     let names = FleetNames::default();
     match command {
@@ -151,7 +144,7 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
             if json || jsonl {
                 let objects = rows.iter().map(|(c, conn)| FleetConnectionJson {
                     node: c.node,
-                    node_name: node_name(view, c.node),
+                    node_name: view.node_name(c.node),
                     stale: c.stale,
                     connection: ConnectionJson::new(conn, now),
                 });
@@ -179,7 +172,7 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
             for (c, conn) in &rows {
                 let i = &conn.info;
                 table.add_row([
-                    node_name(view, c.node).to_owned(),
+                    view.node_name(c.node).to_owned(),
                     c.handle.to_string(),
                     i.account(),
                     i.source.engine.to_string(),
@@ -240,7 +233,9 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
                         b.name.clone(),
                         b.version.clone(),
                         b.connections.to_string(),
-                        format!("{} ago", human_duration(now.duration_since(b.at()).unwrap_or_default())),
+                        b.at()
+                            .and_then(|at| now.duration_since(at).ok())
+                            .map_or_else(|| "in the future".into(), |ago| format!("{} ago", human_duration(ago))),
                         b.lag().to_string(),
                     ),
                     None => Default::default(),
@@ -264,7 +259,7 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
                 .or_else(|| std::env::var("LOGNAME").ok())
                 .unwrap_or_else(|| "rasctl".into());
             rras_fleet::disconnect(&client, &names, node, handle, &caller).await?;
-            println!("disconnected {handle} on {} ({node})", node_name(&view, node));
+            println!("disconnected {handle} on {} ({node})", view.node_name(node));
             Ok(())
         }
     }

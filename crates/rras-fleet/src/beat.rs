@@ -53,9 +53,10 @@ impl NodeBeat {
         now_ms.saturating_sub(self.at_ms) > self.stale_after().as_millis() as u64
     }
 
-    /// When it was sent.
-    pub fn at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(self.at_ms)
+    /// When it was sent (None for a time no clock can hold; such a beat
+    /// is refused by [`NodeBeat::from_json`]).
+    pub fn at(&self) -> Option<SystemTime> {
+        UNIX_EPOCH.checked_add(Duration::from_millis(self.at_ms))
     }
 
     /// Reads a beat from the bucket; anything malformed or oversized is an
@@ -67,6 +68,9 @@ impl NodeBeat {
         let beat: NodeBeat = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         if !crate::names::is_node_id(&beat.node) {
             return Err(format!("bad node id {:?}", beat.node));
+        }
+        if beat.at().is_none() {
+            return Err(format!("time {} ms out of range", beat.at_ms));
         }
         Ok(beat)
     }
@@ -105,9 +109,19 @@ mod tests {
         assert!(NodeBeat::from_json(&vec![b' '; MAX_BEAT_BYTES + 1]).is_err());
         let bad = serde_json::to_vec(&NodeBeat {
             node: "a.b".into(),
-            ..beat
+            ..beat.clone()
         })
         .unwrap();
         assert!(NodeBeat::from_json(&bad).unwrap_err().contains("bad node id"));
+        let far = serde_json::to_vec(&NodeBeat {
+            at_ms: u64::MAX,
+            ..beat
+        })
+        .unwrap();
+        match UNIX_EPOCH.checked_add(Duration::from_millis(u64::MAX)) {
+            // This platform's clock can hold it: accepted, and it is not stale.
+            Some(_) => assert!(!NodeBeat::from_json(&far).unwrap().is_stale(now)),
+            None => assert!(NodeBeat::from_json(&far).unwrap_err().contains("out of range")),
+        }
     }
 }

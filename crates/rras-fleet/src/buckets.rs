@@ -49,17 +49,28 @@ pub async fn ensure(js: &jetstream::Context, names: &FleetNames, replicas: usize
 
 /// Opens both buckets (a reader does this; it needs no right to create).
 pub async fn open(js: &jetstream::Context, names: &FleetNames) -> Result<Buckets, FleetError> {
-    let get = |bucket: String| async move {
-        js.get_key_value(&bucket).await.map_err(|e| {
-            if e.to_string().contains("stream not found") {
-                FleetError::NoBucket(bucket)
-            } else {
-                FleetError::JetStream(format!("opening bucket {bucket}: {e}"))
-            }
-        })
-    };
+    let get = |bucket: String| async move { js.get_key_value(&bucket).await.map_err(|e| opening_error(bucket, e)) };
     Ok(Buckets {
         connections: get(names.connections.clone()).await?,
         nodes: get(names.nodes.clone()).await?,
     })
+}
+
+/// Messages in the connections bucket (live keys plus delete markers):
+/// how long its listings may take to start, how big a view's table is.
+pub async fn connection_messages(js: &jetstream::Context, names: &FleetNames) -> Result<u64, FleetError> {
+    let bucket = &names.connections;
+    let stream = js
+        .get_stream(format!("KV_{bucket}"))
+        .await
+        .map_err(|e| opening_error(bucket.clone(), e))?;
+    Ok(stream.cached_info().state.messages)
+}
+
+fn opening_error(bucket: String, e: impl std::fmt::Display) -> FleetError {
+    if e.to_string().contains("stream not found") {
+        FleetError::NoBucket(bucket)
+    } else {
+        FleetError::JetStream(format!("opening bucket {bucket}: {e}"))
+    }
 }

@@ -126,6 +126,14 @@ impl FleetView {
         }
     }
 
+    /// A node's name from its heartbeat, or its id when it never beat.
+    pub fn node_name<'a>(&'a self, node: &'a str) -> &'a str {
+        self.nodes
+            .get(node)
+            .and_then(|s| s.beat.as_ref())
+            .map_or(node, |b| b.name.as_str())
+    }
+
     /// One connection.
     pub fn get(&self, node: &str, handle: u32) -> Option<FleetConnection<'_>> {
         let ix = *self.node_index.get(node)?;
@@ -376,13 +384,7 @@ impl FleetReader {
     /// last message as of the moment the watch started.
     pub async fn open(client: &async_nats::Client, names: &FleetNames) -> Result<Self, FleetError> {
         let mut js = async_nats::jetstream::new(client.clone());
-        let size = buckets::open(&js, names)
-            .await?
-            .connections
-            .status()
-            .await
-            .map_err(FleetError::js)?
-            .values();
+        let size = buckets::connection_messages(&js, names).await?;
         js.set_timeout(setup_timeout(size));
         let Buckets { connections, nodes } = buckets::open(&js, names).await?;
         let mut reader = FleetReader {
@@ -393,10 +395,7 @@ impl FleetReader {
         };
         // The table sized once for every key the bucket holds: growing it
         // by doubling would leave the smaller tables behind as garbage.
-        if let Ok(status) = reader.connections.store.status().await {
-            let keys = usize::try_from(status.values()).unwrap_or(0);
-            reader.view.connections.reserve(keys);
-        }
+        reader.view.connections.reserve(usize::try_from(size).unwrap_or(0));
         let view = &mut reader.view;
         reader
             .nodes

@@ -352,8 +352,16 @@ impl Publisher {
                     self.remember_tombstone(*handle);
                     deletes += 1;
                 }
-                OwnKey::Marker(at) if now.duration_since(*at).unwrap_or_default() >= keep => purge.push(*handle),
-                OwnKey::Marker(_) => self.remember_tombstone(*handle),
+                OwnKey::Marker(at) => {
+                    let age = now.duration_since(*at).unwrap_or_default();
+                    if age >= keep {
+                        purge.push(*handle);
+                    } else {
+                        // Purged when it is `keep` old, not `keep` after now.
+                        let made = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+                        self.remember_tombstone_made(*handle, made);
+                    }
+                }
                 OwnKey::Value(_) => {}
             }
         }
@@ -441,10 +449,17 @@ impl Publisher {
     }
 
     fn remember_tombstone(&mut self, handle: u32) {
+        self.remember_tombstone_made(handle, Instant::now());
+    }
+
+    /// Remembers a marker made at `made`, keeping the queue in age order
+    /// (markers found by a reconcile may be older than ones already in it).
+    fn remember_tombstone_made(&mut self, handle: u32, made: Instant) {
         if self.tombstones.len() == MAX_TOMBSTONES {
             self.tombstones.pop_front();
         }
-        self.tombstones.push_back((Instant::now(), handle));
+        let at = self.tombstones.partition_point(|(t, _)| *t <= made);
+        self.tombstones.insert(at, (made, handle));
     }
 
     /// Purges the delete markers older than the keep time.
@@ -489,11 +504,13 @@ impl Publisher {
         // Finding the last message of each of this node's keys takes the
         // server a while when there are many: this call gets longer, in
         // proportion (a call lost in a failover is still retried soon).
-        let name = format!("KV_{}", self.names.connections);
-        let size = js.get_stream(&name).await.map_err(js_err)?.cached_info().state.messages;
+        let size = rras_fleet::buckets::connection_messages(js, &self.names).await?;
         let mut js = js.clone();
         js.set_timeout(rras_fleet::view::setup_timeout(size));
-        let stream = js.get_stream(&name).await.map_err(js_err)?;
+        let stream = js
+            .get_stream(format!("KV_{}", self.names.connections))
+            .await
+            .map_err(js_err)?;
         let consumer = stream
             .create_consumer(consumer::pull::Config {
                 filter_subject: self.names.node_filter(&self.node),
@@ -520,8 +537,12 @@ impl Publisher {
                 .map_err(js_err)?;
             let info = message.info().map_err(js_err)?;
             let pending = info.pending;
-            let at = SystemTime::UNIX_EPOCH
-                + Duration::from_secs(u64::try_from(info.published.unix_timestamp()).unwrap_or(0));
+            // A time no clock can hold counts as now: the marker is kept
+            // for the full keep time rather than purged early.
+            let at = u64::try_from(info.published.unix_timestamp())
+                .ok()
+                .and_then(|secs| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
+                .unwrap_or_else(SystemTime::now);
             let handle = message
                 .subject
                 .strip_prefix(prefix.as_str())

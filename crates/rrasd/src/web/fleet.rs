@@ -118,7 +118,7 @@ fn answer(view: &FleetView, q: &FleetQuery) -> Value {
                 "name": b.map_or("", |b| b.name.as_str()),
                 "version": b.map_or("", |b| b.version.as_str()),
                 "connections": s.connections,
-                "last_beat": b.map(|b| crate::web::api::unix(b.at())),
+                "last_beat": b.and_then(|b| b.at()).map(crate::web::api::unix),
                 "lag": b.map(|b| b.lag()),
                 "state": if s.is_stale(now) { "stale" } else { b.map_or("?", |b| b.state.as_str()) },
             })
@@ -134,12 +134,6 @@ fn answer(view: &FleetView, q: &FleetQuery) -> Value {
         None => None,
     };
     let user = q.user.as_deref().filter(|u| !u.is_empty()).map(str::to_lowercase);
-    let name_of = |id: &str| {
-        view.nodes()
-            .get(id)
-            .and_then(|s| s.beat.as_ref())
-            .map_or_else(|| id.to_owned(), |b| b.name.clone())
-    };
     let mut matching = 0usize;
     let mut rows = Vec::new();
     for c in view.connections() {
@@ -156,7 +150,7 @@ fn answer(view: &FleetView, q: &FleetQuery) -> Value {
         if matching > q.offset && rows.len() < q.limit {
             let mut row = crate::web::api::row(&conn, now);
             row["node"] = json!(c.node);
-            row["node_name"] = json!(name_of(c.node));
+            row["node_name"] = json!(view.node_name(c.node));
             row["stale"] = json!(c.stale);
             rows.push(row);
         }
