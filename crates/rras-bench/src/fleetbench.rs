@@ -29,7 +29,7 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn options(cluster: &NatsCluster, user: &str) -> anyhow::Result<FleetOptions> {
+pub(crate) fn options(cluster: &NatsCluster, user: &str) -> anyhow::Result<FleetOptions> {
     let pw = cluster.path().join(format!("{user}.pw"));
     std::fs::write(&pw, format!("{user}-pw\n"))?;
     Ok(FleetOptions {
@@ -41,7 +41,7 @@ fn options(cluster: &NatsCluster, user: &str) -> anyhow::Result<FleetOptions> {
 }
 
 struct Node {
-    _daemon: DaemonProcess,
+    daemon: DaemonProcess,
     target: std::net::SocketAddr,
     first: u64,
     count: u64,
@@ -77,18 +77,43 @@ async fn wait_published(
 
 /// Interim-Updates at `rate`/s over every node's sessions for `secs`, each
 /// carrying its send time (ms since 1970) as Acct-Input-Octets' low bits.
+/// Returns how many were sent and each one's send → durable RADIUS ack
+/// time in µs (the node's share of the path to the fleet view).
 async fn updates(
     nodes: Vec<(std::net::SocketAddr, u64, u64)>,
     rate: u64,
     secs: u64,
     stop: Arc<AtomicBool>,
-) -> anyhow::Result<u64> {
-    let sock = UdpSocket::bind("127.0.0.1:0").await?;
+) -> anyhow::Result<(u64, Vec<u64>)> {
+    let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+    // Send times by RADIUS identifier: 256 in flight at most, far more
+    // than a second's worth at the rates used here ack in time.
+    let sent_at = Arc::new(std::sync::Mutex::new([None::<Instant>; 256]));
+    let answers = {
+        let (sock, sent_at, stop) = (sock.clone(), sent_at.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut acks = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_millis(100), sock.recv_from(&mut buf)).await
+                else {
+                    continue;
+                };
+                if n < 2 {
+                    continue;
+                }
+                let at = sent_at.lock().ok().and_then(|mut s| s[usize::from(buf[1])].take());
+                if let Some(at) = at {
+                    acks.push(at.elapsed().as_micros() as u64);
+                }
+            }
+            acks
+        })
+    };
     let per_tick = (rate / 100).max(1);
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let end = Instant::now() + Duration::from_secs(secs);
     let (mut sent, mut id) = (0u64, 0u8);
-    let mut buf = [0u8; 4096];
     while Instant::now() < end && !stop.load(Ordering::Relaxed) {
         tick.tick().await;
         for _ in 0..per_tick {
@@ -101,14 +126,20 @@ async fn updates(
                     a.1 = stamp.clone();
                 }
             }
+            if let Ok(mut s) = sent_at.lock() {
+                s[usize::from(id)] = Some(Instant::now());
+            }
             sock.send_to(&packet.encode_request(SECRET.as_bytes()), target).await?;
             id = id.wrapping_add(1);
             sent += 1;
         }
-        // Drain the answers (not measured here: the fleet is).
-        while let Ok(Ok(_)) = tokio::time::timeout(Duration::ZERO, sock.recv_from(&mut buf)).await {}
     }
-    Ok(sent)
+    // The last answers, then the receiver stops.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut acks = answers.await?;
+    acks.sort_unstable();
+    Ok((sent, acks))
 }
 
 pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
@@ -144,7 +175,7 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
             ],
         );
         nodes.push(Node {
-            _daemon: daemon,
+            daemon,
             target: listen.parse()?,
             first: i as u64 * per_node,
             count: per_node,
@@ -185,6 +216,14 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     let catch_up = rt.block_on(wait_published(&client, k, per_node, args.time_cap()))?;
     let total = per_node * k as u64;
     println!("loaded {total} sessions on {k} nodes in {loaded:.2?}; fleet caught up {catch_up:.2?} after the last ack");
+    // What the nodes warned of while publishing (resyncs, reconnects).
+    for (i, node) in nodes.iter().enumerate() {
+        let log = node.daemon.log();
+        let warnings: Vec<&str> = log.lines().filter(|l| l.contains("WARN")).collect();
+        if let Some(last) = warnings.last() {
+            println!("node{i}: {} warnings, the last: {last}", warnings.len());
+        }
+    }
 
     // The complete merged view, best of --rounds, each from a fresh reader.
     let mut best = Duration::MAX;
@@ -248,7 +287,8 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         anyhow::Ok(())
     })?;
     stop.store(true, Ordering::Relaxed);
-    let sent = rt.block_on(driver)??;
+    let (sent, acks) = rt.block_on(driver)??;
+    let ack_ms = |q: f64| radload::percentile(&acks, q) as f64 / 1000.0;
     latencies.retain(|l| *l < 600_000);
     latencies.sort_unstable();
     let p = |q: f64| radload::percentile(&latencies, q);
@@ -264,6 +304,12 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     println!("| reader RSS per connection (first open) | {per_connection} B |");
     println!("| updates sent / seen in the view | {sent} / {} |", latencies.len());
     println!(
+        "| of that, send → the node's durable RADIUS ack p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |",
+        ack_ms(50.0),
+        ack_ms(99.0),
+        ack_ms(100.0)
+    );
+    println!(
         "| send → visible p50 / p99 / max | {} / {} / {} ms |",
         p(50.0),
         p(99.0),
@@ -274,6 +320,7 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         "catch_up_secs": catch_up.as_secs_f64(), "view_secs": best.as_secs_f64(), "reader_bytes_per_connection": per_connection,
         "rate": rate, "secs": secs, "sent": sent, "seen": latencies.len(),
         "p50_ms": p(50.0), "p99_ms": p(99.0), "max_ms": p(100.0),
+        "node_ack_p50_ms": ack_ms(50.0), "node_ack_p99_ms": ack_ms(99.0),
     });
     std::fs::create_dir_all(&args.out)?;
     let file = args.out.join(format!("fleet-{total}.json"));

@@ -12,6 +12,7 @@
 
 mod cprog;
 mod fleetbench;
+mod fleetview;
 mod peer;
 mod radload;
 mod scenario;
@@ -52,6 +53,10 @@ pub(crate) enum Scenario {
     /// three-server nats-server cluster; merged view time and memory, and
     /// update → view latency at --fleet-rate for --watch-secs.
     Fleet,
+    /// The fleet's merged view alone: the connections bucket filled
+    /// directly with --sessions records over --nodes node ids, read by
+    /// FleetReader and by a bare KV watch (the peer), --rounds times.
+    FleetView,
 }
 
 #[derive(Debug, Parser)]
@@ -135,6 +140,13 @@ impl Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    // The bench's own clients (the fleet reader) log when RUST_LOG asks.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match scenario::run_all(&args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -146,6 +146,9 @@ pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
     if args.scenario == Scenario::Fleet {
         return crate::fleetbench::run(args, &bin_dir, &rt);
     }
+    if args.scenario == Scenario::FleetView {
+        return crate::fleetview::run(args, &rt);
+    }
     let work = tempfile::tempdir()?;
     let c_bench = if matches!(args.scenario, Scenario::List | Scenario::All) {
         Some(cprog::build(work.path(), &lib_dir)?)

@@ -71,17 +71,23 @@ impl ConnectionKey {
     /// Parses a key from the bucket (`<node>.<handle>`); anything else is
     /// None (a foreign key in the bucket is skipped, not trusted).
     pub fn parse(key: &str) -> Option<Self> {
-        let (node, text) = key.rsplit_once('.')?;
-        let handle: u32 = text.parse().ok()?;
-        // Canonical decimal only: "012" and "+5" would be a second key
-        // for the same connection.
-        if !is_node_id(node) || handle == 0 || handle.to_string() != text {
-            return None;
-        }
+        let (node, handle) = Self::split(key)?;
         Some(ConnectionKey {
             node: node.to_owned(),
             handle,
         })
+    }
+
+    /// [`parse`](Self::parse) without allocating: the node id borrowed.
+    pub fn split(key: &str) -> Option<(&str, u32)> {
+        let (node, text) = key.rsplit_once('.')?;
+        // Canonical decimal only: "012" and "+5" would be a second key
+        // for the same connection.
+        if text.is_empty() || text.len() > 10 || text.starts_with('0') || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let handle: u32 = text.parse().ok()?;
+        is_node_id(node).then_some((node, handle))
     }
 }
 

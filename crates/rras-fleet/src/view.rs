@@ -8,12 +8,15 @@
 //! `<node>.<handle>`, a value that does not decode as a connection record
 //! of that handle, or a malformed heartbeat is skipped and counted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use async_nats::jetstream::kv;
 use futures_util::StreamExt;
-use rras_core::{Connection, Record};
+use hashbrown::HashMap;
+use rras_core::record::{decode_into, empty_connection};
+use rras_core::Connection;
 
 use std::sync::Arc;
 
@@ -54,7 +57,8 @@ impl FleetConnection<'_> {
     /// The connection (decoded from its record; records are checked when
     /// stored, so None does not happen for an entry of a view).
     pub fn connection(&self) -> Option<Connection> {
-        Record::from_bytes(self.record).ok().map(|r| r.decode())
+        let mut c = empty_connection();
+        decode_into(self.record, &mut c).ok().map(|()| c)
     }
 
     /// The record bytes as the node published them.
@@ -72,6 +76,9 @@ pub struct FleetView {
     node_ids: Vec<String>,
     node_index: HashMap<String, u32>,
     connections: HashMap<(u32, u32), Box<[u8]>>,
+    /// Where each value is decoded to be checked (one, reused: checking a
+    /// million values allocates nothing).
+    scratch: Option<Connection>,
     /// Keys or values that were not what a node publishes.
     pub skipped: u64,
 }
@@ -177,34 +184,54 @@ impl FleetView {
 
     /// Applies one entry of the connections bucket.
     pub fn apply_connection(&mut self, key: &str, operation: kv::Operation, value: &[u8]) -> FleetEvent {
-        let Some(k) = ConnectionKey::parse(key) else {
+        match self.store_connection(key, operation, value) {
+            Some(put) => {
+                // Checked by store_connection: split succeeds.
+                let Some(k) = ConnectionKey::parse(key) else {
+                    return FleetEvent::Skipped;
+                };
+                if put {
+                    FleetEvent::Put(k)
+                } else {
+                    FleetEvent::Removed(k)
+                }
+            }
+            None => FleetEvent::Skipped,
+        }
+    }
+
+    /// Applies an entry without describing it (what catching up does a
+    /// million times): Some(true) a put, Some(false) a removal, None
+    /// skipped.
+    fn store_connection(&mut self, key: &str, operation: kv::Operation, value: &[u8]) -> Option<bool> {
+        let Some((node, handle)) = ConnectionKey::split(key) else {
             self.skipped += 1;
-            return FleetEvent::Skipped;
+            return None;
         };
         match operation {
             kv::Operation::Put => {
-                let valid = Record::from_bytes(value).is_ok_and(|r| r.handle().get() == k.handle);
-                if !valid {
+                let scratch = self.scratch.get_or_insert_with(empty_connection);
+                if decode_into(value, scratch).is_err() || scratch.handle.get() != handle {
                     self.skipped += 1;
-                    return FleetEvent::Skipped;
+                    return None;
                 }
-                let ix = self.node_ix(&k.node);
-                if self.connections.insert((ix, k.handle), value.into()).is_none() {
-                    if let Some(s) = self.nodes.get_mut(&k.node) {
+                let ix = self.node_ix(node);
+                if self.connections.insert((ix, handle), value.into()).is_none() {
+                    if let Some(s) = self.nodes.get_mut(node) {
                         s.connections += 1;
                     }
                 }
-                FleetEvent::Put(k)
+                Some(true)
             }
             kv::Operation::Delete | kv::Operation::Purge => {
-                if let Some(&ix) = self.node_index.get(&k.node) {
-                    if self.connections.remove(&(ix, k.handle)).is_some() {
-                        if let Some(s) = self.nodes.get_mut(&k.node) {
+                if let Some(&ix) = self.node_index.get(node) {
+                    if self.connections.remove(&(ix, handle)).is_some() {
+                        if let Some(s) = self.nodes.get_mut(node) {
                             s.connections -= 1;
                         }
                     }
                 }
-                FleetEvent::Removed(k)
+                Some(false)
             }
         }
     }
@@ -243,14 +270,16 @@ struct Followed {
     checked: u64,
     /// When the watch last delivered (or was last checked).
     progress: tokio::time::Instant,
+    /// Delivered without a look at the clock since `progress` was set.
+    moved: bool,
     /// A look at the stream's last sequence, in flight.
     check: Option<tokio::task::JoinHandle<Option<u64>>>,
 }
 
 /// How long a JetStream call of a reader may take, for a bucket of
-/// `messages`: creating a last-per-subject consumer makes the server find
-/// each key's last message first (seconds at a million keys), but a call
-/// lost while a NATS server fails over must be retried soon.
+/// `messages`: a server busy with a large bucket (a node's reconcile, a
+/// replica catching up) answers late, but a call lost while a NATS server
+/// fails over must be retried soon.
 pub fn setup_timeout(messages: u64) -> Duration {
     Duration::from_secs(2 + messages / 50_000)
 }
@@ -264,13 +293,21 @@ const IDLE_CHECK: Duration = Duration::from_secs(3);
 
 impl Followed {
     async fn open(store: kv::Store) -> Result<Self, FleetError> {
-        let watch = store.watch_with_history(">").await.map_err(FleetError::js)?;
+        // Every message from the first, not "last per subject": a bucket
+        // keeps one message per key, so the two deliver the same, but
+        // nats-server 2.9 answers a last-per-subject consumer only after
+        // finding every key's last message (over 5 s at a million keys,
+        // and the servers' largest cost of a view). A bucket someone set
+        // to keep history still ends right: later messages replace
+        // earlier ones, in stream order.
+        let watch = store.watch_all_from_revision(1).await.map_err(FleetError::js)?;
         Ok(Followed {
             store,
             watch,
             last: 0,
             checked: 0,
             progress: tokio::time::Instant::now(),
+            moved: false,
             check: None,
         })
     }
@@ -282,6 +319,38 @@ impl Followed {
     /// check runs in its own task and its state lives here, so a caller
     /// that cancels `next` often (a select loop) still gets it.
     async fn next(&mut self) -> Result<kv::Entry, FleetError> {
+        loop {
+            if let Some(e) = self.next_or_quiet().await? {
+                return Ok(e);
+            }
+        }
+    }
+
+    /// [`next`](Self::next), or None when the watch was quiet and the
+    /// stream holds nothing after what was applied (or checked before).
+    async fn next_or_quiet(&mut self) -> Result<Option<kv::Entry>, FleetError> {
+        // An entry already waiting is taken without timers or the clock:
+        // catching up takes a million of them in a row.
+        loop {
+            // Polled once with this task's own waker (a no-op waker would
+            // be what a Pending watch remembers to wake).
+            let ready = std::future::poll_fn(|cx| Poll::Ready(self.watch.poll_next_unpin(cx))).await;
+            let failure = match ready {
+                Poll::Pending => break,
+                Poll::Ready(Some(Ok(e))) if e.revision <= self.last => continue,
+                Poll::Ready(Some(Ok(e))) => {
+                    self.last = e.revision;
+                    self.moved = true;
+                    return Ok(Some(e));
+                }
+                Poll::Ready(Some(Err(e))) => e.to_string(),
+                Poll::Ready(None) => "the watch ended".to_owned(),
+            };
+            self.resume(&failure).await?;
+        }
+        if std::mem::take(&mut self.moved) {
+            self.progress = tokio::time::Instant::now();
+        }
         loop {
             if self.check.is_none() && tokio::time::Instant::now() >= self.progress + IDLE_CHECK {
                 let store = self.store.clone();
@@ -297,7 +366,7 @@ impl Followed {
                     Some(Ok(e)) => {
                         self.last = e.revision;
                         self.progress = tokio::time::Instant::now();
-                        return Ok(e);
+                        return Ok(Some(e));
                     }
                     Some(Err(e)) => e.to_string(),
                     None => "the watch ended".to_owned(),
@@ -316,9 +385,10 @@ impl Followed {
                             self.checked = stream_last;
                             "the watch went quiet with messages pending".to_owned()
                         }
-                        // Quiet and nothing missed, or the stream did not
-                        // answer (checked again after the next quiet spell).
-                        _ => continue,
+                        Some(_) => return Ok(None),
+                        // The stream did not answer: checked again after
+                        // the next quiet spell.
+                        None => continue,
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => continue,
@@ -343,21 +413,28 @@ impl Followed {
         }
     }
 
-    /// Applies entries until the watch has delivered the last message of
-    /// every key that existed when it started. The bucket's message count
-    /// says whether anything will come at all (an empty bucket delivers
-    /// nothing).
+    /// Applies entries until the watch has delivered every message the
+    /// bucket held when it started. Three signs, whichever comes first:
+    /// an entry with nothing pending after it; an entry at or past the
+    /// stream's last sequence as it was just after the watch began (later
+    /// messages replace earlier ones, so reaching it means everything
+    /// before it came); or a quiet watch with nothing after what came.
+    /// The pending count alone is not enough: nats-server 2.9 counts a
+    /// message replaced (by a newer one for its key) before it was
+    /// delivered as still pending, for good — seen as a reader that never
+    /// finished while heartbeats kept replacing each other.
     async fn catch_up(&mut self, mut apply: impl FnMut(&kv::Entry)) -> Result<(), FleetError> {
-        if self.store.status().await.map_err(FleetError::js)?.values() == 0 {
+        let state = self.store.status().await.map_err(FleetError::js)?.info.state;
+        if state.messages == 0 {
             return Ok(());
         }
-        loop {
-            let e = self.next().await?;
+        while let Some(e) = self.next_or_quiet().await? {
             apply(&e);
-            if e.delta == 0 || e.seen_current {
+            if e.delta == 0 || e.seen_current || e.revision >= state.last_sequence {
                 return Ok(());
             }
         }
+        Ok(())
     }
 }
 
@@ -406,7 +483,7 @@ impl FleetReader {
         reader
             .connections
             .catch_up(|e| {
-                view.apply_connection(&e.key, e.operation, &e.value);
+                view.store_connection(&e.key, e.operation, &e.value);
             })
             .await?;
         Ok(reader)
@@ -481,7 +558,7 @@ mod tests {
     fn record(handle: u32, user: &str) -> Vec<u8> {
         let mut info = rras_core::synthetic::connection(u64::from(handle), SystemTime::now());
         info.user_name = user.into();
-        Record::encode_info(ConnectionHandle::new(handle).unwrap(), &info)
+        rras_core::Record::encode_info(ConnectionHandle::new(handle).unwrap(), &info)
             .as_bytes()
             .to_vec()
     }

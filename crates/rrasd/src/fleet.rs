@@ -22,8 +22,10 @@
 //! connections plus recent ends, not every session ever.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::{Future, IntoFuture};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -145,13 +147,18 @@ impl FleetConfig {
     }
 }
 
-/// Changes published in one batch before their acknowledgements are
-/// awaited (bounds what one NATS hiccup has in flight).
+/// Publishes whose acknowledgements may be outstanding at once (bounds
+/// what one NATS hiccup has in flight).
 const WINDOW: usize = 1024;
 /// Changes taken from the feed into one batch.
 const BATCH: usize = 8192;
-/// How long one JetStream call (or acknowledgement) may take.
+/// How long one JetStream call may take.
 const API_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a publish may wait for its acknowledgement, counted from the
+/// publish: with a full window in flight on a busy cluster the last one
+/// waits for all before it. A NATS server that went away is noticed
+/// sooner, by the reconnect.
+const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Fleet disconnect requests handled at once.
 const MAX_DISCONNECTS: usize = 16;
 /// Delete markers remembered for purging (older ones wait for the next
@@ -384,12 +391,18 @@ impl Publisher {
     }
 
     /// Follows the feed: each wake-up takes every change that is ready,
-    /// keeps the newest per connection, publishes them and waits for NATS
-    /// to acknowledge before the next batch.
+    /// keeps the newest per connection and publishes them. Batches do not
+    /// wait for each other's acknowledgements (a change would wait a
+    /// round trip behind the batch before it): up to [`WINDOW`] are
+    /// outstanding, answered in order, and a batch counts as published
+    /// when its last acknowledgement is in.
     async fn follow(&mut self, js: &jetstream::Context, mut sub: Subscription, connection: u64) -> Interrupted {
         let mut sweep = tokio::time::interval(Duration::from_secs(10));
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let connects = self.connects.clone();
+        let mut out = Outbox::new(js, self.key_prefix());
+        // (acknowledgements sent when the batch ended, feed revision).
+        let mut batches: VecDeque<(usize, u64)> = VecDeque::new();
         loop {
             if connects.count() != connection {
                 return Interrupted::Reconnected;
@@ -397,6 +410,13 @@ impl Publisher {
             let first = tokio::select! {
                 c = sub.next() => c,
                 _ = connects.notify.notified() => continue,
+                acked = out.settle_one(), if out.outstanding() > 0 => {
+                    if let Err(e) = acked {
+                        return e;
+                    }
+                    self.published_through(&out, &mut batches);
+                    continue;
+                }
                 _ = sweep.tick() => {
                     if let Err(e) = self.sweep(js).await {
                         return e;
@@ -418,7 +438,7 @@ impl Publisher {
                 }
                 next = sub.try_next();
             }
-            let mut out = Outbox::new(js, self.key_prefix());
+            let before = out.sent;
             for (handle, value) in batch {
                 let sent = match value {
                     Some(bytes) => out.put(handle, bytes).await,
@@ -431,15 +451,27 @@ impl Publisher {
                     return e;
                 }
             }
-            if let Err(e) = out.finish().await {
-                return e;
-            }
-            let published = sub.last();
-            self.progress.published.store(published, Ordering::Release);
+            batches.push_back((out.sent, sub.last()));
+            self.published_through(&out, &mut batches);
             self.metrics.fleet_published(
-                out.sent as u64,
-                self.manager.feed().revision().saturating_sub(published),
+                (out.sent - before) as u64,
+                self.manager
+                    .feed()
+                    .revision()
+                    .saturating_sub(self.progress.published.load(Ordering::Acquire)),
             );
+        }
+    }
+
+    /// Moves the published revision past every batch whose
+    /// acknowledgements are all in.
+    fn published_through(&self, out: &Outbox, batches: &mut VecDeque<(usize, u64)>) {
+        while let Some(&(sent, revision)) = batches.front() {
+            if sent > out.acked {
+                break;
+            }
+            self.progress.published.store(revision, Ordering::Release);
+            batches.pop_front();
         }
     }
 
@@ -501,9 +533,11 @@ impl Publisher {
     /// This node's keys in the bucket: the last message of each, as a
     /// digest of the value or a delete marker with its time.
     async fn own_keys(&self, js: &jetstream::Context) -> Result<HashMap<u32, OwnKey>, Interrupted> {
-        // Finding the last message of each of this node's keys takes the
-        // server a while when there are many: this call gets longer, in
-        // proportion (a call lost in a failover is still retried soon).
+        // A large bucket makes the server answer late: this call gets
+        // longer, in proportion (a call lost in a failover is still
+        // retried soon). Every message of this node's keys, not "last per
+        // subject": the bucket keeps one per key, and nats-server 2.9
+        // would first find every key's last message (seconds at 1M).
         let size = rras_fleet::buckets::connection_messages(js, &self.names).await?;
         let mut js = js.clone();
         js.set_timeout(rras_fleet::view::setup_timeout(size));
@@ -514,7 +548,7 @@ impl Publisher {
         let consumer = stream
             .create_consumer(consumer::pull::Config {
                 filter_subject: self.names.node_filter(&self.node),
-                deliver_policy: consumer::DeliverPolicy::LastPerSubject,
+                deliver_policy: consumer::DeliverPolicy::All,
                 ack_policy: consumer::AckPolicy::None,
                 inactive_threshold: Duration::from_secs(30),
                 memory_storage: true,
@@ -582,21 +616,30 @@ fn digest(bytes: &[u8]) -> u64 {
     h.finish()
 }
 
-/// Publishes with up to [`WINDOW`] acknowledgements outstanding.
-struct Outbox<'a> {
-    js: &'a jetstream::Context,
+/// An acknowledgement on its way (its timeout runs from the publish).
+type Ack =
+    Pin<Box<dyn Future<Output = Result<jetstream::publish::PublishAck, jetstream::context::PublishError>> + Send>>;
+
+/// Publishes with up to [`WINDOW`] acknowledgements outstanding, taken
+/// in order.
+struct Outbox {
+    js: jetstream::Context,
     prefix: String,
-    acks: VecDeque<jetstream::context::PublishAckFuture>,
+    acks: VecDeque<Ack>,
     sent: usize,
+    acked: usize,
 }
 
-impl<'a> Outbox<'a> {
-    fn new(js: &'a jetstream::Context, prefix: String) -> Self {
+impl Outbox {
+    fn new(js: &jetstream::Context, prefix: String) -> Self {
+        let mut js = js.clone();
+        js.set_timeout(ACK_TIMEOUT);
         Outbox {
             js,
             prefix,
             acks: VecDeque::new(),
             sent: 0,
+            acked: 0,
         }
     }
 
@@ -621,20 +664,34 @@ impl<'a> Outbox<'a> {
     }
 
     async fn push(&mut self, ack: jetstream::context::PublishAckFuture) -> Result<(), Interrupted> {
-        self.acks.push_back(ack);
+        self.acks.push_back(ack.into_future());
         self.sent += 1;
         if self.acks.len() >= WINDOW {
-            if let Some(oldest) = self.acks.pop_front() {
-                oldest.await.map_err(js_err)?;
-            }
+            self.settle_one().await?;
         }
         Ok(())
     }
 
+    fn outstanding(&self) -> usize {
+        self.acks.len()
+    }
+
+    /// Waits for the oldest acknowledgement. Cancel-safe: the future stays
+    /// in the queue until it is answered.
+    async fn settle_one(&mut self) -> Result<(), Interrupted> {
+        let Some(oldest) = self.acks.front_mut() else {
+            return Ok(());
+        };
+        let answer = oldest.as_mut().await;
+        self.acks.pop_front();
+        self.acked += 1;
+        answer.map(drop).map_err(js_err)
+    }
+
     /// Waits for every acknowledgement.
     async fn finish(&mut self) -> Result<(), Interrupted> {
-        while let Some(ack) = self.acks.pop_front() {
-            ack.await.map_err(js_err)?;
+        while !self.acks.is_empty() {
+            self.settle_one().await?;
         }
         Ok(())
     }

@@ -1,0 +1,209 @@
+//! The fleet's merged view alone, beside the raw-KV peer: a three-server
+//! nats-server cluster (buckets at three replicas) whose connections bucket
+//! is filled directly with `--sessions` records over `--nodes` node ids,
+//! then read by `FleetReader::open` and by a bare KV watch that only counts
+//! (the baseline method), in the same run, `--rounds` times each.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use async_nats::jetstream;
+use futures_util::StreamExt;
+use rras_core::{ConnectionHandle, Record};
+use rras_fleet::{buckets, ConnectionKey, FleetNames, FleetReader};
+use rras_testkit::nats::NatsCluster;
+use serde_json::json;
+
+use crate::fleetbench::options;
+use crate::scenario::{cpu_secs, rss_bytes};
+use crate::Args;
+
+/// Publishes in flight at once while filling.
+const WINDOW: usize = 4096;
+
+fn node_id(i: usize) -> String {
+    format!("{i:08x}-6f70-4e72-8261-{i:012x}")
+}
+
+async fn fill(js: &jetstream::Context, names: &FleetNames, n: u64, k: usize) -> anyhow::Result<u64> {
+    let now = SystemTime::now();
+    let mut pending = std::collections::VecDeque::new();
+    let mut bytes = 0u64;
+    for i in 0..n {
+        let node = node_id((i % k as u64) as usize);
+        let handle = u32::try_from(i / k as u64 + 1)?;
+        let info = rras_core::synthetic::connection(i, now);
+        let record = Record::encode_info(
+            ConnectionHandle::new(handle).ok_or_else(|| anyhow::anyhow!("handle"))?,
+            &info,
+        );
+        bytes += record.as_bytes().len() as u64;
+        let subject = names.connection_subject(&ConnectionKey { node, handle });
+        pending.push_back(
+            js.publish(subject, bytes::Bytes::copy_from_slice(record.as_bytes()))
+                .await?,
+        );
+        if pending.len() >= WINDOW {
+            if let Some(ack) = pending.pop_front() {
+                ack.await?;
+            }
+        }
+    }
+    while let Some(ack) = pending.pop_front() {
+        ack.await?;
+    }
+    Ok(bytes / n.max(1))
+}
+
+/// The peer: a bare KV watch that only counts, nothing decoded or kept —
+/// the baseline (`last_per_subject`: every key's last message,
+/// as `watch_with_history` asks), or from the first message as
+/// `FleetReader` asks (the same messages when a bucket keeps one per key).
+async fn raw_watch(js: &jetstream::Context, names: &FleetNames, last_per_subject: bool) -> anyhow::Result<u64> {
+    let store = js.get_key_value(&names.connections).await?;
+    let mut watch = if last_per_subject {
+        store.watch_with_history(">").await?
+    } else {
+        store.watch_all_from_revision(1).await?
+    };
+    let mut seen = 0u64;
+    while let Some(e) = watch.next().await {
+        let e = e?;
+        seen += 1;
+        if e.delta == 0 {
+            break;
+        }
+    }
+    Ok(seen)
+}
+
+/// Experiment: an ordered consumer from the first message, recreated until
+/// it runs on the server the client is connected to (or not).
+async fn placed_watch(
+    js: &jetstream::Context,
+    client: &async_nats::Client,
+    names: &FleetNames,
+    local: bool,
+) -> anyhow::Result<(u64, bool)> {
+    use jetstream::consumer::{push, DeliverPolicy};
+    let stream = js.get_stream(format!("KV_{}", names.connections)).await?;
+    let me = client.server_info().server_name;
+    let mut tries = 0;
+    let consumer = loop {
+        tries += 1;
+        let consumer = stream
+            .create_consumer(push::OrderedConfig {
+                deliver_subject: client.new_inbox(),
+                filter_subject: format!("$KV.{}.>", names.connections),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await?;
+        let at = consumer
+            .cached_info()
+            .cluster
+            .as_ref()
+            .and_then(|c| c.leader.clone())
+            .unwrap_or_default();
+        if (at == me) == local || tries >= 8 {
+            println!("  consumer on {at}, client on {me}, after {tries} tries");
+            break consumer;
+        }
+        let name = consumer.cached_info().name.clone();
+        stream.delete_consumer(&name).await?;
+    };
+    let mut messages = consumer.messages().await?;
+    let mut seen = 0u64;
+    while let Some(m) = messages.next().await {
+        let m = m?;
+        seen += 1;
+        if m.info().map_err(|e| anyhow::anyhow!("{e}"))?.pending == 0 {
+            break;
+        }
+    }
+    Ok((seen, local))
+}
+
+pub(crate) fn run(args: &Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+    let n = args.sessions.first().copied().unwrap_or(100_000);
+    let k = args.nodes;
+    // JetStream contexts spawn their ack task on the current runtime.
+    let _runtime = rt.enter();
+    let cluster = NatsCluster::start();
+    println!("nats: 3 servers at {}", cluster.urls());
+    let names = FleetNames::default();
+    let writer =
+        rt.block_on(options(&cluster, "rrasd")?.connect("rras-bench", rras_fleet::options::Reconnect::Fail))?;
+    let js = jetstream::new(writer.clone());
+    rt.block_on(buckets::ensure(&js, &names, 3))?;
+    let filling = Instant::now();
+    let record_bytes = rt.block_on(fill(&js, &names, n, k))?;
+    println!(
+        "filled {n} keys over {k} nodes ({record_bytes} B records) in {:.2?}",
+        filling.elapsed()
+    );
+    let reader_client =
+        rt.block_on(options(&cluster, "viewer")?.connect("rras-bench", rras_fleet::options::Reconnect::Fail))?;
+    let mut reader_js = jetstream::new(reader_client.clone());
+    // The last-per-subject consumer of the baseline takes the servers
+    // seconds to create at a million keys.
+    reader_js.set_timeout(Duration::from_secs(120));
+    let cpu = |pids: &[u32]| pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
+    let (me, servers) = (vec![std::process::id()], cluster.pids());
+    let mut rounds = Vec::new();
+    let mut best = [Duration::MAX; 3];
+    let mut per_connection = 0;
+    let labels = [
+        "openrras FleetReader::open",
+        "raw KV watch, last per subject (the issue's baseline)",
+        "raw KV watch, from the first message",
+    ];
+    for round in 0..args.rounds.max(1) {
+        let mut row = Vec::new();
+        for (i, label) in labels.iter().enumerate() {
+            let (c0, s0, m0) = (cpu(&me), cpu(&servers), rss_bytes(std::process::id()));
+            let t = Instant::now();
+            let seen = if i == 0 {
+                let reader = rt.block_on(FleetReader::open(&reader_client, &names))?;
+                if round == 0 {
+                    per_connection = rss_bytes(std::process::id()).saturating_sub(m0) / n;
+                }
+                reader.view().len() as u64
+            } else {
+                rt.block_on(raw_watch(&reader_js, &names, i == 1))?
+            };
+            let took = t.elapsed();
+            anyhow::ensure!(seen == n, "{label}: {seen} of {n}");
+            let (reader_cpu, server_cpu) = (cpu(&me) - c0, cpu(&servers) - s0);
+            println!("round {round}: {label}: {took:.3?} (CPU: reader {reader_cpu:.2} s, servers {server_cpu:.2} s)");
+            best[i] = best[i].min(took);
+            row.push(json!({"reader": label, "secs": took.as_secs_f64(), "reader_cpu": reader_cpu, "server_cpu": server_cpu}));
+        }
+        for local in [true, false] {
+            let (c0, s0) = (cpu(&me), cpu(&servers));
+            let t = Instant::now();
+            let (seen, _) = rt.block_on(placed_watch(&reader_js, &reader_client, &names, local))?;
+            println!(
+                "round {round}: placed local={local}: {seen} in {:.3?} (CPU: reader {:.2} s, servers {:.2} s)",
+                t.elapsed(),
+                cpu(&me) - c0,
+                cpu(&servers) - s0
+            );
+        }
+        rounds.push(row);
+    }
+    println!("\n## fleet view: {n} keys over {k} nodes, 3 nats-server (R3)\n");
+    println!("| reader | merged view, best of {} |", args.rounds.max(1));
+    println!("|---|---:|");
+    for (label, t) in labels.iter().zip(best) {
+        println!("| {label} | {t:.3?} |");
+    }
+    println!("\nFleetReader RSS per connection (first open): {per_connection} B");
+    let v = json!({"scenario": "fleet-view", "sessions": n, "nodes": k, "record_bytes": record_bytes,
+        "view_secs": best[0].as_secs_f64(), "baseline_secs": best[1].as_secs_f64(), "raw_all_secs": best[2].as_secs_f64(),
+        "reader_bytes_per_connection": per_connection, "rounds": rounds});
+    std::fs::create_dir_all(&args.out)?;
+    let file = args.out.join(format!("fleet-view-{n}.json"));
+    std::fs::write(&file, serde_json::to_string_pretty(&v)?)?;
+    println!("\n(JSON: {})", file.display());
+    Ok(())
+}
