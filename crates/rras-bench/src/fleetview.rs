@@ -76,53 +76,6 @@ async fn raw_watch(js: &jetstream::Context, names: &FleetNames, last_per_subject
     Ok(seen)
 }
 
-/// Experiment: an ordered consumer from the first message, recreated until
-/// it runs on the server the client is connected to (or not).
-async fn placed_watch(
-    js: &jetstream::Context,
-    client: &async_nats::Client,
-    names: &FleetNames,
-    local: bool,
-) -> anyhow::Result<(u64, bool)> {
-    use jetstream::consumer::{push, DeliverPolicy};
-    let stream = js.get_stream(format!("KV_{}", names.connections)).await?;
-    let me = client.server_info().server_name;
-    let mut tries = 0;
-    let consumer = loop {
-        tries += 1;
-        let consumer = stream
-            .create_consumer(push::OrderedConfig {
-                deliver_subject: client.new_inbox(),
-                filter_subject: format!("$KV.{}.>", names.connections),
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await?;
-        let at = consumer
-            .cached_info()
-            .cluster
-            .as_ref()
-            .and_then(|c| c.leader.clone())
-            .unwrap_or_default();
-        if (at == me) == local || tries >= 8 {
-            println!("  consumer on {at}, client on {me}, after {tries} tries");
-            break consumer;
-        }
-        let name = consumer.cached_info().name.clone();
-        stream.delete_consumer(&name).await?;
-    };
-    let mut messages = consumer.messages().await?;
-    let mut seen = 0u64;
-    while let Some(m) = messages.next().await {
-        let m = m?;
-        seen += 1;
-        if m.info().map_err(|e| anyhow::anyhow!("{e}"))?.pending == 0 {
-            break;
-        }
-    }
-    Ok((seen, local))
-}
-
 pub(crate) fn run(args: &Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let n = args.sessions.first().copied().unwrap_or(100_000);
     let k = args.nodes;
@@ -177,17 +130,6 @@ pub(crate) fn run(args: &Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<(
             println!("round {round}: {label}: {took:.3?} (CPU: reader {reader_cpu:.2} s, servers {server_cpu:.2} s)");
             best[i] = best[i].min(took);
             row.push(json!({"reader": label, "secs": took.as_secs_f64(), "reader_cpu": reader_cpu, "server_cpu": server_cpu}));
-        }
-        for local in [true, false] {
-            let (c0, s0) = (cpu(&me), cpu(&servers));
-            let t = Instant::now();
-            let (seen, _) = rt.block_on(placed_watch(&reader_js, &reader_client, &names, local))?;
-            println!(
-                "round {round}: placed local={local}: {seen} in {:.3?} (CPU: reader {:.2} s, servers {:.2} s)",
-                t.elapsed(),
-                cpu(&me) - c0,
-                cpu(&servers) - s0
-            );
         }
         rounds.push(row);
     }
