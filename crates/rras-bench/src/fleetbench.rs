@@ -251,6 +251,8 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         // first freed, and RSS does not shrink.
         if round == 0 {
             per_connection = held / total;
+            let records: usize = reader.view().connections().iter().map(|c| c.record().len()).sum();
+            println!("records: {} B each on average", records / total as usize);
         }
         best = best.min(took);
         drop(reader);
