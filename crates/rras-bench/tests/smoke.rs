@@ -96,3 +96,61 @@ fn every_scenario_runs_at_a_smoke_size() {
         "{text}"
     );
 }
+
+/// The fleet scenarios at a smoke size: two real nodes on a three-server
+/// NATS cluster, and the merged view beside the bare watches.
+#[test]
+fn fleet_scenarios_run_at_a_smoke_size() {
+    if !require_tool("nats-server") {
+        return;
+    }
+    let bench = Path::new(env!("CARGO_BIN_EXE_rras-bench"));
+    let bin_dir = bench.parent().expect("profile dir");
+    if !bin_dir.join("rrasd").exists() {
+        assert!(!rras_testkit::in_ci(), "rrasd was not built next to rras-bench");
+        eprintln!("SKIP: rrasd not built; run cargo test --workspace");
+        return;
+    }
+    let out = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str], json: &str| -> serde_json::Value {
+        let status = Command::new(bench)
+            .args(args)
+            .args(["--no-peer", "--rounds", "1", "--time-cap", "120"])
+            .arg("--bin-dir")
+            .arg(bin_dir)
+            .arg("--out")
+            .arg(out.path())
+            .status()
+            .expect("run rras-bench");
+        assert!(status.success(), "rras-bench {args:?} failed");
+        let text = std::fs::read_to_string(out.path().join(json)).expect("JSON written");
+        serde_json::from_str(&text).expect("valid JSON")
+    };
+    let f = run(
+        &[
+            "fleet",
+            "--sessions",
+            "400",
+            "--nodes",
+            "2",
+            "--fleet-rate",
+            "100",
+            "--watch-secs",
+            "2",
+        ],
+        "fleet-400.json",
+    );
+    assert!(f["view_secs"].as_f64().is_some_and(|s| s > 0.0), "{f}");
+    let sent = f["sent"].as_f64().expect("sent");
+    assert!(sent >= 100.0, "{f}");
+    assert_eq!(f["seen"].as_f64(), Some(sent), "an update never reached the view: {f}");
+    assert!(f["node_ack_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{f}");
+    let v = run(
+        &["fleet-view", "--sessions", "2000", "--nodes", "4"],
+        "fleet-view-2000.json",
+    );
+    for key in ["view_secs", "baseline_secs", "raw_all_secs"] {
+        assert!(v[key].as_f64().is_some_and(|s| s > 0.0), "{key}: {v}");
+    }
+    assert_eq!(v["record_bytes"].as_f64().map(|b| b > 100.0), Some(true), "{v}");
+}
