@@ -7,13 +7,32 @@ use std::process::Command;
 
 use rras_testkit::require_tool;
 
+/// Runs `rras-bench ARGS` on this build's binaries, writing into `out`;
+/// it must succeed. Returns the JSON file `json` it wrote.
+fn bench(args: &[&str], out: &Path, json: &str) -> serde_json::Value {
+    let bench = Path::new(env!("CARGO_BIN_EXE_rras-bench"));
+    let status = Command::new(bench)
+        .args(args)
+        .args(["--no-peer", "--time-cap", "120"])
+        .arg("--bin-dir")
+        .arg(bench.parent().expect("profile dir"))
+        .arg("--out")
+        .arg(out)
+        .status()
+        .expect("run rras-bench");
+    assert!(status.success(), "rras-bench {args:?} failed");
+    let text = std::fs::read_to_string(out.join(json)).expect("JSON written");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{json}: {e}: {text}"))
+}
+
 #[test]
 fn every_scenario_runs_at_a_smoke_size() {
     if !require_tool("gcc") {
         return;
     }
-    let bench = Path::new(env!("CARGO_BIN_EXE_rras-bench"));
-    let bin_dir = bench.parent().expect("profile dir");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_rras-bench"))
+        .parent()
+        .expect("profile dir");
     for needed in ["rrasd", "rasctl"] {
         if !bin_dir.join(needed).exists() {
             assert!(
@@ -25,8 +44,8 @@ fn every_scenario_runs_at_a_smoke_size() {
         }
     }
     let out = tempfile::tempdir().expect("temp dir");
-    let status = Command::new(bench)
-        .args([
+    let v = bench(
+        &[
             "all",
             "--sessions",
             "1500",
@@ -34,18 +53,13 @@ fn every_scenario_runs_at_a_smoke_size() {
             "40",
             "--rounds",
             "1",
-            "--no-peer",
-        ])
-        .args(["--update-rate", "500", "--time-cap", "120"])
-        .arg("--bin-dir")
-        .arg(bin_dir)
-        .arg("--out")
-        .arg(out.path())
-        .status()
-        .expect("run rras-bench");
-    assert!(status.success(), "rras-bench all failed");
-    let text = std::fs::read_to_string(out.path().join("all-1500.json")).expect("JSON written");
-    let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+            "--update-rate",
+            "500",
+        ],
+        out.path(),
+        "all-1500.json",
+    );
+    let text = v.to_string();
     let num = |path: &[&str]| {
         path.iter()
             .fold(&v, |v, k| &v[*k])
@@ -71,18 +85,22 @@ fn every_scenario_runs_at_a_smoke_size() {
     assert!(num(&["restart_secs"]) > 0.0);
 
     // The change feed: a few watchers, every change delivered to each.
-    let status = Command::new(bench)
-        .args(["watch", "--sessions", "500", "--watchers", "5", "--update-rate", "500"])
-        .args(["--watch-secs", "2", "--no-peer", "--time-cap", "120"])
-        .arg("--bin-dir")
-        .arg(bin_dir)
-        .arg("--out")
-        .arg(out.path())
-        .status()
-        .expect("run rras-bench watch");
-    assert!(status.success(), "rras-bench watch failed");
-    let text = std::fs::read_to_string(out.path().join("watch-500.json")).expect("watch JSON written");
-    let w: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let w = bench(
+        &[
+            "watch",
+            "--sessions",
+            "500",
+            "--watchers",
+            "5",
+            "--update-rate",
+            "500",
+            "--watch-secs",
+            "2",
+        ],
+        out.path(),
+        "watch-500.json",
+    );
+    let text = w.to_string();
     let acked = w["acked"].as_f64().expect("acked");
     assert!(acked > 0.0, "{text}");
     assert_eq!(
@@ -104,29 +122,16 @@ fn fleet_scenarios_run_at_a_smoke_size() {
     if !require_tool("nats-server") {
         return;
     }
-    let bench = Path::new(env!("CARGO_BIN_EXE_rras-bench"));
-    let bin_dir = bench.parent().expect("profile dir");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_rras-bench"))
+        .parent()
+        .expect("profile dir");
     if !bin_dir.join("rrasd").exists() {
         assert!(!rras_testkit::in_ci(), "rrasd was not built next to rras-bench");
         eprintln!("SKIP: rrasd not built; run cargo test --workspace");
         return;
     }
     let out = tempfile::tempdir().expect("temp dir");
-    let run = |args: &[&str], json: &str| -> serde_json::Value {
-        let status = Command::new(bench)
-            .args(args)
-            .args(["--no-peer", "--rounds", "1", "--time-cap", "120"])
-            .arg("--bin-dir")
-            .arg(bin_dir)
-            .arg("--out")
-            .arg(out.path())
-            .status()
-            .expect("run rras-bench");
-        assert!(status.success(), "rras-bench {args:?} failed");
-        let text = std::fs::read_to_string(out.path().join(json)).expect("JSON written");
-        serde_json::from_str(&text).expect("valid JSON")
-    };
-    let f = run(
+    let f = bench(
         &[
             "fleet",
             "--sessions",
@@ -137,7 +142,10 @@ fn fleet_scenarios_run_at_a_smoke_size() {
             "100",
             "--watch-secs",
             "2",
+            "--rounds",
+            "1",
         ],
+        out.path(),
         "fleet-400.json",
     );
     assert!(f["view_secs"].as_f64().is_some_and(|s| s > 0.0), "{f}");
@@ -145,8 +153,9 @@ fn fleet_scenarios_run_at_a_smoke_size() {
     assert!(sent >= 100.0, "{f}");
     assert_eq!(f["seen"].as_f64(), Some(sent), "an update never reached the view: {f}");
     assert!(f["node_ack_p50_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{f}");
-    let v = run(
-        &["fleet-view", "--sessions", "2000", "--nodes", "4"],
+    let v = bench(
+        &["fleet-view", "--sessions", "2000", "--nodes", "4", "--rounds", "1"],
+        out.path(),
         "fleet-view-2000.json",
     );
     for key in ["view_secs", "baseline_secs", "raw_all_secs"] {

@@ -107,6 +107,7 @@ mod tests {
             handle: 42,
         };
         assert_eq!(ConnectionKey::parse(&k.to_string()), Some(k.clone()));
+        assert_eq!(ConnectionKey::split("n1.4294967295"), Some(("n1", u32::MAX)));
         for bad in [
             "",
             "x",
@@ -117,6 +118,9 @@ mod tests {
             "node.-1",
             "a.b.5",
             "node.99999999999",
+            "node.4294967296",
+            "node.00",
+            "node.5 ",
             "n*de.5",
         ] {
             assert_eq!(ConnectionKey::parse(bad), None, "{bad}");
