@@ -17,6 +17,7 @@
 //! (`KV_<bucket>`, subjects `$KV.<bucket>.>`, one message per subject,
 //! rollup, direct get) — the same streams, which every KV client reads.
 
+mod arena;
 pub mod beat;
 pub mod buckets;
 pub mod disconnect;

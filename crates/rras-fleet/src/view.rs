@@ -20,6 +20,7 @@ use rras_core::Connection;
 
 use std::sync::Arc;
 
+use crate::arena::{RecordArena, Slot, MAX_RECORD};
 use crate::buckets::{self, Buckets};
 use crate::options::Connects;
 use crate::{ConnectionKey, FleetError, FleetNames, NodeBeat};
@@ -75,7 +76,9 @@ pub struct FleetView {
     /// connections do not each carry a 36-byte id).
     node_ids: Vec<String>,
     node_index: HashMap<String, u32>,
-    connections: HashMap<(u32, u32), Box<[u8]>>,
+    connections: HashMap<(u32, u32), Slot>,
+    /// The records themselves, in pages (docs in `arena.rs`).
+    records: RecordArena,
     /// Where each value is decoded to be checked (one, reused: checking a
     /// million values allocates nothing).
     scratch: Option<Connection>,
@@ -144,8 +147,8 @@ impl FleetView {
     /// One connection.
     pub fn get(&self, node: &str, handle: u32) -> Option<FleetConnection<'_>> {
         let ix = *self.node_index.get(node)?;
-        let record = self.connections.get(&(ix, handle))?;
-        Some(self.entry(ix, handle, record, SystemTime::now()))
+        let slot = *self.connections.get(&(ix, handle))?;
+        Some(self.entry(ix, handle, slot, SystemTime::now()))
     }
 
     /// Every connection, sorted by node id then handle.
@@ -154,20 +157,20 @@ impl FleetView {
         let mut all: Vec<FleetConnection<'_>> = self
             .connections
             .iter()
-            .map(|(&(ix, h), r)| self.entry(ix, h, r, now))
+            .map(|(&(ix, h), &slot)| self.entry(ix, h, slot, now))
             .collect();
         all.sort_unstable_by(|a, b| (a.node, a.handle).cmp(&(b.node, b.handle)));
         all
     }
 
-    fn entry<'a>(&'a self, ix: u32, handle: u32, record: &'a [u8], now: SystemTime) -> FleetConnection<'a> {
+    fn entry(&self, ix: u32, handle: u32, slot: Slot, now: SystemTime) -> FleetConnection<'_> {
         let node = self.node_ids[ix as usize].as_str();
         let stale = self.nodes.get(node).is_none_or(|s| s.is_stale(now));
         FleetConnection {
             node,
             handle,
             stale,
-            record,
+            record: self.records.get(slot),
         }
     }
 
@@ -211,21 +214,29 @@ impl FleetView {
         match operation {
             kv::Operation::Put => {
                 let scratch = self.scratch.get_or_insert_with(empty_connection);
-                if decode_into(value, scratch).is_err() || scratch.handle.get() != handle {
+                if value.len() > MAX_RECORD || decode_into(value, scratch).is_err() || scratch.handle.get() != handle {
                     self.skipped += 1;
                     return None;
                 }
                 let ix = self.node_ix(node);
-                if self.connections.insert((ix, handle), value.into()).is_none() {
-                    if let Some(s) = self.nodes.get_mut(node) {
-                        s.connections += 1;
+                let slot = self.records.push(value);
+                match self.connections.insert((ix, handle), slot) {
+                    Some(old) => self.records.free(old),
+                    None => {
+                        if let Some(s) = self.nodes.get_mut(node) {
+                            s.connections += 1;
+                        }
                     }
+                }
+                if self.records.wants_compaction() {
+                    self.records.compact(self.connections.values_mut());
                 }
                 Some(true)
             }
             kv::Operation::Delete | kv::Operation::Purge => {
                 if let Some(&ix) = self.node_index.get(node) {
-                    if self.connections.remove(&(ix, handle)).is_some() {
+                    if let Some(old) = self.connections.remove(&(ix, handle)) {
+                        self.records.free(old);
                         if let Some(s) = self.nodes.get_mut(node) {
                             s.connections -= 1;
                         }
@@ -596,7 +607,15 @@ mod tests {
             v.apply_connection("weird", kv::Operation::Put, &record(1, "x")),
             FleetEvent::Skipped
         );
-        assert_eq!(v.skipped, 3);
+        // Larger than any record a node makes (a slot holds 64 KiB).
+        let mut huge = record(9, "x");
+        huge.resize(MAX_RECORD + 1, 0);
+        assert_eq!(
+            v.apply_connection("aaaa-1.9", kv::Operation::Put, &huge),
+            FleetEvent::Skipped
+        );
+        assert_eq!(v.skipped, 4);
+        assert_eq!(v.len(), 2);
         // No beat: stale; a fresh beat: live; lookups by name and prefix.
         let now = SystemTime::now();
         assert!(v.connections().iter().all(|c| c.stale));
