@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::net::UdpSocket;
 
 use crate::radload::{self, session_packet, LoadSpec, Mix};
-use crate::scenario::{cpu_secs, rss_bytes, SECRET};
+use crate::scenario::{cpu_secs_of as cpu, rss_bytes, SECRET};
 use crate::Args;
 
 fn now_ms() -> u64 {
@@ -228,10 +228,9 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     // The complete merged view, best of --rounds, each from a fresh reader.
     let mut best = Duration::MAX;
     let mut per_connection = 0u64;
+    let (me, servers) = ([std::process::id()], cluster.pids());
     for round in 0..args.rounds.max(1) {
         let before = rss_bytes(std::process::id());
-        let cpu = |pids: &[u32]| pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
-        let (me, servers) = (vec![std::process::id()], cluster.pids());
         let (cpu_me, cpu_servers) = (cpu(&me), cpu(&servers));
         let started = Instant::now();
         let reader = rt.block_on(FleetReader::open(&client, &FleetNames::default()))?;

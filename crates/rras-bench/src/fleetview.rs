@@ -14,7 +14,7 @@ use rras_testkit::nats::NatsCluster;
 use serde_json::json;
 
 use crate::fleetbench::options;
-use crate::scenario::{cpu_secs, rss_bytes};
+use crate::scenario::{cpu_secs_of as cpu, rss_bytes};
 use crate::Args;
 
 /// Publishes in flight at once while filling.
@@ -100,7 +100,6 @@ pub(crate) fn run(args: &Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<(
     // The last-per-subject consumer of the baseline takes the servers
     // seconds to create at a million keys.
     reader_js.set_timeout(Duration::from_secs(120));
-    let cpu = |pids: &[u32]| pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
     let (me, servers) = (vec![std::process::id()], cluster.pids());
     let mut rounds = Vec::new();
     let mut best = [Duration::MAX; 3];

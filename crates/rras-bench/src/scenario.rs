@@ -81,6 +81,11 @@ pub(crate) fn cpu_secs(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU seconds used so far by all of `pids` together.
+pub(crate) fn cpu_secs_of(pids: &[u32]) -> f64 {
+    pids.iter().map(|p| cpu_secs(*p)).sum()
+}
+
 pub(crate) fn rss_bytes(pid: u32) -> u64 {
     status_field(pid, "VmRSS:")
 }

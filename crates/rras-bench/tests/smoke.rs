@@ -7,6 +7,13 @@ use std::process::Command;
 
 use rras_testkit::require_tool;
 
+/// Where this build put rras-bench, rrasd and rasctl.
+fn bin_dir() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_rras-bench"))
+        .parent()
+        .expect("profile dir")
+}
+
 /// Runs `rras-bench ARGS` on this build's binaries, writing into `out`;
 /// it must succeed. Returns the JSON file `json` it wrote.
 fn bench(args: &[&str], out: &Path, json: &str) -> serde_json::Value {
@@ -15,7 +22,7 @@ fn bench(args: &[&str], out: &Path, json: &str) -> serde_json::Value {
         .args(args)
         .args(["--no-peer", "--time-cap", "120"])
         .arg("--bin-dir")
-        .arg(bench.parent().expect("profile dir"))
+        .arg(bin_dir())
         .arg("--out")
         .arg(out)
         .status()
@@ -25,23 +32,29 @@ fn bench(args: &[&str], out: &Path, json: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{json}: {e}: {text}"))
 }
 
+/// Whether `needed` were built next to rras-bench (`cargo test
+/// --workspace` builds them; under CI=true they must be there).
+fn built(needed: &[&str]) -> bool {
+    for name in needed {
+        if !bin_dir().join(name).exists() {
+            assert!(
+                !rras_testkit::in_ci(),
+                "{name} was not built next to rras-bench (cargo test --workspace builds it)"
+            );
+            eprintln!("SKIP: {name} not built; run cargo test --workspace");
+            return false;
+        }
+    }
+    true
+}
+
 #[test]
 fn every_scenario_runs_at_a_smoke_size() {
     if !require_tool("gcc") {
         return;
     }
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_rras-bench"))
-        .parent()
-        .expect("profile dir");
-    for needed in ["rrasd", "rasctl"] {
-        if !bin_dir.join(needed).exists() {
-            assert!(
-                !rras_testkit::in_ci(),
-                "{needed} was not built next to rras-bench (cargo test --workspace builds it)"
-            );
-            eprintln!("SKIP: {needed} not built; run cargo test --workspace");
-            return;
-        }
+    if !built(&["rrasd", "rasctl"]) {
+        return;
     }
     let out = tempfile::tempdir().expect("temp dir");
     let v = bench(
@@ -122,12 +135,7 @@ fn fleet_scenarios_run_at_a_smoke_size() {
     if !require_tool("nats-server") {
         return;
     }
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_rras-bench"))
-        .parent()
-        .expect("profile dir");
-    if !bin_dir.join("rrasd").exists() {
-        assert!(!rras_testkit::in_ci(), "rrasd was not built next to rras-bench");
-        eprintln!("SKIP: rrasd not built; run cargo test --workspace");
+    if !built(&["rrasd"]) {
         return;
     }
     let out = tempfile::tempdir().expect("temp dir");

@@ -187,30 +187,35 @@ impl FleetView {
 
     /// Applies one entry of the connections bucket.
     pub fn apply_connection(&mut self, key: &str, operation: kv::Operation, value: &[u8]) -> FleetEvent {
-        match self.store_connection(key, operation, value) {
-            Some(put) => {
-                // Checked by store_connection: split succeeds.
-                let Some(k) = ConnectionKey::parse(key) else {
-                    return FleetEvent::Skipped;
-                };
-                if put {
-                    FleetEvent::Put(k)
-                } else {
-                    FleetEvent::Removed(k)
-                }
-            }
+        let Some((node, handle)) = ConnectionKey::split(key) else {
+            self.skipped += 1;
+            return FleetEvent::Skipped;
+        };
+        let key = || ConnectionKey {
+            node: node.to_owned(),
+            handle,
+        };
+        match self.store(node, handle, operation, value) {
+            Some(true) => FleetEvent::Put(key()),
+            Some(false) => FleetEvent::Removed(key()),
             None => FleetEvent::Skipped,
         }
     }
 
     /// Applies an entry without describing it (what catching up does a
-    /// million times): Some(true) a put, Some(false) a removal, None
-    /// skipped.
-    fn store_connection(&mut self, key: &str, operation: kv::Operation, value: &[u8]) -> Option<bool> {
-        let Some((node, handle)) = ConnectionKey::split(key) else {
-            self.skipped += 1;
-            return None;
-        };
+    /// million times).
+    fn store_connection(&mut self, key: &str, operation: kv::Operation, value: &[u8]) {
+        match ConnectionKey::split(key) {
+            Some((node, handle)) => {
+                self.store(node, handle, operation, value);
+            }
+            None => self.skipped += 1,
+        }
+    }
+
+    /// Applies an entry of a well-formed key: Some(true) a put, Some(false)
+    /// a removal, None a value that was skipped.
+    fn store(&mut self, node: &str, handle: u32, operation: kv::Operation, value: &[u8]) -> Option<bool> {
         match operation {
             kv::Operation::Put => {
                 let scratch = self.scratch.get_or_insert_with(empty_connection);
@@ -281,7 +286,8 @@ struct Followed {
     checked: u64,
     /// When the watch last delivered (or was last checked).
     progress: tokio::time::Instant,
-    /// Delivered without a look at the clock since `progress` was set.
+    /// Delivered since `progress` was set (the clock is read once the
+    /// watch has nothing ready, not per entry).
     moved: bool,
     /// A look at the stream's last sequence, in flight.
     check: Option<tokio::task::JoinHandle<Option<u64>>>,
@@ -345,19 +351,14 @@ impl Followed {
         loop {
             // Polled once with this task's own waker (a no-op waker would
             // be what a Pending watch remembers to wake).
-            let ready = std::future::poll_fn(|cx| Poll::Ready(self.watch.poll_next_unpin(cx))).await;
-            let failure = match ready {
-                Poll::Pending => break,
-                Poll::Ready(Some(Ok(e))) if e.revision <= self.last => continue,
-                Poll::Ready(Some(Ok(e))) => {
-                    self.last = e.revision;
-                    self.moved = true;
-                    return Ok(Some(e));
-                }
-                Poll::Ready(Some(Err(e))) => e.to_string(),
-                Poll::Ready(None) => "the watch ended".to_owned(),
+            let Poll::Ready(item) = std::future::poll_fn(|cx| Poll::Ready(self.watch.poll_next_unpin(cx))).await else {
+                break;
             };
-            self.resume(&failure).await?;
+            match self.take(item) {
+                Ok(Some(e)) => return Ok(Some(e)),
+                Ok(None) => {}
+                Err(failure) => self.resume(&failure).await?,
+            }
         }
         if std::mem::take(&mut self.moved) {
             self.progress = tokio::time::Instant::now();
@@ -372,15 +373,10 @@ impl Followed {
             }
             let deadline = self.progress + IDLE_CHECK;
             let failure = tokio::select! {
-                item = self.watch.next() => match item {
-                    Some(Ok(e)) if e.revision <= self.last => continue,
-                    Some(Ok(e)) => {
-                        self.last = e.revision;
-                        self.progress = tokio::time::Instant::now();
-                        return Ok(Some(e));
-                    }
-                    Some(Err(e)) => e.to_string(),
-                    None => "the watch ended".to_owned(),
+                item = self.watch.next() => match self.take(item) {
+                    Ok(Some(e)) => return Ok(Some(e)),
+                    Ok(None) => continue,
+                    Err(failure) => failure,
                 },
                 checked = async {
                     match self.check.as_mut() {
@@ -405,6 +401,22 @@ impl Followed {
                 () = tokio::time::sleep_until(deadline) => continue,
             };
             self.resume(&failure).await?;
+        }
+    }
+
+    /// What one item of the watch means: an entry not seen yet (taken:
+    /// the last revision and `moved` follow it), one seen already (None),
+    /// or a failure to resume from.
+    fn take(&mut self, item: Option<Result<kv::Entry, kv::WatcherError>>) -> Result<Option<kv::Entry>, String> {
+        match item {
+            Some(Ok(e)) if e.revision <= self.last => Ok(None),
+            Some(Ok(e)) => {
+                self.last = e.revision;
+                self.moved = true;
+                Ok(Some(e))
+            }
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err("the watch ended".to_owned()),
         }
     }
 
