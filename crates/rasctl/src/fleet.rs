@@ -2,11 +2,12 @@
 //! JetStream (no rrasd admin socket involved), and fleet-wide disconnect.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
-use rras_fleet::options::Reconnect;
+use rras_fleet::options::{Connects, Reconnect};
 use rras_fleet::{FleetNames, FleetOptions, FleetReader};
 use serde::Serialize;
 
@@ -41,7 +42,9 @@ pub(crate) struct NatsArgs {
 }
 
 impl NatsArgs {
-    async fn connect(&self) -> anyhow::Result<async_nats::Client> {
+    /// The client, and its connection events: NATS answers a forbidden
+    /// request with silence, and the events say it was a refusal.
+    async fn connect(&self) -> anyhow::Result<(async_nats::Client, Arc<Connects>)> {
         let options = FleetOptions {
             url: Some(self.nats.clone()),
             user: self.nats_user.clone(),
@@ -52,7 +55,11 @@ impl NatsArgs {
             ..Default::default()
         };
         options.validate().map_err(|e| anyhow::anyhow!("fleet: {e}"))?;
-        Ok(options.connect("rasctl fleet", Reconnect::Fail).await?)
+        let connects = Arc::new(Connects::default());
+        let client = options
+            .connect_watched("rasctl fleet", Reconnect::Fail, connects.clone())
+            .await?;
+        Ok((client, connects))
     }
 }
 
@@ -126,8 +133,8 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
             node,
             user,
         } => {
-            let client = nats.connect().await?;
-            let reader = FleetReader::open(&client, &names).await?;
+            let (client, connects) = nats.connect().await?;
+            let reader = FleetReader::open(&client, &names, Some(connects)).await?;
             let view = reader.view();
             let node = node.map(|n| view.find_node(&n).map(str::to_owned)).transpose()?;
             let now = SystemTime::now();
@@ -194,8 +201,8 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
             Ok(())
         }
         FleetCommand::Nodes { nats, json } => {
-            let client = nats.connect().await?;
-            let view = FleetReader::nodes(&client, &names).await?;
+            let (client, connects) = nats.connect().await?;
+            let view = FleetReader::nodes(&client, &names, Some(&connects)).await?;
             let now = SystemTime::now();
             if json {
                 let nodes: Vec<_> = view
@@ -251,14 +258,16 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
                 .filter(|(n, _)| !n.is_empty())
                 .and_then(|(n, h)| Some((n, h.parse::<u32>().ok()?)))
                 .context("expected NODE:HANDLE (node id, id prefix or name, and a connection handle)")?;
-            let client = nats.connect().await?;
-            let view = FleetReader::nodes(&client, &names).await?;
+            let (client, connects) = nats.connect().await?;
+            let view = FleetReader::nodes(&client, &names, Some(&connects)).await?;
             let node = view.find_node(node)?;
             let caller = caller
                 .or_else(|| std::env::var("USER").ok())
                 .or_else(|| std::env::var("LOGNAME").ok())
                 .unwrap_or_else(|| "rasctl".into());
-            rras_fleet::disconnect(&client, &names, node, handle, &caller).await?;
+            rras_fleet::disconnect(&client, &names, node, handle, &caller)
+                .await
+                .map_err(|e| connects.explain(e))?;
             println!("disconnected {handle} on {} ({node})", view.node_name(node));
             Ok(())
         }

@@ -24,7 +24,9 @@ use crate::output::{connection_details, connections_table, history_table, Connec
 #[command(
     name = "rasctl",
     version = rras_core::VERSION,
-    about = "Administer rrasd: list, inspect and hang up VPN connections"
+    about = "Administer rrasd: list, inspect and hang up VPN connections",
+    after_help = "Warnings (a fleet read retried while a NATS server rejoins …) go to stderr; \
+                  RUST_LOG=debug shows more, RUST_LOG=error hides them."
 )]
 struct Cli {
     /// Server: unix:PATH, a socket path, or HOST / HOST:PORT over TLS
@@ -230,6 +232,16 @@ enum TokenCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Warnings on the way to an answer (a fleet read retried while a NATS
+    // server rejoins …) go to stderr; RUST_LOG=debug shows more.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -57,7 +57,7 @@ async fn wait_published(
 ) -> anyhow::Result<Duration> {
     let start = Instant::now();
     loop {
-        let view = FleetReader::nodes(client, &FleetNames::default()).await?;
+        let view = FleetReader::nodes(client, &FleetNames::default(), None).await?;
         let done = view
             .nodes()
             .values()
@@ -233,7 +233,7 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         let before = rss_bytes(std::process::id());
         let (cpu_me, cpu_servers) = (cpu(&me), cpu(&servers));
         let started = Instant::now();
-        let reader = rt.block_on(FleetReader::open(&client, &FleetNames::default()))?;
+        let reader = rt.block_on(FleetReader::open(&client, &FleetNames::default(), None))?;
         let took = started.elapsed();
         println!(
             "view round {round}: {took:.3?}; CPU meanwhile: reader process {:.2} s, nats servers {:.2} s",
@@ -259,7 +259,7 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     println!("merged view of {total}: {best:.3?}, reader RSS {per_connection} B per connection");
 
     // Live: updates → visible in the view.
-    let mut reader = rt.block_on(FleetReader::open(&client, &FleetNames::default()))?;
+    let mut reader = rt.block_on(FleetReader::open(&client, &FleetNames::default(), None))?;
     let stop = Arc::new(AtomicBool::new(false));
     let targets: Vec<_> = nodes.iter().map(|n| (n.target, n.first, n.count)).collect();
     let rate = args.fleet_rate;

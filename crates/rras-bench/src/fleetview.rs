@@ -115,7 +115,7 @@ pub(crate) fn run(args: &Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<(
             let (c0, s0, m0) = (cpu(&me), cpu(&servers), rss_bytes(std::process::id()));
             let t = Instant::now();
             let seen = if i == 0 {
-                let reader = rt.block_on(FleetReader::open(&reader_client, &names))?;
+                let reader = rt.block_on(FleetReader::open(&reader_client, &names, None))?;
                 if round == 0 {
                     per_connection = rss_bytes(std::process::id()).saturating_sub(m0) / n;
                 }

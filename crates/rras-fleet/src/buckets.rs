@@ -71,6 +71,6 @@ fn opening_error(bucket: String, e: impl std::fmt::Display) -> FleetError {
     if e.to_string().contains("stream not found") {
         FleetError::NoBucket(bucket)
     } else {
-        FleetError::JetStream(format!("opening bucket {bucket}: {e}"))
+        FleetError::js(format!("opening bucket {bucket}: {e}"))
     }
 }

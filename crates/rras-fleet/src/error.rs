@@ -21,6 +21,14 @@ pub enum FleetError {
     /// A JetStream call failed (bucket missing, permission, timeout …).
     #[error("JetStream: {0}")]
     JetStream(String),
+    /// A JetStream call got no answer in time: a NATS server rejoining its
+    /// cluster drops requests for a few seconds, and a user without the
+    /// right to a JetStream API subject gets no answer at all.
+    #[error("JetStream: {0}")]
+    TimedOut(String),
+    /// The NATS server refused this user a subject the call needs.
+    #[error("NATS refused this user: {0}")]
+    Forbidden(String),
     /// The bucket does not exist yet (no rrasd has published to it).
     #[error("fleet bucket {0} does not exist (has any rrasd with --fleet connected yet?)")]
     NoBucket(String),
@@ -50,7 +58,15 @@ pub enum FleetError {
 }
 
 impl FleetError {
+    /// A JetStream failure, told apart by what it says: every timeout of
+    /// async-nats (request, consumer creation, status) reads "timed out",
+    /// its error kinds differ per call.
     pub(crate) fn js(e: impl std::fmt::Display) -> Self {
-        FleetError::JetStream(e.to_string())
+        let message = e.to_string();
+        if message.contains("timed out") {
+            FleetError::TimedOut(message)
+        } else {
+            FleetError::JetStream(message)
+        }
     }
 }

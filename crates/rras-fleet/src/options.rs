@@ -36,18 +36,53 @@ pub struct FleetOptions {
     pub tls_key: Option<PathBuf>,
 }
 
-/// Counts the connections a client made (the first and every reconnect).
+/// Counts the connections a client made (the first and every reconnect),
+/// and keeps the server's last refusal of a permission.
 #[derive(Debug, Default)]
 pub struct Connects {
     count: AtomicU64,
     /// Woken at each connection.
     pub notify: tokio::sync::Notify,
+    refused: std::sync::Mutex<Option<String>>,
 }
 
 impl Connects {
     /// Connections so far.
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Acquire)
+    }
+
+    /// What the server last refused this user ("Permissions Violation for
+    /// Publish to …"): NATS answers a forbidden request with nothing, so
+    /// the request itself only times out.
+    pub fn refused(&self) -> Option<String> {
+        self.refused.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// `e`, or the refusal behind it: a call that got no answer while the
+    /// server refused this user a permission was refused, not slow.
+    pub fn explain(&self, e: FleetError) -> FleetError {
+        match (&e, self.refused()) {
+            (FleetError::TimedOut(_) | FleetError::NoAnswer { .. }, Some(refused)) => FleetError::Forbidden(refused),
+            _ => e,
+        }
+    }
+
+    fn saw(&self, event: &async_nats::Event) {
+        match event {
+            async_nats::Event::Connected => {
+                self.count.fetch_add(1, Ordering::AcqRel);
+                self.notify.notify_one();
+            }
+            async_nats::Event::ServerError(async_nats::ServerError::Other(message))
+                if message.to_lowercase().contains("permissions violation") =>
+            {
+                if let Ok(mut refused) = self.refused.lock() {
+                    *refused = Some(message.clone());
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -135,12 +170,7 @@ impl FleetOptions {
         let mut options = async_nats::ConnectOptions::new()
             .event_callback(move |event| {
                 let connects = connects.clone();
-                async move {
-                    if matches!(event, async_nats::Event::Connected) {
-                        connects.count.fetch_add(1, Ordering::AcqRel);
-                        connects.notify.notify_one();
-                    }
-                }
+                async move { connects.saw(&event) }
             })
             .name(name)
             .connection_timeout(Duration::from_secs(5))

@@ -289,8 +289,30 @@ struct Followed {
     /// Delivered since `progress` was set (the clock is read once the
     /// watch has nothing ready, not per entry).
     moved: bool,
-    /// A look at the stream's last sequence, in flight.
-    check: Option<tokio::task::JoinHandle<Option<u64>>>,
+    /// A look at the stream's last sequence, in flight, with the last
+    /// revision applied when it was asked.
+    check: Option<tokio::task::JoinHandle<(u64, Option<u64>)>>,
+    /// When the last check was asked.
+    asked: tokio::time::Instant,
+    /// Why the watch must be opened again, and since when. Kept here, not
+    /// in a local: a caller that cancels `next` while the watch is being
+    /// reopened (a select loop, a timeout — slow while a NATS server fails
+    /// over) reopens it on its next call instead of forgetting (seen as a
+    /// reader stuck on a dead watch whose quiet check had already fired).
+    broken: Option<(String, tokio::time::Instant)>,
+}
+
+/// How a watch is followed: catching up (the view is not complete yet),
+/// or live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// The stream is asked every [`CATCH_UP_CHECK`] whether anything is
+    /// left to read, deliveries or not: the only exact end of a catch-up
+    /// on nats-server 2.9 (see [`Followed::catch_up`]).
+    CatchingUp,
+    /// The stream is asked only when the watch was quiet for
+    /// [`IDLE_CHECK`]: messages it should have had mean it is broken.
+    Live,
 }
 
 /// How long a JetStream call of a reader may take, for a bucket of
@@ -307,6 +329,8 @@ const RESUME_FOR: Duration = Duration::from_secs(30);
 /// A watch that delivered nothing for this long is checked against the
 /// stream: messages it should have had mean it is broken.
 const IDLE_CHECK: Duration = Duration::from_secs(3);
+/// How often a catching-up reader asks whether it has had everything.
+const CATCH_UP_CHECK: Duration = Duration::from_millis(25);
 
 impl Followed {
     async fn open(store: kv::Store) -> Result<Self, FleetError> {
@@ -326,6 +350,8 @@ impl Followed {
             progress: tokio::time::Instant::now(),
             moved: false,
             check: None,
+            asked: tokio::time::Instant::now(),
+            broken: None,
         })
     }
 
@@ -337,15 +363,19 @@ impl Followed {
     /// that cancels `next` often (a select loop) still gets it.
     async fn next(&mut self) -> Result<kv::Entry, FleetError> {
         loop {
-            if let Some(e) = self.next_or_quiet().await? {
+            if let Some(e) = self.next_or_quiet(Pace::Live).await? {
                 return Ok(e);
             }
         }
     }
 
-    /// [`next`](Self::next), or None when the watch was quiet and the
-    /// stream holds nothing after what was applied (or checked before).
-    async fn next_or_quiet(&mut self) -> Result<Option<kv::Entry>, FleetError> {
+    /// [`next`](Self::next), or None when the stream was found to hold
+    /// nothing after what was applied: a check reads the stream's last
+    /// sequence and compares it with the last revision applied *before*
+    /// asking (an entry applied while the answer travels may have been
+    /// read by the consumer after a newer message replaced its key's).
+    async fn next_or_quiet(&mut self, pace: Pace) -> Result<Option<kv::Entry>, FleetError> {
+        self.reopen_if_broken().await?;
         // An entry already waiting is taken without timers or the clock:
         // catching up takes a million of them in a row.
         loop {
@@ -357,21 +387,31 @@ impl Followed {
             match self.take(item) {
                 Ok(Some(e)) => return Ok(Some(e)),
                 Ok(None) => {}
-                Err(failure) => self.resume(&failure).await?,
+                Err(failure) => {
+                    self.broke(failure);
+                    self.reopen_if_broken().await?;
+                }
             }
         }
         if std::mem::take(&mut self.moved) {
             self.progress = tokio::time::Instant::now();
         }
         loop {
-            if self.check.is_none() && tokio::time::Instant::now() >= self.progress + IDLE_CHECK {
+            let due = match pace {
+                Pace::CatchingUp => self.asked + CATCH_UP_CHECK,
+                Pace::Live => self.progress.max(self.asked) + IDLE_CHECK,
+            };
+            let now = tokio::time::Instant::now();
+            if self.check.is_none() && now >= due {
                 let store = self.store.clone();
+                let before = self.last;
                 self.check = Some(tokio::spawn(async move {
-                    store.status().await.map(|s| s.info.state.last_sequence).ok()
+                    (before, store.status().await.map(|s| s.info.state.last_sequence).ok())
                 }));
-                self.progress = tokio::time::Instant::now();
+                self.asked = now;
             }
-            let deadline = self.progress + IDLE_CHECK;
+            // With a check in flight its answer wakes the select.
+            let deadline = if self.check.is_some() { now + IDLE_CHECK } else { due };
             let failure = tokio::select! {
                 item = self.watch.next() => match self.take(item) {
                     Ok(Some(e)) => return Ok(Some(e)),
@@ -380,27 +420,39 @@ impl Followed {
                 },
                 checked = async {
                     match self.check.as_mut() {
-                        Some(task) => task.await.ok().flatten(),
+                        Some(task) => task.await.ok(),
                         None => std::future::pending().await,
                     }
                 }, if self.check.is_some() => {
                     self.check = None;
-                    match checked {
-                        // Messages exist that never came (or were purged:
-                        // each sequence is acted on once, not in a loop).
-                        Some(stream_last) if stream_last > self.last.max(self.checked) => {
-                            self.checked = stream_last;
-                            "the watch went quiet with messages pending".to_owned()
-                        }
-                        Some(_) => return Ok(None),
-                        // The stream did not answer: checked again after
-                        // the next quiet spell.
-                        None => continue,
+                    let Some((before, Some(stream_last))) = checked else {
+                        // The stream did not answer: asked again later.
+                        continue;
+                    };
+                    // Live, an entry that came while the answer travelled
+                    // counts too: the question is only whether the watch
+                    // still works.
+                    let applied = match pace {
+                        Pace::CatchingUp => before,
+                        Pace::Live => self.last,
+                    };
+                    if stream_last <= applied.max(self.checked) {
+                        // Everything the stream held when asked was applied.
+                        return Ok(None);
                     }
+                    if pace == Pace::CatchingUp && self.progress.elapsed() < IDLE_CHECK {
+                        // Behind, but entries are coming: not a broken watch.
+                        continue;
+                    }
+                    // Messages exist that never came (or were purged: each
+                    // sequence is acted on once, not in a loop).
+                    self.checked = stream_last;
+                    "the watch went quiet with messages pending".to_owned()
                 }
                 () = tokio::time::sleep_until(deadline) => continue,
             };
-            self.resume(&failure).await?;
+            self.broke(failure);
+            self.reopen_if_broken().await?;
         }
     }
 
@@ -420,14 +472,26 @@ impl Followed {
         }
     }
 
-    /// Opens the watch again after the last applied revision.
-    async fn resume(&mut self, failure: &str) -> Result<(), FleetError> {
-        tracing::warn!("fleet reader: {failure}; resuming after revision {}", self.last);
-        let since = tokio::time::Instant::now();
+    /// Marks the watch to be opened again after the last applied revision.
+    fn broke(&mut self, why: impl Into<String>) {
+        if self.broken.is_none() {
+            let why = why.into();
+            tracing::warn!("fleet reader: {why}; resuming after revision {}", self.last);
+            self.broken = Some((why, tokio::time::Instant::now()));
+        }
+    }
+
+    /// Opens a broken watch again after the last applied revision, trying
+    /// for up to [`RESUME_FOR`] since it broke.
+    async fn reopen_if_broken(&mut self) -> Result<(), FleetError> {
+        let Some((_, since)) = self.broken else {
+            return Ok(());
+        };
         loop {
             match self.store.watch_all_from_revision(self.last + 1).await {
                 Ok(w) => {
                     self.watch = w;
+                    self.broken = None;
                     return Ok(());
                 }
                 Err(e) if since.elapsed() > RESUME_FOR => return Err(FleetError::js(e)),
@@ -436,28 +500,59 @@ impl Followed {
         }
     }
 
-    /// Applies entries until the watch has delivered every message the
-    /// bucket held when it started. Three signs, whichever comes first:
-    /// an entry with nothing pending after it; an entry at or past the
-    /// stream's last sequence as it was just after the watch began (later
-    /// messages replace earlier ones, so reaching it means everything
-    /// before it came); or a quiet watch with nothing after what came.
-    /// The pending count alone is not enough: nats-server 2.9 counts a
-    /// message replaced (by a newer one for its key) before it was
-    /// delivered as still pending, for good — seen as a reader that never
-    /// finished while heartbeats kept replacing each other.
+    /// Applies entries until the view is complete: every key at its last
+    /// message as of some moment after the watch began. Two signs,
+    /// whichever comes first: an entry with nothing pending after it, or a
+    /// check (every [`CATCH_UP_CHECK`]) finding nothing in the stream after
+    /// the revision applied before asking. The pending count alone is not
+    /// enough: nats-server 2.9 counts a message replaced (by a newer one
+    /// for its key) before it was delivered as still pending, for good —
+    /// seen as a reader that never finished while heartbeats kept replacing
+    /// each other. Nor is reaching the stream's last sequence as read once
+    /// at the start: a key whose message was replaced after that read, but
+    /// before the consumer reached it, comes only later (seen as a node
+    /// missing from `rasctl fleet nodes` while heartbeats went on).
     async fn catch_up(&mut self, mut apply: impl FnMut(&kv::Entry)) -> Result<(), FleetError> {
-        let state = self.store.status().await.map_err(FleetError::js)?.info.state;
-        if state.messages == 0 {
+        if self.store.status().await.map_err(FleetError::js)?.info.state.messages == 0 {
             return Ok(());
         }
-        while let Some(e) = self.next_or_quiet().await? {
+        while let Some(e) = self.next_or_quiet(Pace::CatchingUp).await? {
             apply(&e);
-            if e.delta == 0 || e.seen_current || e.revision >= state.last_sequence {
+            if e.delta == 0 || e.seen_current {
                 return Ok(());
             }
         }
         Ok(())
+    }
+}
+
+/// How long opening a reader is tried again while its calls time out.
+const OPEN_FOR: Duration = Duration::from_secs(10);
+
+/// Runs `attempt` again while it times out, for up to [`OPEN_FOR`]: a NATS
+/// server that rejoined its cluster a moment ago drops JetStream requests
+/// for a few seconds (seen right after a restart, the rest of the cluster
+/// healthy). A timeout that is a refused permission is not waited out.
+async fn while_timing_out<T, F>(connects: Option<&Connects>, mut attempt: impl FnMut() -> F) -> Result<T, FleetError>
+where
+    F: std::future::Future<Output = Result<T, FleetError>>,
+{
+    let since = tokio::time::Instant::now();
+    loop {
+        match attempt().await {
+            Err(FleetError::TimedOut(why)) => {
+                let e = FleetError::TimedOut(why);
+                let e = match connects {
+                    Some(c) => c.explain(e),
+                    None => e,
+                };
+                if !matches!(e, FleetError::TimedOut(_)) || since.elapsed() >= OPEN_FOR {
+                    return Err(e);
+                }
+                tracing::warn!("fleet reader: {e}; trying again");
+            }
+            done => return done,
+        }
     }
 }
 
@@ -481,8 +576,24 @@ impl std::fmt::Debug for FleetReader {
 
 impl FleetReader {
     /// Opens the buckets and reads until the view is complete: every key's
-    /// last message as of the moment the watch started.
-    pub async fn open(client: &async_nats::Client, names: &FleetNames) -> Result<Self, FleetError> {
+    /// last message as of the moment the watch started. With the
+    /// client's [`Connects`] (from
+    /// [`FleetOptions::connect_watched`](crate::FleetOptions::connect_watched)),
+    /// a refused permission fails at once instead of being waited out, and
+    /// both watches resume whenever the client reconnects.
+    pub async fn open(
+        client: &async_nats::Client,
+        names: &FleetNames,
+        connects: Option<Arc<Connects>>,
+    ) -> Result<Self, FleetError> {
+        let mut reader = while_timing_out(connects.as_deref(), || Self::open_once(client, names)).await?;
+        if let Some(connects) = connects {
+            reader.resume_on_reconnect(connects);
+        }
+        Ok(reader)
+    }
+
+    async fn open_once(client: &async_nats::Client, names: &FleetNames) -> Result<Self, FleetError> {
         let mut js = async_nats::jetstream::new(client.clone());
         let size = buckets::connection_messages(&js, names).await?;
         js.set_timeout(setup_timeout(size));
@@ -514,7 +625,16 @@ impl FleetReader {
 
     /// Just the nodes (their heartbeats), without reading a single
     /// connection: what `rasctl fleet nodes` and a disconnect need.
-    pub async fn nodes(client: &async_nats::Client, names: &FleetNames) -> Result<FleetView, FleetError> {
+    /// `connects` as for [`open`](Self::open).
+    pub async fn nodes(
+        client: &async_nats::Client,
+        names: &FleetNames,
+        connects: Option<&Connects>,
+    ) -> Result<FleetView, FleetError> {
+        while_timing_out(connects, || Self::nodes_once(client, names)).await
+    }
+
+    async fn nodes_once(client: &async_nats::Client, names: &FleetNames) -> Result<FleetView, FleetError> {
         let js = async_nats::jetstream::new(client.clone());
         let Buckets { nodes, .. } = buckets::open(&js, names).await?;
         let mut view = FleetView::default();
@@ -548,8 +668,8 @@ impl FleetReader {
                 let now = connects.count();
                 if now != *seen {
                     *seen = now;
-                    self.connections.resume("NATS reconnected").await?;
-                    self.nodes.resume("NATS reconnected").await?;
+                    self.connections.broke("NATS reconnected");
+                    self.nodes.broke("NATS reconnected");
                 }
             }
             let reconnected = async {

@@ -168,8 +168,9 @@ impl LiveView {
                     .connect_watched("test reader", rras_fleet::options::Reconnect::Forever, connects.clone())
                     .await
                     .unwrap();
-                let mut reader = FleetReader::open(&client, &FleetNames::default()).await.unwrap();
-                reader.resume_on_reconnect(connects);
+                let mut reader = FleetReader::open(&client, &FleetNames::default(), Some(connects))
+                    .await
+                    .unwrap();
                 ready_tx.send(()).unwrap();
                 loop {
                     // Answer every waiting question, then follow for a while.
@@ -414,12 +415,23 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
         &["disconnect", &target, "--as", "mallory"],
     );
     assert!(!denied.status.success(), "a viewer hung up a session");
+    let why = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        why.contains("NATS refused this user") && why.contains("rras.fleet."),
+        "the refusal is named: {why}\n{}",
+        cluster.logs()
+    );
     assert!(
         a.table().contains_key(&victim.0),
         "the session survived the viewer's attempt"
     );
     let listing = rasctl(&rasctl_bin, &cluster, "viewer", &["connections", "--jsonl"]);
-    assert!(listing.status.success(), "{}", String::from_utf8_lossy(&listing.stderr));
+    assert!(
+        listing.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&listing.stderr),
+        cluster.logs()
+    );
     assert_eq!(
         String::from_utf8_lossy(&listing.stdout).lines().count(),
         union(&[&a, &b, &c]).len()
@@ -427,6 +439,13 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     for user in ["snoop", "outsider"] {
         let out = rasctl(&rasctl_bin, &cluster, user, &["connections"]);
         assert!(!out.status.success(), "{user} read the fleet");
+        let why = String::from_utf8_lossy(&out.stderr);
+        let expected = if user == "snoop" {
+            "NATS refused this user"
+        } else {
+            "does not exist"
+        };
+        assert!(why.contains(expected), "{user}: {why}");
         assert!(String::from_utf8_lossy(&out.stdout).is_empty());
     }
     let (_, nas) = disconnect_responder_at(nas_port, SECRET, 41, None);
@@ -543,4 +562,83 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     assert_eq!(of_c(&view.snapshot().connections), c.table());
     view.wait_stale(&c.id, false, Duration::from_secs(5));
     assert_eq!(view.snapshot().skipped, 0, "nothing malformed in the buckets");
+}
+
+/// A reader's view is complete when it opens, even while every key is
+/// being replaced all the time (heartbeats do that): the catch-up must end
+/// on what the stream holds, not on its last sequence read once at the
+/// start — that let a key whose message was replaced mid-read go missing
+/// (seen as `rasctl fleet disconnect` answering "no node vpn-a").
+#[test]
+fn a_reader_opens_complete_while_every_key_is_being_replaced() {
+    if !require_tool("nats-server") {
+        return;
+    }
+    let cluster = NatsCluster::start();
+    let names = FleetNames::default();
+    let ids = ["node-a", "node-b", "node-c", "node-d"];
+    runtime().block_on(async {
+        let writer_client = options(&cluster, cluster.urls(), "rrasd")
+            .connect("test writer", rras_fleet::options::Reconnect::Fail)
+            .await
+            .unwrap();
+        let js = async_nats::jetstream::new(writer_client);
+        let buckets = rras_fleet::buckets::ensure(&js, &names, 3).await.unwrap();
+        let beat = |node: &str, n: u64| {
+            let b = rras_fleet::NodeBeat {
+                node: node.into(),
+                name: node.into(),
+                version: "test".into(),
+                connections: n,
+                revision: n,
+                published: n,
+                state: "synced".into(),
+                at_ms: rras_fleet::NodeBeat::millis(std::time::SystemTime::now()),
+                interval_ms: 2000,
+                disconnect: false,
+            };
+            serde_json::to_vec(&b).unwrap()
+        };
+        for id in ids {
+            buckets.nodes.put(id, beat(id, 0).into()).await.unwrap();
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writing = {
+            let (stop, nodes) = (stop.clone(), buckets.nodes.clone());
+            tokio::spawn(async move {
+                let mut rounds = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && rounds < 100_000 {
+                    rounds += 1;
+                    for id in ids {
+                        nodes.put(id, beat(id, rounds).into()).await.unwrap();
+                    }
+                }
+                rounds
+            })
+        };
+        let reader_client = options(&cluster, cluster.urls(), "viewer")
+            .connect("test reader", rras_fleet::options::Reconnect::Fail)
+            .await
+            .unwrap();
+        let mut reads = 0;
+        let started = Instant::now();
+        while reads < 60 && started.elapsed() < Duration::from_secs(60) {
+            let view = FleetReader::nodes(&reader_client, &names, None).await.unwrap();
+            let seen: Vec<&str> = view
+                .nodes()
+                .iter()
+                .filter(|(_, s)| s.beat.is_some())
+                .map(|(id, _)| id.as_str())
+                .collect();
+            assert_eq!(seen, ids, "read {reads}: every node, each with its beat");
+            reads += 1;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let rounds = writing.await.unwrap();
+        assert!(reads >= 20, "only {reads} reads in a minute");
+        assert!(
+            rounds > 2 * reads,
+            "the keys were replaced while being read ({rounds} rounds of puts over {reads} reads)"
+        );
+    });
 }

@@ -69,7 +69,7 @@ async fn serve(options: rras_fleet::FleetOptions, mut asks: mpsc::Receiver<Ask>)
         // Until the buckets exist (the publisher creates them) and NATS
         // answers, every question gets the reason.
         let mut reader = loop {
-            match FleetReader::open(&client, &FleetNames::default()).await {
+            match FleetReader::open(&client, &FleetNames::default(), Some(connects.clone())).await {
                 Ok(r) => break r,
                 Err(e) => {
                     let retry = tokio::time::sleep(Duration::from_secs(2));
@@ -88,7 +88,6 @@ async fn serve(options: rras_fleet::FleetOptions, mut asks: mpsc::Receiver<Ask>)
                 }
             }
         };
-        reader.resume_on_reconnect(connects.clone());
         loop {
             tokio::select! {
                 ask = asks.recv() => match ask {
