@@ -57,13 +57,17 @@ async fn wait_published(
 ) -> anyhow::Result<Duration> {
     let start = Instant::now();
     loop {
-        let view = FleetReader::nodes(client, &FleetNames::default(), None).await?;
-        let done = view
-            .nodes()
-            .values()
-            .filter_map(|s| s.beat.as_ref())
-            .filter(|b| b.connections == per_node && b.lag() == 0 && b.state == "synced")
-            .count();
+        // No bucket yet: no node has reached NATS so far.
+        let done = match FleetReader::nodes(client, &FleetNames::default(), None).await {
+            Ok(view) => view
+                .nodes()
+                .values()
+                .filter_map(|s| s.beat.as_ref())
+                .filter(|b| b.connections == per_node && b.lag() == 0 && b.state == "synced")
+                .count(),
+            Err(rras_fleet::FleetError::NoBucket(_)) => 0,
+            Err(e) => return Err(e.into()),
+        };
         if done == nodes {
             return Ok(start.elapsed());
         }

@@ -284,7 +284,7 @@ struct Followed {
     last: u64,
     /// The stream's last sequence when an idle watch was last checked.
     checked: u64,
-    /// When the watch last delivered (or was last checked).
+    /// When the watch last delivered.
     progress: tokio::time::Instant,
     /// Delivered since `progress` was set (the clock is read once the
     /// watch has nothing ready, not per entry).
