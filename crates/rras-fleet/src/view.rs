@@ -294,12 +294,12 @@ struct Followed {
     check: Option<tokio::task::JoinHandle<(u64, Option<u64>)>>,
     /// When the last check was asked.
     asked: tokio::time::Instant,
-    /// Why the watch must be opened again, and since when. Kept here, not
-    /// in a local: a caller that cancels `next` while the watch is being
+    /// Since when the watch must be opened again. Kept here, not in a
+    /// local: a caller that cancels `next` while the watch is being
     /// reopened (a select loop, a timeout — slow while a NATS server fails
     /// over) reopens it on its next call instead of forgetting (seen as a
     /// reader stuck on a dead watch whose quiet check had already fired).
-    broken: Option<(String, tokio::time::Instant)>,
+    broken: Option<tokio::time::Instant>,
 }
 
 /// How a watch is followed: catching up (the view is not complete yet),
@@ -388,7 +388,7 @@ impl Followed {
                 Ok(Some(e)) => return Ok(Some(e)),
                 Ok(None) => {}
                 Err(failure) => {
-                    self.broke(failure);
+                    self.broke(&failure);
                     self.reopen_if_broken().await?;
                 }
             }
@@ -451,7 +451,7 @@ impl Followed {
                 }
                 () = tokio::time::sleep_until(deadline) => continue,
             };
-            self.broke(failure);
+            self.broke(&failure);
             self.reopen_if_broken().await?;
         }
     }
@@ -473,18 +473,17 @@ impl Followed {
     }
 
     /// Marks the watch to be opened again after the last applied revision.
-    fn broke(&mut self, why: impl Into<String>) {
+    fn broke(&mut self, why: &str) {
         if self.broken.is_none() {
-            let why = why.into();
             tracing::warn!("fleet reader: {why}; resuming after revision {}", self.last);
-            self.broken = Some((why, tokio::time::Instant::now()));
+            self.broken = Some(tokio::time::Instant::now());
         }
     }
 
     /// Opens a broken watch again after the last applied revision, trying
     /// for up to [`RESUME_FOR`] since it broke.
     async fn reopen_if_broken(&mut self) -> Result<(), FleetError> {
-        let Some((_, since)) = self.broken else {
+        let Some(since) = self.broken else {
             return Ok(());
         };
         loop {
@@ -540,8 +539,7 @@ where
     let since = tokio::time::Instant::now();
     loop {
         match attempt().await {
-            Err(FleetError::TimedOut(why)) => {
-                let e = FleetError::TimedOut(why);
+            Err(e @ FleetError::TimedOut(_)) => {
                 let e = match connects {
                     Some(c) => c.explain(e),
                     None => e,
@@ -588,7 +586,10 @@ impl FleetReader {
     ) -> Result<Self, FleetError> {
         let mut reader = while_timing_out(connects.as_deref(), || Self::open_once(client, names)).await?;
         if let Some(connects) = connects {
-            reader.resume_on_reconnect(connects);
+            // Each reconnection resumes both watches; without it a watch
+            // whose server died is found by its silence, seconds later.
+            let seen = connects.count();
+            reader.reconnects = Some((connects, seen));
         }
         Ok(reader)
     }
@@ -650,15 +651,6 @@ impl FleetReader {
     /// The view.
     pub fn view(&self) -> &FleetView {
         &self.view
-    }
-
-    /// Resumes both watches whenever the client reconnects (pass the
-    /// counter given to [`FleetOptions::connect_watched`](crate::FleetOptions::connect_watched)).
-    /// Without it a watch whose server died is found by its silence, which
-    /// takes seconds longer.
-    pub fn resume_on_reconnect(&mut self, connects: Arc<Connects>) {
-        let seen = connects.count();
-        self.reconnects = Some((connects, seen));
     }
 
     /// Waits for the next change and applies it.
