@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use rras_fleet::options::{Connects, Reconnect};
-use rras_fleet::{FleetNames, FleetOptions, FleetReader};
+use rras_fleet::{FleetNames, FleetOptions, FleetReader, ServerClients};
 use serde::Serialize;
 
 use crate::output::{human_bytes, human_duration, ConnectionJson};
@@ -45,6 +45,16 @@ impl NatsArgs {
     /// The client, and its connection events: NATS answers a forbidden
     /// request with silence, and the events say it was a refusal.
     async fn connect(&self) -> anyhow::Result<(async_nats::Client, Arc<Connects>)> {
+        let options = self.options()?;
+        let connects = Arc::new(Connects::default());
+        let client = options
+            .connect_watched("rasctl fleet", Reconnect::Fail, connects.clone())
+            .await?;
+        Ok((client, connects))
+    }
+
+    /// The options these flags give, checked.
+    fn options(&self) -> anyhow::Result<FleetOptions> {
         let options = FleetOptions {
             url: Some(self.nats.clone()),
             user: self.nats_user.clone(),
@@ -55,11 +65,7 @@ impl NatsArgs {
             ..Default::default()
         };
         options.validate().map_err(|e| anyhow::anyhow!("fleet: {e}"))?;
-        let connects = Arc::new(Connects::default());
-        let client = options
-            .connect_watched("rasctl fleet", Reconnect::Fail, connects.clone())
-            .await?;
-        Ok((client, connects))
+        Ok(options)
     }
 }
 
@@ -134,7 +140,9 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
             user,
         } => {
             let (client, connects) = nats.connect().await?;
-            let reader = FleetReader::open(&client, &names, Some(connects)).await?;
+            // A large bucket is read from the server its consumer is on.
+            let servers = Arc::new(ServerClients::new(nats.options()?, "rasctl fleet"));
+            let reader = FleetReader::open(&client, &names, Some(connects), Some(servers)).await?;
             let view = reader.view();
             let node = node.map(|n| view.find_node(&n).map(str::to_owned)).transpose()?;
             let now = SystemTime::now();

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rras_fleet::{FleetNames, FleetOptions, FleetReader};
+use rras_fleet::{FleetNames, FleetOptions, FleetReader, ServerClients};
 use rras_testkit::nats::NatsCluster;
 use rras_testkit::DaemonProcess;
 use rrasd::sources::radius::attributes::{ACCT_INPUT_OCTETS, STATUS_INTERIM};
@@ -217,6 +217,8 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     let loaded = loading.elapsed();
     let viewer = options(&cluster, "viewer")?;
     let client = rt.block_on(viewer.connect("rras-bench", rras_fleet::options::Reconnect::Fail))?;
+    // The reader reads the connections from the server its consumer is on.
+    let placement = Arc::new(ServerClients::new(viewer.clone(), "rras-bench"));
     let catch_up = rt.block_on(wait_published(&client, k, per_node, args.time_cap()))?;
     let total = per_node * k as u64;
     println!("loaded {total} sessions on {k} nodes in {loaded:.2?}; fleet caught up {catch_up:.2?} after the last ack");
@@ -237,7 +239,12 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         let before = rss_bytes(std::process::id());
         let (cpu_me, cpu_servers) = (cpu(&me), cpu(&servers));
         let started = Instant::now();
-        let reader = rt.block_on(FleetReader::open(&client, &FleetNames::default(), None))?;
+        let reader = rt.block_on(FleetReader::open(
+            &client,
+            &FleetNames::default(),
+            None,
+            Some(placement.clone()),
+        ))?;
         let took = started.elapsed();
         println!(
             "view round {round}: {took:.3?}; CPU meanwhile: reader process {:.2} s, nats servers {:.2} s",
@@ -263,7 +270,12 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     println!("merged view of {total}: {best:.3?}, reader RSS {per_connection} B per connection");
 
     // Live: updates → visible in the view.
-    let mut reader = rt.block_on(FleetReader::open(&client, &FleetNames::default(), None))?;
+    let mut reader = rt.block_on(FleetReader::open(
+        &client,
+        &FleetNames::default(),
+        None,
+        Some(placement.clone()),
+    ))?;
     let stop = Arc::new(AtomicBool::new(false));
     let targets: Vec<_> = nodes.iter().map(|n| (n.target, n.first, n.count)).collect();
     let rate = args.fleet_rate;

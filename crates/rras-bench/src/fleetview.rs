@@ -1,15 +1,19 @@
 //! The fleet's merged view alone, beside the raw-KV peer: a three-server
 //! nats-server cluster (buckets at three replicas) whose connections bucket
 //! is filled directly with `--sessions` records over `--nodes` node ids,
-//! then read by `FleetReader::open` and by a bare KV watch that only counts
-//! (the baseline method), in the same run, `--rounds` times each.
+//! then read by `FleetReader::open` — from the server its consumer landed
+//! on, and over its own connection only (the reader before it read where
+//! the consumer is) — and by bare KV watches that only count (the issue's
+//! baseline method, and the same watch from the first message), in the same
+//! run, `--rounds` times each.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use async_nats::jetstream;
 use futures_util::StreamExt;
 use rras_core::{ConnectionHandle, Record};
-use rras_fleet::{buckets, ConnectionKey, FleetNames, FleetReader};
+use rras_fleet::{buckets, ConnectionKey, FleetNames, FleetReader, ServerClients};
 use rras_testkit::nats::NatsCluster;
 use serde_json::json;
 
@@ -94,18 +98,20 @@ pub(crate) fn run(args: &Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<(
         "filled {n} keys over {k} nodes ({record_bytes} B records) in {:.2?}",
         filling.elapsed()
     );
-    let reader_client =
-        rt.block_on(options(&cluster, "viewer")?.connect("rras-bench", rras_fleet::options::Reconnect::Fail))?;
+    let viewer = options(&cluster, "viewer")?;
+    let reader_client = rt.block_on(viewer.connect("rras-bench", rras_fleet::options::Reconnect::Fail))?;
+    let placement = Arc::new(ServerClients::new(viewer, "rras-bench"));
     let mut reader_js = jetstream::new(reader_client.clone());
     // The last-per-subject consumer of the baseline takes the servers
     // seconds to create at a million keys.
     reader_js.set_timeout(Duration::from_secs(120));
     let (me, servers) = (vec![std::process::id()], cluster.pids());
     let mut rounds = Vec::new();
-    let mut best = [Duration::MAX; 3];
+    let mut best = [Duration::MAX; 4];
     let mut per_connection = 0;
     let labels = [
         "openrras FleetReader::open",
+        "openrras FleetReader::open, own connection only",
         "raw KV watch, last per subject (the issue's baseline)",
         "raw KV watch, from the first message",
     ];
@@ -114,14 +120,15 @@ pub(crate) fn run(args: &Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<(
         for (i, label) in labels.iter().enumerate() {
             let (c0, s0, m0) = (cpu(&me), cpu(&servers), rss_bytes(std::process::id()));
             let t = Instant::now();
-            let seen = if i == 0 {
-                let reader = rt.block_on(FleetReader::open(&reader_client, &names, None))?;
+            let seen = if i < 2 {
+                let placed = (i == 0).then(|| placement.clone());
+                let reader = rt.block_on(FleetReader::open(&reader_client, &names, None, placed))?;
                 if round == 0 {
                     per_connection = rss_bytes(std::process::id()).saturating_sub(m0) / n;
                 }
                 reader.view().len() as u64
             } else {
-                rt.block_on(raw_watch(&reader_js, &names, i == 1))?
+                rt.block_on(raw_watch(&reader_js, &names, i == 2))?
             };
             let took = t.elapsed();
             anyhow::ensure!(seen == n, "{label}: {seen} of {n}");
@@ -139,8 +146,15 @@ pub(crate) fn run(args: &Args, rt: &tokio::runtime::Runtime) -> anyhow::Result<(
         println!("| {label} | {t:.3?} |");
     }
     println!("\nFleetReader RSS per connection (first open): {per_connection} B");
+    println!(
+        "FleetReader::open read {} of {} views over a second connection (the others' consumer was on its own server)",
+        placement.placed_reads(),
+        args.rounds.max(1)
+    );
     let v = json!({"scenario": "fleet-view", "sessions": n, "nodes": k, "record_bytes": record_bytes,
-        "view_secs": best[0].as_secs_f64(), "baseline_secs": best[1].as_secs_f64(), "raw_all_secs": best[2].as_secs_f64(),
+        "view_secs": best[0].as_secs_f64(), "own_connection_secs": best[1].as_secs_f64(),
+        "baseline_secs": best[2].as_secs_f64(), "raw_all_secs": best[3].as_secs_f64(),
+        "read_where_placed": placement.placed_reads(),
         "reader_bytes_per_connection": per_connection, "rounds": rounds});
     std::fs::create_dir_all(&args.out)?;
     let file = args.out.join(format!("fleet-view-{n}.json"));

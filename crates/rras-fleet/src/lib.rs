@@ -25,6 +25,7 @@ mod error;
 pub mod names;
 pub mod options;
 pub mod view;
+pub mod watch;
 
 pub use beat::NodeBeat;
 pub use disconnect::{disconnect, DisconnectReply, DisconnectRequest};
@@ -32,3 +33,4 @@ pub use error::FleetError;
 pub use names::{ConnectionKey, FleetNames};
 pub use options::FleetOptions;
 pub use view::{FleetConnection, FleetReader, FleetView, NodeStatus};
+pub use watch::ServerClients;

@@ -93,6 +93,11 @@ pub enum Reconnect {
     Forever,
     /// A command: fail at once when no server answers.
     Fail,
+    /// A reader's connection to one server of the cluster
+    /// ([`ServerClients`](crate::ServerClients)): fail at once when that
+    /// server does not answer now, keep trying forever once connected, and
+    /// never move to another server of the cluster.
+    Pinned,
 }
 
 impl FleetOptions {
@@ -178,11 +183,11 @@ impl FleetOptions {
             // Reconnects every ≤ 1 s: a node reconciles within seconds of
             // NATS coming back.
             .reconnect_delay_callback(|attempts| Duration::from_millis((attempts as u64 * 100).min(1000)));
-        if reconnect == Reconnect::Forever {
-            options = options.retry_on_initial_connect();
-        } else {
-            options = options.max_reconnects(Some(3));
-        }
+        options = match reconnect {
+            Reconnect::Forever => options.retry_on_initial_connect(),
+            Reconnect::Fail => options.max_reconnects(Some(3)),
+            Reconnect::Pinned => options.ignore_discovered_servers(),
+        };
         if let Some(file) = &self.password_file {
             let password = read_secret(file)?;
             let user = self.user.clone().unwrap_or_default();

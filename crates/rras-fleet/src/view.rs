@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
-use async_nats::jetstream::kv;
+use async_nats::jetstream::{self, kv};
 use futures_util::StreamExt;
 use hashbrown::HashMap;
 use rras_core::record::{decode_into, empty_connection};
@@ -23,6 +23,7 @@ use std::sync::Arc;
 use crate::arena::{RecordArena, Slot, MAX_RECORD};
 use crate::buckets::{self, Buckets};
 use crate::options::Connects;
+use crate::watch::{BucketWatch, ServerClients};
 use crate::{ConnectionKey, FleetError, FleetNames, NodeBeat};
 
 /// What a reader knows of one node.
@@ -279,8 +280,13 @@ impl FleetView {
 /// One bucket being followed: its watch, and the newest revision (stream
 /// sequence) applied, to resume from if the watch breaks.
 struct Followed {
+    /// The context the consumers are made through (with the reader's
+    /// timeout), and the bucket.
+    js: jetstream::Context,
     store: kv::Store,
-    watch: kv::Watch,
+    /// Where a consumer is read from, for a large bucket.
+    servers: Option<Arc<ServerClients>>,
+    watch: BucketWatch,
     last: u64,
     /// The stream's last sequence when an idle watch was last checked.
     checked: u64,
@@ -333,7 +339,11 @@ const IDLE_CHECK: Duration = Duration::from_secs(3);
 const CATCH_UP_CHECK: Duration = Duration::from_millis(25);
 
 impl Followed {
-    async fn open(store: kv::Store) -> Result<Self, FleetError> {
+    async fn open(
+        js: &jetstream::Context,
+        store: kv::Store,
+        servers: Option<Arc<ServerClients>>,
+    ) -> Result<Self, FleetError> {
         // Every message from the first, not "last per subject": a bucket
         // keeps one message per key, so the two deliver the same, but
         // nats-server 2.9 answers a last-per-subject consumer only after
@@ -341,9 +351,11 @@ impl Followed {
         // and the servers' largest cost of a view). A bucket someone set
         // to keep history still ends right: later messages replace
         // earlier ones, in stream order.
-        let watch = store.watch_all_from_revision(1).await.map_err(FleetError::js)?;
+        let watch = BucketWatch::open(js, &store, 1, servers.as_deref()).await?;
         Ok(Followed {
+            js: js.clone(),
             store,
+            servers,
             watch,
             last: 0,
             checked: 0,
@@ -459,7 +471,7 @@ impl Followed {
     /// What one item of the watch means: an entry not seen yet (taken:
     /// the last revision and `moved` follow it), one seen already (None),
     /// or a failure to resume from.
-    fn take(&mut self, item: Option<Result<kv::Entry, kv::WatcherError>>) -> Result<Option<kv::Entry>, String> {
+    fn take(&mut self, item: Option<Result<kv::Entry, String>>) -> Result<Option<kv::Entry>, String> {
         match item {
             Some(Ok(e)) if e.revision <= self.last => Ok(None),
             Some(Ok(e)) => {
@@ -467,7 +479,7 @@ impl Followed {
                 self.moved = true;
                 Ok(Some(e))
             }
-            Some(Err(e)) => Err(e.to_string()),
+            Some(Err(e)) => Err(e),
             None => Err("the watch ended".to_owned()),
         }
     }
@@ -487,13 +499,13 @@ impl Followed {
             return Ok(());
         };
         loop {
-            match self.store.watch_all_from_revision(self.last + 1).await {
+            match BucketWatch::open(&self.js, &self.store, self.last + 1, self.servers.as_deref()).await {
                 Ok(w) => {
                     self.watch = w;
                     self.broken = None;
                     return Ok(());
                 }
-                Err(e) if since.elapsed() > RESUME_FOR => return Err(FleetError::js(e)),
+                Err(e) if since.elapsed() > RESUME_FOR => return Err(e),
                 Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
             }
         }
@@ -578,13 +590,18 @@ impl FleetReader {
     /// client's [`Connects`] (from
     /// [`FleetOptions::connect_watched`](crate::FleetOptions::connect_watched)),
     /// a refused permission fails at once instead of being waited out, and
-    /// both watches resume whenever the client reconnects.
+    /// both watches resume whenever the client reconnects. With
+    /// `servers` (connections made with the same options), a large
+    /// connections bucket is read from the server its consumer landed on
+    /// (see [`crate::watch`]); without, everything comes over `client`.
     pub async fn open(
         client: &async_nats::Client,
         names: &FleetNames,
         connects: Option<Arc<Connects>>,
+        servers: Option<Arc<ServerClients>>,
     ) -> Result<Self, FleetError> {
-        let mut reader = while_timing_out(connects.as_deref(), || Self::open_once(client, names)).await?;
+        let mut reader =
+            while_timing_out(connects.as_deref(), || Self::open_once(client, names, servers.clone())).await?;
         if let Some(connects) = connects {
             // Each reconnection resumes both watches; without it a watch
             // whose server died is found by its silence, seconds later.
@@ -594,14 +611,19 @@ impl FleetReader {
         Ok(reader)
     }
 
-    async fn open_once(client: &async_nats::Client, names: &FleetNames) -> Result<Self, FleetError> {
-        let mut js = async_nats::jetstream::new(client.clone());
+    async fn open_once(
+        client: &async_nats::Client,
+        names: &FleetNames,
+        servers: Option<Arc<ServerClients>>,
+    ) -> Result<Self, FleetError> {
+        let mut js = jetstream::new(client.clone());
         let size = buckets::connection_messages(&js, names).await?;
         js.set_timeout(setup_timeout(size));
         let Buckets { connections, nodes } = buckets::open(&js, names).await?;
+        let servers = servers.filter(|s| s.wanted_for(size));
         let mut reader = FleetReader {
-            connections: Followed::open(connections).await?,
-            nodes: Followed::open(nodes).await?,
+            connections: Followed::open(&js, connections, servers).await?,
+            nodes: Followed::open(&js, nodes, None).await?,
             view: FleetView::default(),
             reconnects: None,
         };
@@ -636,10 +658,10 @@ impl FleetReader {
     }
 
     async fn nodes_once(client: &async_nats::Client, names: &FleetNames) -> Result<FleetView, FleetError> {
-        let js = async_nats::jetstream::new(client.clone());
+        let js = jetstream::new(client.clone());
         let Buckets { nodes, .. } = buckets::open(&js, names).await?;
         let mut view = FleetView::default();
-        Followed::open(nodes)
+        Followed::open(&js, nodes, None)
             .await?
             .catch_up(|e| {
                 view.apply_beat(&e.key, e.operation, &e.value);

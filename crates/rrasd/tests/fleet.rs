@@ -168,7 +168,11 @@ impl LiveView {
                     .connect_watched("test reader", rras_fleet::options::Reconnect::Forever, connects.clone())
                     .await
                     .unwrap();
-                let mut reader = FleetReader::open(&client, &FleetNames::default(), Some(connects))
+                // Every bucket read where its consumer is (the default is
+                // large buckets only), so the faults below go through it.
+                let servers =
+                    std::sync::Arc::new(rras_fleet::ServerClients::new(options.clone(), "test reader").min_messages(0));
+                let mut reader = FleetReader::open(&client, &FleetNames::default(), Some(connects), Some(servers))
                     .await
                     .unwrap();
                 ready_tx.send(()).unwrap();
@@ -640,5 +644,86 @@ fn a_reader_opens_complete_while_every_key_is_being_replaced() {
             rounds > 2 * reads,
             "the keys were replaced while being read ({rounds} rounds of puts over {reads} reads)"
         );
+    });
+}
+
+/// A reader reads the connections bucket from the server its consumer
+/// landed on (nats-server 2.9 picks a replica at random; reading it over a
+/// route costs a third of a large view), and follows it live there: every
+/// view complete, at least one of a dozen opens read over a second
+/// connection (all twelve landing on the reader's own server: 1 in 531,441),
+/// and a put and a delete after the open seen through it.
+#[test]
+fn a_reader_reads_the_bucket_where_its_consumer_is_and_follows_it_there() {
+    if !require_tool("nats-server") {
+        return;
+    }
+    let cluster = NatsCluster::start();
+    let names = FleetNames::default();
+    let record = |handle: u32| {
+        let mut info = rras_core::synthetic::connection(u64::from(handle), std::time::SystemTime::now());
+        info.user_name = format!("user{handle}");
+        let handle = rras_core::ConnectionHandle::new(handle).unwrap();
+        rras_core::Record::encode_info(handle, &info).as_bytes().to_vec()
+    };
+    runtime().block_on(async {
+        let writer_client = options(&cluster, cluster.urls(), "rrasd")
+            .connect("test writer", rras_fleet::options::Reconnect::Fail)
+            .await
+            .unwrap();
+        let js = async_nats::jetstream::new(writer_client);
+        let buckets = rras_fleet::buckets::ensure(&js, &names, 3).await.unwrap();
+        for h in 1..=1000u32 {
+            buckets
+                .connections
+                .put(format!("node-a.{h}"), record(h).into())
+                .await
+                .unwrap();
+        }
+        // The reader's own connection goes to server 0 only; the second
+        // connections to whichever server holds its consumer.
+        let reader_client = options(&cluster, cluster.url(0), "viewer")
+            .connect("test reader", rras_fleet::options::Reconnect::Fail)
+            .await
+            .unwrap();
+        let servers = std::sync::Arc::new(
+            rras_fleet::ServerClients::new(options(&cluster, cluster.urls(), "viewer"), "test reader").min_messages(0),
+        );
+        let mut placed_reader = None;
+        for open in 0..12 {
+            let before = servers.placed_reads();
+            let reader = FleetReader::open(&reader_client, &names, None, Some(servers.clone()))
+                .await
+                .unwrap();
+            let view = reader.view();
+            assert_eq!(view.len(), 1000, "open {open}: every connection");
+            let c = view.get("node-a", 777).unwrap().connection().unwrap();
+            assert_eq!(c.info.user_name, "user777", "open {open}: the record itself");
+            if servers.placed_reads() > before {
+                placed_reader = Some(reader);
+            }
+        }
+        let placed = servers.placed_reads();
+        assert!(
+            (1..=12).contains(&placed),
+            "{placed} of 12 opens read where the consumer is"
+        );
+        let mut reader = placed_reader.unwrap();
+        // Live, over the second connection.
+        buckets
+            .connections
+            .put("node-a.1001", record(1001).into())
+            .await
+            .unwrap();
+        buckets.connections.delete("node-a.5").await.unwrap();
+        let started = Instant::now();
+        while reader.view().get("node-a", 5).is_some() || reader.view().get("node-a", 1001).is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the put and delete never came"
+            );
+            let _ = tokio::time::timeout(Duration::from_millis(500), reader.next()).await;
+        }
+        assert_eq!(reader.view().len(), 1000);
     });
 }

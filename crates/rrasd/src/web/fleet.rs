@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rras_fleet::options::{Connects, Reconnect};
-use rras_fleet::{FleetNames, FleetReader, FleetView};
+use rras_fleet::{FleetNames, FleetReader, FleetView, ServerClients};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
@@ -52,6 +52,8 @@ impl FleetQueries {
 
 async fn serve(options: rras_fleet::FleetOptions, mut asks: mpsc::Receiver<Ask>) {
     let connects = Arc::new(Connects::default());
+    // A large fleet's connections are read from the server their consumer is on.
+    let servers = Arc::new(ServerClients::new(options.clone(), "rrasd console"));
     let client = match options
         .connect_watched("rrasd console", Reconnect::Forever, connects.clone())
         .await
@@ -69,7 +71,14 @@ async fn serve(options: rras_fleet::FleetOptions, mut asks: mpsc::Receiver<Ask>)
         // Until the buckets exist (the publisher creates them) and NATS
         // answers, every question gets the reason.
         let mut reader = loop {
-            match FleetReader::open(&client, &FleetNames::default(), Some(connects.clone())).await {
+            match FleetReader::open(
+                &client,
+                &FleetNames::default(),
+                Some(connects.clone()),
+                Some(servers.clone()),
+            )
+            .await
+            {
                 Ok(r) => break r,
                 Err(e) => {
                     let retry = tokio::time::sleep(Duration::from_secs(2));
