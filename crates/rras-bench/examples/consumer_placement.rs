@@ -2,8 +2,11 @@
 //! it. nats-server 2.9 places an ephemeral (ordered) consumer of a
 //! three-replica stream on a random replica; this fills a bucket-shaped
 //! stream with N messages, connects a client to server n0, and delivers the
-//! whole stream eight times through fresh ordered consumers, printing where
-//! each landed, how long delivery took and the servers' CPU.
+//! whole stream twelve times through fresh ordered consumers, printing where
+//! each landed, how it was read (a consumer on another server alternately
+//! over the route and over a second connection to that server, as
+//! `rras_fleet::ServerClients` does), how long delivery took and the
+//! servers' CPU.
 //!
 //! `cargo run --release -p rras-bench --example consumer_placement -- 300000`
 //! (needs nats-server; numbers in docs/benchmarks.md, "Fleet on NATS JetStream").
@@ -72,8 +75,17 @@ fn main() -> anyhow::Result<()> {
         let client = connect(&cluster.url(0)).await?;
         let here = client.server_info().server_name;
         let js = jetstream::new(client);
+        // One more connection to each server: a consumer that landed
+        // elsewhere is read there every other time (what
+        // rras_fleet::ServerClients does), over the route otherwise.
+        let mut on = std::collections::HashMap::new();
+        for i in 0..3 {
+            let c = connect(&cluster.url(i)).await?;
+            on.insert(c.server_info().server_name, c);
+        }
         println!("{n} messages; client on {here}");
-        for _ in 0..8 {
+        let mut elsewhere = 0;
+        for _ in 0..12 {
             let created = std::time::Instant::now();
             let consumer = js
                 .get_stream("KV_placement")
@@ -92,6 +104,24 @@ fn main() -> anyhow::Result<()> {
                 .as_ref()
                 .and_then(|c| c.leader.clone())
                 .unwrap_or_default();
+            let (consumer, how) = if there == here {
+                (consumer, "its own connection")
+            } else {
+                elsewhere += 1;
+                if elsewhere % 2 == 0 {
+                    (consumer, "the route")
+                } else {
+                    let info = consumer.cached_info().clone();
+                    let context = jetstream::new(on.get(&there).context("no connection there")?.clone());
+                    let config = jetstream::consumer::push::OrderedConfig {
+                        deliver_subject: info.config.deliver_subject.clone().context("a push consumer")?,
+                        filter_subject: info.config.filter_subject.clone(),
+                        deliver_policy: info.config.deliver_policy,
+                        ..Default::default()
+                    };
+                    (jetstream::consumer::Consumer::new(config, info, context), "a second connection to it")
+                }
+            };
             let before = cpu_secs(&pids)?;
             let start = std::time::Instant::now();
             let mut messages = consumer.messages().await?;
@@ -99,7 +129,7 @@ fn main() -> anyhow::Result<()> {
                 messages.next().await.context("the consumer ended")??;
             }
             println!(
-                "consumer on {there} (created in {created:.1?}): delivered in {:.2?}, servers' CPU {:.2} s",
+                "consumer on {there} (created in {created:.1?}), read over {how}: delivered in {:.2?}, servers' CPU {:.2} s",
                 start.elapsed(),
                 cpu_secs(&pids)? - before
             );

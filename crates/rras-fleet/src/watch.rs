@@ -134,7 +134,6 @@ impl ServerClients {
 pub(crate) struct BucketWatch {
     messages: Ordered,
     prefix: String,
-    bucket: String,
     seen_current: bool,
 }
 
@@ -188,7 +187,6 @@ impl BucketWatch {
         Ok(BucketWatch {
             messages: consumer.messages().await.map_err(FleetError::js)?,
             prefix: store.prefix.clone(),
-            bucket: store.name.clone(),
             seen_current,
         })
     }
@@ -212,7 +210,8 @@ impl BucketWatch {
             self.seen_current = true;
         }
         Ok(kv::Entry {
-            bucket: self.bucket.clone(),
+            // Not read by the reader, and an allocation per message.
+            bucket: String::new(),
             key,
             value: message.payload.clone(),
             revision: info.stream_sequence,
