@@ -10,6 +10,7 @@
 //! Every scenario has a time cap and stops by itself; every process it
 //! starts is killed by PID when it ends.
 
+mod bareresponder;
 mod cprog;
 mod fleetbench;
 mod fleetview;

@@ -13,6 +13,7 @@ use rras_core::RAS_CONNECTION_EX_SIZE;
 use rras_testkit::DaemonProcess;
 use serde_json::{json, Map, Value};
 
+use crate::bareresponder::BareResponder;
 use crate::peer::Peer;
 use crate::radload::{self, percentile, LoadSpec, Mix};
 use crate::{cprog, Args, Scenario};
@@ -68,7 +69,13 @@ impl Report {
 /// CPU time (user + system) a process has used, in seconds (0 when
 /// unreadable): fields 14 and 15 of /proc/PID/stat, in clock ticks.
 pub(crate) fn cpu_secs(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    cpu_secs_in(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU time of the process or thread whose stat file is `stat` (the
+/// calling thread's own: `/proc/thread-self/stat`).
+pub(crate) fn cpu_secs_in(stat: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(stat) else {
         return 0.0;
     };
     // The command name (field 2) may hold spaces: count from after it.
@@ -235,8 +242,13 @@ pub(crate) fn radius_daemon(
         &bin_dir.join("rrasd"),
         &["--radius-acct", &listen, "--radius-client", &client_spec],
     );
-    let spec = LoadSpec {
-        target: listen.parse()?,
+    Ok((daemon, starts_load(args, listen.parse()?, secret, n)))
+}
+
+/// Starts for sessions 0..n to `target`, at the window of `args`.
+fn starts_load(args: &Args, target: std::net::SocketAddr, secret: &str, n: u64) -> LoadSpec {
+    LoadSpec {
+        target,
         secret: secret.as_bytes().to_vec(),
         sockets: args.sockets,
         window: args.window,
@@ -245,8 +257,45 @@ pub(crate) fn radius_daemon(
         mix: Mix::Starts,
         retransmit_after: Duration::from_secs(1),
         time_cap: args.time_cap(),
-    };
-    Ok((daemon, spec))
+    }
+}
+
+/// The same Starts answered by a [`BareResponder`] (nothing kept, nothing
+/// written): the most acks per second the generator and loopback UDP leave
+/// on this machine's cores.
+fn ingest_floor(args: &Args, n: u64, rt: &tokio::runtime::Runtime, report: &mut Report) -> anyhow::Result<()> {
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let bare = BareResponder::start(SECRET.as_bytes(), threads)?;
+    let before = cpu_secs(std::process::id());
+    let load = rt.block_on(radload::run(&starts_load(args, bare.addr(), SECRET, n)));
+    let ours = cpu_secs(std::process::id()) - before;
+    let (answered, responder_cpu) = bare.stop();
+    let load = load?;
+    anyhow::ensure!(
+        load.acked == n,
+        "the bare responder answered {answered}, {} acked of {n}",
+        load.acked
+    );
+    // The generator's CPU is this process's less the responder's threads.
+    let per = |secs: f64| secs * 1e6 / n.max(1) as f64;
+    let (generator_us, responder_us) = (per(ours - responder_cpu), per(responder_cpu));
+    report.row(
+        "floor: acks/s of a bare responder (no table, no disk), p99",
+        format!("{:.0}/s, {}", load.acks_per_sec(), ms(load.latency_ms(99.0))),
+        None,
+    );
+    report.row(
+        "floor: CPU per request, generator / bare responder",
+        format!("{generator_us:.1} / {responder_us:.1} µs"),
+        None,
+    );
+    report.set(
+        "ingest_floor",
+        json!({"acks_per_sec": load.acks_per_sec(), "p50_ms": load.latency_ms(50.0), "p99_ms": load.latency_ms(99.0),
+               "retransmissions": load.retransmissions, "responder_threads": threads,
+               "generator_cpu_us_per_request": generator_us, "responder_cpu_us_per_request": responder_us}),
+    );
+    Ok(())
 }
 
 fn run_size(
@@ -260,6 +309,9 @@ fn run_size(
 ) -> anyhow::Result<()> {
     let s = args.scenario;
     let all = s == Scenario::All;
+    if all || s == Scenario::Floor || s == Scenario::Ingest {
+        ingest_floor(args, n, rt, report)?;
+    }
     if all || s == Scenario::Floor {
         memory_floor(n, report);
         if s == Scenario::Floor {
@@ -272,7 +324,13 @@ fn run_size(
     let baseline_rss = rss_bytes(daemon.pid());
 
     // Load: N Starts through the RADIUS source — the ingest measurement.
+    let cpu_before = (cpu_secs(std::process::id()), cpu_secs(daemon.pid()));
     let load = rt.block_on(radload::run(&spec))?;
+    let per_request = |before: f64, pid: u32| (cpu_secs(pid) - before) * 1e6 / n.max(1) as f64;
+    let (generator_us, rrasd_us) = (
+        per_request(cpu_before.0, std::process::id()),
+        per_request(cpu_before.1, daemon.pid()),
+    );
     anyhow::ensure!(
         load.acked == n,
         "only {} of {n} Starts acknowledged in {:?}",
@@ -285,7 +343,8 @@ fn run_size(
         "ingest",
         json!({"acks_per_sec": load.acks_per_sec(), "p50_ms": load.latency_ms(50.0), "p99_ms": load.latency_ms(99.0),
                "max_ms": load.latency_ms(100.0), "retransmissions": load.retransmissions,
-               "sockets": args.sockets, "window": args.window}),
+               "sockets": args.sockets, "window": args.window,
+               "generator_cpu_us_per_request": generator_us, "rrasd_cpu_us_per_request": rrasd_us}),
     );
 
     let (peer_ingest, peer_churn) = match peer {
@@ -323,6 +382,11 @@ fn run_size(
             "ack latency max, retransmissions",
             format!("{}, {}", ms(load.latency_ms(100.0)), load.retransmissions),
             pi.map(|l| format!("{}, {}", ms(l.latency_ms(100.0)), l.retransmissions)),
+        );
+        report.row(
+            "CPU per Start, generator / rrasd",
+            format!("{generator_us:.1} / {rrasd_us:.1} µs"),
+            None,
         );
         if let Some(l) = pi {
             report.set(

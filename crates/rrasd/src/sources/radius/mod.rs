@@ -205,8 +205,9 @@ pub async fn start(
 const RECEIVE_BUFFER: usize = 16 << 20;
 
 /// Raises SO_RCVBUF (past net.core.rmem_max when privileged); returns what
-/// the kernel granted.
-fn grow_receive_buffer(socket: &UdpSocket) -> usize {
+/// the kernel granted. Public for the benchmark's bare responder, which
+/// must not drop what rrasd would keep.
+pub fn grow_receive_buffer(socket: &impl std::os::fd::AsFd) -> usize {
     use nix::sys::socket::{getsockopt, setsockopt, sockopt};
     if setsockopt(socket, sockopt::RcvBufForce, &RECEIVE_BUFFER).is_err() {
         let _ = setsockopt(socket, sockopt::RcvBuf, &RECEIVE_BUFFER);
