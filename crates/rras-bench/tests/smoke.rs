@@ -82,6 +82,9 @@ fn every_scenario_runs_at_a_smoke_size() {
     assert_eq!(num(&["sessions"]), 1500.0);
     assert!(num(&["ingest", "acks_per_sec"]) > 0.0);
     assert!(num(&["ingest", "p99_ms"]) >= num(&["ingest", "p50_ms"]));
+    // The bare responder answered every Start (checked in the run) beside it.
+    assert!(num(&["ingest_floor", "acks_per_sec"]) > 0.0);
+    assert!(num(&["ingest_floor", "p99_ms"]) >= num(&["ingest_floor", "p50_ms"]));
     // Churn: whole (Interim, Stop, Start) triples per socket, ≤ 3 × 1,500.
     let churn = num(&["churn", "requests"]);
     assert!(
