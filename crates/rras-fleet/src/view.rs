@@ -415,10 +415,16 @@ impl Followed {
             };
             let now = tokio::time::Instant::now();
             if self.check.is_none() && now >= due {
-                let store = self.store.clone();
+                let stream = self.store.stream.clone();
                 let before = self.last;
+                // Asked of the server each time: `kv::Store::status` only
+                // returns the stream info cached when the bucket was
+                // opened (async-nats 0.51), which made this check compare
+                // with the stream as it was then — a watch that died
+                // quietly was never noticed (seen once its consumer was
+                // read over a second connection, to the server killed).
                 self.check = Some(tokio::spawn(async move {
-                    (before, store.status().await.map(|s| s.info.state.last_sequence).ok())
+                    (before, stream.get_info().await.map(|i| i.state.last_sequence).ok())
                 }));
                 self.asked = now;
             }
@@ -524,6 +530,8 @@ impl Followed {
     /// before the consumer reached it, comes only later (seen as a node
     /// missing from `rasctl fleet nodes` while heartbeats went on).
     async fn catch_up(&mut self, mut apply: impl FnMut(&kv::Entry)) -> Result<(), FleetError> {
+        // The info cached when the bucket was opened, a moment ago: an
+        // empty bucket has nothing to catch up on.
         if self.store.status().await.map_err(FleetError::js)?.info.state.messages == 0 {
             return Ok(());
         }

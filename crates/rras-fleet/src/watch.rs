@@ -34,6 +34,10 @@ use crate::{FleetError, FleetOptions};
 /// less than connecting to the other servers.
 pub const READ_WHERE_PLACED_FROM: u64 = 20_000;
 
+/// How long the second connections may take to connect, together: the
+/// first view of a large bucket waits for them.
+const CONNECT_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One connection per NATS server of the cluster, made on first need, for
 /// reading a consumer on the server it lives on.
 pub struct ServerClients {
@@ -106,7 +110,12 @@ impl ServerClients {
                         url: Some(url.clone()),
                         ..self.options.clone()
                     };
-                    match one.connect(&self.name, Reconnect::Pinned).await {
+                    // A server that does not answer soon is read over the route.
+                    let connecting = one.connect(&self.name, Reconnect::Pinned);
+                    match tokio::time::timeout(CONNECT_FOR, connecting)
+                        .await
+                        .unwrap_or_else(|_| Err(FleetError::js("timed out")))
+                    {
                         Ok(c) => Some(c),
                         Err(e) => {
                             tracing::debug!("fleet reader: no second connection to {url}: {e}");
@@ -133,6 +142,10 @@ impl ServerClients {
 /// The entries of one bucket from a revision on, in stream order.
 pub(crate) struct BucketWatch {
     messages: Ordered,
+    /// The second connection it is read over, if it is: when that one
+    /// drops, the watch ends (to be opened again through the reader's own
+    /// connection) instead of waiting for a server that may be gone.
+    read_over: Option<async_nats::Client>,
     prefix: String,
     seen_current: bool,
 }
@@ -170,6 +183,7 @@ impl BucketWatch {
             .and_then(|c| c.leader.clone())
             .unwrap_or_default();
         let mine = js.client().server_info().server_name;
+        let mut read_over = None;
         let consumer = match servers {
             Some(servers) if !leader.is_empty() && leader != mine => match servers.on(&leader, &js.client()).await {
                 Some(there) => {
@@ -178,6 +192,7 @@ impl BucketWatch {
                     let mut there = jetstream::new(there);
                     there.set_timeout(js.timeout());
                     servers.placed.fetch_add(1, Ordering::Relaxed);
+                    read_over = Some(there.client());
                     Consumer::new(config, info, there)
                 }
                 None => consumer,
@@ -186,6 +201,7 @@ impl BucketWatch {
         };
         Ok(BucketWatch {
             messages: consumer.messages().await.map_err(FleetError::js)?,
+            read_over,
             prefix: store.prefix.clone(),
             seen_current,
         })
@@ -231,7 +247,14 @@ impl futures_util::Stream for BucketWatch {
             Poll::Ready(Some(Ok(message))) => Poll::Ready(Some(self.entry(&message))),
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.to_string()))),
             Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => match &self.read_over {
+                // Looked at whenever the reader wakes (a delivery on the
+                // other bucket, its checks, the caller's own timeouts).
+                Some(there) if there.connection_state() != async_nats::connection::State::Connected => {
+                    Poll::Ready(Some(Err("the server this watch was read from went away".to_owned())))
+                }
+                _ => Poll::Pending,
+            },
         }
     }
 }

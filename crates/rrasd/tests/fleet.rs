@@ -405,6 +405,12 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
         "after the NATS server came back",
         &[&a, &b, &c],
     );
+    // The commands below test permissions, not the restart: the server
+    // that came back answers JetStream and every replica is current first
+    // (in its first seconds a rejoined server can leave a command's
+    // JetStream calls unanswered past rasctl's 10 s of retries — seen once).
+    cluster.wait_jetstream(&cluster.url(0));
+    cluster.wait_replicas_current(&["KV_rras_connections", "KV_rras_nodes"]);
 
     // 4. Fleet disconnect: an operator hangs up a session of vpn-a by node
     //    name; vpn-a asks its NAS, ends it, and audits fleet:alice.
