@@ -195,9 +195,17 @@ impl BucketWatch {
                     read_over = Some(there.client());
                     Consumer::new(config, info, there)
                 }
-                None => consumer,
+                None => {
+                    tracing::debug!("fleet reader: consumer on {leader}, no connection there: read over the route");
+                    consumer
+                }
             },
-            _ => consumer,
+            _ => {
+                tracing::debug!(
+                    "fleet reader: consumer on {leader:?}, read over the reader's own connection (on {mine})"
+                );
+                consumer
+            }
         };
         Ok(BucketWatch {
             messages: consumer.messages().await.map_err(FleetError::js)?,
