@@ -574,6 +574,17 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     assert_eq!(view.snapshot().skipped, 0, "nothing malformed in the buckets");
 }
 
+/// Both buckets, opened with a node's rights, to write them directly.
+async fn buckets_as_node(cluster: &NatsCluster, names: &FleetNames) -> rras_fleet::buckets::Buckets {
+    let client = options(cluster, cluster.urls(), "rrasd")
+        .connect("test writer", rras_fleet::options::Reconnect::Fail)
+        .await
+        .unwrap();
+    rras_fleet::buckets::ensure(&async_nats::jetstream::new(client), names, 3)
+        .await
+        .unwrap()
+}
+
 /// A reader's view is complete when it opens, even while every key is
 /// being replaced all the time (heartbeats do that): the catch-up must end
 /// on what the stream holds, not on its last sequence read once at the
@@ -588,12 +599,7 @@ fn a_reader_opens_complete_while_every_key_is_being_replaced() {
     let names = FleetNames::default();
     let ids = ["node-a", "node-b", "node-c", "node-d"];
     runtime().block_on(async {
-        let writer_client = options(&cluster, cluster.urls(), "rrasd")
-            .connect("test writer", rras_fleet::options::Reconnect::Fail)
-            .await
-            .unwrap();
-        let js = async_nats::jetstream::new(writer_client);
-        let buckets = rras_fleet::buckets::ensure(&js, &names, 3).await.unwrap();
+        let buckets = buckets_as_node(&cluster, &names).await;
         let beat = |node: &str, n: u64| {
             let b = rras_fleet::NodeBeat {
                 node: node.into(),
@@ -673,12 +679,7 @@ fn a_reader_reads_the_bucket_where_its_consumer_is_and_follows_it_there() {
         rras_core::Record::encode_info(handle, &info).as_bytes().to_vec()
     };
     runtime().block_on(async {
-        let writer_client = options(&cluster, cluster.urls(), "rrasd")
-            .connect("test writer", rras_fleet::options::Reconnect::Fail)
-            .await
-            .unwrap();
-        let js = async_nats::jetstream::new(writer_client);
-        let buckets = rras_fleet::buckets::ensure(&js, &names, 3).await.unwrap();
+        let buckets = buckets_as_node(&cluster, &names).await;
         for h in 1..=1000u32 {
             buckets
                 .connections
