@@ -160,8 +160,9 @@ impl BucketWatch {
         from_revision: u64,
         servers: Option<&ServerClients>,
     ) -> Result<Self, FleetError> {
+        let client = js.client();
         let config = OrderedConfig {
-            deliver_subject: js.client().new_inbox(),
+            deliver_subject: client.new_inbox(),
             description: Some("openrras fleet reader".to_owned()),
             filter_subject: format!("{}>", store.prefix),
             replay_policy: ReplayPolicy::Instant,
@@ -182,29 +183,25 @@ impl BucketWatch {
             .as_ref()
             .and_then(|c| c.leader.clone())
             .unwrap_or_default();
-        let mine = js.client().server_info().server_name;
-        let mut read_over = None;
-        let consumer = match servers {
-            Some(servers) if !leader.is_empty() && leader != mine => match servers.on(&leader, &js.client()).await {
-                Some(there) => {
-                    tracing::debug!("fleet reader: consumer on {leader}, read there (connected to {mine})");
-                    let info = consumer.cached_info().clone();
-                    let mut there = jetstream::new(there);
-                    there.set_timeout(js.timeout());
-                    servers.placed.fetch_add(1, Ordering::Relaxed);
-                    read_over = Some(there.client());
-                    Consumer::new(config, info, there)
-                }
-                None => {
-                    tracing::debug!("fleet reader: consumer on {leader}, no connection there: read over the route");
-                    consumer
-                }
-            },
+        let mine = client.server_info().server_name;
+        let there = match servers {
+            Some(servers) if !leader.is_empty() && leader != mine => servers.on(&leader, &client).await,
+            _ => None,
+        };
+        let (consumer, read_over) = match (servers, there) {
+            (Some(servers), Some(there)) => {
+                tracing::debug!("fleet reader: consumer on {leader}, read there (connected to {mine})");
+                servers.placed.fetch_add(1, Ordering::Relaxed);
+                let info = consumer.cached_info().clone();
+                let mut context = jetstream::new(there.clone());
+                context.set_timeout(js.timeout());
+                (Consumer::new(config, info, context), Some(there))
+            }
             _ => {
                 tracing::debug!(
                     "fleet reader: consumer on {leader:?}, read over the reader's own connection (on {mine})"
                 );
-                consumer
+                (consumer, None)
             }
         };
         Ok(BucketWatch {
