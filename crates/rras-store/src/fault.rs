@@ -19,6 +19,10 @@
 //! process, so a commit thread caught mid-write cannot touch the disk after
 //! the crash. [`SimDisk::reboot`] returns a fresh handle onto what survived.
 //!
+//! A disk holds several files ([`SimDisk::file`]): the store's database
+//! and its commit log's segments share one power supply, so a crash hits
+//! them all at the same instant.
+//!
 //! Everything is driven by a seeded generator, so a failing run is
 //! reproduced from its seed.
 
@@ -66,10 +70,17 @@ enum Pending {
     SetLen(u64),
 }
 
-struct DiskState {
+/// One file's bytes: what survives a crash, what reads see, and the
+/// writes between the two.
+#[derive(Default)]
+struct FileImage {
     durable: Vec<u8>,
     volatile: Vec<u8>,
     pending: Vec<Pending>,
+}
+
+struct DiskState {
+    files: Vec<FileImage>,
     /// Handles of older generations are dead.
     generation: u64,
     rates: FaultRates,
@@ -85,15 +96,18 @@ struct DiskState {
 pub struct SimDisk {
     state: Arc<Mutex<DiskState>>,
     generation: u64,
+    file: usize,
 }
 
 impl fmt::Debug for SimDisk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.state.lock();
+        let image = s.files.get(self.file);
         f.debug_struct("SimDisk")
             .field("generation", &self.generation)
-            .field("len", &s.volatile.len())
-            .field("pending", &s.pending.len())
+            .field("file", &self.file)
+            .field("len", &image.map_or(0, |i| i.volatile.len()))
+            .field("pending", &image.map_or(0, |i| i.pending.len()))
             .field("stats", &s.stats)
             .finish()
     }
@@ -104,9 +118,7 @@ impl SimDisk {
     pub fn new(seed: u64) -> Self {
         SimDisk {
             state: Arc::new(Mutex::new(DiskState {
-                durable: Vec::new(),
-                volatile: Vec::new(),
-                pending: Vec::new(),
+                files: Vec::new(),
                 generation: 0,
                 rates: FaultRates::default(),
                 crash_in: None,
@@ -114,6 +126,17 @@ impl SimDisk {
                 stats: DiskStats::default(),
             })),
             generation: 0,
+            file: 0,
+        }
+    }
+
+    /// A handle onto file `index` of the same disk, in the same generation
+    /// (this handle is file 0 unless it came from here).
+    pub fn file(&self, index: usize) -> SimDisk {
+        SimDisk {
+            state: self.state.clone(),
+            generation: self.generation,
+            file: index,
         }
     }
 
@@ -151,18 +174,22 @@ impl SimDisk {
         SimDisk {
             state: self.state.clone(),
             generation,
+            file: 0,
         }
     }
 
     /// Locks the disk for one call: the state, or the error a dead handle
     /// gets.
     fn live(&self) -> io::Result<parking_lot::MutexGuard<'_, DiskState>> {
-        let s = self.state.lock();
+        let mut s = self.state.lock();
         if s.generation != self.generation {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "simulated crash: process is gone",
             ));
+        }
+        if s.files.len() <= self.file {
+            s.files.resize_with(self.file + 1, FileImage::default);
         }
         Ok(s)
     }
@@ -182,8 +209,23 @@ fn write_into(image: &mut Vec<u8>, offset: u64, data: &[u8]) {
 impl DiskState {
     /// See [`SimDisk::crash`].
     fn crash(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
-        let mut image = std::mem::take(&mut self.durable);
+        for file in 0..self.files.len() {
+            let image = &mut self.files[file];
+            let pending = std::mem::take(&mut image.pending);
+            let durable = std::mem::take(&mut image.durable);
+            let survived = self.survivors(durable, pending);
+            self.files[file].volatile = survived.clone();
+            self.files[file].durable = survived;
+        }
+        self.generation += 1;
+        self.stats.crashes += 1;
+        // A planned power loss is moot once the power is gone.
+        self.crash_in = None;
+    }
+
+    /// The durable image plus a random subset of `pending`, sector by
+    /// sector.
+    fn survivors(&mut self, mut image: Vec<u8>, pending: Vec<Pending>) -> Vec<u8> {
         for op in pending {
             match op {
                 Pending::SetLen(len) => {
@@ -203,10 +245,7 @@ impl DiskState {
                 }
             }
         }
-        self.volatile = image.clone();
-        self.durable = image;
-        self.generation += 1;
-        self.stats.crashes += 1;
+        image
     }
 
     /// Decides whether this call fails; an injected error is EIO or ENOSPC.
@@ -230,15 +269,16 @@ impl DiskState {
 
 impl StorageBackend for SimDisk {
     fn len(&self) -> Result<u64, io::Error> {
-        Ok(self.live()?.volatile.len() as u64)
+        Ok(self.live()?.files[self.file].volatile.len() as u64)
     }
 
     fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, io::Error> {
         let s = self.live()?;
+        let image = &s.files[self.file].volatile;
         let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let end = start.checked_add(len).filter(|e| *e <= s.volatile.len());
+        let end = start.checked_add(len).filter(|e| *e <= image.len());
         match end {
-            Some(end) => Ok(s.volatile[start..end].to_vec()),
+            Some(end) => Ok(image[start..end].to_vec()),
             None => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end")),
         }
     }
@@ -248,8 +288,9 @@ impl StorageBackend for SimDisk {
         let ppm = s.rates.set_len_ppm;
         s.inject(ppm)?;
         let new_len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        s.volatile.resize(new_len, 0);
-        s.pending.push(Pending::SetLen(len));
+        let image = &mut s.files[self.file];
+        image.volatile.resize(new_len, 0);
+        image.pending.push(Pending::SetLen(len));
         Ok(())
     }
 
@@ -259,15 +300,16 @@ impl StorageBackend for SimDisk {
         s.inject(ppm)?;
         // The durable image catches up by replaying the pending list (not
         // by copying the whole volatile image, which is as big as the file).
-        let pending = std::mem::take(&mut s.pending);
-        for op in pending {
+        // Like fdatasync, this makes durable only this file's writes.
+        let image = &mut s.files[self.file];
+        for op in std::mem::take(&mut image.pending) {
             match op {
                 Pending::SetLen(len) => {
                     if let Ok(len) = usize::try_from(len) {
-                        s.durable.resize(len, 0);
+                        image.durable.resize(len, 0);
                     }
                 }
-                Pending::Write { offset, data } => write_into(&mut s.durable, offset, &data),
+                Pending::Write { offset, data } => write_into(&mut image.durable, offset, &data),
             }
         }
         s.stats.syncs += 1;
@@ -278,8 +320,9 @@ impl StorageBackend for SimDisk {
         let mut s = self.live()?;
         let ppm = s.rates.write_ppm;
         s.inject(ppm)?;
-        write_into(&mut s.volatile, offset, data);
-        s.pending.push(Pending::Write {
+        let image = &mut s.files[self.file];
+        write_into(&mut image.volatile, offset, data);
+        image.pending.push(Pending::Write {
             offset,
             data: data.to_vec(),
         });

@@ -1,17 +1,31 @@
 //! The embedded durable store: active connections and a bounded history of
-//! ended ones, in one redb file.
+//! ended ones, in one redb file, written through a commit log beside it.
 //!
-//! **Invariant:** [`Store::commit`] returns only after redb's commit with
-//! `Durability::Immediate`, i.e. after fsync. Callers acknowledge an event
-//! to its reporter only after the commit that contains it returned `Ok`.
-//! A crash (even `kill -9`) therefore loses nothing that was acknowledged.
+//! **Invariant:** [`Store::commit`] returns only after the commit is
+//! durable: its frame is in the commit log and `fdatasync`ed (`log.rs`).
+//! redb receives it afterwards on the applier thread and makes it durable
+//! itself at the next checkpoint; opening the store replays whatever redb
+//! lacks. Callers acknowledge an event to its reporter only after the
+//! commit that contains it returned `Ok`. A crash (even `kill -9`)
+//! therefore loses nothing that was acknowledged.
+//!
+//! Reads see every commit that returned before they began: a read first
+//! waits for the applier to reach the log's last frame.
 
 #![deny(missing_docs)]
 
+mod applier;
 pub mod fault;
 mod legacy;
+pub mod log;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::{CommitLog, Frame};
+use parking_lot::{Condvar, Mutex};
 
 use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 use rras_core::{AuditRecord, Connection, ConnectionHandle, EndedConnection, Record, RecordError, Win32Error};
@@ -34,6 +48,9 @@ const META_WATERMARK: &str = "handle_watermark";
 const META_REVISION: &str = "revision";
 const META_HISTORY_SEQ: &str = "history_seq";
 const META_AUDIT_SEQ: &str = "audit_seq";
+/// The last commit-log frame redb holds (durably as of its last durable
+/// commit).
+const META_LOG_SEQ: &str = "log_seq";
 const META_SCHEMA: &str = "schema";
 /// The node identity (a random 128-bit id made once, in two halves).
 const META_NODE_HI: &str = "node_id_hi";
@@ -47,6 +64,10 @@ pub const SCHEMA_VERSION: u64 = 3;
 /// upper levels at a million rows; redb's own default (1 GiB) would be most
 /// of the daemon's memory.
 pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// How often redb is made durable under load when nothing else is said.
+pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest a read waits for the applier to catch up with the log.
+const READ_WAIT: Duration = Duration::from_secs(30);
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -97,15 +118,42 @@ pub enum StoreError {
     /// The store was written by a newer rrasd.
     #[error("store schema {0} is newer than this rrasd understands ({SCHEMA_VERSION})")]
     Schema(u64),
+    /// A commit-log segment could not be opened or read.
+    #[error("cannot open the store's commit log {path}: {source}")]
+    Log {
+        /// The segment.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A logged commit passed its checksum but does not parse.
+    #[error("commit log frame {seq} does not parse: {source}")]
+    Frame {
+        /// Its number.
+        seq: u64,
+        /// Why.
+        #[source]
+        source: log::LogError,
+    },
+    /// A commit too large for one log frame.
+    #[error("the commit is too large for one log frame")]
+    TooLarge,
+    /// The applier did not catch up with the log in time for a read.
+    #[error("the store is still applying logged commits")]
+    Lagging,
 }
 
 impl StoreError {
     /// The Win32 code a client sees when a change could not be made durable.
     pub fn win32(&self) -> Win32Error {
         match self {
-            StoreError::Open { .. } | StoreError::Schema(_) => Win32Error::DdmNotRunning,
+            StoreError::Open { .. } | StoreError::Schema(_) | StoreError::Log { .. } => Win32Error::DdmNotRunning,
             StoreError::Transaction(e) if is_disk_full(e) => Win32Error::DiskFull,
             StoreError::Transaction(_)
+            | StoreError::Frame { .. }
+            | StoreError::TooLarge
+            | StoreError::Lagging
             | StoreError::Decode { .. }
             | StoreError::Record { .. }
             | StoreError::History { .. }
@@ -127,6 +175,12 @@ fn tx_err(e: impl Into<redb::Error>) -> StoreError {
     StoreError::Transaction(Box::new(e.into()))
 }
 
+/// A commit-log write or sync failure, as redb's I/O failures read (so a
+/// full disk is `DiskFull` either way).
+pub(crate) fn io_err(e: std::io::Error) -> StoreError {
+    StoreError::Transaction(Box::new(redb::Error::Io(e)))
+}
+
 /// Where the store's bytes live.
 #[derive(Debug, Clone)]
 enum Location {
@@ -134,6 +188,48 @@ enum Location {
     File(std::path::PathBuf),
     /// A simulated disk (fault-injection tests).
     Sim(fault::SimDisk),
+}
+
+/// The commit log's two segments, beside the database file (`<file>.log0`,
+/// `<file>.log1`) or as files 1 and 2 of a simulated disk.
+fn open_segments(location: &Location) -> Result<[Box<dyn redb::StorageBackend>; 2], StoreError> {
+    match location {
+        Location::Sim(disk) => Ok([Box::new(disk.file(1)), Box::new(disk.file(2))]),
+        Location::File(path) => {
+            let open = |i: usize| -> Result<Box<dyn redb::StorageBackend>, StoreError> {
+                let mut name = path.as_os_str().to_owned();
+                name.push(format!(".log{i}"));
+                let segment = std::path::PathBuf::from(name);
+                let log_err = |source| StoreError::Log {
+                    path: segment.display().to_string(),
+                    source,
+                };
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&segment)
+                    .map_err(log_err)?;
+                let backend = redb::backends::FileBackend::new(file).map_err(|e| StoreError::Open {
+                    path: segment.display().to_string(),
+                    source: Box::new(e),
+                })?;
+                Ok(Box::new(backend))
+            };
+            let segments = [open(0)?, open(1)?];
+            // A new segment's name must survive a crash like its bytes.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|source| StoreError::Log {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+            }
+            Ok(segments)
+        }
+    }
 }
 
 fn open_db(location: &Location, cache_bytes: usize) -> Result<Database, StoreError> {
@@ -178,11 +274,42 @@ pub struct Loaded {
 /// operation, so writes succeed again as soon as the disk has room.
 #[derive(Debug)]
 pub struct Store {
+    shared: Arc<Shared>,
+    writer: Arc<Mutex<Writer>>,
+    applier: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// What the committing side and the applier share.
+#[derive(Debug)]
+pub(crate) struct Shared {
     location: Location,
     db: parking_lot::RwLock<Option<Database>>,
+    /// Rises with every re-open of `db` (which drops its non-durable
+    /// transactions).
+    epoch: AtomicU64,
     history_limit: u64,
     audit_limit: u64,
     cache_bytes: usize,
+    pub(crate) checkpoint_interval: Duration,
+    pub(crate) progress: Mutex<Progress>,
+    progressed: Condvar,
+}
+
+/// How far redb is behind the log.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Progress {
+    /// The last frame in redb.
+    pub applied: u64,
+    /// The last frame redb holds durably.
+    pub durable: u64,
+}
+
+/// The appending side: the log, and the way to the applier (frames are
+/// sent in the order they were appended, under the same lock).
+#[derive(Debug)]
+pub(crate) struct Writer {
+    pub(crate) log: CommitLog,
+    to_applier: Option<std::sync::mpsc::Sender<Frame>>,
 }
 
 /// How big the store may grow, in rows and in memory.
@@ -194,6 +321,9 @@ pub struct StoreOptions {
     pub audit_limit: u64,
     /// redb's page cache, bytes.
     pub cache_bytes: usize,
+    /// The longest redb's own durable state trails the commit log under
+    /// steady load (what a restart may have to replay).
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for StoreOptions {
@@ -202,6 +332,7 @@ impl Default for StoreOptions {
             history_limit: 100_000,
             audit_limit: 100_000,
             cache_bytes: DEFAULT_CACHE_BYTES,
+            checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
         }
     }
 }
@@ -237,16 +368,20 @@ impl Store {
     }
 
     fn open_at(location: Location, options: StoreOptions) -> Result<Self, StoreError> {
-        let store = Store {
+        let shared = Arc::new(Shared {
             db: parking_lot::RwLock::new(Some(open_db(&location, options.cache_bytes)?)),
             location,
+            epoch: AtomicU64::new(0),
             history_limit: options.history_limit,
             audit_limit: options.audit_limit,
             cache_bytes: options.cache_bytes,
-        };
+            checkpoint_interval: options.checkpoint_interval,
+            progress: Mutex::new(Progress::default()),
+            progressed: Condvar::new(),
+        });
         // Create the tables so readers never see "table does not exist", and
         // bring an older layout up to this one in the same transaction.
-        store.with_db(|db| {
+        shared.with_db(|db| {
             let mut tx = db.begin_write().map_err(tx_err)?;
             tx.set_durability(Durability::Immediate);
             {
@@ -275,29 +410,58 @@ impl Store {
             tx.open_table(AUDIT).map_err(tx_err)?;
             tx.commit().map_err(tx_err)
         })?;
-        Ok(store)
+
+        // Replay what the log holds beyond redb's durable checkpoint, and
+        // make it durable in redb before anything new is logged.
+        let mut log = CommitLog::new(open_segments(&shared.location)?);
+        let durable = shared.checkpoint_seq()?;
+        let scan = log.scan(durable).map_err(io_err)?;
+        if scan.dropped > 0 {
+            tracing::warn!(
+                "the store's commit log has {} frames after a gap; they were never acknowledged and are skipped",
+                scan.dropped
+            );
+        }
+        // Numbering continues above every frame on the disk, so no old
+        // frame can pass for a new one.
+        let last = scan.frames.last().map_or(durable, |f| f.seq).max(scan.highest);
+        if last > durable {
+            shared.apply(&scan.frames, last, true)?;
+        }
+        log.restart(last);
+        *shared.progress.lock() = Progress {
+            applied: last,
+            durable: last,
+        };
+        let (to_applier, frames) = std::sync::mpsc::channel();
+        let writer = Arc::new(Mutex::new(Writer {
+            log,
+            to_applier: Some(to_applier),
+        }));
+        let applier = applier::spawn(shared.clone(), writer.clone(), frames).map_err(|source| StoreError::Log {
+            path: "applier thread".into(),
+            source,
+        })?;
+        Ok(Store {
+            shared,
+            writer,
+            applier: Mutex::new(Some(applier)),
+        })
     }
 
-    /// Runs `op` on the database; after an I/O failure re-opens it and tries
-    /// once more.
+    /// Runs a read on the database once every commit that returned before
+    /// it is there.
     fn with_db<T>(&self, op: impl Fn(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let first = self.db.read().as_ref().map(&op);
-        match first {
-            Some(Err(e)) if !e.is_io() => return Err(e),
-            Some(Ok(v)) => return Ok(v),
-            _ => {}
+        let target = self.writer.lock().log.last_seq();
+        let mut progress = self.shared.progress.lock();
+        let deadline = std::time::Instant::now() + READ_WAIT;
+        while progress.applied < target {
+            if self.shared.progressed.wait_until(&mut progress, deadline).timed_out() {
+                return Err(StoreError::Lagging);
+            }
         }
-        {
-            let mut slot = self.db.write();
-            // The old handle holds the file lock: drop it before re-opening.
-            drop(slot.take());
-            *slot = Some(open_db(&self.location, self.cache_bytes)?);
-        }
-        let guard = self.db.read();
-        match guard.as_ref() {
-            Some(db) => op(db),
-            None => Err(StoreError::Transaction(Box::new(redb::Error::PreviousIo))),
-        }
+        drop(progress);
+        self.shared.with_db(op)
     }
 
     /// Reads the active table and the handle watermark.
@@ -368,7 +532,8 @@ impl Store {
         })
     }
 
-    /// Applies `ops` in one durable transaction (fsync before returning).
+    /// Makes `ops` durable in one commit (a log frame, `fdatasync`ed
+    /// before this returns).
     pub fn commit(&self, ops: &[StoreOp], handle_watermark: u32) -> Result<(), StoreError> {
         self.commit_at(ops, handle_watermark, 0)
     }
@@ -377,7 +542,15 @@ impl Store {
     /// as the larger of the stored and the given one, like the watermark),
     /// so revisions are never reused after a restart.
     pub fn commit_at(&self, ops: &[StoreOp], handle_watermark: u32, revision: u64) -> Result<(), StoreError> {
-        self.with_db(|db| self.commit_to(db, ops, handle_watermark, revision))
+        let mut writer = self.writer.lock();
+        let frame = Frame::encode(writer.log.next_seq(), ops, handle_watermark, revision)?;
+        writer.log.append(&frame).map_err(io_err)?;
+        if let Some(applier) = &writer.to_applier {
+            // A gone applier (it never panics, but) leaves the frame to the
+            // next open's replay: it is durable either way.
+            let _ = applier.send(frame);
+        }
+        Ok(())
     }
 
     /// The last change-feed revision committed (0 for a new store).
@@ -388,89 +561,6 @@ impl Store {
             let value = meta.get(META_REVISION).map_err(tx_err)?.map_or(0, |v| v.value());
             Ok(value)
         })
-    }
-
-    fn commit_to(
-        &self,
-        db: &Database,
-        ops: &[StoreOp],
-        handle_watermark: u32,
-        revision: u64,
-    ) -> Result<(), StoreError> {
-        let mut tx = db.begin_write().map_err(tx_err)?;
-        // Stated, not left to the library's default: the commit returns
-        // after fsync, which is what an acknowledgement promises.
-        tx.set_durability(Durability::Immediate);
-        // The allocator state goes into every commit (with a two-phase
-        // commit), so reopening after kill -9 needs no walk of the whole
-        // file: 1M connections come back in ~2 s instead of ~4 s, at no
-        // measurable cost to ingest (docs/benchmarks.md).
-        tx.set_quick_repair(true);
-        {
-            let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
-            let mut history = tx.open_table(HISTORY).map_err(tx_err)?;
-            let mut audit = tx.open_table(AUDIT).map_err(tx_err)?;
-            let mut meta = tx.open_table(META).map_err(tx_err)?;
-            let mut history_seq = meta
-                .get(META_HISTORY_SEQ)
-                .map_err(tx_err)?
-                .map(|v| v.value())
-                .unwrap_or(0);
-            let mut audit_seq = meta
-                .get(META_AUDIT_SEQ)
-                .map_err(tx_err)?
-                .map(|v| v.value())
-                .unwrap_or(0);
-            for op in ops {
-                match op {
-                    StoreOp::Put(r) => {
-                        active.insert(r.handle().get(), r.as_bytes()).map_err(tx_err)?;
-                    }
-                    StoreOp::End(ended) => {
-                        active.remove(ended.connection.handle.get()).map_err(tx_err)?;
-                        let bytes = rras_core::record::encode_ended(ended);
-                        history_seq += 1;
-                        history.insert(history_seq, bytes.as_slice()).map_err(tx_err)?;
-                    }
-                    StoreOp::Delete(h) => {
-                        active.remove(h.get()).map_err(tx_err)?;
-                    }
-                    StoreOp::Audit(record) => {
-                        let bytes = postcard::to_stdvec(record).map_err(StoreError::Encode)?;
-                        audit_seq += 1;
-                        audit.insert(audit_seq, bytes.as_slice()).map_err(tx_err)?;
-                    }
-                }
-            }
-            let excess = audit.len().map_err(tx_err)?.saturating_sub(self.audit_limit);
-            for _ in 0..excess {
-                audit.pop_first().map_err(tx_err)?;
-            }
-            meta.insert(META_AUDIT_SEQ, audit_seq).map_err(tx_err)?;
-            let excess = history.len().map_err(tx_err)?.saturating_sub(self.history_limit);
-            for _ in 0..excess {
-                history.pop_first().map_err(tx_err)?;
-            }
-            meta.insert(META_HISTORY_SEQ, history_seq).map_err(tx_err)?;
-            // The watermark only rises: a commit made while the table is
-            // still loading (an audit record of a call refused during
-            // start-up) carries the empty table's 0, and writing that down
-            // would let handles of ended connections be reused after the
-            // next crash.
-            let stored = meta
-                .get(META_WATERMARK)
-                .map_err(tx_err)?
-                .map(|v| v.value())
-                .unwrap_or(0);
-            meta.insert(META_WATERMARK, stored.max(u64::from(handle_watermark)))
-                .map_err(tx_err)?;
-            if revision > 0 {
-                let stored = meta.get(META_REVISION).map_err(tx_err)?.map_or(0, |v| v.value());
-                meta.insert(META_REVISION, stored.max(revision)).map_err(tx_err)?;
-            }
-        }
-        tx.commit().map_err(tx_err)?;
-        Ok(())
     }
 
     /// The newest `limit` ended connections, newest first.
@@ -505,6 +595,156 @@ impl Store {
             out.push(decode(key.value(), value.value())?);
         }
         Ok(out)
+    }
+}
+
+impl Shared {
+    /// Runs `op` on the database; after an I/O failure re-opens it and tries
+    /// once more.
+    fn with_db<T>(&self, op: impl Fn(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let first = self.db.read().as_ref().map(&op);
+        match first {
+            Some(Err(e)) if !e.is_io() => return Err(e),
+            Some(Ok(v)) => return Ok(v),
+            _ => {}
+        }
+        self.reopen()?;
+        let guard = self.db.read();
+        match guard.as_ref() {
+            Some(db) => op(db),
+            None => Err(StoreError::Transaction(Box::new(redb::Error::PreviousIo))),
+        }
+    }
+
+    /// Drops and re-opens the database; returns the new epoch.
+    pub(crate) fn reopen(&self) -> Result<u64, StoreError> {
+        let mut slot = self.db.write();
+        // The old handle holds the file lock: drop it before re-opening.
+        drop(slot.take());
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        *slot = Some(open_db(&self.location, self.cache_bytes)?);
+        Ok(epoch)
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// The last log frame redb holds durably (what it holds after a
+    /// re-open).
+    pub(crate) fn checkpoint_seq(&self) -> Result<u64, StoreError> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(tx_err)?;
+            let meta = tx.open_table(META).map_err(tx_err)?;
+            let value = meta.get(META_LOG_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
+            Ok(value)
+        })
+    }
+
+    /// The applier got as far as `applied` (durably, if `durable`).
+    pub(crate) fn advance(&self, applied: u64, durable: bool) {
+        let mut progress = self.progress.lock();
+        progress.applied = applied;
+        if durable {
+            progress.durable = applied;
+        }
+        drop(progress);
+        self.progressed.notify_all();
+    }
+
+    /// After a re-open and replay, redb holds everything up to `last`
+    /// durably.
+    pub(crate) fn advance_after_recovery(&self, last: u64) {
+        self.advance(last, true);
+    }
+
+    /// Writes `frames` into redb in one transaction that also records
+    /// `last` as the last frame applied; `durable` makes it a checkpoint
+    /// (fsync, and the allocator state saved for a quick reopen). No
+    /// re-open and retry here: a re-open drops the non-durable
+    /// transactions, which only the applier can redo.
+    pub(crate) fn apply(&self, frames: &[Frame], last: u64, durable: bool) -> Result<(), StoreError> {
+        let guard = self.db.read();
+        let db = guard
+            .as_ref()
+            .ok_or_else(|| StoreError::Transaction(Box::new(redb::Error::PreviousIo)))?;
+        let mut tx = db.begin_write().map_err(tx_err)?;
+        if durable {
+            tx.set_durability(Durability::Immediate);
+            // The allocator state goes into every checkpoint (with a
+            // two-phase commit), so reopening after kill -9 needs no walk
+            // of the whole file (docs/benchmarks.md).
+            tx.set_quick_repair(true);
+        } else {
+            tx.set_durability(Durability::None);
+        }
+        {
+            let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
+            let mut history = tx.open_table(HISTORY).map_err(tx_err)?;
+            let mut audit = tx.open_table(AUDIT).map_err(tx_err)?;
+            let mut meta = tx.open_table(META).map_err(tx_err)?;
+            let mut history_seq = meta.get(META_HISTORY_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
+            let mut audit_seq = meta.get(META_AUDIT_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
+            let mut watermark = meta.get(META_WATERMARK).map_err(tx_err)?.map_or(0, |v| v.value());
+            let mut revision = meta.get(META_REVISION).map_err(tx_err)?.map_or(0, |v| v.value());
+            for frame in frames {
+                let body = frame
+                    .body()
+                    .map_err(|source| StoreError::Frame { seq: frame.seq, source })?;
+                for op in &body.ops {
+                    match *op {
+                        log::LoggedOp::Put { handle, record } => {
+                            active.insert(handle, record).map_err(tx_err)?;
+                        }
+                        log::LoggedOp::End { handle, entry } => {
+                            active.remove(handle).map_err(tx_err)?;
+                            history_seq += 1;
+                            history.insert(history_seq, entry).map_err(tx_err)?;
+                        }
+                        log::LoggedOp::Delete(handle) => {
+                            active.remove(handle).map_err(tx_err)?;
+                        }
+                        log::LoggedOp::Audit(entry) => {
+                            audit_seq += 1;
+                            audit.insert(audit_seq, entry).map_err(tx_err)?;
+                        }
+                    }
+                }
+                // The watermark only rises: a commit made while the table
+                // is still loading (an audit record of a call refused
+                // during start-up) carries the empty table's 0, and
+                // writing that down would let handles of ended connections
+                // be reused after the next crash. Revisions only rise too.
+                watermark = watermark.max(u64::from(body.handle_watermark));
+                revision = revision.max(body.revision);
+            }
+            let excess = audit.len().map_err(tx_err)?.saturating_sub(self.audit_limit);
+            for _ in 0..excess {
+                audit.pop_first().map_err(tx_err)?;
+            }
+            let excess = history.len().map_err(tx_err)?.saturating_sub(self.history_limit);
+            for _ in 0..excess {
+                history.pop_first().map_err(tx_err)?;
+            }
+            meta.insert(META_AUDIT_SEQ, audit_seq).map_err(tx_err)?;
+            meta.insert(META_HISTORY_SEQ, history_seq).map_err(tx_err)?;
+            meta.insert(META_WATERMARK, watermark).map_err(tx_err)?;
+            meta.insert(META_REVISION, revision).map_err(tx_err)?;
+            let stored = meta.get(META_LOG_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
+            meta.insert(META_LOG_SEQ, stored.max(last)).map_err(tx_err)?;
+        }
+        tx.commit().map_err(tx_err)
+    }
+}
+
+impl Drop for Store {
+    /// Lets the applier finish: everything logged goes into redb durably
+    /// and the log is emptied, so the next open replays nothing.
+    fn drop(&mut self) {
+        self.writer.lock().to_applier = None;
+        if let Some(applier) = self.applier.lock().take() {
+            let _ = applier.join();
+        }
     }
 }
 

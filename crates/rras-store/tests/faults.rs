@@ -46,6 +46,9 @@ fn open(disk: &SimDisk) -> Store {
         history_limit: 1_000_000,
         audit_limit: 1000,
         cache_bytes: 1 << 20,
+        // Checkpoints all the time, so crashes land between every step of
+        // one (switch, apply, free) and not only in the log's replay.
+        checkpoint_interval: Duration::from_millis(1),
     };
     // Opening itself may hit injected faults; a bounded number of retries,
     // then once more without faults, which must work.

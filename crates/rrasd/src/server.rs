@@ -273,6 +273,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             history_limit: config.history_limit,
             audit_limit: config.audit_limit,
             cache_bytes: usize::try_from(config.store_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            ..StoreOptions::default()
         },
     )?);
     let table = Arc::new(ConnectionTable::new(config.cursor_limits()));

@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use rras_core::{synthetic, ConnectionStats, ConnectionTable, CursorLimits, SourceKey, Win32Error};
@@ -83,6 +83,9 @@ fn open(disk: &SimDisk) -> Arc<Store> {
         history_limit: 1_000_000,
         audit_limit: 1000,
         cache_bytes: 1 << 20,
+        // Checkpoints all the time, so crashes land between every step of
+        // one (switch, apply, free) and not only in the log's replay.
+        checkpoint_interval: Duration::from_millis(1),
     };
     disk.set_faults(FaultRates::default());
     Arc::new(Store::open_simulated(disk, options).expect("the store opens after a crash"))

@@ -1,0 +1,220 @@
+//! The applier: the thread that moves logged commits into redb.
+//!
+//! Every frame the commit log made durable is sent here, in order. The
+//! applier writes what has arrived in one non-durable redb transaction
+//! (many commits' pages written once), and about once a second — sooner
+//! when a segment grows large, and whenever the store goes quiet — it
+//! *checkpoints*: switches the log to its other segment, applies the rest
+//! of the one it left with `Durability::Immediate`, and so frees it.
+//!
+//! When redb fails (an I/O error) its non-durable transactions are gone
+//! with the handle; the applier re-opens it and re-applies everything the
+//! log holds after redb's durable checkpoint, so a failed apply never
+//! loses a frame that was acknowledged.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::log::Frame;
+use crate::{Shared, StoreError, Writer};
+
+/// A checkpoint is due once the active segment is this large.
+const SEGMENT_TARGET: u64 = 64 * 1024 * 1024;
+/// Quiet this long: make redb durable and give the log's space back
+/// (sooner if checkpoints are asked for more often).
+const IDLE: Duration = Duration::from_millis(200);
+/// The most bytes of frames applied in one transaction.
+const BATCH_BYTES: usize = 32 * 1024 * 1024;
+/// Waits between attempts to recover from a failing redb.
+const RETRY: Duration = Duration::from_millis(100);
+
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    writer: Arc<Mutex<Writer>>,
+    frames: Receiver<Frame>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("rras-store-apply".into())
+        .spawn(move || Applier::new(shared, writer, frames).run())
+}
+
+struct Applier {
+    shared: Arc<Shared>,
+    writer: Arc<Mutex<Writer>>,
+    frames: Receiver<Frame>,
+    /// The last frame in redb (durably or not).
+    applied: u64,
+    /// The last frame taken from the channel (every later one is still in
+    /// it, in order).
+    received: u64,
+    /// redb must be re-opened and caught up from the log before anything
+    /// else is applied.
+    broken: bool,
+    /// The database generation applied to (a re-open elsewhere loses the
+    /// non-durable transactions).
+    epoch: u64,
+    last_checkpoint: Instant,
+}
+
+impl Applier {
+    fn new(shared: Arc<Shared>, writer: Arc<Mutex<Writer>>, frames: Receiver<Frame>) -> Self {
+        let applied = shared.progress.lock().applied;
+        let epoch = shared.epoch();
+        Applier {
+            shared,
+            writer,
+            frames,
+            applied,
+            received: applied,
+            broken: false,
+            epoch,
+            last_checkpoint: Instant::now(),
+        }
+    }
+
+    fn run(mut self) {
+        loop {
+            let wait = if self.broken {
+                RETRY
+            } else {
+                IDLE.min(self.shared.checkpoint_interval)
+            };
+            let first = match self.frames.recv_timeout(wait) {
+                Ok(frame) => {
+                    self.received = frame.seq;
+                    frame
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.broken {
+                        self.recover();
+                    } else if self.applied > self.shared.progress.lock().durable {
+                        self.checkpoint();
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    // The store is closing: leave redb durable and the log
+                    // empty, so the next open has nothing to replay.
+                    if self.broken {
+                        self.recover();
+                    }
+                    if !self.broken && self.applied > self.shared.progress.lock().durable {
+                        self.checkpoint();
+                    }
+                    return;
+                }
+            };
+            let mut batch = vec![first];
+            let mut bytes = batch[0].bytes.len();
+            while bytes < BATCH_BYTES {
+                match self.frames.try_recv() {
+                    Ok(frame) => {
+                        bytes += frame.bytes.len();
+                        self.received = frame.seq;
+                        batch.push(frame);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.apply(batch, false);
+            let segment_full = self.writer.lock().log.active_bytes() >= SEGMENT_TARGET;
+            if !self.broken && (segment_full || self.last_checkpoint.elapsed() >= self.shared.checkpoint_interval) {
+                self.checkpoint();
+            }
+        }
+    }
+
+    /// Applies `batch` (frames already in redb are skipped); a failure
+    /// leaves the applier broken, to recover from the log.
+    fn apply(&mut self, mut batch: Vec<Frame>, durable: bool) {
+        if self.shared.epoch() != self.epoch {
+            self.broken = true;
+        }
+        if self.broken {
+            self.recover();
+            if self.broken {
+                return;
+            }
+        }
+        batch.retain(|f| f.seq > self.applied);
+        if batch.is_empty() && !durable {
+            return;
+        }
+        let last = batch.last().map_or(self.applied, |f| f.seq);
+        match self.shared.apply(&batch, last, durable) {
+            Ok(()) => {
+                self.applied = last;
+                self.shared.advance(last, durable);
+            }
+            Err(e) => {
+                tracing::warn!("applying {} logged commits to the store failed: {e}", batch.len());
+                self.broken = true;
+            }
+        }
+    }
+
+    /// Makes redb durable up to the last frame logged so far.
+    fn checkpoint(&mut self) {
+        if self.broken {
+            self.recover();
+            if self.broken {
+                return;
+            }
+        }
+        let upto = {
+            let mut writer = self.writer.lock();
+            writer.log.switch();
+            writer.log.last_seq()
+        };
+        // Every frame up to `upto` was sent before the lock was let go.
+        let mut batch = Vec::new();
+        while self.received < upto {
+            match self.frames.recv() {
+                Ok(frame) => {
+                    self.received = frame.seq;
+                    batch.push(frame);
+                }
+                Err(_) => break,
+            }
+        }
+        self.apply(batch, true);
+        if !self.broken && self.applied >= upto {
+            self.last_checkpoint = Instant::now();
+            self.writer.lock().log.checkpointed(upto);
+        }
+    }
+
+    /// Re-opens redb and applies, durably, everything the log holds after
+    /// redb's durable checkpoint.
+    fn recover(&mut self) {
+        match self.try_recover() {
+            Ok(()) => self.broken = false,
+            Err(e) => {
+                tracing::warn!("the store cannot catch up from its log yet: {e}");
+                self.broken = true;
+            }
+        }
+    }
+
+    fn try_recover(&mut self) -> Result<(), StoreError> {
+        self.epoch = self.shared.reopen()?;
+        // Appends wait meanwhile: the scan must not race a frame being
+        // written, and this is a failure path.
+        let mut writer = self.writer.lock();
+        let durable = self.shared.checkpoint_seq()?;
+        let mut frames = writer.log.scan(durable).map_err(crate::io_err)?.frames;
+        // A frame whose append failed may be readable, but it was never
+        // acknowledged and its number goes to the next append.
+        frames.retain(|f| f.seq <= writer.log.last_seq());
+        let last = frames.last().map_or(durable, |f| f.seq);
+        self.shared.apply(&frames, last, true)?;
+        self.applied = last;
+        self.shared.advance_after_recovery(last);
+        self.last_checkpoint = Instant::now();
+        writer.log.checkpointed(last);
+        Ok(())
+    }
+}
