@@ -26,6 +26,10 @@ const SEGMENT_TARGET: u64 = 64 * 1024 * 1024;
 /// Quiet this long: make redb durable and give the log's space back
 /// (sooner if checkpoints are asked for more often).
 const IDLE: Duration = Duration::from_millis(200);
+/// How long frames wait to be applied together.
+const APPLY_EVERY: Duration = Duration::from_millis(100);
+/// How often a waiting applier looks for a reader's nudge.
+const NUDGE_POLL: Duration = Duration::from_millis(2);
 /// The most bytes of frames applied in one transaction.
 const BATCH_BYTES: usize = 32 * 1024 * 1024;
 /// Waits between attempts to recover from a failing redb.
@@ -50,6 +54,10 @@ struct Applier {
     /// The last frame taken from the channel (every later one is still in
     /// it, in order).
     received: u64,
+    /// Frames taken, not yet applied.
+    pending: Vec<Frame>,
+    pending_bytes: usize,
+    pending_since: Option<Instant>,
     /// redb must be re-opened and caught up from the log before anything
     /// else is applied.
     broken: bool,
@@ -69,6 +77,9 @@ impl Applier {
             frames,
             applied,
             received: applied,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            pending_since: None,
             broken: false,
             epoch,
             last_checkpoint: Instant::now(),
@@ -79,21 +90,28 @@ impl Applier {
         loop {
             let wait = if self.broken {
                 RETRY
-            } else {
+            } else if self.pending.is_empty() {
                 IDLE.min(self.shared.checkpoint_interval)
+            } else {
+                NUDGE_POLL
             };
-            let first = match self.frames.recv_timeout(wait) {
+            match self.frames.recv_timeout(wait) {
                 Ok(frame) => {
-                    self.received = frame.seq;
-                    frame
+                    self.take(frame);
+                    while self.pending_bytes < BATCH_BYTES {
+                        match self.frames.try_recv() {
+                            Ok(frame) => self.take(frame),
+                            Err(_) => break,
+                        }
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     if self.broken {
                         self.recover();
-                    } else if self.applied > self.shared.progress.lock().durable {
+                    } else if self.pending.is_empty() && self.applied > self.shared.progress.lock().durable {
                         self.checkpoint();
+                        continue;
                     }
-                    continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     // The store is closing: leave redb durable and the log
@@ -101,30 +119,38 @@ impl Applier {
                     if self.broken {
                         self.recover();
                     }
-                    if !self.broken && self.applied > self.shared.progress.lock().durable {
+                    if !self.broken && (!self.pending.is_empty() || self.applied > self.shared.progress.lock().durable)
+                    {
                         self.checkpoint();
                     }
                     return;
                 }
-            };
-            let mut batch = vec![first];
-            let mut bytes = batch[0].bytes.len();
-            while bytes < BATCH_BYTES {
-                match self.frames.try_recv() {
-                    Ok(frame) => {
-                        bytes += frame.bytes.len();
-                        self.received = frame.seq;
-                        batch.push(frame);
-                    }
-                    Err(_) => break,
-                }
             }
-            self.apply(batch, false);
+            // Frames wait to be applied together (fewer copies of the same
+            // B-tree pages, less garbage before the next checkpoint), unless
+            // a reader is waiting for them.
+            let due = self.pending_bytes >= BATCH_BYTES
+                || self.pending_since.is_some_and(|t| t.elapsed() >= APPLY_EVERY)
+                || self.shared.nudged.swap(false, std::sync::atomic::Ordering::SeqCst);
+            if due && !self.pending.is_empty() {
+                let batch = std::mem::take(&mut self.pending);
+                self.pending_bytes = 0;
+                self.pending_since = None;
+                self.apply(batch, false);
+            }
             let segment_full = self.writer.lock().log.active_bytes() >= SEGMENT_TARGET;
             if !self.broken && (segment_full || self.last_checkpoint.elapsed() >= self.shared.checkpoint_interval) {
                 self.checkpoint();
             }
         }
+    }
+
+    /// A frame from the channel, to be applied with the next batch.
+    fn take(&mut self, frame: Frame) {
+        self.received = frame.seq;
+        self.pending_bytes += frame.bytes.len();
+        self.pending_since.get_or_insert_with(Instant::now);
+        self.pending.push(frame);
     }
 
     /// Applies `batch` (frames already in redb are skipped); a failure
@@ -170,7 +196,9 @@ impl Applier {
             writer.log.last_seq()
         };
         // Every frame up to `upto` was sent before the lock was let go.
-        let mut batch = Vec::new();
+        let mut batch = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        self.pending_since = None;
         while self.received < upto {
             match self.frames.recv() {
                 Ok(frame) => {

@@ -291,6 +291,8 @@ pub(crate) struct Shared {
     audit_limit: u64,
     cache_bytes: usize,
     pub(crate) checkpoint_interval: Duration,
+    /// A reader waits for the applier: apply what is there now.
+    pub(crate) nudged: std::sync::atomic::AtomicBool,
     pub(crate) progress: Mutex<Progress>,
     progressed: Condvar,
 }
@@ -376,6 +378,7 @@ impl Store {
             audit_limit: options.audit_limit,
             cache_bytes: options.cache_bytes,
             checkpoint_interval: options.checkpoint_interval,
+            nudged: std::sync::atomic::AtomicBool::new(false),
             progress: Mutex::new(Progress::default()),
             progressed: Condvar::new(),
         });
@@ -455,6 +458,9 @@ impl Store {
         let target = self.writer.lock().log.last_seq();
         let mut progress = self.shared.progress.lock();
         let deadline = std::time::Instant::now() + READ_WAIT;
+        if progress.applied < target {
+            self.shared.nudged.store(true, Ordering::SeqCst);
+        }
         while progress.applied < target {
             if self.shared.progressed.wait_until(&mut progress, deadline).timed_out() {
                 return Err(StoreError::Lagging);
