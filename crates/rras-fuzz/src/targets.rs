@@ -74,6 +74,12 @@ pub const TARGETS: &[Target] = &[
         feed: record_feed,
     },
     Target {
+        name: "commit-log",
+        about: "store commit-log segment (after a crash) → frames → bodies → stored operations",
+        seeds: commit_log_seeds,
+        feed: commit_log_feed,
+    },
+    Target {
         name: "report",
         about: "hook Report batch (protobuf) → manager events → records",
         seeds: report_seeds,
@@ -320,6 +326,39 @@ fn record_feed(input: &[u8]) -> bool {
         .take(10_000)
         .all(|f| f.is_ok_and(|bytes| rras_core::record::decode_into(bytes, &mut scratch).is_ok()));
     single || framed
+}
+
+fn commit_log_seeds() -> Vec<Vec<u8>> {
+    use rras_store::StoreOp;
+    (1..4u64)
+        .map(|first| {
+            (first..first + 3)
+                .flat_map(|seq| {
+                    let info = synthetic::connection(seq, now());
+                    let handle = ConnectionHandle::new(seq as u32).unwrap_or(ConnectionHandle::MIN);
+                    let ops = [
+                        StoreOp::Put(Record::encode_info(handle, &info)),
+                        StoreOp::Delete(handle),
+                    ];
+                    rras_store::log::Frame::encode(seq, &ops, seq as u32, seq)
+                        .map(|f| f.bytes)
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn commit_log_feed(input: &[u8]) -> bool {
+    use rras_store::log::{read_segment, Body, FRAME_HEADER};
+    // A checksum is no signature: a hostile file can carry a frame whose
+    // checksum holds and whose body does not parse, so both paths must
+    // come back with an answer, never a panic.
+    let frames = read_segment(input);
+    let bodies = frames.iter().filter(|frame| frame.body().is_ok()).count();
+    // Bodies past the checksum, as a hostile file could hold them.
+    let body = Body::parse(input.get(FRAME_HEADER..).unwrap_or_default());
+    bodies > 0 || body.is_ok()
 }
 
 fn report_seeds() -> Vec<Vec<u8>> {

@@ -58,7 +58,7 @@ pub struct Frame {
 
 impl Frame {
     /// Encodes a commit: the operations, already in their stored forms.
-    pub(crate) fn encode(seq: u64, ops: &[StoreOp], handle_watermark: u32, revision: u64) -> Result<Frame, StoreError> {
+    pub fn encode(seq: u64, ops: &[StoreOp], handle_watermark: u32, revision: u64) -> Result<Frame, StoreError> {
         let mut bytes = vec![0u8; FRAME_HEADER];
         bytes.extend_from_slice(&handle_watermark.to_le_bytes());
         bytes.extend_from_slice(&revision.to_le_bytes());
