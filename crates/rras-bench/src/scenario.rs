@@ -401,9 +401,12 @@ fn run_size(
         std::thread::sleep(Duration::from_secs(1));
         let rss = rss_bytes(daemon.pid());
         let per = rss.saturating_sub(baseline_rss) as f64 / n as f64;
-        let store = std::fs::metadata(daemon.dir.path().join("state/rrasd.redb"))
+        // The whole store: the database and its commit log's two segments.
+        let store: u64 = ["rrasd.redb", "rrasd.redb.log0", "rrasd.redb.log1"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(daemon.dir.path().join("state").join(f)).ok())
             .map(|m| m.len())
-            .unwrap_or(0);
+            .sum();
         report.row(
             "rrasd RSS per live connection",
             format!("{per:.0} B ({} MB total)", rss >> 20),
