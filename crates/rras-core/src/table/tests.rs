@@ -194,6 +194,30 @@ fn upsert_keeps_handle_and_position() {
 }
 
 #[test]
+fn identity_index_survives_growth_and_removals() {
+    // Enough rows that the source index grows (and rehashes from its
+    // stored hashes) several times, then loses every other row.
+    let n = 20_000u64;
+    let table = table_with(n);
+    let now = SystemTime::now();
+    let key = |i: u64| synthetic::connection(i, now).source;
+    let handles: Vec<_> = (0..n).map(|i| table.find(&key(i)).expect("every identity indexed")).collect();
+    assert_eq!(handles.iter().collect::<HashSet<_>>().len(), n as usize);
+    for (i, h) in handles.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+        assert_eq!(table.remove(*h).expect("live").info.source, key(i as u64));
+    }
+    for (i, h) in handles.iter().enumerate() {
+        let found = table.find(&key(i as u64));
+        assert_eq!(found, (i % 2 == 1).then_some(*h), "identity {i}");
+    }
+    // A returning identity gets a new handle, found by its key again.
+    let back = table.upsert(synthetic::connection(0, now));
+    assert!(back.created);
+    assert_eq!(table.find(&key(0)), Some(back.handle));
+    assert_eq!(table.len(), n as usize / 2 + 1);
+}
+
+#[test]
 fn handles_are_not_reused_and_survive_restore() {
     let table = table_with(3);
     let removed = drain(&table, PREF_MAX_ALL)[2];

@@ -124,7 +124,10 @@ struct Shared {
     manager: Arc<ConnectionManager>,
     metrics: Arc<Metrics>,
     socket: UdpSocket,
-    answers: Mutex<HashMap<RequestId, (Answer, Instant)>>,
+    /// foldhash (hashbrown's default, randomly seeded): this map is read
+    /// and written for every request, and SipHash over a 50-byte key showed
+    /// in the ingest profile.
+    answers: Mutex<hashbrown::HashMap<RequestId, (Answer, Instant)>>,
     last_seen: Mutex<LastSeen>,
     last_logged: Mutex<HashMap<IpAddr, Instant>>,
 }
@@ -163,7 +166,7 @@ pub async fn start(
         manager,
         metrics,
         socket,
-        answers: Mutex::new(HashMap::new()),
+        answers: Mutex::new(hashbrown::HashMap::new()),
         last_seen: Mutex::new(LastSeen::new()),
         last_logged: Mutex::new(HashMap::new()),
     });
