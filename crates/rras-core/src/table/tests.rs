@@ -201,7 +201,9 @@ fn identity_index_survives_growth_and_removals() {
     let table = table_with(n);
     let now = SystemTime::now();
     let key = |i: u64| synthetic::connection(i, now).source;
-    let handles: Vec<_> = (0..n).map(|i| table.find(&key(i)).expect("every identity indexed")).collect();
+    let handles: Vec<_> = (0..n)
+        .map(|i| table.find(&key(i)).expect("every identity indexed"))
+        .collect();
     assert_eq!(handles.iter().collect::<HashSet<_>>().len(), n as usize);
     for (i, h) in handles.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
         assert_eq!(table.remove(*h).expect("live").info.source, key(i as u64));
