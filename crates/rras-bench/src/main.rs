@@ -141,6 +141,11 @@ impl Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    // Interrupted mid-run, the harness still stops its daemons and NATS
+    // servers and removes their (large) temp directories.
+    if let Err(e) = rras_testkit::reaper::clean_up_on_signal() {
+        eprintln!("rras-bench: cannot watch for signals ({e}); an interrupted run may leave processes behind");
+    }
     // The bench's own clients (the fleet reader) log when RUST_LOG asks.
     if std::env::var_os("RUST_LOG").is_some() {
         tracing_subscriber::fmt()

@@ -174,3 +174,84 @@ fn fleet_scenarios_run_at_a_smoke_size() {
     }
     assert_eq!(v["record_bytes"].as_f64().map(|b| b > 100.0), Some(true), "{v}");
 }
+
+/// A run stopped by SIGTERM (or Ctrl-C) leaves no daemon and no store
+/// behind: the harness kills what it started and removes its temp dirs.
+#[test]
+fn an_interrupted_run_leaves_nothing_behind() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    if !built(&["rrasd"]) {
+        return;
+    }
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut run = Command::new(env!("CARGO_BIN_EXE_rras-bench"))
+        .args([
+            "memory",
+            "--sessions",
+            "2000",
+            "--no-peer",
+            "--hold",
+            "120",
+            "--time-cap",
+            "120",
+        ])
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .arg("--out")
+        .arg(out.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rras-bench");
+    let stdout = run.stdout.take().expect("stdout");
+    // "holding rrasd (pid N) at unix:DIR/admin.sock for 120 s"
+    let holding = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("holding rrasd"));
+    let Some(line) = holding else {
+        let _ = run.kill();
+        let _ = run.wait();
+        panic!("rras-bench never said it was holding the daemon");
+    };
+    let pid: i32 = line
+        .split("(pid ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|p| p.parse().ok())
+        .expect("pid in the holding line");
+    let socket = line
+        .split("unix:")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect("socket in the holding line");
+    let dir = Path::new(socket).parent().expect("daemon dir").to_owned();
+    assert!(dir.join("state").exists(), "the daemon's store is there while it runs");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("signal rras-bench");
+    let status = run.wait().expect("rras-bench exits");
+    assert_eq!(status.code(), Some(128 + 15), "exit status after SIGTERM");
+    // The daemon is gone (or a zombie waiting for init to reap it), and so
+    // is its directory.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with(|c| c != 'Z' && c != 'X'))
+            })
+            .unwrap_or(false)
+    };
+    while alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!alive(), "rrasd (pid {pid}) still runs after the harness was stopped");
+    assert!(!dir.exists(), "{} was left behind", dir.display());
+}

@@ -10,6 +10,7 @@ pub mod netns;
 pub mod ocserv_lab;
 pub mod openvpn_lab;
 pub mod pki;
+pub mod reaper;
 pub mod strongswan_lab;
 pub mod webdriver;
 pub mod wireguard_lab;
@@ -61,6 +62,7 @@ pub fn stop_child_now(child: &mut Option<std::process::Child>) {
     if let Some(mut c) = child.take() {
         let _ = c.kill();
         let _ = c.wait();
+        reaper::forget_process(c.id());
     }
 }
 
@@ -174,6 +176,7 @@ impl DaemonProcess {
     /// and waits until it is running.
     pub fn start(binary: &Path, extra_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        reaper::track_dir(dir.path());
         let socket = dir.path().join("admin.sock");
         let mut d = DaemonProcess {
             binary: binary.to_owned(),
@@ -217,6 +220,7 @@ impl DaemonProcess {
             .stderr(log)
             .spawn()
             .expect("spawn rrasd");
+        reaper::track_process(child.id());
         self.child = Some(child);
     }
 
@@ -246,6 +250,7 @@ impl DaemonProcess {
                 nix::sys::signal::Signal::SIGKILL,
             );
             let _ = c.wait();
+            reaper::forget_process(c.id());
         }
     }
 
@@ -257,16 +262,18 @@ impl DaemonProcess {
             nix::sys::signal::Signal::SIGTERM,
         );
         let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        let status = loop {
             if let Ok(Some(status)) = c.try_wait() {
-                return Some(status);
+                break Some(status);
             }
             if Instant::now() > deadline {
                 let _ = c.kill();
-                return c.wait().ok();
+                break c.wait().ok();
             }
             std::thread::sleep(Duration::from_millis(20));
-        }
+        };
+        reaper::forget_process(c.id());
+        status
     }
 
     /// Starts the process again on the same state dir and waits for it.
@@ -279,6 +286,7 @@ impl DaemonProcess {
 impl Drop for DaemonProcess {
     fn drop(&mut self) {
         self.kill9();
+        reaper::forget_dir(self.dir.path());
     }
 }
 

@@ -74,6 +74,7 @@ impl NatsCluster {
     /// Starts three servers and waits until JetStream answers with a leader.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        crate::reaper::track_dir(dir.path());
         let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_tcp_port(), free_tcp_port())).collect();
         let routes: Vec<String> = ports
             .iter()
@@ -120,6 +121,7 @@ impl NatsCluster {
             .stderr(log)
             .spawn()
             .expect("spawn nats-server");
+        crate::reaper::track_process(child.id());
         self.servers[i].child = Some(child);
     }
 
@@ -244,5 +246,6 @@ impl Drop for NatsCluster {
         for s in &mut self.servers {
             crate::stop_child_now(&mut s.child);
         }
+        crate::reaper::forget_dir(self.dir.path());
     }
 }
