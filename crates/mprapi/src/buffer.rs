@@ -178,6 +178,26 @@ impl<T: Copy> CallocVec<T> {
         true
     }
 
+    /// The slots not written yet, each a zeroed structure, to be filled in
+    /// any order (by several threads, split with `split_at_mut`); then
+    /// [`CallocVec::count_filled`] says how many of them were.
+    pub(crate) fn unfilled(&mut self) -> &mut [T] {
+        if self.ptr.is_null() {
+            return &mut [];
+        }
+        // SAFETY: ptr..ptr+capacity is one zeroed allocation aligned for T
+        // (calloc's alignment, or a page); the slots from len on were never
+        // handed out; T is a repr(C) POD for which all-zero is a valid value;
+        // the slice borrows self mutably, so nothing else refers to them.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(self.len), self.capacity - self.len) }
+    }
+
+    /// Counts the first `n` slots of [`CallocVec::unfilled`] as written
+    /// (never past the capacity).
+    pub(crate) fn count_filled(&mut self, n: usize) {
+        self.len = self.len.saturating_add(n).min(self.capacity);
+    }
+
     /// Structures written so far.
     pub(crate) fn len(&self) -> usize {
         self.len
