@@ -2,6 +2,7 @@
 
 mod demo;
 mod fleet;
+mod json_stream;
 mod output;
 mod ports;
 mod report;
@@ -324,10 +325,10 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             if let Some(secs) = watch {
                 return watch::live_table(client, filter, Duration::from_secs(secs)).await;
             }
-            let keep = |c: &Connection| filter.matches(c);
             if (json || jsonl) && sort.is_none() {
-                return stream_json(client, keep, jsonl).await;
+                return json_stream::stream_json(client, filter, jsonl).await;
             }
+            let keep = |c: &Connection| filter.matches(c);
             let mut list = fetch(client).await?;
             list.retain(keep);
             sort_connections(&mut list, sort.unwrap_or(SortField::Handle));
@@ -477,51 +478,6 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
 fn write_json_line(out: &mut impl std::io::Write, c: &Connection, now: SystemTime) -> anyhow::Result<()> {
     serde_json::to_writer(&mut *out, &ConnectionJson::new(c, now))?;
     out.write_all(b"\n")?;
-    Ok(())
-}
-
-/// Writes every connection as JSON while it arrives: one enumeration read as
-/// a stream of records, each decoded into the same buffer, serialised and
-/// forgotten — memory stays flat however many connections there are. The
-/// array form is byte for byte what `serde_json::to_string_pretty` of the
-/// whole list gives.
-async fn stream_json(client: &AdminClient, keep: impl Fn(&Connection) -> bool, lines: bool) -> anyhow::Result<()> {
-    use serde::ser::{SerializeSeq, Serializer};
-    use std::io::Write;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-    let now = SystemTime::now();
-    let mut failed: Option<anyhow::Error> = None;
-    if lines {
-        client
-            .for_each_connection(|c| {
-                if failed.is_some() || !keep(c) {
-                    return;
-                }
-                if let Err(e) = write_json_line(&mut out, c, now) {
-                    failed = Some(e);
-                }
-            })
-            .await?;
-    } else {
-        let mut ser = serde_json::Serializer::pretty(&mut out);
-        let mut seq = ser.serialize_seq(None)?;
-        client
-            .for_each_connection(|c| {
-                if failed.is_some() || !keep(c) {
-                    return;
-                }
-                if let Err(e) = seq.serialize_element(&ConnectionJson::new(c, now)) {
-                    failed = Some(e.into());
-                }
-            })
-            .await?;
-        seq.end()?;
-        out.write_all(b"\n")?;
-    }
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    out.flush()?;
     Ok(())
 }
 
