@@ -27,8 +27,13 @@ use crate::output::ConnectionJson;
 /// Threads that decode and format chunks.
 const FORMATTERS: usize = 2;
 
-/// Chunks (~1 MiB of records, ~4 MiB of JSON) alive at once, at most.
-const IN_FLIGHT: usize = 8;
+/// Chunks (~1 MiB of records, ~5 MiB of pretty JSON) alive at once, at
+/// most: rasctl's memory at any listing size is about this many chunks.
+const IN_FLIGHT: usize = 4;
+
+/// Bytes of pretty JSON per byte of record (measured ~5; one allocation
+/// of the right size, not a doubling past it).
+const JSON_PER_RECORD_BYTE: usize = 6;
 
 /// A chunk on its way: its place in the listing and the permit that
 /// counts it against [`IN_FLIGHT`] (released once it is written).
@@ -39,11 +44,11 @@ struct Job {
 }
 
 /// A chunk formatted: its elements as text (for the array form, each at
-/// the array's indentation, joined by ",\n"; empty when none was kept), or
-/// why it could not be.
+/// the array's indentation, joined by ",\n"; empty when none was kept) —
+/// the bytes of `.0` in range `.1` — or why it could not be.
 struct Formatted {
     seq: u64,
-    text: Result<Vec<u8>, String>,
+    text: Result<(Vec<u8>, std::ops::Range<usize>), String>,
     records: usize,
     _permit: OwnedSemaphorePermit,
 }
@@ -158,9 +163,10 @@ fn format_chunk(
     now: SystemTime,
     lines: bool,
     records: &mut usize,
-) -> Result<Vec<u8>, String> {
-    let mut text = Vec::with_capacity(if lines { chunk.len() * 4 } else { 0 });
-    let mut array = serde_json::Serializer::pretty(Vec::with_capacity(if lines { 0 } else { chunk.len() * 4 }));
+) -> Result<(Vec<u8>, std::ops::Range<usize>), String> {
+    let size = chunk.len().saturating_mul(JSON_PER_RECORD_BYTE);
+    let mut text = Vec::with_capacity(if lines { size } else { 0 });
+    let mut array = serde_json::Serializer::pretty(Vec::with_capacity(if lines { 0 } else { size }));
     let mut elements = array.serialize_seq(None).map_err(|e| e.to_string())?;
     for frame in RecordFrames::new(chunk) {
         frame
@@ -180,15 +186,17 @@ fn format_chunk(
     }
     SerializeSeq::end(elements).map_err(|e| e.to_string())?;
     if lines {
-        return Ok(text);
+        let all = 0..text.len();
+        return Ok((text, all));
     }
     // "[\n  {…},\n  {…}\n]" → the elements alone, at the array's indentation;
     // "[]" (none kept) → nothing.
     let array = array.into_inner();
-    Ok(match (array.strip_prefix(b"[\n"), array.len()) {
-        (Some(_), n) if n >= 4 => array[2..n - 2].to_vec(),
-        _ => Vec::new(),
-    })
+    let body = match array.len() {
+        n if n >= 4 && array.starts_with(b"[\n") => 2..n - 2,
+        _ => 0..0,
+    };
+    Ok((array, body))
 }
 
 /// The writer thread: puts chunks out in listing order; returns how many
@@ -210,9 +218,10 @@ fn write_in_order(finished: mpsc::Receiver<Formatted>, lines: bool, stopped: &At
             }
             let written = match formatted.text {
                 Err(e) => Err(anyhow::anyhow!(e)),
-                Ok(text) if text.is_empty() => Ok(()),
-                Ok(text) if lines => out.write_all(&text).map_err(Into::into),
-                Ok(text) => {
+                Ok((_, body)) if body.is_empty() => Ok(()),
+                Ok((text, body)) if lines => out.write_all(&text[body]).map_err(Into::into),
+                Ok((text, body)) => {
+                    let text = &text[body];
                     let lead: &[u8] = if any { b",\n" } else { b"[\n" };
                     any = true;
                     out.write_all(lead)
