@@ -225,7 +225,7 @@ fn write_in_order(finished: mpsc::Receiver<Formatted>, lines: bool, stopped: &At
                     let lead: &[u8] = if any { b",\n" } else { b"[\n" };
                     any = true;
                     out.write_all(lead)
-                        .and_then(|()| out.write_all(&text))
+                        .and_then(|()| out.write_all(text))
                         .map_err(Into::into)
                 }
             };
