@@ -89,6 +89,24 @@ pub(crate) fn cpu_secs_in(stat: &str) -> f64 {
 }
 
 /// CPU seconds used so far by all of `pids` together.
+/// Waits (at most 15 s) until `pid` has used under 5 % of a core over
+/// 200 ms, so a "quiet" measurement does not include the daemon's store
+/// still applying and checkpointing what a load just logged. Returns how
+/// long that took.
+pub(crate) fn wait_until_idle(pid: u32) -> Duration {
+    let start = Instant::now();
+    let mut before = cpu_secs(pid);
+    while start.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = cpu_secs(pid);
+        if now - before < 0.010 {
+            break;
+        }
+        before = now;
+    }
+    start.elapsed()
+}
+
 pub(crate) fn cpu_secs_of(pids: &[u32]) -> f64 {
     pids.iter().map(|p| cpu_secs(*p)).sum()
 }
@@ -439,6 +457,11 @@ fn run_size(
         list(args, n, &daemon, rt, c_bench, report)?;
     }
     if all || s == Scenario::Page {
+        let settled = wait_until_idle(daemon.pid());
+        println!(
+            "rrasd idle {:.1} s after the load (its store applies and checkpoints what it logged)",
+            settled.as_secs_f64()
+        );
         page(args, n, &addr, &listen, rt, report)?;
     }
     if all || s == Scenario::Restart {
