@@ -24,6 +24,10 @@ fn percentiles(name: &str, mut v: Vec<u32>) {
     );
 }
 
+fn micros(since: Instant) -> u32 {
+    u32::try_from(since.elapsed().as_micros()).unwrap_or(u32::MAX)
+}
+
 fn main() -> anyhow::Result<()> {
     let addr = std::env::args()
         .nth(1)
@@ -46,33 +50,26 @@ fn main() -> anyhow::Result<()> {
         }
         let mut resume = skip.resume_handle;
         let (mut empty, mut one, mut raw, mut decoded) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let us = |t: Instant| u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX);
         for _ in 0..calls {
             let t = Instant::now();
             c.is_service_running().await?;
-            empty.push(us(t));
-
-            let t = Instant::now();
-            let mut page = c.enum_records(header, RAS_CONNECTION_EX_SIZE, resume).await?;
-            while let Some(chunk) = page.next_chunk().await {
-                chunk?;
+            empty.push(micros(t));
+            let kinds = [(1, false, &mut one), (100, false, &mut raw), (100, true, &mut decoded)];
+            for (entries, decode, times) in kinds {
+                let t = Instant::now();
+                let mut page = c
+                    .enum_records(header, (entries - 1) * RAS_CONNECTION_EX_SIZE + 1, resume)
+                    .await?;
+                if decode {
+                    page.for_each_record(|_| {}).await?;
+                } else {
+                    while let Some(chunk) = page.next_chunk().await {
+                        chunk?;
+                    }
+                }
+                times.push(micros(t));
+                resume = page.resume_handle;
             }
-            one.push(us(t));
-            resume = page.resume_handle;
-
-            let t = Instant::now();
-            let mut page = c.enum_records(header, 99 * RAS_CONNECTION_EX_SIZE, resume).await?;
-            while let Some(chunk) = page.next_chunk().await {
-                chunk?;
-            }
-            raw.push(us(t));
-            resume = page.resume_handle;
-
-            let t = Instant::now();
-            let mut page = c.enum_records(header, 99 * RAS_CONNECTION_EX_SIZE, resume).await?;
-            page.for_each_record(|_| {}).await?;
-            decoded.push(us(t));
-            resume = page.resume_handle;
             if resume == 0 {
                 anyhow::bail!("reached the end of the list; start with more sessions");
             }
