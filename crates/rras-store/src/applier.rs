@@ -116,10 +116,7 @@ impl Applier {
                 Err(RecvTimeoutError::Disconnected) => {
                     // The store is closing: leave redb durable and the log
                     // empty, so the next open has nothing to replay.
-                    if self.broken {
-                        self.recover();
-                    }
-                    if !self.broken && (!self.pending.is_empty() || self.applied > self.shared.progress.lock().durable)
+                    if self.ready() && (!self.pending.is_empty() || self.applied > self.shared.progress.lock().durable)
                     {
                         self.checkpoint();
                     }
@@ -133,9 +130,7 @@ impl Applier {
                 || self.pending_since.is_some_and(|t| t.elapsed() >= APPLY_EVERY)
                 || self.shared.nudged.swap(false, std::sync::atomic::Ordering::SeqCst);
             if due && !self.pending.is_empty() {
-                let batch = std::mem::take(&mut self.pending);
-                self.pending_bytes = 0;
-                self.pending_since = None;
+                let batch = self.take_pending();
                 self.apply(batch, false);
             }
             let segment_full = self.writer.lock().log.active_bytes() >= SEGMENT_TARGET;
@@ -153,17 +148,29 @@ impl Applier {
         self.pending.push(frame);
     }
 
+    /// The frames taken and not applied yet, handed over.
+    fn take_pending(&mut self) -> Vec<Frame> {
+        self.pending_bytes = 0;
+        self.pending_since = None;
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Whether redb can be written: a broken applier first recovers.
+    fn ready(&mut self) -> bool {
+        if self.broken {
+            self.recover();
+        }
+        !self.broken
+    }
+
     /// Applies `batch` (frames already in redb are skipped); a failure
     /// leaves the applier broken, to recover from the log.
     fn apply(&mut self, mut batch: Vec<Frame>, durable: bool) {
         if self.shared.epoch() != self.epoch {
             self.broken = true;
         }
-        if self.broken {
-            self.recover();
-            if self.broken {
-                return;
-            }
+        if !self.ready() {
+            return;
         }
         batch.retain(|f| f.seq > self.applied);
         if batch.is_empty() && !durable {
@@ -184,11 +191,8 @@ impl Applier {
 
     /// Makes redb durable up to the last frame logged so far.
     fn checkpoint(&mut self) {
-        if self.broken {
-            self.recover();
-            if self.broken {
-                return;
-            }
+        if !self.ready() {
+            return;
         }
         let upto = {
             let mut writer = self.writer.lock();
@@ -196,9 +200,7 @@ impl Applier {
             writer.log.last_seq()
         };
         // Every frame up to `upto` was sent before the lock was let go.
-        let mut batch = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
-        self.pending_since = None;
+        let mut batch = self.take_pending();
         while self.received < upto {
             match self.frames.recv() {
                 Ok(frame) => {
@@ -240,7 +242,7 @@ impl Applier {
         let last = frames.last().map_or(durable, |f| f.seq);
         self.shared.apply(&frames, last, true)?;
         self.applied = last;
-        self.shared.advance_after_recovery(last);
+        self.shared.advance(last, true);
         self.last_checkpoint = Instant::now();
         writer.log.checkpointed(last);
         Ok(())

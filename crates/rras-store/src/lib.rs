@@ -658,12 +658,6 @@ impl Shared {
         self.progressed.notify_all();
     }
 
-    /// After a re-open and replay, redb holds everything up to `last`
-    /// durably.
-    pub(crate) fn advance_after_recovery(&self, last: u64) {
-        self.advance(last, true);
-    }
-
     /// Writes `frames` into redb in one transaction that also records
     /// `last` as the last frame applied; `durable` makes it a checkpoint
     /// (fsync, and the allocator state saved for a quick reopen). No
