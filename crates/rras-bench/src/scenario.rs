@@ -88,7 +88,6 @@ pub(crate) fn cpu_secs_in(stat: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// CPU seconds used so far by all of `pids` together.
 /// Waits (at most 15 s) until `pid` has used under 5 % of a core over
 /// 200 ms, so a "quiet" measurement does not include the daemon's store
 /// still applying and checkpointing what a load just logged. Returns how
@@ -107,6 +106,7 @@ pub(crate) fn wait_until_idle(pid: u32) -> Duration {
     start.elapsed()
 }
 
+/// CPU seconds used so far by all of `pids` together.
 pub(crate) fn cpu_secs_of(pids: &[u32]) -> f64 {
     pids.iter().map(|p| cpu_secs(*p)).sum()
 }

@@ -244,14 +244,7 @@ impl DaemonProcess {
 
     /// SIGKILL, then reap.
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(c.id() as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = c.wait();
-            reaper::forget_process(c.id());
-        }
+        stop_child_now(&mut self.child);
     }
 
     /// SIGTERM and wait for a clean exit; returns the exit status.
