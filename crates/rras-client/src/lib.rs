@@ -375,11 +375,13 @@ async fn channel_with(addr: &ServerAddr, tls: &TlsOptions) -> Result<Channel, Cl
     }
 }
 
-/// The admin RPC's HTTP/2 windows, the same on every transport.
+/// The admin RPC's HTTP/2 windows and frame size, the same on every
+/// transport.
 fn with_windows(endpoint: Endpoint) -> Endpoint {
     endpoint
         .initial_stream_window_size(rras_proto::H2_STREAM_WINDOW)
         .initial_connection_window_size(rras_proto::H2_CONNECTION_WINDOW)
+        .max_frame_size(rras_proto::H2_MAX_FRAME)
 }
 
 fn source_chain(e: &dyn std::error::Error) -> String {

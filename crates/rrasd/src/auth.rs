@@ -8,7 +8,9 @@
 //! else gets ERROR_ACCESS_DENIED on every method, before anything is looked
 //! up, so a denied caller learns nothing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rras_core::Win32Error;
 use tonic::Request;
@@ -86,6 +88,7 @@ pub struct Authorizer {
     reader_uids: Vec<u32>,
     tls: TlsConfig,
     tokens: Option<Arc<TokenStore>>,
+    peer_groups: Arc<PeerGroups>,
 }
 
 /// A configured group or user that does not exist.
@@ -141,6 +144,7 @@ impl Authorizer {
             reader_uids: resolve_users("reader_users", &config.reader_users)?,
             tls: config.tls.clone(),
             tokens: config.tls.tokens_file.as_deref().map(|p| Arc::new(TokenStore::new(p))),
+            peer_groups: Arc::default(),
         })
     }
 
@@ -212,25 +216,96 @@ impl Authorizer {
         self.admin_gid
     }
 
-    /// The caller behind peer credentials.
+    /// The caller behind peer credentials. The peer's supplementary groups
+    /// are looked up only when its uid and primary gid do not decide the
+    /// role already: reading them costs more than the rest of a page's work
+    /// (a profile of paging under load put `/proc/PID/status` at 60 % of
+    /// the call's CPU, for root callers whose role never depended on it).
     pub fn caller(&self, uid: u32, gid: u32, pid: Option<i32>) -> Caller {
-        let groups = pid.map(supplementary_groups).unwrap_or_default();
-        let in_group = |g: Option<u32>| g.is_some_and(|g| g == gid || groups.contains(&g));
-        let role = if uid == 0 || uid == self.daemon_uid || self.admin_uids.contains(&uid) || in_group(self.admin_gid) {
-            Some(Role::Admin)
-        } else if self.reader_uids.contains(&uid) || in_group(self.reader_gid) {
-            Some(Role::Reader)
-        } else {
-            None
-        };
+        let groups = || pid.map(|pid| self.peer_groups.of(pid, uid, gid)).unwrap_or_default();
         Caller {
             principal: Principal::Unix {
                 uid,
                 gid,
                 pid: pid.unwrap_or(0),
             },
-            role,
+            role: self.role_of(uid, gid, groups),
         }
+    }
+
+    /// Admin beats reader, whichever way each is granted (by uid, primary
+    /// gid or supplementary group); `groups` is called at most once, and
+    /// only when a configured group is not the primary gid.
+    fn role_of(&self, uid: u32, gid: u32, groups: impl FnOnce() -> Arc<[u32]>) -> Option<Role> {
+        if uid == 0 || uid == self.daemon_uid || self.admin_uids.contains(&uid) || self.admin_gid == Some(gid) {
+            return Some(Role::Admin);
+        }
+        let reader_by_id = self.reader_uids.contains(&uid) || self.reader_gid == Some(gid);
+        let unsettled = |g: Option<u32>| g.is_some_and(|g| g != gid);
+        let needs_groups = unsettled(self.admin_gid) || (!reader_by_id && unsettled(self.reader_gid));
+        let groups = if needs_groups { groups() } else { Arc::from([]) };
+        let member = |g: Option<u32>| g.is_some_and(|g| groups.contains(&g));
+        if member(self.admin_gid) {
+            Some(Role::Admin)
+        } else if reader_by_id || member(self.reader_gid) {
+            Some(Role::Reader)
+        } else {
+            None
+        }
+    }
+}
+
+/// Supplementary groups of recent peers, kept for [`PeerGroups::FRESH`].
+///
+/// A client makes many calls a second on one connection (a paging tool,
+/// libmprapi's enumeration); reading `/proc/PID/status` for each would
+/// cost more than answering it. The key is the whole SO_PEERCRED triple,
+/// so a recycled pid with another uid or gid is a new entry; a process
+/// that changes its groups in place (which needs CAP_SETGID) is seen with
+/// its new groups at most a second later.
+#[derive(Debug, Default)]
+struct PeerGroups {
+    recent: parking_lot::Mutex<HashMap<PeerCredentials, GroupsRead>>,
+}
+
+#[derive(Debug)]
+struct GroupsRead {
+    at: Instant,
+    groups: Arc<[u32]>,
+}
+
+/// SO_PEERCRED's (pid, uid, gid).
+type PeerCredentials = (i32, u32, u32);
+
+impl PeerGroups {
+    const FRESH: Duration = Duration::from_secs(1);
+    /// Bounds the map when many short-lived clients connect.
+    const MAX_PEERS: usize = 256;
+
+    fn of(&self, pid: i32, uid: u32, gid: u32) -> Arc<[u32]> {
+        let key = (pid, uid, gid);
+        let now = Instant::now();
+        if let Some(read) = self.recent.lock().get(&key) {
+            if now.duration_since(read.at) < Self::FRESH {
+                return read.groups.clone();
+            }
+        }
+        let groups: Arc<[u32]> = supplementary_groups(pid).into();
+        let mut recent = self.recent.lock();
+        if recent.len() >= Self::MAX_PEERS {
+            recent.retain(|_, read| now.duration_since(read.at) < Self::FRESH);
+            if recent.len() >= Self::MAX_PEERS {
+                recent.clear();
+            }
+        }
+        recent.insert(
+            key,
+            GroupsRead {
+                at: now,
+                groups: groups.clone(),
+            },
+        );
+        groups
     }
 }
 
@@ -261,6 +336,7 @@ mod tests {
             reader_uids: vec![1600],
             tls: TlsConfig::default(),
             tokens: None,
+            peer_groups: Arc::default(),
         };
         assert_eq!(auth.caller(1500, 1, None).role, Some(Role::Admin));
         assert_eq!(auth.caller(1600, 1, None).role, Some(Role::Reader));
@@ -276,6 +352,66 @@ mod tests {
             auth.caller(1000, 1000, None).require(Role::Reader),
             Err(Win32Error::AccessDenied)
         );
+    }
+
+    #[test]
+    fn supplementary_groups_are_read_only_when_they_decide() {
+        let auth = |admin_gid, reader_gid| Authorizer {
+            daemon_uid: 4242,
+            admin_gid,
+            reader_gid,
+            admin_uids: vec![1500],
+            reader_uids: vec![1600],
+            tls: TlsConfig::default(),
+            tokens: None,
+            peer_groups: Arc::default(),
+        };
+        let both = auth(Some(500), Some(600));
+        let role = |a: &Authorizer, uid, gid, groups: &[u32]| {
+            let reads = std::cell::Cell::new(0);
+            let role = a.role_of(uid, gid, || {
+                reads.set(reads.get() + 1);
+                Arc::from(groups)
+            });
+            (role, reads.get())
+        };
+        // Decided by uid or primary gid: nothing read.
+        assert_eq!(role(&both, 0, 0, &[]), (Some(Role::Admin), 0));
+        assert_eq!(role(&both, 4242, 7, &[]), (Some(Role::Admin), 0));
+        assert_eq!(role(&both, 1500, 7, &[]), (Some(Role::Admin), 0));
+        assert_eq!(role(&both, 1000, 500, &[]), (Some(Role::Admin), 0));
+        // Supplementary membership, read once.
+        assert_eq!(role(&both, 1000, 1000, &[9, 500]), (Some(Role::Admin), 1));
+        assert_eq!(role(&both, 1000, 1000, &[600]), (Some(Role::Reader), 1));
+        assert_eq!(role(&both, 1000, 1000, &[9]), (None, 1));
+        // A reader by uid or primary gid is still an admin through the admin group.
+        assert_eq!(role(&both, 1600, 7, &[500]), (Some(Role::Admin), 1));
+        assert_eq!(role(&both, 1000, 600, &[500]), (Some(Role::Admin), 1));
+        assert_eq!(role(&both, 1600, 7, &[]), (Some(Role::Reader), 1));
+        // No admin group configured: a reader by id needs no lookup.
+        let readers_only = auth(None, Some(600));
+        assert_eq!(role(&readers_only, 1600, 7, &[]), (Some(Role::Reader), 0));
+        assert_eq!(role(&readers_only, 1000, 600, &[]), (Some(Role::Reader), 0));
+        assert_eq!(role(&readers_only, 1000, 7, &[600]), (Some(Role::Reader), 1));
+        // No groups configured at all: never read.
+        assert_eq!(role(&auth(None, None), 1000, 7, &[500]), (None, 0));
+    }
+
+    #[test]
+    fn peer_groups_are_cached_per_credentials() {
+        let cache = PeerGroups::default();
+        let pid = std::process::id() as i32;
+        let first = cache.of(pid, 1, 2);
+        assert_eq!(&*first, &supplementary_groups(pid)[..]);
+        assert!(Arc::ptr_eq(&first, &cache.of(pid, 1, 2)), "read again within FRESH");
+        assert!(
+            !Arc::ptr_eq(&first, &cache.of(pid, 1, 3)),
+            "another gid is another peer"
+        );
+        for fake_pid in 0..(PeerGroups::MAX_PEERS as i32 * 2) {
+            cache.of(-1 - fake_pid, 1, 2);
+        }
+        assert!(cache.recent.lock().len() <= PeerGroups::MAX_PEERS);
     }
 
     #[test]

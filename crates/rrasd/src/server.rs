@@ -148,11 +148,8 @@ fn rpc_builder(config: &Config) -> tonic::transport::Server {
         // WINDOW_UPDATE round trips; large windows let it flow.
         .initial_stream_window_size(Some(rras_proto::H2_STREAM_WINDOW))
         .initial_connection_window_size(Some(rras_proto::H2_CONNECTION_WINDOW))
-        .max_frame_size(Some(H2_MAX_FRAME))
+        .max_frame_size(Some(rras_proto::H2_MAX_FRAME))
 }
-
-/// The largest HTTP/2 frame the server accepts (the protocol's maximum).
-const H2_MAX_FRAME: u32 = (1 << 24) - 1;
 
 fn admin_service(service: AdminService) -> RrasAdminServer<AdminService> {
     RrasAdminServer::new(service)
