@@ -4,11 +4,20 @@
 //!
 //! Aimed at rrasd or at FreeRADIUS alike (same packets, same window), so
 //! "durable acks per second" compares like with like.
+//!
+//! A request's latency ends when its answer reaches the generator's socket
+//! (the kernel's receive timestamp, SO_TIMESTAMPNS), not when the
+//! generator gets round to reading it: the generator shares two cores with
+//! the server, and 32 socket tasks on two threads leave answers waiting in
+//! their sockets for as long as the other tasks run. A NAS on its own
+//! machine reads its answer at once. What the generator itself saw is kept
+//! beside it ([`LoadResult::seen_latencies_us`]).
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rrasd::sources::radius::attributes::*;
 use rrasd::sources::radius::packet::{response_authenticator_ok, Packet, ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE};
@@ -72,8 +81,12 @@ pub(crate) struct LoadResult {
     pub(crate) acked: u64,
     pub(crate) retransmissions: u64,
     pub(crate) elapsed: Duration,
-    /// Microseconds from first send to response, sorted.
+    /// Microseconds from first send to the response's arrival in the
+    /// socket (kernel timestamp), sorted.
     pub(crate) latencies_us: Vec<u32>,
+    /// Microseconds from first send to the generator reading the response,
+    /// sorted: the above plus the generator's own queueing.
+    pub(crate) seen_latencies_us: Vec<u32>,
     pub(crate) timed_out: bool,
 }
 
@@ -87,11 +100,17 @@ impl LoadResult {
         percentile(&self.latencies_us, p) as f64 / 1000.0
     }
 
+    /// The p-th percentile of the latency the generator saw, in milliseconds.
+    pub(crate) fn seen_latency_ms(&self, p: f64) -> f64 {
+        percentile(&self.seen_latencies_us, p) as f64 / 1000.0
+    }
+
     fn merge(&mut self, other: LoadResult) {
         self.sent += other.sent;
         self.acked += other.acked;
         self.retransmissions += other.retransmissions;
         self.latencies_us.extend(other.latencies_us);
+        self.seen_latencies_us.extend(other.seen_latencies_us);
         self.timed_out |= other.timed_out;
     }
 }
@@ -149,7 +168,29 @@ pub(crate) fn session_packet(i: u64, status: u32, identifier: u8, seq: u64) -> P
 struct InFlight {
     bytes: Vec<u8>,
     first_sent: Instant,
+    /// The same moment on the clock the kernel stamps received datagrams with.
+    first_sent_wall: SystemTime,
     last_sent: Instant,
+}
+
+/// Receives one datagram with the kernel's receive timestamp (None if the
+/// kernel gave none).
+fn recv_stamped(socket: &UdpSocket, buf: &mut [u8]) -> std::io::Result<(usize, Option<SystemTime>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT)
+        .map_err(std::io::Error::from)?;
+    let stamp = msg.cmsgs().ok().and_then(|mut cmsgs| {
+        cmsgs.find_map(|c| match c {
+            ControlMessageOwned::ScmTimestampns(ts) => {
+                let since_epoch = Duration::new(u64::try_from(ts.tv_sec()).ok()?, u32::try_from(ts.tv_nsec()).ok()?);
+                SystemTime::UNIX_EPOCH.checked_add(since_epoch)
+            }
+            _ => None,
+        })
+    });
+    Ok((msg.bytes, stamp))
 }
 
 /// Runs the load; every socket works through its share of the sessions.
@@ -168,12 +209,14 @@ pub(crate) async fn run(spec: &LoadSpec) -> anyhow::Result<LoadResult> {
     }
     total.elapsed = started.elapsed();
     total.latencies_us.sort_unstable();
+    total.seen_latencies_us.sort_unstable();
     Ok(total)
 }
 
 async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Result<LoadResult> {
     let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     socket.connect(spec.target).await?;
+    nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::ReceiveTimestampns, &true)?;
     let mut result = LoadResult::default();
     // This socket's sessions: first + k, first + k + sockets, ...
     let mine: Vec<u64> = (0..spec.count)
@@ -233,6 +276,7 @@ async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Re
                 InFlight {
                     bytes,
                     first_sent: now,
+                    first_sent_wall: SystemTime::now(),
                     last_sent: now,
                 },
             );
@@ -249,8 +293,9 @@ async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Re
             tokio::time::sleep(Duration::from_micros(200)).await;
             continue;
         }
-        match tokio::time::timeout(Duration::from_millis(20), socket.recv(&mut buf)).await {
-            Ok(Ok(n)) => {
+        let received = socket.async_io(tokio::io::Interest::READABLE, || recv_stamped(&socket, &mut buf));
+        match tokio::time::timeout(Duration::from_millis(20), received).await {
+            Ok(Ok((n, stamp))) => {
                 let Some(reply) = buf.get(..n) else { continue };
                 // Only the answer to this very request counts: a late answer
                 // to an earlier request that used the same identifier has a
@@ -265,8 +310,16 @@ async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Re
                 if matches {
                     if let Some(f) = in_flight.remove(&reply[1]) {
                         result.acked += 1;
-                        let us = f.first_sent.elapsed().as_micros();
-                        result.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+                        let seen = f.first_sent.elapsed();
+                        // A clock step between send and receive makes the
+                        // stamp meaningless: then what the generator saw.
+                        let arrived = stamp
+                            .and_then(|at| at.duration_since(f.first_sent_wall).ok())
+                            .filter(|d| *d <= seen)
+                            .unwrap_or(seen);
+                        let us = |d: Duration| u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
+                        result.latencies_us.push(us(arrived));
+                        result.seen_latencies_us.push(us(seen));
                         free_ids.push(reply[1]);
                     }
                 }

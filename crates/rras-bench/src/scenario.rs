@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::bareresponder::BareResponder;
 use crate::peer::Peer;
-use crate::radload::{self, percentile, LoadSpec, Mix};
+use crate::radload::{self, percentile, LoadResult, LoadSpec, Mix};
 use crate::{cprog, Args, Scenario};
 
 pub(crate) const SECRET: &str = "bench-secret";
@@ -360,6 +360,7 @@ fn run_size(
     report.set(
         "ingest",
         json!({"acks_per_sec": load.acks_per_sec(), "p50_ms": load.latency_ms(50.0), "p99_ms": load.latency_ms(99.0),
+               "seen_p50_ms": load.seen_latency_ms(50.0), "seen_p99_ms": load.seen_latency_ms(99.0),
                "max_ms": load.latency_ms(100.0), "retransmissions": load.retransmissions,
                "sockets": args.sockets, "window": args.window,
                "generator_cpu_us_per_request": generator_us, "rrasd_cpu_us_per_request": rrasd_us}),
@@ -396,6 +397,12 @@ fn run_size(
             format!("{} / {}", ms(load.latency_ms(50.0)), ms(load.latency_ms(99.0))),
             pi.map(|l| format!("{} / {}", ms(l.latency_ms(50.0)), ms(l.latency_ms(99.0)))),
         );
+        let seen = |l: &LoadResult| format!("{} / {}", ms(l.seen_latency_ms(50.0)), ms(l.seen_latency_ms(99.0)));
+        report.row(
+            "ack latency as the generator read it, p50 / p99",
+            seen(&load),
+            pi.map(seen),
+        );
         report.row(
             "ack latency max, retransmissions",
             format!("{}, {}", ms(load.latency_ms(100.0)), load.retransmissions),
@@ -410,6 +417,7 @@ fn run_size(
             report.set(
                 "peer_ingest",
                 json!({"acks_per_sec": l.acks_per_sec(), "p50_ms": l.latency_ms(50.0), "p99_ms": l.latency_ms(99.0),
+                       "seen_p50_ms": l.seen_latency_ms(50.0), "seen_p99_ms": l.seen_latency_ms(99.0),
                        "max_ms": l.latency_ms(100.0), "retransmissions": l.retransmissions, "sent": l.sent}),
             );
         }
