@@ -19,6 +19,7 @@ pub mod attributes;
 pub mod config;
 mod disconnect;
 pub mod packet;
+mod reply;
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -33,7 +34,7 @@ use super::supervise::supervise;
 use super::SourceId;
 use rras_core::{ConnectionHandle, EngineKind};
 use tokio::net::UdpSocket;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use self::accounting::{interpret, AccountingEvent};
@@ -128,6 +129,7 @@ struct Shared {
     /// and written for every request, and SipHash over a 50-byte key showed
     /// in the ingest profile.
     answers: Mutex<hashbrown::HashMap<RequestId, (Answer, Instant)>>,
+    sender: reply::AnswerSender,
     last_seen: Mutex<LastSeen>,
     last_logged: Mutex<HashMap<IpAddr, Instant>>,
 }
@@ -167,6 +169,7 @@ pub async fn start(
         metrics,
         socket,
         answers: Mutex::new(hashbrown::HashMap::new()),
+        sender: reply::AnswerSender::default(),
         last_seen: Mutex::new(LastSeen::new()),
         last_logged: Mutex::new(HashMap::new()),
     });
@@ -321,12 +324,7 @@ async fn receive_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
         if !batch.is_empty() {
             let shared = shared.clone();
-            tokio::spawn(async move {
-                for (job, staged, slot) in batch {
-                    answer_when_durable(&shared, job, staged).await;
-                    drop(slot);
-                }
-            });
+            tokio::spawn(async move { answer_when_durable(&shared, batch).await });
         }
     }
 }
@@ -402,42 +400,61 @@ struct StagedRequest {
     interval: Duration,
 }
 
-async fn answer_when_durable(shared: &Shared, job: Job, request: StagedRequest) {
-    let results = match request.staged.durable().await {
-        Ok(results) => results,
-        Err(e) => {
-            tracing::error!(peer = %job.request.peer, "accounting not recorded, not acknowledged: {e}");
-            shared.health.degraded(format!("accounting not recorded: {e}"));
-            shared.answers.lock().remove(&job.request);
-            return;
+/// Answers a batch once its changes are durable (a request whose commit
+/// failed gets no answer: its NAS retransmits), then sends the answers
+/// together ([`reply::AnswerSender`]).
+async fn answer_when_durable(shared: &Shared, batch: Vec<(Job, StagedRequest, OwnedSemaphorePermit)>) {
+    let mut durable = Vec::with_capacity(batch.len());
+    for (job, request, slot) in batch {
+        match request.staged.durable().await {
+            Ok(results) => durable.push((job, request.heard, request.interval, results)),
+            Err(e) => {
+                tracing::error!(peer = %job.request.peer, "accounting not recorded, not acknowledged: {e}");
+                shared.health.degraded(format!("accounting not recorded: {e}"));
+                shared.answers.lock().remove(&job.request);
+            }
         }
-    };
+        drop(slot);
+    }
+    // Each shared map is locked once per batch, not once per answer.
     {
         let mut seen = shared.last_seen.lock();
-        for handle in results.into_iter().flatten() {
-            if request.heard {
-                seen.touch(handle, request.interval);
-            } else {
-                seen.by_handle.remove(&handle);
+        for (_, heard, interval, results) in &durable {
+            for handle in results.iter().flatten() {
+                if *heard {
+                    seen.touch(*handle, *interval);
+                } else {
+                    seen.by_handle.remove(handle);
+                }
             }
         }
     }
-    let response = Packet {
-        code: ACCOUNTING_RESPONSE,
-        identifier: job.packet.identifier,
-        authenticator: [0; 16],
-        attributes: Vec::new(),
+    let answers: Vec<(RequestId, Arc<Vec<u8>>)> = durable
+        .into_iter()
+        .map(|(job, ..)| {
+            let response = Packet {
+                code: ACCOUNTING_RESPONSE,
+                identifier: job.packet.identifier,
+                authenticator: [0; 16],
+                attributes: Vec::new(),
+            }
+            .encode_response(&job.packet.authenticator, &job.secret);
+            (job.request, Arc::new(response))
+        })
+        .collect();
+    let now = Instant::now();
+    {
+        let mut cache = shared.answers.lock();
+        for (request, response) in &answers {
+            cache.insert(request.clone(), (Answer::Done(response.clone()), now));
+            shared.metrics.radius_accepted();
+        }
     }
-    .encode_response(&job.packet.authenticator, &job.secret);
-    let response = Arc::new(response);
-    shared
-        .answers
-        .lock()
-        .insert(job.request.clone(), (Answer::Done(response.clone()), Instant::now()));
-    shared.metrics.radius_accepted();
-    if let Err(e) = shared.socket.send_to(&response, job.request.peer).await {
-        tracing::warn!(peer = %job.request.peer, "cannot send Accounting-Response: {e}");
-    }
+    let outgoing: Vec<(SocketAddr, Arc<Vec<u8>>)> = answers
+        .into_iter()
+        .map(|(request, response)| (request.peer, response))
+        .collect();
+    shared.sender.send(&shared.socket, &outgoing).await;
 }
 
 /// Applies one request to the table; None when it must not be answered.
