@@ -182,4 +182,26 @@ mod tests {
         let n = other.recv(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], &[7; 33][..]);
     }
+
+    /// Once the kernel has refused segmentation, a run goes one datagram
+    /// per answer, in order.
+    #[tokio::test]
+    async fn without_segmentation_every_answer_goes_alone() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let nas = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to_nas = nas.local_addr().unwrap();
+        let answers: Vec<_> = (0..10u8).map(|i| (to_nas, Arc::new(vec![i; 20]))).collect();
+        let sender = AnswerSender {
+            segmentation: AtomicBool::new(false),
+        };
+        sender.send(&server, &answers).await;
+        let mut buf = [0u8; 64];
+        for i in 0..10u8 {
+            let n = tokio::time::timeout(std::time::Duration::from_secs(5), nas.recv(&mut buf))
+                .await
+                .expect("an answer went missing")
+                .unwrap();
+            assert_eq!(&buf[..n], &[i; 20][..]);
+        }
+    }
 }
