@@ -22,7 +22,7 @@ use rras_core::record::{decode_into, empty_connection, RecordFrames};
 use serde::ser::{SerializeSeq, Serializer};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::output::ConnectionJson;
+use crate::output::{write_json_line, ConnectionJson};
 
 /// Threads that decode and format chunks.
 const FORMATTERS: usize = 2;
@@ -176,12 +176,12 @@ fn format_chunk(
         if !filter.matches(scratch) {
             continue;
         }
-        let json = ConnectionJson::new(scratch, now);
         if lines {
-            serde_json::to_writer(&mut text, &json).map_err(|e| e.to_string())?;
-            text.push(b'\n');
+            write_json_line(&mut text, scratch, now).map_err(|e| e.to_string())?;
         } else {
-            elements.serialize_element(&json).map_err(|e| e.to_string())?;
+            elements
+                .serialize_element(&ConnectionJson::new(scratch, now))
+                .map_err(|e| e.to_string())?;
         }
     }
     SerializeSeq::end(elements).map_err(|e| e.to_string())?;

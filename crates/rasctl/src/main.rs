@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use rras_client::{AdminClient, ClientError, ServerAddr, TlsOptions, WatchFilter};
 use rras_core::{Connection, EngineKind};
 
-use crate::output::{connection_details, connections_table, history_table, ConnectionJson, EndedJson};
+use crate::output::{connection_details, connections_table, history_table, write_json_line, ConnectionJson, EndedJson};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -472,13 +472,6 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
         | Command::Completions { .. }
         | Command::Man => Ok(()),
     }
-}
-
-/// One connection as one compact JSON line (`--jsonl`).
-fn write_json_line(out: &mut impl std::io::Write, c: &Connection, now: SystemTime) -> anyhow::Result<()> {
-    serde_json::to_writer(&mut *out, &ConnectionJson::new(c, now))?;
-    out.write_all(b"\n")?;
-    Ok(())
 }
 
 /// Pages through everything, with a progress line on a terminal.

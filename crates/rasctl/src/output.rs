@@ -106,6 +106,12 @@ fn as_sorted_map<S: serde::Serializer>(attrs: &&[(String, String)], s: S) -> Res
     map.end()
 }
 
+/// One connection as one compact JSON line (`--jsonl`).
+pub(crate) fn write_json_line(out: &mut impl std::io::Write, c: &Connection, now: SystemTime) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, &ConnectionJson::new(c, now))?;
+    out.write_all(b"\n")
+}
+
 impl<'a> ConnectionJson<'a> {
     /// The JSON view of `c` as of `now`.
     pub(crate) fn new(c: &'a Connection, now: SystemTime) -> Self {
