@@ -326,18 +326,23 @@ fn supplementary_groups(pid: i32) -> Vec<u32> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn roles_from_credentials() {
-        let auth = Authorizer {
+    /// Daemon uid 4242, admin uid 1500, reader uid 1600, and these groups.
+    fn authorizer(admin_gid: Option<u32>, reader_gid: Option<u32>) -> Authorizer {
+        Authorizer {
             daemon_uid: 4242,
-            admin_gid: Some(500),
-            reader_gid: Some(600),
+            admin_gid,
+            reader_gid,
             admin_uids: vec![1500],
             reader_uids: vec![1600],
             tls: TlsConfig::default(),
             tokens: None,
             peer_groups: Arc::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn roles_from_credentials() {
+        let auth = authorizer(Some(500), Some(600));
         assert_eq!(auth.caller(1500, 1, None).role, Some(Role::Admin));
         assert_eq!(auth.caller(1600, 1, None).role, Some(Role::Reader));
         assert_eq!(auth.caller(0, 0, None).role, Some(Role::Admin));
@@ -356,17 +361,7 @@ mod tests {
 
     #[test]
     fn supplementary_groups_are_read_only_when_they_decide() {
-        let auth = |admin_gid, reader_gid| Authorizer {
-            daemon_uid: 4242,
-            admin_gid,
-            reader_gid,
-            admin_uids: vec![1500],
-            reader_uids: vec![1600],
-            tls: TlsConfig::default(),
-            tokens: None,
-            peer_groups: Arc::default(),
-        };
-        let both = auth(Some(500), Some(600));
+        let both = authorizer(Some(500), Some(600));
         let role = |a: &Authorizer, uid, gid, groups: &[u32]| {
             let reads = std::cell::Cell::new(0);
             let role = a.role_of(uid, gid, || {
@@ -389,12 +384,12 @@ mod tests {
         assert_eq!(role(&both, 1000, 600, &[500]), (Some(Role::Admin), 1));
         assert_eq!(role(&both, 1600, 7, &[]), (Some(Role::Reader), 1));
         // No admin group configured: a reader by id needs no lookup.
-        let readers_only = auth(None, Some(600));
+        let readers_only = authorizer(None, Some(600));
         assert_eq!(role(&readers_only, 1600, 7, &[]), (Some(Role::Reader), 0));
         assert_eq!(role(&readers_only, 1000, 600, &[]), (Some(Role::Reader), 0));
         assert_eq!(role(&readers_only, 1000, 7, &[600]), (Some(Role::Reader), 1));
         // No groups configured at all: never read.
-        assert_eq!(role(&auth(None, None), 1000, 7, &[500]), (None, 0));
+        assert_eq!(role(&authorizer(None, None), 1000, 7, &[500]), (None, 0));
     }
 
     #[test]

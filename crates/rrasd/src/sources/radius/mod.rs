@@ -443,17 +443,15 @@ async fn answer_when_durable(shared: &Shared, batch: Vec<(Job, StagedRequest, Ow
         })
         .collect();
     let now = Instant::now();
+    let mut outgoing: Vec<(SocketAddr, Arc<Vec<u8>>)> = Vec::with_capacity(answers.len());
     {
         let mut cache = shared.answers.lock();
-        for (request, response) in &answers {
-            cache.insert(request.clone(), (Answer::Done(response.clone()), now));
+        for (request, response) in answers {
+            outgoing.push((request.peer, response.clone()));
+            cache.insert(request, (Answer::Done(response), now));
             shared.metrics.radius_accepted();
         }
     }
-    let outgoing: Vec<(SocketAddr, Arc<Vec<u8>>)> = answers
-        .into_iter()
-        .map(|(request, response)| (request.peer, response))
-        .collect();
     shared.sender.send(&shared.socket, &outgoing).await;
 }
 
