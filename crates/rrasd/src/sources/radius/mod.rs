@@ -19,6 +19,7 @@ pub mod attributes;
 pub mod config;
 mod disconnect;
 pub mod packet;
+mod receive;
 mod reply;
 
 use std::collections::HashMap;
@@ -40,6 +41,7 @@ use tokio::task::JoinHandle;
 use self::accounting::{interpret, AccountingEvent};
 pub use self::config::{RadiusClient, RadiusConfig};
 use self::packet::{request_authenticator_ok, Packet, ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, MAX_LEN};
+use self::receive::DatagramBatch;
 use crate::manager::{ConnectionManager, ReportEvent, Staged};
 use crate::metrics::Metrics;
 use crate::server::DaemonError;
@@ -279,8 +281,7 @@ impl Shared {
 }
 
 async fn receive_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    // One byte more than the largest legal packet tells "too big" apart.
-    let mut buf = vec![0u8; 65_536];
+    let mut datagrams = DatagramBatch::default();
     let pending = Arc::new(Semaphore::new(MAX_PENDING));
     loop {
         let readable = tokio::select! {
@@ -292,33 +293,39 @@ async fn receive_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
-        // Drain what the kernel holds (up to a batch): every request is
-        // checked and applied to the table here, in arrival order, so a
-        // session's Start is always applied before its Stop; their answers
-        // wait together for the fsync in one task.
+        // Drain what the kernel holds (up to a batch, plus what the last
+        // system call brought): every request is checked and applied to
+        // the table here, in arrival order, so a session's Start is always
+        // applied before its Stop; their answers wait together for the
+        // fsync in one task.
         let mut batch = Vec::new();
         while batch.len() < BATCH {
-            let (n, peer) = match shared.socket.try_recv_from(&mut buf) {
-                Ok(x) => x,
+            let received = match datagrams.receive(&shared.socket) {
+                Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     tracing::warn!("RADIUS receive failed: {e}");
                     break;
                 }
             };
-            let Some(job) = shared.accept(&buf[..n], peer).await else {
-                continue;
-            };
-            let Ok(slot) = pending.clone().try_acquire_owned() else {
-                // Back-pressure: the NAS will retransmit; forget it was seen.
-                shared.answers.lock().remove(&job.request);
-                shared.metrics.radius_dropped("overload");
-                continue;
-            };
-            match stage_request(&shared, &job) {
-                Some(staged) => batch.push((job, staged, slot)),
-                None => {
+            for i in 0..received {
+                let Some((datagram, sent_len, peer)) = datagrams.get(i) else {
+                    continue;
+                };
+                let Some(job) = shared.accept(datagram, sent_len, peer).await else {
+                    continue;
+                };
+                let Ok(slot) = pending.clone().try_acquire_owned() else {
+                    // Back-pressure: the NAS will retransmit; forget it was seen.
                     shared.answers.lock().remove(&job.request);
+                    shared.metrics.radius_dropped("overload");
+                    continue;
+                };
+                match stage_request(&shared, &job) {
+                    Some(staged) => batch.push((job, staged, slot)),
+                    None => {
+                        shared.answers.lock().remove(&job.request);
+                    }
                 }
             }
         }
@@ -333,7 +340,9 @@ impl Shared {
     /// Checks one datagram: a known client, well-formed, an Accounting-Request
     /// with the right authenticator, not a retransmission (which is answered
     /// from the cache, or dropped while its first copy is in flight).
-    async fn accept(&self, datagram: &[u8], peer: SocketAddr) -> Option<Job> {
+    /// `sent_len` is the datagram's length as sent; `datagram` may have
+    /// been cut short of an oversized one.
+    async fn accept(&self, datagram: &[u8], sent_len: usize, peer: SocketAddr) -> Option<Job> {
         let Some(secret) = self.config.secret_for(peer.ip()).map(Arc::<[u8]>::from) else {
             self.drop_packet(
                 peer,
@@ -342,8 +351,8 @@ impl Shared {
             );
             return None;
         };
-        if datagram.len() > MAX_LEN {
-            self.drop_packet(peer, "oversize", &format!("{}-byte datagram", datagram.len()));
+        if sent_len > MAX_LEN || datagram.len() > MAX_LEN {
+            self.drop_packet(peer, "oversize", &format!("{sent_len}-byte datagram"));
             return None;
         }
         let packet = match Packet::decode(datagram) {
@@ -385,7 +394,8 @@ impl Shared {
     }
 }
 
-/// Requests checked and staged in one pass over the socket, at most.
+/// Requests checked and staged in one pass over the socket, at most (the
+/// last `recvmmsg` of a pass may bring up to [`receive::SLOTS`] more).
 const BATCH: usize = 512;
 
 /// Requests of one source staged but not yet durable, at most: each holds
