@@ -13,7 +13,7 @@ use rras_proto::pb;
 use rrasd::manager::ReportEvent;
 use rrasd::sources::radius::accounting::{interpret, AccountingEvent};
 use rrasd::sources::radius::attributes::*;
-use rrasd::sources::radius::packet::{request_authenticator_ok, Packet, ACCOUNTING_REQUEST};
+use rrasd::sources::radius::packet::{request_authenticator_ok, Packet, PacketView, ACCOUNTING_REQUEST};
 use rrasd::sources::{ocserv, openvpn, strongswan, wireguard, SourceId};
 
 /// One fuzz target.
@@ -289,7 +289,8 @@ fn radius_seeds() -> Vec<Vec<u8>> {
 
 fn radius_feed(input: &[u8]) -> bool {
     let _ = request_authenticator_ok(input, SECRET);
-    let Ok(packet) = Packet::decode(input) else {
+    // The decoder the daemon's receive path uses.
+    let Ok(packet) = PacketView::decode(input) else {
         return false;
     };
     let id = SourceId::default_of(EngineKind::Radius);

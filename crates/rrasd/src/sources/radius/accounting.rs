@@ -11,7 +11,7 @@ use rras_core::model::{auth, connection_flags, device_type};
 use rras_core::{ConnectionInfo, Guid, Projection, QuarantineState};
 
 use super::attributes::*;
-use super::packet::Packet;
+use super::packet::Attributes;
 use crate::sources::SourceId;
 
 /// What an Accounting-Request asks for.
@@ -143,7 +143,7 @@ fn unix(secs: u32) -> Option<SystemTime> {
 
 /// The NAS identity: "Identifier@address" or just the address, where the
 /// address is NAS-IP-Address, NAS-IPv6-Address or the datagram's source.
-pub fn nas_identity(p: &Packet, source: IpAddr) -> String {
+pub fn nas_identity(p: &impl Attributes, source: IpAddr) -> String {
     let addr = p
         .attr(NAS_IP_ADDRESS)
         .and_then(ipv4_of)
@@ -186,7 +186,12 @@ fn correlation_guid(v: &[u8]) -> Option<Guid> {
 }
 
 /// Interprets an authenticated Accounting-Request from `source` at `now`.
-pub fn interpret(id: &SourceId, p: &Packet, source: IpAddr, now: SystemTime) -> Result<Accounting, AccountingError> {
+pub fn interpret(
+    id: &SourceId,
+    p: &impl Attributes,
+    source: IpAddr,
+    now: SystemTime,
+) -> Result<Accounting, AccountingError> {
     let status = p
         .attr(ACCT_STATUS_TYPE)
         .and_then(u32_of)
@@ -240,7 +245,12 @@ fn device_type_of(tunnel_type: Option<u32>, nas_port_type: Option<u32>) -> u32 {
     }
 }
 
-fn session_info(id: &SourceId, p: &Packet, nas: String, now: SystemTime) -> Result<ConnectionInfo, AccountingError> {
+fn session_info(
+    id: &SourceId,
+    p: &impl Attributes,
+    nas: String,
+    now: SystemTime,
+) -> Result<ConnectionInfo, AccountingError> {
     let session_id = p.attr(ACCT_SESSION_ID).map(text).ok_or(AccountingError::NoSessionId)?;
     let key = id.key(nas, session_id);
     // When the event happened at the NAS: Event-Timestamp, else now minus
@@ -269,9 +279,8 @@ fn session_info(id: &SourceId, p: &Packet, nas: String, now: SystemTime) -> Resu
     let (mut in_octets, mut out_octets, mut in_giga, mut out_giga) = (0u64, 0u64, 0u64, 0u64);
     let mut auth_seen = AuthSeen::default();
 
-    for (t, v) in &p.attributes {
-        let v = v.as_slice();
-        match *t {
+    for (t, v) in p.each() {
+        match t {
             USER_NAME => info.set_account(&text(v)),
             NAS_PORT => nas_port = u32_of(v),
             NAS_PORT_ID => info.interface_name = text(v),
@@ -457,6 +466,7 @@ fn vendor_specific(info: &mut ConnectionInfo, auth_seen: &mut AuthSeen, v: &[u8]
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::radius::packet::Packet;
 
     fn rid() -> SourceId {
         SourceId::default_of(rras_core::EngineKind::Radius)

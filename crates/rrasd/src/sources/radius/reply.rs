@@ -16,7 +16,6 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, SockaddrStorage};
 use tokio::io::Interest;
@@ -47,12 +46,12 @@ impl AnswerSender {
     /// Sends every answer once; the answers to one peer keep their order.
     /// A failed send is logged and the NAS retransmits (its answer is in the
     /// retransmission cache by now).
-    pub(super) async fn send(&self, socket: &UdpSocket, answers: &[(SocketAddr, Arc<Vec<u8>>)]) {
+    pub(super) async fn send<B: AsRef<[u8]>>(&self, socket: &UdpSocket, answers: &[(SocketAddr, B)]) {
         for run in runs(answers) {
             let (peer, first) = &answers[run[0]];
             if run.len() > 1 && self.segmentation.load(Ordering::Relaxed) {
-                let size = u16::try_from(first.len()).unwrap_or(u16::MAX);
-                let parts: Vec<IoSlice<'_>> = run.iter().map(|&i| IoSlice::new(&answers[i].1)).collect();
+                let size = u16::try_from(first.as_ref().len()).unwrap_or(u16::MAX);
+                let parts: Vec<IoSlice<'_>> = run.iter().map(|&i| IoSlice::new(answers[i].1.as_ref())).collect();
                 match send_segmented(socket, *peer, &parts, size).await {
                     Ok(()) => continue,
                     Err(e) => {
@@ -63,7 +62,7 @@ impl AnswerSender {
             }
             for &i in &run {
                 let (peer, bytes) = &answers[i];
-                if let Err(e) = socket.send_to(bytes, *peer).await {
+                if let Err(e) = socket.send_to(bytes.as_ref(), *peer).await {
                     tracing::warn!(%peer, "cannot send Accounting-Response: {e}");
                 }
             }
@@ -74,13 +73,14 @@ impl AnswerSender {
 /// Indices of `answers` in runs that may share one GSO send: same peer,
 /// same length, in their original order, each run within the kernel's
 /// limits.
-fn runs(answers: &[(SocketAddr, Arc<Vec<u8>>)]) -> Vec<Vec<usize>> {
+fn runs<B: AsRef<[u8]>>(answers: &[(SocketAddr, B)]) -> Vec<Vec<usize>> {
+    let len_of = |i: usize| answers[i].1.as_ref().len();
     let mut order: Vec<usize> = (0..answers.len()).collect();
     // Stable: a peer's answers stay in the order their requests came.
-    order.sort_by_key(|&i| (answers[i].0, answers[i].1.len()));
+    order.sort_by_key(|&i| (answers[i].0, len_of(i)));
     let mut runs = Vec::new();
-    for same in order.chunk_by(|&a, &b| answers[a].0 == answers[b].0 && answers[a].1.len() == answers[b].1.len()) {
-        let len = answers[same[0]].1.len().max(1);
+    for same in order.chunk_by(|&a, &b| answers[a].0 == answers[b].0 && len_of(a) == len_of(b)) {
+        let len = len_of(same[0]).max(1);
         let per_send = MAX_SEGMENTS.min(MAX_UDP_PAYLOAD / len).max(1);
         runs.extend(same.chunks(per_send).map(<[usize]>::to_vec));
     }
@@ -109,8 +109,8 @@ async fn send_segmented(socket: &UdpSocket, peer: SocketAddr, parts: &[IoSlice<'
 mod tests {
     use super::*;
 
-    fn answer(peer: &str, len: usize, tag: u8) -> (SocketAddr, Arc<Vec<u8>>) {
-        (peer.parse().unwrap(), Arc::new(vec![tag; len]))
+    fn answer(peer: &str, len: usize, tag: u8) -> (SocketAddr, Vec<u8>) {
+        (peer.parse().unwrap(), vec![tag; len])
     }
 
     #[test]
@@ -137,7 +137,7 @@ mod tests {
         assert_eq!(runs_len(&answers), vec![15, 15, 10]);
     }
 
-    fn runs_len(answers: &[(SocketAddr, Arc<Vec<u8>>)]) -> Vec<usize> {
+    fn runs_len(answers: &[(SocketAddr, Vec<u8>)]) -> Vec<usize> {
         runs(answers).iter().map(Vec::len).collect()
     }
 
@@ -150,15 +150,10 @@ mod tests {
         let to_nas = nas.local_addr().unwrap();
         let to_other = other.local_addr().unwrap();
         let mut answers: Vec<_> = (0..100u8)
-            .map(|i| {
-                (
-                    to_nas,
-                    Arc::new([[i; 4], [0xa5; 4], [i; 4], [0x5a; 4], [i; 4]].concat()),
-                )
-            })
+            .map(|i| (to_nas, [[i; 4], [0xa5; 4], [i; 4], [0x5a; 4], [i; 4]].concat()))
             .collect();
-        answers.push((to_other, Arc::new(vec![7; 33])));
-        answers.push((to_nas, Arc::new(vec![9; 21])));
+        answers.push((to_other, vec![7; 33]));
+        answers.push((to_nas, vec![9; 21]));
         let sender = AnswerSender::default();
         sender.send(&server, &answers).await;
         assert!(
@@ -174,7 +169,7 @@ mod tests {
                 .unwrap();
             got.push(buf[..n].to_vec());
         }
-        let mut expected: Vec<Vec<u8>> = answers.iter().filter(|a| a.0 == to_nas).map(|a| a.1.to_vec()).collect();
+        let mut expected: Vec<Vec<u8>> = answers.iter().filter(|a| a.0 == to_nas).map(|a| a.1.clone()).collect();
         // The odd-sized answer travels in its own run, after the others.
         expected.sort_by_key(Vec::len);
         got.sort_by_key(Vec::len);
@@ -190,7 +185,7 @@ mod tests {
         let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let nas = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let to_nas = nas.local_addr().unwrap();
-        let answers: Vec<_> = (0..10u8).map(|i| (to_nas, Arc::new(vec![i; 20]))).collect();
+        let answers: Vec<_> = (0..10u8).map(|i| (to_nas, [i; 20])).collect();
         let sender = AnswerSender {
             segmentation: AtomicBool::new(false),
         };
