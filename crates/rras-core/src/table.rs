@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Arc;
 use std::time::Instant;
 
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::DefaultHashBuilder;
 use parking_lot::{Mutex, RwLock};
 
 use crate::cursor::{ClientSessionId, CursorLimits, CursorRegistry, Position, ResumeHandle};
@@ -19,6 +19,9 @@ use crate::order_index::OrderIndex;
 use crate::paging::entries_for;
 use crate::record::{Record, SourceRef};
 use crate::Win32Error;
+
+mod staggered;
+use self::staggered::StaggeredTable;
 
 /// One reply of a paged enumeration.
 #[derive(Debug, Clone)]
@@ -80,11 +83,13 @@ fn slot_hash(hash: u32) -> u64 {
 
 /// The rows. Memory per connection is what matters at a million: a row is
 /// its record (one allocation of ~150 bytes), a slot in `by_handle`, an
-/// 8-byte slot in `by_source` and a treap node.
+/// 8-byte slot in `by_source` and a treap node. Both indexes are
+/// [`StaggeredTable`]s: they grow in small steps, never by moving a million
+/// entries under the write lock at once.
 #[derive(Debug, Default)]
 struct Rows {
-    by_handle: hashbrown::HashMap<ConnectionHandle, Row>,
-    by_source: HashTable<SourceSlot>,
+    by_handle: StaggeredTable<(ConnectionHandle, Row)>,
+    by_source: StaggeredTable<SourceSlot>,
     /// foldhash, randomly seeded per table: fast, and a NAS cannot choose
     /// session ids that collide.
     hasher: DefaultHashBuilder,
@@ -176,7 +181,7 @@ impl ConnectionTable {
         let mut rows = self.rows.write();
         if let Some(handle) = rows.find(SourceRef::of(&info.source)) {
             let record = Record::encode_info(handle, &info);
-            if let Some(row) = rows.by_handle.get_mut(&handle) {
+            if let Some(row) = rows.row_mut(handle) {
                 let previous = std::mem::replace(&mut row.record, record);
                 return Upserted {
                     handle,
@@ -214,7 +219,7 @@ impl ConnectionTable {
         for r in records {
             let handle = r.handle();
             rows.handle_watermark = rows.handle_watermark.max(handle.get());
-            if rows.by_handle.contains_key(&handle) || rows.find(r.source()).is_some() {
+            if rows.row(handle).is_some() || rows.find(r.source()).is_some() {
                 continue;
             }
             match &mut appended {
@@ -233,7 +238,7 @@ impl ConnectionTable {
     /// identity differs.
     pub fn put_back(&self, record: Record) -> bool {
         let mut rows = self.rows.write();
-        match rows.by_handle.get_mut(&record.handle()) {
+        match rows.row_mut(record.handle()) {
             Some(row) if row.record.source() == record.source() => {
                 row.record = record;
                 true
@@ -249,7 +254,7 @@ impl ConnectionTable {
 
     /// The record of the connection with this handle.
     pub fn record(&self, handle: ConnectionHandle) -> Option<Record> {
-        self.rows.read().by_handle.get(&handle).map(|r| r.record.clone())
+        self.rows.read().row(handle).map(|r| r.record.clone())
     }
 
     /// The handle of the connection a source knows by `key`.
@@ -271,7 +276,7 @@ impl ConnectionTable {
         change: impl FnOnce(&mut ConnectionInfo),
     ) -> Result<Record, Win32Error> {
         let mut rows = self.rows.write();
-        let row = rows.by_handle.get_mut(&handle).ok_or(Win32Error::NoConnection)?;
+        let row = rows.row_mut(handle).ok_or(Win32Error::NoConnection)?;
         let mut connection = row.record.decode();
         let source = connection.info.source.clone();
         change(&mut connection.info);
@@ -288,13 +293,11 @@ impl ConnectionTable {
     /// Removes a connection, returning its record.
     pub fn remove_record(&self, handle: ConnectionHandle) -> Option<Record> {
         let mut rows = self.rows.write();
-        let row = rows.by_handle.remove(&handle)?;
+        let row = rows.take_row(handle)?;
         rows.order.remove(row.seq);
         let source = row.record.source();
         let hash = rows.source_hash(source);
-        if let Ok(slot) = rows.by_source.find_entry(slot_hash(hash), |s| s.handle == handle) {
-            slot.remove();
-        }
+        rows.by_source.remove(slot_hash(hash), |s| s.handle == handle);
         if let Some(slot) = rows
             .per_instance
             .iter_mut()
@@ -329,7 +332,7 @@ impl ConnectionTable {
         rows.order
             .range_after(None, usize::MAX)
             .into_iter()
-            .filter_map(|(_, h)| rows.by_handle.get(&h))
+            .filter_map(|(_, h)| rows.row(h))
             .filter(|r| keep(r.record.source()))
             .map(|r| r.record.clone())
             .collect()
@@ -348,7 +351,12 @@ impl ConnectionTable {
     /// Every row's record (shared bytes, not decoded): a snapshot for a
     /// reader that filters and sorts on its own (the web console).
     pub fn records(&self) -> Vec<Record> {
-        self.rows.read().by_handle.values().map(|r| r.record.clone()).collect()
+        self.rows
+            .read()
+            .by_handle
+            .iter()
+            .map(|(_, r)| r.record.clone())
+            .collect()
     }
 
     /// Every connection whose identity matches `keep`, in enumeration order,
@@ -403,7 +411,7 @@ impl ConnectionTable {
             let last_seq = keys.last().map(|(seq, _)| *seq).or(position.after);
             let entries: Vec<_> = keys
                 .into_iter()
-                .filter_map(|(_, h)| rows.by_handle.get(&h).map(|r| r.record.clone()))
+                .filter_map(|(_, h)| rows.row(h).map(|r| r.record.clone()))
                 .collect();
             (
                 entries,
@@ -440,7 +448,7 @@ impl Rows {
         let hash = self.source_hash(key);
         self.by_source
             .find(slot_hash(hash), |s| {
-                s.hash == hash && self.by_handle.get(&s.handle).is_some_and(|r| r.record.source() == key)
+                s.hash == hash && self.row(s.handle).is_some_and(|r| r.record.source() == key)
             })
             .map(|s| s.handle)
     }
@@ -451,15 +459,36 @@ impl Rows {
         loop {
             self.handle_watermark = self.handle_watermark.wrapping_add(1);
             if let Some(h) = ConnectionHandle::new(self.handle_watermark) {
-                if !self.by_handle.contains_key(&h) {
+                if self.row(h).is_none() {
                     return h;
                 }
             }
         }
     }
 
+    fn handle_hash(&self, handle: ConnectionHandle) -> u64 {
+        self.hasher.hash_one(handle)
+    }
+
+    fn row(&self, handle: ConnectionHandle) -> Option<&Row> {
+        self.by_handle
+            .find(self.handle_hash(handle), |(h, _)| *h == handle)
+            .map(|(_, row)| row)
+    }
+
+    fn row_mut(&mut self, handle: ConnectionHandle) -> Option<&mut Row> {
+        let hash = self.handle_hash(handle);
+        self.by_handle.find_mut(hash, |(h, _)| *h == handle).map(|(_, row)| row)
+    }
+
+    fn take_row(&mut self, handle: ConnectionHandle) -> Option<Row> {
+        let hash = self.handle_hash(handle);
+        self.by_handle.remove(hash, |(h, _)| *h == handle).map(|(_, row)| row)
+    }
+
     fn reserve(&mut self, additional: usize) {
-        self.by_handle.reserve(additional);
+        let hasher = &self.hasher;
+        self.by_handle.reserve(additional, |(h, _)| hasher.hash_one(h));
         self.by_source.reserve(additional, |s| slot_hash(s.hash));
     }
 
@@ -487,7 +516,10 @@ impl Rows {
         let hash = self.source_hash(source);
         self.by_source
             .insert_unique(slot_hash(hash), SourceSlot { handle, hash }, |s| slot_hash(s.hash));
-        self.by_handle.insert(handle, Row { seq, record });
+        let hash = self.handle_hash(handle);
+        let hasher = &self.hasher;
+        self.by_handle
+            .insert_unique(hash, (handle, Row { seq, record }), |(h, _)| hasher.hash_one(h));
         seq
     }
 }

@@ -1,0 +1,224 @@
+//! `StaggeredTable`: a hash table in shards whose sizes differ on purpose,
+//! so that they grow at different times.
+//!
+//! A hash table grows all at once: at 7/8 full it moves every entry into a
+//! table twice the size. The cost of that is mostly the fresh memory's
+//! first touch, not the moving: at 917,504 rows the table's index went into
+//! 66 MB of new pages and held the write lock for 114 ms (97 % of it in the
+//! kernel's `clear_page`, perf, docs/benchmarks.md), and every RADIUS
+//! request in flight waited for it: those stalls were the ack p99.
+//!
+//! Here an entry goes to shard `i` with a probability proportional to
+//! 2^(i/SHARDS), so the shards fill at rates spread evenly over one doubling
+//! and each one reaches its growth point at its own moment: the same work
+//! comes as [`SHARDS`] small pauses (a few milliseconds at a million rows)
+//! spread across the interval instead of one long one. Memory is the same
+//! on average (and at any size some shards have just grown and some are
+//! about to, instead of all being at one extreme).
+
+use hashbrown::hash_table::HashTable;
+
+/// Shards per table.
+pub(super) const SHARDS: usize = 32;
+
+/// Spreads the shard choice over all 64 bits of a hash: the shards use the
+/// low bits (bucket) and the top seven (hashbrown's tag) themselves, and a
+/// choice from either would leave part of every shard's buckets unused.
+const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+#[derive(Debug)]
+pub(super) struct StaggeredTable<T> {
+    shards: Vec<HashTable<T>>,
+    /// `bounds[i]`: the first shard selector (16 bits) past shard `i`.
+    bounds: [u32; SHARDS],
+    len: usize,
+}
+
+impl<T> Default for StaggeredTable<T> {
+    fn default() -> Self {
+        let weights: Vec<f64> = (0..SHARDS).map(|i| (i as f64 / SHARDS as f64).exp2()).collect();
+        let total: f64 = weights.iter().sum();
+        let mut bounds = [0u32; SHARDS];
+        let mut cumulative = 0.0;
+        for (bound, weight) in bounds.iter_mut().zip(&weights) {
+            cumulative += weight;
+            *bound = ((cumulative / total) * 65_536.0).round() as u32;
+        }
+        // Rounding must not leave a selector without a shard.
+        bounds[SHARDS - 1] = 65_536;
+        StaggeredTable {
+            shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
+            bounds,
+            len: 0,
+        }
+    }
+}
+
+impl<T> StaggeredTable<T> {
+    fn shard_of(&self, hash: u64) -> usize {
+        let selector = (hash.wrapping_mul(MIX) >> 48) as u32;
+        self.bounds.partition_point(|&bound| bound <= selector)
+    }
+
+    /// The share of entries shard `i` gets, of 65,536.
+    fn share(&self, i: usize) -> u32 {
+        self.bounds[i] - i.checked_sub(1).map_or(0, |p| self.bounds[p])
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn find(&self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<&T> {
+        self.shards[self.shard_of(hash)].find(hash, eq)
+    }
+
+    pub(super) fn find_mut(&mut self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<&mut T> {
+        let shard = self.shard_of(hash);
+        self.shards[shard].find_mut(hash, eq)
+    }
+
+    /// Adds an entry known not to be present; `hasher` gives an entry's
+    /// hash (the shard grows with it).
+    pub(super) fn insert_unique(&mut self, hash: u64, value: T, hasher: impl Fn(&T) -> u64) {
+        let shard = self.shard_of(hash);
+        self.shards[shard].insert_unique(hash, value, hasher);
+        self.len += 1;
+    }
+
+    pub(super) fn remove(&mut self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<T> {
+        let shard = self.shard_of(hash);
+        let (value, _) = self.shards[shard].find_entry(hash, eq).ok()?.remove();
+        self.len -= 1;
+        Some(value)
+    }
+
+    /// Room for `additional` more entries, shared as they will arrive.
+    pub(super) fn reserve(&mut self, additional: usize, hasher: impl Fn(&T) -> u64) {
+        for i in 0..SHARDS {
+            let share = additional as u64 * u64::from(self.share(i)) / 65_536;
+            // A little over the expected share: the split is random.
+            let want = usize::try_from(share + share / 16 + 16).unwrap_or(usize::MAX);
+            self.shards[i].reserve(want, &hasher);
+        }
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.shards.iter().flat_map(HashTable::iter)
+    }
+
+    #[cfg(test)]
+    fn shard_lens(&self) -> Vec<usize> {
+        self.shards.iter().map(HashTable::len).collect()
+    }
+
+    #[cfg(test)]
+    fn shard_capacities(&self) -> Vec<usize> {
+        self.shards.iter().map(HashTable::capacity).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    fn hash(k: u64) -> u64 {
+        hashbrown::DefaultHashBuilder::default().hash_one(k)
+    }
+
+    fn table_of(n: u64) -> (StaggeredTable<u64>, impl Fn(&u64) -> u64) {
+        let builder = hashbrown::DefaultHashBuilder::default();
+        let h = move |k: &u64| builder.hash_one(*k);
+        let mut t = StaggeredTable::default();
+        for k in 0..n {
+            t.insert_unique(h(&k), k, &h);
+        }
+        (t, h)
+    }
+
+    #[test]
+    fn behaves_like_a_map() {
+        let (mut t, h) = table_of(10_000);
+        assert_eq!(t.len(), 10_000);
+        assert_eq!(t.iter().count(), 10_000);
+        assert_eq!(t.find(h(&77), |v| *v == 77), Some(&77));
+        assert!(t.find(h(&10_000), |v| *v == 10_000).is_none());
+        *t.find_mut(h(&5), |v| *v == 5).expect("present") = 5;
+        assert_eq!(t.remove(h(&77), |v| *v == 77), Some(77));
+        assert_eq!(t.remove(h(&77), |v| *v == 77), None);
+        assert_eq!(t.len(), 9_999);
+        t.insert_unique(h(&77), 77, &h);
+        assert_eq!(t.len(), 10_000);
+        let mut all: Vec<u64> = t.iter().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..10_000).collect::<Vec<_>>());
+    }
+
+    /// The shards fill in proportion to their weights (the largest about
+    /// twice the smallest), so they reach their growth points apart.
+    #[test]
+    fn shards_fill_at_staggered_rates() {
+        let (t, _) = table_of(200_000);
+        let lens = t.shard_lens();
+        for (i, pair) in lens.windows(2).enumerate() {
+            assert!(
+                pair[0] < pair[1] + 400,
+                "shard {i} ({}) vs the next ({})",
+                pair[0],
+                pair[1]
+            );
+        }
+        let (first, last) = (lens[0] as f64, lens[SHARDS - 1] as f64);
+        assert!((1.8..2.1).contains(&(last / first)), "{lens:?}");
+    }
+
+    /// Growing from empty to 1M, no single insert moves more than a small
+    /// share of the table (what an unsharded table moves is all of it).
+    #[test]
+    fn growth_comes_in_small_steps_spread_over_each_doubling() {
+        let h = |k: &u64| hash(*k);
+        let mut t = StaggeredTable::default();
+        let mut capacities = t.shard_capacities();
+        let mut growth_points = Vec::new();
+        for k in 0..1_000_000u64 {
+            t.insert_unique(h(&k), k, h);
+            if k % 64 == 0 {
+                let now = t.shard_capacities();
+                let grown: Vec<usize> = (0..SHARDS).filter(|&i| now[i] != capacities[i]).collect();
+                // (Small shards grow often; from 50k on, a doubling of the
+                // whole table spans tens of thousands of inserts.)
+                assert!(
+                    k < 50_000 || grown.len() <= 2,
+                    "{} shards grew within 64 inserts at {k}",
+                    grown.len()
+                );
+                if k > 100_000 && !grown.is_empty() {
+                    growth_points.push(k);
+                }
+                capacities = now;
+            }
+        }
+        // Between 100k and 1M (over three doublings) the shards grow about
+        // 3 × SHARDS times, each at its own point.
+        assert!(growth_points.len() >= 2 * SHARDS, "{growth_points:?}");
+        let largest = t.shard_capacities().into_iter().max().unwrap_or(0);
+        assert!(largest < 1_000_000 / 8, "a shard holds {largest} slots");
+    }
+
+    #[test]
+    fn reserve_spreads_room_by_share() {
+        let h = |k: &u64| hash(*k);
+        let mut t: StaggeredTable<u64> = StaggeredTable::default();
+        t.reserve(100_000, h);
+        let before = t.shard_capacities();
+        for k in 0..100_000u64 {
+            t.insert_unique(h(&k), k, h);
+        }
+        assert_eq!(
+            before,
+            t.shard_capacities(),
+            "an insert within the reserve grew a shard"
+        );
+    }
+}
