@@ -132,7 +132,7 @@ mod tests {
         let h = move |k: &u64| builder.hash_one(*k);
         let mut t = StaggeredTable::default();
         for k in 0..n {
-            t.insert_unique(h(&k), k, &h);
+            t.insert_unique(h(&k), k, h);
         }
         (t, h)
     }
