@@ -16,6 +16,7 @@ pub mod order_index;
 pub mod paging;
 pub mod port;
 pub mod record;
+pub mod staggered;
 pub mod synthetic;
 pub mod table;
 
@@ -29,6 +30,7 @@ pub use model::{
 };
 pub use paging::{PREF_MAX_ALL, RAS_CONNECTION_EX_SIZE};
 pub use record::{Record, RecordError, SourceRef};
+pub use staggered::StaggeredTable;
 pub use table::{ConnectionTable, Page, Upserted};
 
 /// The version every binary reports: the crate version and the git

@@ -8,10 +8,76 @@
 //! which a plain `BTreeMap` answers only in O(n); this is a treap (a binary
 //! search tree with random heap priorities, expected depth O(log n)) whose
 //! nodes carry their subtree size, giving rank and "walk from k" in
-//! O(log n + page size). Nodes live in one arena `Vec` with a free list, so
-//! a million rows are one allocation and no pointer chasing through `Box`es.
+//! O(log n + page size). Nodes live in an arena of 2 MiB chunks with a free
+//! list: no pointer chasing through `Box`es, and growing never copies the
+//! whole arena into fresh memory (at 524,288 nodes that copy held the
+//! table's write lock for 45 ms, every RADIUS request in flight waiting).
+
+use std::ops::{Index, IndexMut};
 
 const NIL: u32 = u32::MAX;
+
+/// Nodes per arena chunk (2 MiB of 32-byte nodes).
+const CHUNK_BITS: u32 = 16;
+const CHUNK: usize = 1 << CHUNK_BITS;
+
+/// A vector in fixed-size chunks: indexing costs one more load, growing
+/// allocates one chunk. The first chunk grows like a `Vec` (a small
+/// table stays small).
+#[derive(Debug, Clone)]
+struct Arena<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Arena<T> {
+    fn new() -> Self {
+        Arena {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, value: T) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(value),
+            _ => {
+                let mut chunk = if self.chunks.is_empty() {
+                    Vec::new()
+                } else {
+                    Vec::with_capacity(CHUNK)
+                };
+                chunk.push(value);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Room for `additional` more without growing the chunk list.
+    fn reserve(&mut self, additional: usize) {
+        let chunks = (self.len + additional).div_ceil(CHUNK);
+        self.chunks.reserve(chunks.saturating_sub(self.chunks.len()));
+    }
+}
+
+impl<T> Index<usize> for Arena<T> {
+    type Output = T;
+
+    fn index(&self, i: usize) -> &T {
+        &self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
+    }
+}
+
+impl<T> IndexMut<usize> for Arena<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        &mut self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
+    }
+}
 
 #[derive(Debug, Clone)]
 struct Node<V> {
@@ -26,7 +92,7 @@ struct Node<V> {
 /// An ordered map from u64 keys to values with subtree counts.
 #[derive(Debug, Clone)]
 pub struct OrderIndex<V> {
-    nodes: Vec<Node<V>>,
+    nodes: Arena<Node<V>>,
     free: Vec<u32>,
     root: u32,
     rng: u64,
@@ -42,7 +108,7 @@ impl<V: Copy> OrderIndex<V> {
     /// An empty index.
     pub fn new() -> Self {
         OrderIndex {
-            nodes: Vec::new(),
+            nodes: Arena::new(),
             free: Vec::new(),
             root: NIL,
             rng: 0x9E37_79B9_7F4A_7C15,
@@ -407,5 +473,37 @@ mod tests {
         }
         assert_eq!(index.len(), 100_000);
         assert_eq!(index.range_after(Some(10), 3), vec![(11, ()), (13, ()), (15, ())]);
+    }
+
+    /// Across chunk boundaries of the node arena: values, ranks and walks
+    /// stay right, and freed nodes are reused before a new chunk is added.
+    #[test]
+    fn spans_several_arena_chunks() {
+        let n = 3 * CHUNK as u64 + 17;
+        let mut index = OrderIndex::new();
+        for k in 0..n {
+            index.insert(k * 3, k);
+        }
+        assert_eq!(index.nodes.chunks.len(), 4);
+        for k in [0, CHUNK as u64 - 1, CHUNK as u64, 2 * CHUNK as u64 + 5, n - 1] {
+            assert_eq!(index.get(k * 3), Some(k));
+            assert_eq!(index.count_after(Some(k * 3)), (n - 1 - k) as usize);
+        }
+        for k in (0..n).filter(|k| k % 5 == 0) {
+            assert_eq!(index.remove(k * 3), Some(k));
+        }
+        let arena = index.nodes.len();
+        for k in (0..n).filter(|k| k % 5 == 0) {
+            index.insert(k * 3 + 1, k);
+        }
+        assert_eq!(index.nodes.len(), arena, "freed nodes are reused");
+        assert_eq!(index.len(), n as usize);
+        let model: std::collections::BTreeMap<u64, u64> = (0..n)
+            .map(|k| if k % 5 == 0 { (k * 3 + 1, k) } else { (k * 3, k) })
+            .collect();
+        for from in [0, CHUNK as u64 * 3 - 1, CHUNK as u64 * 6, n * 3 - 10] {
+            let expected: Vec<(u64, u64)> = model.range(from + 1..).take(4).map(|(k, v)| (*k, *v)).collect();
+            assert_eq!(index.range_after(Some(from), 4), expected, "after {from}");
+        }
     }
 }

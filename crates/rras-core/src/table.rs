@@ -20,8 +20,7 @@ use crate::paging::entries_for;
 use crate::record::{Record, SourceRef};
 use crate::Win32Error;
 
-mod staggered;
-use self::staggered::StaggeredTable;
+use crate::staggered::StaggeredTable;
 
 /// One reply of a paged enumeration.
 #[derive(Debug, Clone)]

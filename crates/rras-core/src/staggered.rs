@@ -8,6 +8,8 @@
 //! kernel's `clear_page`, perf, docs/benchmarks.md), and every RADIUS
 //! request in flight waited for it: those stalls were the ack p99.
 //!
+//! (Also the RADIUS source's per-session map, for the same reason.)
+//!
 //! Here an entry goes to shard `i` with a probability proportional to
 //! 2^(i/SHARDS), so the shards fill at rates spread evenly over one doubling
 //! and each one reaches its growth point at its own moment: the same work
@@ -19,15 +21,19 @@
 use hashbrown::hash_table::HashTable;
 
 /// Shards per table.
-pub(super) const SHARDS: usize = 32;
+pub const SHARDS: usize = 32;
 
 /// Spreads the shard choice over all 64 bits of a hash: the shards use the
 /// low bits (bucket) and the top seven (hashbrown's tag) themselves, and a
 /// choice from either would leave part of every shard's buckets unused.
 const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 
+/// A hash table of `T` in [`SHARDS`] shards that grow at staggered times.
+/// Callers hash (as with `hashbrown::HashTable`): every call takes the
+/// entry's 64-bit hash and, where it may grow a shard, a function giving
+/// any entry's hash.
 #[derive(Debug)]
-pub(super) struct StaggeredTable<T> {
+pub struct StaggeredTable<T> {
     shards: Vec<HashTable<T>>,
     /// `bounds[i]`: the first shard selector (16 bits) past shard `i`.
     bounds: [u32; SHARDS],
@@ -65,28 +71,37 @@ impl<T> StaggeredTable<T> {
         self.bounds[i] - i.checked_sub(1).map_or(0, |p| self.bounds[p])
     }
 
-    pub(super) fn len(&self) -> usize {
+    /// Entries in all shards.
+    pub fn len(&self) -> usize {
         self.len
     }
 
-    pub(super) fn find(&self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<&T> {
+    /// True when there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The entry with `hash` that `eq` accepts.
+    pub fn find(&self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<&T> {
         self.shards[self.shard_of(hash)].find(hash, eq)
     }
 
-    pub(super) fn find_mut(&mut self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<&mut T> {
+    /// The entry with `hash` that `eq` accepts, to change.
+    pub fn find_mut(&mut self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<&mut T> {
         let shard = self.shard_of(hash);
         self.shards[shard].find_mut(hash, eq)
     }
 
     /// Adds an entry known not to be present; `hasher` gives an entry's
     /// hash (the shard grows with it).
-    pub(super) fn insert_unique(&mut self, hash: u64, value: T, hasher: impl Fn(&T) -> u64) {
+    pub fn insert_unique(&mut self, hash: u64, value: T, hasher: impl Fn(&T) -> u64) {
         let shard = self.shard_of(hash);
         self.shards[shard].insert_unique(hash, value, hasher);
         self.len += 1;
     }
 
-    pub(super) fn remove(&mut self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<T> {
+    /// Takes out the entry with `hash` that `eq` accepts.
+    pub fn remove(&mut self, hash: u64, eq: impl FnMut(&T) -> bool) -> Option<T> {
         let shard = self.shard_of(hash);
         let (value, _) = self.shards[shard].find_entry(hash, eq).ok()?.remove();
         self.len -= 1;
@@ -94,7 +109,7 @@ impl<T> StaggeredTable<T> {
     }
 
     /// Room for `additional` more entries, shared as they will arrive.
-    pub(super) fn reserve(&mut self, additional: usize, hasher: impl Fn(&T) -> u64) {
+    pub fn reserve(&mut self, additional: usize, hasher: impl Fn(&T) -> u64) {
         for i in 0..SHARDS {
             let share = additional as u64 * u64::from(self.share(i)) / 65_536;
             // A little over the expected share: the split is random.
@@ -103,7 +118,8 @@ impl<T> StaggeredTable<T> {
         }
     }
 
-    pub(super) fn iter(&self) -> impl Iterator<Item = &T> {
+    /// Every entry, shard by shard (no order).
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.shards.iter().flat_map(HashTable::iter)
     }
 
