@@ -23,7 +23,7 @@ mod receive;
 mod reply;
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -33,8 +33,6 @@ use parking_lot::Mutex;
 use super::health::SourceHealth;
 use super::supervise::supervise;
 use super::SourceId;
-use std::hash::BuildHasher;
-
 use rras_core::{ConnectionHandle, EngineKind, StaggeredTable};
 use tokio::net::UdpSocket;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
