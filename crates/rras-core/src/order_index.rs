@@ -60,8 +60,9 @@ impl<T> Arena<T> {
 
     /// Room for `additional` more without growing the chunk list.
     fn reserve(&mut self, additional: usize) {
-        let chunks = (self.len + additional).div_ceil(CHUNK);
-        self.chunks.reserve(chunks.saturating_sub(self.chunks.len()));
+        let chunks = self.len.saturating_add(additional).div_ceil(CHUNK);
+        // A hint: the chunk list grows anyway as nodes come.
+        let _ = self.chunks.try_reserve(chunks.saturating_sub(self.chunks.len()));
     }
 }
 

@@ -127,13 +127,18 @@ impl<T> StaggeredTable<T> {
         Some(value)
     }
 
-    /// Room for `additional` more entries, shared as they will arrive.
+    /// Room for `additional` more entries, shared as they will arrive. A
+    /// hint: room the allocator cannot give is left to grow as entries come
+    /// (a count read from a damaged store must not abort the daemon).
     pub fn reserve(&mut self, additional: usize, hasher: impl Fn(&T) -> u64) {
         for i in 0..SHARDS {
             let share = (additional as u64).saturating_mul(self.share(i) as u64) / SELECTORS as u64;
             // A little over the expected share: the split is random.
-            let want = usize::try_from(share + share / 16 + 16).unwrap_or(usize::MAX);
-            self.shards[i].reserve(want, &hasher);
+            let want = share.saturating_add(share / 16).saturating_add(16);
+            let want = usize::try_from(want).unwrap_or(usize::MAX);
+            if self.shards[i].try_reserve(want, &hasher).is_err() {
+                break;
+            }
         }
     }
 
