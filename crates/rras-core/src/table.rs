@@ -18,9 +18,8 @@ use crate::model::{Connection, ConnectionHandle, ConnectionInfo, ConnectionStats
 use crate::order_index::OrderIndex;
 use crate::paging::entries_for;
 use crate::record::{Record, SourceRef};
-use crate::Win32Error;
-
 use crate::staggered::StaggeredTable;
+use crate::Win32Error;
 
 /// One reply of a paged enumeration.
 #[derive(Debug, Clone)]
