@@ -137,8 +137,19 @@ impl Applier {
                 let batch = self.take_pending();
                 self.apply(batch, false);
             }
-            let segment_full = self.writer.lock().log.active_bytes() >= SEGMENT_TARGET;
-            if !self.broken && (segment_full || self.last_checkpoint.elapsed() >= self.shared.checkpoint_interval) {
+            let (segment_full, last_logged) = {
+                let writer = self.writer.lock();
+                (writer.log.active_bytes() >= SEGMENT_TARGET, writer.log.last_seq())
+            };
+            // Only when something is not durable in redb yet: an idle daemon
+            // made an empty durable commit (two fsyncs and a copy of the
+            // allocator state) every second, forever, and a reader paging
+            // through an idle table paid for it.
+            let behind = !self.pending.is_empty() || last_logged > self.shared.progress.lock().durable;
+            if !self.broken
+                && behind
+                && (segment_full || self.last_checkpoint.elapsed() >= self.shared.checkpoint_interval)
+            {
                 self.checkpoint();
             }
         }

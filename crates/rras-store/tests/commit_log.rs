@@ -116,3 +116,40 @@ fn a_second_store_on_the_same_files_is_refused() {
     let second = Store::open_with(&path, StoreOptions::default());
     assert!(second.is_err(), "two daemons must not write one store");
 }
+
+/// An idle store writes nothing: once what was committed is durable in
+/// redb, the periodic checkpoint has nothing to do and makes no commit
+/// (it made an empty durable one, two syncs, every interval).
+#[test]
+fn an_idle_store_stops_syncing_once_it_is_checkpointed() {
+    let sim = SimDisk::new(12);
+    let options = StoreOptions {
+        checkpoint_interval: Duration::from_millis(50),
+        ..StoreOptions::default()
+    };
+    let store = Store::open_simulated(&sim, options).expect("opens");
+    store.commit(&[StoreOp::Put(record(1))], 1).expect("commit");
+    // The checkpoint after the commit (quiet: 50 ms), then nothing.
+    let settled = |wait: Duration| {
+        let before = sim.stats().syncs;
+        std::thread::sleep(wait);
+        sim.stats().syncs - before
+    };
+    let mut tries = 0;
+    while settled(Duration::from_millis(300)) > 0 {
+        tries += 1;
+        assert!(tries < 20, "the store kept syncing while idle");
+    }
+    assert_eq!(settled(Duration::from_millis(600)), 0, "syncs while idle");
+    // A new commit is still checkpointed.
+    let durable_before = sim.stats().syncs;
+    store.commit(&[StoreOp::Put(record(2))], 2).expect("commit");
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        sim.stats().syncs >= durable_before + 2,
+        "the log's fsync and a checkpoint"
+    );
+    drop(store);
+    let store = Store::open_simulated(&sim.reboot(), options).expect("reopens");
+    assert_eq!(store.load().expect("load").active.len(), 2);
+}
