@@ -24,16 +24,22 @@ fn ended(handle: u32) -> StoreOp {
     }))
 }
 
-#[test]
-fn commits_only_in_the_log_come_back_after_a_crash() {
-    let sim = SimDisk::new(11);
+/// A store on a simulated disk that checkpoints every `checkpoint_interval`.
+fn simulated(seed: u64, checkpoint_interval: Duration) -> (SimDisk, StoreOptions, Store) {
+    let sim = SimDisk::new(seed);
     let options = StoreOptions {
-        // No checkpoint during the test: redb holds nothing durably but
-        // what open wrote.
-        checkpoint_interval: Duration::from_secs(3600),
+        checkpoint_interval,
         ..StoreOptions::default()
     };
     let store = Store::open_simulated(&sim, options).expect("opens");
+    (sim, options, store)
+}
+
+#[test]
+fn commits_only_in_the_log_come_back_after_a_crash() {
+    // No checkpoint during the test: redb holds nothing durably but what
+    // open wrote.
+    let (sim, options, store) = simulated(11, Duration::from_secs(3600));
     for h in 1..=50u32 {
         store
             .commit_at(&[StoreOp::Put(record(h))], h, u64::from(h))
@@ -122,12 +128,7 @@ fn a_second_store_on_the_same_files_is_refused() {
 /// (it made an empty durable one, two syncs, every interval).
 #[test]
 fn an_idle_store_stops_syncing_once_it_is_checkpointed() {
-    let sim = SimDisk::new(12);
-    let options = StoreOptions {
-        checkpoint_interval: Duration::from_millis(50),
-        ..StoreOptions::default()
-    };
-    let store = Store::open_simulated(&sim, options).expect("opens");
+    let (sim, options, store) = simulated(12, Duration::from_millis(50));
     store.commit(&[StoreOp::Put(record(1))], 1).expect("commit");
     // The checkpoint after the commit (quiet: 50 ms), then nothing.
     let settled = |wait: Duration| {
