@@ -30,7 +30,7 @@ pub use model::{
 };
 pub use paging::{PREF_MAX_ALL, RAS_CONNECTION_EX_SIZE};
 pub use record::{Record, RecordError, SourceRef};
-pub use staggered::StaggeredTable;
+pub use staggered::{StaggeredMap, StaggeredTable};
 pub use table::{ConnectionTable, Page, Upserted};
 
 /// The version every binary reports: the crate version and the git

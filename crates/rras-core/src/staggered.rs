@@ -8,7 +8,8 @@
 //! kernel's `clear_page`, perf, docs/benchmarks.md), and every RADIUS
 //! request in flight waited for it: those stalls were the ack p99.
 //!
-//! (Also the RADIUS source's per-session map, for the same reason.)
+//! (Also the RADIUS source's per-session map, for the same reason; both
+//! that and the table's handle index are a [`StaggeredMap`].)
 //!
 //! Here an entry goes to shard `i` with a probability proportional to
 //! 2^(i/SHARDS), so the shards fill at rates spread evenly over one doubling
@@ -18,7 +19,10 @@
 //! on average (and at any size some shards have just grown and some are
 //! about to, instead of all being at one extreme).
 
+use std::hash::{BuildHasher, Hash};
+
 use hashbrown::hash_table::HashTable;
+use hashbrown::DefaultHashBuilder;
 
 /// Shards per table.
 pub const SHARDS: usize = 32;
@@ -158,6 +162,88 @@ impl<T> StaggeredTable<T> {
     }
 }
 
+/// A map from a small `Copy` key to `V` over a [`StaggeredTable`], hashed
+/// with foldhash (randomly seeded per map): the table's handle index and
+/// the RADIUS last-seen map.
+#[derive(Debug)]
+pub struct StaggeredMap<K, V> {
+    table: StaggeredTable<(K, V)>,
+    hasher: DefaultHashBuilder,
+}
+
+impl<K, V> Default for StaggeredMap<K, V> {
+    fn default() -> Self {
+        StaggeredMap {
+            table: StaggeredTable::default(),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Copy, V> StaggeredMap<K, V> {
+    /// Entries in the map.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The value of `key`.
+    #[inline]
+    pub fn get(&self, key: K) -> Option<&V> {
+        self.table
+            .find(self.hasher.hash_one(key), |(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The value of `key`, to change.
+    #[inline]
+    pub fn get_mut(&mut self, key: K) -> Option<&mut V> {
+        let hash = self.hasher.hash_one(key);
+        self.table.find_mut(hash, |(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// Adds `key`, known not to be present (one probe less than
+    /// [`insert`](Self::insert)).
+    #[inline]
+    pub fn insert_new(&mut self, key: K, value: V) {
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hasher.hash_one(key), (key, value), |(k, _)| hasher.hash_one(k));
+    }
+
+    /// Sets `key` to `value`, whether present or not.
+    pub fn insert(&mut self, key: K, value: V) {
+        match self.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => self.insert_new(key, value),
+        }
+    }
+
+    /// Takes `key` out.
+    #[inline]
+    pub fn remove(&mut self, key: K) -> Option<V> {
+        self.table
+            .remove(self.hasher.hash_one(key), |(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Room for `additional` more entries (a hint, as
+    /// [`StaggeredTable::reserve`]).
+    pub fn reserve(&mut self, additional: usize) {
+        let hasher = &self.hasher;
+        self.table.reserve(additional, |(k, _)| hasher.hash_one(k));
+    }
+
+    /// Every entry (no order).
+    pub fn iter(&self) -> impl Iterator<Item = (K, &V)> {
+        self.table.iter().map(|(k, v)| (*k, v))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +330,23 @@ mod tests {
         assert!(growth_points.len() >= 2 * SHARDS, "{growth_points:?}");
         let largest = t.shard_capacities().into_iter().max().unwrap_or(0);
         assert!(largest < 1_000_000 / 8, "a shard holds {largest} slots");
+    }
+
+    #[test]
+    fn the_map_sets_replaces_and_removes_by_key() {
+        let mut m: StaggeredMap<u32, &str> = StaggeredMap::default();
+        assert!(m.is_empty());
+        m.insert_new(1, "one");
+        m.insert(2, "two");
+        m.insert(1, "uno");
+        assert_eq!(m.len(), 2, "insert of a present key replaces it");
+        assert_eq!(m.get(1), Some(&"uno"));
+        *m.get_mut(2).expect("present") = "dos";
+        assert_eq!(m.remove(2), Some("dos"));
+        assert_eq!(m.remove(2), None);
+        assert_eq!(m.get(3), None);
+        m.reserve(1_000);
+        assert_eq!(m.iter().collect::<Vec<_>>(), vec![(1, &"uno")]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::model::{Connection, ConnectionHandle, ConnectionInfo, ConnectionStats
 use crate::order_index::OrderIndex;
 use crate::paging::entries_for;
 use crate::record::{Record, SourceRef};
-use crate::staggered::StaggeredTable;
+use crate::staggered::{StaggeredMap, StaggeredTable};
 use crate::Win32Error;
 
 /// One reply of a paged enumeration.
@@ -82,11 +82,11 @@ fn slot_hash(hash: u32) -> u64 {
 /// The rows. Memory per connection is what matters at a million: a row is
 /// its record (one allocation of ~150 bytes), a slot in `by_handle`, an
 /// 8-byte slot in `by_source` and a treap node. Both indexes are
-/// [`StaggeredTable`]s: they grow in small steps, never by moving a million
+/// staggered ([`StaggeredMap`], [`StaggeredTable`]): they grow in small steps, never by moving a million
 /// entries under the write lock at once.
 #[derive(Debug, Default)]
 struct Rows {
-    by_handle: StaggeredTable<(ConnectionHandle, Row)>,
+    by_handle: StaggeredMap<ConnectionHandle, Row>,
     by_source: StaggeredTable<SourceSlot>,
     /// foldhash, randomly seeded per table: fast, and a NAS cannot choose
     /// session ids that collide.
@@ -179,7 +179,7 @@ impl ConnectionTable {
         let mut rows = self.rows.write();
         if let Some(handle) = rows.find(SourceRef::of(&info.source)) {
             let record = Record::encode_info(handle, &info);
-            if let Some(row) = rows.row_mut(handle) {
+            if let Some(row) = rows.by_handle.get_mut(handle) {
                 let previous = std::mem::replace(&mut row.record, record);
                 return Upserted {
                     handle,
@@ -217,7 +217,7 @@ impl ConnectionTable {
         for r in records {
             let handle = r.handle();
             rows.handle_watermark = rows.handle_watermark.max(handle.get());
-            if rows.row(handle).is_some() || rows.find(r.source()).is_some() {
+            if rows.by_handle.get(handle).is_some() || rows.find(r.source()).is_some() {
                 continue;
             }
             match &mut appended {
@@ -236,7 +236,7 @@ impl ConnectionTable {
     /// identity differs.
     pub fn put_back(&self, record: Record) -> bool {
         let mut rows = self.rows.write();
-        match rows.row_mut(record.handle()) {
+        match rows.by_handle.get_mut(record.handle()) {
             Some(row) if row.record.source() == record.source() => {
                 row.record = record;
                 true
@@ -252,7 +252,7 @@ impl ConnectionTable {
 
     /// The record of the connection with this handle.
     pub fn record(&self, handle: ConnectionHandle) -> Option<Record> {
-        self.rows.read().row(handle).map(|r| r.record.clone())
+        self.rows.read().by_handle.get(handle).map(|r| r.record.clone())
     }
 
     /// The handle of the connection a source knows by `key`.
@@ -274,7 +274,7 @@ impl ConnectionTable {
         change: impl FnOnce(&mut ConnectionInfo),
     ) -> Result<Record, Win32Error> {
         let mut rows = self.rows.write();
-        let row = rows.row_mut(handle).ok_or(Win32Error::NoConnection)?;
+        let row = rows.by_handle.get_mut(handle).ok_or(Win32Error::NoConnection)?;
         let mut connection = row.record.decode();
         let source = connection.info.source.clone();
         change(&mut connection.info);
@@ -291,7 +291,7 @@ impl ConnectionTable {
     /// Removes a connection, returning its record.
     pub fn remove_record(&self, handle: ConnectionHandle) -> Option<Record> {
         let mut rows = self.rows.write();
-        let row = rows.take_row(handle)?;
+        let row = rows.by_handle.remove(handle)?;
         rows.order.remove(row.seq);
         let source = row.record.source();
         let hash = rows.source_hash(source);
@@ -319,7 +319,7 @@ impl ConnectionTable {
         rows.by_handle
             .iter()
             .filter(|(_, r)| keep(r.record.source()))
-            .map(|(h, _)| *h)
+            .map(|(h, _)| h)
             .collect()
     }
 
@@ -330,7 +330,7 @@ impl ConnectionTable {
         rows.order
             .range_after(None, usize::MAX)
             .into_iter()
-            .filter_map(|(_, h)| rows.row(h))
+            .filter_map(|(_, h)| rows.by_handle.get(h))
             .filter(|r| keep(r.record.source()))
             .map(|r| r.record.clone())
             .collect()
@@ -409,7 +409,7 @@ impl ConnectionTable {
             let last_seq = keys.last().map(|(seq, _)| *seq).or(position.after);
             let entries: Vec<_> = keys
                 .into_iter()
-                .filter_map(|(_, h)| rows.row(h).map(|r| r.record.clone()))
+                .filter_map(|(_, h)| rows.by_handle.get(h).map(|r| r.record.clone()))
                 .collect();
             (
                 entries,
@@ -446,7 +446,7 @@ impl Rows {
         let hash = self.source_hash(key);
         self.by_source
             .find(slot_hash(hash), |s| {
-                s.hash == hash && self.row(s.handle).is_some_and(|r| r.record.source() == key)
+                s.hash == hash && self.by_handle.get(s.handle).is_some_and(|r| r.record.source() == key)
             })
             .map(|s| s.handle)
     }
@@ -457,36 +457,15 @@ impl Rows {
         loop {
             self.handle_watermark = self.handle_watermark.wrapping_add(1);
             if let Some(h) = ConnectionHandle::new(self.handle_watermark) {
-                if self.row(h).is_none() {
+                if self.by_handle.get(h).is_none() {
                     return h;
                 }
             }
         }
     }
 
-    fn handle_hash(&self, handle: ConnectionHandle) -> u64 {
-        self.hasher.hash_one(handle)
-    }
-
-    fn row(&self, handle: ConnectionHandle) -> Option<&Row> {
-        self.by_handle
-            .find(self.handle_hash(handle), |(h, _)| *h == handle)
-            .map(|(_, row)| row)
-    }
-
-    fn row_mut(&mut self, handle: ConnectionHandle) -> Option<&mut Row> {
-        let hash = self.handle_hash(handle);
-        self.by_handle.find_mut(hash, |(h, _)| *h == handle).map(|(_, row)| row)
-    }
-
-    fn take_row(&mut self, handle: ConnectionHandle) -> Option<Row> {
-        let hash = self.handle_hash(handle);
-        self.by_handle.remove(hash, |(h, _)| *h == handle).map(|(_, row)| row)
-    }
-
     fn reserve(&mut self, additional: usize) {
-        let hasher = &self.hasher;
-        self.by_handle.reserve(additional, |(h, _)| hasher.hash_one(h));
+        self.by_handle.reserve(additional);
         self.by_source.reserve(additional, |s| slot_hash(s.hash));
     }
 
@@ -514,10 +493,7 @@ impl Rows {
         let hash = self.source_hash(source);
         self.by_source
             .insert_unique(slot_hash(hash), SourceSlot { handle, hash }, |s| slot_hash(s.hash));
-        let hash = self.handle_hash(handle);
-        let hasher = &self.hasher;
-        self.by_handle
-            .insert_unique(hash, (handle, Row { seq, record }), |(h, _)| hasher.hash_one(h));
+        self.by_handle.insert_new(handle, Row { seq, record });
         seq
     }
 }

@@ -23,7 +23,7 @@ mod receive;
 mod reply;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -33,7 +33,7 @@ use parking_lot::Mutex;
 use super::health::SourceHealth;
 use super::supervise::supervise;
 use super::SourceId;
-use rras_core::{ConnectionHandle, EngineKind, StaggeredTable};
+use rras_core::{ConnectionHandle, EngineKind, StaggeredMap};
 use tokio::net::UdpSocket;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
@@ -77,14 +77,13 @@ struct Job {
 
 /// When each RADIUS session was last heard of, keyed by handle (4 bytes,
 /// not a copy of the session's key: this map has a slot per live session).
-/// Times are whole seconds since the source started. A [`StaggeredTable`]:
+/// Times are whole seconds since the source started. A [`StaggeredMap`]:
 /// answering a batch must not wait while a million slots move into fresh
 /// memory (a plain map's growth at 917k sessions was a 48 ms pause).
 #[derive(Debug)]
 struct LastSeen {
     epoch: Instant,
-    by_handle: StaggeredTable<(ConnectionHandle, Seen)>,
-    hasher: hashbrown::DefaultHashBuilder,
+    by_handle: StaggeredMap<ConnectionHandle, Seen>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,8 +96,7 @@ impl LastSeen {
     fn new(epoch: Instant) -> Self {
         LastSeen {
             epoch,
-            by_handle: StaggeredTable::default(),
-            hasher: hashbrown::DefaultHashBuilder::default(),
+            by_handle: StaggeredMap::default(),
         }
     }
 
@@ -113,24 +111,7 @@ impl LastSeen {
             at_secs,
             interval_secs: u32::try_from(interval.as_secs()).unwrap_or(u32::MAX),
         };
-        self.put(handle, seen);
-    }
-
-    fn put(&mut self, handle: ConnectionHandle, seen: Seen) {
-        let hash = self.hasher.hash_one(handle);
-        match self.by_handle.find_mut(hash, |(h, _)| *h == handle) {
-            Some((_, slot)) => *slot = seen,
-            None => {
-                let hasher = &self.hasher;
-                self.by_handle
-                    .insert_unique(hash, (handle, seen), |(h, _)| hasher.hash_one(h));
-            }
-        }
-    }
-
-    fn forget(&mut self, handle: ConnectionHandle) {
-        self.by_handle
-            .remove(self.hasher.hash_one(handle), |(h, _)| *h == handle);
+        self.by_handle.insert(handle, seen);
     }
 
     /// Sessions silent for more than `factor` intervals.
@@ -139,7 +120,7 @@ impl LastSeen {
         self.by_handle
             .iter()
             .filter(|(_, s)| now > u64::from(s.at_secs) + u64::from(s.interval_secs) * u64::from(factor))
-            .map(|(h, _)| *h)
+            .map(|(h, _)| h)
             .collect()
     }
 }
@@ -260,17 +241,14 @@ impl Shared {
         // Built outside the lock (a million inserts), then swapped in: what
         // answered requests recorded meanwhile is newer and is kept.
         let mut seeded = LastSeen::new(self.last_seen.lock().epoch);
-        let hasher = &seeded.hasher;
-        seeded
-            .by_handle
-            .reserve(handles.len(), |(h, _): &(ConnectionHandle, Seen)| hasher.hash_one(h));
+        seeded.by_handle.reserve(handles.len());
         let now = seeded.now_secs();
         for handle in handles {
             seeded.touch(handle, default, now);
         }
         let mut seen = self.last_seen.lock();
-        for &(handle, recorded) in seen.by_handle.iter() {
-            seeded.put(handle, recorded);
+        for (handle, recorded) in seen.by_handle.iter() {
+            seeded.by_handle.insert(handle, *recorded);
         }
         *seen = seeded;
     }
@@ -376,8 +354,8 @@ impl Shared {
     /// Checks one datagram: a known client, well-formed, an Accounting-Request
     /// with the right authenticator, not a retransmission (which is answered
     /// from the cache, or dropped while its first copy is in flight).
-    /// `sent_len` is the datagram's length as sent; `datagram` may have
-    /// been cut short of an oversized one.
+    /// `sent_len` is the datagram's length as sent; `datagram` holds at
+    /// most its first `sent_len` bytes (fewer only for an oversized one).
     async fn accept<'a>(&self, datagram: &'a [u8], sent_len: usize, peer: SocketAddr) -> Option<(Job, PacketView<'a>)> {
         let Some(secret) = self.config.secret_for(peer.ip()).map(Arc::<[u8]>::from) else {
             self.drop_packet(
@@ -387,7 +365,7 @@ impl Shared {
             );
             return None;
         };
-        if sent_len > MAX_LEN || datagram.len() > MAX_LEN {
+        if sent_len > MAX_LEN {
             self.drop_packet(peer, "oversize", &format!("{sent_len}-byte datagram"));
             return None;
         }
@@ -467,7 +445,7 @@ async fn answer_when_durable(shared: &Shared, batch: Vec<(Job, StagedRequest, Ow
                 if *heard {
                     seen.touch(*handle, *interval, now);
                 } else {
-                    seen.forget(*handle);
+                    seen.by_handle.remove(*handle);
                 }
             }
         }
@@ -576,7 +554,7 @@ async fn stale_sweep(shared: Arc<Shared>) {
         }
         let mut seen = shared.last_seen.lock();
         for h in gone {
-            seen.forget(h);
+            seen.by_handle.remove(h);
         }
     }
 }
