@@ -2,6 +2,7 @@
 //! servers. Sources feed the [`manager::ConnectionManager`]; the admin
 //! service serves `MprAdminConnectionEnumEx` and friends over gRPC.
 
+pub mod admin_runtime;
 pub mod auth;
 pub mod check;
 pub mod config;

@@ -164,7 +164,8 @@ fn read_pem(what: &str, path: Option<&Path>) -> Result<Vec<u8>, DaemonError> {
 
 /// The TCP admin listener: TLS only, client certificates optional (so
 /// token clients can connect) but verified against the CA when presented.
-async fn start_tls_listener(
+fn start_tls_listener(
+    admin_rt: &crate::admin_runtime::AdminRuntime,
     config: &Config,
     addr: std::net::SocketAddr,
     service: AdminService,
@@ -184,19 +185,27 @@ async fn start_tls_listener(
             .client_ca_root(Certificate::from_pem(ca))
             .client_auth_optional(true);
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| DaemonError::Bind {
-            what: format!("admin TLS {addr}"),
-            source,
-        })?;
+    let bind_error = |source| DaemonError::Bind {
+        what: format!("admin TLS {addr}"),
+        source,
+    };
+    // Bound here so a taken port fails the start; served on the admin thread.
+    let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+    listener.set_nonblocking(true).map_err(bind_error)?;
     let server = rpc_builder(config)
         .tls_config(tls_config)
         .map_err(|e| DaemonError::Tls(e.to_string()))?
         .add_service(admin_service(service));
     tracing::info!(%addr, "admin RPC over TLS listening");
-    Ok(tokio::spawn(async move {
+    Ok(admin_rt.spawn(async move {
         use tokio_stream::StreamExt;
+        let listener = match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("admin TLS listener failed: {e}");
+                return;
+            }
+        };
         let incoming = tonic::transport::server::TcpIncoming::from(listener)
             .with_nodelay(Some(true))
             .map(move |accepted| accepted.map(|tcp| crate::linger::LingeringTcp::new(tcp, lingering.clone())));
@@ -282,16 +291,34 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut rpc_stop = stop_rx.clone();
-    let rpc = tokio::spawn(
-        rpc_builder(&config)
-            .add_service(admin_service(service.clone()))
+    let admin_rt = crate::admin_runtime::AdminRuntime::start().map_err(|source| DaemonError::Bind {
+        what: "admin runtime".into(),
+        source,
+    })?;
+    let std_listener = listener.into_std().map_err(|e| socket_error(&config.admin_socket, e))?;
+    let rpc_server = rpc_builder(&config).add_service(admin_service(service.clone()));
+    let rpc = admin_rt.spawn(async move {
+        let listener = UnixListener::from_std(std_listener).map_err(|source| DaemonError::Bind {
+            what: "admin socket".into(),
+            source,
+        })?;
+        rpc_server
             .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async move {
                 let _ = rpc_stop.wait_for(|s| *s).await;
-            }),
-    );
+            })
+            .await
+            .map_err(DaemonError::from)
+    });
     let lingering = tokio_util::task::TaskTracker::new();
     let tls_rpc = match config.tls.listen {
-        Some(addr) => Some(start_tls_listener(&config, addr, service, stop_rx.clone(), lingering.clone()).await?),
+        Some(addr) => Some(start_tls_listener(
+            &admin_rt,
+            &config,
+            addr,
+            service,
+            stop_rx.clone(),
+            lingering.clone(),
+        )?),
         None => None,
     };
 
@@ -352,8 +379,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     }
     let unix_result = drain_listener("admin socket", rpc, deadline).await;
     let _ = std::fs::remove_file(&config.admin_socket);
+    // Joining the admin thread blocks: not on a worker.
+    let _ = tokio::task::spawn_blocking(move || drop(admin_rt)).await;
     if let Some(Err(e)) = unix_result {
-        return Err(DaemonError::from(e));
+        return Err(e);
     }
     Ok(())
 }

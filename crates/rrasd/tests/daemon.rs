@@ -281,6 +281,80 @@ fn ddm_not_running_while_starting() {
     let _ = child.wait();
 }
 
+/// Admin calls run on the daemon's admin thread, not on the runtime the
+/// sources use: with both of the daemon's workers stuck (a source in a
+/// blocking call), the socket still answers, lists and reports.
+#[test]
+fn admin_calls_are_served_while_every_daemon_worker_is_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("admin.sock");
+    let config = rrasd::Config {
+        state_dir: dir.path().join("state"),
+        admin_socket: socket.clone(),
+        log_level: "warn".into(),
+        ..rrasd::Config::default()
+    };
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let daemon = workers.spawn(rrasd::run(config, async move {
+        let _ = stopped.await;
+    }));
+    let addr = format!("unix:{}", socket.display());
+    let rt = runtime();
+    let client = rras_testkit::wait_for(Duration::from_secs(20), || {
+        rt.block_on(async {
+            let c = AdminClient::connect(&addr).await.ok()?;
+            matches!(c.is_service_running().await, Ok((true, _))).then_some(c)
+        })
+    })
+    .expect("daemon running");
+    rt.block_on(fill(&client, 0..10));
+
+    // Occupy both workers until released (bounded, so a failure cannot hang).
+    let (started, both_started) = std::sync::mpsc::channel();
+    let mut releases = Vec::new();
+    for _ in 0..2 {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        releases.push(release);
+        let started = started.clone();
+        workers.spawn(async move {
+            let _ = started.send(());
+            let _ = released.recv_timeout(Duration::from_secs(30));
+        });
+    }
+    for _ in 0..2 {
+        both_started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("both workers blocked");
+    }
+    let served = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            let (running, _) = client.is_service_running().await?;
+            let page = client.enum_page(u32::MAX, 0).await?;
+            let fresh = AdminClient::connect(&addr).await?;
+            let info = fresh.server_info().await?;
+            Ok::<_, ClientError>((running, page.entries.len(), info.total_connections))
+        })
+        .await
+    });
+    drop(releases);
+    let _ = stop.send(());
+    let ended = workers.block_on(async { tokio::time::timeout(Duration::from_secs(10), daemon).await });
+    let (running, listed, total) = served
+        .expect("admin calls waited for the daemon's workers")
+        .expect("admin calls failed");
+    assert!(running);
+    assert_eq!((listed, total), (10, 10));
+    assert!(
+        matches!(ended, Ok(Ok(Ok(())))),
+        "daemon did not stop cleanly: {ended:?}"
+    );
+}
+
 #[test]
 fn error_codes_of_the_admin_api() {
     let daemon = DaemonProcess::start(rrasd(), &[]);
