@@ -69,8 +69,16 @@ impl Peer {
         let mut c = self.psql();
         c.args(["-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped());
         let mut child = c.stderr(Stdio::piped()).spawn().context("running psql")?;
-        child.stdin.take().context("psql stdin")?.write_all(text.as_bytes())?;
+        // Fed from a thread while this one reads: a long script's output
+        // (10,000 timed queries) fills the pipe before psql has read it all.
+        let mut stdin = child.stdin.take().context("psql stdin")?;
+        let text = text.to_owned();
+        let feeder = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
         let out = child.wait_with_output()?;
+        feeder
+            .join()
+            .map_err(|_| anyhow::anyhow!("the thread feeding psql failed"))?
+            .context("writing to psql")?;
         if !out.status.success() {
             anyhow::bail!("psql failed: {}", String::from_utf8_lossy(&out.stderr));
         }

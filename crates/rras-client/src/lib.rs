@@ -340,7 +340,7 @@ async fn channel_with(addr: &ServerAddr, tls: &TlsOptions) -> Result<Channel, Cl
             endpoint
                 .connect_with_connector(tower::service_fn(move |_| {
                     let path = path.clone();
-                    async move { tokio::net::UnixStream::connect(path).await.map(TokioIo::new) }
+                    async move { rras_proto::QuietUnixStream::connect(path).await.map(TokioIo::new) }
                 }))
                 .await
                 .map_err(|e| ClientError::Transport(e.to_string()))

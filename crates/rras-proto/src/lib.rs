@@ -13,6 +13,7 @@ pub mod pb {
 }
 
 pub mod convert;
+pub mod unix_stream;
 
 /// HTTP/2 flow-control windows both ends of the admin RPC use: large, so a
 /// streamed listing is not paced by WINDOW_UPDATE round trips every 64 KiB
@@ -29,3 +30,4 @@ pub const H2_CONNECTION_WINDOW: u32 = 16 << 20;
 pub const H2_MAX_FRAME: u32 = 1 << 16;
 
 pub use convert::ProtoError;
+pub use unix_stream::QuietUnixStream;

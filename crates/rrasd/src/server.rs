@@ -302,8 +302,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             what: "admin socket".into(),
             source,
         })?;
+        let incoming = tokio_stream::StreamExt::map(UnixListenerStream::new(listener), |accepted| {
+            accepted.and_then(rras_proto::QuietUnixStream::from_tokio)
+        });
         rpc_server
-            .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async move {
+            .serve_with_incoming_shutdown(incoming, async move {
                 let _ = rpc_stop.wait_for(|s| *s).await;
             })
             .await
