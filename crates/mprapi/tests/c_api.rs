@@ -187,6 +187,56 @@ fn every_error_code() {
     assert!(out.contains("errors_test: ALL OK"), "{out}");
 }
 
+/// rrasd killed between two calls on one server handle: the C program gets
+/// error codes and is not killed by SIGPIPE.
+#[test]
+fn a_daemon_killed_between_calls_is_an_error_code_not_sigpipe() {
+    use std::io::{BufRead, Write};
+    use std::os::unix::process::ExitStatusExt;
+    if !require_tool("gcc") {
+        return;
+    }
+    let Some(rrasd) = rrasd_binary() else { return };
+    let mut daemon = rras_testkit::DaemonProcess::start(&rrasd, &[]);
+    fill(&daemon.addr(), 10, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("dead_daemon");
+    compile(&bin, &["tests/c/dead_daemon_test.c"], false, false);
+    let mut child = Command::new(&bin)
+        .env_remove("LD_LIBRARY_PATH")
+        .env("RRAS_ADMIN_SOCKET", &daemon.socket)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "first call done");
+    daemon.kill9();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let exited = rras_testkit::wait_for(std::time::Duration::from_secs(30), || child.try_wait().unwrap());
+    let Some(status) = exited else {
+        let _ = child.kill();
+        panic!("the C program hung after the daemon died");
+    };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(
+        status.signal(),
+        None,
+        "killed by signal {:?}:\n{rest}{err}",
+        status.signal()
+    );
+    assert!(
+        status.success() && rest.contains("dead_daemon_test: ALL OK"),
+        "{rest}{err}"
+    );
+}
+
 #[test]
 fn levels_agree_with_the_ex_call() {
     if !require_tool("gcc") {
@@ -420,7 +470,11 @@ fn run_program(bin: &Path, args: &[&str], env: &[(&str, &str)], wrapper: &[&str]
         }
         None => Command::new(bin),
     };
-    cmd.args(args).env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0");
+    // cargo's LD_LIBRARY_PATH would win over the rpath `compile` set and
+    // may name a stale target/debug/libmprapi.so from an older `cargo build`.
+    cmd.args(args)
+        .env_remove("LD_LIBRARY_PATH")
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0");
     for (k, v) in env {
         cmd.env(k, v);
     }

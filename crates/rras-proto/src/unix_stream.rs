@@ -16,7 +16,7 @@
 //! waits for input with no write blocked. A small call never blocks, so it
 //! never registers it; a long listing keeps it while the reader lags.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -116,6 +116,16 @@ fn register(stream: UnixStream, interest: Interest) -> io::Result<AsyncFd<UnixSt
     AsyncFd::with_interest(stream, interest)
 }
 
+/// Sends with `MSG_NOSIGNAL`: a peer that has gone away is an `EPIPE`
+/// error for the caller, never a SIGPIPE. That matters in libmprapi, which
+/// lives in C programs whose SIGPIPE still terminates them (Rust binaries
+/// ignore it; `write(2)`, which tokio's streams use, raises it).
+fn send(stream: &UnixStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    use nix::sys::socket::{sendmsg, MsgFlags};
+    use std::os::fd::AsRawFd;
+    sendmsg::<()>(stream.as_raw_fd(), bufs, &[], MsgFlags::MSG_NOSIGNAL, None).map_err(io::Error::from)
+}
+
 impl AsyncRead for QuietUnixStream {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
@@ -155,7 +165,7 @@ impl AsyncRead for QuietUnixStream {
 
 impl AsyncWrite for QuietUnixStream {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_write_with(cx, |mut s| s.write(buf))
+        self.poll_write_with(cx, |s| send(s, &[IoSlice::new(buf)]))
     }
 
     fn poll_write_vectored(
@@ -163,7 +173,7 @@ impl AsyncWrite for QuietUnixStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.poll_write_with(cx, |mut s| s.write_vectored(bufs))
+        self.poll_write_with(cx, |s| send(s, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
