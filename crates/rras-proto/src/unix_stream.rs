@@ -8,7 +8,7 @@
 //! time the client read a reply, the daemon's did: strace counted ~3.5
 //! `epoll_wait` returns per 100-entry page on each side where one is
 //! needed. On two shared cores every extra wake-up is one more wait for a
-//! core (docs/benchmarks.md, "Quiet sockets").
+//! core (docs/benchmarks.md, "The admin thread and quiet sockets").
 //!
 //! Here output readiness is watched only while a write is blocked: on the
 //! first `EAGAIN` a second descriptor of the same socket (`dup`) is
@@ -119,7 +119,8 @@ fn register(stream: UnixStream, interest: Interest) -> io::Result<AsyncFd<UnixSt
 /// Sends with `MSG_NOSIGNAL`: a peer that has gone away is an `EPIPE`
 /// error for the caller, never a SIGPIPE. That matters in libmprapi, which
 /// lives in C programs whose SIGPIPE still terminates them (Rust binaries
-/// ignore it; `write(2)`, which tokio's streams use, raises it).
+/// ignore it; the `writev(2)` tokio's streams use for vectored writes, as
+/// HTTP/2 makes them, raises it).
 fn send(stream: &UnixStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     use nix::sys::socket::{sendmsg, MsgFlags};
     use std::os::fd::AsRawFd;
