@@ -81,9 +81,9 @@ fn slot_hash(hash: u32) -> u64 {
 
 /// The rows. Memory per connection is what matters at a million: a row is
 /// its record (one allocation of ~150 bytes), a slot in `by_handle`, an
-/// 8-byte slot in `by_source` and a treap node. Both indexes are
-/// staggered ([`StaggeredMap`], [`StaggeredTable`]): they grow in small steps, never by moving a million
-/// entries under the write lock at once.
+/// 8-byte slot in `by_source` and a treap node. Both indexes are staggered
+/// ([`StaggeredMap`], [`StaggeredTable`]): they grow in small steps, never
+/// by moving a million entries under the write lock at once.
 #[derive(Debug, Default)]
 struct Rows {
     by_handle: StaggeredMap<ConnectionHandle, Row>,

@@ -61,7 +61,8 @@ impl QuietUnixStream {
 
     /// Whether output readiness is being watched (a write blocked since
     /// the connection last waited for input).
-    pub fn watching_output(&self) -> bool {
+    #[cfg(test)]
+    fn watching_output(&self) -> bool {
         self.output.is_some()
     }
 

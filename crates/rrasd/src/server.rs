@@ -95,7 +95,7 @@ fn socket_error(path: &Path, message: impl ToString) -> DaemonError {
 
 /// Binds the admin socket: removes a stale file (nobody listening), refuses
 /// to steal a live daemon's socket, applies mode and group.
-fn bind_admin_socket(config: &Config, admin_gid: Option<u32>) -> Result<UnixListener, DaemonError> {
+fn bind_admin_socket(config: &Config, admin_gid: Option<u32>) -> Result<std::os::unix::net::UnixListener, DaemonError> {
     let path = &config.admin_socket;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| socket_error(path, e))?;
@@ -106,7 +106,9 @@ fn bind_admin_socket(config: &Config, admin_gid: Option<u32>) -> Result<UnixList
         }
         std::fs::remove_file(path).map_err(|e| socket_error(path, format!("cannot remove stale socket: {e}")))?;
     }
-    let listener = UnixListener::bind(path).map_err(|e| socket_error(path, e))?;
+    // A std listener: it is served on the admin thread's runtime, not this one.
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(|e| socket_error(path, e))?;
+    listener.set_nonblocking(true).map_err(|e| socket_error(path, e))?;
     let mode = config.socket_mode_bits().map_err(|e| socket_error(path, e))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| socket_error(path, e))?;
     if let Some(gid) = admin_gid {
@@ -295,10 +297,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         what: "admin runtime".into(),
         source,
     })?;
-    let std_listener = listener.into_std().map_err(|e| socket_error(&config.admin_socket, e))?;
     let rpc_server = rpc_builder(&config).add_service(admin_service(service.clone()));
     let rpc = admin_rt.spawn(async move {
-        let listener = UnixListener::from_std(std_listener).map_err(|source| DaemonError::Bind {
+        let listener = UnixListener::from_std(listener).map_err(|source| DaemonError::Bind {
             what: "admin socket".into(),
             source,
         })?;
