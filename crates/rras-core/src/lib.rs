@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod cursor;
+pub mod display;
 pub mod engine_time;
 pub mod error;
 pub mod filter;

@@ -15,6 +15,7 @@ pub mod linger;
 pub mod logging;
 pub mod manager;
 pub mod metrics;
+pub mod private_file;
 pub mod server;
 pub mod service;
 pub mod sessions;

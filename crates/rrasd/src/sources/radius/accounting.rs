@@ -2,13 +2,14 @@
 //! attributes mapped onto the RAS connection model. The mapping table is in
 //! docs/radius.md; unknown attributes are kept raw as `attr-N`/`vsa-V-N`.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime};
 
 use rras_core::engine_time;
 use rras_core::model::Ikev2Projection;
 use rras_core::model::{auth, connection_flags, device_type};
-use rras_core::{ConnectionInfo, Guid, Projection, QuarantineState};
+use rras_core::{ConnectionInfo, ConnectionStats, Guid, Projection, QuarantineState};
 
 use super::attributes::*;
 use super::packet::Attributes;
@@ -57,6 +58,63 @@ pub struct Accounting {
     pub event: AccountingEvent,
     /// Acct-Interim-Interval, if the NAS told us.
     pub interim_interval: Option<Duration>,
+    /// When it happened at the NAS: Event-Timestamp, else now minus
+    /// Acct-Delay-Time.
+    pub event_time: SystemTime,
+    /// True when `event_time` is the NAS's own Event-Timestamp (signed by
+    /// the authenticator, so a replay carries its original time).
+    pub timestamped: bool,
+    /// Which groups of fields the packet carried: an update changes those
+    /// and keeps the rest ([`merge_update`]).
+    pub carried: Carried,
+}
+
+/// Groups of connection fields an Accounting-Request may or may not carry
+/// (a bit set). Many NASes send counters-only Interim-Updates; what such a
+/// packet leaves out must not read as "none".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Carried(u32);
+
+impl Carried {
+    /// User-Name.
+    pub const USER: Carried = Carried(1);
+    /// NAS-Port, NAS-Port-Id.
+    pub const INTERFACE: Carried = Carried(1 << 1);
+    /// Framed-IP-Address.
+    pub const IPV4: Carried = Carried(1 << 2);
+    /// Framed-IPv6-Prefix, Framed-Interface-Id, Framed-IPv6-Address, Delegated-IPv6-Prefix.
+    pub const IPV6: Carried = Carried(1 << 3);
+    /// Tunnel-Type, Framed-Protocol, NAS-Port-Type (VPN type, projection, flags).
+    pub const TUNNEL: Carried = Carried(1 << 4);
+    /// Calling-Station-Id, Tunnel-Client-Endpoint, MS-RAS-Client-Name.
+    pub const REMOTE: Carried = Carried(1 << 5);
+    /// Called-Station-Id, Tunnel-Server-Endpoint.
+    pub const LOCAL: Carried = Carried(1 << 6);
+    /// MS-Acct-Auth-Type, MS-Acct-EAP-Type.
+    pub const AUTH: Carried = Carried(1 << 7);
+    /// MS-RAS-Correlation-Id.
+    pub const GUID: Carried = Carried(1 << 8);
+    /// MS-Quarantine-State, MS-Quarantine-Grace-Time.
+    pub const QUARANTINE: Carried = Carried(1 << 9);
+    /// Acct-Session-Time (the start time follows from it).
+    pub const SESSION_TIME: Carried = Carried(1 << 10);
+    /// Acct-Input-Octets or -Gigawords.
+    pub const BYTES_IN: Carried = Carried(1 << 11);
+    /// Acct-Output-Octets or -Gigawords.
+    pub const BYTES_OUT: Carried = Carried(1 << 12);
+    /// Acct-Input-Packets.
+    pub const FRAMES_IN: Carried = Carried(1 << 13);
+    /// Acct-Output-Packets.
+    pub const FRAMES_OUT: Carried = Carried(1 << 14);
+
+    /// True when every group of `other` is carried.
+    pub fn has(self, other: Carried) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    fn add(&mut self, other: Carried) {
+        self.0 |= other.0;
+    }
 }
 
 fn u32_of(v: &[u8]) -> Option<u32> {
@@ -141,24 +199,29 @@ fn unix(secs: u32) -> Option<SystemTime> {
     engine_time::from_unix(u64::from(secs), 0)
 }
 
-/// The NAS identity: "Identifier@address" or just the address, where the
-/// address is NAS-IP-Address, NAS-IPv6-Address or the datagram's source.
-pub fn nas_identity(p: &impl Attributes, source: IpAddr) -> String {
+/// The NAS a packet names: NAS-IP-Address, NAS-IPv6-Address or the
+/// datagram's source, and NAS-Identifier (lossy UTF-8, borrowed when valid).
+pub fn nas_claim<'a>(p: &'a impl Attributes, source: IpAddr) -> (IpAddr, Option<Cow<'a, str>>) {
     let addr = p
         .attr(NAS_IP_ADDRESS)
         .and_then(ipv4_of)
         .map(IpAddr::V4)
         .or_else(|| p.attr(NAS_IPV6_ADDRESS).and_then(ipv6_of).map(IpAddr::V6))
         .unwrap_or(source);
-    match p.attr(NAS_IDENTIFIER) {
-        Some(id) if !id.is_empty() => format!("{}@{addr}", text(id)),
-        _ => addr.to_string(),
-    }
+    let id = p
+        .attr(NAS_IDENTIFIER)
+        .filter(|id| !id.is_empty())
+        .map(String::from_utf8_lossy);
+    (addr, id)
 }
 
-/// The address a Disconnect-Request for a session of `nas` goes to.
-pub fn nas_address(nas: &str) -> Option<IpAddr> {
-    nas.rsplit('@').next()?.parse().ok()
+/// The NAS identity: "Identifier@address" or just the address (see
+/// [`nas_claim`]); [`super::scope::NasClaim::parse`] reads it back.
+pub fn nas_identity(p: &impl Attributes, source: IpAddr) -> String {
+    match nas_claim(p, source) {
+        (addr, Some(id)) => format!("{id}@{addr}"),
+        (addr, None) => addr.to_string(),
+    }
 }
 
 fn correlation_guid(v: &[u8]) -> Option<Guid> {
@@ -201,6 +264,14 @@ pub fn interpret(
         .attr(ACCT_INTERIM_INTERVAL)
         .and_then(u32_of)
         .map(|s| Duration::from_secs(u64::from(s)));
+    // When the event happened at the NAS: Event-Timestamp, else now minus
+    // Acct-Delay-Time.
+    let timestamp = p.attr(EVENT_TIMESTAMP).and_then(u32_of).and_then(unix);
+    let delay = p.attr(ACCT_DELAY_TIME).and_then(u32_of).unwrap_or(0);
+    let event_time = timestamp
+        .or_else(|| engine_time::before(now, u64::from(delay)))
+        .unwrap_or(now);
+    let mut carried = Carried::default();
     let event = match status {
         STATUS_ACCOUNTING_ON => AccountingEvent::NasRestart {
             nas,
@@ -211,7 +282,9 @@ pub fn interpret(
             reason: "nas-shutdown",
         },
         STATUS_START | STATUS_STOP | STATUS_INTERIM => {
-            let info = Box::new(session_info(id, p, nas, now)?);
+            let (info, groups) = session_info(id, p, nas, event_time)?;
+            carried = groups;
+            let info = Box::new(info);
             match status {
                 STATUS_START => AccountingEvent::Start(info),
                 STATUS_INTERIM => AccountingEvent::Interim(info),
@@ -230,7 +303,91 @@ pub fn interpret(
     Ok(Accounting {
         event,
         interim_interval,
+        event_time,
+        timestamped: timestamp.is_some(),
+        carried,
     })
+}
+
+/// An update of a known session: `update` as the packet said it, with
+/// every group of fields the packet did not carry taken from `known` (the
+/// row as it is). Counters-only Interim-Updates and Stops without counters
+/// keep the addresses, VPN type, endpoints and last counters the Start and
+/// earlier updates gave.
+pub fn merge_update(update: &mut ConnectionInfo, known: &ConnectionInfo, carried: Carried) {
+    let keep = |group| !carried.has(group);
+    if keep(Carried::USER) {
+        update.user_name.clone_from(&known.user_name);
+        update.logon_domain.clone_from(&known.logon_domain);
+    }
+    if keep(Carried::INTERFACE) {
+        update.interface_name.clone_from(&known.interface_name);
+        update.interface_handle = known.interface_handle;
+    }
+    // The projection's kind (PPP or IKEv2) and its authentication fields
+    // come with the tunnel and auth attributes; the addresses separately.
+    let (ipv4, ipv6) = (*update.projection.ipv4(), *update.projection.ipv6());
+    if keep(Carried::TUNNEL) && keep(Carried::AUTH) {
+        update.projection = known.projection;
+        update.flags = known.flags;
+        update.device_type = known.device_type;
+    }
+    *update.projection.ipv4_mut() = if keep(Carried::IPV4) {
+        *known.projection.ipv4()
+    } else {
+        ipv4
+    };
+    *update.projection.ipv6_mut() = if keep(Carried::IPV6) {
+        *known.projection.ipv6()
+    } else {
+        ipv6
+    };
+    if keep(Carried::REMOTE) {
+        update.remote_endpoint = known.remote_endpoint;
+        update.remote_computer.clone_from(&known.remote_computer);
+    }
+    if keep(Carried::LOCAL) {
+        update.local_endpoint = known.local_endpoint;
+    }
+    if keep(Carried::GUID) {
+        update.guid = known.guid;
+    }
+    if keep(Carried::QUARANTINE) {
+        update.quarantine_state = known.quarantine_state;
+        update.probation_time = known.probation_time;
+    }
+    if keep(Carried::SESSION_TIME) {
+        update.started_at = known.started_at;
+    }
+    merge_counters(&mut update.stats, &known.stats, carried);
+    update.switch_overs = known.switch_overs;
+    // Engine attributes by name: what the update names replaces, the rest stays.
+    let mut attributes: Vec<(String, String)> = known
+        .engine_attributes
+        .iter()
+        .filter(|(name, _)| !update.engine_attributes.iter().any(|(n, _)| n == name))
+        .cloned()
+        .collect();
+    attributes.append(&mut update.engine_attributes);
+    update.engine_attributes = attributes;
+}
+
+/// The counters a packet carried over the known ones.
+pub fn merge_counters(update: &mut ConnectionStats, known: &ConnectionStats, carried: Carried) {
+    let mut merged = *known;
+    if carried.has(Carried::BYTES_IN) {
+        merged.bytes_rcved = update.bytes_rcved;
+    }
+    if carried.has(Carried::BYTES_OUT) {
+        merged.bytes_xmited = update.bytes_xmited;
+    }
+    if carried.has(Carried::FRAMES_IN) {
+        merged.frames_rcved = update.frames_rcved;
+    }
+    if carried.has(Carried::FRAMES_OUT) {
+        merged.frames_xmited = update.frames_xmited;
+    }
+    *update = merged;
 }
 
 /// `dwDeviceType` from what the NAS says: Tunnel-Type first (PPTP, L2TP,
@@ -249,19 +406,11 @@ fn session_info(
     id: &SourceId,
     p: &impl Attributes,
     nas: String,
-    now: SystemTime,
-) -> Result<ConnectionInfo, AccountingError> {
+    event_time: SystemTime,
+) -> Result<(ConnectionInfo, Carried), AccountingError> {
     let session_id = p.attr(ACCT_SESSION_ID).map(text).ok_or(AccountingError::NoSessionId)?;
     let key = id.key(nas, session_id);
-    // When the event happened at the NAS: Event-Timestamp, else now minus
-    // Acct-Delay-Time. The session started Acct-Session-Time before that.
-    let delay = p.attr(ACCT_DELAY_TIME).and_then(u32_of).unwrap_or(0);
-    let event_time = p
-        .attr(EVENT_TIMESTAMP)
-        .and_then(u32_of)
-        .and_then(unix)
-        .or_else(|| engine_time::before(now, u64::from(delay)))
-        .unwrap_or(now);
+    // The session started Acct-Session-Time before the event.
     let session_time = u64::from(p.attr(ACCT_SESSION_TIME).and_then(u32_of).unwrap_or(0));
     let started_at = engine_time::before(event_time, session_time).unwrap_or(event_time);
 
@@ -279,7 +428,9 @@ fn session_info(
     let (mut in_octets, mut out_octets, mut in_giga, mut out_giga) = (0u64, 0u64, 0u64, 0u64);
     let mut auth_seen = AuthSeen::default();
 
+    let mut carried = Carried::default();
     for (t, v) in p.each() {
+        carried.add(group_of(t));
         match t {
             USER_NAME => info.set_account(&text(v)),
             NAS_PORT => nas_port = u32_of(v),
@@ -316,7 +467,7 @@ fn session_info(
             TUNNEL_SERVER_ENDPOINT => info.local_endpoint = text(untag(v)).trim().parse().ok(),
             NAS_IDENTIFIER => info.engine_attributes.push(("NAS-Identifier".into(), text(v))),
             CLASS => info.engine_attributes.push(("Class".into(), hex(v))),
-            VENDOR_SPECIFIC => vendor_specific(&mut info, &mut auth_seen, v),
+            VENDOR_SPECIFIC => vendor_specific(&mut info, &mut auth_seen, &mut carried, v),
             // Known and used elsewhere, or carried in the key.
             NAS_IP_ADDRESS
             | NAS_IPV6_ADDRESS
@@ -380,7 +531,26 @@ fn session_info(
     if let Some(t) = tunnel_type {
         info.engine_attributes.push(("Tunnel-Type".into(), t.to_string()));
     }
-    Ok(info)
+    Ok((info, carried))
+}
+
+/// The group of fields a (non-vendor) attribute sets.
+fn group_of(attribute: u8) -> Carried {
+    match attribute {
+        USER_NAME => Carried::USER,
+        NAS_PORT | NAS_PORT_ID => Carried::INTERFACE,
+        FRAMED_IP_ADDRESS => Carried::IPV4,
+        FRAMED_IPV6_PREFIX | DELEGATED_IPV6_PREFIX | FRAMED_INTERFACE_ID | FRAMED_IPV6_ADDRESS => Carried::IPV6,
+        TUNNEL_TYPE | FRAMED_PROTOCOL | NAS_PORT_TYPE => Carried::TUNNEL,
+        CALLING_STATION_ID | TUNNEL_CLIENT_ENDPOINT => Carried::REMOTE,
+        CALLED_STATION_ID | TUNNEL_SERVER_ENDPOINT => Carried::LOCAL,
+        ACCT_SESSION_TIME => Carried::SESSION_TIME,
+        ACCT_INPUT_OCTETS | ACCT_INPUT_GIGAWORDS => Carried::BYTES_IN,
+        ACCT_OUTPUT_OCTETS | ACCT_OUTPUT_GIGAWORDS => Carried::BYTES_OUT,
+        ACCT_INPUT_PACKETS => Carried::FRAMES_IN,
+        ACCT_OUTPUT_PACKETS => Carried::FRAMES_OUT,
+        _ => Carried::default(),
+    }
 }
 
 /// How the user authenticated, as Microsoft's accounting VSAs say
@@ -425,7 +595,7 @@ impl AuthSeen {
 }
 
 /// Vendor-Specific: vendor id (4) then vendor attributes type(1) len(1) value.
-fn vendor_specific(info: &mut ConnectionInfo, auth_seen: &mut AuthSeen, v: &[u8]) {
+fn vendor_specific(info: &mut ConnectionInfo, auth_seen: &mut AuthSeen, carried: &mut Carried, v: &[u8]) {
     let Some(vendor) = v.get(..4).and_then(u32_of) else {
         info.engine_attributes.push(("attr-26".into(), hex(v)));
         return;
@@ -438,6 +608,15 @@ fn vendor_specific(info: &mut ConnectionInfo, auth_seen: &mut AuthSeen, v: &[u8]
             return;
         }
         let value = &rest[2..len];
+        if vendor == VENDOR_MICROSOFT {
+            carried.add(match t {
+                MS_RAS_CLIENT_NAME => Carried::REMOTE,
+                MS_QUARANTINE_STATE | MS_QUARANTINE_GRACE_TIME => Carried::QUARANTINE,
+                MS_ACCT_AUTH_TYPE | MS_ACCT_EAP_TYPE => Carried::AUTH,
+                MS_RAS_CORRELATION_ID => Carried::GUID,
+                _ => Carried::default(),
+            });
+        }
         match (vendor, t) {
             (VENDOR_MICROSOFT, MS_RAS_CLIENT_NAME) => info.remote_computer = text(value),
             (VENDOR_MICROSOFT, MS_QUARANTINE_STATE) => {
@@ -632,7 +811,6 @@ mod tests {
             interpret(&rid(), &no_id, "127.0.0.1".parse().unwrap(), SystemTime::now()),
             Err(AccountingError::NoSessionId)
         );
-        assert_eq!(nas_address("lab@10.0.0.9"), Some("10.0.0.9".parse().unwrap()));
         assert_eq!(terminate_cause(99), "terminate-cause-99");
     }
 

@@ -117,6 +117,9 @@ pub const FRAMED_PPP: u32 = 1;
 /// Error-Cause (RFC 5176).
 pub const ERROR_CAUSE: u8 = 101;
 
+/// Message-Authenticator (RFC 3579 §3.2): HMAC-MD5 over the packet.
+pub const MESSAGE_AUTHENTICATOR: u8 = 80;
+
 // NAS-Port-Type values (RFC 2865 §5.41, RFC 4603).
 /// NAS-Port-Type Virtual (a VPN tunnel).
 pub const PORT_VIRTUAL: u32 = 5;

@@ -1,9 +1,13 @@
-//! `[radius]` settings and NAS client entries (`CIDR=SECRET`).
+//! `[radius]` settings and the RADIUS clients: who may send, with which
+//! secret, and for which NASes (docs/radius.md, "Client scoping").
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::Deserialize;
+
+use super::scope::{network_contains, NasGrant};
 
 /// `[radius]` in the config file.
 #[derive(Debug, Clone, Deserialize)]
@@ -14,7 +18,7 @@ pub struct RadiusConfig {
     pub name: String,
     /// Accounting listener (off when absent).
     pub listen: Option<SocketAddr>,
-    /// NASes allowed to send, each with its shared secret.
+    /// NASes (and proxies) allowed to send, each with its shared secret.
     pub clients: Vec<RadiusClient>,
     /// UDP port of the NASes' RFC 5176 listener.
     pub disconnect_port: u16,
@@ -26,6 +30,10 @@ pub struct RadiusConfig {
     pub stale_after_intervals: u32,
     /// Interim interval assumed when the NAS does not send Acct-Interim-Interval.
     pub default_interim_secs: u64,
+    /// How far a NAS's clock (Event-Timestamp) may be from ours: an
+    /// Accounting-On/Off or Stop ends only sessions that started before its
+    /// event time plus this.
+    pub clock_skew_secs: u64,
 }
 
 impl Default for RadiusConfig {
@@ -39,6 +47,7 @@ impl Default for RadiusConfig {
             stale_check: true,
             stale_after_intervals: 3,
             default_interim_secs: 600,
+            clock_skew_secs: 30,
         }
     }
 }
@@ -52,76 +61,132 @@ impl RadiusConfig {
         if self.stale_after_intervals == 0 || self.default_interim_secs == 0 {
             return Err("stale_after_intervals and default_interim_secs must be at least 1".into());
         }
+        for (i, c) in self.clients.iter().enumerate() {
+            if self.clients[..i].iter().any(|o| o.name == c.name) {
+                return Err(format!("radius client name {:?} is used twice", c.name));
+            }
+            if !c.nas.is_empty() && c.coa.is_none() && c.single_address().is_none() {
+                return Err(format!(
+                    "radius client {:?} speaks for other NASes (nas = …) from a range of addresses: \
+                     set coa = \"ADDR:PORT\" so hang-ups know where to go",
+                    c.name
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The most specific client entry whose network holds `ip`.
+    pub fn client_for(&self, ip: IpAddr) -> Option<&RadiusClient> {
+        self.client_index(ip).map(|i| &self.clients[i])
+    }
+
+    /// Its index in `clients`.
+    pub fn client_index(&self, ip: IpAddr) -> Option<usize> {
+        (0..self.clients.len())
+            .filter(|&i| self.clients[i].contains(ip))
+            .max_by_key(|&i| self.clients[i].prefix_len)
     }
 
     /// The secret of the most specific client entry containing `ip`.
     pub fn secret_for(&self, ip: IpAddr) -> Option<&[u8]> {
-        self.clients
-            .iter()
-            .filter(|c| c.contains(ip))
-            .max_by_key(|c| c.prefix_len)
-            .map(|c| c.secret.as_bytes())
+        self.client_for(ip).map(|c| c.secret.as_slice())
     }
 }
 
-/// One NAS (or range of NASes) and its shared secret.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// One NAS (or range of NASes, or a proxy) and its shared secret.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(try_from = "ClientEntry")]
 pub struct RadiusClient {
+    /// What logs, metrics and hang-ups call it [default: the CIDR].
+    pub name: String,
     /// Network address.
     pub network: IpAddr,
     /// Prefix length.
     pub prefix_len: u8,
     /// Shared secret.
-    pub secret: String,
+    pub secret: Vec<u8>,
+    /// Where the secret came from, when it is a file (checked by
+    /// `--check-config`).
+    pub secret_file: Option<PathBuf>,
+    /// NAS identities this client may speak for besides its own addresses
+    /// (a proxy): networks of NAS-IP(v6)-Address, or NAS-Identifier globs.
+    pub nas: Vec<NasGrant>,
+    /// Where Disconnect/CoA-Requests for its sessions go [default: the
+    /// NAS's address at `disconnect_port`; a proxy's own address].
+    pub coa: Option<SocketAddr>,
+}
+
+/// Never prints the secret.
+impl std::fmt::Debug for RadiusClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RadiusClient")
+            .field("name", &self.name)
+            .field("network", &format_args!("{}/{}", self.network, self.prefix_len))
+            .field("nas", &self.nas)
+            .field("coa", &self.coa)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClientEntry {
     cidr: String,
-    secret: String,
+    secret: Option<String>,
+    secret_file: Option<PathBuf>,
+    name: Option<String>,
+    #[serde(default)]
+    nas: Vec<String>,
+    coa: Option<SocketAddr>,
 }
 
 impl TryFrom<ClientEntry> for RadiusClient {
     type Error = String;
     fn try_from(e: ClientEntry) -> Result<Self, String> {
-        format!("{}={}", e.cidr, e.secret).parse()
+        let secret = match (e.secret, e.secret_file) {
+            (Some(s), None) => Secret::Inline(s),
+            (None, Some(f)) => Secret::File(f),
+            _ => {
+                return Err(format!(
+                    "radius client {:?}: set exactly one of secret and secret_file",
+                    e.cidr
+                ))
+            }
+        };
+        let mut client = RadiusClient::new(&e.cidr, secret)?;
+        if let Some(name) = e.name {
+            if name.is_empty() || name.chars().any(|c| c.is_control()) {
+                return Err(format!(
+                    "radius client {:?}: name must be non-empty printable text",
+                    e.cidr
+                ));
+            }
+            client.name = name;
+        }
+        client.nas = e
+            .nas
+            .iter()
+            .map(|g| g.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|m| format!("radius client {:?}: {m}", client.name))?;
+        client.coa = e.coa;
+        Ok(client)
     }
 }
+
+/// Where a client's secret is written.
+enum Secret {
+    Inline(String),
+    File(PathBuf),
+}
+
+/// Longest shared secret accepted (RFC 2865 sets none; 256 bytes is far
+/// past any NAS's limit and keeps a mistaken file from being read whole).
+const MAX_SECRET: u64 = 256;
 
 impl RadiusClient {
-    /// True when `ip` is inside this entry's network.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        match (self.network, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix_len)).unwrap_or(0);
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix_len)).unwrap_or(0);
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl FromStr for RadiusClient {
-    type Err = String;
-    /// `127.0.0.1/32=SECRET`, `10.0.0.0/8=SECRET` or `::1=SECRET`.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (cidr, secret) = s
-            .split_once('=')
-            .ok_or_else(|| format!("radius client {s:?}: expected CIDR=SECRET"))?;
-        if secret.is_empty() {
-            return Err(format!("radius client {cidr:?}: empty secret"));
-        }
+    fn new(cidr: &str, secret: Secret) -> Result<Self, String> {
         let (addr, len) = match cidr.split_once('/') {
             Some((a, l)) => (a, Some(l)),
             None => (cidr, None),
@@ -138,11 +203,66 @@ impl FromStr for RadiusClient {
                 .filter(|l| *l <= max)
                 .ok_or_else(|| format!("radius client {cidr:?}: prefix length must be 0..={max}"))?,
         };
+        let (secret, secret_file) = match secret {
+            Secret::Inline(s) => (s.into_bytes(), None),
+            Secret::File(path) => (
+                read_secret_file(&path).map_err(|m| format!("radius client {cidr:?}: {m}"))?,
+                Some(path),
+            ),
+        };
+        if secret.is_empty() {
+            return Err(format!("radius client {cidr:?}: empty secret"));
+        }
         Ok(RadiusClient {
+            name: format!("{network}/{prefix_len}"),
             network,
             prefix_len,
-            secret: secret.to_owned(),
+            secret,
+            secret_file,
+            nas: Vec::new(),
+            coa: None,
         })
+    }
+
+    /// True when `ip` is inside this entry's network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        network_contains(self.network, self.prefix_len, ip)
+    }
+
+    /// The one address of a /32 or /128 entry.
+    pub fn single_address(&self) -> Option<IpAddr> {
+        let host = if self.network.is_ipv4() { 32 } else { 128 };
+        (self.prefix_len == host).then_some(self.network)
+    }
+}
+
+/// Reads a secret file: private to the daemon (see
+/// [`crate::private_file`]), one line, the trailing newline dropped.
+fn read_secret_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let mut bytes = crate::private_file::read(path, MAX_SECRET)?;
+    while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+        bytes.pop();
+    }
+    if bytes.contains(&b'\n') {
+        return Err(format!("secret file {} holds more than one line", path.display()));
+    }
+    Ok(bytes)
+}
+
+impl FromStr for RadiusClient {
+    type Err = String;
+    /// `127.0.0.1/32=SECRET`, `10.0.0.0/8=SECRET`, `::1=SECRET`, or
+    /// `CIDR=@FILE` to read the secret from a file (kept off the command
+    /// line, which every local user can read in /proc).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (cidr, secret) = s
+            .split_once('=')
+            .ok_or_else(|| format!("radius client {s:?}: expected CIDR=SECRET or CIDR=@FILE"))?;
+        let secret = match secret.strip_prefix('@') {
+            Some(file) => Secret::File(file.into()),
+            None => Secret::Inline(secret.to_owned()),
+        };
+        RadiusClient::new(cidr, secret)
     }
 }
 
@@ -171,6 +291,7 @@ mod tests {
         assert!(!v6.contains("2001:db9::5".parse().unwrap()));
         let all: RadiusClient = "0.0.0.0/0=x".parse().unwrap();
         assert!(all.contains("203.0.113.9".parse().unwrap()));
+        assert_eq!(config.clients[1].name, "10.1.2.3/32");
     }
 
     #[test]
@@ -179,5 +300,59 @@ mod tests {
         assert!("10.0.0.0/33=x".parse::<RadiusClient>().is_err());
         assert!("nas.example=x".parse::<RadiusClient>().is_err());
         assert!("10.0.0.1=".parse::<RadiusClient>().is_err());
+        assert!("10.0.0.1=@/nonexistent/secret".parse::<RadiusClient>().is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let c: RadiusClient = "10.0.0.1=hunter2-secret".parse().unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn secret_file_must_be_private_and_loses_its_newline() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nas.secret");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let spec = format!("10.0.0.1=@{}", path.display());
+        let err = spec.parse::<RadiusClient>().unwrap_err();
+        assert!(err.contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let c: RadiusClient = spec.parse().unwrap();
+        assert_eq!(c.secret, b"s3cret");
+        assert_eq!(c.secret_file.as_deref(), Some(path.as_path()));
+    }
+
+    #[test]
+    fn toml_entries_with_names_grants_and_coa() {
+        #[derive(Deserialize)]
+        struct T {
+            radius: RadiusConfig,
+        }
+        let t: T = toml::from_str(
+            r#"[radius]
+clients = [
+  { cidr = "127.0.0.1/32", secret = "a", name = "nas-a" },
+  { cidr = "127.0.0.3", secret = "p", name = "proxy", nas = ["10.1.0.0/16", "ap-*"], coa = "127.0.0.3:3799" },
+]"#,
+        )
+        .unwrap();
+        t.radius.validate().unwrap();
+        assert_eq!(t.radius.clients[1].nas.len(), 2);
+        assert_eq!(t.radius.clients[1].coa, Some("127.0.0.3:3799".parse().unwrap()));
+        let both = toml::from_str::<T>(
+            "[radius]\nclients = [ { cidr = \"10.0.0.1\", secret = \"a\", secret_file = \"/x\" } ]",
+        );
+        assert!(both.is_err());
+        let wide_proxy = RadiusConfig {
+            clients: vec![RadiusClient {
+                nas: vec!["ap-*".parse().unwrap()],
+                ..RadiusClient::from_str("10.0.0.0/24=x").unwrap()
+            }],
+            ..Default::default()
+        };
+        assert!(wide_proxy.validate().unwrap_err().contains("coa"));
     }
 }

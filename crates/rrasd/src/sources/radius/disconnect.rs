@@ -1,6 +1,13 @@
 //! RFC 5176 Disconnect-Request: how an admin hangs up a RADIUS-sourced
-//! session. The NAS's Disconnect-ACK is success; a NAK's Error-Cause
-//! becomes the Win32 status.
+//! session. The request goes to the client that owns the session's NAS
+//! (`scope.rs`: the NAS itself, or the proxy granted it, or a client's
+//! `coa` address), signed with that client's secret, and carries
+//! Event-Timestamp and Message-Authenticator so a captured request can
+//! neither be altered nor replayed later at a NAS that checks them. The
+//! NAS's Disconnect-ACK is success; a NAK's Error-Cause becomes the Win32
+//! status. An answer is taken only from the address asked, matching the
+//! identifier, with a correct Response Authenticator and, when it carries
+//! one, a correct Message-Authenticator.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -9,10 +16,15 @@ use std::time::Duration;
 use rras_core::{Connection, Win32Error};
 use tokio::net::UdpSocket;
 
-use super::accounting::nas_address;
-use super::attributes::{ACCT_SESSION_ID, ERROR_CAUSE, FRAMED_IP_ADDRESS, NAS_IPV6_ADDRESS, NAS_IP_ADDRESS, USER_NAME};
+use super::attributes::{
+    ACCT_SESSION_ID, ERROR_CAUSE, EVENT_TIMESTAMP, FRAMED_IP_ADDRESS, NAS_IDENTIFIER, NAS_IPV6_ADDRESS, NAS_IP_ADDRESS,
+    USER_NAME,
+};
 use super::config::RadiusConfig;
-use super::packet::{response_authenticator_ok, Packet, DISCONNECT_ACK, DISCONNECT_NAK, DISCONNECT_REQUEST};
+use super::packet::{
+    message_authenticator_ok, response_authenticator_ok, Packet, DISCONNECT_ACK, DISCONNECT_NAK, DISCONNECT_REQUEST,
+};
+use super::scope::NasClaim;
 use crate::sources::HangUp;
 
 const TRIES: u32 = 3;
@@ -39,21 +51,29 @@ fn nak_status(cause: Option<u32>) -> Win32Error {
     }
 }
 
-fn request_for(c: &Connection, identifier: u8) -> Packet {
+fn request_for(c: &Connection, nas: &NasClaim<'_>, identifier: u8, now: std::time::SystemTime) -> Packet {
     let info = &c.info;
     let mut attributes = Vec::new();
     if !info.user_name.is_empty() {
         attributes.push((USER_NAME, info.account().into_bytes()));
     }
     attributes.push((ACCT_SESSION_ID, info.source.session_id.clone().into_bytes()));
-    match nas_address(&info.source.nas) {
-        Some(IpAddr::V4(a)) => attributes.push((NAS_IP_ADDRESS, a.octets().to_vec())),
-        Some(IpAddr::V6(a)) => attributes.push((NAS_IPV6_ADDRESS, a.octets().to_vec())),
-        None => {}
+    match nas.address {
+        IpAddr::V4(a) => attributes.push((NAS_IP_ADDRESS, a.octets().to_vec())),
+        IpAddr::V6(a) => attributes.push((NAS_IPV6_ADDRESS, a.octets().to_vec())),
+    }
+    if let Some(id) = nas.identifier {
+        attributes.push((NAS_IDENTIFIER, id.as_bytes().to_vec()));
     }
     if let Some(a) = info.projection.ipv4().remote_address {
         attributes.push((FRAMED_IP_ADDRESS, a.octets().to_vec()));
     }
+    // RFC 5176 §3.3: Event-Timestamp lets the NAS refuse a replay.
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+        .unwrap_or(0);
+    attributes.push((EVENT_TIMESTAMP, secs.to_be_bytes().to_vec()));
     Packet {
         code: DISCONNECT_REQUEST,
         identifier,
@@ -63,22 +83,23 @@ fn request_for(c: &Connection, identifier: u8) -> Packet {
 }
 
 async fn send_disconnect(config: RadiusConfig, c: Arc<Connection>) -> Win32Error {
-    let Some(nas) = nas_address(&c.info.source.nas) else {
+    let Some(nas) = NasClaim::parse(&c.info.source.nas) else {
         return Win32Error::NotSupported;
     };
-    let Some(secret) = config.secret_for(nas).map(<[u8]>::to_vec) else {
+    let Some(route) = config.hang_up_route(&nas) else {
+        // The NAS's client was removed from the configuration since.
         return Win32Error::NotSupported;
     };
-    let bind: SocketAddr = match nas {
+    let (secret, target) = (route.client.secret.clone(), route.target);
+    let bind: SocketAddr = match target.ip() {
         IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let Ok(socket) = UdpSocket::bind(bind).await else {
         return Win32Error::RpcCallFailed;
     };
-    let target = SocketAddr::new(nas, config.disconnect_port);
     let identifier = (c.handle.get() & 0xff) as u8;
-    let request = request_for(&c, identifier).encode_request(&secret);
+    let request = request_for(&c, &nas, identifier, std::time::SystemTime::now()).encode_request_signed(&secret);
     let mut request_auth = [0u8; 16];
     request_auth.copy_from_slice(&request[4..20]);
     let timeout = Duration::from_secs(config.disconnect_timeout_secs.max(1));
@@ -90,7 +111,10 @@ async fn send_disconnect(config: RadiusConfig, c: Arc<Connection>) -> Win32Error
         let deadline = tokio::time::Instant::now() + timeout;
         while let Ok(Ok((n, from))) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
             let reply = &buf[..n];
-            if from != target || !response_authenticator_ok(reply, &request_auth, &secret) {
+            if from != target
+                || !response_authenticator_ok(reply, &request_auth, &secret)
+                || message_authenticator_ok(reply, &request_auth, &secret) == Some(false)
+            {
                 continue;
             }
             let Ok(p) = Packet::decode(reply) else { continue };

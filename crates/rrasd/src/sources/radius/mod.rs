@@ -1,11 +1,13 @@
 //! `RadiusAccountingSource`: RFC 2866 accounting from any NAS.
 //!
 //! Flow of one datagram: receive → known client? → decode → authenticator
-//! check → retransmission cache → interpret → manager stages it (table
-//! changed, change queued for the journal) → after the group commit's fsync,
-//! Accounting-Response. A packet from an unknown address or with a wrong
-//! authenticator is dropped, counted and logged at most once per source per
-//! minute, never answered. A request is answered only after its change is
+//! check → retransmission cache → does the client own the NAS it names?
+//! (`scope.rs`) → interpret → merge with the known row → manager stages it
+//! (table changed, change queued for the journal) → after the group
+//! commit's fsync, Accounting-Response. A packet from an unknown address,
+//! with a wrong authenticator or naming another client's NAS is dropped,
+//! counted by reason and summarised in the log (`drop_log.rs`: at most one
+//! line per reason per 10 s, O(1) per drop), never answered. A request is answered only after its change is
 //! durable, so a NAS that got a response will find the event after
 //! `kill -9`; one that did not will retransmit.
 //!
@@ -18,13 +20,14 @@ pub mod accounting;
 pub mod attributes;
 pub mod config;
 mod disconnect;
+pub mod drop_log;
 pub mod packet;
 mod receive;
 mod reply;
+pub mod scope;
 
-use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -38,10 +41,12 @@ use tokio::net::UdpSocket;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
-use self::accounting::{interpret, AccountingEvent};
+use self::accounting::{interpret, merge_counters, merge_update, nas_claim, AccountingEvent};
 pub use self::config::{RadiusClient, RadiusConfig};
+use self::drop_log::DropLog;
 use self::packet::{accounting_response, request_authenticator_ok, PacketView, ACCOUNTING_REQUEST, MAX_LEN};
 use self::receive::DatagramBatch;
+use self::scope::NasClaim;
 use crate::manager::{ConnectionManager, ReportEvent, Staged};
 use crate::metrics::Metrics;
 use crate::server::DaemonError;
@@ -72,7 +77,8 @@ type Response = [u8; packet::MIN_LEN];
 #[derive(Debug)]
 struct Job {
     request: RequestId,
-    secret: Arc<[u8]>,
+    /// Index of the sending client in the configuration.
+    client: usize,
 }
 
 /// When each RADIUS session was last heard of, keyed by handle (4 bytes,
@@ -140,7 +146,7 @@ struct Shared {
     answers: Mutex<hashbrown::HashMap<RequestId, (Answer, Instant)>>,
     sender: reply::AnswerSender,
     last_seen: Mutex<LastSeen>,
-    last_logged: Mutex<HashMap<IpAddr, Instant>>,
+    drops: DropLog,
 }
 
 /// Binds the listener and starts the receive loop and the
@@ -182,7 +188,7 @@ pub async fn start(
         answers: Mutex::new(hashbrown::HashMap::with_capacity(CACHE_MAX)),
         sender: reply::AnswerSender::default(),
         last_seen: Mutex::new(LastSeen::new(Instant::now())),
-        last_logged: Mutex::new(HashMap::new()),
+        drops: DropLog::default(),
     });
     // Off the start-up path: a million sessions take a moment, and the
     // sweep only ever looks at sessions already seeded.
@@ -202,6 +208,16 @@ pub async fn start(
         })
     };
     let mut tasks = vec![receiving];
+    {
+        let shared = shared.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(drop_log::PERIOD);
+            loop {
+                tick.tick().await;
+                shared.drops.summarise(Instant::now());
+            }
+        }));
+    }
     if config.stale_check {
         let health = shared.health.clone();
         tasks.push(supervise(health, stop, move || {
@@ -253,20 +269,12 @@ impl Shared {
         *seen = seeded;
     }
 
+    /// Counts and (rate-limited) logs a datagram, or part of one, that is
+    /// not applied (answered or not: the caller decides). O(1) whatever the
+    /// number of distinct sources.
     fn drop_packet(&self, peer: SocketAddr, reason: &'static str, detail: &dyn std::fmt::Display) {
         self.metrics.radius_dropped(reason);
-        let now = Instant::now();
-        let mut logged = self.last_logged.lock();
-        if logged.len() > 10_000 {
-            logged.retain(|_, t| now.duration_since(*t) < Duration::from_secs(60));
-        }
-        let due = logged
-            .get(&peer.ip())
-            .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(60));
-        if due {
-            logged.insert(peer.ip(), now);
-            tracing::warn!(%peer, reason, "RADIUS packet dropped: {detail} (further drops from this source are not logged for a minute)");
-        }
+        self.drops.drop(reason, peer.ip(), detail, Instant::now());
     }
 
     /// Registers a request; returns what to do with it.
@@ -312,7 +320,11 @@ async fn receive_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         // applied before its Stop; their answers wait together for the
         // fsync in one task.
         let mut batch = Vec::with_capacity(last_batch);
-        while batch.len() < BATCH {
+        // Bounded by datagrams too: under a flood of junk the socket never
+        // runs dry, and the good requests already taken must not wait for
+        // a batch to fill.
+        let mut taken = 0;
+        while batch.len() < BATCH && taken < MAX_PASS {
             let received = match datagrams.receive(&shared.socket) {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -321,6 +333,7 @@ async fn receive_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                     break;
                 }
             };
+            taken += received;
             for i in 0..received {
                 let Some((datagram, sent_len, peer)) = datagrams.get(i) else {
                     continue;
@@ -357,7 +370,7 @@ impl Shared {
     /// `sent_len` is the datagram's length as sent; `datagram` holds at
     /// most its first `sent_len` bytes (fewer only for an oversized one).
     async fn accept<'a>(&self, datagram: &'a [u8], sent_len: usize, peer: SocketAddr) -> Option<(Job, PacketView<'a>)> {
-        let Some(secret) = self.config.secret_for(peer.ip()).map(Arc::<[u8]>::from) else {
+        let Some(client) = self.config.client_index(peer.ip()) else {
             self.drop_packet(
                 peer,
                 "unknown-client",
@@ -380,7 +393,7 @@ impl Shared {
             self.drop_packet(peer, "unexpected-code", &format!("code {}", packet.code));
             return None;
         }
-        if !request_authenticator_ok(datagram, &secret) {
+        if !request_authenticator_ok(datagram, &self.config.clients[client].secret) {
             self.drop_packet(
                 peer,
                 "bad-authenticator",
@@ -399,7 +412,7 @@ impl Shared {
                 None
             }
             Some(None) => None,
-            None => Some((Job { request, secret }, packet)),
+            None => Some((Job { request, client }, packet)),
         }
     }
 }
@@ -407,6 +420,9 @@ impl Shared {
 /// Requests checked and staged in one pass over the socket, at most (the
 /// last `recvmmsg` of a pass may bring up to [`receive::SLOTS`] more).
 const BATCH: usize = 512;
+
+/// Datagrams read in one pass, at most, good or not.
+const MAX_PASS: usize = 4 * BATCH;
 
 /// Requests of one source staged but not yet durable, at most: each holds
 /// its packet until its commit returns.
@@ -455,7 +471,8 @@ async fn answer_when_durable(shared: &Shared, batch: Vec<(Job, StagedRequest, Ow
     {
         let mut cache = shared.answers.lock();
         for (job, ..) in durable {
-            let response = accounting_response(job.request.identifier, &job.request.authenticator, &job.secret);
+            let secret = &shared.config.clients[job.client].secret;
+            let response = accounting_response(job.request.identifier, &job.request.authenticator, secret);
             outgoing.push((job.request.peer, response));
             cache.insert(job.request, (Answer::Done(response), now));
             shared.metrics.radius_accepted();
@@ -466,37 +483,92 @@ async fn answer_when_durable(shared: &Shared, batch: Vec<(Job, StagedRequest, Ow
 
 /// Applies one request to the table; None when it must not be answered.
 fn stage_request(shared: &Shared, job: &Job, packet: &PacketView<'_>) -> Option<StagedRequest> {
-    let accounting = match interpret(&shared.id, packet, job.request.peer.ip(), SystemTime::now()) {
+    let peer = job.request.peer;
+    let client = &shared.config.clients[job.client];
+    {
+        let (address, identifier) = nas_claim(packet, peer.ip());
+        let claim = NasClaim {
+            address,
+            identifier: identifier.as_deref(),
+        };
+        if !shared.config.may_speak_for(client, &claim) {
+            // Not recorded, so not answered (RFC 2866 §2: a server that
+            // cannot record a request must not acknowledge it).
+            shared.drop_packet(peer, "foreign-nas", &ForeignNas(&client.name, &claim));
+            return None;
+        }
+    }
+    let accounting = match interpret(&shared.id, packet, peer.ip(), SystemTime::now()) {
         Ok(a) => a,
         Err(e) => {
             // Well-formed and authentic but unusable: answering would tell
             // the NAS we recorded it, so we drop it like RFC 2866 says.
-            shared.drop_packet(job.request.peer, "unusable", &e);
+            shared.drop_packet(peer, "unusable", &e);
             return None;
         }
     };
     let interval = accounting
         .interim_interval
         .unwrap_or(Duration::from_secs(shared.config.default_interim_secs));
+    // A NAS's clock may differ from ours by this much; an event ends only
+    // sessions that started before its time plus the skew.
+    let latest_start = accounting.event_time + Duration::from_secs(shared.config.clock_skew_secs);
+    let table = shared.manager.table();
     // What the sweep must learn once the change is durable: sessions heard
     // from (and their interval) or gone.
     let mut heard = false;
     let events = match accounting.event {
-        AccountingEvent::Start(info) | AccountingEvent::Interim(info) => {
+        AccountingEvent::Start(mut info) | AccountingEvent::Interim(mut info) => {
             heard = true;
+            if let Some(known) = table.find(&info.source).and_then(|h| table.record(h)) {
+                merge_update(&mut info, &known.decode().info, accounting.carried);
+            }
             vec![ReportEvent::Started(info)]
         }
-        AccountingEvent::Stop { info, reason } => vec![ReportEvent::Ended {
-            key: info.source.clone(),
-            reason,
-            stats: Some(info.stats),
-        }],
+        AccountingEvent::Stop { mut info, reason } => {
+            match table.find(&info.source).and_then(|h| table.record(h)) {
+                Some(known) => {
+                    let known = known.decode().info;
+                    if accounting.timestamped && known.started_at > latest_start {
+                        // A Stop from before this session began: an old
+                        // one replayed, or a late one for an earlier
+                        // session with the same id. Acknowledged (it is
+                        // authentic), not applied.
+                        shared.drop_packet(peer, "stale-event", &info.source.session_id);
+                        Vec::new()
+                    } else {
+                        merge_counters(&mut info.stats, &known.stats, accounting.carried);
+                        vec![ReportEvent::Ended {
+                            key: info.source.clone(),
+                            reason,
+                            stats: Some(info.stats),
+                        }]
+                    }
+                }
+                None => Vec::new(),
+            }
+        }
         AccountingEvent::NasRestart { nas, reason } => {
-            let ended = shared
-                .manager
-                .table()
-                .select_sources(|s| shared.id.owns(s) && s.nas == nas);
-            tracing::info!(%nas, sessions = ended.len(), reason, "NAS restarted: ending its sessions");
+            let of_nas = table.select_sources(|s| shared.id.owns(s) && s.nas == nas);
+            let mut spared = 0usize;
+            let ended: Vec<_> = of_nas
+                .into_iter()
+                .filter(|(h, _)| {
+                    let before = table
+                        .record(*h)
+                        .is_none_or(|r| r.decode().info.started_at <= latest_start);
+                    spared += usize::from(!before);
+                    before
+                })
+                .collect();
+            tracing::info!(nas = %rras_core::display::Escaped(&nas), sessions = ended.len(), spared, reason, "NAS restarted: ending its sessions that began before the event");
+            if spared > 0 {
+                shared.drop_packet(
+                    peer,
+                    "stale-event",
+                    &format_args!("{spared} sessions started after the {reason}"),
+                );
+            }
             ended
                 .into_iter()
                 .map(|(_, key)| ReportEvent::Ended {
@@ -516,6 +588,20 @@ fn stage_request(shared: &Shared, job: &Job, packet: &PacketView<'_>) -> Option<
         heard,
         interval,
     })
+}
+
+/// "client X may not speak for NAS Y" (engine text escaped).
+struct ForeignNas<'a>(&'a str, &'a NasClaim<'a>);
+
+impl std::fmt::Display for ForeignNas<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ForeignNas(client, claim) = self;
+        write!(f, "client {client} may not speak for NAS {}", claim.address)?;
+        if let Some(id) = claim.identifier {
+            write!(f, " ({})", rras_core::display::Escaped(id))?;
+        }
+        write!(f, " (grant it with nas = [...] in its client entry)")
+    }
 }
 
 /// Ends sessions whose NAS has been silent for `stale_after_intervals`

@@ -6,6 +6,8 @@
 
 use md5::{Digest, Md5};
 
+use super::attributes::MESSAGE_AUTHENTICATOR;
+
 /// Accounting-Request.
 pub const ACCOUNTING_REQUEST: u8 = 4;
 /// Accounting-Response.
@@ -95,6 +97,25 @@ impl Packet {
     /// (RFC 2866 §3) and Disconnect-Request (RFC 5176 §2.3).
     pub fn encode_request(&self, secret: &[u8]) -> Vec<u8> {
         let mut out = self.encode_with(&[0u8; 16]);
+        let digest = md5_of(&[&out, secret]);
+        out[4..20].copy_from_slice(&digest);
+        out
+    }
+
+    /// Encodes a request like [`encode_request`](Self::encode_request),
+    /// with a Message-Authenticator appended (RFC 3579 §3.2, RFC 5176
+    /// §3.3): HMAC-MD5 keyed with the secret over the packet whose
+    /// authenticator field and Message-Authenticator value are zeros; the
+    /// Request Authenticator is then computed over the finished packet.
+    pub fn encode_request_signed(&self, secret: &[u8]) -> Vec<u8> {
+        let mut out = self.encode_with(&[0u8; 16]);
+        let at = out.len() + 2;
+        out.extend_from_slice(&[MESSAGE_AUTHENTICATOR, 18]);
+        out.extend_from_slice(&[0u8; 16]);
+        let len = out.len() as u16;
+        out[2..4].copy_from_slice(&len.to_be_bytes());
+        let mac = hmac_md5(secret, &out);
+        out[at..at + 16].copy_from_slice(&mac);
         let digest = md5_of(&[&out, secret]);
         out[4..20].copy_from_slice(&digest);
         out
@@ -269,6 +290,42 @@ fn authenticator_ok(datagram: &[u8], middle: &[u8; 16], secret: &[u8]) -> bool {
     };
     let digest = md5_of(&[&packet[..4], middle, &packet[20..], secret]);
     constant_time_eq(&digest, &packet[4..20])
+}
+
+/// A response's Message-Authenticator, if it carries one: `Some(true)`
+/// when it is HMAC-MD5(secret, the response with the request's
+/// authenticator in place of its own and the attribute's value zeroed)
+/// (RFC 3579 §3.2). `Some(false)` for a wrong one, or one of the wrong size
+/// or given twice.
+pub fn message_authenticator_ok(datagram: &[u8], request_authenticator: &[u8; 16], secret: &[u8]) -> Option<bool> {
+    let view = PacketView::decode(datagram).ok()?;
+    let len = MIN_LEN + view.attributes.len();
+    let mut offset = MIN_LEN;
+    let mut found = None;
+    for (t, v) in view.attributes() {
+        if t == MESSAGE_AUTHENTICATOR {
+            if found.is_some() || v.len() != 16 {
+                return Some(false);
+            }
+            found = Some(offset + 2);
+        }
+        offset += v.len() + 2;
+    }
+    let at = found?;
+    let mut copy = datagram.get(..len)?.to_vec();
+    copy[4..20].copy_from_slice(request_authenticator);
+    copy[at..at + 16].fill(0);
+    Some(constant_time_eq(&hmac_md5(secret, &copy), &datagram[at..at + 16]))
+}
+
+fn hmac_md5(key: &[u8], data: &[u8]) -> [u8; 16] {
+    use hmac::Mac;
+    // HMAC takes keys of any length (longer ones are hashed first).
+    let Ok(mut mac) = hmac::Hmac::<Md5>::new_from_slice(key) else {
+        return [0; 16];
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().into()
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
