@@ -421,31 +421,105 @@ pub fn disconnect_responder_at(
     u16,
     std::thread::JoinHandle<Option<rrasd::sources::radius::packet::Packet>>,
 ) {
-    use rrasd::sources::radius::packet::{request_authenticator_ok, Packet};
-    let sock = std::net::UdpSocket::bind(("127.0.0.1", port)).expect("bind");
-    sock.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    let port = sock.local_addr().expect("addr").port();
-    let t = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        let (n, peer) = sock.recv_from(&mut buf).ok()?;
-        if !request_authenticator_ok(&buf[..n], secret.as_bytes()) {
-            return None;
+    let nas = NasResponder {
+        port,
+        secret,
+        code,
+        error_cause,
+        ..NasResponder::default()
+    };
+    let (addr, t) = nas.spawn();
+    (addr.port(), t)
+}
+
+/// A NAS's RFC 5176 listener, configurable: where it listens, what it
+/// answers, and how it signs its answers.
+#[derive(Debug, Clone)]
+pub struct NasResponder {
+    /// Loopback address to listen on.
+    pub ip: std::net::IpAddr,
+    /// UDP port (0: any).
+    pub port: u16,
+    /// The shared secret requests must be signed with.
+    pub secret: &'static str,
+    /// 41 ACK / 42 NAK.
+    pub code: u8,
+    /// Error-Cause in the answer.
+    pub error_cause: Option<u32>,
+    /// Message-Authenticator in the answer: None, a correct one (true) or a
+    /// wrong one (false).
+    pub sign: Option<bool>,
+    /// How many requests to answer before the thread returns the last.
+    pub answers: usize,
+}
+
+impl Default for NasResponder {
+    fn default() -> Self {
+        NasResponder {
+            ip: [127, 0, 0, 1].into(),
+            port: 0,
+            secret: "testing123",
+            code: 41,
+            error_cause: None,
+            sign: None,
+            answers: 1,
         }
-        let req = Packet::decode(&buf[..n]).ok()?;
-        let attributes = error_cause
-            .map(|c| vec![(101u8, c.to_be_bytes().to_vec())])
-            .unwrap_or_default();
-        let reply = Packet {
-            code,
-            identifier: req.identifier,
-            authenticator: [0; 16],
-            attributes,
-        }
-        .encode_response(&req.authenticator, secret.as_bytes());
-        sock.send_to(&reply, peer).ok()?;
-        Some(req)
-    });
-    (port, t)
+    }
+}
+
+impl NasResponder {
+    /// Binds and answers in a thread; the thread returns the last valid
+    /// request it got (None when none came in 30 s or one was not signed
+    /// with the secret).
+    pub fn spawn(
+        self,
+    ) -> (
+        std::net::SocketAddr,
+        std::thread::JoinHandle<Option<rrasd::sources::radius::packet::Packet>>,
+    ) {
+        use rrasd::sources::radius::packet::{request_authenticator_ok, Packet};
+        let sock = std::net::UdpSocket::bind((self.ip, self.port)).expect("bind");
+        sock.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let addr = sock.local_addr().expect("addr");
+        let t = std::thread::spawn(move || {
+            let mut last = None;
+            for _ in 0..self.answers {
+                let mut buf = [0u8; 4096];
+                let (n, peer) = sock.recv_from(&mut buf).ok()?;
+                if !request_authenticator_ok(&buf[..n], self.secret.as_bytes()) {
+                    return None;
+                }
+                let req = Packet::decode(&buf[..n]).ok()?;
+                let attributes = self
+                    .error_cause
+                    .map(|c| vec![(101u8, c.to_be_bytes().to_vec())])
+                    .unwrap_or_default();
+                let reply = Packet {
+                    code: self.code,
+                    identifier: req.identifier,
+                    authenticator: [0; 16],
+                    attributes,
+                };
+                let secret = self.secret.as_bytes();
+                let reply = match self.sign {
+                    None => reply.encode_response(&req.authenticator, secret),
+                    Some(true) => reply.encode_response_signed(&req.authenticator, secret),
+                    Some(false) => {
+                        // Signed with another key: the Response Authenticator
+                        // is right, the Message-Authenticator is not.
+                        let mut wrong = reply.encode_response_signed(&req.authenticator, b"not-the-secret");
+                        let fixed = Packet::decode(&wrong).ok()?.encode_response(&req.authenticator, secret);
+                        wrong[4..20].copy_from_slice(&fixed[4..20]);
+                        wrong
+                    }
+                };
+                sock.send_to(&reply, peer).ok()?;
+                last = Some(req);
+            }
+            last
+        });
+        (addr, t)
+    }
 }
 
 /// Output of one radclient run.
@@ -466,10 +540,34 @@ impl RadclientRun {
 /// Runs `radclient` against 127.0.0.1:`port` with `packets` (attribute
 /// blocks separated by blank lines), `parallel` outstanding at once.
 pub fn radclient(port: u16, secret: &str, packets: &str, extra: &[&str]) -> RadclientRun {
-    let mut child = Command::new("radclient")
+    run_radclient(Command::new("radclient"), "127.0.0.1", port, secret, packets, extra)
+}
+
+/// [`radclient`] inside `ns` to `ip`, which it then sends from: how a
+/// test speaks as one of several NASes on distinct loopback addresses.
+pub fn radclient_in(
+    ns: &netns::LoopbackNetns,
+    ip: &str,
+    port: u16,
+    secret: &str,
+    packets: &str,
+    extra: &[&str],
+) -> RadclientRun {
+    run_radclient(ns.command("radclient"), ip, port, secret, packets, extra)
+}
+
+fn run_radclient(
+    mut command: Command,
+    ip: &str,
+    port: u16,
+    secret: &str,
+    packets: &str,
+    extra: &[&str],
+) -> RadclientRun {
+    let mut child = command
         .args(["-x", "-t", "2", "-r", "3"])
         .args(extra)
-        .arg(format!("127.0.0.1:{port}"))
+        .arg(format!("{ip}:{port}"))
         .arg("acct")
         .arg(secret)
         .stdin(Stdio::piped())

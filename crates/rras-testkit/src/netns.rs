@@ -86,3 +86,78 @@ impl Drop for NetnsPair {
         }
     }
 }
+
+/// A network namespace with nothing but its loopback, in which each of
+/// `sources` (127.0.0.N) sends from itself when sent to. On the host's
+/// loopback every packet leaves from 127.0.0.1 whatever 127/8 address it
+/// goes to (the local route's preferred source), and radclient cannot
+/// choose its source; here a /32 local route per address gives each its
+/// own, so several NASes can be told apart by address. Deleted on drop.
+#[derive(Debug)]
+pub struct LoopbackNetns {
+    /// The namespace's name (`ip netns`).
+    pub name: String,
+}
+
+impl LoopbackNetns {
+    /// Creates `{prefix}{n}` with the routes for `sources`.
+    pub fn create(prefix: &str, sources: &[&str]) -> Self {
+        let ns = LoopbackNetns {
+            name: format!("{prefix}{}", fixture_number()),
+        };
+        run(&["ip", "netns", "add", &ns.name]);
+        run(&["ip", "-n", &ns.name, "link", "set", "lo", "up"]);
+        for s in sources {
+            run(&[
+                "ip", "-n", &ns.name, "route", "replace", "local", s, "dev", "lo", "src", s, "table", "local",
+            ]);
+        }
+        ns
+    }
+
+    /// `program` to be run inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+
+    /// A script in `dir` that runs `binary` (with its arguments) inside the
+    /// namespace, replacing itself with it (so its PID is the binary's):
+    /// for fixtures that start a binary by path, like `DaemonProcess`.
+    pub fn wrapper(&self, binary: &std::path::Path, dir: &std::path::Path) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(format!("in-{}", self.name));
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\nexec ip netns exec {} {} \"$@\"\n",
+                self.name,
+                binary.display()
+            ),
+        )
+        .expect("write wrapper");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod wrapper");
+        path
+    }
+
+    /// Runs `f` on a thread that has entered the namespace: sockets it
+    /// creates belong to the namespace and may be used from any thread.
+    pub fn enter<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let file = std::fs::File::open(format!("/var/run/netns/{}", self.name)).expect("open netns");
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+                f()
+            })
+            .join()
+            .expect("thread in netns")
+        })
+    }
+}
+
+impl Drop for LoopbackNetns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}

@@ -9,7 +9,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rras_client::AdminClient;
 use rras_core::{Connection, Projection, Win32Error};
-use rras_testkit::{free_udp_port, radclient, require_tool, runtime, wait_for, DaemonProcess};
+use rras_testkit::netns::LoopbackNetns;
+use rras_testkit::{
+    free_udp_port, radclient, radclient_in, require_root, require_tool, runtime, wait_for, DaemonProcess, NasResponder,
+};
 use rrasd::sources::radius::packet::Packet;
 
 const SECRET: &str = "testing123";
@@ -29,6 +32,39 @@ fn start(extra: &[&str]) -> (DaemonProcess, u16) {
         port,
     )
 }
+
+/// The daemon's Prometheus text.
+fn metrics_text(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+/// A free loopback TCP port for the metrics listener, as ADDR:PORT.
+fn metrics_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// rrasd with `[radius]` from `radius_toml` (listen and clients included),
+/// its config in `dir`, plus `extra` flags.
+fn start_with_config(dir: &Path, radius_toml: &str, extra: &[&str]) -> DaemonProcess {
+    let cfg = dir.join("rrasd.toml");
+    std::fs::write(&cfg, format!("[radius]\n{radius_toml}")).unwrap();
+    let mut args = vec!["--config", cfg.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args)
+}
+
+/// radclient options for a request that must go unanswered: one try, short.
+const ONE_TRY: [&str; 4] = ["-r", "1", "-t", "1"];
 
 fn connections(d: &DaemonProcess) -> Vec<Connection> {
     runtime().block_on(async {
@@ -125,7 +161,15 @@ fn ipv6_session_from_an_ipv6_nas() {
     if !require_tool("radclient") {
         return;
     }
-    let (d, port) = start(&[]);
+    let port = free_udp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let d = start_with_config(
+        dir.path(),
+        &format!(
+            "listen = \"127.0.0.1:{port}\"\nclients = [ {{ cidr = \"127.0.0.1\", secret = \"{SECRET}\", nas = [\"2001:db8::/32\"] }} ]\n"
+        ),
+        &[],
+    );
     let pkt = "User-Name = \"v6user\"\nAcct-Session-Id = \"v6-1\"\nNAS-IPv6-Address = 2001:db8::1\n\
                Acct-Status-Type = Start\nFramed-IPv6-Prefix = 2001:db8:77::/64\n\
                Framed-Interface-Id = 0:0:0:42\nTunnel-Type:1 = ESP\nTunnel-Client-Endpoint:1 = \"2001:db8:ffff::9\"\n";
@@ -142,11 +186,19 @@ fn ipv6_session_from_an_ipv6_nas() {
 }
 
 #[test]
-fn many_nases_and_accounting_on_ends_only_that_nas() {
+fn a_proxy_for_many_nases_and_accounting_on_ends_only_that_nas() {
     if !require_tool("radclient") {
         return;
     }
-    let (d, port) = start(&[]);
+    let port = free_udp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let d = start_with_config(
+        dir.path(),
+        &format!(
+            "listen = \"127.0.0.1:{port}\"\nclients = [ {{ cidr = \"127.0.0.1\", secret = \"{SECRET}\", name = \"proxy\", nas = [\"10.9.0.0/24\"] }} ]\n"
+        ),
+        &[],
+    );
     let mut packets = String::new();
     for nas in 1..=5 {
         for s in 0..20 {
@@ -172,6 +224,288 @@ fn many_nases_and_accounting_on_ends_only_that_nas() {
             .unwrap()
     });
     assert_eq!(history.iter().filter(|h| h.reason == "nas-reboot").count(), 20);
+    // Outside its grant the proxy speaks for nobody.
+    let run = radclient(port, SECRET, &session("outside", "10.9.1.1", "Start", ""), &ONE_TRY);
+    assert_eq!(run.responses(), 0, "{run:?}");
+    assert!(by_session(&d, "outside").is_none());
+}
+
+/// Two NASes, each its own client with its own secret, on 127.0.0.1 and
+/// 127.0.0.2, and a third address for a proxy: the daemon and radclient
+/// run in a namespace of their own where each address sends from itself
+/// (`LoopbackNetns`); the daemon listens on the namespace's wildcard
+/// address so all three reach it. Needs root (skipped outside CI without).
+struct TwoNases {
+    ns: LoopbackNetns,
+    daemon: DaemonProcess,
+    port: u16,
+    metrics: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TwoNases {
+    fn start(extra_clients: &str, extra: &[&str]) -> Option<Self> {
+        if !require_tool("radclient") || !require_root() {
+            return None;
+        }
+        let ns = LoopbackNetns::create("rrad", &["127.0.0.2", "127.0.0.3"]);
+        let dir = tempfile::tempdir().unwrap();
+        let (port, metrics) = (free_udp_port(), metrics_addr());
+        let cfg = dir.path().join("rrasd.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[radius]\nlisten = \"0.0.0.0:{port}\"\nclients = [\n\
+                 {{ cidr = \"127.0.0.1\", secret = \"secret-a\", name = \"nas-a\" }},\n\
+                 {{ cidr = \"127.0.0.2\", secret = \"secret-b\", name = \"nas-b\" }},\n{extra_clients}]\n"
+            ),
+        )
+        .unwrap();
+        let mut args = vec!["--config", cfg.to_str().unwrap(), "--metrics", &metrics];
+        args.extend_from_slice(extra);
+        let daemon = DaemonProcess::start(&ns.wrapper(Path::new(env!("CARGO_BIN_EXE_rrasd")), dir.path()), &args);
+        Some(TwoNases {
+            ns,
+            daemon,
+            port,
+            metrics,
+            _dir: dir,
+        })
+    }
+
+    /// radclient as the NAS at `from`.
+    fn send(&self, from: &str, secret: &str, packets: &str, extra: &[&str]) -> rras_testkit::RadclientRun {
+        radclient_in(&self.ns, from, self.port, secret, packets, extra)
+    }
+
+    fn metrics(&self) -> String {
+        self.ns.enter(|| metrics_text(&self.metrics))
+    }
+}
+
+#[test]
+fn one_client_can_neither_end_nor_change_another_nases_sessions() {
+    let Some(lab) = TwoNases::start("", &[]) else {
+        return;
+    };
+    let d = &lab.daemon;
+    let b_sessions: String = (0..5)
+        .map(|i| session(&format!("b-{i}"), "127.0.0.2", "Start", "") + "\n")
+        .collect();
+    let run = lab.send("127.0.0.2", "secret-b", &b_sessions, &[]);
+    assert_eq!(run.responses(), 5, "{run:?}");
+    let run = lab.send("127.0.0.1", "secret-a", &session("a-0", "127.0.0.1", "Start", ""), &[]);
+    assert_eq!(run.responses(), 1, "{run:?}");
+    assert_eq!(connections(&d).len(), 6);
+
+    // A, with its own valid secret, names B's NAS: Accounting-On, a Stop of
+    // B's session, an Interim that would rename its user. None is applied
+    // or answered.
+    let on_b = "Acct-Status-Type = Accounting-On\nNAS-IP-Address = 127.0.0.2\nNAS-Identifier = \"lab-nas\"\n";
+    let stop_b = session("b-1", "127.0.0.2", "Stop", "Acct-Terminate-Cause = Admin-Reset\n");
+    let rename_b = session("b-2", "127.0.0.2", "Interim-Update", "").replace("user-b-2", "mallory");
+    for attack in [on_b, stop_b.as_str(), rename_b.as_str()] {
+        let run = lab.send("127.0.0.1", "secret-a", attack, &ONE_TRY);
+        assert_eq!(run.responses(), 0, "answered: {attack}");
+    }
+    let now = connections(&d);
+    assert_eq!(now.len(), 6, "B's sessions are all there");
+    let b2 = now.iter().find(|c| c.info.source.session_id == "b-2").unwrap();
+    assert_eq!(b2.info.user_name, "user-b-2");
+    let body = lab.metrics();
+    assert!(
+        body.contains("rrasd_radius_dropped_total{reason=\"foreign-nas\"} 3"),
+        "{body}"
+    );
+    assert!(
+        d.log().contains("client nas-a may not speak for NAS 127.0.0.2"),
+        "{}",
+        d.log()
+    );
+
+    // A's own Accounting-On ends A's session and nothing of B's.
+    let on_a = "Acct-Status-Type = Accounting-On\nNAS-IP-Address = 127.0.0.1\nNAS-Identifier = \"lab-nas\"\n";
+    let run = lab.send("127.0.0.1", "secret-a", on_a, &[]);
+    assert_eq!(run.responses(), 1, "{run:?}");
+    let left: Vec<_> = connections(&d).into_iter().map(|c| c.info.source.session_id).collect();
+    assert_eq!(left.len(), 5, "{left:?}");
+    assert!(left.iter().all(|s| s.starts_with("b-")));
+    // B's secret from A's address is a bad authenticator, not B speaking.
+    let run = lab.send("127.0.0.1", "secret-b", &stop_b, &ONE_TRY);
+    assert_eq!(run.responses(), 0);
+    assert_eq!(connections(&d).len(), 5);
+}
+
+#[test]
+fn hang_ups_go_to_the_owning_client_signed_and_timestamped() {
+    use rrasd::sources::radius::packet::message_authenticator_ok;
+    // The proxy on 127.0.0.3 speaks for 10.20.0.0/16 and takes hang-ups on
+    // its own CoA port.
+    let coa_port = free_udp_port();
+    let proxy = format!(
+        "{{ cidr = \"127.0.0.3\", secret = \"secret-p\", name = \"proxy\", nas = [\"10.20.0.0/16\", \"ap-*\"], coa = \"127.0.0.3:{coa_port}\" }},\n"
+    );
+    let Some(lab) = TwoNases::start(&proxy, &["--radius-disconnect-port", "9"]) else {
+        return;
+    };
+    let d = &lab.daemon;
+    let forwarded = session("via-proxy", "10.20.1.1", "Start", "");
+    let run = lab.send("127.0.0.3", "secret-p", &forwarded, &[]);
+    assert_eq!(run.responses(), 1, "{run:?}");
+    // A name grant: a NAS known by its NAS-Identifier.
+    let by_name = session("by-name", "192.168.7.7", "Start", "").replace("lab-nas", "ap-7");
+    let run = lab.send("127.0.0.3", "secret-p", &by_name, &[]);
+    assert_eq!(run.responses(), 1, "{run:?}");
+    // A direct NAS may not speak for a NAS granted to the proxy.
+    let run = lab.send(
+        "127.0.0.1",
+        "secret-a",
+        &session("x", "10.20.1.1", "Start", ""),
+        &ONE_TRY,
+    );
+    assert_eq!(run.responses(), 0);
+    let c = by_session(&d, "via-proxy").expect("started through the proxy");
+    assert_eq!(c.info.source.nas, "lab-nas@10.20.1.1");
+
+    let rt = runtime();
+    let disconnect = |handle: u32| {
+        rt.block_on(async {
+            let client = AdminClient::connect(&d.addr()).await.unwrap();
+            client.disconnect(handle).await.map_err(|e| e.code())
+        })
+    };
+    // An answer with a wrong Message-Authenticator is not believed (three
+    // tries, then "server unavailable"); the session stays.
+    let liar = NasResponder {
+        ip: [127, 0, 0, 3].into(),
+        port: coa_port,
+        secret: "secret-p",
+        sign: Some(false),
+        answers: 3,
+        ..NasResponder::default()
+    };
+    let (_, liar) = lab.ns.enter(|| liar.spawn());
+    assert_eq!(disconnect(c.handle.get()), Err(Win32Error::RpcServerUnavailable.code()));
+    assert!(liar.join().unwrap().is_some());
+    assert!(by_session(&d, "via-proxy").is_some());
+
+    let honest = NasResponder {
+        ip: [127, 0, 0, 3].into(),
+        port: coa_port,
+        secret: "secret-p",
+        sign: Some(true),
+        ..NasResponder::default()
+    };
+    let (_, nas) = lab.ns.enter(|| honest.spawn());
+    assert_eq!(disconnect(c.handle.get()), Ok(()));
+    let req = nas
+        .join()
+        .unwrap()
+        .expect("the proxy got a request signed with its secret");
+    assert_eq!(req.attr(4), Some(&[10u8, 20, 1, 1][..]), "NAS-IP-Address names the NAS");
+    assert_eq!(req.attr(32), Some(&b"lab-nas"[..]));
+    let stamp = u32::from_be_bytes(req.attr(55).expect("Event-Timestamp").try_into().unwrap());
+    assert!(u64::from(stamp).abs_diff(now()) < 60, "Event-Timestamp is now");
+    let wire = req.to_bytes();
+    assert_eq!(message_authenticator_ok(&wire, &[0; 16], b"secret-p"), Some(true));
+    assert!(by_session(&d, "via-proxy").is_none());
+}
+
+#[test]
+fn counters_only_interim_and_stop_without_counters_keep_what_the_start_said() {
+    if !require_tool("radclient") {
+        return;
+    }
+    let (d, port) = start(&[]);
+    let full = "User-Name = \"CORP\\\\merge\"\nAcct-Session-Id = \"m-1\"\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 4\n\
+                Acct-Status-Type = Start\nFramed-Protocol = PPP\nTunnel-Type:1 = L2TP\nFramed-IP-Address = 10.61.0.9\n\
+                Framed-IPv6-Address = 2001:db8:9::9\nCalling-Station-Id = \"198.51.100.7\"\nClass = 0xc1a550\n";
+    assert_eq!(radclient(port, SECRET, full, &[]).responses(), 1);
+    let before = by_session(&d, "m-1").expect("started");
+    assert_eq!(before.info.device_type, 9, "L2TP");
+    let counters = "Acct-Session-Id = \"m-1\"\nNAS-IP-Address = 127.0.0.1\nAcct-Status-Type = Interim-Update\n\
+                    Acct-Input-Octets = 1000\nAcct-Output-Octets = 2000\nAcct-Session-Time = 30\n";
+    assert_eq!(radclient(port, SECRET, counters, &[]).responses(), 1);
+    let after = by_session(&d, "m-1").unwrap();
+    let same = |c: &Connection| {
+        (
+            c.info.user_name.clone(),
+            c.info.logon_domain.clone(),
+            c.info.projection.ipv4().remote_address,
+            c.info.projection.ipv6().remote_address(),
+            c.info.device_type,
+            c.info.flags,
+            c.info.remote_endpoint,
+            c.info.interface_name.clone(),
+            c.info.engine_attributes.iter().find(|(k, _)| k == "Class").cloned(),
+        )
+    };
+    assert_eq!(same(&after), same(&before));
+    assert_eq!(
+        after.info.projection.ipv4().remote_address,
+        Some("10.61.0.9".parse().unwrap())
+    );
+    assert_eq!(
+        after.info.projection.ipv6().remote_address(),
+        Some("2001:db8:9::9".parse().unwrap())
+    );
+    assert_eq!(
+        (after.info.stats.bytes_rcved, after.info.stats.bytes_xmited),
+        (1000, 2000)
+    );
+
+    let stop = "Acct-Session-Id = \"m-1\"\nNAS-IP-Address = 127.0.0.1\nAcct-Status-Type = Stop\n";
+    assert_eq!(radclient(port, SECRET, stop, &[]).responses(), 1);
+    assert!(by_session(&d, "m-1").is_none());
+    let history =
+        runtime().block_on(async { AdminClient::connect(&d.addr()).await.unwrap().history(1).await.unwrap() });
+    let ended = &history[0].connection;
+    assert_eq!(ended.info.source.session_id, "m-1");
+    assert_eq!(
+        (ended.info.stats.bytes_rcved, ended.info.stats.bytes_xmited),
+        (1000, 2000),
+        "last known counters"
+    );
+    assert_eq!(same(ended), same(&before));
+}
+
+#[test]
+fn replayed_accounting_on_and_stop_do_not_end_sessions_that_began_later() {
+    if !require_tool("radclient") {
+        return;
+    }
+    let (d, port) = start(&[]);
+    let t = now();
+    let stamped =
+        |id: &str, status: &str, at: u64| session(id, "127.0.0.1", status, &format!("Event-Timestamp = {at}\n"));
+    assert_eq!(
+        radclient(port, SECRET, &stamped("old", "Start", t - 3600), &[]).responses(),
+        1
+    );
+    assert_eq!(radclient(port, SECRET, &stamped("new", "Start", t), &[]).responses(), 1);
+    // An Accounting-On from half an hour ago (captured and replayed now):
+    // it ends the session that began before it, not the one after.
+    let on = format!(
+        "Acct-Status-Type = Accounting-On\nNAS-IP-Address = 127.0.0.1\nNAS-Identifier = \"lab-nas\"\nEvent-Timestamp = {}\n",
+        t - 1800
+    );
+    assert_eq!(radclient(port, SECRET, &on, &[]).responses(), 1);
+    assert!(by_session(&d, "old").is_none());
+    assert!(
+        by_session(&d, "new").is_some(),
+        "a replayed Accounting-On ended a later session"
+    );
+    // A Stop dated before the session began: acknowledged, not applied.
+    assert_eq!(
+        radclient(port, SECRET, &stamped("new", "Stop", t - 600), &[]).responses(),
+        1
+    );
+    assert!(by_session(&d, "new").is_some(), "a replayed Stop ended a later session");
+    assert_eq!(
+        radclient(port, SECRET, &stamped("new", "Stop", t + 5), &[]).responses(),
+        1
+    );
+    assert!(by_session(&d, "new").is_none());
 }
 
 #[test]
@@ -220,11 +554,7 @@ fn wrong_secret_and_garbage_are_dropped_and_listener_keeps_working() {
     // Still serving real packets.
     let run = radclient(port, SECRET, &session("good-1", "127.0.0.1", "Start", ""), &[]);
     assert_eq!(run.responses(), 1, "{run:?}");
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(&m).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
+    let body = metrics_text(&m);
     assert!(
         body.contains("rrasd_radius_dropped_total{reason=\"bad-authenticator\"}"),
         "{body}"

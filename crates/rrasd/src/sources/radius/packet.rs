@@ -102,13 +102,31 @@ impl Packet {
         out
     }
 
+    /// The packet's bytes with its own authenticator: a decoded packet as
+    /// it was on the wire.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.encode_with(&self.authenticator)
+    }
+
     /// Encodes a request like [`encode_request`](Self::encode_request),
-    /// with a Message-Authenticator appended (RFC 3579 §3.2, RFC 5176
-    /// §3.3): HMAC-MD5 keyed with the secret over the packet whose
-    /// authenticator field and Message-Authenticator value are zeros; the
-    /// Request Authenticator is then computed over the finished packet.
+    /// with a Message-Authenticator appended (RFC 3579 §3.2, RFC 5176 §3.3).
     pub fn encode_request_signed(&self, secret: &[u8]) -> Vec<u8> {
-        let mut out = self.encode_with(&[0u8; 16]);
+        self.encode_signed(&[0u8; 16], secret)
+    }
+
+    /// Encodes a response like [`encode_response`](Self::encode_response),
+    /// with a Message-Authenticator appended.
+    pub fn encode_response_signed(&self, request_authenticator: &[u8; 16], secret: &[u8]) -> Vec<u8> {
+        self.encode_signed(request_authenticator, secret)
+    }
+
+    /// The packet with `middle` (16 zeros for a request, the request's
+    /// authenticator for a response) in the authenticator field and a
+    /// Message-Authenticator appended: HMAC-MD5 keyed with the secret over
+    /// that packet with the attribute's value zeroed; then the
+    /// authenticator, MD5 over the finished packet and the secret.
+    fn encode_signed(&self, middle: &[u8; 16], secret: &[u8]) -> Vec<u8> {
+        let mut out = self.encode_with(middle);
         let at = out.len() + 2;
         out.extend_from_slice(&[MESSAGE_AUTHENTICATOR, 18]);
         out.extend_from_slice(&[0u8; 16]);
@@ -379,6 +397,40 @@ mod tests {
         assert!(!response_authenticator_ok(&resp, &[1; 16], b"s"));
         // The receive path's fixed-size answer is the same bytes.
         assert_eq!(accounting_response(7, &req_auth, b"s").as_slice(), resp.as_slice());
+    }
+
+    #[test]
+    fn message_authenticator_signs_requests_and_responses() {
+        // RFC 2202 test case 2: HMAC-MD5("Jefe", "what do ya want for nothing?").
+        assert_eq!(
+            hex::encode(hmac_md5(b"Jefe", b"what do ya want for nothing?")),
+            "750c783e6ab0b503eaa86e310a5db738"
+        );
+        let req = sample().encode_request_signed(b"s");
+        assert!(request_authenticator_ok(&req, b"s"));
+        assert_eq!(message_authenticator_ok(&req, &[0; 16], b"s"), Some(true));
+        assert_eq!(message_authenticator_ok(&req, &[0; 16], b"other"), Some(false));
+        let req_auth: [u8; 16] = req[4..20].try_into().unwrap();
+        let ack = Packet {
+            code: DISCONNECT_ACK,
+            identifier: 7,
+            authenticator: [0; 16],
+            attributes: vec![],
+        };
+        let signed = ack.encode_response_signed(&req_auth, b"s");
+        assert!(response_authenticator_ok(&signed, &req_auth, b"s"));
+        assert_eq!(message_authenticator_ok(&signed, &req_auth, b"s"), Some(true));
+        assert_eq!(message_authenticator_ok(&signed, &[9; 16], b"s"), Some(false));
+        // One flipped bit of the MAC, or none at all.
+        let mut bad = signed.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert_eq!(message_authenticator_ok(&bad, &req_auth, b"s"), Some(false));
+        assert_eq!(
+            message_authenticator_ok(&ack.encode_response(&req_auth, b"s"), &req_auth, b"s"),
+            None
+        );
+        assert_eq!(message_authenticator_ok(&[1, 2, 3], &req_auth, b"s"), None);
     }
 
     #[test]
