@@ -186,7 +186,7 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
             ]);
             for (c, conn) in &rows {
                 let i = &conn.info;
-                table.add_row([
+                table.add_row(crate::output::escaped([
                     view.node_name(c.node).to_owned(),
                     c.handle.to_string(),
                     i.account(),
@@ -197,7 +197,7 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
                     human_bytes(i.stats.bytes_rcved),
                     human_bytes(i.stats.bytes_xmited),
                     if c.stale { "stale" } else { "live" }.to_owned(),
-                ]);
+                ]));
             }
             println!("{table}");
             let stale = rows.iter().filter(|(c, _)| c.stale).count();
@@ -255,7 +255,15 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
                     ),
                     None => Default::default(),
                 };
-                table.add_row([id.clone(), name, version, connections, ago, lag, state.to_owned()]);
+                table.add_row(crate::output::escaped([
+                    id.clone(),
+                    name,
+                    version,
+                    connections,
+                    ago,
+                    lag,
+                    state.to_owned(),
+                ]));
             }
             println!("{table}");
             Ok(())

@@ -254,8 +254,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             match e.downcast_ref::<ClientError>() {
-                Some(c) => eprintln!("rasctl: error {}: {c}", c.code()),
-                None => eprintln!("rasctl: {e:#}"),
+                Some(c) => eprintln!(
+                    "rasctl: error {}: {}",
+                    c.code(),
+                    rras_core::display::Escaped(&c.to_string())
+                ),
+                None => eprintln!("rasctl: {}", rras_core::display::Escaped(&format!("{e:#}"))),
             }
             ExitCode::FAILURE
         }
@@ -419,7 +423,7 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
                             h.kind, h.name, h.state, h.sessions, last_ok, h.restarts
                         );
                         if !h.last_error.is_empty() {
-                            println!("      last error: {}", h.last_error);
+                            println!("      last error: {}", rras_core::display::Escaped(&h.last_error));
                         }
                     }
                 }

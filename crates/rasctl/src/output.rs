@@ -204,6 +204,14 @@ pub(crate) fn human_duration(d: Duration) -> String {
     }
 }
 
+/// A table row with every cell's engine text escaped: user names,
+/// interface names, reasons and callers come from NASes, engines and
+/// clients, and must not reach the terminal as control sequences
+/// (rras_core::display).
+pub(crate) fn escaped<const N: usize>(cells: [String; N]) -> [String; N] {
+    cells.map(|c| rras_core::display::escape(&c).into_owned())
+}
+
 /// The connections table as an admin sees it.
 pub(crate) fn connections_table(connections: &[Connection], now: SystemTime) -> String {
     let mut table = Table::new();
@@ -224,7 +232,7 @@ pub(crate) fn connections_table(connections: &[Connection], now: SystemTime) -> 
     for c in connections {
         let i = &c.info;
         let client_ip = i.client_address().map(|a| a.to_string()).unwrap_or_default();
-        table.add_row([
+        table.add_row(escaped([
             c.handle.to_string(),
             i.account(),
             i.source.engine.to_string(),
@@ -234,7 +242,7 @@ pub(crate) fn connections_table(connections: &[Connection], now: SystemTime) -> 
             human_duration(i.connect_duration(now)),
             human_bytes(i.stats.bytes_rcved),
             human_bytes(i.stats.bytes_xmited),
-        ]);
+        ]));
     }
     table.to_string()
 }
@@ -247,7 +255,7 @@ pub(crate) fn connection_details(c: &Connection, now: SystemTime) -> String {
     if let Some(map) = value.as_object() {
         for (k, v) in map {
             let shown = match v {
-                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::String(s) => rras_core::display::escape(s).into_owned(),
                 serde_json::Value::Null => "-".into(),
                 other => other.to_string(),
             };
@@ -266,7 +274,7 @@ pub(crate) fn history_table(ended: &[EndedConnection]) -> String {
         .set_header(["Handle", "User", "Engine", "Ended", "Duration", "Reason", "Rx", "Tx"]);
     for e in ended {
         let i = &e.connection.info;
-        table.add_row([
+        table.add_row(escaped([
             e.connection.handle.to_string(),
             i.account(),
             i.source.engine.to_string(),
@@ -275,7 +283,7 @@ pub(crate) fn history_table(ended: &[EndedConnection]) -> String {
             e.reason.clone(),
             human_bytes(i.stats.bytes_rcved),
             human_bytes(i.stats.bytes_xmited),
-        ]);
+        ]));
     }
     table.to_string()
 }
@@ -292,13 +300,13 @@ pub(crate) fn audit_table(records: &[rras_core::AuditRecord]) -> String {
             Some(e) => format!("{} {}", r.result, e.name()),
             None => r.result.to_string(),
         };
-        table.add_row([
+        table.add_row(escaped([
             humantime::format_rfc3339_seconds(r.at).to_string(),
             r.caller.clone(),
             r.method.clone(),
             r.target.clone(),
             result,
-        ]);
+        ]));
     }
     table.to_string()
 }

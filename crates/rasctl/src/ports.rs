@@ -131,7 +131,7 @@ pub(crate) async fn show(client: &AdminClient, handle: u32, json: bool) -> anyho
     if let Some(map) = value.as_object() {
         for (k, v) in map {
             let shown = match v {
-                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::String(s) => rras_core::display::escape(s).into_owned(),
                 other => other.to_string(),
             };
             println!("{k:>20}: {shown}");
@@ -160,7 +160,7 @@ pub(crate) fn ports_table(ports: &[Port]) -> String {
         ]);
     for p in ports {
         let l = &p.level0;
-        table.add_row([
+        table.add_row(crate::output::escaped([
             l.port.to_string(),
             l.port_name.clone(),
             condition_name(l.condition).to_owned(),
@@ -171,7 +171,7 @@ pub(crate) fn ports_table(ports: &[Port]) -> String {
             human_duration(std::time::Duration::from_secs(l.connect_duration.into())),
             human_bytes(p.stats.bytes_rcved),
             human_bytes(p.stats.bytes_xmited),
-        ]);
+        ]));
     }
     table.to_string()
 }

@@ -116,7 +116,7 @@ fn event_text(change: &Change) -> String {
     };
     let rev = change.revision();
     let h = change.handle();
-    match change {
+    let line = match change {
         Change::Started { connection, .. } => format!("{rev} started {h} {}", who(connection)),
         Change::Updated { connection, .. } => format!(
             "{rev} updated {h} {} rx {} tx {}",
@@ -126,7 +126,8 @@ fn event_text(change: &Change) -> String {
         ),
         Change::Ended { ended, .. } => format!("{rev} ended {h} {} reason {}", who(&ended.connection), ended.reason),
         Change::Removed { .. } => format!("{rev} removed {h}"),
-    }
+    };
+    rras_core::display::escape(&line).into_owned()
 }
 
 /// Prints changes as they happen (from now, or after `from`), until Ctrl-C.

@@ -630,3 +630,50 @@ fn streamed_json_spans_chunks_in_order() {
     assert_eq!(ok(&d, &["connections", "--json", "--user", "nobody"]), "[]\n");
     assert_eq!(ok(&d, &["connections", "--jsonl", "--user", "nobody"]), "");
 }
+
+/// A NAS's User-Name holding ESC and BEL (sent by real radclient) is shown
+/// escaped in every human output, and exact in JSON.
+#[test]
+fn engine_text_never_reaches_the_terminal_raw() {
+    if !rras_testkit::require_tool("radclient") {
+        return;
+    }
+    let port = rras_testkit::free_udp_port();
+    let d = InProcessDaemon::start(|c| {
+        c.radius.listen = Some(([127, 0, 0, 1], port).into());
+        c.radius.clients = vec!["127.0.0.1=testing123".parse().unwrap()];
+    });
+    let evil = "User-Name = \"evil\\033[2Jx\\007\\342\\200\\256dig\"\nAcct-Session-Id = \"esc-1\"\n\
+                NAS-IP-Address = 127.0.0.1\nNAS-Port-Id = \"ppp\\0339\"\nAcct-Status-Type = Start\n";
+    let run = rras_testkit::radclient(port, "testing123", evil, &[]);
+    assert_eq!(run.responses(), 1, "{run:?}");
+    let raw_user = "evil\x1b[2Jx\x07\u{202e}dig";
+    let is_clean = |text: &str| !text.contains('\x1b') && !text.contains('\x07') && !text.contains('\u{202e}');
+
+    let table = ok(&d, &["connections"]);
+    assert!(is_clean(&table), "{table:?}");
+    assert!(table.contains("evil\\x1b[2Jx\\x07\\u{202e}dig"), "{table}");
+    assert!(table.contains("ppp\\x1b9"), "{table}");
+    let listed = json(&d, &["connections", "--json"]);
+    assert_eq!(listed[0]["user"], raw_user, "JSON keeps the exact text");
+    let handle = listed[0]["handle"].to_string();
+    let details = ok(&d, &["connection", &handle]);
+    assert!(is_clean(&details) && details.contains("\\x1b[2J"), "{details}");
+
+    // A watcher sees the end; history shows it escaped too.
+    let mut events = Command::new(env!("CARGO_BIN_EXE_rasctl"))
+        .args(["--server", &d.addr(), "events"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let stop = evil.replace("Acct-Status-Type = Start", "Acct-Status-Type = Stop");
+    assert_eq!(rras_testkit::radclient(port, "testing123", &stop, &[]).responses(), 1);
+    let history = ok(&d, &["history"]);
+    assert!(is_clean(&history) && history.contains("\\x07"), "{history}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = events.kill();
+    let out = events.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ended") && is_clean(&text), "{text:?}");
+}

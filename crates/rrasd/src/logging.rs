@@ -10,6 +10,9 @@
 //!   (`ts`, `level`, `target`, `message`, then the event's own fields) for
 //!   log shippers.
 //!
+//! Engine text (user names, NAS identifiers, engine errors) is escaped in
+//! text lines (`\x1b`, as rasctl shows it); JSON lines escape it as JSON.
+//!
 //! Secrets never reach the log: no event carries a RADIUS secret, a token,
 //! or key material (tests/logs.rs runs the daemon with all of them in play
 //! and reads the whole log).
@@ -17,6 +20,7 @@
 use std::fmt;
 use std::io::IsTerminal;
 
+use rras_core::display::Escaped;
 use serde::Deserialize;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -47,8 +51,27 @@ pub fn init(level: &str, format: LogFormat) {
     match format {
         LogFormat::Json => builder.event_format(JsonLines).init(),
         LogFormat::Text if under_journald => builder.event_format(JournalLines).init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Text => builder
+            .fmt_fields(escaped_fields())
+            .with_ansi(std::io::stderr().is_terminal())
+            .init(),
     }
+}
+
+/// Text fields with engine text escaped (`rras_core::display`): a log line
+/// quoting a user name, NAS identifier or engine error must not carry
+/// terminal control to whoever reads the log on a terminal.
+fn escaped_fields() -> impl for<'w> FormatFields<'w> {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            write!(writer, "{}", Escaped(&text))
+        } else {
+            write!(writer, "{field}={}", Escaped(&text))
+        }
+    })
+    .delimited(" ")
 }
 
 /// The sd-daemon priority of a level.
@@ -146,11 +169,11 @@ where
             "<{}>{}: {}",
             priority(meta.level()),
             meta.target(),
-            fields.message
+            Escaped(&fields.message)
         )?;
         for (k, v) in &fields.rest {
             match v {
-                serde_json::Value::String(s) => write!(writer, " {k}={s}")?,
+                serde_json::Value::String(s) => write!(writer, " {k}={}", Escaped(s))?,
                 other => write!(writer, " {k}={other}")?,
             }
         }

@@ -783,3 +783,30 @@ fn silent_sessions_end_as_stale() {
     .expect("the stale session's end reaches the history");
     assert_eq!(history[0].reason, "lost-carrier/stale");
 }
+
+#[test]
+fn engine_text_in_log_lines_is_escaped() {
+    if !require_tool("radclient") {
+        return;
+    }
+    let (d, port) = start(&[]);
+    // A NAS-Identifier that would set the terminal's title and ring its bell,
+    // naming a NAS this client does not own (so it is quoted in the log),
+    // then an Accounting-On for its own (logged with the NAS identity).
+    let hostile = "Acct-Status-Type = Start\nAcct-Session-Id = \"t-1\"\nNAS-IP-Address = 192.0.2.1\n\
+                   NAS-Identifier = \"x\\033]0;pwned\\007\"\n";
+    assert_eq!(radclient(port, SECRET, hostile, &ONE_TRY).responses(), 0);
+    let on = "Acct-Status-Type = Accounting-On\nNAS-IP-Address = 127.0.0.1\nNAS-Identifier = \"y\\033[2J\"\n";
+    assert_eq!(radclient(port, SECRET, on, &[]).responses(), 1);
+    let log = wait_for(Duration::from_secs(5), || {
+        let log = d.log();
+        log.contains("NAS restarted").then_some(log)
+    })
+    .expect("the Accounting-On is logged");
+    assert!(
+        !log.contains('\x1b') && !log.contains('\x07'),
+        "raw control in the log: {log:?}"
+    );
+    assert!(log.contains("x\\x1b]0;pwned\\x07"), "{log}");
+    assert!(log.contains("y\\x1b[2J@127.0.0.1"), "{log}");
+}
