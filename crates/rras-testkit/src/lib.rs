@@ -120,6 +120,14 @@ pub fn run_rasctl(rasctl: &std::path::Path, addr: &str, args: &[&str]) -> String
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Writes a file only its owner may read (0600), as rrasd insists for
+/// keys, tokens and secrets.
+pub fn write_private(path: &Path, contents: impl AsRef<[u8]>) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, contents).expect("write private file");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+}
+
 /// Returns false (and prints why) when not root outside CI; panics under CI.
 pub fn require_root() -> bool {
     let root = nix::unistd::geteuid().is_root();

@@ -75,7 +75,7 @@ fn leaf(
         key: dir.join(format!("{file}.key")),
     };
     std::fs::write(&files.cert, cert.pem()).expect("write cert");
-    std::fs::write(&files.key, key.serialize_pem()).expect("write key");
+    crate::write_private(&files.key, key.serialize_pem());
     files
 }
 
@@ -93,15 +93,14 @@ impl TestPki {
         let admin_token = "adm-7f3a9c2e41d84b0f".to_owned();
         let reader_token = "rd-51c0e8a9b2f64d17".to_owned();
         let tokens = dir.join("tokens");
-        std::fs::write(
+        crate::write_private(
             &tokens,
             format!(
                 "# NAME ROLE SHA256\nci admin {}\nmon reader {}\n",
                 hash(&admin_token),
                 hash(&reader_token)
             ),
-        )
-        .expect("write tokens");
+        );
         TestPki {
             server: leaf(dir, "server", &["127.0.0.1", "localhost"], false, false, &authority),
             admin: leaf(dir, "admin", &[ADMIN_NAME], true, false, &authority),

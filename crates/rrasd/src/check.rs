@@ -155,6 +155,11 @@ pub fn check(config: &Config) -> Report {
             }
         }
     }
+    for (key, path) in config.secret_files() {
+        if let Err(message) = crate::private_file::check(&path) {
+            report.errors.push(format!("{key}: {message}"));
+        }
+    }
     if let Some(addr) = config.metrics {
         report.summary.push(format!("metrics: http://{addr}/metrics"));
     }

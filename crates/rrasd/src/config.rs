@@ -153,6 +153,14 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A file holding a secret is readable or writable by others.
+    #[error("config key `{key}`: {message}")]
+    Insecure {
+        /// The key naming the file.
+        key: String,
+        /// What is wrong, with the fix.
+        message: String,
+    },
 }
 
 /// `rrasd` command line.
@@ -469,6 +477,39 @@ impl Config {
             .validate()
             .map_err(|message| ConfigError::Invalid { key: "radius", message })?;
         self.validate_sources()
+    }
+
+    /// Every file the configuration names that holds a secret, with the
+    /// key that names it: each must be private to the daemon
+    /// ([`crate::private_file`]). RADIUS secret files were read (and
+    /// checked) when the configuration was parsed; they are listed so
+    /// `--check-config` names them.
+    pub fn secret_files(&self) -> Vec<(String, PathBuf)> {
+        let mut out = Vec::new();
+        if let Some(key) = &self.tls.key {
+            out.push(("tls.key".to_owned(), key.clone()));
+        }
+        if let Some(tokens) = &self.tls.tokens_file {
+            out.push(("tls.tokens_file".to_owned(), tokens.clone()));
+        }
+        for source in self.source_instances() {
+            if let crate::sources::SourceConfig::Radius(radius) = source {
+                for c in &radius.clients {
+                    if let Some(file) = &c.secret_file {
+                        out.push((format!("radius client {} secret_file", c.name), file.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Refuses to start on a secret file that others may read or write.
+    pub fn check_secret_files(&self) -> Result<(), ConfigError> {
+        for (key, path) in self.secret_files() {
+            crate::private_file::check(&path).map_err(|message| ConfigError::Insecure { key, message })?;
+        }
+        Ok(())
     }
 
     /// Every source instance to run: the shorthand sections that are

@@ -46,6 +46,11 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         };
     }
+    // Like ssh with its keys: a secret others can read is refused, with the fix.
+    if let Err(e) = config.check_secret_files() {
+        eprintln!("rrasd: {e}");
+        return std::process::ExitCode::from(2);
+    }
     rrasd::logging::init(&config.log_level, config.log_format);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

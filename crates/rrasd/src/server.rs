@@ -238,6 +238,7 @@ async fn reload_on_sighup(cli: crate::config::Args, auth: SharedAuthorizer, mana
         let result = cli
             .clone()
             .into_config()
+            .and_then(|c| c.check_secret_files().map(|()| c))
             .map_err(|e| e.to_string())
             .and_then(|c| Authorizer::new(&c).map_err(|e| e.to_string()));
         let code = match result {

@@ -173,3 +173,47 @@ fn configuration_reference_and_library_pages() {
         "{text}"
     );
 }
+
+/// A TLS key, tokens file or RADIUS secret file others may read is refused
+/// by `--check-config` and at start-up, with the fix in the message; a
+/// secret file keeps the secret off the command line.
+#[test]
+fn secrets_readable_by_others_are_refused_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path());
+    let secret = dir.path().join("nas.secret");
+    rras_testkit::write_private(&secret, "Very-Secret-Radius-2\n");
+    let mut args = pki.daemon_args(18444);
+    args.extend(["--radius-acct", "127.0.0.1:18131", "--radius-client"].map(String::from));
+    args.push(format!("10.0.0.0/8=@{}", secret.display()));
+    args.extend(["--state-dir".to_owned(), dir.path().join("state").display().to_string()]);
+    let (code, out) = check(&args);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("Very-Secret-Radius-2"), "{out}");
+
+    let open_up = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    for (path, key) in [
+        (pki.server.key.clone(), "tls.key"),
+        (pki.tokens.clone(), "tls.tokens_file"),
+    ] {
+        open_up(&path, 0o644);
+        let (code, out) = check(&args);
+        assert_eq!(code, Some(2), "{out}");
+        assert!(
+            out.contains(key) && out.contains(&format!("chmod 600 {}", path.display())),
+            "{out}"
+        );
+        // Starting is refused the same way, before anything is bound.
+        let started = Command::new(env!("CARGO_BIN_EXE_rrasd")).args(&args).output().unwrap();
+        assert_eq!(started.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&started.stderr).contains("chmod 600"));
+        open_up(&path, 0o600);
+    }
+    open_up(&secret, 0o640);
+    let (code, out) = check(&args);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("mode 640") && out.contains("chmod 600"), "{out}");
+}

@@ -302,11 +302,10 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     // vpn-a serves the web console too: its fleet view is checked in a
     // real browser.
     let tokens = cluster.path().join("tokens");
-    std::fs::write(
+    rras_testkit::write_private(
         &tokens,
         format!("ops-reader reader {}\n", rrasd::tls::token_hash(READER_TOKEN)),
-    )
-    .unwrap();
+    );
     let web_port = free_tcp_port();
     let web_listen = format!("127.0.0.1:{web_port}");
     let a = Node::start(

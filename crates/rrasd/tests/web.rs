@@ -56,15 +56,14 @@ fn console_in_a_real_browser(engine: Engine) {
     }
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens");
-    std::fs::write(
+    rras_testkit::write_private(
         &tokens,
         format!(
             "ops-reader reader {}\nops-admin admin {}\n",
             rrasd::tls::token_hash(READER_TOKEN),
             rrasd::tls::token_hash(ADMIN_TOKEN)
         ),
-    )
-    .unwrap();
+    );
     let (dm_port, nas) = rras_testkit::disconnect_responder(SECRET, 41, None);
     let acct = free_udp_port();
     let web = free_tcp_port();
