@@ -14,6 +14,7 @@ mod bareresponder;
 mod cprog;
 mod fleetbench;
 mod fleetview;
+mod flood;
 mod peer;
 mod radload;
 mod scenario;
@@ -58,6 +59,10 @@ pub(crate) enum Scenario {
     /// directly with --sessions records over --nodes node ids, read by
     /// FleetReader and by a bare KV watch (the peer), --rounds times.
     FleetView,
+    /// The RADIUS port under attack: --sessions Starts from the configured
+    /// NAS beside --flood-rate junk datagrams/s from one and from
+    /// --flood-sources unknown addresses; lost, time, log growth.
+    Flood,
 }
 
 #[derive(Debug, Parser)]
@@ -128,6 +133,15 @@ pub(crate) struct Args {
     /// Interim-Updates per second of the fleet scenario's live phase.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub(crate) fleet_rate: u64,
+    /// Junk datagrams per second of the flood scenario.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub(crate) flood_rate: u64,
+    /// Distinct unknown source addresses of the flood scenario's second run.
+    #[arg(long, default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub(crate) flood_sources: u32,
+    /// How long each flood run lasts at least, seconds (the log is measured over it).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) flood_secs: u64,
     /// Where JSON results go.
     #[arg(long, default_value = "target/bench")]
     pub(crate) out: PathBuf,

@@ -179,6 +179,9 @@ pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
     if args.scenario == Scenario::FleetView {
         return crate::fleetview::run(args, &rt);
     }
+    if args.scenario == Scenario::Flood {
+        return crate::flood::run(args, &bin_dir, &rt);
+    }
     let work = tempfile::tempdir()?;
     let c_bench = if matches!(args.scenario, Scenario::List | Scenario::All) {
         Some(cprog::build(work.path(), &lib_dir)?)

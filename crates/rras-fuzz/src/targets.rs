@@ -5,15 +5,21 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::Message;
 use rras_core::{synthetic, Connection, ConnectionHandle, ConnectionInfo, EngineKind, Record, RecordError};
 use rras_proto::pb;
 use rrasd::manager::ReportEvent;
-use rrasd::sources::radius::accounting::{interpret, AccountingEvent};
+use rrasd::sources::radius::accounting::{interpret, merge_update, nas_claim, AccountingEvent};
 use rrasd::sources::radius::attributes::*;
-use rrasd::sources::radius::packet::{request_authenticator_ok, Packet, PacketView, ACCOUNTING_REQUEST};
+use rrasd::sources::radius::packet::{
+    message_authenticator_ok, request_authenticator_ok, response_authenticator_ok, Packet, PacketView,
+    ACCOUNTING_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK,
+};
+use rrasd::sources::radius::scope::NasClaim;
+use rrasd::sources::radius::{RadiusClient, RadiusConfig};
 use rrasd::sources::{ocserv, openvpn, strongswan, wireguard, SourceId};
 
 /// One fuzz target.
@@ -66,6 +72,12 @@ pub const TARGETS: &[Target] = &[
         about: "RADIUS datagram → packet → authenticator → accounting event → record",
         seeds: radius_seeds,
         feed: radius_feed,
+    },
+    Target {
+        name: "radius-dynauth",
+        about: "RFC 5176 Disconnect/CoA answer → packet → Response Authenticator → Message-Authenticator → Error-Cause",
+        seeds: dynauth_seeds,
+        feed: dynauth_feed,
     },
     Target {
         name: "record",
@@ -293,17 +305,97 @@ fn radius_feed(input: &[u8]) -> bool {
     let Ok(packet) = PacketView::decode(input) else {
         return false;
     };
+    // Who may speak for the NAS it names (a direct client and a proxy).
+    let config = radius_clients();
+    let (address, identifier) = nas_claim(&packet, IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let claim = NasClaim {
+        address,
+        identifier: identifier.as_deref(),
+    };
+    for client in &config.clients {
+        let _ = config.may_speak_for(client, &claim);
+    }
+    let _ = config.hang_up_route(&claim);
     let id = SourceId::default_of(EngineKind::Radius);
     let Ok(accounting) = interpret(&id, &packet, IpAddr::V4(Ipv4Addr::LOCALHOST), now()) else {
         return false;
     };
     match accounting.event {
-        AccountingEvent::Start(info) | AccountingEvent::Interim(info) | AccountingEvent::Stop { info, .. } => {
-            round_trip(&info)
+        AccountingEvent::Start(mut info)
+        | AccountingEvent::Interim(mut info)
+        | AccountingEvent::Stop { mut info, .. } => {
+            round_trip(&info);
+            // An update merged over what a full Start said (and over itself).
+            let known = known_session();
+            merge_update(&mut info, &known, accounting.carried);
+            round_trip(&info);
+            let again = (*info).clone();
+            merge_update(&mut info, &again, accounting.carried);
         }
         AccountingEvent::NasRestart { .. } | AccountingEvent::Ignored(_) => {}
     }
     true
+}
+
+/// A direct client and a proxy with grants, as the daemon would have them.
+fn radius_clients() -> &'static RadiusConfig {
+    static CONFIG: std::sync::OnceLock<RadiusConfig> = std::sync::OnceLock::new();
+    CONFIG.get_or_init(|| RadiusConfig {
+        clients: vec![
+            "127.0.0.1=a".parse().expect("client"),
+            RadiusClient {
+                nas: vec!["10.0.0.0/8".parse().expect("grant"), "bras-*".parse().expect("grant")],
+                coa: Some("127.0.0.2:3799".parse().expect("address")),
+                ..RadiusClient::from_str("127.0.0.2=p").expect("client")
+            },
+        ],
+        ..RadiusConfig::default()
+    })
+}
+
+/// What a full Start (the first seed) said.
+fn known_session() -> ConnectionInfo {
+    let seed = &radius_seeds()[0];
+    let packet = PacketView::decode(seed).expect("seed decodes");
+    let id = SourceId::default_of(EngineKind::Radius);
+    match interpret(&id, &packet, IpAddr::V4(Ipv4Addr::LOCALHOST), now()).map(|a| a.event) {
+        Ok(AccountingEvent::Start(info)) => *info,
+        _ => ConnectionInfo::new(id.key("nas", "s"), "u", now()),
+    }
+}
+
+/// The request authenticator the answers below answer.
+const DYNAUTH_REQUEST: [u8; 16] = [7; 16];
+
+fn dynauth_seeds() -> Vec<Vec<u8>> {
+    let answer = |code: u8, cause: Option<u32>| Packet {
+        code,
+        identifier: 3,
+        authenticator: [0; 16],
+        attributes: cause
+            .map(|c| vec![(ERROR_CAUSE, c.to_be_bytes().to_vec())])
+            .unwrap_or_default(),
+    };
+    vec![
+        answer(DISCONNECT_ACK, None).encode_response_signed(&DYNAUTH_REQUEST, SECRET),
+        answer(DISCONNECT_NAK, Some(503)).encode_response_signed(&DYNAUTH_REQUEST, SECRET),
+        answer(DISCONNECT_NAK, Some(401)).encode_response(&DYNAUTH_REQUEST, SECRET),
+        answer(DISCONNECT_ACK, None).encode_response(&DYNAUTH_REQUEST, SECRET),
+    ]
+}
+
+/// What `disconnect.rs` does with an answer, in its order.
+fn dynauth_feed(input: &[u8]) -> bool {
+    let authentic = response_authenticator_ok(input, &DYNAUTH_REQUEST, SECRET);
+    let signed = message_authenticator_ok(input, &DYNAUTH_REQUEST, SECRET);
+    let Ok(packet) = Packet::decode(input) else {
+        return false;
+    };
+    let _cause = packet
+        .attr(ERROR_CAUSE)
+        .and_then(|v| <[u8; 4]>::try_from(v).ok())
+        .map(u32::from_be_bytes);
+    authentic && signed != Some(false)
 }
 
 fn record_seeds() -> Vec<Vec<u8>> {
