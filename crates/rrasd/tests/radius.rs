@@ -296,7 +296,7 @@ fn one_client_can_neither_end_nor_change_another_nases_sessions() {
     assert_eq!(run.responses(), 5, "{run:?}");
     let run = lab.send("127.0.0.1", "secret-a", &session("a-0", "127.0.0.1", "Start", ""), &[]);
     assert_eq!(run.responses(), 1, "{run:?}");
-    assert_eq!(connections(&d).len(), 6);
+    assert_eq!(connections(d).len(), 6);
 
     // A, with its own valid secret, names B's NAS: Accounting-On, a Stop of
     // B's session, an Interim that would rename its user. None is applied
@@ -308,7 +308,7 @@ fn one_client_can_neither_end_nor_change_another_nases_sessions() {
         let run = lab.send("127.0.0.1", "secret-a", attack, &ONE_TRY);
         assert_eq!(run.responses(), 0, "answered: {attack}");
     }
-    let now = connections(&d);
+    let now = connections(d);
     assert_eq!(now.len(), 6, "B's sessions are all there");
     let b2 = now.iter().find(|c| c.info.source.session_id == "b-2").unwrap();
     assert_eq!(b2.info.user_name, "user-b-2");
@@ -327,13 +327,13 @@ fn one_client_can_neither_end_nor_change_another_nases_sessions() {
     let on_a = "Acct-Status-Type = Accounting-On\nNAS-IP-Address = 127.0.0.1\nNAS-Identifier = \"lab-nas\"\n";
     let run = lab.send("127.0.0.1", "secret-a", on_a, &[]);
     assert_eq!(run.responses(), 1, "{run:?}");
-    let left: Vec<_> = connections(&d).into_iter().map(|c| c.info.source.session_id).collect();
+    let left: Vec<_> = connections(d).into_iter().map(|c| c.info.source.session_id).collect();
     assert_eq!(left.len(), 5, "{left:?}");
     assert!(left.iter().all(|s| s.starts_with("b-")));
     // B's secret from A's address is a bad authenticator, not B speaking.
     let run = lab.send("127.0.0.1", "secret-b", &stop_b, &ONE_TRY);
     assert_eq!(run.responses(), 0);
-    assert_eq!(connections(&d).len(), 5);
+    assert_eq!(connections(d).len(), 5);
 }
 
 #[test]
@@ -364,7 +364,7 @@ fn hang_ups_go_to_the_owning_client_signed_and_timestamped() {
         &ONE_TRY,
     );
     assert_eq!(run.responses(), 0);
-    let c = by_session(&d, "via-proxy").expect("started through the proxy");
+    let c = by_session(d, "via-proxy").expect("started through the proxy");
     assert_eq!(c.info.source.nas, "lab-nas@10.20.1.1");
 
     let rt = runtime();
@@ -387,7 +387,7 @@ fn hang_ups_go_to_the_owning_client_signed_and_timestamped() {
     let (_, liar) = lab.ns.enter(|| liar.spawn());
     assert_eq!(disconnect(c.handle.get()), Err(Win32Error::RpcServerUnavailable.code()));
     assert!(liar.join().unwrap().is_some());
-    assert!(by_session(&d, "via-proxy").is_some());
+    assert!(by_session(d, "via-proxy").is_some());
 
     let honest = NasResponder {
         ip: [127, 0, 0, 3].into(),
@@ -408,7 +408,7 @@ fn hang_ups_go_to_the_owning_client_signed_and_timestamped() {
     assert!(u64::from(stamp).abs_diff(now()) < 60, "Event-Timestamp is now");
     let wire = req.to_bytes();
     assert_eq!(message_authenticator_ok(&wire, &[0; 16], b"secret-p"), Some(true));
-    assert!(by_session(&d, "via-proxy").is_none());
+    assert!(by_session(d, "via-proxy").is_none());
 }
 
 #[test]
