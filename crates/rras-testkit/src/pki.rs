@@ -32,6 +32,9 @@ pub struct TestPki {
     pub expired: CertFiles,
     /// SAN admin.ops.test, signed by another CA.
     pub unknown_ca: CertFiles,
+    /// SAN nas.radsec.test, for client and server use: a RadSec peer
+    /// (a NAS or proxy connects with it, and takes hang-ups with it).
+    pub radsec_peer: CertFiles,
     /// tokens file with `ci` (admin) and `mon` (reader).
     pub tokens: PathBuf,
     pub admin_token: String,
@@ -40,6 +43,10 @@ pub struct TestPki {
 
 pub const ADMIN_NAME: &str = "admin.ops.test";
 pub const READER_NAME: &str = "monitor.ops.test";
+pub const RADSEC_NAME: &str = "nas.radsec.test";
+
+const CLIENT: &[ExtendedKeyUsagePurpose] = &[ExtendedKeyUsagePurpose::ClientAuth];
+const BOTH: &[ExtendedKeyUsagePurpose] = &[ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
 
 fn ca(name: &str) -> (Certificate, KeyPair) {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
@@ -54,16 +61,12 @@ fn leaf(
     dir: &Path,
     file: &str,
     sans: &[&str],
-    client: bool,
+    usages: &[ExtendedKeyUsagePurpose],
     expired: bool,
     issuer: &(Certificate, KeyPair),
 ) -> CertFiles {
     let mut params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("params");
-    params.extended_key_usages = vec![if client {
-        ExtendedKeyUsagePurpose::ClientAuth
-    } else {
-        ExtendedKeyUsagePurpose::ServerAuth
-    }];
+    params.extended_key_usages = usages.to_vec();
     if expired {
         params.not_before = date_time_ymd(2020, 1, 1);
         params.not_after = date_time_ymd(2021, 1, 1);
@@ -102,12 +105,14 @@ impl TestPki {
             ),
         );
         TestPki {
-            server: leaf(dir, "server", &["127.0.0.1", "localhost"], false, false, &authority),
-            admin: leaf(dir, "admin", &[ADMIN_NAME], true, false, &authority),
-            reader: leaf(dir, "reader", &[READER_NAME], true, false, &authority),
-            wrong_san: leaf(dir, "intruder", &["intruder.ops.test"], true, false, &authority),
-            expired: leaf(dir, "expired", &[ADMIN_NAME], true, true, &authority),
-            unknown_ca: leaf(dir, "rogue", &[ADMIN_NAME], true, false, &rogue),
+            // Both purposes: rrasd is a RadSec client too when it hangs up over TLS.
+            server: leaf(dir, "server", &["127.0.0.1", "localhost"], BOTH, false, &authority),
+            admin: leaf(dir, "admin", &[ADMIN_NAME], CLIENT, false, &authority),
+            reader: leaf(dir, "reader", &[READER_NAME], CLIENT, false, &authority),
+            wrong_san: leaf(dir, "intruder", &["intruder.ops.test"], CLIENT, false, &authority),
+            expired: leaf(dir, "expired", &[ADMIN_NAME], CLIENT, true, &authority),
+            unknown_ca: leaf(dir, "rogue", &[ADMIN_NAME], CLIENT, false, &rogue),
+            radsec_peer: leaf(dir, "radsec-peer", &[RADSEC_NAME], BOTH, false, &authority),
             ca: ca_path,
             tokens,
             admin_token,

@@ -494,6 +494,9 @@ impl Config {
         }
         for source in self.source_instances() {
             if let crate::sources::SourceConfig::Radius(radius) = source {
+                if let Some(key) = &radius.radsec_key {
+                    out.push(("radius.radsec_key".to_owned(), key.clone()));
+                }
                 for c in &radius.clients {
                     if let Some(file) = &c.secret_file {
                         out.push((format!("radius client {} secret_file", c.name), file.clone()));

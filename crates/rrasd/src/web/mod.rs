@@ -114,41 +114,18 @@ pub enum WebError {
 }
 
 fn tls_acceptor(tls: &crate::tls::TlsConfig) -> Result<Option<tokio_rustls::TlsAcceptor>, WebError> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let (Some(cert), Some(key)) = (&tls.cert, &tls.key) else {
         return Ok(None);
     };
-    let bad = |what: &str, e: &dyn std::fmt::Display| WebError::Tls(format!("{what}: {e}"));
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| bad(&format!("tls.cert {}", cert.display()), &e))?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(&format!("tls.key {}", key.display()), &e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| bad("protocol versions", &e))?;
-    let builder = match &tls.client_ca {
-        Some(ca) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for c in
-                CertificateDer::pem_file_iter(ca).map_err(|e| bad(&format!("tls.client_ca {}", ca.display()), &e))?
-            {
-                let c = c.map_err(|e| bad("tls.client_ca", &e))?;
-                roots.add(c).map_err(|e| bad("tls.client_ca", &e))?;
-            }
-            // Certificates are optional: token users sign in with a form.
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| bad("client verifier", &e))?;
-            builder.with_client_cert_verifier(verifier)
-        }
-        None => builder.with_no_client_auth(),
-    };
-    let mut config = builder
-        .with_single_cert(chain, key)
-        .map_err(|e| bad("certificate", &e))?;
+    // Certificates are optional: token users sign in with a form.
+    let mut config = crate::tls::server_config(
+        "tls.",
+        cert,
+        key,
+        tls.client_ca.as_deref(),
+        crate::tls::ClientCertificates::Optional,
+    )
+    .map_err(WebError::Tls)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
 }

@@ -34,6 +34,19 @@ pub struct RadiusConfig {
     /// Accounting-On/Off or Stop ends only sessions that started before its
     /// event time plus this.
     pub clock_skew_secs: u64,
+    /// RADIUS/TLS (RadSec, RFC 6614) listener, usually port 2083 (off when
+    /// absent). Clients are entries with `radsec_name`.
+    pub radsec_listen: Option<SocketAddr>,
+    /// The listener's certificate chain (PEM).
+    pub radsec_cert: Option<PathBuf>,
+    /// Its private key (PEM; mode 600).
+    pub radsec_key: Option<PathBuf>,
+    /// The CA that issues RadSec clients' certificates (PEM).
+    pub radsec_client_ca: Option<PathBuf>,
+    /// A RadSec connection silent this long is closed (RFC 6614 §2.6).
+    pub radsec_idle_secs: u64,
+    /// RadSec connections at once, at most; more are closed on accept.
+    pub radsec_max_connections: usize,
 }
 
 impl Default for RadiusConfig {
@@ -48,6 +61,12 @@ impl Default for RadiusConfig {
             stale_after_intervals: 3,
             default_interim_secs: 600,
             clock_skew_secs: 30,
+            radsec_listen: None,
+            radsec_cert: None,
+            radsec_key: None,
+            radsec_client_ca: None,
+            radsec_idle_secs: 300,
+            radsec_max_connections: 256,
         }
     }
 }
@@ -57,6 +76,22 @@ impl RadiusConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.listen.is_some() && self.clients.is_empty() {
             return Err("radius.listen is set but no radius client (CIDR=SECRET) is configured".into());
+        }
+        if self.radsec_listen.is_some() {
+            if self.listen.is_none() {
+                return Err(
+                    "radius.radsec_listen goes with radius.listen (the accounting source it belongs to)".into(),
+                );
+            }
+            if self.radsec_cert.is_none() || self.radsec_key.is_none() || self.radsec_client_ca.is_none() {
+                return Err("radius.radsec_listen needs radsec_cert, radsec_key and radsec_client_ca".into());
+            }
+            if self.clients.iter().all(|c| c.radsec_name.is_none()) {
+                return Err("radius.radsec_listen is set but no client has a radsec_name".into());
+            }
+            if self.radsec_idle_secs == 0 || self.radsec_max_connections == 0 {
+                return Err("radsec_idle_secs and radsec_max_connections must be at least 1".into());
+            }
         }
         if self.stale_after_intervals == 0 || self.default_interim_secs == 0 {
             return Err("stale_after_intervals and default_interim_secs must be at least 1".into());
@@ -76,15 +111,24 @@ impl RadiusConfig {
         Ok(())
     }
 
-    /// The most specific client entry whose network holds `ip`.
+    /// The most specific client entry whose network holds `ip` (whatever
+    /// its transport: the owner of the address); of equally specific
+    /// ones, the first.
     pub fn client_for(&self, ip: IpAddr) -> Option<&RadiusClient> {
-        self.client_index(ip).map(|i| &self.clients[i])
+        let mut best: Option<&RadiusClient> = None;
+        for c in self.clients.iter().filter(|c| c.contains(ip)) {
+            if best.is_none_or(|b| c.prefix_len > b.prefix_len) {
+                best = Some(c);
+            }
+        }
+        best
     }
 
-    /// Its index in `clients`.
+    /// The index of the most specific UDP client entry holding `ip`: who
+    /// sent a datagram. RadSec entries are not UDP clients.
     pub fn client_index(&self, ip: IpAddr) -> Option<usize> {
         (0..self.clients.len())
-            .filter(|&i| self.clients[i].contains(ip))
+            .filter(|&i| self.clients[i].radsec_name.is_none() && self.clients[i].contains(ip))
             .max_by_key(|&i| self.clients[i].prefix_len)
     }
 
@@ -113,8 +157,13 @@ pub struct RadiusClient {
     /// (a proxy): networks of NAS-IP(v6)-Address, or NAS-Identifier globs.
     pub nas: Vec<NasGrant>,
     /// Where Disconnect/CoA-Requests for its sessions go [default: the
-    /// NAS's address at `disconnect_port`; a proxy's own address].
+    /// NAS's address at `disconnect_port`; a proxy's own address; for a
+    /// RadSec client, its address at 2083 over TLS].
     pub coa: Option<SocketAddr>,
+    /// A RadSec client: the name (DNS or IP subject alternative name) its
+    /// certificate must carry; it connects from `cidr`. Its secret is
+    /// "radsec" (RFC 6614 §2.3) unless given.
+    pub radsec_name: Option<String>,
 }
 
 /// Never prints the secret.
@@ -125,6 +174,7 @@ impl std::fmt::Debug for RadiusClient {
             .field("network", &format_args!("{}/{}", self.network, self.prefix_len))
             .field("nas", &self.nas)
             .field("coa", &self.coa)
+            .field("radsec_name", &self.radsec_name)
             .finish_non_exhaustive()
     }
 }
@@ -139,6 +189,7 @@ struct ClientEntry {
     #[serde(default)]
     nas: Vec<String>,
     coa: Option<SocketAddr>,
+    radsec_name: Option<String>,
 }
 
 impl TryFrom<ClientEntry> for RadiusClient {
@@ -147,6 +198,8 @@ impl TryFrom<ClientEntry> for RadiusClient {
         let secret = match (e.secret, e.secret_file) {
             (Some(s), None) => Secret::Inline(s),
             (None, Some(f)) => Secret::File(f),
+            // RFC 6614 §2.3: over TLS the secret is fixed.
+            (None, None) if e.radsec_name.is_some() => Secret::Inline("radsec".into()),
             _ => {
                 return Err(format!(
                     "radius client {:?}: set exactly one of secret and secret_file",
@@ -171,6 +224,15 @@ impl TryFrom<ClientEntry> for RadiusClient {
             .collect::<Result<_, _>>()
             .map_err(|m| format!("radius client {:?}: {m}", client.name))?;
         client.coa = e.coa;
+        if let Some(name) = &e.radsec_name {
+            rustls_pki_types::ServerName::try_from(name.as_str()).map_err(|_| {
+                format!(
+                    "radius client {:?}: radsec_name {name:?} is not a DNS name or IP address",
+                    client.name
+                )
+            })?;
+        }
+        client.radsec_name = e.radsec_name;
         Ok(client)
     }
 }
@@ -221,6 +283,7 @@ impl RadiusClient {
             secret_file,
             nas: Vec::new(),
             coa: None,
+            radsec_name: None,
         })
     }
 

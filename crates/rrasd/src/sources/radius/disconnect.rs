@@ -90,7 +90,57 @@ async fn send_disconnect(config: RadiusConfig, c: Arc<Connection>) -> Win32Error
         // The NAS's client was removed from the configuration since.
         return Win32Error::NotSupported;
     };
-    let (secret, target) = (route.client.secret.clone(), route.target);
+    let identifier = (c.handle.get() & 0xff) as u8;
+    let secret = &route.client.secret;
+    let request = request_for(&c, &nas, identifier, std::time::SystemTime::now()).encode_request_signed(secret);
+    let timeout = Duration::from_secs(config.disconnect_timeout_secs.max(1));
+    let sent = Sent {
+        request: &request,
+        identifier,
+        secret,
+    };
+    match &route.client.radsec_name {
+        Some(name) => over_tls(&config, name, route.target, &sent, timeout * TRIES).await,
+        None => over_udp(route.target, &sent, timeout).await,
+    }
+}
+
+/// A request on its way and what its answer must match.
+struct Sent<'a> {
+    request: &'a [u8],
+    identifier: u8,
+    secret: &'a [u8],
+}
+
+impl Sent<'_> {
+    /// The status an answer gives, or None when it is not an answer to
+    /// this request (wrong identifier or code, forged or altered).
+    fn judge(&self, reply: &[u8]) -> Option<Win32Error> {
+        let mut request_auth = [0u8; 16];
+        request_auth.copy_from_slice(self.request.get(4..20)?);
+        if !response_authenticator_ok(reply, &request_auth, self.secret)
+            || message_authenticator_ok(reply, &request_auth, self.secret) == Some(false)
+        {
+            return None;
+        }
+        let p = Packet::decode(reply).ok()?;
+        if p.identifier != self.identifier {
+            return None;
+        }
+        match p.code {
+            DISCONNECT_ACK => Some(Win32Error::NoError),
+            DISCONNECT_NAK => Some(nak_status(
+                p.attr(ERROR_CAUSE)
+                    .and_then(|v| v.try_into().ok())
+                    .map(u32::from_be_bytes),
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// RFC 5176 over UDP: three tries, an answer only from the address asked.
+async fn over_udp(target: SocketAddr, sent: &Sent<'_>, timeout: Duration) -> Win32Error {
     let bind: SocketAddr = match target.ip() {
         IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -98,41 +148,96 @@ async fn send_disconnect(config: RadiusConfig, c: Arc<Connection>) -> Win32Error
     let Ok(socket) = UdpSocket::bind(bind).await else {
         return Win32Error::RpcCallFailed;
     };
-    let identifier = (c.handle.get() & 0xff) as u8;
-    let request = request_for(&c, &nas, identifier, std::time::SystemTime::now()).encode_request_signed(&secret);
-    let mut request_auth = [0u8; 16];
-    request_auth.copy_from_slice(&request[4..20]);
-    let timeout = Duration::from_secs(config.disconnect_timeout_secs.max(1));
     let mut buf = vec![0u8; 4096];
     for _ in 0..TRIES {
-        if socket.send_to(&request, target).await.is_err() {
+        if socket.send_to(sent.request, target).await.is_err() {
             return Win32Error::RpcServerUnavailable;
         }
         let deadline = tokio::time::Instant::now() + timeout;
         while let Ok(Ok((n, from))) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
-            let reply = &buf[..n];
-            if from != target
-                || !response_authenticator_ok(reply, &request_auth, &secret)
-                || message_authenticator_ok(reply, &request_auth, &secret) == Some(false)
-            {
+            if from != target {
                 continue;
             }
-            let Ok(p) = Packet::decode(reply) else { continue };
-            if p.identifier != identifier {
-                continue;
+            if let Some(status) = sent.judge(&buf[..n]) {
+                return status;
             }
-            return match p.code {
-                DISCONNECT_ACK => Win32Error::NoError,
-                DISCONNECT_NAK => nak_status(
-                    p.attr(ERROR_CAUSE)
-                        .and_then(|v| v.try_into().ok())
-                        .map(u32::from_be_bytes),
-                ),
-                _ => continue,
-            };
         }
     }
     Win32Error::RpcServerUnavailable
+}
+
+/// RFC 5176 over RADIUS/TLS: one connection to the client's RadSec
+/// listener, its certificate checked against `radsec_client_ca` for its
+/// `radsec_name`, rrasd's own RadSec certificate presented; TCP does the
+/// retrying, so one request and one deadline.
+async fn over_tls(
+    config: &RadiusConfig,
+    name: &str,
+    target: SocketAddr,
+    sent: &Sent<'_>,
+    deadline: Duration,
+) -> Win32Error {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(connector) = tls_connector(config) else {
+        return Win32Error::RpcCallFailed;
+    };
+    let Ok(server_name) = rustls_pki_types::ServerName::try_from(name.to_owned()) else {
+        return Win32Error::InvalidParameter;
+    };
+    let exchange = async {
+        let tcp = tokio::net::TcpStream::connect(target).await.ok()?;
+        let mut tls = connector.connect(server_name, tcp).await.ok()?;
+        tls.write_all(sent.request).await.ok()?;
+        tls.flush().await.ok()?;
+        let mut buffered = bytes::BytesMut::with_capacity(4096);
+        loop {
+            match super::radsec::next_frame(&buffered) {
+                Ok(Some(len)) => {
+                    let frame = buffered.split_to(len);
+                    if let Some(status) = sent.judge(&frame) {
+                        return Some(status);
+                    }
+                }
+                Ok(None) => {
+                    if tls.read_buf(&mut buffered).await.ok()? == 0 {
+                        return None;
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    };
+    tokio::time::timeout(deadline, exchange)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(Win32Error::RpcServerUnavailable)
+}
+
+/// rrasd as a RadSec client: trusts `radsec_client_ca`, presents
+/// `radsec_cert`.
+fn tls_connector(config: &RadiusConfig) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(ca), Some(cert), Some(key)) = (&config.radsec_client_ca, &config.radsec_cert, &config.radsec_key) else {
+        return Err("RadSec hang-ups need radsec_client_ca, radsec_cert and radsec_key".into());
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).map_err(|e| e.to_string())? {
+        roots.add(c.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    }
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|c| c.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| e.to_string())?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| e.to_string())?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| e.to_string())?;
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(tls)))
 }
 
 impl HangUp for RadiusDisconnector {

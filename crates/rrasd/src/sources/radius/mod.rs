@@ -22,6 +22,7 @@ pub mod config;
 mod disconnect;
 pub mod drop_log;
 pub mod packet;
+pub mod radsec;
 mod receive;
 mod reply;
 pub mod scope;
@@ -44,7 +45,10 @@ use tokio::task::JoinHandle;
 use self::accounting::{interpret, merge_counters, merge_update, nas_claim, AccountingEvent};
 pub use self::config::{RadiusClient, RadiusConfig};
 use self::drop_log::DropLog;
-use self::packet::{accounting_response, request_authenticator_ok, PacketView, ACCOUNTING_REQUEST, MAX_LEN};
+use self::packet::{
+    accounting_response, message_authenticator_ok, request_authenticator_ok, PacketView, ACCOUNTING_REQUEST, MAX_LEN,
+    STATUS_SERVER,
+};
 use self::receive::DatagramBatch;
 use self::scope::NasClaim;
 use crate::manager::{ConnectionManager, ReportEvent, Staged};
@@ -208,6 +212,9 @@ pub async fn start(
         })
     };
     let mut tasks = vec![receiving];
+    if config.radsec_listen.is_some() {
+        tasks.push(radsec::start(shared.clone(), stop.clone()).await?);
+    }
     {
         let shared = shared.clone();
         tasks.push(tokio::spawn(async move {
@@ -389,6 +396,19 @@ impl Shared {
                 return None;
             }
         };
+        if packet.code == STATUS_SERVER {
+            match status_server_answer(datagram, &packet, &self.config.clients[client].secret) {
+                Some(answer) => {
+                    let _ = self.socket.send_to(&answer, peer).await;
+                }
+                None => self.drop_packet(
+                    peer,
+                    "bad-authenticator",
+                    &"Status-Server without a valid Message-Authenticator",
+                ),
+            }
+            return None;
+        }
         if packet.code != ACCOUNTING_REQUEST {
             self.drop_packet(peer, "unexpected-code", &format!("code {}", packet.code));
             return None;
@@ -417,6 +437,24 @@ impl Shared {
     }
 }
 
+/// The answer to an authentic Status-Server (RFC 5997 §3: it must carry a
+/// Message-Authenticator, computed as for Access-Request over its own
+/// Request Authenticator; an accounting server answers with an
+/// Accounting-Response, signed the same way). None for an unsigned or
+/// wrongly signed one, which is dropped.
+fn status_server_answer(datagram: &[u8], packet: &PacketView<'_>, secret: &[u8]) -> Option<Vec<u8>> {
+    if message_authenticator_ok(datagram, &packet.authenticator, secret) != Some(true) {
+        return None;
+    }
+    let answer = packet::Packet {
+        code: packet::ACCOUNTING_RESPONSE,
+        identifier: packet.identifier,
+        authenticator: [0; 16],
+        attributes: Vec::new(),
+    };
+    Some(answer.encode_response_signed(&packet.authenticator, secret))
+}
+
 /// Requests checked and staged in one pass over the socket, at most (the
 /// last `recvmmsg` of a pass may bring up to [`receive::SLOTS`] more).
 const BATCH: usize = 512;
@@ -440,6 +478,18 @@ struct StagedRequest {
 /// failed gets no answer: its NAS retransmits), then sends the answers
 /// together ([`reply::AnswerSender`]).
 async fn answer_when_durable(shared: &Shared, batch: Vec<(Job, StagedRequest, OwnedSemaphorePermit)>) {
+    let outgoing = settle(shared, batch).await;
+    shared.sender.send(&shared.socket, &outgoing).await;
+}
+
+/// Waits until a batch's changes are durable and records what that means
+/// (sessions heard from or gone, answers cached for retransmissions,
+/// metrics); returns the answers to send, in order. Shared by UDP and
+/// RadSec.
+async fn settle(
+    shared: &Shared,
+    batch: Vec<(Job, StagedRequest, OwnedSemaphorePermit)>,
+) -> Vec<(SocketAddr, Response)> {
     let mut durable = Vec::with_capacity(batch.len());
     for (job, request, slot) in batch {
         match request.staged.durable().await {
@@ -478,7 +528,7 @@ async fn answer_when_durable(shared: &Shared, batch: Vec<(Job, StagedRequest, Ow
             shared.metrics.radius_accepted();
         }
     }
-    shared.sender.send(&shared.socket, &outgoing).await;
+    outgoing
 }
 
 /// Applies one request to the table; None when it must not be answered.

@@ -12,6 +12,8 @@ use super::attributes::MESSAGE_AUTHENTICATOR;
 pub const ACCOUNTING_REQUEST: u8 = 4;
 /// Accounting-Response.
 pub const ACCOUNTING_RESPONSE: u8 = 5;
+/// Status-Server (RFC 5997).
+pub const STATUS_SERVER: u8 = 12;
 /// Disconnect-Request (RFC 5176).
 pub const DISCONNECT_REQUEST: u8 = 40;
 /// Disconnect-ACK.
@@ -120,13 +122,11 @@ impl Packet {
         self.encode_signed(request_authenticator, secret)
     }
 
-    /// The packet with `middle` (16 zeros for a request, the request's
-    /// authenticator for a response) in the authenticator field and a
-    /// Message-Authenticator appended: HMAC-MD5 keyed with the secret over
-    /// that packet with the attribute's value zeroed; then the
-    /// authenticator, MD5 over the finished packet and the secret.
-    fn encode_signed(&self, middle: &[u8; 16], secret: &[u8]) -> Vec<u8> {
-        let mut out = self.encode_with(middle);
+    /// A request whose authenticator is its own random value (Status-Server,
+    /// RFC 5997; Access-Request): the packet as is, with a
+    /// Message-Authenticator over it appended.
+    pub fn encode_status_request(&self, secret: &[u8]) -> Vec<u8> {
+        let mut out = self.encode_with(&self.authenticator);
         let at = out.len() + 2;
         out.extend_from_slice(&[MESSAGE_AUTHENTICATOR, 18]);
         out.extend_from_slice(&[0u8; 16]);
@@ -134,6 +134,20 @@ impl Packet {
         out[2..4].copy_from_slice(&len.to_be_bytes());
         let mac = hmac_md5(secret, &out);
         out[at..at + 16].copy_from_slice(&mac);
+        out
+    }
+
+    /// The packet with `middle` (16 zeros for a request, the request's
+    /// authenticator for a response) in the authenticator field and a
+    /// Message-Authenticator appended: HMAC-MD5 keyed with the secret over
+    /// that packet with the attribute's value zeroed; then the
+    /// authenticator, MD5 over the finished packet and the secret.
+    fn encode_signed(&self, middle: &[u8; 16], secret: &[u8]) -> Vec<u8> {
+        let mut out = Packet {
+            authenticator: *middle,
+            ..self.clone()
+        }
+        .encode_status_request(secret);
         let digest = md5_of(&[&out, secret]);
         out[4..20].copy_from_slice(&digest);
         out

@@ -155,6 +155,9 @@ impl RadiusClient {
     }
 }
 
+/// RADIUS/TLS's port (RFC 6614 §2.1).
+pub const RADSEC_PORT: u16 = 2083;
+
 /// Where a hang-up for a session goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HangUpRoute<'a> {
@@ -181,16 +184,17 @@ impl RadiusConfig {
     /// client (in configuration order) granted it, else the most specific
     /// client holding its address.
     pub fn hang_up_route(&self, claim: &NasClaim<'_>) -> Option<HangUpRoute<'_>> {
-        if let Some(proxy) = self.clients.iter().find(|c| c.grants(claim)) {
-            let target = proxy
-                .coa
-                .or_else(|| proxy.single_address().map(|a| SocketAddr::new(a, self.disconnect_port)))?;
-            return Some(HangUpRoute { client: proxy, target });
-        }
-        let client = self.client_for(claim.address)?;
-        let target = client
-            .coa
-            .unwrap_or_else(|| SocketAddr::new(claim.address, self.disconnect_port));
+        let (client, proxy) = match self.clients.iter().find(|c| c.grants(claim)) {
+            Some(proxy) => (proxy, true),
+            None => (self.client_for(claim.address)?, false),
+        };
+        let target = match client.coa {
+            Some(coa) => coa,
+            // Over TLS, to the client itself on the RadSec port.
+            None if client.radsec_name.is_some() => SocketAddr::new(client.single_address()?, RADSEC_PORT),
+            None if proxy => SocketAddr::new(client.single_address()?, self.disconnect_port),
+            None => SocketAddr::new(claim.address, self.disconnect_port),
+        };
         Some(HangUpRoute { client, target })
     }
 }

@@ -1,0 +1,284 @@
+//! RADIUS over TLS (RadSec, RFC 6614): accounting from clients that
+//! connect over TCP (usually port 2083) and prove who they are with a
+//! certificate from `radsec_client_ca`. A client is the entry whose
+//! `radsec_name` its certificate carries and whose `cidr` holds the
+//! connection's source; after that its packets go through exactly what
+//! UDP's do — the authenticator (secret "radsec", RFC 6614 §2.3), the
+//! retransmission cache, client scoping, staging, the group commit — and
+//! each answer is written back on the connection once durable.
+//!
+//! The stream carries RADIUS packets back to back, each as long as its
+//! Length field says (RFC 6613 §2.1); a length outside 20..=4096 loses
+//! the framing, so the connection is closed. Before a certificate is
+//! verified, a connection costs one task and a bounded handshake time;
+//! connections are capped (`radsec_max_connections`), idle ones closed
+//! after `radsec_idle_secs`, and a packet begun must finish within
+//! [`FRAME_TIMEOUT`]. Status-Server (RFC 5997) is answered here as on UDP.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use super::packet::{request_authenticator_ok, PacketView, ACCOUNTING_REQUEST, MAX_LEN, MIN_LEN, STATUS_SERVER};
+use super::{settle, stage_request, status_server_answer, Job, RequestId, Shared};
+
+/// A TLS handshake must finish within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Once a packet's first bytes arrived, the rest must within this.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Requests of one connection staged and not yet answered, at most: past
+/// it the connection is not read until answers drain (TCP pushes back).
+const WINDOW: usize = 1024;
+
+/// Why a stream's framing is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("RADIUS length field {0} outside {MIN_LEN}..={MAX_LEN}")]
+pub struct FrameError(pub usize);
+
+/// The length of the first whole packet at the front of `buffered`: None
+/// while it is incomplete, an error when its Length field is impossible
+/// (the stream cannot be resynchronised).
+pub fn next_frame(buffered: &[u8]) -> Result<Option<usize>, FrameError> {
+    let Some(header) = buffered.get(..4) else {
+        return Ok(None);
+    };
+    let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    if !(MIN_LEN..=MAX_LEN).contains(&len) {
+        return Err(FrameError(len));
+    }
+    Ok((buffered.len() >= len).then_some(len))
+}
+
+/// Binds the RadSec listener; the returned task serves it until `stop`.
+pub(super) async fn start(
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, crate::server::DaemonError> {
+    let config = &shared.config;
+    let (Some(addr), Some(cert), Some(key)) = (config.radsec_listen, &config.radsec_cert, &config.radsec_key) else {
+        return Err(crate::server::DaemonError::Tls(
+            "radius.radsec_listen needs radsec_cert and radsec_key".into(),
+        ));
+    };
+    let tls = crate::tls::server_config(
+        "radius.radsec_",
+        cert,
+        key,
+        config.radsec_client_ca.as_deref(),
+        crate::tls::ClientCertificates::Required,
+    )
+    .map_err(crate::server::DaemonError::Tls)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| crate::server::DaemonError::Bind {
+            what: format!("radius radsec {addr}"),
+            source,
+        })?;
+    tracing::info!(%addr, "RADIUS/TLS (RadSec) listening");
+    Ok(tokio::spawn(serve(shared, listener, acceptor, stop)))
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    mut stop: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(shared.config.radsec_max_connections));
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of descriptors and the like: back off instead of spinning.
+                tracing::warn!("RadSec accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            shared.drop_packet(peer, "radsec-busy", &"RadSec connection cap reached; connection closed");
+            continue;
+        };
+        let (shared, acceptor, stop) = (shared.clone(), acceptor.clone(), stop.clone());
+        tokio::spawn(async move {
+            connection(&shared, &acceptor, tcp, peer, stop).await;
+            drop(slot);
+        });
+    }
+}
+
+/// One client's connection: handshake, identity, then packets until it
+/// closes, idles out or breaks the framing.
+async fn connection(
+    shared: &Arc<Shared>,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return shared.drop_packet(peer, "radsec-handshake", &e),
+        Err(_) => return shared.drop_packet(peer, "radsec-handshake", &"TLS handshake timed out"),
+    };
+    let client = {
+        let leaf = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+        shared.config.clients.iter().position(|c| {
+            c.contains(peer.ip())
+                && c.radsec_name
+                    .as_deref()
+                    .zip(leaf)
+                    .is_some_and(|(name, leaf)| crate::tls::certificate_names(leaf, name))
+        })
+    };
+    let Some(client) = client else {
+        return shared.drop_packet(
+            peer,
+            "unknown-client",
+            &"RadSec certificate names no client entry for this address",
+        );
+    };
+    tracing::debug!(%peer, client = %shared.config.clients[client].name, "RadSec client connected");
+    let (mut reader, mut writer) = tokio::io::split(tls);
+    let (answers, mut outgoing) = mpsc::channel::<Vec<u8>>(WINDOW);
+    let writing = tokio::spawn(async move {
+        while let Some(bytes) = outgoing.recv().await {
+            if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
+                break;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+    let window = Arc::new(Semaphore::new(WINDOW));
+    let idle = Duration::from_secs(shared.config.radsec_idle_secs);
+    let mut buffered = BytesMut::with_capacity(MAX_LEN * 2);
+    loop {
+        match next_frame(&buffered) {
+            Ok(Some(len)) => {
+                let frame = buffered.split_to(len).freeze();
+                let Ok(slot) = window.clone().acquire_owned().await else {
+                    break;
+                };
+                handle(shared, client, peer, &frame, &answers, slot).await;
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                shared.drop_packet(peer, "malformed", &e);
+                break;
+            }
+        }
+        // A silent client waits the idle time; a half-sent packet, less.
+        let limit = if buffered.is_empty() { idle } else { FRAME_TIMEOUT };
+        let read = tokio::select! {
+            r = tokio::time::timeout(limit, reader.read_buf(&mut buffered)) => r,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        match read {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(_)) => {}
+            Err(_) => {
+                tracing::debug!(%peer, "RadSec connection idle or stalled: closed");
+                break;
+            }
+        }
+    }
+    // Answers still being made durable are written before the close.
+    drop(answers);
+    let _ = writing.await;
+}
+
+/// One packet of an identified client.
+async fn handle(
+    shared: &Arc<Shared>,
+    client: usize,
+    peer: SocketAddr,
+    frame: &[u8],
+    answers: &mpsc::Sender<Vec<u8>>,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) {
+    let secret = &shared.config.clients[client].secret;
+    let packet = match PacketView::decode(frame) {
+        Ok(p) => p,
+        Err(e) => return shared.drop_packet(peer, "malformed", &e),
+    };
+    if packet.code == STATUS_SERVER {
+        match status_server_answer(frame, &packet, secret) {
+            Some(answer) => {
+                let _ = answers.send(answer).await;
+            }
+            None => shared.drop_packet(
+                peer,
+                "bad-authenticator",
+                &"Status-Server without a valid Message-Authenticator",
+            ),
+        }
+        return;
+    }
+    if packet.code != ACCOUNTING_REQUEST {
+        return shared.drop_packet(peer, "unexpected-code", &format!("code {}", packet.code));
+    }
+    if !request_authenticator_ok(frame, secret) {
+        return shared.drop_packet(
+            peer,
+            "bad-authenticator",
+            &"Request Authenticator does not match the shared secret",
+        );
+    }
+    let request = RequestId {
+        peer,
+        identifier: packet.identifier,
+        authenticator: packet.authenticator,
+    };
+    match shared.check_retransmission(&request) {
+        Some(Some(answer)) => {
+            let _ = answers.send(answer.to_vec()).await;
+            return;
+        }
+        Some(None) => return,
+        None => {}
+    }
+    let job = Job { request, client };
+    let Some(staged) = stage_request(shared, &job, &packet) else {
+        shared.answers.lock().remove(&job.request);
+        return;
+    };
+    let (shared, answers) = (shared.clone(), answers.clone());
+    tokio::spawn(async move {
+        for (_, answer) in settle(&shared, vec![(job, staged, slot)]).await {
+            let _ = answers.send(answer.to_vec()).await;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_cut_by_their_length_field() {
+        assert_eq!(next_frame(&[]), Ok(None));
+        assert_eq!(next_frame(&[4, 1, 0]), Ok(None));
+        assert_eq!(next_frame(&[4, 1, 0, 20]), Ok(None), "header only");
+        let mut two = vec![4, 1, 0, 20];
+        two.extend([0; 16]);
+        two.extend([4, 2, 0, 22]);
+        assert_eq!(next_frame(&two), Ok(Some(20)));
+        assert_eq!(next_frame(&two[20..]), Ok(None));
+        assert_eq!(next_frame(&[4, 1, 0, 19]), Err(FrameError(19)));
+        assert_eq!(next_frame(&[4, 1, 0x10, 1]), Err(FrameError(4097)));
+    }
+}
