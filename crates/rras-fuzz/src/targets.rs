@@ -16,8 +16,9 @@ use rrasd::sources::radius::accounting::{interpret, merge_update, nas_claim, Acc
 use rrasd::sources::radius::attributes::*;
 use rrasd::sources::radius::packet::{
     message_authenticator_ok, request_authenticator_ok, response_authenticator_ok, Packet, PacketView,
-    ACCOUNTING_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK,
+    ACCOUNTING_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK, STATUS_SERVER,
 };
+use rrasd::sources::radius::radsec::next_frame;
 use rrasd::sources::radius::scope::NasClaim;
 use rrasd::sources::radius::{RadiusClient, RadiusConfig};
 use rrasd::sources::{ocserv, openvpn, strongswan, wireguard, SourceId};
@@ -78,6 +79,12 @@ pub const TARGETS: &[Target] = &[
         about: "RFC 5176 Disconnect/CoA answer → packet → Response Authenticator → Message-Authenticator → Error-Cause",
         seeds: dynauth_seeds,
         feed: dynauth_feed,
+    },
+    Target {
+        name: "radsec-stream",
+        about: "RADIUS/TLS byte stream → frames by Length → packets → authenticators (RFC 6614/6613)",
+        seeds: radsec_seeds,
+        feed: radsec_feed,
     },
     Target {
         name: "record",
@@ -361,6 +368,43 @@ fn known_session() -> ConnectionInfo {
     match interpret(&id, &packet, IpAddr::V4(Ipv4Addr::LOCALHOST), now()).map(|a| a.event) {
         Ok(AccountingEvent::Start(info)) => *info,
         _ => ConnectionInfo::new(id.key("nas", "s"), "u", now()),
+    }
+}
+
+/// Streams as a RadSec client sends them: several requests back to back,
+/// a Status-Server among them.
+fn radsec_seeds() -> Vec<Vec<u8>> {
+    let requests = radius_seeds();
+    let status = Packet {
+        code: STATUS_SERVER,
+        identifier: 1,
+        authenticator: [3; 16],
+        attributes: vec![],
+    }
+    .encode_status_request(b"radsec");
+    vec![requests.concat(), [status.clone(), requests[0].clone()].concat(), status]
+}
+
+/// What the RadSec reader does with a stream: cut it into packets until
+/// it runs out or the framing breaks; each packet decoded and checked.
+fn radsec_feed(input: &[u8]) -> bool {
+    let mut rest = input;
+    let mut packets = 0;
+    loop {
+        match next_frame(rest) {
+            Ok(Some(len)) => {
+                let (frame, tail) = rest.split_at(len);
+                rest = tail;
+                let Ok(packet) = PacketView::decode(frame) else {
+                    return false;
+                };
+                let _ = request_authenticator_ok(frame, b"radsec");
+                let _ = message_authenticator_ok(frame, &packet.authenticator, b"radsec");
+                packets += 1;
+            }
+            Ok(None) => return packets > 0 && rest.is_empty(),
+            Err(_) => return false,
+        }
     }
 }
 
