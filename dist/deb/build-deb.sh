@@ -3,6 +3,10 @@
 #
 #   dist/deb/build-deb.sh                      # cargo build --release, then package
 #   dist/deb/build-deb.sh --profile debug --no-build --out /tmp/deb
+#   dist/deb/build-deb.sh --no-build --bin-dir /build/target/release
+#
+# Binaries are taken from $CARGO_TARGET_DIR/PROFILE (./target/PROFILE when
+# unset), or from --bin-dir.
 #
 # The package: /usr/sbin/rrasd, /usr/bin/rasctl, libmprapi.so + mprapi.h +
 # the porting kit (/usr/include/mprapi/, libmprapi_kit.a) + mprapi.pc, the hardened systemd unit, /etc/rrasd/rrasd.toml (a conffile,
@@ -15,22 +19,25 @@ set -eu
 PROFILE=release
 BUILD=1
 OUT=
+BIN=
 while [ $# -gt 0 ]; do
     case "$1" in
         --profile) PROFILE=$2; shift 2 ;;
         --no-build) BUILD=; shift ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        --bin-dir) BIN=$2; shift 2 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "build-deb.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=${OUT:-$ROOT/target/deb}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT=${OUT:-$TARGET/deb}
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n1)
 ARCH=$(dpkg --print-architecture)
 MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
-BIN=$ROOT/target/$PROFILE
+BIN=${BIN:-$TARGET/$PROFILE}
 
 if [ -n "$BUILD" ]; then
     if [ "$PROFILE" = release ]; then

@@ -70,6 +70,9 @@ fn debian_package_installs_checks_and_purges_cleanly() {
             "--profile",
             &profile,
             "--no-build",
+            // This build's own directory, wherever CARGO_TARGET_DIR put it.
+            "--bin-dir",
+            bin.to_str().unwrap(),
             "--out",
             out.path().to_str().unwrap(),
         ],
