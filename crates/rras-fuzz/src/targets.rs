@@ -382,7 +382,11 @@ fn radsec_seeds() -> Vec<Vec<u8>> {
         attributes: vec![],
     }
     .encode_status_request(b"radsec");
-    vec![requests.concat(), [status.clone(), requests[0].clone()].concat(), status]
+    vec![
+        requests.concat(),
+        [status.clone(), requests[0].clone()].concat(),
+        status,
+    ]
 }
 
 /// What the RadSec reader does with a stream: cut it into packets until

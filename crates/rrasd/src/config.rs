@@ -61,6 +61,12 @@ pub struct Config {
     pub rpc_timeout_secs: u64,
     /// Entries kept in the audit log.
     pub audit_limit: u64,
+    /// `[listeners]`: caps and timeouts of every admin listener (web
+    /// console, admin TLS, admin Unix socket, metrics), each on its own.
+    pub listeners: crate::gate::GateLimits,
+    /// Serve `metrics` on a non-loopback address (it has no
+    /// authentication; off: such an address is refused).
+    pub metrics_allow_remote: bool,
     /// RADIUS accounting source.
     pub radius: RadiusConfig,
     /// Remote administration over TLS.
@@ -112,6 +118,8 @@ impl Default for Config {
             rpc_inflight_per_client: 64,
             rpc_timeout_secs: 60,
             audit_limit: 100_000,
+            listeners: crate::gate::GateLimits::default(),
+            metrics_allow_remote: false,
             radius: RadiusConfig::default(),
             tls: crate::tls::TlsConfig::default(),
             web: crate::web::WebConfig::default(),
@@ -419,6 +427,21 @@ impl Config {
     /// Checks values the type system cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.socket_mode_bits()?;
+        self.listeners.validate().map_err(|message| ConfigError::Invalid {
+            key: "listeners",
+            message,
+        })?;
+        if let Some(addr) = self.metrics {
+            if !addr.ip().is_loopback() && !self.metrics_allow_remote {
+                return Err(ConfigError::Invalid {
+                    key: "metrics",
+                    message: format!(
+                        "{addr} is not a loopback address and /metrics has no authentication: \
+                         bind it to 127.0.0.1, or set metrics_allow_remote = true behind your own access control"
+                    ),
+                });
+            }
+        }
         if self.cursors_per_session == 0 || self.cursors_total == 0 {
             return Err(ConfigError::Invalid {
                 key: "cursors_per_session",

@@ -9,6 +9,7 @@ pub mod config;
 pub mod config_reference;
 pub mod feed;
 pub mod fleet;
+pub mod gate;
 pub mod inflight;
 pub mod journal;
 pub mod linger;

@@ -241,12 +241,24 @@ impl Metrics {
     }
 }
 
-/// Serves `GET /metrics` until the listener is dropped.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, manager: Arc<ConnectionManager>) {
+/// Serves `GET /metrics` until the listener is dropped: one request per
+/// connection, its head read within 5 s, connections capped by `gate`.
+pub async fn serve(
+    listener: TcpListener,
+    gate: Arc<crate::gate::ConnectionGate>,
+    metrics: Arc<Metrics>,
+    manager: Arc<ConnectionManager>,
+) {
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
+            // Out of descriptors and the like: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
+        let Ok(admission) = gate.admit(crate::gate::ClientKey::Ip(peer.ip())) else {
+            continue;
+        };
+        let mut stream = admission.guard(stream);
         let (metrics, manager) = (metrics.clone(), manager.clone());
         tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];

@@ -199,6 +199,7 @@ fn start_tls_listener(
         .map_err(|e| DaemonError::Tls(e.to_string()))?
         .add_service(admin_service(service));
     tracing::info!(%addr, "admin RPC over TLS listening");
+    let gate = crate::gate::ConnectionGate::new("admin TLS", config.listeners);
     Ok(admin_rt.spawn(async move {
         use tokio_stream::StreamExt;
         let listener = match tokio::net::TcpListener::from_std(listener) {
@@ -210,7 +211,25 @@ fn start_tls_listener(
         };
         let incoming = tonic::transport::server::TcpIncoming::from(listener)
             .with_nodelay(Some(true))
-            .map(move |accepted| accepted.map(|tcp| crate::linger::LingeringTcp::new(tcp, lingering.clone())));
+            .filter_map(move |accepted| {
+                let tcp = match accepted {
+                    Ok(tcp) => tcp,
+                    Err(e) => return Some(Err(e)),
+                };
+                let peer = tcp
+                    .peer_addr()
+                    .map(|a| a.ip())
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+                match gate.admit(crate::gate::ClientKey::Ip(peer)) {
+                    Ok(admission) => Some(Ok(
+                        admission.guard(crate::linger::LingeringTcp::new(tcp, lingering.clone()))
+                    )),
+                    Err(e) => {
+                        tracing::debug!(%peer, "admin TLS connection refused: {e}");
+                        None
+                    }
+                }
+            });
         let result = server
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = stop.wait_for(|s| *s).await;
@@ -299,13 +318,29 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         source,
     })?;
     let rpc_server = rpc_builder(&config).add_service(admin_service(service.clone()));
+    let unix_gate = crate::gate::ConnectionGate::new("admin socket", config.listeners);
     let rpc = admin_rt.spawn(async move {
         let listener = UnixListener::from_std(listener).map_err(|source| DaemonError::Bind {
             what: "admin socket".into(),
             source,
         })?;
-        let incoming = tokio_stream::StreamExt::map(UnixListenerStream::new(listener), |accepted| {
-            accepted.and_then(rras_proto::QuietUnixStream::from_tokio)
+        // Counted per uid: one local user's idle connections cannot keep
+        // another's out.
+        let incoming = tokio_stream::StreamExt::filter_map(UnixListenerStream::new(listener), move |accepted| {
+            let stream = match accepted.and_then(rras_proto::QuietUnixStream::from_tokio) {
+                Ok(s) => s,
+                Err(e) => return Some(Err(e)),
+            };
+            let uid = tonic::transport::server::Connected::connect_info(&stream)
+                .peer_cred
+                .map_or(u32::MAX, |c| c.uid());
+            match unix_gate.admit(crate::gate::ClientKey::Uid(uid)) {
+                Ok(admission) => Some(Ok(admission.guard(stream))),
+                Err(e) => {
+                    tracing::debug!(uid, "admin socket connection refused: {e}");
+                    None
+                }
+            }
         });
         rpc_server
             .serve_with_incoming_shutdown(incoming, async move {
@@ -345,7 +380,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
                 what: format!("metrics {addr}"),
                 source,
             })?;
-        background.push(tokio::spawn(crate::metrics::serve(l, metrics.clone(), manager.clone())));
+        let gate = crate::gate::ConnectionGate::new("metrics", config.listeners);
+        background.push(tokio::spawn(crate::metrics::serve(
+            l,
+            gate,
+            metrics.clone(),
+            manager.clone(),
+        )));
     }
     if let Some(web) = crate::web::start(&config, manager.clone(), auth.clone()).await? {
         background.push(web);

@@ -236,8 +236,9 @@ fn a_proxy_for_many_nases_and_accounting_on_ends_only_that_nas() {
 /// (`LoopbackNetns`); the daemon listens on the namespace's wildcard
 /// address so all three reach it. Needs root (skipped outside CI without).
 struct TwoNases {
-    ns: LoopbackNetns,
+    // Dropped in this order: the daemon stops before its namespace goes.
     daemon: DaemonProcess,
+    ns: LoopbackNetns,
     port: u16,
     metrics: String,
     _dir: tempfile::TempDir,
@@ -265,8 +266,8 @@ impl TwoNases {
         args.extend_from_slice(extra);
         let daemon = DaemonProcess::start(&ns.wrapper(Path::new(env!("CARGO_BIN_EXE_rrasd")), dir.path()), &args);
         Some(TwoNases {
-            ns,
             daemon,
+            ns,
             port,
             metrics,
             _dir: dir,

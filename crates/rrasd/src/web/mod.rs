@@ -157,11 +157,13 @@ pub async fn start(
     };
     let router = api::router(state.clone()).layer(axum::middleware::from_fn(security_headers));
     tracing::info!(%addr, https = acceptor.is_some(), "web console listening");
-    Ok(Some(tokio::spawn(serve(listener, acceptor, router, state))))
+    let gate = crate::gate::ConnectionGate::new("web console", config.listeners);
+    Ok(Some(tokio::spawn(serve(listener, gate, acceptor, router, state))))
 }
 
 async fn serve(
     listener: tokio::net::TcpListener,
+    gate: Arc<crate::gate::ConnectionGate>,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     router: axum::Router,
     state: WebState,
@@ -175,9 +177,31 @@ async fn serve(
                 continue;
             }
         };
+        let admission = match gate.admit(crate::gate::ClientKey::Ip(peer.ip())) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::debug!(%peer, "web console connection refused: {e}");
+                continue;
+            }
+        };
+        let limits = gate.limits();
+        let tcp = admission.guard(tcp);
         let (router, acceptor, auth) = (router.clone(), acceptor.clone(), state.auth.clone());
         tokio::spawn(async move {
-            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            // A request head must arrive within the handshake time (slow
+            // clients), and is at most 64 KiB; HTTP/2 pings find dead peers.
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(limits.handshake_secs))
+                .max_buf_size(64 * 1024);
+            builder
+                .http2()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .keep_alive_interval(std::time::Duration::from_secs(30))
+                .keep_alive_timeout(std::time::Duration::from_secs(10))
+                .max_header_list_size(64 * 1024);
             match acceptor {
                 None => {
                     let service = router.layer(axum::Extension(ConnectionCaller(None)));
@@ -187,8 +211,11 @@ async fn serve(
                         .await;
                 }
                 Some(acceptor) => {
-                    let handshake =
-                        tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await;
+                    let handshake = tokio::time::timeout(
+                        std::time::Duration::from_secs(limits.handshake_secs),
+                        acceptor.accept(tcp),
+                    )
+                    .await;
                     let Ok(Ok(stream)) = handshake else {
                         tracing::debug!(%peer, "web console TLS handshake failed");
                         return;
