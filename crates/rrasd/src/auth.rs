@@ -46,6 +46,30 @@ pub enum Principal {
     Anonymous(String),
 }
 
+/// What proved a caller's identity. Long-lived things opened under it —
+/// a web session, its Server-Sent Events, a Watch stream — keep it and ask
+/// again ([`Authorizer::caller_for`]) against the configuration and tokens
+/// file in force now, so a deleted token line, a removed certificate name
+/// or a role lowered on reload bites at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// Unix socket peer credentials.
+    Unix {
+        /// Peer uid.
+        uid: u32,
+        /// Peer primary gid.
+        gid: u32,
+        /// Peer pid, when known.
+        pid: Option<i32>,
+    },
+    /// A verified client certificate (its end-entity certificate).
+    Certificate(rustls_pki_types::CertificateDer<'static>),
+    /// A bearer token, by its SHA-256 (the token itself is not kept).
+    Token([u8; 32]),
+    /// Nothing that proves anything (remote address, if known).
+    Nothing(String),
+}
+
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -152,21 +176,28 @@ impl Authorizer {
     /// client certificate (if its SAN maps to a role), else a bearer token
     /// (`authorization: Bearer …`), else anonymous.
     pub fn caller_of<T>(&self, request: &Request<T>) -> Caller {
+        self.caller_for(&self.credential_of(request))
+    }
+
+    /// What proves who sent `request` (see [`caller_of`](Self::caller_of)).
+    pub fn credential_of<T>(&self, request: &Request<T>) -> Credential {
         if let Some(cred) = request
             .extensions()
             .get::<tonic::transport::server::UdsConnectInfo>()
             .and_then(|i| i.peer_cred)
         {
-            return self.caller(cred.uid(), cred.gid(), cred.pid());
-        }
-        let certificate = request
-            .peer_certs()
-            .and_then(|certs| certs.first().and_then(|leaf| role_for_certificate(&self.tls, leaf)));
-        if let Some((name, role)) = certificate {
-            return Caller {
-                principal: Principal::Certificate(name),
-                role: Some(role),
+            return Credential::Unix {
+                uid: cred.uid(),
+                gid: cred.gid(),
+                pid: cred.pid(),
             };
+        }
+        if let Some(leaf) = request
+            .peer_certs()
+            .and_then(|certs| certs.first().cloned())
+            .filter(|leaf| role_for_certificate(&self.tls, leaf).is_some())
+        {
+            return Credential::Certificate(leaf);
         }
         let token = request
             .metadata()
@@ -174,20 +205,48 @@ impl Authorizer {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         if let (Some(tokens), Some(token)) = (&self.tokens, token) {
-            if let Some((name, role)) = tokens.verify(token) {
-                return Caller {
-                    principal: Principal::Token(name),
-                    role: Some(role),
-                };
+            let digest = crate::tls::token_digest(token);
+            if tokens.verify_digest(&digest).is_some() {
+                return Credential::Token(digest);
             }
         }
-        let from = request
-            .remote_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_else(|| "unknown".into());
-        Caller {
-            principal: Principal::Anonymous(from),
-            role: None,
+        Credential::Nothing(
+            request
+                .remote_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        )
+    }
+
+    /// The caller `credential` proves under the configuration in force now
+    /// (its role None when it no longer has one).
+    pub fn caller_for(&self, credential: &Credential) -> Caller {
+        match credential {
+            Credential::Unix { uid, gid, pid } => self.caller(*uid, *gid, *pid),
+            Credential::Certificate(leaf) => match role_for_certificate(&self.tls, leaf) {
+                Some((name, role)) => Caller {
+                    principal: Principal::Certificate(name),
+                    role: Some(role),
+                },
+                None => Caller {
+                    principal: Principal::Anonymous("certificate no longer named".into()),
+                    role: None,
+                },
+            },
+            Credential::Token(digest) => match self.tokens.as_ref().and_then(|t| t.verify_digest(digest)) {
+                Some((name, role)) => Caller {
+                    principal: Principal::Token(name),
+                    role: Some(role),
+                },
+                None => Caller {
+                    principal: Principal::Anonymous("token no longer in the tokens file".into()),
+                    role: None,
+                },
+            },
+            Credential::Nothing(from) => Caller {
+                principal: Principal::Anonymous(from.clone()),
+                role: None,
+            },
         }
     }
 

@@ -572,6 +572,8 @@ impl RrasAdmin for AdminService {
     type WatchStream = crate::watch::WatchStream;
 
     async fn watch(&self, request: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        // Kept by the stream, which ends within a second of its revocation.
+        let credential = self.auth.read().credential_of(&request);
         let reply = self
             .call("Watch", Role::Reader, request, |caller, r| async move {
                 self.sessions.check(&caller, r.session_id)?;
@@ -581,7 +583,12 @@ impl RrasAdmin for AdminService {
                 match self.manager.feed().subscribe(from) {
                     Ok(subscription) => Ok(WatchReply {
                         status: 0,
-                        stream: Some(crate::watch::stream(self.manager.clone(), subscription, filter)),
+                        stream: Some(crate::watch::stream(
+                            self.manager.clone(),
+                            subscription,
+                            filter,
+                            crate::watch::StillAllowed::new(self.auth.clone(), credential),
+                        )),
                     }),
                     Err(crate::feed::WatchRefused::Busy) => Err(Win32Error::RpcServerTooBusy),
                     Err(crate::feed::WatchRefused::Resync(_)) => Ok(WatchReply {

@@ -120,6 +120,11 @@ pub fn role_for_certificate(config: &TlsConfig, leaf: &CertificateDer<'_>) -> Op
         .map(|n| (n.clone(), Role::Reader))
 }
 
+/// SHA-256 of a token.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
 /// SHA-256 of a token, hex: what the tokens file stores.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -178,7 +183,12 @@ impl TokenStore {
     /// The (name, role) of a presented token. Every entry is compared, in
     /// constant time, so timing tells nothing about which bytes matched.
     pub fn verify(&self, presented: &str) -> Option<(String, Role)> {
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        self.verify_digest(&token_digest(presented))
+    }
+
+    /// The (name, role) of the token with this SHA-256, as the file says
+    /// now (re-read when it changed): a deleted line is gone at once.
+    pub fn verify_digest(&self, digest: &[u8; 32]) -> Option<(String, Role)> {
         let mut state = self.state.lock();
         let mtime = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
         if mtime.is_none() || mtime != state.0 {
@@ -189,7 +199,7 @@ impl TokenStore {
         }
         let mut found = None;
         for entry in &state.1 {
-            let diff = entry.hash.iter().zip(&digest).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+            let diff = entry.hash.iter().zip(digest).fold(0u8, |acc, (a, b)| acc | (a ^ b));
             if diff == 0 {
                 found = Some((entry.name.clone(), entry.role));
             }

@@ -27,8 +27,6 @@ pub type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchMessage, Status
 const BATCH: usize = 512;
 /// A message with the current revision when nothing was sent for this long.
 const HEARTBEAT: Duration = Duration::from_secs(5);
-/// How often an idle watcher looks whether the daemon is stopping.
-const TICK: Duration = Duration::from_secs(1);
 
 /// Which connections a watcher wants (every non-empty part must match).
 #[derive(Debug, Default, Clone)]
@@ -91,26 +89,75 @@ pub(crate) fn resync(revision: u64) -> pb::WatchMessage {
 }
 
 /// Starts the watcher's task and returns its stream.
-pub fn stream(manager: Arc<ConnectionManager>, subscription: Subscription, filter: WatchFilter) -> WatchStream {
+pub fn stream(
+    manager: Arc<ConnectionManager>,
+    subscription: Subscription,
+    filter: WatchFilter,
+    allowed: StillAllowed,
+) -> WatchStream {
     let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(run(manager, subscription, filter, tx));
+    tokio::spawn(run(manager, subscription, filter, allowed, tx));
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// Whether the watcher's credential still carries a role that may read,
+/// under the configuration and tokens file in force now.
+#[derive(Debug)]
+pub struct StillAllowed {
+    auth: crate::auth::SharedAuthorizer,
+    credential: crate::auth::Credential,
+    checked: std::time::Instant,
+}
+
+/// How often a stream's credential is checked again (revocation bites
+/// within this), and how often an idle watcher looks whether the daemon is
+/// stopping.
+pub const RECHECK: Duration = Duration::from_millis(500);
+
+impl StillAllowed {
+    /// For a stream opened under `credential`.
+    pub fn new(auth: crate::auth::SharedAuthorizer, credential: crate::auth::Credential) -> Self {
+        StillAllowed {
+            auth,
+            credential,
+            checked: std::time::Instant::now(),
+        }
+    }
+
+    /// False once the credential no longer reads; checked at most every [`RECHECK`].
+    pub fn now(&mut self) -> bool {
+        if self.checked.elapsed() < RECHECK {
+            return true;
+        }
+        self.checked = std::time::Instant::now();
+        let caller = self.auth.read().caller_for(&self.credential);
+        caller.require(crate::auth::Role::Reader).is_ok()
+    }
 }
 
 async fn run(
     manager: Arc<ConnectionManager>,
     mut sub: Subscription,
     filter: WatchFilter,
+    mut allowed: StillAllowed,
     tx: mpsc::Sender<Result<pb::WatchMessage, Status>>,
 ) {
     let mut idle = Duration::ZERO;
     loop {
-        let first = match tokio::time::timeout(TICK, sub.next()).await {
+        if !allowed.now() {
+            let _ = tx
+                .send(Err(Status::permission_denied(
+                    "the credential this stream was opened with was revoked",
+                )))
+                .await;
+            return;
+        }
+        let first = match tokio::time::timeout(RECHECK, sub.next()).await {
             Err(_) => {
                 if manager.state() == ServiceState::Stopping || tx.is_closed() {
                     return;
                 }
-                idle += TICK;
+                idle += RECHECK;
                 if idle >= HEARTBEAT {
                     idle = Duration::ZERO;
                     let beat = pb::WatchMessage {

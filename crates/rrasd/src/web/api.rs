@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use super::session::{same_secret, WebSession};
 use super::{assets, ConnectionCaller, WebState};
-use crate::auth::{Caller, Role};
+use crate::auth::{Caller, Credential, Role};
 use crate::feed::ChangeKind;
 
 const COOKIE: &str = "rras_session";
@@ -81,9 +81,19 @@ fn cookie_of(headers: &HeaderMap) -> Option<&str> {
         .find_map(|kv| kv.trim().strip_prefix("rras_session="))
 }
 
+/// The live session the request's cookie names, with its caller as the
+/// configuration says now: a credential that no longer proves a role ends
+/// the session there and then.
 fn session_of(state: &WebState, headers: &HeaderMap) -> Option<(String, WebSession)> {
     let id = cookie_of(headers)?;
-    state.sessions.get(id).map(|s| (id.to_owned(), s))
+    let mut session = state.sessions.get(id)?;
+    let now = state.auth.read().caller_for(&session.credential);
+    if now.role.is_none() {
+        state.sessions.close(id);
+        return None;
+    }
+    session.caller = now;
+    Some((id.to_owned(), session))
 }
 
 fn set_cookie(state: &WebState, id: &str, max_age: u64) -> String {
@@ -146,8 +156,8 @@ async fn login_page(
     Query(q): Query<LoginQuery>,
 ) -> Response {
     // A client certificate the handshake verified signs in by itself.
-    if let Some(caller) = cert {
-        if let Ok(id) = state.sessions.open(caller) {
+    if let Some((caller, leaf)) = cert {
+        if let Ok(Some(id)) = state.sessions.open(caller, Credential::Certificate(leaf)) {
             return (
                 [(
                     header::SET_COOKIE,
@@ -213,8 +223,9 @@ async fn login(
             .await;
         return Redirect::to("/login?failed=1").into_response();
     };
-    match state.sessions.open(caller) {
-        Ok(id) => (
+    let credential = Credential::Token(crate::tls::token_digest(token));
+    match state.sessions.open(caller, credential) {
+        Ok(Some(id)) => (
             [(
                 header::SET_COOKIE,
                 set_cookie(&state, &id, super::session::MAX_AGE.as_secs()),
@@ -222,6 +233,7 @@ async fn login(
             Redirect::to("/connections"),
         )
             .into_response(),
+        Ok(None) => api_error(StatusCode::SERVICE_UNAVAILABLE, Win32Error::RpcServerTooBusy),
         Err(_) => api_error(StatusCode::INTERNAL_SERVER_ERROR, Win32Error::NotEnoughMemory),
     }
 }
@@ -580,9 +592,11 @@ async fn clear_stats(State(state): State<WebState>, headers: HeaderMap, Path(raw
 /// change, `resync` when this stream fell behind (the page reloads its
 /// view). The page asks for the rows it shows again; nothing else is sent.
 async fn events(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    if let Err(r) = require(&state, &headers) {
-        return r;
-    }
+    let session = match require(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut allowed = crate::watch::StillAllowed::new(state.auth.clone(), session.credential.clone());
     let mut sub = match state.manager.feed().subscribe(None) {
         Ok(s) => s,
         Err(_) => return api_error(StatusCode::SERVICE_UNAVAILABLE, Win32Error::RpcServerTooBusy),
@@ -590,7 +604,22 @@ async fn events(State(state): State<WebState>, headers: HeaderMap) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
     tokio::spawn(async move {
         loop {
-            let event = match sub.next().await {
+            // The stream ends within a second of its credential's revocation.
+            let next = match tokio::time::timeout(crate::watch::RECHECK, sub.next()).await {
+                Err(_) => {
+                    if !allowed.now() {
+                        let _ = tx.send(Ok(Event::default().event("signed-out").data("{}"))).await;
+                        return;
+                    }
+                    continue;
+                }
+                Ok(next) => next,
+            };
+            if !allowed.now() {
+                let _ = tx.send(Ok(Event::default().event("signed-out").data("{}"))).await;
+                return;
+            }
+            let event = match next {
                 Ok(c) => {
                     let kind = match c.kind {
                         ChangeKind::Started => "started",

@@ -73,7 +73,7 @@ pub(crate) struct WebState {
 
 /// The caller a verified client certificate names, for this connection.
 #[derive(Clone)]
-pub(crate) struct ConnectionCaller(Option<Caller>);
+pub(crate) struct ConnectionCaller(Option<(Caller, rustls_pki_types::CertificateDer<'static>)>);
 
 /// The Content-Security-Policy of every response: only this origin's own
 /// script, style and connections; no frames, no inline anything.
@@ -225,7 +225,7 @@ async fn serve(
                         .1
                         .peer_certificates()
                         .and_then(|certs| certs.first())
-                        .and_then(|leaf| auth.read().certificate_caller(leaf));
+                        .and_then(|leaf| Some((auth.read().certificate_caller(leaf)?, leaf.clone().into_owned())));
                     let service = router.layer(axum::Extension(ConnectionCaller(caller)));
                     let service = hyper_util::service::TowerToHyperService::new(service);
                     let _ = builder

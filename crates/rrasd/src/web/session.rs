@@ -1,6 +1,12 @@
 //! Signed-in web users: a random session id in an HttpOnly, SameSite=Strict
 //! cookie, and a per-session CSRF token every state-changing request must
 //! echo in a header. Sessions end after [`IDLE`] without use or [`MAX_AGE`].
+//! A session keeps the credential that signed it in, and every request
+//! asks again what it proves now (a deleted token line or a removed
+//! certificate name ends the session, a lowered role downgrades it).
+//! Each identity holds at most [`PER_IDENTITY`] sessions — its own oldest
+//! goes first — and when the table is full a new sign-in is refused, so
+//! one identity can never sign another out.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -8,20 +14,25 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Credential};
 
 /// A session unused this long is gone.
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
 /// No session lives longer.
 pub const MAX_AGE: Duration = Duration::from_secs(12 * 3600);
-/// Signed-in sessions at once (the oldest goes first).
+/// Signed-in sessions at once; past it, sign-in is refused.
 const MAX_SESSIONS: usize = 4096;
+/// Sessions of one identity at once (its oldest goes first).
+pub const PER_IDENTITY: usize = 16;
 
 /// One signed-in user.
 #[derive(Debug, Clone)]
 pub struct WebSession {
-    /// Who (token or certificate name) and the role.
+    /// Who (token or certificate name) and the role, as of sign-in or the
+    /// last check.
     pub caller: Caller,
+    /// What signed it in, asked again on every request.
+    pub credential: Credential,
     /// What state-changing requests must send in `X-CSRF-Token`.
     pub csrf: String,
     created: Instant,
@@ -47,28 +58,38 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 }
 
 impl WebSessions {
-    /// Signs `caller` in; returns the new session's id.
-    pub fn open(&self, caller: Caller) -> std::io::Result<String> {
+    /// Signs `caller` in; returns the new session's id, or None when the
+    /// table is full of other identities' sessions.
+    pub fn open(&self, caller: Caller, credential: Credential) -> std::io::Result<Option<String>> {
         let id = random_id()?;
         let csrf = random_id()?;
         let now = Instant::now();
+        let identity = caller.identity();
         let mut sessions = self.sessions.lock();
         sessions.retain(|_, s| Self::alive(s, now));
-        if sessions.len() >= MAX_SESSIONS {
-            if let Some(oldest) = sessions.iter().min_by_key(|(_, s)| s.used).map(|(k, _)| k.clone()) {
-                sessions.remove(&oldest);
+        let mine: Vec<(String, Instant)> = sessions
+            .iter()
+            .filter(|(_, s)| s.caller.identity() == identity)
+            .map(|(k, s)| (k.clone(), s.created))
+            .collect();
+        if mine.len() >= PER_IDENTITY {
+            if let Some((oldest, _)) = mine.iter().min_by_key(|(_, created)| *created) {
+                sessions.remove(oldest);
             }
+        } else if sessions.len() >= MAX_SESSIONS {
+            return Ok(None);
         }
         sessions.insert(
             id.clone(),
             WebSession {
                 caller,
+                credential,
                 csrf,
                 created: now,
                 used: now,
             },
         );
-        Ok(id)
+        Ok(Some(id))
     }
 
     fn alive(s: &WebSession, now: Instant) -> bool {
@@ -106,8 +127,11 @@ mod tests {
             principal: Principal::Token("ops".into()),
             role: Some(Role::Reader),
         };
-        let a = sessions.open(caller.clone()).unwrap();
-        let b = sessions.open(caller).unwrap();
+        let a = sessions
+            .open(caller.clone(), Credential::Token([1; 32]))
+            .unwrap()
+            .unwrap();
+        let b = sessions.open(caller, Credential::Token([1; 32])).unwrap().unwrap();
         assert_ne!(a, b);
         assert_eq!(a.len(), 64);
         let s = sessions.get(&a).unwrap();
@@ -117,5 +141,31 @@ mod tests {
         sessions.close(&a);
         assert!(sessions.get(&a).is_none());
         assert!(sessions.get("nonsense").is_none());
+    }
+
+    #[test]
+    fn one_identity_signs_out_only_its_own_oldest_and_never_another() {
+        let sessions = WebSessions::default();
+        let who = |name: &str, role| Caller {
+            principal: Principal::Token(name.into()),
+            role: Some(role),
+        };
+        let admin = sessions
+            .open(who("ops-admin", Role::Admin), Credential::Token([2; 32]))
+            .unwrap()
+            .unwrap();
+        let mut reader = Vec::new();
+        for _ in 0..(PER_IDENTITY * 3) {
+            let id = sessions
+                .open(who("ops-reader", Role::Reader), Credential::Token([3; 32]))
+                .unwrap()
+                .unwrap();
+            reader.push(id);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(sessions.get(&admin).is_some(), "a reader signed the admin out");
+        let live: Vec<_> = reader.iter().filter(|id| sessions.get(id).is_some()).collect();
+        assert_eq!(live.len(), PER_IDENTITY);
+        assert_eq!(live[0], &reader[reader.len() - PER_IDENTITY], "the newest stay");
     }
 }

@@ -66,6 +66,8 @@ function live(refresh) {
   };
   state.events.addEventListener("change", kick);
   state.events.addEventListener("resync", () => { state.events.close(); state.events = null; live(state.refresh); kick(); });
+  // The credential this page signed in with was revoked: back to sign-in.
+  state.events.addEventListener("signed-out", () => { state.events.close(); state.events = null; location.href = "/login"; });
 }
 
 function go(path) {
