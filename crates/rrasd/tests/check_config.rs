@@ -217,3 +217,20 @@ fn secrets_readable_by_others_are_refused_with_the_fix() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("mode 640") && out.contains("chmod 600"), "{out}");
 }
+
+/// `/metrics` has no authentication: a non-loopback address is refused
+/// unless the operator says so.
+#[test]
+fn metrics_off_loopback_needs_an_explicit_opt_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state").display().to_string();
+    let (code, out) = check(&["--metrics", "0.0.0.0:9108", "--state-dir", &state].map(String::from));
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("metrics_allow_remote"), "{out}");
+    let cfg = dir.path().join("rrasd.toml");
+    std::fs::write(&cfg, "metrics = \"0.0.0.0:9108\"\nmetrics_allow_remote = true\n").unwrap();
+    let (code, out) = check(&["--config", cfg.to_str().unwrap(), "--state-dir", &state].map(String::from));
+    assert_eq!(code, Some(0), "{out}");
+    let (code, _) = check(&["--metrics", "127.0.0.1:9108", "--state-dir", &state].map(String::from));
+    assert_eq!(code, Some(0));
+}

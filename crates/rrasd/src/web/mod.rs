@@ -97,6 +97,17 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// Over HTTPS, browsers are told to use nothing else for a year (HSTS),
+/// so a later plain-HTTP link cannot be intercepted on the way.
+async fn strict_transport(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    response
+}
+
 /// Why the console could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -155,7 +166,10 @@ pub async fn start(
             .is_some()
             .then(|| fleet::FleetQueries::start(&config.fleet)),
     };
-    let router = api::router(state.clone()).layer(axum::middleware::from_fn(security_headers));
+    let mut router = api::router(state.clone()).layer(axum::middleware::from_fn(security_headers));
+    if acceptor.is_some() {
+        router = router.layer(axum::middleware::from_fn(strict_transport));
+    }
     tracing::info!(%addr, https = acceptor.is_some(), "web console listening");
     let gate = crate::gate::ConnectionGate::new("web console", config.listeners);
     Ok(Some(tokio::spawn(serve(listener, gate, acceptor, router, state))))
