@@ -41,7 +41,18 @@ const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history_recor
 /// Formats 1–2 of the history (postcard of the model's `EndedConnection`);
 /// migrated to [`HISTORY`] on open, then deleted.
 const HISTORY_V1: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
+/// State-changing audit records (and, in stores made before the split,
+/// everything): kept by age, never evicted by denials.
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// Denied calls and failed sign-ins (result ERROR_ACCESS_DENIED), already
+/// rate-limited by the daemon: kept by count. Keys share `audit_seq` with
+/// [`AUDIT`], so the two merge into one ordered trail.
+const AUDIT_DENIED: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_denied");
+/// The Win32 status that makes an audit record a denial.
+const ACCESS_DENIED: u32 = 5;
+/// Audit records older than the age limit removed per apply, at most:
+/// retention moves in small steps, never stalling commits.
+const AUDIT_PRUNE_STEP: usize = 256;
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const META_WATERMARK: &str = "handle_watermark";
 /// The change feed's last revision (rrasd's Watch): only rises.
@@ -289,6 +300,7 @@ pub(crate) struct Shared {
     epoch: AtomicU64,
     history_limit: u64,
     audit_limit: u64,
+    audit_max_age: Duration,
     cache_bytes: usize,
     pub(crate) checkpoint_interval: Duration,
     /// A reader waits for the applier: apply what is there now.
@@ -319,8 +331,10 @@ pub(crate) struct Writer {
 pub struct StoreOptions {
     /// Ended connections kept (oldest dropped first).
     pub history_limit: u64,
-    /// Audit records kept.
+    /// Denied-call audit records kept (oldest dropped first).
     pub audit_limit: u64,
+    /// How long state-changing audit records are kept.
+    pub audit_max_age: Duration,
     /// redb's page cache, bytes.
     pub cache_bytes: usize,
     /// The longest redb's own durable state trails the commit log under
@@ -333,6 +347,7 @@ impl Default for StoreOptions {
         StoreOptions {
             history_limit: 100_000,
             audit_limit: 100_000,
+            audit_max_age: Duration::from_secs(400 * 86_400),
             cache_bytes: DEFAULT_CACHE_BYTES,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
         }
@@ -376,6 +391,7 @@ impl Store {
             epoch: AtomicU64::new(0),
             history_limit: options.history_limit,
             audit_limit: options.audit_limit,
+            audit_max_age: options.audit_max_age,
             cache_bytes: options.cache_bytes,
             checkpoint_interval: options.checkpoint_interval,
             nudged: std::sync::atomic::AtomicBool::new(false),
@@ -411,6 +427,7 @@ impl Store {
             tx.open_table(ACTIVE).map_err(tx_err)?;
             tx.open_table(HISTORY).map_err(tx_err)?;
             tx.open_table(AUDIT).map_err(tx_err)?;
+            tx.open_table(AUDIT_DENIED).map_err(tx_err)?;
             tx.commit().map_err(tx_err)
         })?;
 
@@ -578,12 +595,19 @@ impl Store {
         })
     }
 
-    /// The newest `limit` audit records, newest first.
+    /// The newest `limit` audit records, newest first: state changes and
+    /// denials merged in the order they were written.
     pub fn audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
         self.with_db(|db| {
-            Self::newest_from(db, AUDIT, limit, |key, bytes| {
-                postcard::from_bytes(bytes).map_err(|source| StoreError::Decode { key, source })
-            })
+            let decode = |key, bytes: &[u8]| {
+                postcard::from_bytes(bytes)
+                    .map(|r| (key, r))
+                    .map_err(|source| StoreError::Decode { key, source })
+            };
+            let mut both = Self::newest_from(db, AUDIT, limit, decode)?;
+            both.extend(Self::newest_from(db, AUDIT_DENIED, limit, decode)?);
+            both.sort_by(|a, b| b.0.cmp(&a.0));
+            Ok(both.into_iter().take(limit).map(|(_, r)| r).collect())
         })
     }
 
@@ -682,6 +706,7 @@ impl Shared {
             let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
             let mut history = tx.open_table(HISTORY).map_err(tx_err)?;
             let mut audit = tx.open_table(AUDIT).map_err(tx_err)?;
+            let mut audit_denied = tx.open_table(AUDIT_DENIED).map_err(tx_err)?;
             let mut meta = tx.open_table(META).map_err(tx_err)?;
             let mut history_seq = meta.get(META_HISTORY_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
             let mut audit_seq = meta.get(META_AUDIT_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
@@ -706,7 +731,10 @@ impl Shared {
                         }
                         log::LoggedOp::Audit(entry) => {
                             audit_seq += 1;
-                            audit.insert(audit_seq, entry).map_err(tx_err)?;
+                            let denied =
+                                postcard::from_bytes::<AuditRecord>(entry).is_ok_and(|r| r.result == ACCESS_DENIED);
+                            let table = if denied { &mut audit_denied } else { &mut audit };
+                            table.insert(audit_seq, entry).map_err(tx_err)?;
                         }
                     }
                 }
@@ -718,8 +746,24 @@ impl Shared {
                 watermark = watermark.max(u64::from(body.handle_watermark));
                 revision = revision.max(body.revision);
             }
-            let excess = audit.len().map_err(tx_err)?.saturating_sub(self.audit_limit);
+            // Denials by count; state changes by age, a few at a time.
+            let excess = audit_denied.len().map_err(tx_err)?.saturating_sub(self.audit_limit);
             for _ in 0..excess {
+                audit_denied.pop_first().map_err(tx_err)?;
+            }
+            let oldest_kept = std::time::SystemTime::now()
+                .checked_sub(self.audit_max_age)
+                .unwrap_or(std::time::UNIX_EPOCH);
+            for _ in 0..AUDIT_PRUNE_STEP {
+                let expired = match audit.first().map_err(tx_err)? {
+                    Some((_, bytes)) => {
+                        postcard::from_bytes::<AuditRecord>(bytes.value()).map_or(true, |r| r.at < oldest_kept)
+                    }
+                    None => false,
+                };
+                if !expired {
+                    break;
+                }
                 audit.pop_first().map_err(tx_err)?;
             }
             let excess = history.len().map_err(tx_err)?.saturating_sub(self.history_limit);
@@ -897,22 +941,47 @@ mod tests {
     fn audit_trail_is_durable_and_bounded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rrasd.redb");
+        let record = |i: u32, at: SystemTime, result: u32| AuditRecord {
+            at,
+            caller: format!("uid:{i}"),
+            method: "ConnectionDisconnect".into(),
+            target: i.to_string(),
+            result,
+        };
+        let year = Duration::from_secs(365 * 86_400);
+        let options = StoreOptions {
+            history_limit: 10,
+            audit_limit: 3,
+            audit_max_age: year,
+            ..StoreOptions::default()
+        };
         {
-            let store = Store::open_with_limits(&path, 10, 3).unwrap();
-            for i in 0..5u32 {
-                let record = AuditRecord {
-                    at: SystemTime::UNIX_EPOCH,
-                    caller: format!("uid:{i}"),
-                    method: "ConnectionDisconnect".into(),
-                    target: i.to_string(),
-                    result: 0,
-                };
-                store.commit(&[StoreOp::Audit(record)], 0).unwrap();
+            let store = Store::open_with(&path, options).unwrap();
+            // Older than the age limit: gone at the next apply.
+            store
+                .commit(&[StoreOp::Audit(record(0, SystemTime::now() - year * 2, 0))], 0)
+                .unwrap();
+            // State changes outnumber the count limit and stay.
+            for i in 1..6 {
+                store
+                    .commit(&[StoreOp::Audit(record(i, SystemTime::now(), 0))], 0)
+                    .unwrap();
+            }
+            // A flood of denials is bounded by count and evicts only denials.
+            for i in 100..200 {
+                store
+                    .commit(&[StoreOp::Audit(record(i, SystemTime::now(), ACCESS_DENIED))], 0)
+                    .unwrap();
             }
         }
-        let store = Store::open_with_limits(&path, 10, 3).unwrap();
-        let callers: Vec<_> = store.audit(10).unwrap().into_iter().map(|r| r.caller).collect();
-        assert_eq!(callers, vec!["uid:4", "uid:3", "uid:2"]);
+        let store = Store::open_with(&path, options).unwrap();
+        let callers: Vec<_> = store.audit(100).unwrap().into_iter().map(|r| r.caller).collect();
+        assert_eq!(
+            callers,
+            vec!["uid:199", "uid:198", "uid:197", "uid:5", "uid:4", "uid:3", "uid:2", "uid:1"],
+            "newest first, denials bounded, state changes kept by age"
+        );
+        assert_eq!(store.audit(2).unwrap().len(), 2);
     }
 
     #[test]

@@ -59,8 +59,12 @@ pub struct Config {
     pub rpc_inflight_per_client: usize,
     /// Seconds after which an admin RPC is cut off.
     pub rpc_timeout_secs: u64,
-    /// Entries kept in the audit log.
+    /// Denied-call records kept in the audit log (state-changing records
+    /// are kept by `audit_days`, never evicted by denials).
     pub audit_limit: u64,
+    /// Days a state-changing audit record (disconnect, clear statistics,
+    /// reload, fleet hang-up …) is kept.
+    pub audit_days: u64,
     /// `[listeners]`: caps and timeouts of every admin listener (web
     /// console, admin TLS, admin Unix socket, metrics), each on its own.
     pub listeners: crate::gate::GateLimits,
@@ -118,6 +122,7 @@ impl Default for Config {
             rpc_inflight_per_client: 64,
             rpc_timeout_secs: 60,
             audit_limit: 100_000,
+            audit_days: 400,
             listeners: crate::gate::GateLimits::default(),
             metrics_allow_remote: false,
             radius: RadiusConfig::default(),

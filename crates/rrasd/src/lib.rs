@@ -7,6 +7,7 @@ pub mod auth;
 pub mod check;
 pub mod config;
 pub mod config_reference;
+pub mod denials;
 pub mod feed;
 pub mod fleet;
 pub mod gate;

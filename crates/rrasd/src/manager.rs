@@ -116,6 +116,9 @@ pub struct ConnectionManager {
     hanging_up: parking_lot::Mutex<std::collections::HashSet<SourceKey>>,
     /// Every durable change, numbered (the Watch RPC).
     feed: Arc<ChangeFeed>,
+    /// Denied calls beyond a few per caller per minute are summed, not
+    /// written one by one.
+    denials: crate::denials::DenialLimiter,
 }
 
 /// The end reason of an admin hang-up.
@@ -145,6 +148,7 @@ impl ConnectionManager {
             health: HealthRegistry::default(),
             node_id,
             hanging_up: parking_lot::Mutex::new(std::collections::HashSet::new()),
+            denials: crate::denials::DenialLimiter::default(),
         }
     }
 
@@ -293,8 +297,36 @@ impl ConnectionManager {
 
     /// Appends to the audit trail (durably; a failure is logged, and the
     /// call it records still gets its answer).
+    /// Denied calls and failed sign-ins go through the denial limiter
+    /// (docs/security.md, "Audit trail"): a few per caller per minute are
+    /// written, the rest summed into one record when the minute is over.
     pub async fn audit(&self, record: AuditRecord) {
-        if let Err(e) = self.journal.commit(vec![JournalEntry::Audit(Box::new(record))]).await {
+        let mut entries = Vec::new();
+        if record.result == Win32Error::AccessDenied.code() {
+            let (ended, verdict) = self.denials.note(&record.caller, record.at);
+            entries.extend(ended);
+            if verdict == crate::denials::Denial::Write {
+                entries.push(record);
+            }
+        } else {
+            entries.push(record);
+        }
+        self.write_audit(entries).await;
+    }
+
+    /// Writes the denial summaries of minutes that are over; the server
+    /// calls this every few seconds.
+    pub async fn flush_denials(&self) {
+        let due = self.denials.due(SystemTime::now());
+        self.write_audit(due).await;
+    }
+
+    async fn write_audit(&self, records: Vec<AuditRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        let entries = records.into_iter().map(|r| JournalEntry::Audit(Box::new(r))).collect();
+        if let Err(e) = self.journal.commit(entries).await {
             tracing::error!("audit record not written: {e}");
         }
     }

@@ -300,6 +300,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         StoreOptions {
             history_limit: config.history_limit,
             audit_limit: config.audit_limit,
+            audit_max_age: Duration::from_secs(config.audit_days.saturating_mul(86_400)),
             cache_bytes: usize::try_from(config.store_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
             ..StoreOptions::default()
         },
@@ -392,6 +393,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         background.push(web);
     }
     background.extend(crate::fleet::start(&config, manager.clone(), metrics.clone()));
+    {
+        let manager = manager.clone();
+        background.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                manager.flush_denials().await;
+            }
+        }));
+    }
     background.extend(sources::start(&config, manager.clone(), metrics.clone(), stop_rx.clone()).await?);
     if let Some(cli) = config.cli.clone() {
         background.push(tokio::spawn(reload_on_sighup(cli, auth, manager.clone())));

@@ -290,7 +290,10 @@ fn console_over_https_signs_in_by_client_certificate() {
         "{me}"
     );
     assert!(me.contains("content-security-policy: default-src 'none'"), "{me}");
-    assert!(me.contains("strict-transport-security: max-age=31536000"), "HSTS over HTTPS: {me}");
+    assert!(
+        me.contains("strict-transport-security: max-age=31536000"),
+        "HSTS over HTTPS: {me}"
+    );
     // No certificate: the sign-in page; a token signs in as its role.
     let page = curl(&[], "/login");
     assert!(page.contains("id=\"token\""), "{page}");
