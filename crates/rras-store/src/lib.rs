@@ -606,7 +606,7 @@ impl Store {
             };
             let mut both = Self::newest_from(db, AUDIT, limit, decode)?;
             both.extend(Self::newest_from(db, AUDIT_DENIED, limit, decode)?);
-            both.sort_by(|a, b| b.0.cmp(&a.0));
+            both.sort_by_key(|(key, _)| std::cmp::Reverse(*key));
             Ok(both.into_iter().take(limit).map(|(_, r)| r).collect())
         })
     }
