@@ -49,6 +49,7 @@ fn open(disk: &SimDisk) -> Store {
         // Checkpoints all the time, so crashes land between every step of
         // one (switch, apply, free) and not only in the log's replay.
         checkpoint_interval: Duration::from_millis(1),
+        ..StoreOptions::default()
     };
     // Opening itself may hit injected faults; a bounded number of retries,
     // then once more without faults, which must work.

@@ -86,6 +86,7 @@ fn open(disk: &SimDisk) -> Arc<Store> {
         // Checkpoints all the time, so crashes land between every step of
         // one (switch, apply, free) and not only in the log's replay.
         checkpoint_interval: Duration::from_millis(1),
+        ..StoreOptions::default()
     };
     disk.set_faults(FaultRates::default());
     Arc::new(Store::open_simulated(disk, options).expect("the store opens after a crash"))
