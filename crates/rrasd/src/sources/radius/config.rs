@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use super::scope::{network_contains, NasGrant};
+use super::scope::{network_contains, parse_cidr, NasGrant};
 
 /// `[radius]` in the config file.
 #[derive(Debug, Clone, Deserialize)]
@@ -249,22 +249,7 @@ const MAX_SECRET: u64 = 256;
 
 impl RadiusClient {
     fn new(cidr: &str, secret: Secret) -> Result<Self, String> {
-        let (addr, len) = match cidr.split_once('/') {
-            Some((a, l)) => (a, Some(l)),
-            None => (cidr, None),
-        };
-        let network: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("radius client {cidr:?}: {addr:?} is not an IP address"))?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix_len = match len {
-            None => max,
-            Some(l) => l
-                .parse::<u8>()
-                .ok()
-                .filter(|l| *l <= max)
-                .ok_or_else(|| format!("radius client {cidr:?}: prefix length must be 0..={max}"))?,
-        };
+        let (network, prefix_len) = parse_cidr(cidr).map_err(|e| format!("radius client {e}"))?;
         let (secret, secret_file) = match secret {
             Secret::Inline(s) => (s.into_bytes(), None),
             Secret::File(path) => (

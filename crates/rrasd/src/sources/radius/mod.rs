@@ -389,37 +389,53 @@ impl Shared {
             self.drop_packet(peer, "oversize", &format!("{sent_len}-byte datagram"));
             return None;
         }
+        match self.screen(datagram, peer, client) {
+            Screened::Answer(answer) => {
+                let _ = self.socket.send_to(&answer, peer).await;
+                None
+            }
+            Screened::Done => None,
+            Screened::Job(job, packet) => Some((job, packet)),
+        }
+    }
+
+    /// What UDP and RadSec do alike with a packet from an identified
+    /// client: decode it; answer Status-Server; check the code and the
+    /// Request Authenticator; answer a retransmission from the cache (or
+    /// drop it while its first copy is in flight); else it is a new job.
+    fn screen<'a>(&self, datagram: &'a [u8], peer: SocketAddr, client: usize) -> Screened<'a> {
+        let secret = &self.config.clients[client].secret;
         let packet = match PacketView::decode(datagram) {
             Ok(p) => p,
             Err(e) => {
                 self.drop_packet(peer, "malformed", &e);
-                return None;
+                return Screened::Done;
             }
         };
         if packet.code == STATUS_SERVER {
-            match status_server_answer(datagram, &packet, &self.config.clients[client].secret) {
-                Some(answer) => {
-                    let _ = self.socket.send_to(&answer, peer).await;
+            return match status_server_answer(datagram, &packet, secret) {
+                Some(answer) => Screened::Answer(answer),
+                None => {
+                    self.drop_packet(
+                        peer,
+                        "bad-authenticator",
+                        &"Status-Server without a valid Message-Authenticator",
+                    );
+                    Screened::Done
                 }
-                None => self.drop_packet(
-                    peer,
-                    "bad-authenticator",
-                    &"Status-Server without a valid Message-Authenticator",
-                ),
-            }
-            return None;
+            };
         }
         if packet.code != ACCOUNTING_REQUEST {
             self.drop_packet(peer, "unexpected-code", &format!("code {}", packet.code));
-            return None;
+            return Screened::Done;
         }
-        if !request_authenticator_ok(datagram, &self.config.clients[client].secret) {
+        if !request_authenticator_ok(datagram, secret) {
             self.drop_packet(
                 peer,
                 "bad-authenticator",
                 &"Request Authenticator does not match the shared secret",
             );
-            return None;
+            return Screened::Done;
         }
         let request = RequestId {
             peer,
@@ -427,14 +443,21 @@ impl Shared {
             authenticator: packet.authenticator,
         };
         match self.check_retransmission(&request) {
-            Some(Some(answer)) => {
-                let _ = self.socket.send_to(&answer, peer).await;
-                None
-            }
-            Some(None) => None,
-            None => Some((Job { request, client }, packet)),
+            Some(Some(answer)) => Screened::Answer(answer.to_vec()),
+            Some(None) => Screened::Done,
+            None => Screened::Job(Job { request, client }, packet),
         }
     }
+}
+
+/// What to do with a screened packet.
+enum Screened<'a> {
+    /// Send these bytes back (Status-Server, or a retransmission's cached answer).
+    Answer(Vec<u8>),
+    /// Nothing more (dropped and counted, or its first copy is in flight).
+    Done,
+    /// A new request to stage.
+    Job(Job, PacketView<'a>),
 }
 
 /// The answer to an authentic Status-Server (RFC 5997 §3: it must carry a

@@ -24,8 +24,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use super::packet::{request_authenticator_ok, PacketView, ACCOUNTING_REQUEST, MAX_LEN, MIN_LEN, STATUS_SERVER};
-use super::{settle, stage_request, status_server_answer, Job, RequestId, Shared};
+use super::packet::{MAX_LEN, MIN_LEN};
+use super::{settle, stage_request, Screened, Shared};
 
 /// A TLS handshake must finish within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -210,48 +210,14 @@ async fn handle(
     answers: &mpsc::Sender<Vec<u8>>,
     slot: tokio::sync::OwnedSemaphorePermit,
 ) {
-    let secret = &shared.config.clients[client].secret;
-    let packet = match PacketView::decode(frame) {
-        Ok(p) => p,
-        Err(e) => return shared.drop_packet(peer, "malformed", &e),
-    };
-    if packet.code == STATUS_SERVER {
-        match status_server_answer(frame, &packet, secret) {
-            Some(answer) => {
-                let _ = answers.send(answer).await;
-            }
-            None => shared.drop_packet(
-                peer,
-                "bad-authenticator",
-                &"Status-Server without a valid Message-Authenticator",
-            ),
-        }
-        return;
-    }
-    if packet.code != ACCOUNTING_REQUEST {
-        return shared.drop_packet(peer, "unexpected-code", &format!("code {}", packet.code));
-    }
-    if !request_authenticator_ok(frame, secret) {
-        return shared.drop_packet(
-            peer,
-            "bad-authenticator",
-            &"Request Authenticator does not match the shared secret",
-        );
-    }
-    let request = RequestId {
-        peer,
-        identifier: packet.identifier,
-        authenticator: packet.authenticator,
-    };
-    match shared.check_retransmission(&request) {
-        Some(Some(answer)) => {
-            let _ = answers.send(answer.to_vec()).await;
+    let (job, packet) = match shared.screen(frame, peer, client) {
+        Screened::Answer(answer) => {
+            let _ = answers.send(answer).await;
             return;
         }
-        Some(None) => return,
-        None => {}
-    }
-    let job = Job { request, client };
+        Screened::Done => return,
+        Screened::Job(job, packet) => (job, packet),
+    };
     let Some(staged) = stage_request(shared, &job, &packet) else {
         shared.answers.lock().remove(&job.request);
         return;

@@ -43,27 +43,34 @@ impl FromStr for NasGrant {
         if s.is_empty() || s.chars().any(char::is_control) {
             return Err(format!("nas grant {s:?}: empty or not printable"));
         }
-        let (addr, len) = match s.split_once('/') {
-            Some((a, l)) => (a, Some(l)),
-            None => (s, None),
-        };
-        let Ok(network) = addr.parse::<IpAddr>() else {
-            if len.is_some() {
-                return Err(format!("nas grant {s:?}: {addr:?} is not an IP address"));
-            }
+        let address = s.split_once('/').map_or(s, |(a, _)| a);
+        if !s.contains('/') && address.parse::<IpAddr>().is_err() {
             return Ok(NasGrant::Name(s.to_owned()));
-        };
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix_len = match len {
-            None => max,
-            Some(l) => l
-                .parse::<u8>()
-                .ok()
-                .filter(|l| *l <= max)
-                .ok_or_else(|| format!("nas grant {s:?}: prefix length must be 0..={max}"))?,
-        };
+        }
+        let (network, prefix_len) = parse_cidr(s).map_err(|e| format!("nas grant {e}"))?;
         Ok(NasGrant::Network { network, prefix_len })
     }
+}
+
+/// `ADDRESS` or `ADDRESS/LEN` (IPv4 or IPv6); a bare address is one host.
+pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let network: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("{s:?}: {addr:?} is not an IP address"))?;
+    let max = if network.is_ipv4() { 32 } else { 128 };
+    let prefix_len = match len {
+        None => max,
+        Some(l) => l
+            .parse::<u8>()
+            .ok()
+            .filter(|l| *l <= max)
+            .ok_or_else(|| format!("{s:?}: prefix length must be 0..={max}"))?,
+    };
+    Ok((network, prefix_len))
 }
 
 /// True when `ip` (IPv4-mapped IPv6 taken as IPv4) is in `network/prefix_len`.
