@@ -49,7 +49,7 @@ fn commits_only_in_the_log_come_back_after_a_crash() {
     store
         .commit(
             &[StoreOp::Audit(AuditRecord {
-                at: SystemTime::UNIX_EPOCH,
+                at: SystemTime::now(),
                 caller: "uid:0".into(),
                 method: "ConnectionHangUp".into(),
                 target: "9".into(),
