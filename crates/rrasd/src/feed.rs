@@ -28,6 +28,9 @@ pub const KEEP: usize = 65_536;
 pub const BACKLOG: usize = 16_384;
 /// Watchers at once (each holds a stream and a task).
 pub const MAX_WATCHERS: usize = 1024;
+/// Watchers of one caller identity at once: one reader cannot take what
+/// every other client needs.
+pub const MAX_WATCHERS_PER_CALLER: usize = 64;
 
 /// What happened to a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,15 +112,28 @@ pub struct ChangeFeed {
     /// The newest published revision.
     revision: AtomicU64,
     watchers: Arc<AtomicUsize>,
+    per_caller: Arc<Mutex<std::collections::HashMap<String, usize>>>,
 }
 
-/// Counts a watcher while it lives.
+/// Counts a watcher (and its caller's share) while it lives.
 #[derive(Debug)]
-struct WatcherSlot(Arc<AtomicUsize>);
+struct WatcherSlot {
+    total: Arc<AtomicUsize>,
+    caller: Option<(Arc<Mutex<std::collections::HashMap<String, usize>>>, String)>,
+}
 
 impl Drop for WatcherSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.total.fetch_sub(1, Ordering::AcqRel);
+        if let Some((map, caller)) = &self.caller {
+            let mut map = map.lock();
+            if let Some(n) = map.get_mut(caller) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(caller);
+                }
+            }
+        }
     }
 }
 
@@ -142,6 +158,7 @@ impl ChangeFeed {
             sender,
             revision: AtomicU64::new(revision),
             watchers: Arc::new(AtomicUsize::new(0)),
+            per_caller: Arc::default(),
         }
     }
 
@@ -181,11 +198,28 @@ impl ChangeFeed {
     /// no longer has them all, or `from` is newer than anything published
     /// (a revision of another daemon, or of before a restart).
     pub fn subscribe(&self, from: Option<u64>) -> Result<Subscription, WatchRefused> {
+        self.subscribe_as(from, None)
+    }
+
+    /// [`subscribe`](Self::subscribe) counted against `caller`'s share
+    /// ([`MAX_WATCHERS_PER_CALLER`]) as well as the total.
+    pub fn subscribe_as(&self, from: Option<u64>, caller: Option<&str>) -> Result<Subscription, WatchRefused> {
+        if let Some(caller) = caller {
+            let mut map = self.per_caller.lock();
+            let n = map.entry(caller.to_owned()).or_insert(0);
+            if *n >= MAX_WATCHERS_PER_CALLER {
+                return Err(WatchRefused::Busy);
+            }
+            *n += 1;
+        }
+        // From here the slot gives the caller's share back if we refuse.
+        let slot = WatcherSlot {
+            total: self.watchers.clone(),
+            caller: caller.map(|c| (self.per_caller.clone(), c.to_owned())),
+        };
         if self.watchers.fetch_add(1, Ordering::AcqRel) >= MAX_WATCHERS {
-            self.watchers.fetch_sub(1, Ordering::AcqRel);
             return Err(WatchRefused::Busy);
         }
-        let slot = WatcherSlot(self.watchers.clone());
         // Under the publisher's lock: the backlog and the live receiver
         // meet exactly.
         let kept = self.kept.lock();
@@ -312,6 +346,25 @@ mod tests {
         drop(all);
         assert_eq!(feed.watchers(), 0);
         assert!(feed.subscribe(None).is_ok());
+    }
+
+    #[test]
+    fn one_caller_cannot_take_every_watcher() {
+        let feed = ChangeFeed::new(0);
+        let mine: Vec<_> = (0..MAX_WATCHERS_PER_CALLER)
+            .map(|_| feed.subscribe_as(None, Some("token:mon")).unwrap())
+            .collect();
+        assert_eq!(
+            feed.subscribe_as(None, Some("token:mon")).unwrap_err(),
+            WatchRefused::Busy
+        );
+        assert_eq!(feed.watchers(), MAX_WATCHERS_PER_CALLER, "a refusal takes no slot");
+        let admin = feed.subscribe_as(None, Some("cert:admin")).unwrap();
+        drop(mine);
+        assert!(feed.subscribe_as(None, Some("token:mon")).is_ok());
+        drop(admin);
+        assert_eq!(feed.watchers(), 0);
+        assert!(feed.per_caller.lock().is_empty());
     }
 
     #[test]

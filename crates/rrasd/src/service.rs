@@ -580,7 +580,7 @@ impl RrasAdmin for AdminService {
                 self.manager.ensure_running()?;
                 let filter = crate::watch::WatchFilter::from_request(&r)?;
                 let from = (!r.from_now).then_some(r.from_revision);
-                match self.manager.feed().subscribe(from) {
+                match self.manager.feed().subscribe_as(from, Some(&caller.identity())) {
                     Ok(subscription) => Ok(WatchReply {
                         status: 0,
                         stream: Some(crate::watch::stream(

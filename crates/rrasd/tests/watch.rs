@@ -233,3 +233,58 @@ fn a_watcher_that_stops_reading_is_cut_off_with_resync_and_ingest_goes_on() {
         assert_eq!(connections.len(), 1000);
     });
 }
+
+/// One caller cannot take every watcher (issue 31, point 5): past its
+/// share (64) its next Watch is refused as too busy, and another
+/// identity still watches.
+#[test]
+fn watchers_are_capped_per_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = rras_testkit::pki::TestPki::new(dir.path());
+    let tls = rras_testkit::free_tcp_port();
+    let args = pki.daemon_args(tls);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let d = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
+    let rt = runtime();
+    rt.block_on(async {
+        let root = AdminClient::connect(&d.addr()).await.unwrap();
+        let mut mine = Vec::new();
+        for _ in 0..64 {
+            mine.push(root.watch_from(None, &WatchFilter::default()).await.unwrap());
+        }
+        // A refusal is the stream's first (and last) message.
+        let mut refused = root.watch_from(None, &WatchFilter::default()).await.unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(5), refused.next())
+            .await
+            .unwrap();
+        assert_eq!(
+            first.and_then(Result::err).map(|e| e.code()),
+            Some(rras_core::Win32Error::RpcServerTooBusy.code()),
+            "the 65th watcher of one caller"
+        );
+        let remote = rras_client::ServerAddr::parse(&format!("127.0.0.1:{tls}")).unwrap();
+        let reader = AdminClient::connect_addr_with(
+            &remote,
+            &rras_client::TlsOptions {
+                ca: Some(pki.ca.clone()),
+                token: Some(pki.reader_token.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        // Accepted streams stay quiet (a heartbeat after 5 s); refused ones end at once.
+        let quiet = |mut stream: ChangeStream| async move {
+            tokio::time::timeout(Duration::from_millis(500), stream.next())
+                .await
+                .is_err()
+        };
+        let other = reader.watch_from(None, &WatchFilter::default()).await.unwrap();
+        assert!(quiet(other).await, "another identity still watches");
+        // The daemon notices a stream its client dropped at its next check (≤ 0.5 s).
+        mine.pop();
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let again = root.watch_from(None, &WatchFilter::default()).await.unwrap();
+        assert!(quiet(again).await, "a freed share is reused");
+    });
+}

@@ -597,7 +597,8 @@ async fn events(State(state): State<WebState>, headers: HeaderMap) -> Response {
         Err(r) => return r,
     };
     let mut allowed = crate::watch::StillAllowed::new(state.auth.clone(), session.credential.clone());
-    let mut sub = match state.manager.feed().subscribe(None) {
+    let identity = format!("web:{}", session.caller.identity());
+    let mut sub = match state.manager.feed().subscribe_as(None, Some(&identity)) {
         Ok(s) => s,
         Err(_) => return api_error(StatusCode::SERVICE_UNAVAILABLE, Win32Error::RpcServerTooBusy),
     };
