@@ -112,14 +112,17 @@ pub struct ChangeFeed {
     /// The newest published revision.
     revision: AtomicU64,
     watchers: Arc<AtomicUsize>,
-    per_caller: Arc<Mutex<std::collections::HashMap<String, usize>>>,
+    per_caller: CallerCounts,
 }
+
+/// Watchers per caller identity.
+type CallerCounts = Arc<Mutex<std::collections::HashMap<String, usize>>>;
 
 /// Counts a watcher (and its caller's share) while it lives.
 #[derive(Debug)]
 struct WatcherSlot {
     total: Arc<AtomicUsize>,
-    caller: Option<(Arc<Mutex<std::collections::HashMap<String, usize>>>, String)>,
+    caller: Option<(CallerCounts, String)>,
 }
 
 impl Drop for WatcherSlot {
