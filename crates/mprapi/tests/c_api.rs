@@ -414,6 +414,7 @@ fn remote_server_over_tls_with_environment_credentials() {
             tokens_file: Some(pki.tokens.clone()),
             admin_names: vec![rras_testkit::pki::ADMIN_NAME.into()],
             reader_names: vec![],
+            ..Default::default()
         };
     });
     fill(&daemon.addr(), 4, 0);

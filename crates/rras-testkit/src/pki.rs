@@ -35,6 +35,8 @@ pub struct TestPki {
     /// SAN nas.radsec.test, for client and server use: a RadSec peer
     /// (a NAS or proxy connects with it, and takes hang-ups with it).
     pub radsec_peer: CertFiles,
+    /// A revocation list of the CA (PEM) listing the `admin` certificate.
+    pub crl_revoking_admin: PathBuf,
     /// tokens file with `ci` (admin) and `mon` (reader).
     pub tokens: PathBuf,
     pub admin_token: String,
@@ -71,8 +73,12 @@ fn leaf(
         params.not_before = date_time_ymd(2020, 1, 1);
         params.not_after = date_time_ymd(2021, 1, 1);
     }
+    // Distinct serial numbers, so a revocation list can name one.
+    let serial = u64::from(NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    params.serial_number = Some(rcgen::SerialNumber::from(serial));
     let key = KeyPair::generate().expect("key");
     let cert = params.signed_by(&key, &issuer.0, &issuer.1).expect("sign");
+    std::fs::write(dir.join(format!("{file}.serial")), serial.to_string()).expect("write serial");
     let files = CertFiles {
         cert: dir.join(format!("{file}.pem")),
         key: dir.join(format!("{file}.key")),
@@ -80,6 +86,33 @@ fn leaf(
     std::fs::write(&files.cert, cert.pem()).expect("write cert");
     crate::write_private(&files.key, key.serialize_pem());
     files
+}
+
+static NEXT_SERIAL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1000);
+
+/// A CRL signed by `issuer` revoking the certificate whose serial is in `serial_file`.
+fn crl_revoking(serial_file: &Path, issuer: &(Certificate, KeyPair), out: &Path) -> PathBuf {
+    let serial: u64 = std::fs::read_to_string(serial_file)
+        .expect("serial")
+        .trim()
+        .parse()
+        .expect("serial number");
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: date_time_ymd(2025, 1, 1),
+        next_update: date_time_ymd(2099, 1, 1),
+        crl_number: rcgen::SerialNumber::from(1u64),
+        issuing_distribution_point: None,
+        revoked_certs: vec![rcgen::RevokedCertParams {
+            serial_number: rcgen::SerialNumber::from(serial),
+            revocation_time: date_time_ymd(2025, 6, 1),
+            reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+            invalidity_date: None,
+        }],
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    let crl = params.signed_by(&issuer.0, &issuer.1).expect("sign CRL");
+    std::fs::write(out, crl.pem().expect("CRL PEM")).expect("write CRL");
+    out.to_owned()
 }
 
 fn hash(token: &str) -> String {
@@ -104,10 +137,13 @@ impl TestPki {
                 hash(&reader_token)
             ),
         );
+        let admin = leaf(dir, "admin", &[ADMIN_NAME], CLIENT, false, &authority);
+        let crl_revoking_admin = crl_revoking(&dir.join("admin.serial"), &authority, &dir.join("revoked-admin.crl"));
         TestPki {
+            crl_revoking_admin,
             // Both purposes: rrasd is a RadSec client too when it hangs up over TLS.
             server: leaf(dir, "server", &["127.0.0.1", "localhost"], BOTH, false, &authority),
-            admin: leaf(dir, "admin", &[ADMIN_NAME], CLIENT, false, &authority),
+            admin,
             reader: leaf(dir, "reader", &[READER_NAME], CLIENT, false, &authority),
             wrong_san: leaf(dir, "intruder", &["intruder.ops.test"], CLIENT, false, &authority),
             expired: leaf(dir, "expired", &[ADMIN_NAME], CLIENT, true, &authority),

@@ -159,11 +159,6 @@ fn admin_service(service: AdminService) -> RrasAdminServer<AdminService> {
         .max_encoding_message_size(MAX_REPLY_BYTES)
 }
 
-fn read_pem(what: &str, path: Option<&Path>) -> Result<Vec<u8>, DaemonError> {
-    let path = path.ok_or_else(|| DaemonError::Tls(format!("tls.{what} is not set")))?;
-    std::fs::read(path).map_err(|e| DaemonError::Tls(format!("tls.{what} {}: {e}", path.display())))
-}
-
 /// The TCP admin listener: TLS only, client certificates optional (so
 /// token clients can connect) but verified against the CA when presented.
 fn start_tls_listener(
@@ -174,19 +169,24 @@ fn start_tls_listener(
     mut stop: tokio::sync::watch::Receiver<bool>,
     lingering: tokio_util::task::TaskTracker,
 ) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
-    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
     let tls = &config.tls;
-    let identity = Identity::from_pem(
-        read_pem("cert", tls.cert.as_deref())?,
-        read_pem("key", tls.key.as_deref())?,
-    );
-    let mut tls_config = ServerTlsConfig::new().identity(identity);
-    if tls.client_ca.is_some() {
-        let ca = read_pem("client_ca", tls.client_ca.as_deref())?;
-        tls_config = tls_config
-            .client_ca_root(Certificate::from_pem(ca))
-            .client_auth_optional(true);
-    }
+    let (Some(cert), Some(key)) = (&tls.cert, &tls.key) else {
+        return Err(DaemonError::Tls("tls.listen needs tls.cert and tls.key".into()));
+    };
+    // rrasd terminates TLS itself (not tonic): the handshake runs under the
+    // listener's deadline, and client certificates are checked against the
+    // revocation list. Certificates are optional: token clients have none.
+    let mut tls_config = crate::tls::server_config(
+        "tls.",
+        cert,
+        key,
+        tls.client_ca.as_deref(),
+        tls.client_crl.as_deref(),
+        crate::tls::ClientCertificates::Optional,
+    )
+    .map_err(DaemonError::Tls)?;
+    tls_config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config));
     let bind_error = |source| DaemonError::Bind {
         what: format!("admin TLS {addr}"),
         source,
@@ -194,14 +194,11 @@ fn start_tls_listener(
     // Bound here so a taken port fails the start; served on the admin thread.
     let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
     listener.set_nonblocking(true).map_err(bind_error)?;
-    let server = rpc_builder(config)
-        .tls_config(tls_config)
-        .map_err(|e| DaemonError::Tls(e.to_string()))?
-        .add_service(admin_service(service));
+    let server = rpc_builder(config).add_service(admin_service(service));
     tracing::info!(%addr, "admin RPC over TLS listening");
     let gate = crate::gate::ConnectionGate::new("admin TLS", config.listeners);
+    let handshake = Duration::from_secs(config.listeners.handshake_secs);
     Ok(admin_rt.spawn(async move {
-        use tokio_stream::StreamExt;
         let listener = match tokio::net::TcpListener::from_std(listener) {
             Ok(l) => l,
             Err(e) => {
@@ -209,32 +206,46 @@ fn start_tls_listener(
                 return;
             }
         };
-        let incoming = tonic::transport::server::TcpIncoming::from(listener)
-            .with_nodelay(Some(true))
-            .filter_map(move |accepted| {
-                let tcp = match accepted {
-                    Ok(tcp) => tcp,
-                    Err(e) => return Some(Err(e)),
+        // Accepted, admitted and handshaken connections, each handshake
+        // on its own task so a slow one holds up nobody.
+        let (ready, incoming) = tokio::sync::mpsc::channel(64);
+        let accepting = tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!("admin TLS accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
                 };
-                let peer = tcp
-                    .peer_addr()
-                    .map(|a| a.ip())
-                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
-                match gate.admit(crate::gate::ClientKey::Ip(peer)) {
-                    Ok(admission) => Some(Ok(
-                        admission.guard(crate::linger::LingeringTcp::new(tcp, lingering.clone()))
-                    )),
+                let _ = tcp.set_nodelay(true);
+                let admission = match gate.admit(crate::gate::ClientKey::Ip(peer.ip())) {
+                    Ok(a) => a,
                     Err(e) => {
                         tracing::debug!(%peer, "admin TLS connection refused: {e}");
-                        None
+                        continue;
                     }
-                }
-            });
+                };
+                let io = admission.guard(crate::linger::LingeringTcp::new(tcp, lingering.clone()));
+                let (acceptor, ready) = (acceptor.clone(), ready.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(handshake, acceptor.accept(io)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = ready.send(Ok::<_, std::io::Error>(stream)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, "admin TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(%peer, "admin TLS handshake timed out"),
+                    }
+                });
+            }
+        });
         let result = server
-            .serve_with_incoming_shutdown(incoming, async move {
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::ReceiverStream::new(incoming), async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
             .await;
+        accepting.abort();
         if let Err(e) = result {
             tracing::error!("admin TLS listener failed: {e}");
         }

@@ -25,6 +25,10 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
     /// CA that issues client certificates (PEM); enables certificate auth.
     pub client_ca: Option<PathBuf>,
+    /// Certificate revocation lists of that CA (PEM, one or more): a
+    /// client certificate listed there is refused in the handshake (web
+    /// console and admin TLS; read at start-up).
+    pub client_crl: Option<PathBuf>,
     /// Bearer tokens: lines `NAME ROLE SHA256-HEX` (see `rasctl token new`).
     pub tokens_file: Option<PathBuf>,
     /// Client certificate names (SAN DNS name or IP) that are admins.
@@ -44,6 +48,9 @@ impl TlsConfig {
         }
         if self.client_ca.is_none() && self.tokens_file.is_none() {
             return Err("tls.listen needs tls.client_ca or tls.tokens_file: nobody could authenticate".into());
+        }
+        if self.client_crl.is_some() && self.client_ca.is_none() {
+            return Err("tls.client_crl needs tls.client_ca (the CA whose revocations it lists)".into());
         }
         Ok(())
     }
@@ -68,12 +75,14 @@ pub enum ClientCertificates {
 }
 
 /// A rustls server configuration: `cert` chain and `key` (PEM files),
-/// client certificates verified against `client_ca` when given.
+/// client certificates verified against `client_ca` when given, and
+/// refused when `client_crl` lists them.
 pub fn server_config(
     what: &str,
     cert: &Path,
     key: &Path,
     client_ca: Option<&Path>,
+    client_crl: Option<&Path>,
     clients: ClientCertificates,
 ) -> Result<rustls::ServerConfig, String> {
     use rustls_pki_types::pem::PemObject;
@@ -95,7 +104,21 @@ pub fn server_config(
                 let c = c.map_err(|e| bad("client_ca", &e))?;
                 roots.add(c).map_err(|e| bad("client_ca", &e))?;
             }
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            if let Some(crl) = client_crl {
+                let crls = rustls_pki_types::CertificateRevocationListDer::pem_file_iter(crl)
+                    .and_then(|crls| crls.collect::<Result<Vec<_>, _>>())
+                    .map_err(|e| bad(&format!("client_crl {}", crl.display()), &e))?;
+                if crls.is_empty() {
+                    return Err(bad(&format!("client_crl {}", crl.display()), &"no PEM CRL in it"));
+                }
+                // Only the end certificate is checked; a CA the list does
+                // not speak for is not refused for it.
+                verifier = verifier
+                    .with_crls(crls)
+                    .only_check_end_entity_revocation()
+                    .allow_unknown_revocation_status();
+            }
             let verifier = match clients {
                 ClientCertificates::Optional => verifier.allow_unauthenticated(),
                 ClientCertificates::Required => verifier,

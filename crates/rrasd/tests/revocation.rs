@@ -238,3 +238,74 @@ fn a_reader_signing_in_again_and_again_never_signs_the_admin_out() {
         "the reader's oldest session should have gone"
     );
 }
+
+/// A client certificate on the configured revocation list is refused in
+/// the handshake by the admin TLS listener and the web console; the
+/// others still get in.
+#[test]
+fn a_certificate_on_the_revocation_list_is_refused() {
+    if !require_tool("curl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path());
+    let (tls, web) = (free_tcp_port(), free_tcp_port());
+    let config = dir.path().join("rrasd.toml");
+    std::fs::write(
+        &config,
+        format!("[tls]\nclient_crl = \"{}\"\n", pki.crl_revoking_admin.display()),
+    )
+    .unwrap();
+    let mut args = pki.daemon_args(tls);
+    args.extend([
+        "--config".into(),
+        config.display().to_string(),
+        "--web".into(),
+        format!("127.0.0.1:{web}"),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _d = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
+    let rt = runtime();
+    let remote = ServerAddr::parse(&format!("127.0.0.1:{tls}")).unwrap();
+    let with_cert = |files: &rras_testkit::pki::CertFiles| TlsOptions {
+        ca: Some(pki.ca.clone()),
+        cert: Some(files.cert.clone()),
+        key: Some(files.key.clone()),
+        ..Default::default()
+    };
+    let revoked = rt.block_on(async {
+        match AdminClient::connect_addr_with(&remote, &with_cert(&pki.admin)).await {
+            Ok(c) => c.server_info().await.is_err(),
+            Err(_) => true,
+        }
+    });
+    assert!(revoked, "a revoked certificate got through the admin TLS listener");
+    let reader = rt.block_on(async {
+        AdminClient::connect_addr_with(&remote, &with_cert(&pki.reader))
+            .await
+            .expect("an unrevoked certificate connects")
+            .server_info()
+            .await
+            .is_ok()
+    });
+    assert!(reader);
+    let curl = |files: &rras_testkit::pki::CertFiles| {
+        Command::new("curl")
+            .args(["-s", "-i", "--max-time", "10", "--cacert"])
+            .arg(&pki.ca)
+            .arg("--cert")
+            .arg(&files.cert)
+            .arg("--key")
+            .arg(&files.key)
+            .arg(format!("https://127.0.0.1:{web}/login"))
+            .output()
+            .unwrap()
+    };
+    let out = curl(&pki.admin);
+    assert!(
+        !out.status.success() || out.stdout.is_empty(),
+        "the console let a revoked certificate in"
+    );
+    let out = curl(&pki.reader);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("location: /connections"));
+}

@@ -134,6 +134,7 @@ fn tls_acceptor(tls: &crate::tls::TlsConfig) -> Result<Option<tokio_rustls::TlsA
         cert,
         key,
         tls.client_ca.as_deref(),
+        tls.client_crl.as_deref(),
         crate::tls::ClientCertificates::Optional,
     )
     .map_err(WebError::Tls)?;
@@ -199,6 +200,9 @@ async fn serve(
             }
         };
         let limits = gate.limits();
+        // Without it a TLS response written in pieces waits for the
+        // browser's delayed ACK (40 ms) — measured as the fresh-request p99.
+        let _ = tcp.set_nodelay(true);
         let tcp = admission.guard(tcp);
         let (router, acceptor, auth) = (router.clone(), acceptor.clone(), state.auth.clone());
         tokio::spawn(async move {

@@ -72,6 +72,7 @@ pub(super) async fn start(
         cert,
         key,
         config.radsec_client_ca.as_deref(),
+        None,
         crate::tls::ClientCertificates::Required,
     )
     .map_err(crate::server::DaemonError::Tls)?;
