@@ -8,7 +8,7 @@
 //! push an admin's disconnect out.
 //!
 //! Callers without an identity (anonymous, from many addresses) share one
-//! key, and a minute tracks at most [`MAX_CALLERS`] callers — past that
+//! key, and a minute tracks at most 10,000 callers — past that
 //! the rest count under the shared key — so the limiter's own memory is
 //! bounded too.
 
