@@ -169,24 +169,14 @@ fn start_tls_listener(
     mut stop: tokio::sync::watch::Receiver<bool>,
     lingering: tokio_util::task::TaskTracker,
 ) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
-    let tls = &config.tls;
-    let (Some(cert), Some(key)) = (&tls.cert, &tls.key) else {
-        return Err(DaemonError::Tls("tls.listen needs tls.cert and tls.key".into()));
-    };
     // rrasd terminates TLS itself (not tonic): the handshake runs under the
     // listener's deadline, and client certificates are checked against the
-    // revocation list. Certificates are optional: token clients have none.
-    let mut tls_config = crate::tls::server_config(
-        "tls.",
-        cert,
-        key,
-        tls.client_ca.as_deref(),
-        tls.client_crl.as_deref(),
-        crate::tls::ClientCertificates::Optional,
-    )
-    .map_err(DaemonError::Tls)?;
-    tls_config.alpn_protocols = vec![b"h2".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config));
+    // revocation list.
+    let acceptor = config
+        .tls
+        .acceptor(&[b"h2"])
+        .map_err(DaemonError::Tls)?
+        .ok_or_else(|| DaemonError::Tls("tls.listen needs tls.cert and tls.key".into()))?;
     let bind_error = |source| DaemonError::Bind {
         what: format!("admin TLS {addr}"),
         source,

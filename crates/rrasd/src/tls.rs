@@ -38,6 +38,26 @@ pub struct TlsConfig {
 }
 
 impl TlsConfig {
+    /// The rustls configuration of the daemon's own certificate (web
+    /// console and admin TLS), offering `alpn`: client certificates
+    /// optional (token users have none), verified against `client_ca` and
+    /// `client_crl`. None without a certificate and key.
+    pub fn acceptor(&self, alpn: &[&[u8]]) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
+        let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
+            return Ok(None);
+        };
+        let mut config = server_config(
+            "tls.",
+            cert,
+            key,
+            self.client_ca.as_deref(),
+            self.client_crl.as_deref(),
+            ClientCertificates::Optional,
+        )?;
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))))
+    }
+
     /// Checks that a listener has what it needs.
     pub fn validate(&self) -> Result<(), String> {
         if self.listen.is_none() {

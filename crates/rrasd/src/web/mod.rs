@@ -125,21 +125,7 @@ pub enum WebError {
 }
 
 fn tls_acceptor(tls: &crate::tls::TlsConfig) -> Result<Option<tokio_rustls::TlsAcceptor>, WebError> {
-    let (Some(cert), Some(key)) = (&tls.cert, &tls.key) else {
-        return Ok(None);
-    };
-    // Certificates are optional: token users sign in with a form.
-    let mut config = crate::tls::server_config(
-        "tls.",
-        cert,
-        key,
-        tls.client_ca.as_deref(),
-        tls.client_crl.as_deref(),
-        crate::tls::ClientCertificates::Optional,
-    )
-    .map_err(WebError::Tls)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    tls.acceptor(&[b"h2", b"http/1.1"]).map_err(WebError::Tls)
 }
 
 /// Binds the console and serves it until the task is aborted.
