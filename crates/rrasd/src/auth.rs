@@ -176,28 +176,41 @@ impl Authorizer {
     /// client certificate (if its SAN maps to a role), else a bearer token
     /// (`authorization: Bearer …`), else anonymous.
     pub fn caller_of<T>(&self, request: &Request<T>) -> Caller {
-        self.caller_for(&self.credential_of(request))
+        self.identify(request).1
     }
 
     /// What proves who sent `request` (see [`caller_of`](Self::caller_of)).
     pub fn credential_of<T>(&self, request: &Request<T>) -> Credential {
+        self.identify(request).0
+    }
+
+    /// The credential and the caller it proves, each check made once (a
+    /// certificate's names, a token's line): every admin call comes here.
+    fn identify<T>(&self, request: &Request<T>) -> (Credential, Caller) {
         if let Some(cred) = request
             .extensions()
             .get::<tonic::transport::server::UdsConnectInfo>()
             .and_then(|i| i.peer_cred)
         {
-            return Credential::Unix {
+            let caller = self.caller(cred.uid(), cred.gid(), cred.pid());
+            let credential = Credential::Unix {
                 uid: cred.uid(),
                 gid: cred.gid(),
                 pid: cred.pid(),
             };
+            return (credential, caller);
         }
-        if let Some(leaf) = request
-            .peer_certs()
-            .and_then(|certs| certs.first().cloned())
-            .filter(|leaf| role_for_certificate(&self.tls, leaf).is_some())
-        {
-            return Credential::Certificate(leaf);
+        if let Some(certs) = request.peer_certs() {
+            if let Some((leaf, (name, role))) = certs
+                .first()
+                .and_then(|leaf| Some((leaf, role_for_certificate(&self.tls, leaf)?)))
+            {
+                let caller = Caller {
+                    principal: Principal::Certificate(name),
+                    role: Some(role),
+                };
+                return (Credential::Certificate(leaf.clone()), caller);
+            }
         }
         let token = request
             .metadata()
@@ -206,16 +219,23 @@ impl Authorizer {
             .and_then(|v| v.strip_prefix("Bearer "));
         if let (Some(tokens), Some(token)) = (&self.tokens, token) {
             let digest = crate::tls::token_digest(token);
-            if tokens.verify_digest(&digest).is_some() {
-                return Credential::Token(digest);
+            if let Some((name, role)) = tokens.verify_digest(&digest) {
+                let caller = Caller {
+                    principal: Principal::Token(name),
+                    role: Some(role),
+                };
+                return (Credential::Token(digest), caller);
             }
         }
-        Credential::Nothing(
-            request
-                .remote_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "unknown".into()),
-        )
+        let from = request
+            .remote_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let caller = Caller {
+            principal: Principal::Anonymous(from.clone()),
+            role: None,
+        };
+        (Credential::Nothing(from), caller)
     }
 
     /// The caller `credential` proves under the configuration in force now
