@@ -67,9 +67,20 @@ impl GateLimits {
         if self.max_connections == 0 || self.max_per_client == 0 || self.idle_secs == 0 || self.handshake_secs == 0 {
             return Err("max_connections, max_per_client, idle_secs and handshake_secs must be at least 1".into());
         }
+        // Deadlines are clock readings plus these: bounded, they cannot overflow.
+        if self.idle_secs > MAX_IDLE_SECS || self.handshake_secs > MAX_HANDSHAKE_SECS {
+            return Err(format!(
+                "idle_secs must be at most {MAX_IDLE_SECS} (a week) and handshake_secs at most {MAX_HANDSHAKE_SECS}"
+            ));
+        }
         Ok(())
     }
 }
+
+/// The longest idle time a listener may allow.
+const MAX_IDLE_SECS: u64 = 7 * 86_400;
+/// The longest handshake time a listener may allow.
+const MAX_HANDSHAKE_SECS: u64 = 3600;
 
 /// Who a connection counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -265,11 +276,6 @@ impl<IO> std::fmt::Debug for GuardedIo<IO> {
 }
 
 impl<IO> GuardedIo<IO> {
-    /// The stream inside.
-    pub fn get_ref(&self) -> &IO {
-        &self.io
-    }
-
     /// Err when the connection must close now.
     fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         if self.evicted.as_mut().poll(cx).is_ready() {
@@ -290,6 +296,15 @@ impl<IO> GuardedIo<IO> {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "idle connection closed"));
         }
         Ok(())
+    }
+
+    /// After a write: anything written answers the handshake deadline
+    /// and is progress.
+    fn wrote(&mut self, written: &Poll<io::Result<usize>>) {
+        if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
+            self.handshake = None;
+            self.progressed();
+        }
     }
 
     fn progressed(&mut self) {
@@ -323,12 +338,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for GuardedIo<IO> {
             return Poll::Ready(Err(e));
         }
         let written = Pin::new(&mut self.io).poll_write(cx, data);
-        if let Poll::Ready(Ok(n)) = written {
-            if n > 0 {
-                self.handshake = None;
-                self.progressed();
-            }
-        }
+        self.wrote(&written);
         written
     }
 
@@ -341,12 +351,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for GuardedIo<IO> {
             return Poll::Ready(Err(e));
         }
         let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = written {
-            if n > 0 {
-                self.handshake = None;
-                self.progressed();
-            }
-        }
+        self.wrote(&written);
         written
     }
 
