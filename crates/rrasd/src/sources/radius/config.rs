@@ -96,6 +96,10 @@ impl RadiusConfig {
         if self.stale_after_intervals == 0 || self.default_interim_secs == 0 {
             return Err("stale_after_intervals and default_interim_secs must be at least 1".into());
         }
+        // Added to clock readings: bounded, so the sums cannot overflow.
+        if self.clock_skew_secs > 86_400 || self.disconnect_timeout_secs > 300 {
+            return Err("clock_skew_secs must be at most 86400 and disconnect_timeout_secs at most 300".into());
+        }
         for (i, c) in self.clients.iter().enumerate() {
             if self.clients[..i].iter().any(|o| o.name == c.name) {
                 return Err(format!("radius client name {:?} is used twice", c.name));
@@ -130,11 +134,6 @@ impl RadiusConfig {
         (0..self.clients.len())
             .filter(|&i| self.clients[i].radsec_name.is_none() && self.clients[i].contains(ip))
             .max_by_key(|&i| self.clients[i].prefix_len)
-    }
-
-    /// The secret of the most specific client entry containing `ip`.
-    pub fn secret_for(&self, ip: IpAddr) -> Option<&[u8]> {
-        self.client_for(ip).map(|c| c.secret.as_slice())
     }
 }
 
@@ -320,6 +319,8 @@ mod tests {
 
     #[test]
     fn cidr_matching_and_most_specific_secret() {
+        let secret_for =
+            |config: &RadiusConfig, ip: &str| config.client_for(ip.parse().unwrap()).map(|c| c.secret.clone());
         let config = RadiusConfig {
             clients: vec![
                 "10.0.0.0/8=wide".parse().unwrap(),
@@ -327,13 +328,10 @@ mod tests {
             ],
             ..Default::default()
         };
-        assert_eq!(config.secret_for("10.1.2.3".parse().unwrap()), Some(&b"narrow"[..]));
-        assert_eq!(config.secret_for("10.9.9.9".parse().unwrap()), Some(&b"wide"[..]));
-        assert_eq!(
-            config.secret_for("::ffff:10.9.9.9".parse().unwrap()),
-            Some(&b"wide"[..])
-        );
-        assert_eq!(config.secret_for("192.0.2.1".parse().unwrap()), None);
+        assert_eq!(secret_for(&config, "10.1.2.3"), Some(b"narrow".to_vec()));
+        assert_eq!(secret_for(&config, "10.9.9.9"), Some(b"wide".to_vec()));
+        assert_eq!(secret_for(&config, "::ffff:10.9.9.9"), Some(b"wide".to_vec()));
+        assert_eq!(secret_for(&config, "192.0.2.1"), None);
         let v6: RadiusClient = "2001:db8::/32=x".parse().unwrap();
         assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
         assert!(!v6.contains("2001:db9::5".parse().unwrap()));

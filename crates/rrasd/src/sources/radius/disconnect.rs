@@ -100,7 +100,7 @@ async fn send_disconnect(config: RadiusConfig, c: Arc<Connection>) -> Win32Error
         secret,
     };
     match &route.client.radsec_name {
-        Some(name) => over_tls(&config, name, route.target, &sent, timeout * TRIES).await,
+        Some(name) => over_tls(&config, name, route.target, &sent, timeout.saturating_mul(TRIES)).await,
         None => over_udp(route.target, &sent, timeout).await,
     }
 }

@@ -585,21 +585,28 @@ fn stage_request(shared: &Shared, job: &Job, packet: &PacketView<'_>) -> Option<
         .unwrap_or(Duration::from_secs(shared.config.default_interim_secs));
     // A NAS's clock may differ from ours by this much; an event ends only
     // sessions that started before its time plus the skew.
-    let latest_start = accounting.event_time + Duration::from_secs(shared.config.clock_skew_secs);
+    // (Event-Timestamp is 32 bits and the skew at most a day, so this does
+    // not overflow; if it did, the event time alone would bound it.)
+    let latest_start = accounting
+        .event_time
+        .checked_add(Duration::from_secs(shared.config.clock_skew_secs))
+        .unwrap_or(accounting.event_time);
     let table = shared.manager.table();
+    // The session's row as it is (what an update merges into).
+    let known_row = |key: &rras_core::SourceKey| table.find(key).and_then(|h| table.record(h));
     // What the sweep must learn once the change is durable: sessions heard
     // from (and their interval) or gone.
     let mut heard = false;
     let events = match accounting.event {
         AccountingEvent::Start(mut info) | AccountingEvent::Interim(mut info) => {
             heard = true;
-            if let Some(known) = table.find(&info.source).and_then(|h| table.record(h)) {
+            if let Some(known) = known_row(&info.source) {
                 merge_update(&mut info, &known.decode().info, accounting.carried);
             }
             vec![ReportEvent::Started(info)]
         }
         AccountingEvent::Stop { mut info, reason } => {
-            match table.find(&info.source).and_then(|h| table.record(h)) {
+            match known_row(&info.source) {
                 Some(known) => {
                     let known = known.decode().info;
                     if accounting.timestamped && known.started_at > latest_start {
