@@ -158,6 +158,20 @@ impl TestPki {
 
     /// rrasd flags for a TLS listener on `port` with this PKI.
     pub fn daemon_args(&self, port: u16) -> Vec<String> {
+        let mut args = self.listener_args(port);
+        args.extend([
+            "--tls-admin-name".into(),
+            ADMIN_NAME.into(),
+            "--tls-reader-name".into(),
+            READER_NAME.into(),
+        ]);
+        args
+    }
+
+    /// [`daemon_args`](Self::daemon_args) without the certificate names,
+    /// for a test that sets them in a configuration file (flags would win
+    /// over the file on reload).
+    pub fn listener_args(&self, port: u16) -> Vec<String> {
         vec![
             "--admin-tcp".into(),
             format!("127.0.0.1:{port}"),
@@ -169,10 +183,6 @@ impl TestPki {
             self.ca.display().to_string(),
             "--tokens-file".into(),
             self.tokens.display().to_string(),
-            "--tls-admin-name".into(),
-            ADMIN_NAME.into(),
-            "--tls-reader-name".into(),
-            READER_NAME.into(),
         ]
     }
 }

@@ -34,22 +34,13 @@ impl Console {
         let config = dir.path().join("rrasd.toml");
         std::fs::write(&config, names(&[ADMIN_NAME], &[READER_NAME])).unwrap();
         // The names come from the file, so a reload can change them.
-        let args: Vec<String> = vec![
+        let mut args = pki.listener_args(tls);
+        args.extend([
             "--config".into(),
             config.display().to_string(),
-            "--admin-tcp".into(),
-            format!("127.0.0.1:{tls}"),
-            "--tls-cert".into(),
-            pki.server.cert.display().to_string(),
-            "--tls-key".into(),
-            pki.server.key.display().to_string(),
-            "--tls-client-ca".into(),
-            pki.ca.display().to_string(),
-            "--tokens-file".into(),
-            pki.tokens.display().to_string(),
             "--web".into(),
             format!("127.0.0.1:{web}"),
-        ];
+        ]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let daemon = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
         Console {
@@ -60,6 +51,16 @@ impl Console {
             config,
             _dir: dir,
         }
+    }
+
+    /// Rewrites the certificate names and reloads (SIGHUP).
+    fn reload_names(&self, admin: &[&str], reader: &[&str]) {
+        std::fs::write(&self.config, names(admin, reader)).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.daemon.pid() as i32),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .unwrap();
     }
 
     fn curl(&self, extra: &[&str], path: &str) -> String {
@@ -202,21 +203,11 @@ fn a_role_lowered_on_reload_downgrades_the_certificate_session() {
     let (cert, key) = (c.pki.admin.cert.to_str().unwrap(), c.pki.admin.key.to_str().unwrap());
     let cookie = cookie_of(&c.curl(&["--cert", cert, "--key", key], "/login"));
     assert!(c.me(&cookie).contains("\"role\":\"admin\""));
-    std::fs::write(&c.config, names(&[], &[ADMIN_NAME, READER_NAME])).unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(c.daemon.pid() as i32),
-        nix::sys::signal::Signal::SIGHUP,
-    )
-    .unwrap();
+    c.reload_names(&[], &[ADMIN_NAME, READER_NAME]);
     let downgraded = within_a_second(|| c.me(&cookie).contains("\"role\":\"reader\""));
     assert!(downgraded.is_some(), "{}", c.me(&cookie));
     // Removed altogether: signed out.
-    std::fs::write(&c.config, names(&[], &[READER_NAME])).unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(c.daemon.pid() as i32),
-        nix::sys::signal::Signal::SIGHUP,
-    )
-    .unwrap();
+    c.reload_names(&[], &[READER_NAME]);
     let gone = within_a_second(|| c.me(&cookie).contains(" 401"));
     assert!(gone.is_some(), "{}", c.me(&cookie));
 }
