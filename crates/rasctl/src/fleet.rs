@@ -99,15 +99,28 @@ pub(crate) enum FleetCommand {
     },
     /// Hang up a connection on whichever node has it: NODE:HANDLE (node id,
     /// id prefix or name). The node carries it out under its own rules and
-    /// audits it as fleet:CALLER.
+    /// audits it as fleet:OPERATOR.
     Disconnect {
         #[command(flatten)]
         nats: NatsArgs,
         /// NODE:HANDLE.
         target: String,
-        /// Who asks, for the node's audit trail [default: $USER].
-        #[arg(long = "as", value_name = "NAME")]
-        caller: Option<String>,
+        /// The operator to ask as: the name your NATS user is allowed to
+        /// send fleet requests as (docs/fleet.md) [default: --nats-user,
+        /// else $USER].
+        #[arg(long = "as", value_name = "OPERATOR")]
+        operator: Option<String>,
+    },
+    /// Purge every node's delete markers older than --older-than (the
+    /// janitor's job when nodes have their own NATS users and may not
+    /// purge; run it from a timer with a user that may, docs/fleet.md).
+    PurgeMarkers {
+        #[command(flatten)]
+        nats: NatsArgs,
+        /// Age in seconds a marker must have (readers cut off from NATS
+        /// for longer must reload) [default: 3600].
+        #[arg(long, value_name = "SECS", default_value_t = 3600)]
+        older_than: u64,
     },
 }
 
@@ -268,7 +281,7 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
             println!("{table}");
             Ok(())
         }
-        FleetCommand::Disconnect { nats, target, caller } => {
+        FleetCommand::Disconnect { nats, target, operator } => {
             let (node, handle) = target
                 .rsplit_once(':')
                 .filter(|(n, _)| !n.is_empty())
@@ -277,14 +290,33 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
             let (client, connects) = nats.connect().await?;
             let view = FleetReader::nodes(&client, &names, Some(&connects)).await?;
             let node = view.find_node(node)?;
-            let caller = caller
+            let operator = operator
+                .or_else(|| nats.nats_user.clone())
                 .or_else(|| std::env::var("USER").ok())
                 .or_else(|| std::env::var("LOGNAME").ok())
                 .unwrap_or_else(|| "rasctl".into());
-            rras_fleet::disconnect(&client, &names, node, handle, &caller)
+            rras_fleet::disconnect(&client, Some(&connects), &names, node, handle, &operator)
                 .await
                 .map_err(|e| connects.explain(e))?;
-            println!("disconnected {handle} on {} ({node})", view.node_name(node));
+            println!(
+                "disconnected {handle} on {} ({node}) as {operator}",
+                rras_core::display::escape(view.node_name(node))
+            );
+            Ok(())
+        }
+        FleetCommand::PurgeMarkers { nats, older_than } => {
+            let (client, connects) = nats.connect().await?;
+            let js = async_nats::jetstream::new(client);
+            let report = rras_fleet::purge_markers(&js, &names, std::time::Duration::from_secs(older_than))
+                .await
+                .map_err(|e| connects.explain(e))?;
+            println!(
+                "purged {} marker(s) older than {}; {} younger kept; {} key(s) listed",
+                report.purged,
+                human_duration(std::time::Duration::from_secs(older_than)),
+                report.kept,
+                report.keys
+            );
             Ok(())
         }
     }

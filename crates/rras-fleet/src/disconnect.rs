@@ -1,15 +1,20 @@
 //! Fleet-wide disconnect: a request to the owning node over NATS
 //! request/reply. The node decides (its `[fleet] disconnect` setting), hangs
-//! up through its own engine, and audits the call with the caller's name
-//! as `fleet:<caller>`. Who may send the request at all is NATS's
-//! decision: only users allowed to publish to `rras.fleet.*.disconnect`
-//! (docs/fleet.md has the permissions).
+//! up through its own engine, and audits the call as `fleet:<operator>`.
+//!
+//! The operator is named by the subject, `rras.fleet.<node>.disconnect.<operator>`,
+//! never by the request: NATS authenticated the sender, and its
+//! permissions let an operator's user publish only on subjects ending in
+//! its own name, so the name the node reads is one NATS proved. A name in
+//! the body would be whatever the sender typed (docs/fleet.md, "Fleet
+//! identities", has the choice and the permissions).
 
 use std::time::Duration;
 
 use rras_core::Win32Error;
 use serde::{Deserialize, Serialize};
 
+use crate::options::Connects;
 use crate::{FleetError, FleetNames};
 
 /// Largest request a node reads.
@@ -18,14 +23,12 @@ pub const MAX_REQUEST_BYTES: usize = 1024;
 /// wait for a NAS).
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
-/// What the caller asks.
+/// What the operator asks. Who asks is the subject's business.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DisconnectRequest {
     /// The connection handle on that node.
     pub handle: u32,
-    /// Who asks (for the node's audit trail): the operator's name.
-    pub caller: String,
 }
 
 /// What the node answers.
@@ -36,50 +39,61 @@ pub struct DisconnectReply {
 }
 
 impl DisconnectRequest {
-    /// Reads a request; malformed, oversized, or an unprintable caller name
-    /// is an error (anyone allowed on the subject could have sent it).
+    /// Reads a request; malformed or oversized is an error (anyone allowed
+    /// on the subject could have sent it). A `caller` field, which the
+    /// format had before operators were named by the subject, is refused
+    /// rather than ignored: its sender expects it to be believed.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
         if bytes.len() > MAX_REQUEST_BYTES {
             return Err(format!("request of {} bytes", bytes.len()));
         }
-        let r: DisconnectRequest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        if r.caller.is_empty() || r.caller.len() > 128 || r.caller.chars().any(char::is_control) {
-            return Err("caller must be 1–128 printable characters".into());
-        }
-        Ok(r)
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
     }
 }
 
-/// Asks `node` to hang up `handle`, on behalf of `caller`.
+/// Asks `node` to hang up `handle`, as `operator` (the name this NATS user
+/// is allowed to send as). With the client's `connects`, a request the
+/// server refuses this user fails at once, naming the refusal, instead of
+/// after [`TIMEOUT`].
 pub async fn disconnect(
     client: &async_nats::Client,
+    connects: Option<&Connects>,
     names: &FleetNames,
     node: &str,
     handle: u32,
-    caller: &str,
+    operator: &str,
 ) -> Result<(), FleetError> {
-    let request = DisconnectRequest {
-        handle,
-        caller: caller.to_owned(),
-    };
-    let payload = serde_json::to_vec(&request).map_err(|e| FleetError::Malformed(e.to_string()))?;
-    let subject = names.disconnect_subject(node);
+    if !crate::names::is_operator_name(operator) {
+        return Err(FleetError::Options(format!(
+            "operator name {operator:?}: 1–64 of A-Z a-z 0-9 - _ (it is a NATS subject token)"
+        )));
+    }
+    let payload =
+        serde_json::to_vec(&DisconnectRequest { handle }).map_err(|e| FleetError::Malformed(e.to_string()))?;
+    let subject = names.disconnect_subject(node, operator);
     let request = async_nats::Request::new()
         .payload(payload.into())
         .timeout(Some(TIMEOUT));
-    let answer = client
-        .send_request(subject, request)
-        .await
-        .map_err(|e| FleetError::NoAnswer {
-            node: node.to_owned(),
-            message: match e.kind() {
-                async_nats::RequestErrorKind::NoResponders => "no responders (node down or not on NATS)".into(),
-                async_nats::RequestErrorKind::TimedOut => {
-                    "timed out (node busy, or this user may not send fleet requests)".into()
-                }
-                _ => e.to_string(),
-            },
-        })?;
+    let refused = async {
+        match connects {
+            Some(c) => c.refusal_of(&subject).await,
+            None => std::future::pending().await,
+        }
+    };
+    let asked = tokio::select! {
+        answer = client.send_request(subject.clone(), request) => answer,
+        refusal = refused => return Err(FleetError::Forbidden(refusal)),
+    };
+    let answer = asked.map_err(|e| FleetError::NoAnswer {
+        node: node.to_owned(),
+        message: match e.kind() {
+            async_nats::RequestErrorKind::NoResponders => "no responders (node down or not on NATS)".into(),
+            async_nats::RequestErrorKind::TimedOut => {
+                "timed out (node busy, or this user may not send fleet requests as this operator)".into()
+            }
+            _ => e.to_string(),
+        },
+    })?;
     let reply: DisconnectReply = serde_json::from_slice(&answer.payload)
         .map_err(|e| FleetError::Malformed(format!("reply from {node}: {e}")))?;
     match Win32Error::from_code(reply.status) {
@@ -98,12 +112,12 @@ mod tests {
 
     #[test]
     fn requests_are_checked() {
-        let ok = br#"{"handle":5,"caller":"alice"}"#;
+        let ok = br#"{"handle":5}"#;
         assert_eq!(DisconnectRequest::from_json(ok).unwrap().handle, 5);
-        assert!(DisconnectRequest::from_json(br#"{"handle":5,"caller":""}"#).is_err());
-        assert!(DisconnectRequest::from_json(br#"{"handle":5,"caller":"a\nb"}"#).is_err());
-        assert!(DisconnectRequest::from_json(br#"{"handle":-1,"caller":"a"}"#).is_err());
-        assert!(DisconnectRequest::from_json(br#"{"handle":5,"caller":"a","x":1}"#).is_err());
+        // A claimed caller is refused, not believed and not ignored.
+        assert!(DisconnectRequest::from_json(br#"{"handle":5,"caller":"alice"}"#).is_err());
+        assert!(DisconnectRequest::from_json(br#"{"handle":-1}"#).is_err());
+        assert!(DisconnectRequest::from_json(br#"{"handle":5,"x":1}"#).is_err());
         assert!(DisconnectRequest::from_json(&[b' '; MAX_REQUEST_BYTES + 1]).is_err());
     }
 }

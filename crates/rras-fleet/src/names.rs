@@ -16,7 +16,8 @@ pub struct FleetNames {
     pub connections: String,
     /// Bucket of node heartbeats (`<node>` → [`crate::NodeBeat`] JSON).
     pub nodes: String,
-    /// Subject prefix of requests to nodes (`<prefix>.<node>.disconnect`).
+    /// Subject prefix of requests to nodes
+    /// (`<prefix>.<node>.disconnect.<operator>`).
     pub requests: String,
 }
 
@@ -46,10 +47,43 @@ impl FleetNames {
         format!("$KV.{}.{node}", self.nodes)
     }
 
-    /// The subject a node answers disconnect requests on.
-    pub fn disconnect_subject(&self, node: &str) -> String {
-        format!("{}.{node}.disconnect", self.requests)
+    /// The subject `operator` sends a disconnect request for `node` on.
+    /// The operator's name is part of the subject, not of the request, so
+    /// NATS checks it: an operator's NATS user may publish only on subjects
+    /// that end in its own name (docs/fleet.md has the permissions).
+    pub fn disconnect_subject(&self, node: &str, operator: &str) -> String {
+        format!("{}.{node}.disconnect.{operator}", self.requests)
     }
+
+    /// The subjects a node takes disconnect requests on: every operator's.
+    pub fn disconnect_filter(&self, node: &str) -> String {
+        format!("{}.{node}.disconnect.*", self.requests)
+    }
+
+    /// The operator a disconnect request on `subject` came from, if the
+    /// subject is one of `node`'s and names a well-formed operator.
+    pub fn disconnect_operator<'a>(&self, node: &str, subject: &'a str) -> Option<&'a str> {
+        let operator = subject
+            .strip_prefix(self.requests.as_str())?
+            .strip_prefix('.')?
+            .strip_prefix(node)?
+            .strip_prefix(".disconnect.")?;
+        is_operator_name(operator).then_some(operator)
+    }
+
+    /// The subject prefix of this node's own request inboxes: its replies
+    /// and JetStream answers arrive there, so a node's NATS user needs to
+    /// read no one else's (`_INBOX_<node>.>`).
+    pub fn node_inbox_prefix(node: &str) -> String {
+        format!("_INBOX_{node}")
+    }
+}
+
+/// An operator's name as it appears in a disconnect subject (and so in the
+/// node's audit trail as `fleet:<name>`): 1–64 of `[A-Za-z0-9-_]`, which
+/// is always a single NATS subject token.
+pub fn is_operator_name(s: &str) -> bool {
+    is_node_id(s)
 }
 
 /// `<node>.<handle>`: one connection of one node.
@@ -128,6 +162,24 @@ mod tests {
         let names = FleetNames::default();
         assert_eq!(names.connection_subject(&k), format!("$KV.rras_connections.{k}"));
         assert_eq!(names.node_filter("n1"), "$KV.rras_connections.n1.>");
-        assert_eq!(names.disconnect_subject("n1"), "rras.fleet.n1.disconnect");
+        assert_eq!(
+            names.disconnect_subject("n1", "alice"),
+            "rras.fleet.n1.disconnect.alice"
+        );
+        assert_eq!(names.disconnect_filter("n1"), "rras.fleet.n1.disconnect.*");
+        assert_eq!(
+            names.disconnect_operator("n1", "rras.fleet.n1.disconnect.alice"),
+            Some("alice")
+        );
+        for foreign in [
+            "rras.fleet.n2.disconnect.alice",
+            "rras.fleet.n1.disconnect.",
+            "rras.fleet.n1.disconnect",
+            "rras.fleet.n1.disconnect.a.b",
+            "rras.fleet.n1x.disconnect.alice",
+            "rras.fleetx.n1.disconnect.alice",
+        ] {
+            assert_eq!(names.disconnect_operator("n1", foreign), None, "{foreign}");
+        }
     }
 }

@@ -34,6 +34,10 @@ pub struct FleetOptions {
     pub tls_cert: Option<PathBuf>,
     /// Client key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// Prefix of this client's reply inboxes instead of `_INBOX` (a node
+    /// uses `_INBOX_<node>`, so its NATS user may read only its own
+    /// replies).
+    pub inbox_prefix: Option<String>,
 }
 
 /// Counts the connections a client made (the first and every reconnect),
@@ -44,6 +48,8 @@ pub struct Connects {
     /// Woken at each connection.
     pub notify: tokio::sync::Notify,
     refused: std::sync::Mutex<Option<String>>,
+    /// Woken at each refusal.
+    refusals: tokio::sync::Notify,
 }
 
 impl Connects {
@@ -57,6 +63,20 @@ impl Connects {
     /// the request itself only times out.
     pub fn refused(&self) -> Option<String> {
         self.refused.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// Waits until the server refuses this user something on `subject`
+    /// (forever if it never does): a request NATS refused is never
+    /// answered, and need not be waited for.
+    pub async fn refusal_of(&self, subject: &str) -> String {
+        let quoted = format!("\"{subject}\"");
+        loop {
+            let woken = self.refusals.notified();
+            if let Some(refused) = self.refused().filter(|r| r.contains(&quoted)) {
+                return refused;
+            }
+            woken.await;
+        }
     }
 
     /// `e`, or the refusal behind it: a call that got no answer while the
@@ -80,6 +100,7 @@ impl Connects {
                 if let Ok(mut refused) = self.refused.lock() {
                     *refused = Some(message.clone());
                 }
+                self.refusals.notify_waiters();
             }
             _ => {}
         }
@@ -201,6 +222,9 @@ impl FleetOptions {
                 .credentials_file(file)
                 .await
                 .map_err(|e| FleetError::Options(format!("creds file {}: {e}", file.display())))?;
+        }
+        if let Some(prefix) = &self.inbox_prefix {
+            options = options.custom_inbox_prefix(prefix.clone());
         }
         if let Some(ca) = &self.tls_ca {
             options = options.add_root_certificates(ca.clone()).require_tls(true);

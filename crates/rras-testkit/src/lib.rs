@@ -183,19 +183,49 @@ impl DaemonProcess {
     /// Starts `binary` with the temp dir's state and socket plus `extra_args`,
     /// and waits until it is running.
     pub fn start(binary: &Path, extra_args: &[&str]) -> Self {
+        let mut d = Self::prepare(binary, extra_args);
+        d.spawn();
+        d.wait_running();
+        d
+    }
+
+    /// The temp dir and arguments of a daemon, not started yet ([`spawn`](Self::spawn)
+    /// and [`wait_running`](Self::wait_running) start it): for a test that
+    /// needs its state first, such as its node id.
+    pub fn prepare(binary: &Path, extra_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         reaper::track_dir(dir.path());
         let socket = dir.path().join("admin.sock");
-        let mut d = DaemonProcess {
+        DaemonProcess {
             binary: binary.to_owned(),
             socket,
             dir,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             child: None,
-        };
-        d.spawn();
-        d.wait_running();
-        d
+        }
+    }
+
+    /// More arguments, for the next [`spawn`](Self::spawn).
+    pub fn args(&mut self, args: &[&str]) {
+        self.extra_args.extend(args.iter().map(|a| a.to_string()));
+    }
+
+    /// Its `--state-dir`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Its node id, from `rrasd --print-node-id` on its state dir (before
+    /// it starts; the store is the daemon's alone while it runs).
+    pub fn node_id(&self) -> String {
+        let out = Command::new(&self.binary)
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .arg("--print-node-id")
+            .output()
+            .expect("run rrasd --print-node-id");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// `unix:PATH` of the socket.
@@ -217,7 +247,7 @@ impl DaemonProcess {
             .expect("log file");
         let child = Command::new(&self.binary)
             .arg("--state-dir")
-            .arg(self.dir.path().join("state"))
+            .arg(self.state_dir())
             .arg("--admin-socket")
             .arg(&self.socket)
             .arg("--log-level")

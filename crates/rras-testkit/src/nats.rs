@@ -13,34 +13,94 @@ use std::time::Duration;
 use crate::{free_tcp_port, wait_for};
 
 /// Users of the test accounts, each with the password `<user>-pw`:
-/// `rrasd` (a node: everything in the fleet account), `operator` (reads
-/// the fleet, may send disconnects), `viewer` (reads only), `snoop` (in
-/// the fleet account, no rights on it), `outsider` (another account).
-pub const USERS: [&str; 5] = ["rrasd", "operator", "viewer", "snoop", "outsider"];
+/// `rrasd` (a node sharing one user: everything in the fleet account),
+/// `operator` (reads the fleet, may send disconnects as "operator"),
+/// `viewer` (reads only), `janitor` (reads, purges old markers), `snoop`
+/// (in the fleet account, no rights on it), `outsider` (another account);
+/// plus one user per node named by [`NatsCluster::start_with_nodes`].
+pub const USERS: [&str; 6] = ["rrasd", "operator", "viewer", "janitor", "snoop", "outsider"];
 
 /// What a fleet reader needs: look at and watch the two buckets.
 const READ_FLEET: &str = r#""$JS.API.INFO",
-        "$JS.API.STREAM.INFO.KV_rras_connections", "$JS.API.STREAM.INFO.KV_rras_nodes",
-        "$JS.API.CONSUMER.CREATE.KV_rras_connections", "$JS.API.CONSUMER.CREATE.KV_rras_connections.>",
-        "$JS.API.CONSUMER.CREATE.KV_rras_nodes", "$JS.API.CONSUMER.CREATE.KV_rras_nodes.>",
-        "$JS.API.CONSUMER.DELETE.KV_rras_connections.*", "$JS.API.CONSUMER.DELETE.KV_rras_nodes.*",
-        "$JS.FC.>""#;
+            "$JS.API.STREAM.INFO.KV_rras_connections", "$JS.API.STREAM.INFO.KV_rras_nodes",
+            "$JS.API.CONSUMER.CREATE.KV_rras_connections", "$JS.API.CONSUMER.CREATE.KV_rras_connections.>",
+            "$JS.API.CONSUMER.CREATE.KV_rras_nodes", "$JS.API.CONSUMER.CREATE.KV_rras_nodes.>",
+            "$JS.API.CONSUMER.DELETE.KV_rras_connections.*", "$JS.API.CONSUMER.DELETE.KV_rras_nodes.*",
+            "$JS.FC.>""#;
 
-/// The accounts block of every server (docs/fleet.md has this too).
-pub fn accounts() -> String {
+/// What a node needs of JetStream beyond its own subjects: create and
+/// look at the buckets, list its own keys.
+const NODE_JETSTREAM: &str = r#""$JS.API.INFO",
+            "$JS.API.STREAM.INFO.KV_rras_connections", "$JS.API.STREAM.INFO.KV_rras_nodes",
+            "$JS.API.STREAM.CREATE.KV_rras_connections", "$JS.API.STREAM.CREATE.KV_rras_nodes",
+            "$JS.API.CONSUMER.CREATE.KV_rras_connections", "$JS.API.CONSUMER.CREATE.KV_rras_connections.>",
+            "$JS.API.CONSUMER.MSG.NEXT.KV_rras_connections.*", "$JS.API.CONSUMER.DELETE.KV_rras_connections.*""#;
+
+/// The fleet account's users, as docs/fleet.md ships them: one user per
+/// node (`(user, node id)`), an operator, a viewer and the janitor.
+/// `password(user)` is what stands in each `password:` field.
+pub fn fleet_users(nodes: &[(&str, &str)], password: impl Fn(&str) -> String) -> String {
+    let mut users = String::new();
+    for (user, id) in nodes {
+        users += &format!(
+            r#"      # node {user}: its own keys, heartbeat, disconnect requests and replies
+      {{ user: {user}, password: {pw}, permissions: {{
+          publish: {{ allow: [{NODE_JETSTREAM},
+            "$KV.rras_connections.{id}.>", "$KV.rras_nodes.{id}"] }},
+          subscribe: {{ allow: ["rras.fleet.{id}.disconnect.*", "_INBOX_{id}.>"] }},
+          allow_responses: true }} }}
+"#,
+            pw = password(user)
+        );
+    }
+    users += &format!(
+        r#"      # an operator: reads, and hangs up as "operator" (one user per operator)
+      {{ user: operator, password: {operator}, permissions: {{
+          publish: {{ allow: [{READ_FLEET}, "rras.fleet.*.disconnect.operator"] }},
+          subscribe: {{ allow: ["_INBOX.>"] }} }} }}
+      # a viewer: reads only
+      {{ user: viewer, password: {viewer}, permissions: {{
+          publish: {{ allow: [{READ_FLEET}] }},
+          subscribe: {{ allow: ["_INBOX.>"] }} }} }}
+      # the janitor: rasctl fleet purge-markers, from a timer
+      {{ user: janitor, password: {janitor}, permissions: {{
+          publish: {{ allow: [{READ_FLEET}, "$JS.API.CONSUMER.MSG.NEXT.KV_rras_connections.*",
+            "$JS.API.STREAM.PURGE.KV_rras_connections"] }},
+          subscribe: {{ allow: ["_INBOX.>"] }} }} }}
+"#,
+        operator = password("operator"),
+        viewer = password("viewer"),
+        janitor = password("janitor"),
+    );
+    users
+}
+
+/// The nats-server `accounts` block docs/fleet.md ships: two nodes (the
+/// ids are examples: `rrasd --print-node-id`), passwords from environment
+/// variables. A test keeps the page equal to this, so the page shows what
+/// the tests run.
+pub fn docs_accounts() -> String {
+    let nodes = [
+        ("vpn1", "5f0c3c1e-8a4b-4d2e-9f61-0c7d2a9b1e01"),
+        ("vpn2", "9b2d7e44-1c3a-4f85-b0d2-6e8f3a1c7d02"),
+    ];
+    format!(
+        "accounts {{\n  FLEET {{\n    jetstream: enabled\n    users: [\n{}    ]\n  }}\n}}\n",
+        fleet_users(&nodes, |user| format!("${}_PASSWORD", user.to_uppercase()))
+    )
+}
+
+/// The accounts block of every test server: the fleet's users as
+/// docs/fleet.md ships them for `nodes`, plus the test's own: `rrasd` (all
+/// rights, for nodes that share one user), `snoop` and `outsider`.
+pub fn accounts(nodes: &[(&str, &str)]) -> String {
     format!(
         r#"accounts {{
   FLEET {{
     jetstream: enabled
     users: [
       {{ user: rrasd, password: rrasd-pw }}
-      {{ user: operator, password: operator-pw, permissions: {{
-          publish: {{ allow: [{READ_FLEET}, "rras.fleet.*.disconnect"] }},
-          subscribe: {{ allow: ["_INBOX.>"] }} }} }}
-      {{ user: viewer, password: viewer-pw, permissions: {{
-          publish: {{ allow: [{READ_FLEET}] }},
-          subscribe: {{ allow: ["_INBOX.>"] }} }} }}
-      {{ user: snoop, password: snoop-pw, permissions: {{
+{}      {{ user: snoop, password: snoop-pw, permissions: {{
           publish: {{ allow: ["snoop.>"] }},
           subscribe: {{ allow: ["_INBOX.>", "snoop.>"] }} }} }}
     ]
@@ -50,7 +110,8 @@ pub fn accounts() -> String {
     users: [ {{ user: outsider, password: outsider-pw }} ]
   }}
 }}
-"#
+"#,
+        fleet_users(nodes, |user| format!("{user}-pw"))
     )
 }
 
@@ -73,6 +134,12 @@ pub struct NatsCluster {
 impl NatsCluster {
     /// Starts three servers and waits until JetStream answers with a leader.
     pub fn start() -> Self {
+        Self::start_with_nodes(&[])
+    }
+
+    /// [`start`](Self::start), with a user per node (`(user, node id)`,
+    /// password `<user>-pw`) allowed only what docs/fleet.md allows a node.
+    pub fn start_with_nodes(nodes: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         crate::reaper::track_dir(dir.path());
         let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_tcp_port(), free_tcp_port())).collect();
@@ -90,7 +157,7 @@ impl NatsCluster {
                  cluster {{ name: rras, listen: 127.0.0.1:{cluster}, routes: [{}], no_advertise: true }}\n{}",
                 store.display(),
                 routes.join(", "),
-                accounts()
+                accounts(nodes)
             );
             std::fs::write(&config, text).expect("write nats config");
             servers.push(Server {

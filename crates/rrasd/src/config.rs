@@ -197,6 +197,10 @@ pub struct Args {
     /// run, and exit: 0 when rrasd would start, 2 when not.
     #[arg(long)]
     pub check_config: bool,
+    /// Print this node's id and exit: its key in a fleet, which per-node
+    /// NATS permissions name (creates the store if it is missing).
+    #[arg(long)]
+    pub print_node_id: bool,
     /// TOML configuration file (every key is also a flag below).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

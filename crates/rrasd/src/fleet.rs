@@ -74,8 +74,13 @@ pub struct FleetConfig {
     /// Seconds between heartbeats; a node is stale after three missed.
     pub heartbeat_secs: u64,
     /// Take fleet disconnect requests (sent by NATS users allowed on
-    /// `rras.fleet.<node>.disconnect`).
+    /// `rras.fleet.<node>.disconnect.<operator>`).
     pub disconnect: bool,
+    /// Purge this node's old delete markers. Off when the node's NATS user
+    /// may not purge (per-node credentials: a purge names its subject in
+    /// the request body, which NATS permissions cannot check, so only a
+    /// janitor user may; `rasctl fleet purge-markers`, docs/fleet.md).
+    pub purge_markers: bool,
     /// Seconds a delete marker of an ended connection stays in the bucket
     /// (a fleet reader cut off from NATS longer than this reloads).
     pub tombstone_keep_secs: u64,
@@ -96,6 +101,7 @@ impl Default for FleetConfig {
             replicas: 1,
             heartbeat_secs: 2,
             disconnect: true,
+            purge_markers: true,
             tombstone_keep_secs: 3600,
         }
     }
@@ -113,6 +119,7 @@ impl FleetConfig {
             tls_ca: self.tls_ca.clone(),
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
+            inbox_prefix: None,
         }
     }
 
@@ -225,9 +232,13 @@ fn js_err(e: impl std::fmt::Display) -> Interrupted {
 
 impl Publisher {
     async fn run(mut self) {
-        let client = match self
-            .config
-            .options()
+        // Replies come to `_INBOX_<node>`: a node's NATS user needs to read
+        // no other client's replies.
+        let options = FleetOptions {
+            inbox_prefix: Some(FleetNames::node_inbox_prefix(&self.node)),
+            ..self.config.options()
+        };
+        let client = match options
             .connect_watched(
                 &format!("rrasd {}", self.name),
                 Reconnect::Forever,
@@ -244,7 +255,8 @@ impl Publisher {
         tracing::info!(node = %self.node, name = %self.name, "fleet: publishing to NATS");
         let responder = tokio::spawn(respond_to_disconnects(
             client.clone(),
-            self.names.disconnect_subject(&self.node),
+            self.names.clone(),
+            self.node.clone(),
             self.manager.clone(),
             self.config.disconnect,
         ));
@@ -487,6 +499,9 @@ impl Publisher {
     /// Remembers a marker made at `made`, keeping the queue in age order
     /// (markers found by a reconcile may be older than ones already in it).
     fn remember_tombstone_made(&mut self, handle: u32, made: Instant) {
+        if !self.config.purge_markers {
+            return;
+        }
         if self.tombstones.len() == MAX_TOMBSTONES {
             self.tombstones.pop_front();
         }
@@ -509,7 +524,7 @@ impl Publisher {
     }
 
     async fn purge(&self, js: &jetstream::Context, handles: &[u32]) -> Result<(), Interrupted> {
-        if handles.is_empty() {
+        if handles.is_empty() || !self.config.purge_markers {
             return Ok(());
         }
         let stream = js
@@ -747,13 +762,16 @@ async fn heartbeat(
     }
 }
 
-/// Answers fleet disconnect requests for this node.
+/// Answers fleet disconnect requests for this node, from every operator:
+/// `rras.fleet.<node>.disconnect.<operator>`.
 async fn respond_to_disconnects(
     client: async_nats::Client,
-    subject: String,
+    names: FleetNames,
+    node: String,
     manager: Arc<ConnectionManager>,
     allowed: bool,
 ) {
+    let subject = names.disconnect_filter(&node);
     let mut requests = loop {
         match client.subscribe(subject.clone()).await {
             Ok(s) => break s,
@@ -766,12 +784,22 @@ async fn respond_to_disconnects(
     let limit = Arc::new(tokio::sync::Semaphore::new(MAX_DISCONNECTS));
     while let Some(message) = requests.next().await {
         let Some(reply) = message.reply.clone() else { continue };
+        // The operator is the subject's last token, which NATS let this
+        // sender publish on: the name it proved, not one it typed.
+        let Some(operator) = names.disconnect_operator(&node, message.subject.as_str()) else {
+            tracing::warn!(
+                subject = %rras_core::display::escape(message.subject.as_str()),
+                "fleet: disconnect request without an operator refused"
+            );
+            continue;
+        };
+        let caller = format!("fleet:{operator}");
         let Ok(permit) = limit.clone().acquire_owned().await else {
             return;
         };
         let (client, manager) = (client.clone(), manager.clone());
         tokio::spawn(async move {
-            let status = fleet_disconnect(&manager, &message.payload, allowed).await;
+            let status = fleet_disconnect(&manager, caller, &message.payload, allowed).await;
             let _permit = permit;
             if let Ok(body) = serde_json::to_vec(&DisconnectReply { status: status.code() }) {
                 if let Err(e) = client.publish(reply, body.into()).await {
@@ -782,16 +810,16 @@ async fn respond_to_disconnects(
     }
 }
 
-/// Checks and carries out one request; audited as `fleet:<caller>`.
-async fn fleet_disconnect(manager: &ConnectionManager, payload: &[u8], allowed: bool) -> Win32Error {
+/// Checks and carries out one request; audited as `caller`
+/// (`fleet:<operator>`).
+async fn fleet_disconnect(manager: &ConnectionManager, caller: String, payload: &[u8], allowed: bool) -> Win32Error {
     let request = match DisconnectRequest::from_json(payload) {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!("fleet: malformed disconnect request refused: {e}");
+            tracing::warn!(caller, "fleet: malformed disconnect request refused: {e}");
             return Win32Error::InvalidParameter;
         }
     };
-    let caller = format!("fleet:{}", request.caller);
     let status = if !allowed {
         Win32Error::AccessDenied
     } else {

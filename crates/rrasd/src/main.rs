@@ -30,6 +30,7 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     let check_only = args.check_config;
+    let print_node_id = args.print_node_id;
     let config = match args.into_config() {
         Ok(c) => c,
         Err(e) => {
@@ -37,6 +38,18 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if print_node_id {
+        return match rrasd::server::node_id(&config) {
+            Ok(id) => {
+                println!("{id}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("rrasd: {e} (while rrasd runs, `rasctl server` shows the node id)");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     if check_only {
         let report = rrasd::check::check(&config);
         print!("{}", report.render());

@@ -284,6 +284,34 @@ async fn reload_on_sighup(cli: crate::config::Args, auth: SharedAuthorizer, mana
     }
 }
 
+/// Opens (or creates) the durable store under the state dir.
+fn open_store(config: &Config) -> Result<Store, DaemonError> {
+    Ok(Store::open_with(
+        &config.state_dir.join("rrasd.redb"),
+        StoreOptions {
+            history_limit: config.history_limit,
+            audit_limit: config.audit_limit,
+            audit_max_age: Duration::from_secs(config.audit_days.saturating_mul(86_400)),
+            cache_bytes: usize::try_from(config.store_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            ..StoreOptions::default()
+        },
+    )?)
+}
+
+/// This node's id (its key in a fleet, and what per-node NATS permissions
+/// name), read from the store, which is created if missing: an operator
+/// can write the NATS configuration before the node first starts. Fails
+/// while the daemon runs (the store is its alone; `rasctl server` shows
+/// the id then).
+pub fn node_id(config: &Config) -> Result<rras_core::Guid, DaemonError> {
+    std::fs::create_dir_all(&config.state_dir).map_err(|source| DaemonError::StateDir {
+        path: config.state_dir.display().to_string(),
+        source,
+    })?;
+    let store = open_store(config)?;
+    Ok(rras_core::Guid::from_u128(store.node_id()?))
+}
+
 /// Runs the daemon until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), DaemonError> {
     std::fs::create_dir_all(&config.state_dir).map_err(|source| DaemonError::StateDir {
@@ -296,16 +324,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let admin_gid = auth.read().admin_gid();
     let listener = bind_admin_socket(&config, admin_gid)?;
     let opening = std::time::Instant::now();
-    let store = Arc::new(Store::open_with(
-        &config.state_dir.join("rrasd.redb"),
-        StoreOptions {
-            history_limit: config.history_limit,
-            audit_limit: config.audit_limit,
-            audit_max_age: Duration::from_secs(config.audit_days.saturating_mul(86_400)),
-            cache_bytes: usize::try_from(config.store_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
-            ..StoreOptions::default()
-        },
-    )?);
+    let store = Arc::new(open_store(&config)?);
     let table = Arc::new(ConnectionTable::new(config.cursor_limits()));
     let manager = Arc::new(ConnectionManager::new(table.clone(), store.clone()));
     let metrics = Arc::new(Metrics::new());

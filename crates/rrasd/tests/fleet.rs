@@ -12,6 +12,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use rras_client::AdminClient;
 use rras_fleet::{FleetNames, FleetOptions, FleetReader};
 use rras_testkit::nats::NatsCluster;
@@ -56,43 +57,66 @@ struct Node {
     id: String,
 }
 
+/// A node's daemon before it starts: its state (and so its id) exists.
+struct Prepared {
+    name: String,
+    d: DaemonProcess,
+    port: u16,
+    config: PathBuf,
+}
+
 impl Node {
     fn start(name: &str, nats_url: &str, cluster: &NatsCluster, extra: &[&str]) -> Node {
-        let pw = cluster.path().join("rrasd.pw");
-        std::fs::write(&pw, "rrasd-pw\n").unwrap();
-        let config = cluster.path().join(format!("{name}.toml"));
+        Self::launch(Self::prepare(name, extra), nats_url, cluster, "rrasd", "")
+    }
+
+    fn prepare(name: &str, extra: &[&str]) -> Prepared {
+        let port = free_udp_port();
+        let mut d = DaemonProcess::prepare(Path::new(env!("CARGO_BIN_EXE_rrasd")), extra);
+        let config = d.dir.path().join(format!("{name}.toml"));
+        d.args(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--radius-acct",
+            &format!("127.0.0.1:{port}"),
+            "--radius-client",
+            "127.0.0.0/8=testing123",
+        ]);
+        Prepared {
+            name: name.into(),
+            d,
+            port,
+            config,
+        }
+    }
+
+    /// Writes the node's `[fleet]` section (NATS user `user`, password
+    /// `<user>-pw`, and `more` lines) and starts it.
+    fn launch(p: Prepared, nats_url: &str, cluster: &NatsCluster, user: &str, more: &str) -> Node {
+        let Prepared {
+            name,
+            mut d,
+            port,
+            config,
+        } = p;
+        let pw = cluster.path().join(format!("{user}.pw"));
+        std::fs::write(&pw, format!("{user}-pw\n")).unwrap();
         std::fs::write(
             &config,
             format!(
-                "[fleet]\nurl = \"{nats_url}\"\nuser = \"rrasd\"\npassword_file = \"{}\"\nreplicas = 3\n\
-                 heartbeat_secs = 1\nname = \"{name}\"\n",
+                "[fleet]\nurl = \"{nats_url}\"\nuser = \"{user}\"\npassword_file = \"{}\"\nreplicas = 3\n\
+                 heartbeat_secs = 1\nname = \"{name}\"\n{more}",
                 pw.display()
             ),
         )
         .unwrap();
-        let port = free_udp_port();
-        let listen = format!("127.0.0.1:{port}");
-        let config = config.display().to_string();
-        let mut args = vec![
-            "--config",
-            &config,
-            "--radius-acct",
-            &listen,
-            "--radius-client",
-            "127.0.0.0/8=testing123",
-        ];
-        args.extend_from_slice(extra);
-        let d = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
+        d.spawn();
+        d.wait_running();
         let id = runtime().block_on(async {
             let c = AdminClient::connect(&d.addr()).await.unwrap();
             c.server_info().await.unwrap().node_id
         });
-        Node {
-            name: name.into(),
-            d,
-            port,
-            id,
-        }
+        Node { name, d, port, id }
     }
 
     /// This node's table as (node, handle) → user.
@@ -412,7 +436,8 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     cluster.wait_replicas_current(&["KV_rras_connections", "KV_rras_nodes"]);
 
     // 4. Fleet disconnect: an operator hangs up a session of vpn-a by node
-    //    name; vpn-a asks its NAS, ends it, and audits fleet:alice.
+    //    name; vpn-a asks its NAS, ends it, and audits fleet:operator (the
+    //    name NATS let it send as).
     let victim = a.table().into_iter().next().expect("a has sessions");
     let target = format!("vpn-a:{}", victim.0 .1);
     // A viewer may read but not hang up; a snoop may not even read; an
@@ -458,12 +483,7 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
         assert!(String::from_utf8_lossy(&out.stdout).is_empty());
     }
     let (_, nas) = disconnect_responder_at(nas_port, SECRET, 41, None);
-    let done = rasctl(
-        &rasctl_bin,
-        &cluster,
-        "operator",
-        &["disconnect", &target, "--as", "alice"],
-    );
+    let done = rasctl(&rasctl_bin, &cluster, "operator", &["disconnect", &target]);
     assert!(
         done.status.success(),
         "fleet disconnect: {}",
@@ -483,7 +503,7 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
         c.audit(20).await.unwrap()
     });
     assert!(
-        audit.iter().any(|r| r.caller == "fleet:alice"
+        audit.iter().any(|r| r.caller == "fleet:operator"
             && r.method == "ConnectionDisconnect"
             && r.target == victim.0 .1.to_string()
             && r.result == 0),
@@ -732,4 +752,262 @@ fn a_reader_reads_the_bucket_where_its_consumer_is_and_follows_it_there() {
         }
         assert_eq!(reader.view().len(), 1000);
     });
+}
+
+/// Full logs of every server (Permission Violations are looked for there).
+fn full_logs(cluster: &NatsCluster) -> String {
+    (0..3)
+        .map(|i| std::fs::read_to_string(cluster.path().join(format!("n{i}.log"))).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Fleet identities are proven, not claimed. Each node has its own NATS
+/// user with the permissions docs/fleet.md ships; with vpn-a's credentials
+/// stolen, the thief can neither overwrite, delete nor purge vpn-b's keys,
+/// forge its heartbeat, hang up its sessions, intercept its requests, nor
+/// act as an operator; an operator can hang up only under its own name,
+/// which the node audits; a viewer hangs up nothing; old markers are
+/// purged by the janitor, which a node's user may not do.
+#[test]
+fn stolen_node_credentials_cannot_touch_another_nodes_sessions() {
+    if !require_tool("radclient") || !require_tool("nats-server") {
+        return;
+    }
+    let Some(rasctl_bin): Option<PathBuf> = rasctl_beside(Path::new(env!("CARGO_BIN_EXE_rrasd"))) else {
+        return;
+    };
+    let nas_port = free_udp_port();
+    let nas_port_arg = nas_port.to_string();
+    // The ids exist before the nodes first start: the NATS configuration
+    // names them (`rrasd --print-node-id`).
+    let pa = Node::prepare("vpn-a", &[]);
+    let pb = Node::prepare("vpn-b", &["--radius-disconnect-port", &nas_port_arg]);
+    let (id_a, id_b) = (pa.d.node_id(), pb.d.node_id());
+    let cluster = NatsCluster::start_with_nodes(&[("vpn-a", &id_a), ("vpn-b", &id_b)]);
+    let own_user = "purge_markers = false\n";
+    let a = Node::launch(pa, &cluster.urls(), &cluster, "vpn-a", own_user);
+    let b = Node::launch(pb, &cluster.urls(), &cluster, "vpn-b", own_user);
+    assert_eq!((a.id.as_str(), b.id.as_str()), (id_a.as_str(), id_b.as_str()));
+    a.send(&starts("a", 0..10, "Start"));
+    b.send(&starts("b", 0..10, "Start"));
+    let view = {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let opened = std::panic::catch_unwind(|| LiveView::start(options(&cluster, cluster.urls(), "viewer")));
+            match opened {
+                Ok(v) => break v,
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+    };
+    view.converges(Duration::from_secs(20), "nodes on their own users", &[&a, &b]);
+    // What the nodes do needs nothing they were not given.
+    let logs = full_logs(&cluster);
+    assert!(
+        !logs.contains("Violation"),
+        "a node needed a right docs/fleet.md does not give:\n{logs}"
+    );
+
+    // The thief: vpn-a's user and password, and its inbox prefix (without
+    // it not even JetStream answers reach it).
+    let victim = b.table().into_keys().next().expect("vpn-b has sessions");
+    let victim_subject = format!("$KV.rras_connections.{id_b}.{}", victim.1);
+    let refused: Vec<String> = runtime().block_on(async {
+        let thief = async_nats::ConnectOptions::with_user_and_password("vpn-a".into(), "vpn-a-pw".into())
+            .custom_inbox_prefix(format!("_INBOX_{id_a}"))
+            .connect(cluster.urls().split(',').collect::<Vec<_>>().as_slice())
+            .await
+            .expect("the stolen credentials connect");
+        let mut js = async_nats::jetstream::new(thief.clone());
+        // NATS refuses at once; the server logs are checked for each
+        // refusal below, so a failure here is never a mere timeout.
+        js.set_timeout(Duration::from_secs(1));
+        let mut outcomes = Vec::new();
+        let mut attempt = |what: &str, failed: bool| outcomes.push((what.to_owned(), failed));
+        // Overwrite vpn-b's session with junk, delete it, forge a heartbeat.
+        let put = async {
+            js.publish(victim_subject.clone(), "junk".into()).await?.await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        };
+        attempt("overwrite", put.await.is_err());
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("KV-Operation", "DEL");
+        let del = async {
+            js.publish_with_headers(victim_subject.clone(), headers, "".into())
+                .await?
+                .await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        };
+        attempt("delete", del.await.is_err());
+        let beat = async {
+            js.publish(format!("$KV.rras_nodes.{id_b}"), "{}".into()).await?.await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        };
+        attempt("forge a heartbeat", beat.await.is_err());
+        // Purge it, or the whole bucket; delete or shrink the stream.
+        let stream = js
+            .get_stream("KV_rras_connections")
+            .await
+            .expect("a node may look at the bucket");
+        attempt(
+            "purge a key",
+            stream.purge().filter(victim_subject.clone()).await.is_err(),
+        );
+        attempt("purge the bucket", stream.purge().await.is_err());
+        attempt(
+            "delete the bucket",
+            js.delete_stream("KV_rras_connections").await.is_err(),
+        );
+        let mut shrunk = stream.cached_info().config.clone();
+        shrunk.max_messages = 1;
+        attempt("shrink the bucket", js.update_stream(shrunk).await.is_err());
+        // Listen for vpn-b's requests, then hang up as an operator on
+        // either node.
+        let mut eavesdrop = thief
+            .subscribe(format!("rras.fleet.{id_b}.disconnect.*"))
+            .await
+            .expect("a refused subscription is reported by the server, later");
+        for node in [&id_b, &id_a] {
+            let body = serde_json::to_vec(&rras_fleet::DisconnectRequest { handle: victim.1 }).unwrap();
+            let ask = thief.send_request(
+                format!("rras.fleet.{node}.disconnect.operator"),
+                async_nats::Request::new()
+                    .payload(body.into())
+                    .timeout(Some(Duration::from_secs(1))),
+            );
+            attempt("hang up as an operator", ask.await.is_err());
+        }
+        // An operator's real request to vpn-b never reaches the thief.
+        let seen = std::sync::Arc::new(rras_fleet::options::Connects::default());
+        let operator = options(&cluster, cluster.urls(), "operator")
+            .connect_watched("test operator", rras_fleet::options::Reconnect::Fail, seen.clone())
+            .await
+            .unwrap();
+        let (_, nas) = disconnect_responder_at(nas_port, SECRET, 41, None);
+        rras_fleet::disconnect(
+            &operator,
+            Some(&seen),
+            &FleetNames::default(),
+            &id_b,
+            victim.1,
+            "operator",
+        )
+        .await
+        .expect("the operator hangs up on vpn-b");
+        assert!(nas.join().unwrap().is_some(), "vpn-b asked its NAS");
+        let heard = tokio::time::timeout(Duration::from_secs(1), eavesdrop.next()).await;
+        attempt("overhear a request", !matches!(heard, Ok(Some(_))));
+        // Impersonate another operator with the operator's own user.
+        let other =
+            rras_fleet::disconnect(&operator, Some(&seen), &FleetNames::default(), &id_b, victim.1, "alice").await;
+        attempt(
+            "hang up as another operator",
+            matches!(other, Err(rras_fleet::FleetError::Forbidden(_))),
+        );
+        outcomes
+            .into_iter()
+            .filter(|(_, failed)| !failed)
+            .map(|(what, _)| what)
+            .collect()
+    });
+    assert!(
+        refused.is_empty(),
+        "the stolen credentials could: {refused:?}\n{}",
+        cluster.logs()
+    );
+    let logs = full_logs(&cluster);
+    for subject in [
+        victim_subject.as_str(),
+        &format!("$KV.rras_nodes.{id_b}"),
+        "$JS.API.STREAM.PURGE.KV_rras_connections",
+        "$JS.API.STREAM.DELETE.KV_rras_connections",
+        "$JS.API.STREAM.UPDATE.KV_rras_connections",
+        &format!("rras.fleet.{id_b}.disconnect.operator"),
+        &format!("rras.fleet.{id_b}.disconnect.*"),
+        &format!("rras.fleet.{id_b}.disconnect.alice"),
+    ] {
+        assert!(
+            logs.lines().any(|l| l.contains("Violation") && l.contains(subject)),
+            "NATS refused {subject} by permission:\n{logs}"
+        );
+    }
+    // vpn-b lost exactly the session the operator hung up, and its keys
+    // still equal its table: nothing overwritten, deleted or purged.
+    assert!(!b.table().contains_key(&victim));
+    assert_eq!(b.table().len(), 9);
+    view.converges(Duration::from_secs(5), "after the thief", &[&a, &b]);
+    assert_eq!(view.snapshot().skipped, 0, "no junk value in the bucket");
+    assert!(!view.snapshot().stale[&id_b], "vpn-b's heartbeat is its own");
+    let audit = runtime().block_on(async {
+        let c = AdminClient::connect(&b.d.addr()).await.unwrap();
+        c.audit(20).await.unwrap()
+    });
+    let fleet_calls: Vec<_> = audit.iter().filter(|r| r.caller.starts_with("fleet:")).collect();
+    assert_eq!(fleet_calls.len(), 1, "{audit:?}");
+    assert_eq!(
+        (fleet_calls[0].caller.as_str(), fleet_calls[0].result),
+        ("fleet:operator", 0),
+        "the audit names the operator NATS proved"
+    );
+
+    // rasctl: a viewer hangs up nothing, an operator cannot pass for alice.
+    let target = format!("vpn-b:{}", b.table().keys().next().unwrap().1);
+    for (user, extra) in [("viewer", None), ("operator", Some("alice"))] {
+        let mut args = vec!["disconnect", target.as_str()];
+        args.extend(extra.iter().flat_map(|name| ["--as", *name]));
+        let out = rasctl(&rasctl_bin, &cluster, user, &args);
+        assert!(!out.status.success(), "{user} {args:?} hung up");
+        let why = String::from_utf8_lossy(&out.stderr);
+        assert!(why.contains("NATS refused this user"), "{user}: {why}");
+    }
+    assert_eq!(b.table().len(), 9);
+
+    // Markers: vpn-a ends three sessions; it may not purge their markers,
+    // the janitor may and does; a node's user running the janitor's
+    // command is refused.
+    a.send(&starts("a", 0..3, "Stop"));
+    view.converges(Duration::from_secs(5), "after vpn-a's stops", &[&a, &b]);
+    let messages = || {
+        runtime().block_on(async {
+            let client = options(&cluster, cluster.urls(), "viewer")
+                .connect("test count", rras_fleet::options::Reconnect::Fail)
+                .await
+                .unwrap();
+            rras_fleet::buckets::connection_messages(&async_nats::jetstream::new(client), &FleetNames::default())
+                .await
+                .unwrap()
+        })
+    };
+    let before = messages();
+    assert_eq!(
+        before,
+        7 + 9 + 3 + 1,
+        "live keys, vpn-a's three markers and the hung-up one"
+    );
+    let node_tries = rasctl(&rasctl_bin, &cluster, "vpn-a", &["purge-markers", "--older-than", "0"]);
+    assert!(!node_tries.status.success(), "a node's user purged");
+    let janitor = rasctl(
+        &rasctl_bin,
+        &cluster,
+        "janitor",
+        &["purge-markers", "--older-than", "0"],
+    );
+    assert!(janitor.status.success(), "{}", String::from_utf8_lossy(&janitor.stderr));
+    let said = String::from_utf8_lossy(&janitor.stdout);
+    assert!(said.starts_with("purged 4 marker(s)"), "{said}");
+    assert_eq!(messages(), 16, "only the live keys are left");
+    view.converges(Duration::from_secs(5), "after the janitor", &[&a, &b]);
+}
+
+/// docs/fleet.md ships the nats-server configuration the tests run.
+#[test]
+fn docs_ship_the_nats_configuration_the_tests_run() {
+    let page = include_str!("../../../docs/fleet.md");
+    let shipped = rras_testkit::nats::docs_accounts();
+    assert!(
+        page.contains(&shipped),
+        "docs/fleet.md must show, in its \"Permissions\" section:\n{shipped}"
+    );
 }
