@@ -3,7 +3,9 @@
 
 use crate::model::{Connection, EngineKind};
 
-/// A filter on user name, engine, source instance and interface.
+/// A filter on user name, engine, source instance and interface. User
+/// and interface names compare without case, as Windows compares account
+/// names (and as the console's indexes hold them).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ConnectionFilter {
     /// Only this user name (`wszUserName`, without the domain).
@@ -26,10 +28,21 @@ impl ConnectionFilter {
     /// Whether `c` passes.
     pub fn matches(&self, c: &Connection) -> bool {
         let i = &c.info;
-        self.user.as_ref().is_none_or(|u| &i.user_name == u)
+        self.user.as_ref().is_none_or(|u| same_text(&i.user_name, u))
             && self.engine.is_none_or(|e| i.source.engine == e)
             && self.instance.as_ref().is_none_or(|n| i.source.instance_name() == n)
-            && self.interface.as_ref().is_none_or(|n| &i.interface_name == n)
+            && self.interface.as_ref().is_none_or(|n| same_text(&i.interface_name, n))
+    }
+}
+
+/// Equal without case (Unicode lower case, as the indexes compare).
+fn same_text(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
     }
 }
 
@@ -60,6 +73,8 @@ mod tests {
             interface: Some("ppp5".into()),
         };
         assert!(!f.is_empty() && f.matches(&c));
+        f.user = Some("ALICE".into());
+        assert!(f.matches(&c), "user names compare without case");
         f.interface = Some("ppp6".into());
         assert!(!f.matches(&c));
         f.interface = None;

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod column_index;
 pub mod cursor;
 pub mod display;
 pub mod engine_time;
@@ -32,7 +33,7 @@ pub use model::{
 pub use paging::{PREF_MAX_ALL, RAS_CONNECTION_EX_SIZE};
 pub use record::{Record, RecordError, SourceRef};
 pub use staggered::{StaggeredMap, StaggeredTable};
-pub use table::{ConnectionTable, Page, Upserted};
+pub use table::{Column, ConnectionTable, Page, Totals, Upserted, Window, WindowQuery};
 
 /// The version every binary reports: the crate version and the git
 /// revision it was built from ("unknown" outside a git checkout).

@@ -98,6 +98,8 @@ struct Rows {
     next_seq: u64,
     /// The last handle issued; new handles count up from it (wrapping, never 0).
     handle_watermark: u32,
+    /// Column indexes and totals, changed with the rows.
+    indexes: indexes::Indexes,
 }
 
 /// The live connection table. Cheap to share behind an `Arc`.
@@ -179,8 +181,7 @@ impl ConnectionTable {
         let mut rows = self.rows.write();
         if let Some(handle) = rows.find(SourceRef::of(&info.source)) {
             let record = Record::encode_info(handle, &info);
-            if let Some(row) = rows.by_handle.get_mut(handle) {
-                let previous = std::mem::replace(&mut row.record, record);
+            if let Some(previous) = rows.replace(handle, record) {
                 return Upserted {
                     handle,
                     created: false,
@@ -236,11 +237,8 @@ impl ConnectionTable {
     /// identity differs.
     pub fn put_back(&self, record: Record) -> bool {
         let mut rows = self.rows.write();
-        match rows.by_handle.get_mut(record.handle()) {
-            Some(row) if row.record.source() == record.source() => {
-                row.record = record;
-                true
-            }
+        match rows.by_handle.get(record.handle()) {
+            Some(row) if row.record.source() == record.source() => rows.replace(record.handle(), record).is_some(),
             _ => false,
         }
     }
@@ -274,13 +272,14 @@ impl ConnectionTable {
         change: impl FnOnce(&mut ConnectionInfo),
     ) -> Result<Record, Win32Error> {
         let mut rows = self.rows.write();
-        let row = rows.by_handle.get_mut(handle).ok_or(Win32Error::NoConnection)?;
+        let row = rows.by_handle.get(handle).ok_or(Win32Error::NoConnection)?;
         let mut connection = row.record.decode();
         let source = connection.info.source.clone();
         change(&mut connection.info);
         // The source key is the identity; a change may not move it.
         connection.info.source = source;
-        Ok(std::mem::replace(&mut row.record, Record::encode(&connection)))
+        rows.replace(handle, Record::encode(&connection))
+            .ok_or(Win32Error::NoConnection)
     }
 
     /// Removes a connection, returning it.
@@ -293,6 +292,8 @@ impl ConnectionTable {
         let mut rows = self.rows.write();
         let row = rows.by_handle.remove(handle)?;
         rows.order.remove(row.seq);
+        let Rows { indexes, by_handle, .. } = &mut *rows;
+        indexes.remove(&row.record, by_handle);
         let source = row.record.source();
         let hash = rows.source_hash(source);
         rows.by_source.remove(slot_hash(hash), |s| s.handle == handle);
@@ -464,6 +465,15 @@ impl Rows {
         }
     }
 
+    /// Replaces a row's record, moving it in the indexes; returns the
+    /// record before (None when the handle is not live).
+    fn replace(&mut self, handle: ConnectionHandle, record: Record) -> Option<Record> {
+        let row = self.by_handle.get_mut(handle)?;
+        let previous = std::mem::replace(&mut row.record, record.clone());
+        self.indexes.replace(&previous, &record, &self.by_handle);
+        Some(previous)
+    }
+
     fn reserve(&mut self, additional: usize) {
         self.by_handle.reserve(additional);
         self.by_source.reserve(additional, |s| slot_hash(s.hash));
@@ -493,10 +503,18 @@ impl Rows {
         let hash = self.source_hash(source);
         self.by_source
             .insert_unique(slot_hash(hash), SourceSlot { handle, hash }, |s| slot_hash(s.hash));
+        self.indexes.add(&record, &self.by_handle);
         self.by_handle.insert_new(handle, Row { seq, record });
         seq
     }
 }
 
+mod indexes;
 #[cfg(test)]
 mod tests;
+mod window;
+#[cfg(test)]
+mod window_tests;
+
+pub use indexes::{Column, Totals};
+pub use window::{Window, WindowQuery, MAX_CANDIDATES};
