@@ -78,7 +78,47 @@ impl AsRef<[u8]> for Record {
     }
 }
 
+/// The early text fields of a record, borrowed, read without decoding the
+/// rest: what a column index compares when two keys tie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Names<'a> {
+    /// The engine's session id.
+    pub session_id: &'a str,
+    /// The interface name.
+    pub interface_name: &'a str,
+    /// The user name (without the domain).
+    pub user_name: &'a str,
+}
+
 impl Record {
+    /// The session id, interface and user name, read in place (a few
+    /// varints and three strings from the start of the record).
+    pub fn names(&self) -> Names<'_> {
+        let read = || -> Result<Names<'_>, RecordError> {
+            let mut r = Reader::new(&self.0);
+            let version = r.u8()?;
+            r.pos = 5;
+            let source = read_source(&mut r, version)?;
+            r.u32("interface handle")?;
+            r.array::<16>()?;
+            r.u8()?;
+            r.u32("flags")?;
+            let interface_name = r.str("interface name")?;
+            let user_name = r.str("user name")?;
+            Ok(Names {
+                session_id: source.session_id,
+                interface_name,
+                user_name,
+            })
+        };
+        // Checked at construction; the fallback is unreachable for a Record.
+        read().unwrap_or(Names {
+            session_id: "",
+            interface_name: "",
+            user_name: "",
+        })
+    }
+
     /// Encodes a connection.
     pub fn encode(connection: &Connection) -> Self {
         Self::encode_info(connection.handle, &connection.info)

@@ -178,10 +178,15 @@ impl ConnectionTable {
     /// Adds a connection, or replaces what is known about the one with the
     /// same [`SourceKey`] (its handle and enumeration position stay).
     pub fn upsert(&self, info: ConnectionInfo) -> Upserted {
+        // The indexed values are read from the info before the lock, not
+        // decoded back from the record under it.
+        let mut values = indexes::Values::default();
+        values.fill_info(&info);
         let mut rows = self.rows.write();
         if let Some(handle) = rows.find(SourceRef::of(&info.source)) {
             let record = Record::encode_info(handle, &info);
-            if let Some(previous) = rows.replace(handle, record) {
+            values.handle = handle.get();
+            if let Some(previous) = rows.replace_known(handle, record, &values) {
                 return Upserted {
                     handle,
                     created: false,
@@ -190,7 +195,12 @@ impl ConnectionTable {
             }
         }
         let handle = rows.allocate_handle();
-        rows.insert(Record::encode_info(handle, &info));
+        values.handle = handle.get();
+        let record = Record::encode_info(handle, &info);
+        let seq = rows.add(record, false);
+        let Rows { indexes, by_handle, .. } = &mut *rows;
+        indexes.add_values(&values, by_handle);
+        rows.order.insert(seq, handle);
         Upserted {
             handle,
             created: true,
@@ -222,12 +232,14 @@ impl ConnectionTable {
                 continue;
             }
             match &mut appended {
-                Some(order) => order.push((rows.add(r), handle)),
+                Some(order) => order.push((rows.add(r, false), handle)),
                 None => rows.insert(r),
             }
         }
         if let Some(order) = appended {
             rows.order.extend_sorted(order);
+            let Rows { indexes, by_handle, .. } = &mut *rows;
+            indexes.rebuild(by_handle);
         }
         rows.handle_watermark = rows.handle_watermark.max(watermark);
     }
@@ -474,6 +486,15 @@ impl Rows {
         Some(previous)
     }
 
+    /// [`replace`](Self::replace) with the new record's indexed values
+    /// already read.
+    fn replace_known(&mut self, handle: ConnectionHandle, record: Record, values: &indexes::Values) -> Option<Record> {
+        let row = self.by_handle.get_mut(handle)?;
+        let previous = std::mem::replace(&mut row.record, record);
+        self.indexes.replace_values(&previous, values, &self.by_handle);
+        Some(previous)
+    }
+
     fn reserve(&mut self, additional: usize) {
         self.by_handle.reserve(additional);
         self.by_source.reserve(additional, |s| slot_hash(s.hash));
@@ -481,13 +502,14 @@ impl Rows {
 
     fn insert(&mut self, record: Record) {
         let handle = record.handle();
-        let seq = self.add(record);
+        let seq = self.add(record, true);
         self.order.insert(seq, handle);
     }
 
-    /// Adds a row everywhere but the enumeration order; returns its
-    /// sequence number.
-    fn add(&mut self, record: Record) -> u64 {
+    /// Adds a row everywhere but the enumeration order (and, unless
+    /// `indexed`, the column indexes: a bulk load builds them at the end);
+    /// returns its sequence number.
+    fn add(&mut self, record: Record, indexed: bool) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         let handle = record.handle();
@@ -503,7 +525,9 @@ impl Rows {
         let hash = self.source_hash(source);
         self.by_source
             .insert_unique(slot_hash(hash), SourceSlot { handle, hash }, |s| slot_hash(s.hash));
-        self.indexes.add(&record, &self.by_handle);
+        if indexed {
+            self.indexes.add(&record, &self.by_handle);
+        }
         self.by_handle.insert_new(handle, Row { seq, record });
         seq
     }

@@ -2,19 +2,25 @@
 //! the rows (under the table's write lock), so a console window or a count
 //! is read from them instead of decoding and sorting every record.
 //!
-//! One [`ColumnIndex`] per sortable column, and one more for the session
-//! id, which is searched but not sorted by. Text columns hold their
-//! lower-cased value (sorting and searching ignore case, as the console
-//! always did). Totals — bytes of live connections, bytes ever counted —
-//! are updated from each change, never by a pass over the table.
+//! One [`ColumnIndex`] per sortable column, and one for the session id,
+//! which is searched but not sorted by. Text columns hold their lower-cased
+//! value (sorting and searching ignore case, as the console always did);
+//! user names and session ids get wide keys (15 bytes in the entry: long
+//! names and counters like `sess-0000a1b2` rarely need a tie read from the
+//! record), interfaces a narrow one. The order by handle needs no key, and
+//! the order by engine is one handle-ordered list per engine. Memory:
+//! 20 + 20 + 5 × 12 + 4 + 4 = 108 bytes per connection, plus a few percent
+//! of spare room in the blocks (measured by `rras-bench console`).
+//! Totals — bytes of live connections, bytes ever counted — are updated
+//! from each change, never by a pass over the table.
 
 use std::cmp::Ordering;
 use std::net::IpAddr;
 use std::time::UNIX_EPOCH;
 
-use crate::column_index::{address_key, text_key, ColumnIndex, Entry, KeyKind, Tie};
-use crate::model::{Connection, ConnectionHandle, EngineKind};
-use crate::record::{decode_into, empty_connection, Record};
+use crate::column_index::{address_key, number_key, text_key, ColumnIndex, Entry, KeyKind, Tie};
+use crate::model::{Connection, ConnectionHandle, ConnectionInfo, EngineKind};
+use crate::record::{decode_into, empty_connection, Names, Record};
 use crate::staggered::StaggeredMap;
 
 use super::Row;
@@ -58,14 +64,6 @@ impl Column {
         Column::SessionId,
     ];
 
-    fn kind(self) -> KeyKind {
-        match self {
-            Column::User | Column::Interface | Column::SessionId => KeyKind::Text,
-            Column::Address => KeyKind::Address,
-            _ => KeyKind::Exact,
-        }
-    }
-
     /// The column a console or `rasctl --sort` name means: `handle`,
     /// `user`, `address`, `engine`, `interface`, `started` (or
     /// `duration`), `rx` / `bytes-in`, `tx` / `bytes-out`.
@@ -82,11 +80,6 @@ impl Column {
             _ => return None,
         })
     }
-}
-
-/// An engine's place when engines are sorted by name.
-pub(super) fn engine_rank(engine: EngineKind) -> u64 {
-    EngineKind::ALL.iter().filter(|e| e.as_str() < engine.as_str()).count() as u64
 }
 
 /// Lower-cases `text` into `out` (ASCII without allocating).
@@ -107,7 +100,8 @@ pub(super) struct Values {
     pub(super) interface: String,
     pub(super) session: String,
     pub(super) address: Option<IpAddr>,
-    pub(super) engine: u64,
+    /// The engine's place in [`EngineKind::ALL`].
+    pub(super) engine: usize,
     pub(super) started: u64,
     pub(super) rx: u64,
     pub(super) tx: u64,
@@ -117,49 +111,61 @@ pub(super) struct Values {
 impl Values {
     /// Fills these values from a decoded connection (reusing the strings).
     pub(super) fn fill(&mut self, c: &Connection) {
-        let i = &c.info;
+        self.fill_info(&c.info);
+        self.handle = c.handle.get();
+    }
+
+    /// Fills everything but the handle from a connection's info.
+    pub(super) fn fill_info(&mut self, i: &ConnectionInfo) {
         lower_into(&mut self.user, &i.user_name);
         lower_into(&mut self.interface, &i.interface_name);
         lower_into(&mut self.session, &i.source.session_id);
         self.address = i.client_address();
-        self.engine = engine_rank(i.source.engine);
+        self.engine = i.source.engine.index();
         self.started = i
             .started_at
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         self.rx = i.stats.bytes_rcved;
         self.tx = i.stats.bytes_xmited;
-        self.handle = c.handle.get();
     }
 
-    /// This column's key.
-    pub(super) fn key(&self, column: Column) -> u64 {
+    /// The names only, from a record read in place (what a tie compares).
+    fn fill_names(&mut self, names: &Names<'_>) {
+        lower_into(&mut self.user, names.user_name);
+        lower_into(&mut self.interface, names.interface_name);
+        lower_into(&mut self.session, names.session_id);
+    }
+
+    /// A narrow column's key.
+    fn narrow(&self, column: Column) -> [u32; 2] {
         match column {
-            Column::Handle => u64::from(self.handle),
-            Column::User => text_key(&self.user),
-            Column::Address => address_key(self.address),
-            Column::Engine => self.engine,
             Column::Interface => text_key(&self.interface),
-            Column::Started => self.started,
-            Column::BytesIn => self.rx,
-            Column::BytesOut => self.tx,
-            Column::SessionId => text_key(&self.session),
+            Column::Address => address_key(self.address),
+            Column::Started => number_key(self.started),
+            Column::BytesIn => number_key(self.rx),
+            _ => number_key(self.tx),
         }
     }
 
     /// This column's full value compared with `other`'s.
     pub(super) fn compare(&self, other: &Values, column: Column) -> Ordering {
         match column {
+            Column::Handle => self.handle.cmp(&other.handle),
             Column::User => self.user.cmp(&other.user),
             Column::Interface => self.interface.cmp(&other.interface),
             Column::SessionId => self.session.cmp(&other.session),
             Column::Address => self.address.cmp(&other.address),
-            _ => self.key(column).cmp(&other.key(column)),
+            Column::Engine => ENGINE_RANK[self.engine].cmp(&ENGINE_RANK[other.engine]),
+            Column::Started => self.started.cmp(&other.started),
+            Column::BytesIn => self.rx.cmp(&other.rx),
+            Column::BytesOut => self.tx.cmp(&other.tx),
         }
     }
 
-    fn entry(&self, column: Column) -> Entry {
-        Entry::new(self.key(column), self.handle)
+    /// Whether any indexed value differs in `column`.
+    fn same(&self, other: &Values, column: Column) -> bool {
+        self.compare(other, column) == Ordering::Equal
     }
 }
 
@@ -178,12 +184,83 @@ pub struct Totals {
     pub counted_tx: u64,
 }
 
+/// The narrow columns, in the order of their slots.
+const NARROW: [Column; 5] = [
+    Column::Interface,
+    Column::Address,
+    Column::Started,
+    Column::BytesIn,
+    Column::BytesOut,
+];
+
+fn narrow_slot(column: Column) -> Option<usize> {
+    NARROW.iter().position(|c| *c == column)
+}
+
+/// Each engine's place when engines are sorted by name (by
+/// [`EngineKind::index`]), and the engines in that order.
+const ENGINE_RANK: [usize; 6] = engine_ranks();
+const ENGINES_BY_NAME: [usize; 6] = engines_by_name();
+
+const fn engine_ranks() -> [usize; 6] {
+    let mut ranks = [0; 6];
+    let mut i = 0;
+    while i < 6 {
+        let mut j = 0;
+        while j < 6 {
+            if less(
+                EngineKind::ALL[j].as_str().as_bytes(),
+                EngineKind::ALL[i].as_str().as_bytes(),
+            ) {
+                ranks[i] += 1;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    ranks
+}
+
+const fn engines_by_name() -> [usize; 6] {
+    let ranks = engine_ranks();
+    let mut order = [0; 6];
+    let mut i = 0;
+    while i < 6 {
+        order[ranks[i]] = i;
+        i += 1;
+    }
+    order
+}
+
+const fn less(a: &[u8], b: &[u8]) -> bool {
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
+}
+
+/// The column orders.
+#[derive(Debug)]
+pub(super) struct Columns {
+    handle: ColumnIndex<0>,
+    user: ColumnIndex<4>,
+    session: ColumnIndex<4>,
+    narrow: [ColumnIndex<2>; 5],
+    /// Per engine ([`EngineKind::index`]), by handle.
+    engines: [ColumnIndex<0>; 6],
+}
+
 /// The indexes and totals of one table.
 #[derive(Debug)]
 pub(super) struct Indexes {
-    columns: Vec<ColumnIndex>,
+    pub(super) columns: Columns,
     pub(super) totals: Totals,
-    /// Decoding scratch: the probe's values and another row's.
+    /// Decoding scratch: the values before and after a change, another
+    /// row's names, and a decoded connection.
     old: Values,
     new: Values,
     other: Values,
@@ -193,7 +270,19 @@ pub(super) struct Indexes {
 impl Default for Indexes {
     fn default() -> Self {
         Indexes {
-            columns: Column::ALL.iter().map(|c| ColumnIndex::new(c.kind())).collect(),
+            columns: Columns {
+                handle: ColumnIndex::new(KeyKind::Exact),
+                user: ColumnIndex::new(KeyKind::Text),
+                session: ColumnIndex::new(KeyKind::Text),
+                narrow: NARROW.map(|c| {
+                    ColumnIndex::new(match c {
+                        Column::Interface => KeyKind::Text,
+                        Column::Address => KeyKind::Address,
+                        _ => KeyKind::Exact,
+                    })
+                }),
+                engines: std::array::from_fn(|_| ColumnIndex::new(KeyKind::Exact)),
+            },
             totals: Totals::default(),
             old: Values::default(),
             new: Values::default(),
@@ -203,7 +292,8 @@ impl Default for Indexes {
     }
 }
 
-/// Reads another row's value of `column` and compares it with `probe`'s.
+/// Reads another row's value of `column` and compares it with `probe`'s:
+/// the names in place, the address by a decode (IPv6 ties only).
 fn tie_with<'a>(
     rows: &'a StaggeredMap<ConnectionHandle, Row>,
     scratch: &'a mut Connection,
@@ -212,27 +302,251 @@ fn tie_with<'a>(
     column: Column,
 ) -> impl FnMut(u32) -> Ordering + 'a {
     move |handle| {
-        let found = ConnectionHandle::new(handle)
-            .and_then(|h| rows.get(h))
-            .is_some_and(|row| decode_into(row.record.as_bytes(), scratch).is_ok());
-        if !found {
+        let Some(row) = ConnectionHandle::new(handle).and_then(|h| rows.get(h)) else {
             // Not reachable for a consistent table; any answer keeps the
             // search bounded.
             return Ordering::Less;
+        };
+        if column == Column::Address {
+            if decode_into(row.record.as_bytes(), scratch).is_err() {
+                return Ordering::Less;
+            }
+            other.address = scratch.info.client_address();
+        } else {
+            other.fill_names(&row.record.names());
         }
-        other.fill(scratch);
         other.compare(probe, column)
     }
 }
 
-impl Indexes {
-    pub(super) fn column(&self, column: Column) -> &ColumnIndex {
-        &self.columns[column as usize]
+/// Inserts or removes one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Insert,
+    Remove,
+}
+
+fn apply<const W: usize>(index: &mut ColumnIndex<W>, change: Change, entry: Entry<W>, tie: &mut Tie<'_>) {
+    match change {
+        Change::Insert => index.insert(entry, tie),
+        Change::Remove => {
+            index.remove(entry, tie);
+        }
+    }
+}
+
+impl Columns {
+    /// Entries in `column`'s order.
+    pub(super) fn len(&self, column: Column) -> usize {
+        match column {
+            Column::Handle | Column::Engine => self.handle.len(),
+            Column::User => self.user.len(),
+            Column::SessionId => self.session.len(),
+            c => narrow_slot(c).map_or(0, |i| self.narrow[i].len()),
+        }
     }
 
-    /// Heap bytes of every index.
+    /// Up to `limit` handles of `column`'s order from rank `from`, upwards
+    /// or (`descending`) downwards.
+    pub(super) fn window(&self, column: Column, from: usize, limit: usize, descending: bool) -> Vec<u32> {
+        fn one<const W: usize>(index: &ColumnIndex<W>, from: usize, limit: usize, descending: bool) -> Vec<u32> {
+            if descending {
+                index.descending(from, limit)
+            } else {
+                index.ascending(from, limit)
+            }
+        }
+        match column {
+            Column::Handle => one(&self.handle, from, limit, descending),
+            Column::User => one(&self.user, from, limit, descending),
+            Column::SessionId => one(&self.session, from, limit, descending),
+            Column::Engine => self.engine_window(from, limit, descending),
+            c => narrow_slot(c).map_or_else(Vec::new, |i| one(&self.narrow[i], from, limit, descending)),
+        }
+    }
+
+    /// The engines' lists, in name order, seen as one order.
+    fn engine_window(&self, from: usize, limit: usize, descending: bool) -> Vec<u32> {
+        let lists = ENGINES_BY_NAME.map(|e| &self.engines[e]);
+        let mut starts = [0usize; 6];
+        let mut total = 0;
+        for (start, list) in starts.iter_mut().zip(lists) {
+            *start = total;
+            total += list.len();
+        }
+        let mut out = Vec::with_capacity(limit.min(total));
+        if from >= total {
+            return out;
+        }
+        if descending {
+            // From rank `from` down: the list holding it, then the ones
+            // before, each from its end.
+            let mut at = from;
+            for (start, list) in starts.iter().zip(lists).rev() {
+                if out.len() == limit {
+                    break;
+                }
+                if list.is_empty() || *start > at {
+                    continue;
+                }
+                out.extend(list.descending(at - start, limit - out.len()));
+                match start.checked_sub(1) {
+                    Some(before) => at = before,
+                    None => break,
+                }
+            }
+        } else {
+            for (start, list) in starts.iter().zip(lists) {
+                if out.len() == limit {
+                    break;
+                }
+                let end = start + list.len();
+                if end <= from {
+                    continue;
+                }
+                out.extend(list.ascending(from.saturating_sub(*start), limit - out.len()));
+            }
+        }
+        out
+    }
+
+    /// Every handle in `column`'s order (for tests).
+    #[cfg(test)]
+    pub(super) fn handles(&self, column: Column) -> Vec<u32> {
+        self.window(column, 0, usize::MAX, false)
+    }
+
+    /// Heap bytes of every order.
     pub(super) fn heap_bytes(&self) -> usize {
-        self.columns.iter().map(ColumnIndex::heap_bytes).sum()
+        self.handle.heap_bytes()
+            + self.user.heap_bytes()
+            + self.session.heap_bytes()
+            + self.narrow.iter().map(ColumnIndex::heap_bytes).sum::<usize>()
+            + self.engines.iter().map(ColumnIndex::heap_bytes).sum::<usize>()
+    }
+
+    /// Moves `probe`'s entry of `column`.
+    fn change(
+        &mut self,
+        column: Column,
+        change: Change,
+        probe: &Values,
+        rows: &StaggeredMap<ConnectionHandle, Row>,
+        scratch: &mut Connection,
+        other: &mut Values,
+    ) {
+        let h = probe.handle;
+        let tie: &mut Tie<'_> = &mut tie_with(rows, scratch, other, probe, column);
+        match column {
+            Column::Handle => apply(&mut self.handle, change, Entry::new([], h), tie),
+            Column::User => apply(&mut self.user, change, Entry::new(text_key(&probe.user), h), tie),
+            Column::SessionId => apply(&mut self.session, change, Entry::new(text_key(&probe.session), h), tie),
+            Column::Engine => apply(&mut self.engines[probe.engine], change, Entry::new([], h), tie),
+            c => {
+                if let Some(i) = narrow_slot(c) {
+                    apply(&mut self.narrow[i], change, Entry::new(probe.narrow(c), h), tie);
+                }
+            }
+        }
+    }
+
+    /// How many entries of `column` are below `probe`'s value and handle
+    /// (`inclusive`: at or below).
+    pub(super) fn rank(
+        &self,
+        column: Column,
+        probe: &Values,
+        inclusive: bool,
+        rows: &StaggeredMap<ConnectionHandle, Row>,
+    ) -> usize {
+        let (mut scratch, mut other) = (empty_connection(), Values::default());
+        let tie: &mut Tie<'_> = &mut tie_with(rows, &mut scratch, &mut other, probe, column);
+        let h = probe.handle;
+        match column {
+            Column::Handle => self.handle.rank(Entry::new([], h), inclusive, tie),
+            Column::User => self.user.rank(Entry::new(text_key(&probe.user), h), inclusive, tie),
+            Column::SessionId => self
+                .session
+                .rank(Entry::new(text_key(&probe.session), h), inclusive, tie),
+            Column::Engine => {
+                let rank = ENGINE_RANK[probe.engine];
+                let before: usize = ENGINES_BY_NAME[..rank].iter().map(|e| self.engines[*e].len()).sum();
+                before + self.engines[probe.engine].rank(Entry::new([], h), inclusive, tie)
+            }
+            c => narrow_slot(c).map_or(0, |i| {
+                self.narrow[i].rank(Entry::new(probe.narrow(c), h), inclusive, tie)
+            }),
+        }
+    }
+}
+
+/// Compares two rows' full values of `column` (a bulk load's ties).
+fn full_order(rows: &StaggeredMap<ConnectionHandle, Row>, column: Column) -> impl FnMut(u32, u32) -> Ordering + '_ {
+    let (mut a, mut b, mut scratch) = (Values::default(), Values::default(), empty_connection());
+    move |x, y| {
+        for (handle, values) in [(x, &mut a), (y, &mut b)] {
+            let Some(row) = ConnectionHandle::new(handle).and_then(|h| rows.get(h)) else {
+                continue;
+            };
+            if column == Column::Address {
+                if decode_into(row.record.as_bytes(), &mut scratch).is_ok() {
+                    values.address = scratch.info.client_address();
+                }
+            } else {
+                values.fill_names(&row.record.names());
+            }
+        }
+        a.compare(&b, column)
+    }
+}
+
+impl Indexes {
+    /// Builds every order from all the rows at once: a restore into an
+    /// empty table (a million rows: sorts, not a million inserts each).
+    pub(super) fn rebuild(&mut self, rows: &StaggeredMap<ConnectionHandle, Row>) {
+        let n = rows.len();
+        let mut handle: Vec<Entry<0>> = Vec::with_capacity(n);
+        let mut user: Vec<Entry<4>> = Vec::with_capacity(n);
+        let mut session: Vec<Entry<4>> = Vec::with_capacity(n);
+        let mut narrow: [Vec<Entry<2>>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
+        let mut engines: [Vec<Entry<0>>; 6] = std::array::from_fn(|_| Vec::new());
+        let mut totals = Totals::default();
+        let (scratch, v) = (&mut self.scratch, &mut self.new);
+        for (_, row) in rows.iter() {
+            if !Self::read(scratch, v, &row.record) {
+                continue;
+            }
+            let h = v.handle;
+            handle.push(Entry::new([], h));
+            user.push(Entry::new(text_key(&v.user), h));
+            session.push(Entry::new(text_key(&v.session), h));
+            for (slot, column) in narrow.iter_mut().zip(NARROW) {
+                slot.push(Entry::new(v.narrow(column), h));
+            }
+            engines[v.engine].push(Entry::new([], h));
+            totals.live_rx = totals.live_rx.saturating_add(v.rx);
+            totals.live_tx = totals.live_tx.saturating_add(v.tx);
+        }
+        totals.counted_rx = totals.live_rx;
+        totals.counted_tx = totals.live_tx;
+        let exact = |_: u32, _: u32| Ordering::Equal;
+        ColumnIndex::sort(KeyKind::Exact, &mut handle, exact);
+        ColumnIndex::sort(KeyKind::Text, &mut user, full_order(rows, Column::User));
+        ColumnIndex::sort(KeyKind::Text, &mut session, full_order(rows, Column::SessionId));
+        let c = &mut self.columns;
+        c.handle = ColumnIndex::from_sorted(KeyKind::Exact, &handle);
+        c.user = ColumnIndex::from_sorted(KeyKind::Text, &user);
+        c.session = ColumnIndex::from_sorted(KeyKind::Text, &session);
+        for ((index, mut entries), column) in c.narrow.iter_mut().zip(narrow).zip(NARROW) {
+            let kind = index.kind();
+            ColumnIndex::sort(kind, &mut entries, full_order(rows, column));
+            *index = ColumnIndex::from_sorted(kind, &entries);
+        }
+        for (index, mut entries) in c.engines.iter_mut().zip(engines) {
+            ColumnIndex::sort(KeyKind::Exact, &mut entries, exact);
+            *index = ColumnIndex::from_sorted(KeyKind::Exact, &entries);
+        }
+        self.totals = totals;
     }
 
     /// Decodes `record` into `values` (false for bytes that do not decode,
@@ -247,20 +561,25 @@ impl Indexes {
 
     /// A row was added (`rows` may or may not hold it yet).
     pub(super) fn add(&mut self, record: &Record, rows: &StaggeredMap<ConnectionHandle, Row>) {
+        let mut new = std::mem::take(&mut self.new);
+        if Self::read(&mut self.scratch, &mut new, record) {
+            self.add_values(&new, rows);
+        }
+        self.new = new;
+    }
+
+    /// A row with these values was added (read from its info by the
+    /// caller, before it took the table's lock).
+    pub(super) fn add_values(&mut self, new: &Values, rows: &StaggeredMap<ConnectionHandle, Row>) {
         let Indexes {
             columns,
             totals,
-            new,
             other,
             scratch,
             ..
         } = self;
-        if !Self::read(scratch, new, record) {
-            return;
-        }
         for column in Column::ALL {
-            let entry = new.entry(column);
-            columns[column as usize].insert(entry, &mut tie_with(rows, scratch, other, new, column));
+            columns.change(column, Change::Insert, new, rows, scratch, other);
         }
         totals.live_rx = totals.live_rx.saturating_add(new.rx);
         totals.live_tx = totals.live_tx.saturating_add(new.tx);
@@ -282,8 +601,7 @@ impl Indexes {
             return;
         }
         for column in Column::ALL {
-            let entry = old.entry(column);
-            columns[column as usize].remove(entry, &mut tie_with(rows, scratch, other, old, column));
+            columns.change(column, Change::Remove, old, rows, scratch, other);
         }
         totals.live_rx = totals.live_rx.saturating_sub(old.rx);
         totals.live_tx = totals.live_tx.saturating_sub(old.tx);
@@ -292,42 +610,36 @@ impl Indexes {
     /// A row's record was replaced: only the columns whose value changed
     /// move (an Interim-Update moves the two byte counters).
     pub(super) fn replace(&mut self, before: &Record, after: &Record, rows: &StaggeredMap<ConnectionHandle, Row>) {
+        let mut new = std::mem::take(&mut self.new);
+        if Self::read(&mut self.scratch, &mut new, after) {
+            self.replace_values(before, &new, rows);
+        }
+        self.new = new;
+    }
+
+    /// A row's record was replaced by one with the values `new`.
+    pub(super) fn replace_values(&mut self, before: &Record, new: &Values, rows: &StaggeredMap<ConnectionHandle, Row>) {
         let Indexes {
             columns,
             totals,
             old,
-            new,
             other,
             scratch,
+            ..
         } = self;
-        if !Self::read(scratch, old, before) || !Self::read(scratch, new, after) {
+        if !Self::read(scratch, old, before) {
             return;
         }
         for column in Column::ALL {
-            if old.key(column) == new.key(column) && old.compare(new, column) == Ordering::Equal {
+            if old.same(new, column) {
                 continue;
             }
-            let index = &mut columns[column as usize];
-            index.remove(old.entry(column), &mut tie_with(rows, scratch, other, old, column));
-            index.insert(new.entry(column), &mut tie_with(rows, scratch, other, new, column));
+            columns.change(column, Change::Remove, old, rows, scratch, other);
+            columns.change(column, Change::Insert, new, rows, scratch, other);
         }
         totals.live_rx = totals.live_rx.saturating_sub(old.rx).saturating_add(new.rx);
         totals.live_tx = totals.live_tx.saturating_sub(old.tx).saturating_add(new.tx);
         totals.counted_rx = totals.counted_rx.wrapping_add(new.rx.saturating_sub(old.rx));
         totals.counted_tx = totals.counted_tx.wrapping_add(new.tx.saturating_sub(old.tx));
-    }
-
-    /// How many entries of `column` are below `probe`'s value and handle
-    /// (`inclusive`: at or below).
-    pub(super) fn rank(
-        &self,
-        column: Column,
-        probe: &Values,
-        inclusive: bool,
-        rows: &StaggeredMap<ConnectionHandle, Row>,
-    ) -> usize {
-        let (mut scratch, mut other) = (empty_connection(), Values::default());
-        let tie: &mut Tie<'_> = &mut tie_with(rows, &mut scratch, &mut other, probe, column);
-        self.columns[column as usize].rank(probe.entry(column), inclusive, tie)
     }
 }

@@ -231,8 +231,8 @@ impl Rows {
     fn between(&self, column: Column, low: &Values, high: &Values) -> Span {
         Span {
             column,
-            from: self.indexes.rank(column, low, false, &self.by_handle),
-            to: self.indexes.rank(column, high, true, &self.by_handle),
+            from: self.indexes.columns.rank(column, low, false, &self.by_handle),
+            to: self.indexes.columns.rank(column, high, true, &self.by_handle),
         }
     }
 
@@ -252,7 +252,7 @@ impl Rows {
             Column::Interface => v.interface = text.to_owned(),
             _ => v.session = text.to_owned(),
         };
-        let from = self.indexes.rank(
+        let from = self.indexes.columns.rank(
             column,
             &{
                 let mut v = Values::default();
@@ -266,9 +266,9 @@ impl Rows {
             Some(next) => {
                 let mut v = Values::default();
                 set(&mut v, &next);
-                self.indexes.rank(column, &v, false, &self.by_handle)
+                self.indexes.columns.rank(column, &v, false, &self.by_handle)
             }
-            None => self.indexes.column(column).len(),
+            None => self.indexes.columns.len(column),
         };
         Span { column, from, to }
     }
@@ -299,7 +299,7 @@ impl Rows {
             )]);
         }
         if let Some(engine) = f.engine {
-            let engine = super::indexes::engine_rank(engine);
+            let engine = engine.index();
             all.push(vec![self.equal(
                 Column::Engine,
                 Values {
@@ -343,7 +343,7 @@ impl Rows {
 
     /// Handles in a span (ascending rank).
     fn handles(&self, span: Span) -> Vec<u32> {
-        self.indexes.column(span.column).ascending(span.from, span.len())
+        self.indexes.columns.window(span.column, span.from, span.len(), false)
     }
 
     fn record(&self, handle: u32) -> Option<Record> {
@@ -357,14 +357,14 @@ impl Rows {
         let total = self.by_handle.len();
         let tokens = tokens(&q.text);
         let constraints = self.constraints(q, &tokens)?;
-        let sorted = self.indexes.column(q.sort);
+        let columns = &self.indexes.columns;
         // One exact span in the sort column itself: the window is a slice
         // of it (an unfiltered table is the whole column).
         let only = match constraints.as_slice() {
             [] if q.filter.instance.is_none() => Some(Span {
                 column: q.sort,
                 from: 0,
-                to: sorted.len(),
+                to: columns.len(q.sort),
             }),
             [spans]
                 if spans.len() == 1
@@ -382,9 +382,9 @@ impl Rows {
             let handles = if limit == 0 {
                 Vec::new()
             } else if q.descending {
-                sorted.descending(span.to - 1 - q.offset, limit)
+                columns.window(q.sort, span.to - 1 - q.offset, limit, true)
             } else {
-                sorted.ascending(span.from + q.offset, limit)
+                columns.window(q.sort, span.from + q.offset, limit, false)
             };
             let records = handles.into_iter().filter_map(|h| self.record(h)).collect();
             return Some(Window {
@@ -477,7 +477,7 @@ impl ConnectionTable {
 
     /// Heap bytes of the column indexes (for the memory budget).
     pub fn index_bytes(&self) -> usize {
-        self.rows.read().indexes.heap_bytes()
+        self.rows.read().indexes.columns.heap_bytes()
     }
 }
 

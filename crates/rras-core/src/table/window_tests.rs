@@ -101,7 +101,7 @@ fn indexes_agree_with_a_scan(table: &ConnectionTable) -> Result<(), TestCaseErro
         let mut want = all.clone();
         want.sort_by(|a, b| a.compare(b, column).then(a.handle.cmp(&b.handle)));
         let want: Vec<u32> = want.iter().map(|v| v.handle).collect();
-        let got: Vec<u32> = rows.indexes.column(column).entries().map(|e| e.handle()).collect();
+        let got: Vec<u32> = rows.indexes.columns.handles(column);
         prop_assert_eq!(got, want, "column {:?}", column);
     }
     let (live_rx, live_tx) = all.iter().fold((0u64, 0u64), |(r, t), v| (r + v.rx, t + v.tx));
