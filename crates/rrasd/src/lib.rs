@@ -18,6 +18,7 @@ pub mod logging;
 pub mod manager;
 pub mod metrics;
 pub mod private_file;
+pub mod scans;
 pub mod server;
 pub mod service;
 pub mod sessions;

@@ -16,7 +16,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use parking_lot::Mutex;
-use rras_core::{AuditRecord, Connection, ConnectionFilter, ConnectionHandle, EngineKind, Projection, Win32Error};
+use rras_core::{
+    AuditRecord, Column, Connection, ConnectionFilter, ConnectionHandle, EngineKind, Projection, Win32Error,
+    WindowQuery,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -313,28 +316,6 @@ struct ListQuery {
     interface: Option<String>,
 }
 
-/// One connection's sort key.
-#[derive(PartialEq, PartialOrd)]
-enum Key {
-    Text(String),
-    Number(u64),
-}
-
-fn sort_key(c: &Connection, by: &str) -> Key {
-    let i = &c.info;
-    match by {
-        "user" => Key::Text(c.info.account().to_lowercase()),
-        "engine" => Key::Text(i.source.engine.as_str().into()),
-        "instance" => Key::Text(i.source.instance_name().into()),
-        "interface" => Key::Text(i.interface_name.clone()),
-        "address" => Key::Text(address_of(c)),
-        "started" | "duration" => Key::Number(unix(i.started_at)),
-        "rx" => Key::Number(i.stats.bytes_rcved),
-        "tx" => Key::Number(i.stats.bytes_xmited),
-        _ => Key::Number(u64::from(c.handle.get())),
-    }
-}
-
 impl ListQuery {
     /// The field filters; None when the engine named is not one (then no
     /// connection matches).
@@ -353,77 +334,56 @@ impl ListQuery {
     }
 }
 
-/// The free-text search: any of the fields an admin looks a session up by.
-fn text_matches(c: &Connection, text: &str) -> bool {
-    let i = &c.info;
-    text.is_empty()
-        || [
-            i.account(),
-            i.source.instance_name().to_owned(),
-            i.interface_name.clone(),
-            address_of(c),
-            i.remote_endpoint.map(|a| a.to_string()).unwrap_or_default(),
-            i.source.session_id.clone(),
-            c.handle.get().to_string(),
-        ]
-        .iter()
-        .any(|f| f.to_lowercase().contains(text))
-}
-
+/// A window of the connection list: from the table's indexes when they
+/// can answer (O(log n + rows)), else scanned on the scan pool, away from
+/// the runtime the sources use, at most two at once per caller.
 async fn list(State(state): State<WebState>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
-    if let Err(r) = require(&state, &headers) {
-        return r;
-    }
+    let session = match require(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     // The revision first: the rows reflect at least it.
     let revision = state.manager.feed().revision();
-    let records = state.manager.table().records();
-    // A search longer than any field cannot match; it is cut, not refused.
-    let text: String =
-        q.q.as_deref()
-            .unwrap_or("")
-            .trim()
-            .to_lowercase()
-            .chars()
-            .take(256)
-            .collect();
-    let sort = q.sort.as_deref().unwrap_or("handle");
-    let descending = q.dir.as_deref() == Some("desc");
-    // Decode each into one scratch; keep only the sort key and the record.
-    let filter = q.filter();
-    let mut scratch = rras_core::record::empty_connection();
-    let mut keyed: Vec<(Key, u32, &rras_core::Record)> = Vec::new();
-    for r in &records {
-        if rras_core::record::decode_into(r.as_bytes(), &mut scratch).is_err() {
-            continue;
+    let Some(filter) = q.filter() else {
+        // An engine that is not one: nothing matches.
+        return Json(json!({
+            "revision": revision, "total": state.manager.table().len(), "matching": 0,
+            "offset": 0, "per_engine": engines_with_connections(state.manager.table()), "rows": [],
+        }))
+        .into_response();
+    };
+    let query = WindowQuery {
+        sort: q.sort.as_deref().and_then(Column::parse).unwrap_or(Column::Handle),
+        descending: q.dir.as_deref() == Some("desc"),
+        offset: q.offset.unwrap_or(0),
+        limit: q.limit.unwrap_or(100).clamp(1, MAX_PAGE),
+        filter,
+        // A search longer than any field cannot match; it is cut, not refused.
+        text: q.q.as_deref().unwrap_or("").chars().take(256).collect(),
+    };
+    let window = match state.manager.table().window(&query) {
+        Some(w) => w,
+        None => {
+            let manager = state.manager.clone();
+            let scanned = state
+                .scans
+                .run(&web_identity(&session.caller), move || {
+                    manager.table().scan_window(&query)
+                })
+                .await;
+            match scanned {
+                Ok(w) => w,
+                Err(_) => return api_error(StatusCode::SERVICE_UNAVAILABLE, Win32Error::RpcServerTooBusy),
+            }
         }
-        if filter.as_ref().is_some_and(|f| f.matches(&scratch)) && text_matches(&scratch, &text) {
-            keyed.push((sort_key(&scratch, sort), scratch.handle.get(), r));
-        }
-    }
-    keyed.sort_by(|a, b| {
-        let o =
-            a.0.partial_cmp(&b.0)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.1.cmp(&b.1));
-        if descending {
-            o.reverse()
-        } else {
-            o
-        }
-    });
-    let offset = q.offset.unwrap_or(0).min(keyed.len());
-    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    };
     let now = SystemTime::now();
-    let rows: Vec<Value> = keyed[offset..]
-        .iter()
-        .take(limit)
-        .map(|(_, _, r)| row(&r.decode(), now))
-        .collect();
+    let rows: Vec<Value> = window.records.iter().map(|r| row(&r.decode(), now)).collect();
     Json(json!({
         "revision": revision,
-        "total": records.len(),
-        "matching": keyed.len(),
-        "offset": offset,
+        "total": window.total,
+        "matching": window.matching,
+        "offset": q.offset.unwrap_or(0).min(window.matching),
         "per_engine": engines_with_connections(state.manager.table()),
         "rows": rows,
     }))
@@ -741,27 +701,19 @@ pub(crate) async fn sample_forever(manager: Arc<crate::manager::ConnectionManage
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     loop {
         tick.tick().await;
-        let m = manager.clone();
-        let sample = tokio::task::spawn_blocking(move || {
-            let mut scratch = rras_core::record::empty_connection();
-            let (mut rx, mut tx, mut n) = (0u64, 0u64, 0u64);
-            for r in m.table().records() {
-                if rras_core::record::decode_into(r.as_bytes(), &mut scratch).is_ok() {
-                    rx = rx.saturating_add(scratch.info.stats.bytes_rcved);
-                    tx = tx.saturating_add(scratch.info.stats.bytes_xmited);
-                    n += 1;
-                }
-            }
-            json!({ "at": unix(SystemTime::now()), "connections": n, "rx": rx, "tx": tx })
-        })
-        .await;
-        if let Ok(sample) = sample {
-            let mut kept = samples.kept.lock();
-            if kept.len() == SAMPLES_KEPT {
-                kept.pop_front();
-            }
-            kept.push_back(sample);
+        // Kept by the table from each change: no pass over the records.
+        let table = manager.table();
+        let totals = table.totals();
+        let sample = json!({
+            "at": unix(SystemTime::now()), "connections": table.len(),
+            "rx": totals.live_rx, "tx": totals.live_tx,
+            "counted_rx": totals.counted_rx, "counted_tx": totals.counted_tx,
+        });
+        let mut kept = samples.kept.lock();
+        if kept.len() == SAMPLES_KEPT {
+            kept.pop_front();
         }
+        kept.push_back(sample);
     }
 }
 

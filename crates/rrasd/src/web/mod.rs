@@ -69,6 +69,8 @@ pub(crate) struct WebState {
     samples: Arc<api::Samples>,
     /// The fleet view, when this node is in a fleet.
     fleet: Option<fleet::FleetQueries>,
+    /// Where windows the indexes cannot answer are scanned.
+    scans: Arc<crate::scans::ScanPool>,
 }
 
 /// The caller a verified client certificate names, for this connection.
@@ -152,6 +154,7 @@ pub async fn start(
             .url
             .is_some()
             .then(|| fleet::FleetQueries::start(&config.fleet)),
+        scans: Arc::new(crate::scans::ScanPool::for_this_machine()),
     };
     let mut router = api::router(state.clone()).layer(axum::middleware::from_fn(security_headers));
     if acceptor.is_some() {

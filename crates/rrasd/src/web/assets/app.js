@@ -55,8 +55,9 @@ function stopLive() {
 
 // One EventSource for the page: every change schedules one refresh of what
 // is on screen (coalesced), a resync reloads it.
-function live(refresh) {
+function live(refresh, touches) {
   state.refresh = refresh;
+  state.touches = touches || null;
   if (state.events) return;
   let pending = null;
   state.events = new EventSource("/api/events");
@@ -64,8 +65,15 @@ function live(refresh) {
     if (pending) return;
     pending = setTimeout(() => { pending = null; if (state.refresh) state.refresh(); }, 150);
   };
-  state.events.addEventListener("change", kick);
-  state.events.addEventListener("resync", () => { state.events.close(); state.events = null; live(state.refresh); kick(); });
+  // A page asks again only for a change that can touch what it shows
+  // (state.touches, set by the page; every change when it has none).
+  state.events.addEventListener("change", (ev) => {
+    let change = null;
+    try { change = JSON.parse(ev.data); } catch (e) { change = null; }
+    if (change && state.touches && !state.touches(change)) return;
+    kick();
+  });
+  state.events.addEventListener("resync", () => { state.events.close(); state.events = null; live(state.refresh, state.touches); kick(); });
   // The credential this page signed in with was revoked: back to sign-in.
   state.events.addEventListener("signed-out", () => { state.events.close(); state.events = null; location.href = "/login"; });
 }
@@ -86,7 +94,7 @@ const COLUMNS = [
 ];
 
 function connectionsView(view) {
-  const search = el("input", { type: "search", id: "search", placeholder: "Search user, address, interface, instance…", "aria-label": "Search", value: list.q });
+  const search = el("input", { type: "search", id: "search", placeholder: "Search user, address, interface, session id… (beginnings of words)", "aria-label": "Search", value: list.q });
   const engine = el("select", { id: "engine", "aria-label": "Engine" }, el("option", { value: "", text: "All engines" }));
   for (const e of ["radius", "wireguard", "openvpn", "ocserv", "strongswan", "report"]) engine.append(el("option", { value: e, text: e }));
   engine.value = list.engine;
@@ -111,6 +119,11 @@ function connectionsView(view) {
   engine.addEventListener("change", () => { list.engine = engine.value; refresh(); });
   scroller.addEventListener("scroll", () => { if (!pendingScroll) pendingScroll = requestAnimationFrame(() => { pendingScroll = null; refresh(); }); });
   let pendingScroll = null, seq = 0;
+  // The handles on screen: an update elsewhere cannot change this window
+  // unless it can move rows (a sort by counters); a start or an end can
+  // change the count and shift every row.
+  let shown = new Set();
+  const touches = (c) => c.kind !== "updated" || shown.has(c.handle) || list.sort === "rx" || list.sort === "tx";
 
   async function refresh() {
     const first = Math.max(0, Math.floor(scroller.scrollTop / ROW) - 5);
@@ -142,8 +155,9 @@ function connectionsView(view) {
       return line;
     });
     rows.replaceChildren(...drawn);
+    shown = new Set(data.rows.map((r) => r.handle));
   }
-  live(refresh);
+  live(refresh, touches);
   refresh();
 }
 
@@ -256,7 +270,9 @@ async function overviewView(view) {
     const rate = [];
     for (let i = 1; i < d.samples.length; i++) {
       const a = d.samples[i - 1], b = d.samples[i];
-      rate.push({ v: Math.max(0, (b.rx + b.tx - a.rx - a.tx) / Math.max(1, b.at - a.at)) });
+      // Bytes ever counted: sessions that ended between samples do not
+      // make the rate dip.
+      rate.push({ v: Math.max(0, (b.counted_rx + b.counted_tx - a.counted_rx - a.counted_tx) / Math.max(1, b.at - a.at)) });
     }
     view.replaceChildren(el("h1", { text: "Overview" }),
       el("p", { id: "total", text: `${d.connections} active connection(s); daemon ${d.state}, up ${duration(d.uptime_secs)}` }), engines,
