@@ -5,6 +5,8 @@
 //! who may not disconnect (not in the page, and refused by the API when
 //! called by hand), an admin disconnect that ends the session and shows
 //! in the audit trail. A screenshot of the connections page is saved.
+//! The daemon holds 100,000 more sessions from its store throughout, so
+//! every step runs at the scale the console is meant for.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,6 +25,36 @@ fn packet(id: &str, user: &str, ip: &str, status: &str) -> String {
          Framed-IPv6-Prefix = 2001:db8:7::/64\nFramed-Interface-Id = 0000:0000:0000:0009\n\
          Acct-Input-Octets = 4321\nAcct-Output-Octets = 8765\nAcct-Status-Type = {status}\n"
     )
+}
+
+/// Sessions the daemon's store holds before it starts.
+const LOADED: u32 = 100_000;
+
+/// Fills a daemon's store with [`LOADED`] reported sessions whose users
+/// (`0load-…`) sort before every test user and match none of their
+/// searches.
+fn preload(d: &DaemonProcess) {
+    use rras_core::model::{ConnectionHandle, ConnectionInfo, EngineKind, SourceKey};
+    std::fs::create_dir_all(d.state_dir()).unwrap();
+    let store = rras_store::Store::open_with(&d.state_dir().join("rrasd.redb"), Default::default()).unwrap();
+    let now = std::time::SystemTime::now();
+    let ops: Vec<rras_store::StoreOp> = (1..=LOADED)
+        .map(|i| {
+            let mut info = ConnectionInfo::new(
+                SourceKey::new(EngineKind::Report, "load", format!("load-{i}")),
+                format!("0load-{i:06}"),
+                now,
+            );
+            info.interface_name = format!("ppp{}", i % 1000);
+            info.projection.ipv4_mut().remote_address =
+                Some(std::net::Ipv4Addr::new(10, 100, (i >> 8) as u8, i as u8));
+            let handle = ConnectionHandle::new(i).unwrap();
+            rras_store::StoreOp::Put(rras_core::Record::encode_info(handle, &info))
+        })
+        .collect();
+    for chunk in ops.chunks(20_000) {
+        store.commit(chunk, LOADED).unwrap();
+    }
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -67,7 +99,7 @@ fn console_in_a_real_browser(engine: Engine) {
     let (dm_port, nas) = rras_testkit::disconnect_responder(SECRET, 41, None);
     let acct = free_udp_port();
     let web = free_tcp_port();
-    let d = DaemonProcess::start(
+    let mut d = DaemonProcess::prepare(
         Path::new(env!("CARGO_BIN_EXE_rrasd")),
         &[
             "--radius-acct",
@@ -82,7 +114,11 @@ fn console_in_a_real_browser(engine: Engine) {
             tokens.to_str().unwrap(),
         ],
     );
+    preload(&d);
+    d.spawn();
+    d.wait_running();
     let base = format!("http://127.0.0.1:{web}");
+    let count = |n: u32| format!("{} connection(s)", LOADED + n);
     let users = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
     let starts: Vec<String> = users
         .iter()
@@ -113,8 +149,13 @@ fn console_in_a_real_browser(engine: Engine) {
 
     // Reader: the list.
     sign_in(&b, &base, READER_TOKEN);
-    b.wait_text("#counts", Duration::from_secs(10), |t| t.starts_with("8 connection(s)"));
-    assert_eq!(b.find_all(".rows .row").len(), 8);
+    b.wait_text("#counts", Duration::from_secs(10), |t| t.starts_with(&count(8)));
+    // A screenful of rows in the page, not the table.
+    let drawn = b.find_all(".rows .row").len();
+    assert!((8..=80).contains(&drawn), "{drawn} rows drawn");
+    // Newest first (handle, descending): the test's own sessions on top.
+    b.click(&b.wait("button.sort[data-key=handle]", Duration::from_secs(5)));
+    b.wait_text(".rows .row .c-user", Duration::from_secs(5), |t| t.contains("heidi"));
     assert!(b.text(&b.wait("#who", Duration::from_secs(5))).contains("reader"));
     std::fs::create_dir_all(screenshot_dir()).unwrap();
     std::fs::write(
@@ -135,7 +176,7 @@ fn console_in_a_real_browser(engine: Engine) {
         .responses(),
         1
     );
-    b.wait_text("#counts", Duration::from_secs(5), |t| t.starts_with("9 connection(s)"));
+    b.wait_text("#counts", Duration::from_secs(5), |t| t.starts_with(&count(9)));
     let appeared = sent.elapsed();
     assert!(
         appeared < Duration::from_secs(1),
@@ -153,7 +194,7 @@ fn console_in_a_real_browser(engine: Engine) {
         .responses(),
         1
     );
-    b.wait_text("#counts", Duration::from_secs(5), |t| t.starts_with("8 connection(s)"));
+    b.wait_text("#counts", Duration::from_secs(5), |t| t.starts_with(&count(8)));
     assert!(b.find_all(".rows .row").iter().all(|r| !b.text(r).contains("newcomer")));
 
     // Filter (in the daemon) and sort.
@@ -211,7 +252,7 @@ fn console_in_a_real_browser(engine: Engine) {
     let button = b.wait("#disconnect", Duration::from_secs(10));
     b.click(&button);
     b.accept_dialog();
-    b.wait_text("#counts", Duration::from_secs(10), |t| t.starts_with("7 connection(s)"));
+    b.wait_text("#counts", Duration::from_secs(10), |t| t.starts_with(&count(7)));
     let req = nas.join().unwrap().expect("the NAS got the Disconnect-Request");
     assert_eq!(req.code, 40);
     b.goto(&format!("{base}/audit"));
@@ -228,7 +269,7 @@ fn console_in_a_real_browser(engine: Engine) {
     assert!(history.contains("heidi"), "{history}");
     b.goto(&format!("{base}/overview"));
     b.wait_text("#total", Duration::from_secs(10), |t| {
-        t.starts_with("7 active connection(s)")
+        t.starts_with(&format!("{} active connection(s)", LOADED + 7))
     });
 
     if engine == Engine::Firefox {
@@ -240,7 +281,7 @@ fn console_in_a_real_browser(engine: Engine) {
     // A phone's width: the list still fits, nothing scrolls sideways.
     b.resize(390, 844);
     b.goto(&format!("{base}/connections"));
-    b.wait_text("#counts", Duration::from_secs(10), |t| t.starts_with("7 connection(s)"));
+    b.wait_text("#counts", Duration::from_secs(10), |t| t.starts_with(&count(7)));
     let fits = b.run_async("arguments[0](document.documentElement.scrollWidth <= window.innerWidth);");
     assert_eq!(fits, true, "the page scrolls sideways at 390 px");
     std::fs::write(screenshot_dir().join("connections-phone.png"), b.screenshot()).unwrap();
