@@ -46,8 +46,7 @@ fn preload(d: &DaemonProcess) {
                 now,
             );
             info.interface_name = format!("ppp{}", i % 1000);
-            info.projection.ipv4_mut().remote_address =
-                Some(std::net::Ipv4Addr::new(10, 100, (i >> 8) as u8, i as u8));
+            info.projection.ipv4_mut().remote_address = Some(std::net::Ipv4Addr::new(10, 100, (i >> 8) as u8, i as u8));
             let handle = ConnectionHandle::new(i).unwrap();
             rras_store::StoreOp::Put(rras_core::Record::encode_info(handle, &info))
         })

@@ -5,9 +5,9 @@
 //! One [`ColumnIndex`] per sortable column, and one for the session id,
 //! which is searched but not sorted by. Text columns hold their lower-cased
 //! value (sorting and searching ignore case, as the console always did);
-//! user names and session ids get wide keys (15 bytes in the entry: long
-//! names and counters like `sess-0000a1b2` rarely need a tie read from the
-//! record), interfaces a narrow one. The order by handle needs no key, and
+//! user names and session ids get wide keys (16 bytes in the entry: a
+//! 16-hex-digit Acct-Session-Id never needs a tie read from the record),
+//! interfaces a narrow one (8 bytes). The order by handle needs no key, and
 //! the order by engine is one handle-ordered list per engine. Memory:
 //! 20 + 20 + 5 × 12 + 4 + 4 = 108 bytes per connection, plus a few percent
 //! of spare room in the blocks (measured by `rras-bench console`).
@@ -82,14 +82,27 @@ impl Column {
     }
 }
 
-/// Lower-cases `text` into `out` (ASCII without allocating).
+/// `text` as the indexes hold it: lower case, NUL as U+0001.
+pub(super) fn lower(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    lower_into(&mut out, text);
+    out
+}
+
+/// Lower-cases `text` into `out` (ASCII without allocating). A NUL
+/// becomes U+0001: text keys need texts without NUL (index and scan both
+/// order what this gives, so they agree).
 fn lower_into(out: &mut String, text: &str) {
     out.clear();
-    if text.is_ascii() {
+    if text.is_ascii() && !text.contains('\0') {
         out.push_str(text);
         out.make_ascii_lowercase();
     } else {
-        out.extend(text.chars().flat_map(char::to_lowercase));
+        out.extend(
+            text.chars()
+                .flat_map(char::to_lowercase)
+                .map(|c| if c == '\0' { '\u{1}' } else { c }),
+        );
     }
 }
 

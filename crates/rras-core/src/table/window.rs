@@ -22,7 +22,7 @@ use crate::filter::ConnectionFilter;
 use crate::model::ConnectionHandle;
 use crate::record::{decode_into, empty_connection, Record};
 
-use super::indexes::{Column, Totals, Values};
+use super::indexes::{lower, Column, Totals, Values};
 use super::{ConnectionTable, Rows};
 
 /// Candidates a query may gather from the indexes and then check one by
@@ -76,7 +76,7 @@ pub struct Window {
 fn tokens(text: &str) -> Vec<String> {
     text.split_whitespace()
         .take(MAX_TOKENS)
-        .map(|t| t.chars().take(256).flat_map(char::to_lowercase).collect())
+        .map(|t| lower(&t.chars().take(256).collect::<String>()))
         .collect()
 }
 
@@ -89,13 +89,10 @@ fn passes(
     tokens: &[String],
 ) -> bool {
     let i = &connection.info;
-    let filtered = filter.user.as_ref().is_none_or(|u| values.user == u.to_lowercase())
+    let filtered = filter.user.as_ref().is_none_or(|u| values.user == lower(u))
         && filter.engine.is_none_or(|e| i.source.engine == e)
         && filter.instance.as_ref().is_none_or(|n| i.source.instance_name() == n)
-        && filter
-            .interface
-            .as_ref()
-            .is_none_or(|n| values.interface == n.to_lowercase());
+        && filter.interface.as_ref().is_none_or(|n| values.interface == lower(n));
     if !filtered {
         return false;
     }
@@ -279,7 +276,7 @@ impl Rows {
         let mut all = Vec::new();
         let f = &q.filter;
         if let Some(user) = &f.user {
-            let user = user.to_lowercase();
+            let user = lower(user);
             all.push(vec![self.equal(
                 Column::User,
                 Values {
@@ -289,7 +286,7 @@ impl Rows {
             )]);
         }
         if let Some(interface) = &f.interface {
-            let interface = interface.to_lowercase();
+            let interface = lower(interface);
             all.push(vec![self.equal(
                 Column::Interface,
                 Values {

@@ -24,7 +24,8 @@ struct Shape {
     tx: u16,
 }
 
-const USERS: [&str; 8] = [
+const USERS: [&str; 9] = [
+    "nu\u{0}l",
     "alice",
     "Alice",
     "bob",
