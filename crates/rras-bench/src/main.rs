@@ -11,6 +11,7 @@
 //! starts is killed by PID when it ends.
 
 mod bareresponder;
+mod console;
 mod cprog;
 mod fleetbench;
 mod fleetview;
@@ -63,6 +64,10 @@ pub(crate) enum Scenario {
     /// NAS beside --flood-rate junk datagrams/s from one and from
     /// --flood-sources unknown addresses; lost, time, log growth.
     Flood,
+    /// The web console's windows over HTTP at --sessions (each column both
+    /// ways, halfway down, searches), and RADIUS churn alone and beside
+    /// eight readers of the heaviest window.
+    Console,
 }
 
 #[derive(Debug, Parser)]

@@ -182,6 +182,9 @@ pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
     if args.scenario == Scenario::Flood {
         return crate::flood::run(args, &bin_dir, &rt);
     }
+    if args.scenario == Scenario::Console {
+        return crate::console::run(args, &bin_dir, &rt);
+    }
     let work = tempfile::tempdir()?;
     let c_bench = if matches!(args.scenario, Scenario::List | Scenario::All) {
         Some(cprog::build(work.path(), &lib_dir)?)

@@ -19,6 +19,11 @@
 //!
 //! Everything the calls touch (the table, the journal's channel, the
 //! change feed) is shared across runtimes, so nothing else moves.
+//!
+//! The web console runs on a thread of the same kind, `rrasd-web`, at a
+//! lower priority (nice 10, its scans' blocking threads too): when readers
+//! and RADIUS want the same cores, the kernel gives them to RADIUS, and
+//! when the cores are free the console has them all.
 
 use std::future::Future;
 use std::time::Duration;
@@ -41,10 +46,20 @@ pub struct AdminRuntime {
 impl AdminRuntime {
     /// Starts the thread `rrasd-admin` with its runtime.
     pub fn start() -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        Self::start_named("rrasd-admin", 0)
+    }
+
+    /// Starts a thread `name` with its runtime, it and its blocking
+    /// threads at niceness `nice` (0: as the daemon).
+    pub fn start_named(name: &str, nice: i32) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .on_thread_start(move || lower_priority(nice))
+            .build()?;
         let handle = runtime.handle().clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new().name("rrasd-admin".into()).spawn(move || {
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
+            lower_priority(nice);
             // Tasks spawned through the handle run only while this thread
             // drives the runtime: it does so until the owner is dropped.
             let _ = runtime.block_on(stopped);
@@ -65,6 +80,18 @@ impl AdminRuntime {
         F::Output: Send + 'static,
     {
         self.handle.spawn(future)
+    }
+}
+
+/// Gives the calling thread niceness `nice` (Linux: a thread's own
+/// priority). Failing is harmless: the thread runs as the daemon does.
+fn lower_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    let me = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(me), nice) {
+        tracing::debug!("cannot lower a thread's priority: {e}");
     }
 }
 

@@ -409,8 +409,26 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
             manager.clone(),
         )));
     }
-    if let Some(web) = crate::web::start(&config, manager.clone(), auth.clone()).await? {
-        background.push(web);
+    // The console on its own thread, below RADIUS in the kernel's eyes.
+    let web_rt =
+        crate::admin_runtime::AdminRuntime::start_named("rrasd-web", 10).map_err(|source| DaemonError::Bind {
+            what: "web runtime".into(),
+            source,
+        })?;
+    let web = {
+        let (config, manager, auth) = (config.clone(), manager.clone(), auth.clone());
+        web_rt.spawn(async move { crate::web::start(&config, manager, auth).await })
+    };
+    match web.await {
+        Ok(Ok(Some(web))) => background.push(web),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => return Err(e.into()),
+        Err(e) => {
+            return Err(DaemonError::Bind {
+                what: "web console".into(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        }
     }
     background.extend(crate::fleet::start(&config, manager.clone(), metrics.clone()));
     {
@@ -456,8 +474,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     }
     let unix_result = drain_listener("admin socket", rpc, deadline).await;
     let _ = std::fs::remove_file(&config.admin_socket);
-    // Joining the admin thread blocks: not on a worker.
-    let _ = tokio::task::spawn_blocking(move || drop(admin_rt)).await;
+    // Joining the admin and web threads blocks: not on a worker.
+    let _ = tokio::task::spawn_blocking(move || {
+        drop(admin_rt);
+        drop(web_rt);
+    })
+    .await;
     if let Some(Err(e)) = unix_result {
         return Err(e);
     }

@@ -342,6 +342,23 @@ async fn list(State(state): State<WebState>, headers: HeaderMap, Query(q): Query
         Ok(s) => s,
         Err(r) => return r,
     };
+    // A session asking faster than its pace is slowed to it (the answer
+    // waits: a client hammering on one connection gets twenty windows a
+    // second, and its waiting costs a timer); one that is still ahead
+    // after a second of waiting is refused.
+    if let Some(id) = cookie_of(&headers) {
+        let mut waited = Duration::ZERO;
+        while let Err(wait) = state.pace.take(id) {
+            if waited >= Duration::from_secs(1) {
+                let mut r = api_error(StatusCode::TOO_MANY_REQUESTS, Win32Error::RpcServerTooBusy);
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+                return r;
+            }
+            tokio::time::sleep(wait).await;
+            waited += wait;
+        }
+    }
     // The revision first: the rows reflect at least it.
     let revision = state.manager.feed().revision();
     let Some(filter) = q.filter() else {

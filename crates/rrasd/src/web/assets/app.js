@@ -130,7 +130,14 @@ function connectionsView(view) {
     const count = Math.ceil(scroller.clientHeight / ROW) + 15;
     const params = new URLSearchParams({ offset: first, limit: count, sort: list.sort, dir: list.dir, q: list.q, engine: list.engine });
     const mine = ++seq;
-    const data = await api(`/api/connections?${params}`);
+    let data;
+    try {
+      data = await api(`/api/connections?${params}`);
+    } catch (e) {
+      // Asked too often (429): ask again in a moment, once.
+      if (mine === seq) setTimeout(() => { if (mine === seq) refresh(); }, 300);
+      return;
+    }
     if (mine !== seq) return;
     list.matching = data.matching;
     const engines = Object.entries(data.per_engine).map(([e, n]) => `${e} ${n}`).join(" · ");
