@@ -50,13 +50,44 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+/// A column to sort by, each in the order an admin first wants it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum SortField {
+    /// Handle, lowest first.
     Handle,
+    /// User name, A to Z (without case).
     User,
+    /// Connected for, longest first.
     Duration,
+    /// Bytes both ways, most first.
     Bytes,
+    /// Bytes received, most first.
+    Rx,
+    /// Bytes sent, most first.
+    Tx,
+    /// Engine, by name.
     Engine,
+    /// Client address, lowest first (IPv4, then IPv6).
+    Address,
+    /// Interface, A to Z.
+    Interface,
+}
+
+impl SortField {
+    /// The daemon's column and whether its order is descending.
+    fn column(self) -> (&'static str, bool) {
+        match self {
+            SortField::Handle => ("handle", false),
+            SortField::User => ("user", false),
+            SortField::Duration => ("started", false),
+            SortField::Bytes => ("bytes", true),
+            SortField::Rx => ("rx", true),
+            SortField::Tx => ("tx", true),
+            SortField::Engine => ("engine", false),
+            SortField::Address => ("address", false),
+            SortField::Interface => ("interface", false),
+        }
+    }
 }
 
 /// Which connections a listing or a watch is about (applied by the daemon
@@ -104,9 +135,25 @@ enum Command {
         #[command(flatten)]
         filter: FilterArgs,
         /// Sort order [default: handle; JSON: the server's enumeration order,
-        /// streamed]. Sorting needs the whole list in memory.
+        /// streamed]. Sorted, filtered and searched listings come from the
+        /// daemon's indexes, in windows of up to 10,000: under churn a row
+        /// can shift between two windows (the plain listing, without these
+        /// options, is exactly once).
         #[arg(long, value_enum)]
         sort: Option<SortField>,
+        /// The other way round.
+        #[arg(long)]
+        reverse: bool,
+        /// Only connections where every word begins the user name,
+        /// interface, session id, address or handle (without case).
+        #[arg(long, value_name = "WORDS")]
+        search: Option<String>,
+        /// Skip this many (after filtering and sorting).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        offset: u64,
+        /// At most this many.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
         /// Keep the table live from the daemon's change feed (no
         /// re-listing), redrawn at most every SECS seconds [default: 1],
         /// until Ctrl-C. For a stream of JSON changes use `rasctl events`.
@@ -323,19 +370,43 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             jsonl,
             filter,
             sort,
+            reverse,
+            search,
+            offset,
+            limit,
             watch,
         } => {
             let filter = WatchFilter::from(filter);
             if let Some(secs) = watch {
+                if sort.is_some() || search.is_some() || limit.is_some() || offset > 0 || reverse {
+                    anyhow::bail!(
+                        "--watch shows every matching connection: no --sort, --search, --offset, --limit or --reverse"
+                    );
+                }
                 return watch::live_table(client, filter, Duration::from_secs(secs)).await;
             }
-            if (json || jsonl) && sort.is_none() {
+            let windowed = sort.is_some() || search.is_some() || limit.is_some() || offset > 0 || reverse;
+            if (json || jsonl) && !windowed {
                 return json_stream::stream_json(client, filter, jsonl).await;
             }
-            let keep = |c: &Connection| filter.matches(c);
-            let mut list = fetch(client).await?;
-            list.retain(keep);
-            sort_connections(&mut list, sort.unwrap_or(SortField::Handle));
+            let (list, matching) = if windowed {
+                let (column, descending) = sort.unwrap_or(SortField::Handle).column();
+                windows(
+                    client,
+                    &filter,
+                    column,
+                    descending != reverse,
+                    search.unwrap_or_default(),
+                    offset,
+                    limit,
+                )
+                .await?
+            } else {
+                let mut list = fetch(client).await?;
+                list.retain(|c: &Connection| filter.matches(c));
+                let n = list.len() as u64;
+                (list, n)
+            };
             let now = SystemTime::now();
             if jsonl {
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -348,7 +419,11 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 println!("{}", connections_table(&list, now));
-                println!("{} connection(s)", list.len());
+                if matching > list.len() as u64 {
+                    println!("{} of {matching} connection(s)", list.len());
+                } else {
+                    println!("{} connection(s)", list.len());
+                }
             }
             Ok(())
         }
@@ -494,14 +569,49 @@ async fn fetch(client: &AdminClient) -> Result<Vec<Connection>, ClientError> {
     Ok(list)
 }
 
-fn sort_connections(list: &mut [Connection], by: SortField) {
-    match by {
-        SortField::Handle => list.sort_by_key(|c| c.handle),
-        SortField::User => list.sort_by(|a, b| a.info.user_name.cmp(&b.info.user_name)),
-        SortField::Duration => list.sort_by_key(|c| c.info.started_at),
-        SortField::Bytes => {
-            list.sort_by_key(|c| std::cmp::Reverse(c.info.stats.bytes_rcved + c.info.stats.bytes_xmited))
+/// Connections from the daemon's windows: `limit` (all when None) from
+/// `offset` on, in windows of up to 10,000; and how many match in all.
+async fn windows(
+    client: &AdminClient,
+    filter: &WatchFilter,
+    sort: &str,
+    descending: bool,
+    search: String,
+    offset: u64,
+    limit: Option<u64>,
+) -> Result<(Vec<Connection>, u64), ClientError> {
+    const WINDOW: u64 = 10_000;
+    let mut list = Vec::new();
+    let mut matching = 0;
+    let mut at = offset;
+    loop {
+        let want = limit
+            .map_or(WINDOW, |l| l.saturating_sub(list.len() as u64))
+            .min(WINDOW);
+        if want == 0 {
+            break;
         }
-        SortField::Engine => list.sort_by_key(|c| c.info.source.engine),
+        let w = client
+            .window(rras_proto::pb::WindowRequest {
+                sort: sort.to_owned(),
+                descending,
+                offset: at,
+                limit: want as u32,
+                user: filter.user.clone().unwrap_or_default(),
+                engine: filter.engine.map(|e| e.as_str().to_owned()).unwrap_or_default(),
+                instance: filter.instance.clone().unwrap_or_default(),
+                interface: filter.interface.clone().unwrap_or_default(),
+                text: search.clone(),
+                ..Default::default()
+            })
+            .await?;
+        matching = w.matching;
+        let got = w.connections.len() as u64;
+        list.extend(w.connections);
+        at += got;
+        if got < want || at >= matching {
+            break;
+        }
     }
+    Ok((list, matching))
 }

@@ -677,3 +677,103 @@ fn engine_text_never_reaches_the_terminal_raw() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("ended") && is_clean(&text), "{text:?}");
 }
+
+/// `rasctl connections` sorted, filtered, searched and cut from the
+/// daemon's indexes (ConnectionWindow), in windows of up to 10,000: 25,000
+/// reported sessions, checked against sorting the plain listing.
+#[test]
+fn sorted_filtered_and_searched_listings_come_from_the_daemon() {
+    use rras_core::model::{ConnectionInfo, ConnectionStats, EngineKind, SourceKey};
+    let d = InProcessDaemon::start(|_| {});
+    let n = 25_000u32;
+    rras_testkit::runtime().block_on(async {
+        let c = rras_client::AdminClient::connect(&d.addr()).await.unwrap();
+        let now = std::time::SystemTime::now();
+        for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+            let reports = chunk
+                .iter()
+                .map(|&i| {
+                    let user = if i % 1000 == 7 {
+                        "Alice".to_owned()
+                    } else {
+                        format!("u{i:05}")
+                    };
+                    let mut info =
+                        ConnectionInfo::new(SourceKey::new(EngineKind::Report, "bulk", format!("s{i}")), user, now);
+                    info.interface_name = format!("ppp{i}");
+                    info.projection.ipv4_mut().remote_address =
+                        Some(std::net::Ipv4Addr::new(10, 1, (i / 250) as u8, (i % 250) as u8));
+                    info.stats = ConnectionStats {
+                        bytes_rcved: u64::from((i * 7919) % 100_003),
+                        bytes_xmited: u64::from(i % 97),
+                        ..Default::default()
+                    };
+                    rras_proto::pb::Report {
+                        kind: rras_proto::pb::ReportKind::Started as i32,
+                        connection: Some(rras_proto::convert::info_to_pb(&info, now)),
+                        end_reason: String::new(),
+                    }
+                })
+                .collect();
+            let done = c.report(reports).await.unwrap();
+            assert!(done.iter().all(|r| r.is_ok()));
+        }
+    });
+    let rows = |args: &[&str]| -> Vec<Value> {
+        let mut all = vec!["connections", "--json"];
+        all.extend_from_slice(args);
+        json(&d, &all).as_array().unwrap().clone()
+    };
+    let bytes = |c: &Value| c["bytes_rcved"].as_u64().unwrap() + c["bytes_xmited"].as_u64().unwrap();
+
+    // One user (without case), by bytes, most first.
+    let alice = rows(&["--user", "alice", "--sort", "bytes"]);
+    assert_eq!(alice.len(), 25);
+    assert!(alice.iter().all(|c| c["user"] == "Alice"));
+    assert!(
+        alice.windows(2).all(|w| bytes(&w[0]) >= bytes(&w[1])),
+        "most bytes first"
+    );
+
+    // The top ten by bytes received, against sorting everything here.
+    let mut everything = rows(&[]);
+    assert_eq!(everything.len(), n as usize);
+    everything.sort_by_key(|c| {
+        (
+            std::cmp::Reverse(c["bytes_rcved"].as_u64().unwrap()),
+            std::cmp::Reverse(c["handle"].as_u64().unwrap()),
+        )
+    });
+    let top: Vec<_> = rows(&["--sort", "rx", "--limit", "10"])
+        .iter()
+        .map(|c| c["handle"].clone())
+        .collect();
+    let want: Vec<_> = everything[..10].iter().map(|c| c["handle"].clone()).collect();
+    assert_eq!(top, want);
+
+    // More than one window (10,000): all 25,000 by user, in order, once each.
+    let by_user = rows(&["--sort", "user", "--reverse"]);
+    assert_eq!(by_user.len(), n as usize);
+    let names: Vec<String> = by_user
+        .iter()
+        .map(|c| c["user"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert!(names.windows(2).all(|w| w[0] >= w[1]), "Z to A");
+    let mut handles: Vec<u64> = by_user.iter().map(|c| c["handle"].as_u64().unwrap()).collect();
+    handles.sort_unstable();
+    handles.dedup();
+    assert_eq!(handles.len(), n as usize);
+
+    // A search by the beginning of an address; the table says how many.
+    let found = rows(&["--search", "10.1.3.", "--sort", "address"]);
+    assert_eq!(found.len(), 250);
+    assert!(found.iter().all(|c| c["ipv4"].as_str().unwrap().starts_with("10.1.3.")));
+    let table = ok(&d, &["connections", "--search", "10.1.3.", "--limit", "5"]);
+    assert!(table.contains("5 of 250 connection(s)"), "{table}");
+
+    // Nonsense is refused before anything is asked.
+    let out = rasctl(Some(&d), &["connections", "--sort", "colour"]);
+    assert!(!out.status.success());
+    let out = rasctl(Some(&d), &["connections", "--watch", "--sort", "user"]);
+    assert!(!out.status.success());
+}

@@ -166,6 +166,7 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     );
     let listen: SocketAddr = format!("127.0.0.1:{}", rras_testkit::free_udp_port()).parse()?;
     let web: SocketAddr = format!("127.0.0.1:{}", rras_testkit::free_tcp_port()).parse()?;
+    let metrics: SocketAddr = format!("127.0.0.1:{}", rras_testkit::free_tcp_port()).parse()?;
     let daemon = DaemonProcess::start(
         &bin_dir.join("rrasd"),
         &[
@@ -177,6 +178,8 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
             &web.to_string(),
             "--tokens-file",
             tokens.to_str().context("tokens path")?,
+            "--metrics",
+            &metrics.to_string(),
         ],
     );
     println!("console: loading {n} RADIUS sessions");
@@ -194,6 +197,14 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     anyhow::ensure!(loaded.acked == n, "{} of {n} Starts acked", loaded.acked);
     let cookie = sign_in(web)?;
     let rss = crate::scenario::rss_bytes(daemon.pid());
+    // The sort orders' own memory, as the daemon counts it.
+    let exposition = String::from_utf8_lossy(&Http::new(metrics).get("/metrics", "")?).to_string();
+    let index_bytes: u64 = exposition
+        .lines()
+        .find_map(|l| l.strip_prefix("rrasd_index_bytes "))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no rrasd_index_bytes in /metrics")?;
+    let per_connection = index_bytes as f64 / n as f64;
 
     // The windows a console asks for.
     let mut rows = Vec::new();
@@ -291,11 +302,42 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     let refused_per_sec = refused.load(Ordering::Relaxed) as f64 / reader_secs.max(1e-9);
     let cost = 1.0 - beside.acks_per_sec() / alone.acks_per_sec().max(1e-9);
 
-    println!("\n## {n} live sessions (rrasd RSS {:.0} MB)\n", rss as f64 / 1e6);
-    println!("| window ({ROWS} rows) | p50 | p99 | matching |");
+    // The peer: the same windows as SQL over radacct, an index per column.
+    let peer = if args.no_peer {
+        None
+    } else {
+        crate::peer::Peer::find(&args.peer)
+    };
+    let mut peer_windows: Vec<(String, f64, f64)> = Vec::new();
+    let mut peer_json = Value::Null;
+    if let Some(p) = &peer {
+        // The daemon is idle now; the peer gets the machine to itself.
+        drop(daemon);
+        let loaded = p.load(n, args.peer_closed_per_live)?;
+        let (windows, built) = p.console_windows(n, ROWS, REPEAT, &user)?;
+        peer_json = json!({
+            "load_secs": loaded.as_secs_f64(), "index_build_secs": built.as_secs_f64(),
+            "windows": windows.iter().map(|(w, p50, p99)| json!({"window": w, "p50_ms": p50, "p99_ms": p99})).collect::<Vec<_>>(),
+        });
+        peer_windows = windows;
+    } else {
+        drop(daemon);
+    }
+    let peer_of = |name: &str| {
+        peer_windows
+            .iter()
+            .find(|(w, _, _)| w.as_str() == name)
+            .map_or("—".to_owned(), |(_, p50, p99)| format!("{p50:.2} / {p99:.2} ms"))
+    };
+    println!(
+        "\n## {n} live sessions (rrasd RSS {:.0} MB; sort orders {:.0} MB, {per_connection:.1} B per connection, target ≤ 120)\n",
+        rss as f64 / 1e6,
+        index_bytes as f64 / 1e6
+    );
+    println!("| window ({ROWS} rows) | openrras p50 / p99 | matching | radacct, an index per column, p50 / p99 |");
     println!("|---|---|---|---|");
     for (name, p50, p99, matching) in &rows {
-        println!("| {name} | {p50:.2} ms | {p99:.2} ms | {matching} |");
+        println!("| {name} | {p50:.2} / {p99:.2} ms | {matching} | {} |", peer_of(name));
     }
     println!("\n| readers against writers | acks/s | ack p99 |");
     println!("|---|---|---|");
@@ -314,14 +356,15 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     let file = args.out.join(format!("console-{n}.json"));
     let out = json!({
         "scenario": "console", "sessions": n, "rss_bytes": rss, "windows": results,
+        "index_bytes": index_bytes, "index_bytes_per_connection": per_connection,
         "churn_alone": {"acks_per_sec": alone.acks_per_sec(), "p99_ms": alone.latency_ms(99.0)},
         "churn_beside_readers": {"acks_per_sec": beside.acks_per_sec(), "p99_ms": beside.latency_ms(99.0),
                                  "readers": READERS, "windows_per_sec": reads_per_sec,
                                  "refused_per_sec": refused_per_sec},
         "ingest_cost": cost,
+        "peer": peer_json,
     });
     std::fs::write(&file, serde_json::to_string_pretty(&out)?)?;
     println!("(JSON: {})", file.display());
-    drop(daemon);
     Ok(())
 }

@@ -165,6 +165,19 @@ pub struct EnumPage {
     pub status: u32,
 }
 
+/// One window of the live connections ([`AdminClient::window`]).
+#[derive(Debug, Clone)]
+pub struct ConnectionWindow {
+    /// Live connections.
+    pub total: u64,
+    /// Those the filter and search let through.
+    pub matching: u64,
+    /// The window, in order.
+    pub connections: Vec<Connection>,
+    /// The change-feed revision it reflects at least.
+    pub revision: u64,
+}
+
 /// One page of a port enumeration (`MprAdminPortEnum`).
 #[derive(Debug, Clone)]
 pub struct PortPage {
@@ -593,6 +606,31 @@ impl AdminClient {
     /// Every connection (pages of 1000).
     pub async fn connections(&self) -> Result<Vec<Connection>, ClientError> {
         self.connections_with(1000, |_, _| {}).await
+    }
+
+    /// One window of the live connections: `request`'s filter, search,
+    /// column and offset, answered from the daemon's indexes (the console's
+    /// list; `rasctl connections --sort`). The session id is filled in. Not
+    /// a cursor: under churn rows can shift between windows.
+    pub async fn window(&self, mut request: pb::WindowRequest) -> Result<ConnectionWindow, ClientError> {
+        request.session_id = self.session_id;
+        let r = self.rpc().connection_window(request).await?.into_inner();
+        check(r.status)?;
+        let connections = r
+            .records
+            .iter()
+            .map(|bytes| {
+                rras_core::Record::from_bytes(bytes)
+                    .map(|record| record.decode())
+                    .map_err(|e| ClientError::Protocol(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ConnectionWindow {
+            total: r.total,
+            matching: r.matching,
+            connections,
+            revision: r.revision,
+        })
     }
 
     /// `MprAdminConnectionGetInfoEx`.

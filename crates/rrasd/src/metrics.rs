@@ -68,6 +68,7 @@ pub struct Metrics {
     fleet_lag: Gauge,
     fleet_published: Counter,
     fleet_reconciles: Counter,
+    index_bytes: Gauge,
 }
 
 impl Default for Metrics {
@@ -93,6 +94,12 @@ impl Metrics {
         let source_restarts = Family::<SourceLabel, Gauge>::default();
         let (fleet_connected, fleet_lag) = (Gauge::default(), Gauge::default());
         let (fleet_published, fleet_reconciles) = (Counter::default(), Counter::default());
+        let index_bytes = Gauge::default();
+        registry.register(
+            "index_bytes",
+            "Heap bytes of the connection table's sort orders (the console's indexes)",
+            index_bytes.clone(),
+        );
         registry.register(
             "fleet_connected",
             "1 while the fleet publisher is connected to NATS",
@@ -161,6 +168,7 @@ impl Metrics {
             fleet_lag,
             fleet_published,
             fleet_reconciles,
+            index_bytes,
         }
     }
 
@@ -204,6 +212,8 @@ impl Metrics {
 
     /// The text exposition, with the per-engine gauges refreshed.
     pub fn render(&self, manager: &ConnectionManager) -> String {
+        self.index_bytes
+            .set(i64::try_from(manager.table().index_bytes()).unwrap_or(i64::MAX));
         for (engine, n) in manager.table().counts_per_engine() {
             self.active
                 .get_or_create(&EngineLabel {

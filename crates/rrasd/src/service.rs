@@ -71,6 +71,16 @@ no_target!(
     pb::AuditRequest
 );
 
+impl AuditTarget for pb::WindowRequest {
+    fn audit_target(&self) -> String {
+        format!(
+            "sort={} offset={}",
+            rras_core::display::escape(&self.sort.chars().take(32).collect::<String>()),
+            self.offset
+        )
+    }
+}
+
 impl AuditTarget for pb::WatchRequest {
     fn audit_target(&self) -> String {
         format!("from={}", self.from_revision)
@@ -85,6 +95,9 @@ pub struct AdminService {
     auth: SharedAuthorizer,
     metrics: Arc<Metrics>,
     inflight: InflightLimiter,
+    /// Where windows the indexes cannot answer are scanned (not on the
+    /// admin thread).
+    scans: Arc<crate::scans::ScanPool>,
 }
 
 /// Reply messages whose first field is a Win32 status.
@@ -113,8 +126,50 @@ status_reply!(
     pb::ErrorStringReply,
     pb::HistoryReply,
     pb::ReportReply,
-    pb::AuditReply
+    pb::AuditReply,
+    pb::WindowReply
 );
+
+/// Most rows one window may ask for.
+pub const MAX_WINDOW: u32 = 10_000;
+
+/// A window request, checked: an unknown column or engine, or a limit
+/// beyond [`MAX_WINDOW`], is ERROR_INVALID_PARAMETER.
+fn window_query(r: &pb::WindowRequest) -> Result<rras_core::WindowQuery, Win32Error> {
+    let sort = match r.sort.as_str() {
+        "" => rras_core::Column::Handle,
+        name => rras_core::Column::parse(name).ok_or(Win32Error::InvalidParameter)?,
+    };
+    let limit = match r.limit {
+        0 => 100,
+        n if n <= MAX_WINDOW => n as usize,
+        _ => return Err(Win32Error::InvalidParameter),
+    };
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let engine = match r.engine.as_str() {
+        "" => None,
+        e => Some(
+            e.parse::<rras_core::EngineKind>()
+                .map_err(|_| Win32Error::InvalidParameter)?,
+        ),
+    };
+    if r.text.len() > 1024 || [&r.user, &r.instance, &r.interface].iter().any(|s| s.len() > 1024) {
+        return Err(Win32Error::InvalidParameter);
+    }
+    Ok(rras_core::WindowQuery {
+        sort,
+        descending: r.descending,
+        offset: usize::try_from(r.offset).unwrap_or(usize::MAX),
+        limit,
+        filter: rras_core::ConnectionFilter {
+            user: text(&r.user),
+            engine,
+            instance: text(&r.instance),
+            interface: text(&r.interface),
+        },
+        text: r.text.clone(),
+    })
+}
 
 fn handle(raw: u32) -> Result<ConnectionHandle, Win32Error> {
     // A zero or unknown connection handle is ERROR_INVALID_HANDLE, as Windows.
@@ -136,6 +191,7 @@ impl AdminService {
             auth,
             metrics,
             inflight,
+            scans: Arc::new(crate::scans::ScanPool::for_this_machine()),
         }
     }
 
@@ -651,6 +707,37 @@ impl RrasAdmin for AdminService {
                 Ok(pb::AuditReply {
                     status: 0,
                     entries: records.iter().map(audit_to_pb).collect(),
+                })
+            })
+            .await)
+    }
+
+    async fn connection_window(
+        &self,
+        request: Request<pb::WindowRequest>,
+    ) -> Result<Response<pb::WindowReply>, Status> {
+        Ok(self
+            .call("ConnectionWindow", Role::Reader, request, |caller, r| async move {
+                self.sessions.check(&caller, r.session_id)?;
+                self.manager.ensure_running()?;
+                let query = window_query(&r)?;
+                let revision = self.manager.feed().revision();
+                let window = match self.manager.table().window(&query) {
+                    Some(w) => w,
+                    None => {
+                        let manager = self.manager.clone();
+                        self.scans
+                            .run(&caller.identity(), move || manager.table().scan_window(&query))
+                            .await
+                            .map_err(|_| Win32Error::RpcServerTooBusy)?
+                    }
+                };
+                Ok(pb::WindowReply {
+                    status: 0,
+                    total: window.total as u64,
+                    matching: window.matching as u64,
+                    records: window.records.iter().map(|r| r.as_bytes().to_vec()).collect(),
+                    revision,
                 })
             })
             .await)

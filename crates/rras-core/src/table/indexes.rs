@@ -48,9 +48,17 @@ pub enum Column {
     BytesOut,
     /// The engine's session id, case-insensitive (searched, not sorted).
     SessionId,
+    /// Bytes both ways together: not indexed (a window sorted by it is
+    /// answered from a narrow filter's candidates, or by a scan).
+    Bytes,
 }
 
 impl Column {
+    /// Whether the table keeps an order of this column.
+    pub fn is_indexed(self) -> bool {
+        self != Column::Bytes
+    }
+
     /// Every indexed column.
     pub const ALL: [Column; 9] = [
         Column::Handle,
@@ -66,7 +74,8 @@ impl Column {
 
     /// The column a console or `rasctl --sort` name means: `handle`,
     /// `user`, `address`, `engine`, `interface`, `started` (or
-    /// `duration`), `rx` / `bytes-in`, `tx` / `bytes-out`.
+    /// `duration`), `rx` / `bytes-in`, `tx` / `bytes-out`, `bytes` (both
+    /// ways; not indexed).
     pub fn parse(name: &str) -> Option<Column> {
         Some(match name {
             "handle" => Column::Handle,
@@ -77,6 +86,7 @@ impl Column {
             "started" | "duration" => Column::Started,
             "rx" | "bytes-in" | "bytes_in" => Column::BytesIn,
             "tx" | "bytes-out" | "bytes_out" => Column::BytesOut,
+            "bytes" => Column::Bytes,
             _ => return None,
         })
     }
@@ -173,6 +183,7 @@ impl Values {
             Column::Started => self.started.cmp(&other.started),
             Column::BytesIn => self.rx.cmp(&other.rx),
             Column::BytesOut => self.tx.cmp(&other.tx),
+            Column::Bytes => self.rx.saturating_add(self.tx).cmp(&other.rx.saturating_add(other.tx)),
         }
     }
 

@@ -358,6 +358,7 @@ impl Rows {
         // One exact span in the sort column itself: the window is a slice
         // of it (an unfiltered table is the whole column).
         let only = match constraints.as_slice() {
+            _ if !q.sort.is_indexed() => None,
             [] if q.filter.instance.is_none() => Some(Span {
                 column: q.sort,
                 from: 0,

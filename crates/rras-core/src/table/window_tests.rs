@@ -114,7 +114,9 @@ fn indexes_agree_with_a_scan(table: &ConnectionTable) -> Result<(), TestCaseErro
 }
 
 fn query() -> impl Strategy<Value = WindowQuery> {
-    let sort = prop::sample::select(Column::ALL[..8].to_vec());
+    let mut sorts = Column::ALL[..8].to_vec();
+    sorts.push(Column::Bytes);
+    let sort = prop::sample::select(sorts);
     let text = prop::sample::select(vec![
         "",
         "",
