@@ -142,6 +142,40 @@ fn time_window(http: &mut Http, cookie: &str, query: &str) -> anyhow::Result<(f6
     Ok((percentile(&times, 50.0), percentile(&times, 99.0), last))
 }
 
+/// One console's own traffic: its change stream, and the window it asks
+/// for again after each batch of changes (under churn, every batch has
+/// starts and ends, so every batch touches the page). Until `stop`; how
+/// many windows it asked for.
+fn console_client(web: SocketAddr, stop: &AtomicBool) -> anyhow::Result<u64> {
+    use std::io::BufRead;
+    let cookie = sign_in(web)?;
+    let events = TcpStream::connect(web)?;
+    events.set_read_timeout(Some(Duration::from_millis(200)))?;
+    write!(
+        &events,
+        "GET /api/events HTTP/1.1\r\nHost: {web}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
+    )?;
+    let mut lines = std::io::BufReader::new(events);
+    let mut http = Http::new(web);
+    let window = format!("/api/connections?offset=0&limit={ROWS}&sort=handle&dir=desc");
+    let mut asked = 0;
+    let mut line = String::new();
+    while !stop.load(Ordering::Relaxed) {
+        line.clear();
+        match lines.read_line(&mut line) {
+            Ok(0) => anyhow::bail!("the change stream ended"),
+            Ok(_) if line.starts_with("event: changes") => {
+                http.get(&window, &cookie)?;
+                asked += 1;
+            }
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(asked)
+}
+
 fn churn(args: &Args, target: SocketAddr, n: u64, requests: u64) -> LoadSpec {
     LoadSpec {
         target,
@@ -260,7 +294,9 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
 
     // Readers against writers: churn alone, then beside eight readers
     // repeating the heaviest indexed window.
-    let requests = (n / 2).clamp(30_000, 300_000);
+    // Long enough (about three seconds) that the readers' bursts are a
+    // small part of it.
+    let requests = 300_000;
     let alone = rt.block_on(radload::run(&churn(args, listen, n, requests)))?;
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
@@ -287,6 +323,9 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
             })
         })
         .collect();
+    // Steady hammering, not the first burst each session may take.
+    std::thread::sleep(Duration::from_secs(3));
+    let before = answered.load(Ordering::Relaxed);
     let t = Instant::now();
     // The sessions the first run did not touch (and its successors).
     let mut spec = churn(args, listen, n, requests);
@@ -298,7 +337,32 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         let _ = r.join();
     }
     let beside = beside?;
-    let reads_per_sec = answered.load(Ordering::Relaxed) as f64 / reader_secs.max(1e-9);
+
+    // Ten consoles open during the churn, each with its own traffic.
+    let stop = Arc::new(AtomicBool::new(false));
+    let consoles: Vec<_> = (0..10)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
+                console_client(web, &stop)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let t = Instant::now();
+    let mut spec = churn(args, listen, n, requests);
+    spec.first = 2 * (requests / 3);
+    let with_consoles = rt.block_on(radload::run(&spec));
+    stop.store(true, Ordering::Relaxed);
+    let console_secs = t.elapsed().as_secs_f64();
+    let mut console_windows = 0;
+    for c in consoles {
+        console_windows += c.join().map_err(|_| anyhow::anyhow!("a console panicked"))??;
+    }
+    let with_consoles = with_consoles?;
+    let console_cost = 1.0 - with_consoles.acks_per_sec() / alone.acks_per_sec().max(1e-9);
+    let reads_per_sec = (answered.load(Ordering::Relaxed) - before) as f64 / reader_secs.max(1e-9);
     let refused_per_sec = refused.load(Ordering::Relaxed) as f64 / reader_secs.max(1e-9);
     let cost = 1.0 - beside.acks_per_sec() / alone.acks_per_sec().max(1e-9);
 
@@ -351,7 +415,17 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         beside.acks_per_sec(),
         beside.latency_ms(99.0)
     );
+    println!(
+        "| beside 10 open consoles, each its change stream and the windows it asks for ({:.0} windows/s in all) | {:.0}/s | {:.1} ms |",
+        console_windows as f64 / console_secs.max(1e-9),
+        with_consoles.acks_per_sec(),
+        with_consoles.latency_ms(99.0)
+    );
     println!("\ningest cost of the readers: {:.1} % (target ≤ 10 %)", cost * 100.0);
+    println!(
+        "ingest cost of ten consoles: {:.1} % (target ≤ 10 %)",
+        console_cost * 100.0
+    );
     std::fs::create_dir_all(&args.out)?;
     let file = args.out.join(format!("console-{n}.json"));
     let out = json!({
@@ -362,6 +436,9 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
                                  "readers": READERS, "windows_per_sec": reads_per_sec,
                                  "refused_per_sec": refused_per_sec},
         "ingest_cost": cost,
+        "churn_beside_consoles": {"acks_per_sec": with_consoles.acks_per_sec(), "p99_ms": with_consoles.latency_ms(99.0),
+                                  "consoles": 10, "windows": console_windows},
+        "consoles_ingest_cost": console_cost,
         "peer": peer_json,
     });
     std::fs::write(&file, serde_json::to_string_pretty(&out)?)?;

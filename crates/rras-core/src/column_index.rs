@@ -25,9 +25,9 @@
 use std::cmp::Ordering;
 
 /// Most entries in one block (a split makes two halves).
-pub const BLOCK: usize = 256;
+pub const BLOCK: usize = 512;
 /// Entries a full block grows by.
-const GROW: usize = 32;
+const GROW: usize = 16;
 
 /// One entry: a key of `W` words and the connection's handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -568,6 +568,56 @@ async fn clear_stats(State(state): State<WebState>, headers: HeaderMap, Path(raw
 /// Server-Sent Events: `change` (revision, kind, handle) for each durable
 /// change, `resync` when this stream fell behind (the page reloads its
 /// view). The page asks for the rows it shows again; nothing else is sent.
+/// How long the console's change stream gathers changes into one event.
+const COALESCE: Duration = Duration::from_millis(150);
+/// Updated handles one event names; beyond, it says there were more.
+const NAMED_HANDLES: usize = 256;
+
+/// The changes of one [`COALESCE`] period, as one event: how many started,
+/// were updated and ended, and which handles were updated (a page asks
+/// again only when one is on screen, or when anything started or ended).
+#[derive(Default)]
+struct ChangeBatch {
+    revision: u64,
+    started: u64,
+    updated: u64,
+    ended: u64,
+    handles: Vec<u32>,
+    more: bool,
+}
+
+impl ChangeBatch {
+    fn add(&mut self, c: &crate::feed::Change) {
+        self.revision = c.revision;
+        match c.kind {
+            ChangeKind::Started => self.started += 1,
+            ChangeKind::Updated => {
+                self.updated += 1;
+                if self.handles.len() < NAMED_HANDLES {
+                    self.handles.push(c.handle.get());
+                } else {
+                    self.more = true;
+                }
+            }
+            ChangeKind::Ended | ChangeKind::Removed => self.ended += 1,
+        }
+    }
+
+    fn event(&self) -> Event {
+        Event::default().event("changes").data(
+            json!({
+                "revision": self.revision, "started": self.started, "updated": self.updated,
+                "ended": self.ended, "handles": self.handles, "more": self.more,
+            })
+            .to_string(),
+        )
+    }
+}
+
+/// The console's change stream: at most one event per 150 ms, however
+/// many changes (10k updates/s to ten consoles is ten events a second
+/// each, not 100,000), ended within a second of its credential's
+/// revocation.
 async fn events(State(state): State<WebState>, headers: HeaderMap) -> Response {
     let session = match require(&state, &headers) {
         Ok(s) => s,
@@ -581,40 +631,48 @@ async fn events(State(state): State<WebState>, headers: HeaderMap) -> Response {
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(16);
     tokio::spawn(async move {
+        let signed_out = || Ok(Event::default().event("signed-out").data("{}"));
+        let resync = || Ok(Event::default().event("resync").data("{}"));
         loop {
-            // The stream ends within a second of its credential's revocation.
-            let next = match tokio::time::timeout(crate::watch::RECHECK, sub.next()).await {
+            let first = match tokio::time::timeout(crate::watch::RECHECK, sub.next()).await {
                 Err(_) => {
                     if !allowed.now() {
-                        let _ = tx.send(Ok(Event::default().event("signed-out").data("{}"))).await;
+                        let _ = tx.send(signed_out()).await;
                         return;
                     }
                     continue;
                 }
-                Ok(next) => next,
-            };
-            if !allowed.now() {
-                let _ = tx.send(Ok(Event::default().event("signed-out").data("{}"))).await;
-                return;
-            }
-            let event = match next {
-                Ok(c) => {
-                    let kind = match c.kind {
-                        ChangeKind::Started => "started",
-                        ChangeKind::Updated => "updated",
-                        ChangeKind::Ended => "ended",
-                        ChangeKind::Removed => "removed",
-                    };
-                    Event::default()
-                        .event("change")
-                        .data(json!({ "revision": c.revision, "kind": kind, "handle": c.handle.get() }).to_string())
-                }
-                Err(_) => {
-                    let _ = tx.send(Ok(Event::default().event("resync").data("{}"))).await;
+                Ok(Ok(c)) => c,
+                Ok(Err(_)) => {
+                    let _ = tx.send(resync()).await;
                     return;
                 }
             };
-            if tx.send(Ok(event)).await.is_err() {
+            let mut batch = ChangeBatch::default();
+            batch.add(&first);
+            // Gather for the period, draining often: the feed keeps a
+            // watcher's backlog bounded, and a busy period can fill it.
+            let until = tokio::time::Instant::now() + COALESCE;
+            loop {
+                while let Some(next) = sub.try_next() {
+                    match next {
+                        Ok(c) => batch.add(&c),
+                        Err(_) => {
+                            let _ = tx.send(resync()).await;
+                            return;
+                        }
+                    }
+                }
+                if tokio::time::Instant::now() >= until {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            if !allowed.now() {
+                let _ = tx.send(signed_out()).await;
+                return;
+            }
+            if tx.send(Ok(batch.event())).await.is_err() {
                 return;
             }
         }

@@ -63,14 +63,15 @@ function live(refresh, touches) {
   state.events = new EventSource("/api/events");
   const kick = () => {
     if (pending) return;
-    pending = setTimeout(() => { pending = null; if (state.refresh) state.refresh(); }, 150);
+    pending = setTimeout(() => { pending = null; if (state.refresh) state.refresh(); }, 50);
   };
-  // A page asks again only for a change that can touch what it shows
-  // (state.touches, set by the page; every change when it has none).
-  state.events.addEventListener("change", (ev) => {
-    let change = null;
-    try { change = JSON.parse(ev.data); } catch (e) { change = null; }
-    if (change && state.touches && !state.touches(change)) return;
+  // The daemon sends at most one event per 150 ms with what changed; a
+  // page asks again only when it can touch what it shows (state.touches,
+  // set by the page; every batch when it has none).
+  state.events.addEventListener("changes", (ev) => {
+    let batch = null;
+    try { batch = JSON.parse(ev.data); } catch (e) { batch = null; }
+    if (batch && state.touches && !state.touches(batch)) return;
     kick();
   });
   state.events.addEventListener("resync", () => { state.events.close(); state.events = null; live(state.refresh, state.touches); kick(); });
@@ -123,7 +124,8 @@ function connectionsView(view) {
   // unless it can move rows (a sort by counters); a start or an end can
   // change the count and shift every row.
   let shown = new Set();
-  const touches = (c) => c.kind !== "updated" || shown.has(c.handle) || list.sort === "rx" || list.sort === "tx";
+  const touches = (b) => b.started > 0 || b.ended > 0 || b.more || list.sort === "rx" || list.sort === "tx" ||
+    b.handles.some((h) => shown.has(h));
 
   async function refresh() {
     const first = Math.max(0, Math.floor(scroller.scrollTop / ROW) - 5);
