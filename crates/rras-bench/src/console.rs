@@ -178,15 +178,8 @@ fn console_client(web: SocketAddr, stop: &AtomicBool) -> anyhow::Result<u64> {
 
 fn churn(args: &Args, target: SocketAddr, n: u64, requests: u64) -> LoadSpec {
     LoadSpec {
-        target,
-        secret: SECRET.as_bytes().to_vec(),
-        sockets: args.sockets,
-        window: args.window,
-        first: 0,
-        count: n,
         mix: Mix::Churn { requests },
-        retransmit_after: Duration::from_secs(1),
-        time_cap: args.time_cap(),
+        ..crate::scenario::starts_load(args, target, SECRET, n)
     }
 }
 
@@ -217,17 +210,7 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         ],
     );
     println!("console: loading {n} RADIUS sessions");
-    let loaded = rt.block_on(radload::run(&LoadSpec {
-        target: listen,
-        secret: SECRET.as_bytes().to_vec(),
-        sockets: args.sockets,
-        window: args.window,
-        first: 0,
-        count: n,
-        mix: Mix::Starts,
-        retransmit_after: Duration::from_secs(1),
-        time_cap: args.time_cap(),
-    }))?;
+    let loaded = rt.block_on(radload::run(&crate::scenario::starts_load(args, listen, SECRET, n)))?;
     anyhow::ensure!(loaded.acked == n, "{} of {n} Starts acked", loaded.acked);
     let cookie = sign_in(web)?;
     let rss = crate::scenario::rss_bytes(daemon.pid());

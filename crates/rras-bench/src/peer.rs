@@ -24,6 +24,19 @@ pub(crate) struct Peer {
 const ONLINE_COLUMNS: &str = "radacctid, username, nasipaddress, nasportid, framedipaddress, callingstationid, \
                               acctstarttime, acctsessiontime, acctinputoctets, acctoutputoctets";
 
+/// (p50, p99) in ms of what psql's `\timing` printed.
+fn timings(printed: &str) -> anyhow::Result<(f64, f64)> {
+    let mut ms: Vec<f64> = printed
+        .lines()
+        .filter_map(|l| l.strip_prefix("Time: "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    ms.sort_by(|a, b| a.total_cmp(b));
+    anyhow::ensure!(!ms.is_empty(), "psql printed no timings");
+    Ok((percentile(&ms, 50.0), percentile(&ms, 99.0)))
+}
+
 /// A window's name and its p50 and p99 in ms.
 pub(crate) type TimedWindow = (String, f64, f64);
 
@@ -188,16 +201,7 @@ impl Peer {
                 mid + (i as u64 % 1000) * 400
             ));
         }
-        let out = self.sql(&script)?;
-        let mut ms: Vec<f64> = out
-            .lines()
-            .filter_map(|l| l.strip_prefix("Time: "))
-            .filter_map(|l| l.split_whitespace().next())
-            .filter_map(|v| v.parse().ok())
-            .collect();
-        ms.sort_by(|a, b| a.total_cmp(b));
-        anyhow::ensure!(!ms.is_empty(), "psql printed no timings");
-        Ok((percentile(&ms, 50.0), percentile(&ms, 99.0)))
+        timings(&self.sql(&script)?).context("the keyset pages")
     }
 
     /// The console's windows as SQL over the live rows of `radacct`, with
@@ -275,16 +279,8 @@ impl Peer {
                 script.push_str(&query);
                 script.push_str(";\n");
             }
-            let printed = self.sql(&script)?;
-            let mut ms: Vec<f64> = printed
-                .lines()
-                .filter_map(|l| l.strip_prefix("Time: "))
-                .filter_map(|l| l.split_whitespace().next())
-                .filter_map(|v| v.parse().ok())
-                .collect();
-            ms.sort_by(|a, b| a.total_cmp(b));
-            anyhow::ensure!(!ms.is_empty(), "psql printed no timings for {name}");
-            out.push((name, percentile(&ms, 50.0), percentile(&ms, 99.0)));
+            let (p50, p99) = timings(&self.sql(&script)?).with_context(|| name.clone())?;
+            out.push((name, p50, p99));
         }
         Ok((out, built))
     }

@@ -270,7 +270,7 @@ pub(crate) fn radius_daemon(
 }
 
 /// Starts for sessions 0..n to `target`, at the window of `args`.
-fn starts_load(args: &Args, target: std::net::SocketAddr, secret: &str, n: u64) -> LoadSpec {
+pub(crate) fn starts_load(args: &Args, target: std::net::SocketAddr, secret: &str, n: u64) -> LoadSpec {
     LoadSpec {
         target,
         secret: secret.as_bytes().to_vec(),

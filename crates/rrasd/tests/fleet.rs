@@ -182,6 +182,19 @@ fn options(cluster: &NatsCluster, url: String, user: &str) -> FleetOptions {
 }
 
 impl LiveView {
+    /// A viewer's live view, once the nodes have created the buckets (≤ 20 s).
+    fn start_when_buckets_exist(cluster: &NatsCluster) -> LiveView {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let opened = std::panic::catch_unwind(|| LiveView::start(options(cluster, cluster.urls(), "viewer")));
+            match opened {
+                Ok(v) => return v,
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+    }
+
     fn start(options: FleetOptions) -> LiveView {
         let (ask, asks) = mpsc::channel::<mpsc::Sender<Snapshot>>();
         let (ready_tx, ready) = mpsc::channel();
@@ -355,17 +368,7 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     b.send(&starts("b", 0..40, "Start"));
     c.send(&starts("c", 0..40, "Start"));
     // The reader may open before every node has created the buckets.
-    let view = {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let opened = std::panic::catch_unwind(|| LiveView::start(options(&cluster, cluster.urls(), "viewer")));
-            match opened {
-                Ok(v) => break v,
-                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
-                Err(e) => std::panic::resume_unwind(e),
-            }
-        }
-    };
+    let view = LiveView::start_when_buckets_exist(&cluster);
     view.converges(Duration::from_secs(10), "initial", &[&a, &b, &c]);
     assert_eq!(view.snapshot().connections.len(), 120);
     for n in [&a, &b, &c] {
@@ -791,17 +794,7 @@ fn stolen_node_credentials_cannot_touch_another_nodes_sessions() {
     assert_eq!((a.id.as_str(), b.id.as_str()), (id_a.as_str(), id_b.as_str()));
     a.send(&starts("a", 0..10, "Start"));
     b.send(&starts("b", 0..10, "Start"));
-    let view = {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let opened = std::panic::catch_unwind(|| LiveView::start(options(&cluster, cluster.urls(), "viewer")));
-            match opened {
-                Ok(v) => break v,
-                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
-                Err(e) => std::panic::resume_unwind(e),
-            }
-        }
-    };
+    let view = LiveView::start_when_buckets_exist(&cluster);
     view.converges(Duration::from_secs(20), "nodes on their own users", &[&a, &b]);
     // What the nodes do needs nothing they were not given.
     let logs = full_logs(&cluster);

@@ -153,6 +153,16 @@ impl Values {
         self.tx = i.stats.bytes_xmited;
     }
 
+    /// The text of a text column (user, interface, session id; the
+    /// session id for any other).
+    pub(super) fn text_mut(&mut self, column: Column) -> &mut String {
+        match column {
+            Column::User => &mut self.user,
+            Column::Interface => &mut self.interface,
+            _ => &mut self.session,
+        }
+    }
+
     /// The names only, from a record read in place (what a tie compares).
     fn fill_names(&mut self, names: &Names<'_>) {
         lower_into(&mut self.user, names.user_name);
@@ -613,22 +623,7 @@ impl Indexes {
 
     /// A row left.
     pub(super) fn remove(&mut self, record: &Record, rows: &StaggeredMap<ConnectionHandle, Row>) {
-        let Indexes {
-            columns,
-            totals,
-            old,
-            other,
-            scratch,
-            ..
-        } = self;
-        if !Self::read(scratch, old, record) {
-            return;
-        }
-        for column in Column::ALL {
-            columns.change(column, Change::Remove, old, rows, scratch, other);
-        }
-        totals.live_rx = totals.live_rx.saturating_sub(old.rx);
-        totals.live_tx = totals.live_tx.saturating_sub(old.tx);
+        self.change_from(record, None, rows);
     }
 
     /// A row's record was replaced: only the columns whose value changed
@@ -643,6 +638,12 @@ impl Indexes {
 
     /// A row's record was replaced by one with the values `new`.
     pub(super) fn replace_values(&mut self, before: &Record, new: &Values, rows: &StaggeredMap<ConnectionHandle, Row>) {
+        self.change_from(before, Some(new), rows);
+    }
+
+    /// The row whose record was `before` left (`after` None) or now has
+    /// the values `after`: its entries move where a value changed.
+    fn change_from(&mut self, before: &Record, after: Option<&Values>, rows: &StaggeredMap<ConnectionHandle, Row>) {
         let Indexes {
             columns,
             totals,
@@ -655,15 +656,21 @@ impl Indexes {
             return;
         }
         for column in Column::ALL {
-            if old.same(new, column) {
+            if after.is_some_and(|new| old.same(new, column)) {
                 continue;
             }
             columns.change(column, Change::Remove, old, rows, scratch, other);
-            columns.change(column, Change::Insert, new, rows, scratch, other);
+            if let Some(new) = after {
+                columns.change(column, Change::Insert, new, rows, scratch, other);
+            }
         }
-        totals.live_rx = totals.live_rx.saturating_sub(old.rx).saturating_add(new.rx);
-        totals.live_tx = totals.live_tx.saturating_sub(old.tx).saturating_add(new.tx);
-        totals.counted_rx = totals.counted_rx.wrapping_add(new.rx.saturating_sub(old.rx));
-        totals.counted_tx = totals.counted_tx.wrapping_add(new.tx.saturating_sub(old.tx));
+        totals.live_rx = totals.live_rx.saturating_sub(old.rx);
+        totals.live_tx = totals.live_tx.saturating_sub(old.tx);
+        if let Some(new) = after {
+            totals.live_rx = totals.live_rx.saturating_add(new.rx);
+            totals.live_tx = totals.live_tx.saturating_add(new.tx);
+            totals.counted_rx = totals.counted_rx.wrapping_add(new.rx.saturating_sub(old.rx));
+            totals.counted_tx = totals.counted_tx.wrapping_add(new.tx.saturating_sub(old.tx));
+        }
     }
 }

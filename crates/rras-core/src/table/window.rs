@@ -244,27 +244,17 @@ impl Rows {
 
     /// Entries whose text column `column` begins with `prefix`.
     fn prefix_span(&self, column: Column, prefix: &str) -> Span {
-        let set = |v: &mut Values, text: &str| match column {
-            Column::User => v.user = text.to_owned(),
-            Column::Interface => v.interface = text.to_owned(),
-            _ => v.session = text.to_owned(),
+        let probe = |text: &str| {
+            let mut v = Values::default();
+            *v.text_mut(column) = text.to_owned();
+            v
         };
-        let from = self.indexes.columns.rank(
-            column,
-            &{
-                let mut v = Values::default();
-                set(&mut v, prefix);
-                v
-            },
-            false,
-            &self.by_handle,
-        );
+        let from = self
+            .indexes
+            .columns
+            .rank(column, &probe(prefix), false, &self.by_handle);
         let to = match successor(prefix) {
-            Some(next) => {
-                let mut v = Values::default();
-                set(&mut v, &next);
-                self.indexes.columns.rank(column, &v, false, &self.by_handle)
-            }
+            Some(next) => self.indexes.columns.rank(column, &probe(&next), false, &self.by_handle),
             None => self.indexes.columns.len(column),
         };
         Span { column, from, to }
@@ -275,25 +265,12 @@ impl Rows {
     fn constraints(&self, q: &WindowQuery, tokens: &[String]) -> Option<Vec<Vec<Span>>> {
         let mut all = Vec::new();
         let f = &q.filter;
-        if let Some(user) = &f.user {
-            let user = lower(user);
-            all.push(vec![self.equal(
-                Column::User,
-                Values {
-                    user,
-                    ..Values::default()
-                },
-            )]);
-        }
-        if let Some(interface) = &f.interface {
-            let interface = lower(interface);
-            all.push(vec![self.equal(
-                Column::Interface,
-                Values {
-                    interface,
-                    ..Values::default()
-                },
-            )]);
+        for (column, value) in [(Column::User, &f.user), (Column::Interface, &f.interface)] {
+            if let Some(value) = value {
+                let mut probe = Values::default();
+                *probe.text_mut(column) = lower(value);
+                all.push(vec![self.equal(column, probe)]);
+            }
         }
         if let Some(engine) = f.engine {
             let engine = engine.index();
@@ -402,21 +379,26 @@ impl Rows {
         let mut candidates: Vec<u32> = smallest.iter().flat_map(|s| self.handles(*s)).collect();
         candidates.sort_unstable();
         candidates.dedup();
-        let mut scratch = empty_connection();
-        let mut kept: Vec<(Values, Record)> = Vec::new();
-        for h in candidates {
-            let Some(record) = self.record(h) else { continue };
-            if decode_into(record.as_bytes(), &mut scratch).is_err() {
-                continue;
-            }
-            let mut values = Values::default();
-            values.fill(&scratch);
-            if passes(&values, &scratch, &q.filter, &tokens) {
-                kept.push((values, record));
-            }
-        }
-        Some(cut(kept, q, total))
+        let records = candidates.into_iter().filter_map(|h| self.record(h));
+        Some(cut(passing(records, q, &tokens), q, total))
     }
+}
+
+/// The records that pass `q`'s filter and `tokens`, each with its values.
+fn passing(records: impl Iterator<Item = Record>, q: &WindowQuery, tokens: &[String]) -> Vec<(Values, Record)> {
+    let mut scratch = empty_connection();
+    let mut kept = Vec::new();
+    for record in records {
+        if decode_into(record.as_bytes(), &mut scratch).is_err() {
+            continue;
+        }
+        let mut values = Values::default();
+        values.fill(&scratch);
+        if passes(&values, &scratch, &q.filter, tokens) {
+            kept.push((values, record));
+        }
+    }
+    kept
 }
 
 /// Sorts what passed and cuts the window out of it.
@@ -452,20 +434,7 @@ impl ConnectionTable {
     pub fn scan_window(&self, q: &WindowQuery) -> Window {
         let records = self.records();
         let total = records.len();
-        let tokens = tokens(&q.text);
-        let mut scratch = empty_connection();
-        let mut kept = Vec::new();
-        for record in records {
-            if decode_into(record.as_bytes(), &mut scratch).is_err() {
-                continue;
-            }
-            let mut values = Values::default();
-            values.fill(&scratch);
-            if passes(&values, &scratch, &q.filter, &tokens) {
-                kept.push((values, record));
-            }
-        }
-        cut(kept, q, total)
+        cut(passing(records.into_iter(), q, &tokens(&q.text)), q, total)
     }
 
     /// Running totals over the live connections (kept from each change).
