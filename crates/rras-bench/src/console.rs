@@ -176,6 +176,31 @@ fn console_client(web: SocketAddr, stop: &AtomicBool) -> anyhow::Result<u64> {
     Ok(asked)
 }
 
+/// Runs `load` with ten consoles open (each its change stream and the
+/// windows it asks for); what `load` gave, the consoles' windows, seconds.
+fn with_ten_consoles<T>(web: SocketAddr, load: impl FnOnce() -> T) -> anyhow::Result<(T, u64, f64)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let consoles: Vec<_> = (0..10)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
+                console_client(web, &stop)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let t = Instant::now();
+    let out = load();
+    stop.store(true, Ordering::Relaxed);
+    let secs = t.elapsed().as_secs_f64();
+    let mut windows = 0;
+    for c in consoles {
+        windows += c.join().map_err(|_| anyhow::anyhow!("a console panicked"))??;
+    }
+    Ok((out, windows, secs))
+}
+
 fn churn(args: &Args, target: SocketAddr, n: u64, requests: u64) -> LoadSpec {
     LoadSpec {
         mix: Mix::Churn { requests },
@@ -322,28 +347,27 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     let beside = beside?;
 
     // Ten consoles open during the churn, each with its own traffic.
-    let stop = Arc::new(AtomicBool::new(false));
-    let consoles: Vec<_> = (0..10)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
-                console_client(web, &stop)
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs(1));
-    let t = Instant::now();
     let mut spec = churn(args, listen, n, requests);
     spec.first = 2 * (requests / 3);
-    let with_consoles = rt.block_on(radload::run(&spec));
-    stop.store(true, Ordering::Relaxed);
-    let console_secs = t.elapsed().as_secs_f64();
-    let mut console_windows = 0;
-    for c in consoles {
-        console_windows += c.join().map_err(|_| anyhow::anyhow!("a console panicked"))??;
-    }
+    let (with_consoles, console_windows, console_secs) = with_ten_consoles(web, || rt.block_on(radload::run(&spec)))?;
     let with_consoles = with_consoles?;
+    // And at the steady 10,000 Interim-Updates/s for 5 s: the
+    // daemon's CPU and the ack p99, without and with ten consoles.
+    let steady = LoadSpec {
+        sockets: 8,
+        mix: Mix::Interims { rate: 10_000 },
+        time_cap: Duration::from_secs(5),
+        ..crate::scenario::starts_load(args, listen, SECRET, n)
+    };
+    let cpu = crate::scenario::cpu_secs;
+    let cpu_before = cpu(daemon.pid());
+    let steady_alone = rt.block_on(radload::run(&steady))?;
+    let steady_alone_cpu = cpu(daemon.pid()) - cpu_before;
+    let cpu_before = cpu(daemon.pid());
+    let (steady_beside, steady_windows, _) = with_ten_consoles(web, || rt.block_on(radload::run(&steady)))?;
+    let steady_beside = steady_beside?;
+    let steady_beside_cpu = cpu(daemon.pid()) - cpu_before;
+    let steady_cost = steady_beside_cpu / steady_alone_cpu.max(1e-9) - 1.0;
     let console_cost = 1.0 - with_consoles.acks_per_sec() / alone.acks_per_sec().max(1e-9);
     let reads_per_sec = (answered.load(Ordering::Relaxed) - before) as f64 / reader_secs.max(1e-9);
     let refused_per_sec = refused.load(Ordering::Relaxed) as f64 / reader_secs.max(1e-9);
@@ -409,6 +433,14 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         "ingest cost of ten consoles: {:.1} % (target ≤ 10 %)",
         console_cost * 100.0
     );
+    println!(
+        "\nat a steady 10,000 Interim-Updates/s: rrasd {:.2} cores, ack p99 {:.1} ms alone; {:.2} cores, ack p99 {:.1} ms beside ten consoles ({steady_windows} windows): {:+.1} % CPU",
+        steady_alone_cpu / 5.0,
+        steady_alone.latency_ms(99.0),
+        steady_beside_cpu / 5.0,
+        steady_beside.latency_ms(99.0),
+        steady_cost * 100.0
+    );
     std::fs::create_dir_all(&args.out)?;
     let file = args.out.join(format!("console-{n}.json"));
     let out = json!({
@@ -422,6 +454,9 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         "churn_beside_consoles": {"acks_per_sec": with_consoles.acks_per_sec(), "p99_ms": with_consoles.latency_ms(99.0),
                                   "consoles": 10, "windows": console_windows},
         "consoles_ingest_cost": console_cost,
+        "steady_10k": {"alone_cpu_secs": steady_alone_cpu, "alone_p99_ms": steady_alone.latency_ms(99.0),
+                       "consoles_cpu_secs": steady_beside_cpu, "consoles_p99_ms": steady_beside.latency_ms(99.0),
+                       "consoles_windows": steady_windows, "cpu_cost": steady_cost},
         "peer": peer_json,
     });
     std::fs::write(&file, serde_json::to_string_pretty(&out)?)?;
