@@ -255,3 +255,36 @@ fn an_interrupted_run_leaves_nothing_behind() {
     assert!(!alive(), "rrasd (pid {pid}) still runs after the harness was stopped");
     assert!(!dir.exists(), "{} was left behind", dir.display());
 }
+
+#[test]
+fn console_scenario_runs_at_a_smoke_size() {
+    if !built(&["rrasd"]) {
+        return;
+    }
+    let out = tempfile::tempdir().expect("temp dir");
+    let v = bench(&["console", "--sessions", "3000"], out.path(), "console-3000.json");
+    let windows = v["windows"].as_array().expect("windows");
+    assert_eq!(windows.len(), 20, "{v}");
+    for w in windows {
+        let (p50, p99) = (w["p50_ms"].as_f64().unwrap(), w["p99_ms"].as_f64().unwrap());
+        assert!(p50 > 0.0 && p99 >= p50, "{w}");
+    }
+    assert_eq!(
+        windows[0]["matching"], 3000,
+        "an unfiltered window matches every session"
+    );
+    let one_user = windows
+        .iter()
+        .find(|w| w["window"].as_str().unwrap().starts_with("search one user"))
+        .unwrap();
+    assert_eq!(one_user["matching"], 1);
+    let per = v["index_bytes_per_connection"].as_f64().unwrap();
+    assert!(per > 50.0 && per < 400.0, "{per} bytes per connection");
+    for key in ["churn_alone", "churn_beside_readers", "churn_beside_consoles"] {
+        assert!(v[key]["acks_per_sec"].as_f64().unwrap() > 0.0, "{key}: {v}");
+    }
+    assert!(
+        v["steady_10k"]["consoles_windows"].as_u64().unwrap() > 0,
+        "the consoles asked for windows"
+    );
+}
