@@ -18,7 +18,7 @@
 //! of blocks"): finding a place is a binary search over the blocks' last
 //! entries and then inside one block; inserting moves at most a block's
 //! entries; rank adds up block lengths (about a thousand at a million
-//! rows). Blocks grow by [`GROW`] entries at a time, so capacity beyond the
+//! rows). Blocks grow by a few entries at a time, so capacity beyond the
 //! entries stays within a few percent — a `Vec`'s doubling would cost up
 //! to twice the memory.
 
