@@ -39,6 +39,24 @@ struct Last {
     marker: bool,
 }
 
+/// When the server stored a message. A time no clock can hold counts as
+/// now: a marker is then kept for the full keep time, not purged early.
+pub fn stored_at(info: &jetstream::message::Info<'_>) -> SystemTime {
+    u64::try_from(info.published.unix_timestamp())
+        .ok()
+        .and_then(|secs| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
+        .unwrap_or_else(SystemTime::now)
+}
+
+/// Whether a bucket message is a delete or purge marker (`KV-Operation`).
+pub fn is_marker(message: &async_nats::Message) -> bool {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("KV-Operation"))
+        .is_some_and(|v| matches!(v.as_str(), "DEL" | "PURGE"))
+}
+
 /// Purges every delete marker in the connections bucket older than
 /// `older_than` (all nodes').
 pub async fn purge_markers(
@@ -76,16 +94,8 @@ pub async fn purge_markers(
                 .map_err(FleetError::js)?;
             let info = message.info().map_err(FleetError::js)?;
             let (sequence, pending) = (info.stream_sequence, info.pending);
-            // A time no clock can hold counts as now: kept, not purged early.
-            let at = u64::try_from(info.published.unix_timestamp())
-                .ok()
-                .and_then(|secs| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
-                .unwrap_or_else(SystemTime::now);
-            let marker = message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get("KV-Operation"))
-                .is_some_and(|v| matches!(v.as_str(), "DEL" | "PURGE"));
+            let at = stored_at(&info);
+            let marker = is_marker(&message);
             // A bucket someone set to keep history: the later message wins.
             last.insert(message.subject.to_string(), Last { sequence, at, marker });
             if pending == 0 {

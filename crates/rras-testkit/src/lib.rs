@@ -189,6 +189,12 @@ impl DaemonProcess {
         d
     }
 
+    /// [`start`](Self::start) with arguments built as owned strings.
+    pub fn start_owned(binary: &Path, extra_args: &[String]) -> Self {
+        let args: Vec<&str> = extra_args.iter().map(String::as_str).collect();
+        Self::start(binary, &args)
+    }
+
     /// The temp dir and arguments of a daemon, not started yet ([`spawn`](Self::spawn)
     /// and [`wait_running`](Self::wait_running) start it): for a test that
     /// needs its state first, such as its node id.

@@ -586,26 +586,16 @@ impl Publisher {
                 .map_err(js_err)?;
             let info = message.info().map_err(js_err)?;
             let pending = info.pending;
-            // A time no clock can hold counts as now: the marker is kept
-            // for the full keep time rather than purged early.
-            let at = u64::try_from(info.published.unix_timestamp())
-                .ok()
-                .and_then(|secs| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
-                .unwrap_or_else(SystemTime::now);
             let handle = message
                 .subject
                 .strip_prefix(prefix.as_str())
                 .and_then(|h| h.parse::<u32>().ok())
                 .filter(|h| ConnectionHandle::new(*h).is_some());
             if let Some(handle) = handle {
-                let operation = message
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get("KV-Operation"))
-                    .map(|v| v.as_str().to_owned());
-                let key = match operation.as_deref() {
-                    Some("DEL") | Some("PURGE") => OwnKey::Marker(at),
-                    _ => OwnKey::Value(digest(&message.payload)),
+                let key = if rras_fleet::markers::is_marker(&message) {
+                    OwnKey::Marker(rras_fleet::markers::stored_at(&info))
+                } else {
+                    OwnKey::Value(digest(&message.payload))
                 };
                 keys.insert(handle, key);
             }

@@ -30,8 +30,7 @@ fn two_hundred_thousand_denials_cannot_push_an_admins_disconnect_out() {
     let cfg = dir.path().join("rrasd.toml");
     std::fs::write(&cfg, "audit_limit = 1000\nrpc_inflight_per_client = 64\n").unwrap();
     args.extend(["--config".into(), cfg.display().to_string()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let d = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
+    let d = DaemonProcess::start_owned(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
     let rt = runtime();
 
     // The admin (root on the socket) reports a session, clears its

@@ -231,8 +231,7 @@ fn idle_and_slow_clients_cannot_hold_any_tcp_listener() {
         "--metrics".into(),
         format!("127.0.0.1:{metrics}"),
     ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let daemon = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
+    let daemon = DaemonProcess::start_owned(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
 
     let web_addr: SocketAddr = ([127, 0, 0, 1], web).into();
     // HTTPS: the console serves the daemon's TLS certificate.

@@ -34,15 +34,7 @@ impl Console {
         let config = dir.path().join("rrasd.toml");
         std::fs::write(&config, names(&[ADMIN_NAME], &[READER_NAME])).unwrap();
         // The names come from the file, so a reload can change them.
-        let mut args = pki.listener_args(tls);
-        args.extend([
-            "--config".into(),
-            config.display().to_string(),
-            "--web".into(),
-            format!("127.0.0.1:{web}"),
-        ]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let daemon = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
+        let daemon = tls_and_web_daemon(pki.listener_args(tls), &config, web);
         Console {
             daemon,
             pki,
@@ -230,6 +222,18 @@ fn a_reader_signing_in_again_and_again_never_signs_the_admin_out() {
     );
 }
 
+/// rrasd with the admin TLS listener `args`, the configuration file
+/// `config` and the web console on `web`.
+fn tls_and_web_daemon(mut args: Vec<String>, config: &Path, web: u16) -> DaemonProcess {
+    args.extend([
+        "--config".into(),
+        config.display().to_string(),
+        "--web".into(),
+        format!("127.0.0.1:{web}"),
+    ]);
+    DaemonProcess::start_owned(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args)
+}
+
 /// A client certificate on the configured revocation list is refused in
 /// the handshake by the admin TLS listener and the web console; the
 /// others still get in.
@@ -247,15 +251,7 @@ fn a_certificate_on_the_revocation_list_is_refused() {
         format!("[tls]\nclient_crl = \"{}\"\n", pki.crl_revoking_admin.display()),
     )
     .unwrap();
-    let mut args = pki.daemon_args(tls);
-    args.extend([
-        "--config".into(),
-        config.display().to_string(),
-        "--web".into(),
-        format!("127.0.0.1:{web}"),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let _d = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
+    let _d = tls_and_web_daemon(pki.daemon_args(tls), &config, web);
     let rt = runtime();
     let remote = ServerAddr::parse(&format!("127.0.0.1:{tls}")).unwrap();
     let with_cert = |files: &rras_testkit::pki::CertFiles| TlsOptions {

@@ -81,8 +81,7 @@ fn tls_daemon() -> (tempfile::TempDir, TestPki, u16, DaemonProcess) {
     let pki = TestPki::new(dir.path());
     let port = free_tcp_port();
     let args = pki.daemon_args(port);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let daemon = DaemonProcess::start(rrasd(), &args);
+    let daemon = DaemonProcess::start_owned(rrasd(), &args);
     (dir, pki, port, daemon)
 }
 

@@ -243,8 +243,7 @@ fn watchers_are_capped_per_caller() {
     let pki = rras_testkit::pki::TestPki::new(dir.path());
     let tls = rras_testkit::free_tcp_port();
     let args = pki.daemon_args(tls);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let d = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
+    let d = DaemonProcess::start_owned(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
     let rt = runtime();
     rt.block_on(async {
         let root = AdminClient::connect(&d.addr()).await.unwrap();

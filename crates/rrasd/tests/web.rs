@@ -299,8 +299,7 @@ fn console_over_https_signs_in_by_client_certificate() {
     let web = free_tcp_port();
     let mut args = pki.daemon_args(free_tcp_port());
     args.extend(["--web".into(), format!("127.0.0.1:{web}")]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let _d = DaemonProcess::start(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
+    let _d = DaemonProcess::start_owned(Path::new(env!("CARGO_BIN_EXE_rrasd")), &args);
     let base = format!("https://127.0.0.1:{web}");
     let curl = |extra: &[&str], path: &str| {
         let out = std::process::Command::new("curl")

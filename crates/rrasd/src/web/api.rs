@@ -348,7 +348,7 @@ async fn list(State(state): State<WebState>, headers: HeaderMap, Query(q): Query
     // after a second of waiting is refused.
     if let Some(id) = cookie_of(&headers) {
         let mut waited = Duration::ZERO;
-        while let Err(wait) = state.pace.take(id) {
+        while let Err(wait) = state.sessions.take_window(id) {
             if waited >= Duration::from_secs(1) {
                 let mut r = api_error(StatusCode::TOO_MANY_REQUESTS, Win32Error::RpcServerTooBusy);
                 r.headers_mut()

@@ -72,8 +72,6 @@ pub(crate) struct WebState {
     fleet: Option<fleet::FleetQueries>,
     /// Where windows the indexes cannot answer are scanned.
     scans: Arc<crate::scans::ScanPool>,
-    /// How often a session may ask for a window.
-    pace: Arc<pace::WindowPace>,
 }
 
 /// The caller a verified client certificate names, for this connection.
@@ -158,7 +156,6 @@ pub async fn start(
             .is_some()
             .then(|| fleet::FleetQueries::start(&config.fleet)),
         scans: Arc::new(crate::scans::ScanPool::for_this_machine()),
-        pace: Arc::new(pace::WindowPace::default()),
     };
     let mut router = api::router(state.clone()).layer(axum::middleware::from_fn(security_headers));
     if acceptor.is_some() {

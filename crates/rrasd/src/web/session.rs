@@ -37,6 +37,8 @@ pub struct WebSession {
     pub csrf: String,
     created: Instant,
     used: Instant,
+    /// How often it may ask for a window of the connection list.
+    pace: super::pace::WindowPace,
 }
 
 /// The session table.
@@ -87,6 +89,7 @@ impl WebSessions {
                 csrf,
                 created: now,
                 used: now,
+                pace: super::pace::WindowPace::new(now),
             },
         );
         Ok(Some(id))
@@ -107,6 +110,16 @@ impl WebSessions {
         }
         s.used = now;
         Some(s.clone())
+    }
+
+    /// Takes one of session `id`'s windows; when it has none left, how
+    /// long until it has one (a session gone meanwhile is the caller's
+    /// authentication's business, not the pace's).
+    pub fn take_window(&self, id: &str) -> Result<(), Duration> {
+        match self.sessions.lock().get_mut(id) {
+            Some(s) => s.pace.take_at(Instant::now()),
+            None => Ok(()),
+        }
     }
 
     /// Signs out.
@@ -165,6 +178,12 @@ mod tests {
         }
         assert!(sessions.get(&admin).is_some(), "a reader signed the admin out");
         let live: Vec<_> = reader.iter().filter(|id| sessions.get(id).is_some()).collect();
+        // Each session its own pace: one that used up its windows does not
+        // hold up another.
+        let used_up = (0..1000).any(|_| sessions.take_window(live[0]).is_err());
+        assert!(used_up, "a session's windows run out");
+        assert!(sessions.take_window(live[1]).is_ok());
+        assert!(sessions.take_window(&admin).is_ok());
         assert_eq!(live.len(), PER_IDENTITY);
         assert_eq!(live[0], &reader[reader.len() - PER_IDENTITY], "the newest stay");
     }
