@@ -325,6 +325,55 @@ fn status_server_on_udp_and_tls_and_idle_connections_are_closed() {
     });
     assert!(closed.is_some(), "idle RadSec connection left open");
 
+    // A packet trickled a byte a second is never idle for 2 s, but it
+    // must be whole within 10 s of its first byte: closed, not held.
+    let mut trickle = lab.tls_client(None);
+    trickle.sock.set_read_timeout(Some(Duration::from_millis(900))).unwrap();
+    let slow = start_packet("tls-trickle", [10, 30, 1, 3]).encode_request(b"radsec");
+    let began = std::time::Instant::now();
+    let mut cut = None;
+    for byte in &slow[..slow.len() - 1] {
+        if trickle.write_all(&[*byte]).and_then(|_| trickle.flush()).is_err() {
+            cut = Some(began.elapsed());
+            break;
+        }
+        let mut answer = [0u8; 1];
+        match trickle.read(&mut answer) {
+            Ok(0) => {
+                cut = Some(began.elapsed());
+                break;
+            }
+            Err(e) if !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                cut = Some(began.elapsed());
+                break;
+            }
+            _ => {}
+        }
+    }
+    let cut = cut.expect("a packet trickled for its whole length was never cut off");
+    assert!(
+        cut >= Duration::from_secs(8) && cut < Duration::from_secs(15),
+        "cut after {cut:?}, not ~10 s after its first byte"
+    );
+    assert!(lab.by_session("tls-trickle").is_none());
+
+    // One address holds at most 32 connections (before any handshake).
+    let held: Vec<TcpStream> = (0..32)
+        .map(|_| TcpStream::connect(("127.0.0.1", lab.radsec)).unwrap())
+        .collect();
+    let extra = TcpStream::connect(("127.0.0.1", lab.radsec)).unwrap();
+    // Refused, it is closed at once; kept, it would be quiet for 1 s (less
+    // than the 2 s idle time).
+    extra.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut byte = [0u8; 1];
+    let closed = match (&extra).read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+    };
+    assert!(closed, "a 33rd connection from one address was kept");
+    drop(held);
+
     // A certificate no client entry names is refused after the handshake.
     let mut stranger = lab.tls_client(Some(&lab.pki.admin));
     let _ = stranger.write_all(&start_packet("stranger", [10, 30, 1, 2]).encode_request(b"radsec"));

@@ -10,10 +10,13 @@
 //! The stream carries RADIUS packets back to back, each as long as its
 //! Length field says (RFC 6613 §2.1); a length outside 20..=4096 loses
 //! the framing, so the connection is closed. Before a certificate is
-//! verified, a connection costs one task and a bounded handshake time;
-//! connections are capped (`radsec_max_connections`), idle ones closed
-//! after `radsec_idle_secs`, and a packet begun must finish within
-//! [`FRAME_TIMEOUT`]. Status-Server (RFC 5997) is answered here as on UDP.
+//! verified, a connection costs one task and a bounded handshake time.
+//! The listener stands behind the same [`ConnectionGate`] as every admin
+//! listener: `radsec_max_connections` at once, [`MAX_PER_CLIENT`] from one
+//! address (the quietest of the heaviest client makes room when full),
+//! idle ones closed after `radsec_idle_secs`. A packet begun must finish
+//! within [`FRAME_TIMEOUT`] of its first byte, however slowly it trickles.
+//! Status-Server (RFC 5997) is answered here as on UDP.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +27,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use crate::gate::{ClientKey, ConnectionGate, GateLimits, GuardedIo};
+
 use super::packet::{MAX_LEN, MIN_LEN};
 use super::{settle, stage_request, Screened, Shared};
 
@@ -32,6 +37,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Once a packet's first bytes arrived, the rest must within this.
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections one address may hold: a NAS or a proxy needs a few.
+pub const MAX_PER_CLIENT: usize = 32;
 
 /// Requests of one connection staged and not yet answered, at most: past
 /// it the connection is not read until answers drain (TCP pushes back).
@@ -93,7 +101,16 @@ async fn serve(
     acceptor: tokio_rustls::TlsAcceptor,
     mut stop: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(shared.config.radsec_max_connections));
+    let max = shared.config.radsec_max_connections;
+    let gate = ConnectionGate::new(
+        "radsec",
+        GateLimits {
+            max_connections: max,
+            max_per_client: MAX_PER_CLIENT.min(max),
+            idle_secs: shared.config.radsec_idle_secs,
+            handshake_secs: HANDSHAKE_TIMEOUT.as_secs(),
+        },
+    );
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -108,15 +125,17 @@ async fn serve(
                 continue;
             }
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            shared.drop_packet(peer, "radsec-busy", &"RadSec connection cap reached; connection closed");
-            continue;
+        let admission = match gate.admit(ClientKey::Ip(peer.ip())) {
+            Ok(a) => a,
+            Err(e) => {
+                shared.drop_packet(peer, "radsec-busy", &e);
+                continue;
+            }
         };
+        let _ = tcp.set_nodelay(true);
+        let tcp = admission.guard(tcp);
         let (shared, acceptor, stop) = (shared.clone(), acceptor.clone(), stop.clone());
-        tokio::spawn(async move {
-            connection(&shared, &acceptor, tcp, peer, stop).await;
-            drop(slot);
-        });
+        tokio::spawn(async move { connection(&shared, &acceptor, tcp, peer, stop).await });
     }
 }
 
@@ -125,11 +144,10 @@ async fn serve(
 async fn connection(
     shared: &Arc<Shared>,
     acceptor: &tokio_rustls::TlsAcceptor,
-    tcp: TcpStream,
+    tcp: GuardedIo<TcpStream>,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
 ) {
-    let _ = tcp.set_nodelay(true);
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => return shared.drop_packet(peer, "radsec-handshake", &e),
@@ -164,12 +182,14 @@ async fn connection(
         let _ = writer.shutdown().await;
     });
     let window = Arc::new(Semaphore::new(WINDOW));
-    let idle = Duration::from_secs(shared.config.radsec_idle_secs);
     let mut buffered = BytesMut::with_capacity(MAX_LEN * 2);
+    // When the packet now in the buffer must be whole.
+    let mut frame_due: Option<tokio::time::Instant> = None;
     loop {
         match next_frame(&buffered) {
             Ok(Some(len)) => {
                 let frame = buffered.split_to(len).freeze();
+                frame_due = None;
                 let Ok(slot) = window.clone().acquire_owned().await else {
                     break;
                 };
@@ -182,17 +202,28 @@ async fn connection(
                 break;
             }
         }
-        // A silent client waits the idle time; a half-sent packet, less.
-        let limit = if buffered.is_empty() { idle } else { FRAME_TIMEOUT };
+        // A silent client is the gate's (its idle timeout); a packet begun
+        // has FRAME_TIMEOUT from its first byte, however slowly it trickles.
+        if buffered.is_empty() {
+            frame_due = None;
+        } else if frame_due.is_none() {
+            frame_due = Some(tokio::time::Instant::now() + FRAME_TIMEOUT);
+        }
+        let reading = reader.read_buf(&mut buffered);
         let read = tokio::select! {
-            r = tokio::time::timeout(limit, reader.read_buf(&mut buffered)) => r,
+            r = async {
+                match frame_due {
+                    Some(due) => tokio::time::timeout_at(due, reading).await,
+                    None => Ok(reading.await),
+                }
+            } => r,
             _ = stop.wait_for(|s| *s) => break,
         };
         match read {
             Ok(Ok(0)) | Ok(Err(_)) => break,
             Ok(Ok(_)) => {}
             Err(_) => {
-                tracing::debug!(%peer, "RadSec connection idle or stalled: closed");
+                tracing::debug!(%peer, "RadSec packet not finished in time: closed");
                 break;
             }
         }
