@@ -44,9 +44,10 @@ pub struct AdminRuntime {
 }
 
 impl AdminRuntime {
-    /// Starts the thread `rrasd-admin` with its runtime.
-    pub fn start() -> std::io::Result<Self> {
-        Self::start_named("rrasd-admin", 0)
+    /// Starts the thread `rrasd-admin` with its runtime, at niceness
+    /// `nice` (`admin_nice`, -5 by default).
+    pub fn start(nice: i32) -> std::io::Result<Self> {
+        Self::start_named("rrasd-admin", nice)
     }
 
     /// Starts a thread `name` with its runtime, it and its blocking
@@ -54,12 +55,12 @@ impl AdminRuntime {
     pub fn start_named(name: &str, nice: i32) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .on_thread_start(move || lower_priority(nice))
+            .on_thread_start(move || set_priority(nice))
             .build()?;
         let handle = runtime.handle().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
-            lower_priority(nice);
+            set_priority(nice);
             // Tasks spawned through the handle run only while this thread
             // drives the runtime: it does so until the owner is dropped.
             let _ = runtime.block_on(stopped);
@@ -84,14 +85,15 @@ impl AdminRuntime {
 }
 
 /// Gives the calling thread niceness `nice` (Linux: a thread's own
-/// priority). Failing is harmless: the thread runs as the daemon does.
-fn lower_priority(nice: i32) {
+/// priority). Failing is harmless: the thread runs as the daemon does. A
+/// negative niceness needs root or CAP_SYS_NICE (the unit file grants it).
+fn set_priority(nice: i32) {
     if nice == 0 {
         return;
     }
     let me = rustix::thread::gettid();
     if let Err(e) = rustix::process::setpriority_process(Some(me), nice) {
-        tracing::debug!("cannot lower a thread's priority: {e}");
+        tracing::info!("cannot give a thread niceness {nice} ({e}); it runs at the daemon's");
     }
 }
 
@@ -110,12 +112,31 @@ mod tests {
 
     #[test]
     fn runs_tasks_on_its_own_named_thread() {
-        let admin = AdminRuntime::start().unwrap();
+        let admin = AdminRuntime::start(0).unwrap();
         let caller = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let name = caller
             .block_on(admin.spawn(async { std::thread::current().name().map(str::to_owned) }))
             .unwrap();
         assert_eq!(name.as_deref(), Some("rrasd-admin"));
+    }
+
+    #[test]
+    fn runs_at_the_niceness_asked_for_when_allowed() {
+        let mine = rustix::process::getpriority_process(None).unwrap();
+        // Raising niceness is always allowed; lowering it needs privilege.
+        let asked = if rustix::process::geteuid().is_root() {
+            -5
+        } else {
+            (mine + 3).min(19)
+        };
+        let admin = AdminRuntime::start(asked).unwrap();
+        let caller = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let got = caller
+            .block_on(
+                admin.spawn(async { rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap() }),
+            )
+            .unwrap();
+        assert_eq!(got, asked);
     }
 
     #[test]
@@ -126,7 +147,7 @@ mod tests {
                 let _ = self.0.send(());
             }
         }
-        let admin = AdminRuntime::start().unwrap();
+        let admin = AdminRuntime::start(0).unwrap();
         let (dropped, was_dropped) = std::sync::mpsc::channel();
         let (started, has_started) = std::sync::mpsc::channel();
         let _never = admin.spawn(async move {

@@ -59,6 +59,10 @@ pub struct Config {
     pub rpc_inflight_per_client: usize,
     /// Seconds after which an admin RPC is cut off.
     pub rpc_timeout_secs: u64,
+    /// Niceness of the admin RPC's thread (-20..19; below 0 needs root or
+    /// CAP_SYS_NICE). Below the sources' 0 so a page is not kept waiting
+    /// behind ingest for a core; the web console runs at 10.
+    pub admin_nice: i32,
     /// Denied-call records kept in the audit log (state-changing records
     /// are kept by `audit_days`, never evicted by denials).
     pub audit_limit: u64,
@@ -121,6 +125,7 @@ impl Default for Config {
             rpc_concurrency_per_connection: 32,
             rpc_inflight_per_client: 64,
             rpc_timeout_secs: 60,
+            admin_nice: -5,
             audit_limit: 100_000,
             audit_days: 400,
             listeners: crate::gate::GateLimits::default(),
@@ -467,6 +472,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "max_sessions",
                 message: "must be at least 1".into(),
+            });
+        }
+        if !(-20..=19).contains(&self.admin_nice) {
+            return Err(ConfigError::Invalid {
+                key: "admin_nice",
+                message: "must be -20 to 19 (a niceness)".into(),
             });
         }
         let limits = [

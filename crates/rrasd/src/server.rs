@@ -334,10 +334,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut rpc_stop = stop_rx.clone();
-    let admin_rt = crate::admin_runtime::AdminRuntime::start().map_err(|source| DaemonError::Bind {
-        what: "admin runtime".into(),
-        source,
-    })?;
+    let admin_rt =
+        crate::admin_runtime::AdminRuntime::start(config.admin_nice).map_err(|source| DaemonError::Bind {
+            what: "admin runtime".into(),
+            source,
+        })?;
     let rpc_server = rpc_builder(&config).add_service(admin_service(service.clone()));
     let unix_gate = crate::gate::ConnectionGate::new("admin socket", config.listeners);
     let rpc = admin_rt.spawn(async move {
