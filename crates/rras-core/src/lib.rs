@@ -18,6 +18,7 @@ pub mod order_index;
 pub mod paging;
 pub mod port;
 pub mod record;
+pub mod source_id;
 pub mod staggered;
 pub mod synthetic;
 pub mod table;
@@ -32,6 +33,7 @@ pub use model::{
 };
 pub use paging::{PREF_MAX_ALL, RAS_CONNECTION_EX_SIZE};
 pub use record::{Record, RecordError, SourceRef};
+pub use source_id::SourceId;
 pub use staggered::{StaggeredMap, StaggeredTable};
 pub use table::{Column, ConnectionTable, Page, Totals, Upserted, Window, WindowQuery};
 

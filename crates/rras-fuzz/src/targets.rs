@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use prost::Message;
 use rras_core::{synthetic, Connection, ConnectionHandle, ConnectionInfo, EngineKind, Record, RecordError};
 use rras_proto::pb;
-use rrasd::manager::ReportEvent;
+use rras_source::SourceEvent;
 use rrasd::sources::radius::accounting::{interpret, merge_update, nas_claim, AccountingEvent};
 use rrasd::sources::radius::attributes::*;
 use rrasd::sources::radius::packet::{
@@ -524,7 +524,7 @@ fn report_feed(input: &[u8]) -> bool {
     for r in &batch.reports {
         if let Ok(event) = rrasd::service::report_event(r) {
             any = true;
-            if let ReportEvent::Started(info) = event {
+            if let SourceEvent::Started(info) = event {
                 round_trip(&info);
             }
         }

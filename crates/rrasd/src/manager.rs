@@ -3,24 +3,21 @@
 //! then the caller's acknowledgement.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use parking_lot::RwLock;
 use rras_core::{
-    AuditRecord, Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, ConnectionTable, EndedConnection, Guid,
-    SourceKey, Win32Error,
+    AuditRecord, ConnectionHandle, ConnectionStats, ConnectionTable, EndedConnection, Guid, SourceKey, Win32Error,
 };
 use rras_store::Store;
 
+use rras_source::{DynHangUp, HealthRegistry, Sink, SourceEvent, SourceHealth, Staged};
+
 use crate::feed::{ChangeFeed, ChangeKind};
-use crate::journal::{Commit, Journal, JournalEntry, Undo};
-use crate::sources::health::HealthRegistry;
-use crate::sources::SourceId;
+use crate::journal::{Journal, JournalEntry, Undo};
+use rras_core::SourceId;
 
 /// The DDM's life cycle. Enumeration answers ERROR_DDM_NOT_RUNNING unless
 /// the state is `Running`.
@@ -46,61 +43,6 @@ impl ServiceState {
     }
 }
 
-/// A source that can hang up the sessions it reported (RADIUS
-/// Disconnect-Request, OpenVPN client-kill …).
-/// Sources implement it through [`crate::sources::HangUp`].
-pub trait Disconnector: Send + Sync + fmt::Debug {
-    /// Asks the engine to end `connection`; the result is the call's status.
-    fn disconnect(self: Arc<Self>, connection: Arc<Connection>) -> Pin<Box<dyn Future<Output = Win32Error> + Send>>;
-}
-
-/// One change reported by a source.
-#[derive(Debug, Clone)]
-pub enum ReportEvent {
-    /// A session is up, or everything about it is re-stated (upsert).
-    Started(Box<ConnectionInfo>),
-    /// New counters for a known session.
-    Updated {
-        /// Which session.
-        key: SourceKey,
-        /// Its counters now.
-        stats: ConnectionStats,
-    },
-    /// The session ended.
-    Ended {
-        /// Which session.
-        key: SourceKey,
-        /// Why (goes into the history).
-        reason: String,
-        /// Final counters, if the engine gave them.
-        stats: Option<ConnectionStats>,
-    },
-}
-
-/// Changes applied to the table and queued for the journal
-/// ([`ConnectionManager::stage`]); [`Staged::durable`] waits for the commit.
-#[derive(Debug)]
-#[must_use = "a staged change is acknowledged only after durable() returned Ok"]
-pub struct Staged {
-    results: Vec<Result<ConnectionHandle, Win32Error>>,
-    commit: Option<Commit>,
-}
-
-impl Staged {
-    /// Waits until the changes are durable and returns each event's handle
-    /// or status. Err when the commit failed: the changes are then taken
-    /// back from the table and nothing may be acknowledged.
-    pub async fn durable(self) -> Result<Vec<Result<ConnectionHandle, Win32Error>>, Win32Error> {
-        let Some(commit) = self.commit else {
-            return Ok(self.results);
-        };
-        // On failure the journal has already taken the changes back out of
-        // the table (journal.rs).
-        commit.wait().await.map_err(|e| e.win32())?;
-        Ok(self.results)
-    }
-}
-
 /// The connection manager.
 #[derive(Debug)]
 pub struct ConnectionManager {
@@ -109,7 +51,7 @@ pub struct ConnectionManager {
     store: Arc<Store>,
     state: AtomicU8,
     started: Instant,
-    disconnectors: RwLock<HashMap<SourceId, Arc<dyn Disconnector>>>,
+    hang_ups: RwLock<HashMap<SourceId, Arc<dyn DynHangUp>>>,
     health: HealthRegistry,
     node_id: Guid,
     /// Sessions whose admin hang-up is in progress.
@@ -121,8 +63,7 @@ pub struct ConnectionManager {
     denials: crate::denials::DenialLimiter,
 }
 
-/// The end reason of an admin hang-up.
-pub const ADMIN_DISCONNECT: &str = "admin-disconnect";
+pub use rras_source::ADMIN_DISCONNECT;
 
 impl ConnectionManager {
     /// A manager over a loaded table; the state starts as `Starting`.
@@ -144,7 +85,7 @@ impl ConnectionManager {
             store,
             state: AtomicU8::new(ServiceState::Starting as u8),
             started: Instant::now(),
-            disconnectors: RwLock::new(HashMap::new()),
+            hang_ups: RwLock::new(HashMap::new()),
             health: HealthRegistry::default(),
             node_id,
             hanging_up: parking_lot::Mutex::new(std::collections::HashSet::new()),
@@ -194,11 +135,6 @@ impl ConnectionManager {
         self.started.elapsed()
     }
 
-    /// Registers the hang-up path for the connections of source instance `id`.
-    pub fn register_disconnector(&self, id: SourceId, d: Arc<dyn Disconnector>) {
-        self.disconnectors.write().insert(id, d);
-    }
-
     /// This node's persistent identity.
     pub fn node_id(&self) -> Guid {
         self.node_id
@@ -214,24 +150,24 @@ impl ConnectionManager {
     /// commit failed, in which case no event is acknowledged.
     pub async fn apply(
         &self,
-        events: Vec<ReportEvent>,
+        events: Vec<SourceEvent>,
     ) -> Result<Vec<Result<ConnectionHandle, Win32Error>>, Win32Error> {
         self.stage(events).durable().await
     }
 
     /// The first half of [`Self::apply`]: changes the table and queues the
-    /// changes for the journal, in the caller's order, without waiting. A
-    /// source that must keep a session's events in order (Start before
-    /// Stop) stages them one after another and may wait for durability
-    /// concurrently — so one slow fsync does not hold up its next packet.
-    pub fn stage(&self, events: Vec<ReportEvent>) -> Staged {
+    /// changes for the journal, in the caller's order, without waiting.
+    /// The daemon's own changes (an admin's hang-up, cleared counters) come
+    /// here directly; a source's go through [`Sink::stage`], which first
+    /// checks the rows are its own.
+    pub fn stage(&self, events: Vec<SourceEvent>) -> Staged {
         let mut results = Vec::with_capacity(events.len());
         let mut entries = Vec::with_capacity(events.len());
         let mut undo = Vec::new();
         let now = SystemTime::now();
         for event in events {
             let result = match event {
-                ReportEvent::Started(info) => {
+                SourceEvent::Started(info) => {
                     let up = self.table.upsert(*info);
                     let kind = if up.previous.is_some() {
                         ChangeKind::Updated
@@ -245,7 +181,7 @@ impl ConnectionManager {
                     entries.push(self.persist(up.handle, kind));
                     Ok(up.handle)
                 }
-                ReportEvent::Updated { key, stats } => {
+                SourceEvent::Updated { key, stats } => {
                     // A session that vanished between find and update is a
                     // per-event NO_CONNECTION like an unknown one: the rest of
                     // the batch still applies (all-or-nothing is about the
@@ -260,7 +196,7 @@ impl ConnectionManager {
                         None => Err(Win32Error::NoConnection),
                     }
                 }
-                ReportEvent::Ended { key, reason, stats } => {
+                SourceEvent::Ended { key, reason, stats } => {
                     match self.table.find(&key).and_then(|h| self.table.remove_record(h)) {
                         None => Err(Win32Error::NoConnection),
                         Some(record) => {
@@ -283,7 +219,11 @@ impl ConnectionManager {
             results.push(result);
         }
         let commit = (!entries.is_empty()).then(|| self.journal.submit(entries, undo));
-        Staged { results, commit }
+        // On failure the journal has already taken the changes back out of
+        // the table (journal.rs).
+        let commit = commit
+            .map(|c| -> rras_source::sink::Commit { Box::pin(async move { c.wait().await.map_err(|e| e.win32()) }) });
+        Staged::new(results, commit)
     }
 
     /// The journal entry of a change to `handle`, with the record watchers
@@ -341,7 +281,7 @@ impl ConnectionManager {
     /// Ends a connection by handle (admin disconnect, stale sweep).
     pub async fn end_connection(&self, handle: ConnectionHandle, reason: &str) -> Result<(), Win32Error> {
         let c = self.table.get(handle).ok_or(Win32Error::NoConnection)?;
-        self.apply(vec![ReportEvent::Ended {
+        self.apply(vec![SourceEvent::Ended {
             key: c.info.source.clone(),
             reason: reason.to_owned(),
             stats: None,
@@ -366,15 +306,15 @@ impl ConnectionManager {
     /// session" gives ERROR_NO_CONNECTION.
     pub async fn disconnect(&self, handle: ConnectionHandle) -> Result<(), Win32Error> {
         let c = self.table.get(handle).ok_or(Win32Error::InvalidHandle)?;
-        let disconnector = self.disconnectors.read().get(&SourceId::of(&c.info.source)).cloned();
-        let Some(disconnector) = disconnector else {
+        let hang_up = self.hang_ups.read().get(&SourceId::of(&c.info.source)).cloned();
+        let Some(hang_up) = hang_up else {
             return Err(Win32Error::NotSupported);
         };
         // While the engine is being asked, a poll may already see the
         // session gone; that end is this hang-up's (see `hanging_up`).
         let key = c.info.source.clone();
         self.hanging_up.lock().insert(key.clone());
-        let result = match disconnector.disconnect(c).await {
+        let result = match hang_up.hang_up_connection(c).await {
             Win32Error::NoError => match self.end_connection(handle, ADMIN_DISCONNECT).await {
                 // The engine's own stop event may have raced us: still a success.
                 Ok(()) | Err(Win32Error::NoConnection) => Ok(()),
@@ -390,5 +330,55 @@ impl ConnectionManager {
     /// that sees the session end meanwhile records it as `admin-disconnect`.
     pub fn is_hanging_up(&self, key: &SourceKey) -> bool {
         self.hanging_up.lock().contains(key)
+    }
+}
+
+/// What sources may do: everything goes through the same table and journal
+/// as the daemon's own changes, but only on the rows the instance owns.
+impl Sink for ConnectionManager {
+    fn table(&self) -> &ConnectionTable {
+        &self.table
+    }
+
+    fn stage(&self, id: &SourceId, events: Vec<SourceEvent>) -> Staged {
+        if events.iter().all(|e| id.owns(rras_core::SourceRef::of(e.key()))) {
+            return ConnectionManager::stage(self, events);
+        }
+        // Rare (a source's bug): stage its own events and refuse the rest,
+        // keeping each result in its event's place.
+        let (mine, places): (Vec<SourceEvent>, Vec<bool>) = {
+            let mut mine = Vec::new();
+            let places = events
+                .into_iter()
+                .map(|e| {
+                    let owned = id.owns(rras_core::SourceRef::of(e.key()));
+                    if owned {
+                        mine.push(e);
+                    } else {
+                        tracing::error!(source = %id, key = ?e.key(), "a source reported a row it does not own; refused");
+                    }
+                    owned
+                })
+                .collect();
+            (mine, places)
+        };
+        let staged = ConnectionManager::stage(self, mine);
+        Staged::new_spread(staged, &places, Win32Error::AccessDenied)
+    }
+
+    fn register_hang_up(&self, id: SourceId, hang_up: Arc<dyn DynHangUp>) {
+        self.hang_ups.write().insert(id, hang_up);
+    }
+
+    fn health(&self, id: SourceId) -> Arc<SourceHealth> {
+        self.health.register(id)
+    }
+
+    fn is_hanging_up(&self, key: &SourceKey) -> bool {
+        ConnectionManager::is_hanging_up(self, key)
+    }
+
+    fn is_running(&self) -> bool {
+        self.state() == ServiceState::Running
     }
 }

@@ -17,9 +17,10 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::{Caller, Role, SharedAuthorizer};
 use crate::inflight::InflightLimiter;
-use crate::manager::{ConnectionManager, ReportEvent};
+use crate::manager::ConnectionManager;
 use crate::metrics::Metrics;
 use crate::sessions::SessionRegistry;
+use rras_source::SourceEvent;
 
 /// Most entries one HistoryEnum or AuditEnum reply carries.
 const HISTORY_MAX: usize = 10_000;
@@ -368,16 +369,16 @@ impl WatchReply {
 }
 
 /// One hook report as a manager event; malformed input is ERROR_INVALID_PARAMETER.
-pub fn report_event(r: &pb::Report) -> Result<ReportEvent, Win32Error> {
+pub fn report_event(r: &pb::Report) -> Result<SourceEvent, Win32Error> {
     let connection = r.connection.as_ref().ok_or(Win32Error::InvalidParameter)?;
     let bad = |e: rras_proto::ProtoError| e.win32();
     match pb::ReportKind::try_from(r.kind) {
-        Ok(pb::ReportKind::Started) => Ok(ReportEvent::Started(Box::new(info_from_pb(connection).map_err(bad)?))),
-        Ok(pb::ReportKind::Updated) => Ok(ReportEvent::Updated {
+        Ok(pb::ReportKind::Started) => Ok(SourceEvent::Started(Box::new(info_from_pb(connection).map_err(bad)?))),
+        Ok(pb::ReportKind::Updated) => Ok(SourceEvent::Updated {
             key: source_from_pb(connection.source.as_ref()).map_err(bad)?,
             stats: connection.stats.as_ref().map(Into::into).unwrap_or_default(),
         }),
-        Ok(pb::ReportKind::Ended) => Ok(ReportEvent::Ended {
+        Ok(pb::ReportKind::Ended) => Ok(SourceEvent::Ended {
             key: source_from_pb(connection.source.as_ref()).map_err(bad)?,
             reason: if r.end_reason.is_empty() {
                 "user-request".into()

@@ -21,9 +21,10 @@ use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use rras_core::{synthetic, ConnectionStats, ConnectionTable, CursorLimits, SourceKey, Win32Error};
+use rras_source::SourceEvent;
 use rras_store::fault::{FaultRates, SimDisk, SplitMix64};
 use rras_store::{Store, StoreOptions};
-use rrasd::manager::{ConnectionManager, ReportEvent};
+use rrasd::manager::ConnectionManager;
 
 const REPORTERS: u64 = 4;
 
@@ -60,17 +61,17 @@ fn key(id: u64) -> SourceKey {
     synthetic::connection(id, SystemTime::UNIX_EPOCH).source
 }
 
-fn event(id: u64, kind: Kind, n: u64) -> ReportEvent {
+fn event(id: u64, kind: Kind, n: u64) -> SourceEvent {
     match kind {
-        Kind::Start => ReportEvent::Started(Box::new(synthetic::connection(id, SystemTime::now()))),
-        Kind::Update => ReportEvent::Updated {
+        Kind::Start => SourceEvent::Started(Box::new(synthetic::connection(id, SystemTime::now()))),
+        Kind::Update => SourceEvent::Updated {
             key: key(id),
             stats: ConnectionStats {
                 bytes_rcved: n,
                 ..Default::default()
             },
         },
-        Kind::End => ReportEvent::Ended {
+        Kind::End => SourceEvent::Ended {
             key: key(id),
             reason: "fault-test".into(),
             stats: None,

@@ -6,77 +6,23 @@
 //! whole read → compare → apply loop with its time limits and grace period
 //! (`polling`). ARCHITECTURE.md, "Adding a source", has the checklist.
 
-pub mod control;
-pub mod health;
-pub mod instance;
 pub mod ocserv;
 pub mod openvpn;
-pub mod polling;
 pub mod radius;
 pub mod strongswan;
-pub mod supervise;
 pub mod wireguard;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use rras_core::{Connection, Guid, SourceKey, Win32Error};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use self::instance::SourceId;
 use crate::config::Config;
-use crate::manager::{ConnectionManager, Disconnector};
+use crate::manager::ConnectionManager;
 use crate::metrics::Metrics;
 use crate::server::DaemonError;
-
-/// A GUID derived from the session's identity, for engines that have none
-/// of their own: the same session keeps it across polls and restarts, and
-/// sessions of different NASes, interfaces or instances never share one.
-pub fn stable_guid(key: &SourceKey) -> Guid {
-    let mut h = Sha256::new();
-    h.update(key.engine.as_str().as_bytes());
-    h.update([0]);
-    h.update(key.nas.as_bytes());
-    h.update([0]);
-    h.update(key.session_id.as_bytes());
-    if !key.instance.is_empty() {
-        h.update([0]);
-        h.update(key.instance.as_bytes());
-    }
-    let digest = h.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    Guid::from_u128(u128::from_be_bytes(bytes))
-}
-
-/// How an instance hangs up one of its sessions. `session` turns the row
-/// into the engine's own typed key once, in one place (a client id, a
-/// peer's socket and key, a NAS address); `hang_up` acts on it.
-pub trait HangUp: Send + Sync + std::fmt::Debug + 'static {
-    /// The engine's key of a session.
-    type Session: Send + 'static;
-
-    /// The key of `connection`, or None when the row cannot be one of ours.
-    fn session(&self, connection: &Connection) -> Option<Self::Session>;
-
-    /// Asks the engine to end the session; the result is the call's status.
-    fn hang_up(&self, session: Self::Session) -> impl Future<Output = Win32Error> + Send;
-}
-
-impl<T: HangUp> Disconnector for T {
-    fn disconnect(self: Arc<Self>, connection: Arc<Connection>) -> Pin<Box<dyn Future<Output = Win32Error> + Send>> {
-        Box::pin(async move {
-            match self.session(&connection) {
-                Some(session) => self.hang_up(session).await,
-                None => Win32Error::InvalidHandle,
-            }
-        })
-    }
-}
+pub use rras_core::SourceId;
 
 /// One `[[source]]` entry: `kind` picks the engine, the other keys are that
 /// engine's settings (the same as its shorthand section), plus `name`.
@@ -129,6 +75,7 @@ pub async fn start(
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, DaemonError> {
     let mut tasks = Vec::new();
+    let sink: Arc<dyn rras_source::Sink> = manager.clone();
     for source in config.source_instances() {
         let name = source.id().map(|id| id.to_string()).unwrap_or_default();
         let invalid = |message: String| DaemonError::Source {
@@ -137,14 +84,12 @@ pub async fn start(
         };
         match source {
             SourceConfig::Wireguard(c) => {
-                tasks.extend(wireguard::start(&c, manager.clone(), stop.clone()).map_err(invalid)?)
+                tasks.extend(wireguard::start(&c, sink.clone(), stop.clone()).map_err(invalid)?)
             }
-            SourceConfig::Openvpn(c) => {
-                tasks.extend(openvpn::start(&c, manager.clone(), stop.clone()).map_err(invalid)?)
-            }
-            SourceConfig::Ocserv(c) => tasks.extend(ocserv::start(&c, manager.clone(), stop.clone()).map_err(invalid)?),
+            SourceConfig::Openvpn(c) => tasks.extend(openvpn::start(&c, sink.clone(), stop.clone()).map_err(invalid)?),
+            SourceConfig::Ocserv(c) => tasks.extend(ocserv::start(&c, sink.clone(), stop.clone()).map_err(invalid)?),
             SourceConfig::Strongswan(c) => {
-                tasks.extend(strongswan::start(&c, manager.clone(), stop.clone()).map_err(invalid)?)
+                tasks.extend(strongswan::start(&c, sink.clone(), stop.clone()).map_err(invalid)?)
             }
             SourceConfig::Radius(c) => {
                 tasks.extend(radius::start(&c, manager.clone(), metrics.clone(), stop.clone()).await?);

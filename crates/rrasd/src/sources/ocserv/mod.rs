@@ -18,9 +18,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use self::occtl::{OcUser, Occtl};
-use super::polling::{self, PollSettings, PollingEngine, Snapshot};
-use super::{HangUp, SourceId};
-use crate::manager::ConnectionManager;
+use rras_source::polling::{self, PollSettings, PollingEngine, Snapshot};
+use rras_source::{HangUp, Sink, SourceId};
 
 /// `[ocserv]` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -89,7 +88,7 @@ impl OcservConfig {
 /// `occtl disconnect` as its hang-up.
 pub fn start(
     config: &OcservConfig,
-    manager: Arc<ConnectionManager>,
+    sink: Arc<dyn Sink>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
     let Some(occtl) = config.occtl() else {
@@ -97,13 +96,13 @@ pub fn start(
     };
     let id = SourceId::new(EngineKind::Ocserv, &config.name).map_err(|e| e.to_string())?;
     tracing::info!(source = %id, socket = %occtl.socket, netns = ?occtl.netns, "ocserv source polling occtl");
-    manager.register_disconnector(id.clone(), Arc::new(Disconnect { occtl: occtl.clone() }));
+    sink.register_hang_up(id.clone(), Arc::new(Disconnect { occtl: occtl.clone() }));
     let settings = PollSettings {
         poll_secs: config.poll_secs,
         grace: Duration::from_secs(config.unreachable_grace_secs),
         nudge: None,
     };
-    let task = polling::spawn(id.clone(), settings, manager, stop, move || OcservEngine {
+    let task = polling::spawn(id.clone(), settings, sink, stop, move || OcservEngine {
         id: id.clone(),
         occtl: occtl.clone(),
     });
@@ -129,7 +128,7 @@ pub fn session_info(id: &SourceId, socket: &str, u: &OcUser, now: SystemTime) ->
     if let Some(v6) = u.ipv6 {
         info.projection.ipv6_mut().set_remote_address(v6);
     }
-    info.guid = super::stable_guid(&info.source);
+    info.guid = rras_source::stable_guid(&info.source);
     info.device_type = rras_core::model::device_type::OTHER;
     let mut attributes = vec![
         ("User-Agent".to_owned(), u.user_agent.clone()),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::sources::control::{self, ControlError, Limits};
+use rras_source::control::{self, ControlError, Limits};
 
 /// One ocserv session, as `show users` lists it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

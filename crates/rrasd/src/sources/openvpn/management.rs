@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use rras_core::engine_time;
 
-use crate::sources::control;
+use rras_source::control;
 
 /// One connected client, as `status 3` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct Client {
 
 /// Errors of a management exchange are the control socket's (`Refused`
 /// carries OpenVPN's `ERROR:` line).
-pub use crate::sources::control::ControlError as ManagementError;
+pub use rras_source::control::ControlError as ManagementError;
 
 /// Parses the lines of a `status 3` reply.
 pub fn parse_status(lines: &[String]) -> Result<Vec<Client>, ManagementError> {

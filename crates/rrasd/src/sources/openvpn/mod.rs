@@ -18,9 +18,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use self::management::Client;
-use super::polling::{self, PollSettings, PollingEngine, Snapshot};
-use super::{HangUp, SourceId};
-use crate::manager::ConnectionManager;
+use rras_source::polling::{self, PollSettings, PollingEngine, Snapshot};
+use rras_source::{HangUp, Sink, SourceId};
 
 /// `[openvpn]` settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -74,7 +73,7 @@ impl OpenvpnConfig {
 /// `client-kill` as its hang-up.
 pub fn start(
     config: &OpenvpnConfig,
-    manager: Arc<ConnectionManager>,
+    sink: Arc<dyn Sink>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
     if config.management.is_empty() {
@@ -83,14 +82,14 @@ pub fn start(
     let id = SourceId::new(EngineKind::Openvpn, &config.name).map_err(|e| e.to_string())?;
     tracing::info!(source = %id, servers = config.management.len(), "OpenVPN source polling management interfaces");
     let killed = Killed::default();
-    manager.register_disconnector(id.clone(), Arc::new(ClientKiller { killed: killed.clone() }));
+    sink.register_hang_up(id.clone(), Arc::new(ClientKiller { killed: killed.clone() }));
     let config = config.clone();
     let settings = PollSettings {
         poll_secs: config.poll_secs,
         grace: Duration::from_secs(config.unreachable_grace_secs),
         nudge: None,
     };
-    let task = polling::spawn(id.clone(), settings, manager, stop, move || OpenvpnEngine {
+    let task = polling::spawn(id.clone(), settings, sink, stop, move || OpenvpnEngine {
         id: id.clone(),
         servers: config.servers(),
         killed: killed.clone(),
@@ -136,7 +135,7 @@ pub fn client_info(id: &SourceId, socket: &str, iface: &str, c: &Client, now: Sy
     if let Some(v6) = c.virtual_ipv6 {
         info.projection.ipv6_mut().set_remote_address(v6);
     }
-    info.guid = super::stable_guid(&info.source);
+    info.guid = rras_source::stable_guid(&info.source);
     info.device_type = rras_core::model::device_type::OTHER;
     info.engine_attributes = vec![
         ("Common-Name".into(), c.common_name.clone()),

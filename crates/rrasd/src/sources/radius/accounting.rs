@@ -416,7 +416,7 @@ fn session_info(
 
     let mut info = ConnectionInfo::new(key.clone(), String::new(), started_at);
     // Without MS-RAS-Correlation-Id (below), a GUID from the session key.
-    info.guid = crate::sources::stable_guid(&key);
+    info.guid = rras_source::stable_guid(&key);
     let mut tunnel_type = None;
     let mut nas_port_type = None;
     let mut framed_ppp = false;

@@ -25,7 +25,7 @@ use super::packet::{
     message_authenticator_ok, response_authenticator_ok, Packet, DISCONNECT_ACK, DISCONNECT_NAK, DISCONNECT_REQUEST,
 };
 use super::scope::NasClaim;
-use crate::sources::HangUp;
+use rras_source::HangUp;
 
 const TRIES: u32 = 3;
 

@@ -34,10 +34,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 
-use super::health::SourceHealth;
-use super::supervise::supervise;
 use super::SourceId;
 use rras_core::{ConnectionHandle, EngineKind, StaggeredMap};
+use rras_source::health::SourceHealth;
+use rras_source::supervise::supervise;
 use tokio::net::UdpSocket;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
@@ -51,9 +51,10 @@ use self::packet::{
 };
 use self::receive::DatagramBatch;
 use self::scope::NasClaim;
-use crate::manager::{ConnectionManager, ReportEvent, Staged};
+use crate::manager::ConnectionManager;
 use crate::metrics::Metrics;
 use crate::server::DaemonError;
+use rras_source::{Sink, SourceEvent, Staged};
 
 /// How long a request's response is kept for retransmissions.
 const RETRANSMIT_WINDOW: Duration = Duration::from_secs(120);
@@ -174,7 +175,7 @@ pub async fn start(
         message: e.to_string(),
     })?;
     tracing::info!(source = %id, %addr, clients = config.clients.len(), receive_buffer = buffer, "RADIUS accounting listening");
-    manager.register_disconnector(
+    manager.register_hang_up(
         id.clone(),
         Arc::new(disconnect::RadiusDisconnector::new(config.clone())),
     );
@@ -603,7 +604,7 @@ fn stage_request(shared: &Shared, job: &Job, packet: &PacketView<'_>) -> Option<
             if let Some(known) = known_row(&info.source) {
                 merge_update(&mut info, &known.decode().info, accounting.carried);
             }
-            vec![ReportEvent::Started(info)]
+            vec![SourceEvent::Started(info)]
         }
         AccountingEvent::Stop { mut info, reason } => {
             match known_row(&info.source) {
@@ -618,7 +619,7 @@ fn stage_request(shared: &Shared, job: &Job, packet: &PacketView<'_>) -> Option<
                         Vec::new()
                     } else {
                         merge_counters(&mut info.stats, &known.stats, accounting.carried);
-                        vec![ReportEvent::Ended {
+                        vec![SourceEvent::Ended {
                             key: info.source.clone(),
                             reason,
                             stats: Some(info.stats),
@@ -651,7 +652,7 @@ fn stage_request(shared: &Shared, job: &Job, packet: &PacketView<'_>) -> Option<
             }
             ended
                 .into_iter()
-                .map(|(_, key)| ReportEvent::Ended {
+                .map(|(_, key)| SourceEvent::Ended {
                     key,
                     reason: reason.into(),
                     stats: None,
@@ -664,7 +665,7 @@ fn stage_request(shared: &Shared, job: &Job, packet: &PacketView<'_>) -> Option<
         }
     };
     Some(StagedRequest {
-        staged: shared.manager.stage(events),
+        staged: Sink::stage(shared.manager.as_ref(), &shared.id, events),
         heard,
         interval,
     })
@@ -704,7 +705,7 @@ async fn stale_sweep(shared: Arc<Shared>) {
         let mut events = Vec::new();
         for handle in stale {
             match table.record(handle) {
-                Some(r) => events.push(ReportEvent::Ended {
+                Some(r) => events.push(SourceEvent::Ended {
                     key: r.source().to_owned_key(),
                     reason: "lost-carrier/stale".into(),
                     stats: None,
@@ -714,7 +715,7 @@ async fn stale_sweep(shared: Arc<Shared>) {
         }
         // Sessions are forgotten only once their end is durable: after a
         // failed commit the next sweep tries them again.
-        match shared.manager.apply(events).await {
+        match rras_source::sink::apply(shared.manager.as_ref(), &shared.id, events).await {
             Ok(results) => gone.extend(results.into_iter().flatten()),
             Err(e) => tracing::error!("stale sweep not recorded: {e}"),
         }

@@ -30,10 +30,9 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use self::vici::Section;
-use super::control::ControlError;
-use super::polling::{self, PollSettings, PollingEngine, Snapshot};
-use super::{HangUp, SourceId};
-use crate::manager::ConnectionManager;
+use rras_source::control::ControlError;
+use rras_source::polling::{self, PollSettings, PollingEngine, Snapshot};
+use rras_source::{HangUp, Sink, SourceId};
 
 /// `MPRAPI_IKEV2_AUTH_USING_CERT`.
 pub const AUTH_USING_CERT: u32 = 1;
@@ -96,7 +95,7 @@ fn socket_path(uri: &str) -> Option<PathBuf> {
 /// `terminate` as its hang-up.
 pub fn start(
     config: &StrongswanConfig,
-    manager: Arc<ConnectionManager>,
+    sink: Arc<dyn Sink>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
     let Some(uri) = &config.vici else {
@@ -105,7 +104,7 @@ pub fn start(
     let socket = socket_path(uri).ok_or_else(|| format!("strongswan.vici {uri:?} is not a socket path"))?;
     let id = SourceId::new(EngineKind::Strongswan, &config.name).map_err(|e| e.to_string())?;
     tracing::info!(source = %id, socket = %socket.display(), "strongSwan source on VICI");
-    manager.register_disconnector(id.clone(), Arc::new(Terminate { socket: socket.clone() }));
+    sink.register_hang_up(id.clone(), Arc::new(Terminate { socket: socket.clone() }));
     let nudge = Arc::new(Notify::new());
     let settings = PollSettings {
         poll_secs: config.poll_secs,
@@ -113,7 +112,7 @@ pub fn start(
         nudge: Some(nudge.clone()),
     };
     let events = tokio::spawn(listen_for_events(socket.clone(), nudge, stop.clone()));
-    let poller = polling::spawn(id.clone(), settings, manager, stop, move || StrongswanEngine {
+    let poller = polling::spawn(id.clone(), settings, sink, stop, move || StrongswanEngine {
         id: id.clone(),
         socket: socket.clone(),
         counters: HashMap::new(),
@@ -436,7 +435,7 @@ pub fn sa_info(
         frames_xmited: u32::try_from(counts.packets_out).unwrap_or(u32::MAX),
         ..Default::default()
     };
-    info.guid = super::stable_guid(&info.source);
+    info.guid = rras_source::stable_guid(&info.source);
     let encryption = match sa.encr_keysize {
         0 => sa.encr_alg.clone(),
         bits => format!("{}-{bits}", sa.encr_alg),

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-use crate::sources::control::ControlError;
+use rras_source::control::ControlError;
 
 /// Packet types.
 pub mod packet_type {

@@ -26,10 +26,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use self::uapi::{Device, Peer};
-use super::polling::{self, PollSettings, PollingEngine, Snapshot};
-use super::{HangUp, SourceId};
-use crate::manager::ConnectionManager;
-use crate::sources::control::ControlError;
+use rras_source::control::ControlError;
+use rras_source::polling::{self, PollSettings, PollingEngine, Snapshot};
+use rras_source::{HangUp, Sink, SourceId};
 
 /// Where a WireGuard instance reads its interfaces.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -110,7 +109,7 @@ impl WireguardConfig {
 /// (peer removal).
 pub fn start(
     config: &WireguardConfig,
-    manager: Arc<ConnectionManager>,
+    sink: Arc<dyn Sink>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
     let id = SourceId::new(EngineKind::Wireguard, &config.name).map_err(|e| e.to_string())?;
@@ -125,14 +124,14 @@ pub fn start(
         }
         (Backend::Uapi, None) => return Ok(Vec::new()),
     };
-    manager.register_disconnector(id.clone(), Arc::new(remover));
+    sink.register_hang_up(id.clone(), Arc::new(remover));
     let config = config.clone();
     let settings = PollSettings {
         poll_secs: config.poll_secs,
         grace: Duration::from_secs(config.unreachable_grace_secs),
         nudge: None,
     };
-    let task = polling::spawn(id.clone(), settings, manager, stop, move || WireguardEngine {
+    let task = polling::spawn(id.clone(), settings, sink, stop, move || WireguardEngine {
         id: id.clone(),
         config: config.clone(),
         last_rx: HashMap::new(),
@@ -188,7 +187,7 @@ fn peer_info(id: &SourceId, iface: &str, peer: &Peer, user: Option<&String>, sin
     info.remote_endpoint = peer.endpoint.map(|e| e.ip());
     info.stats.bytes_rcved = peer.rx_bytes;
     info.stats.bytes_xmited = peer.tx_bytes;
-    info.guid = super::stable_guid(&info.source);
+    info.guid = rras_source::stable_guid(&info.source);
     info.device_type = rras_core::model::device_type::OTHER;
     for (addr, len) in &peer.allowed_ips {
         match addr {
@@ -377,7 +376,7 @@ impl HangUp for PeerRemover {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manager::ReportEvent;
+    use rras_source::SourceEvent;
     use std::time::UNIX_EPOCH;
 
     fn peer(key: &str, handshake: Option<u64>, rx: u64) -> Peer {
@@ -400,7 +399,7 @@ mod tests {
         window: Duration,
         now: SystemTime,
         rx: &mut HashMap<(String, String), u64>,
-    ) -> Vec<ReportEvent> {
+    ) -> Vec<SourceEvent> {
         let id = SourceId::default_of(EngineKind::Wireguard);
         let engine = WireguardEngine {
             id: id.clone(),
@@ -431,7 +430,7 @@ mod tests {
         let mut rx = HashMap::new();
         let events = reconcile(&devices, &[], &names, window, now, &mut rx);
         assert_eq!(events.len(), 1, "only the fresh peer");
-        let ReportEvent::Started(info) = &events[0] else {
+        let SourceEvent::Started(info) = &events[0] else {
             panic!()
         };
         assert_eq!(info.user_name, "alice");
@@ -450,7 +449,7 @@ mod tests {
         let mut later = devices.clone();
         later[0].1.peers[0] = peer("AAA", Some(9_995), 99);
         let events = reconcile(&later, &live, &names, window, now, &mut rx);
-        let ReportEvent::Started(info) = &events[0] else {
+        let SourceEvent::Started(info) = &events[0] else {
             panic!()
         };
         assert_eq!(
@@ -460,15 +459,15 @@ mod tests {
 
         // Quiet peer → idle-timeout; vanished interface → interface-down.
         let quiet = reconcile(&devices, &live, &names, window, now + Duration::from_secs(400), &mut rx);
-        assert!(matches!(&quiet[0], ReportEvent::Ended { reason, .. } if reason == "idle-timeout"));
+        assert!(matches!(&quiet[0], SourceEvent::Ended { reason, .. } if reason == "idle-timeout"));
         // An old handshake but growing counters (keepalives): still connected.
         let mut busy = devices.clone();
         busy[0].1.peers[1] = peer("BBB", Some(1_000), 50);
         let events = reconcile(&busy, &[], &names, window, now, &mut rx);
         assert!(events
             .iter()
-            .any(|e| matches!(e, ReportEvent::Started(i) if i.source.session_id == "BBB")));
+            .any(|e| matches!(e, SourceEvent::Started(i) if i.source.session_id == "BBB")));
         let gone = reconcile(&[], &live, &names, window, now, &mut rx);
-        assert!(matches!(&gone[0], ReportEvent::Ended { reason, .. } if reason == "interface-down"));
+        assert!(matches!(&gone[0], SourceEvent::Ended { reason, .. } if reason == "interface-down"));
     }
 }

@@ -18,7 +18,7 @@ use base64::Engine;
 use rras_core::engine_time;
 
 use super::uapi::{Device, Peer};
-use crate::sources::control::ControlError;
+use rras_source::control::ControlError;
 
 const NLMSG_HDRLEN: usize = 16;
 const GENL_HDRLEN: usize = 4;

@@ -10,12 +10,12 @@ use std::time::SystemTime;
 
 use rras_core::engine_time;
 
-use crate::sources::control;
 use base64::Engine;
+use rras_source::control;
 
 /// Errors of a UAPI exchange are the control socket's (`Status` carries
 /// the device's `errno`).
-pub use crate::sources::control::ControlError as UapiError;
+pub use rras_source::control::ControlError as UapiError;
 
 /// One peer as the device reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

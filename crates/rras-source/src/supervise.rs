@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::health::SourceHealth;
+use crate::health::SourceHealth;
 
 /// First wait before a restart.
 pub const MIN_BACKOFF: Duration = Duration::from_secs(1);
@@ -76,9 +76,9 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::health::{EngineState, HealthRegistry};
-    use crate::sources::SourceId;
+    use crate::health::{EngineState, HealthRegistry};
     use rras_core::EngineKind;
+    use rras_core::SourceId;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     #[tokio::test(start_paused = true)]

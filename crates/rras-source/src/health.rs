@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use parking_lot::{Mutex, RwLock};
 
-use super::SourceId;
+use rras_core::SourceId;
 
 /// How an engine is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

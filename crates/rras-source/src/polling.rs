@@ -11,14 +11,20 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so the grace period runs on a test's paused time too.
+use tokio::time::Instant;
 
 use rras_core::{Connection, ConnectionInfo, SourceKey};
 use tokio::sync::watch;
 
-use super::health::SourceHealth;
-use super::SourceId;
-use crate::manager::{ConnectionManager, ReportEvent};
+use rras_core::SourceId;
+
+use crate::event::SourceEvent;
+use crate::hang_up::ADMIN_DISCONNECT;
+use crate::health::SourceHealth;
+use crate::sink::Sink;
 
 /// Longest one read of an engine may take before it counts as unreachable.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,20 +68,33 @@ pub struct Poller {
 }
 
 impl Poller {
-    /// Ticks every `secs` seconds until `stop` turns true.
+    /// Ticks every `secs` seconds until `stop` turns true. A tick missed
+    /// (a slow read, a long start) is not made up in a burst of reads: the
+    /// next comes a whole period after the late one.
     pub fn new(secs: u64, stop: watch::Receiver<bool>) -> Self {
+        let mut tick = tokio::time::interval(Duration::from_secs(secs));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Poller {
-            tick: tokio::time::interval(Duration::from_secs(secs)),
+            tick,
             stop,
             nudge: None,
         }
     }
 
-    /// Waits for the next tick (or nudge), then until the manager is
+    /// Runs `work` unless the daemon stops first (None then): stopping
+    /// does not wait for an engine that is slow to answer.
+    pub async fn unless_stopped<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            out = work => Some(out),
+            _ = self.stop.wait_for(|s| *s) => None,
+        }
+    }
+
+    /// Waits for the next tick (or nudge), then until the daemon is
     /// running; false when the daemon is stopping. A tick that comes while
     /// the daemon is still starting is deferred, not skipped: with a long
     /// `poll_secs` the first read would otherwise wait a whole interval.
-    pub async fn next(&mut self, manager: &ConnectionManager) -> bool {
+    pub async fn next(&mut self, sink: &dyn Sink) -> bool {
         let nudge = self.nudge.clone();
         let nudged = async move {
             match nudge {
@@ -88,11 +107,15 @@ impl Poller {
             _ = nudged => {}
             _ = self.stop.wait_for(|s| *s) => return false,
         }
-        while manager.ensure_running().is_err() {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-                _ = self.stop.wait_for(|s| *s) => return false,
+        if !sink.is_running() {
+            while !sink.is_running() {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = self.stop.wait_for(|s| *s) => return false,
+                }
             }
+            // The ticks that passed meanwhile are not owed.
+            self.tick.reset();
         }
         true
     }
@@ -114,17 +137,17 @@ pub struct PollSettings {
 pub fn spawn<E: PollingEngine>(
     id: SourceId,
     settings: PollSettings,
-    manager: Arc<ConnectionManager>,
+    sink: Arc<dyn Sink>,
     stop: watch::Receiver<bool>,
     make: impl Fn() -> E + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
-    let health = manager.health().register(id.clone());
-    super::supervise::supervise(health.clone(), stop.clone(), move || {
+    let health = sink.health(id.clone());
+    crate::supervise::supervise(health.clone(), stop.clone(), move || {
         drive(
             make(),
             id.clone(),
             settings.clone(),
-            manager.clone(),
+            sink.clone(),
             health.clone(),
             stop.clone(),
         )
@@ -137,21 +160,25 @@ pub async fn drive<E: PollingEngine>(
     mut engine: E,
     id: SourceId,
     settings: PollSettings,
-    manager: Arc<ConnectionManager>,
+    sink: Arc<dyn Sink>,
     health: Arc<SourceHealth>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let mut poller = Poller::new(settings.poll_secs, stop);
     poller.nudge = settings.nudge.clone();
-    engine.seed(&manager.table().select(|s| id.owns(s)));
+    engine.seed(&sink.live(&id));
     // Since when each unreachable part (by nas; "" = the whole engine) has
     // been failing.
     let mut failing: HashMap<String, Instant> = HashMap::new();
-    while poller.next(&manager).await {
-        let live = manager.table().select(|s| id.owns(s));
-        let read = match tokio::time::timeout(READ_TIMEOUT, engine.read()).await {
-            Ok(r) => r,
-            Err(_) => Err(format!("no answer within {READ_TIMEOUT:?}")),
+    while poller.next(sink.as_ref()).await {
+        let live = sink.live(&id);
+        let read = match poller
+            .unless_stopped(tokio::time::timeout(READ_TIMEOUT, engine.read()))
+            .await
+        {
+            None => break,
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(format!("no answer within {READ_TIMEOUT:?}")),
         };
         let now = Instant::now();
         let (current, unreachable): (Vec<ConnectionInfo>, Vec<(String, String)>) = match read {
@@ -187,26 +214,26 @@ pub async fn drive<E: PollingEngine>(
             .cloned()
             .collect();
         let events = diff(current, &compared, |key| {
-            if manager.is_hanging_up(key) {
-                crate::manager::ADMIN_DISCONNECT.to_owned()
+            if sink.is_hanging_up(key) {
+                ADMIN_DISCONNECT.to_owned()
             } else if is_down(&key.nas) {
                 UNREACHABLE_REASON.to_owned()
             } else {
                 engine.ended_reason(key)
             }
         });
-        apply(&manager, &id, events).await;
+        apply(sink.as_ref(), &id, events).await;
     }
     Ok(())
 }
 
 /// Applies a poll's events; a failed commit is logged and simply retried by
 /// the next poll, which computes the difference again.
-async fn apply(manager: &ConnectionManager, id: &SourceId, events: Vec<ReportEvent>) {
+async fn apply(sink: &dyn Sink, id: &SourceId, events: Vec<SourceEvent>) {
     if events.is_empty() {
         return;
     }
-    if let Err(e) = manager.apply(events).await {
+    if let Err(e) = crate::sink::apply(sink, id, events).await {
         tracing::error!(source = %id, "changes not recorded (retried next poll): {e}");
     }
 }
@@ -219,7 +246,7 @@ pub fn diff(
     current: Vec<ConnectionInfo>,
     live: &[Arc<Connection>],
     ended_reason: impl Fn(&SourceKey) -> String,
-) -> Vec<ReportEvent> {
+) -> Vec<SourceEvent> {
     let known: HashMap<&SourceKey, &Arc<Connection>> = live.iter().map(|c| (&c.info.source, c)).collect();
     let mut seen = HashSet::new();
     let mut events = Vec::new();
@@ -230,14 +257,14 @@ pub fn diff(
         }
         if existing.is_none_or(|c| c.info != info) {
             seen.insert(info.source.clone());
-            events.push(ReportEvent::Started(Box::new(info)));
+            events.push(SourceEvent::Started(Box::new(info)));
         } else {
             seen.insert(info.source);
         }
     }
     for c in live {
         if !seen.contains(&c.info.source) {
-            events.push(ReportEvent::Ended {
+            events.push(SourceEvent::Ended {
                 key: c.info.source.clone(),
                 reason: ended_reason(&c.info.source),
                 stats: None,
@@ -246,6 +273,9 @@ pub fn diff(
     }
     events
 }
+
+#[cfg(test)]
+mod drive_tests;
 
 #[cfg(test)]
 mod tests {
@@ -275,14 +305,14 @@ mod tests {
         // "a" unchanged except a later start time it must not take; "b" new.
         let events = diff(vec![info("a", 5, 999), info("b", 1, 50)], &live, |_| "quit".into());
         assert_eq!(events.len(), 2, "{events:?}");
-        assert!(matches!(&events[0], ReportEvent::Started(i) if i.source.session_id == "b"));
+        assert!(matches!(&events[0], SourceEvent::Started(i) if i.source.session_id == "b"));
         assert!(
-            matches!(&events[1], ReportEvent::Ended { key, reason, .. } if key.session_id == "gone" && reason == "quit")
+            matches!(&events[1], SourceEvent::Ended { key, reason, .. } if key.session_id == "gone" && reason == "quit")
         );
         // Counters moved: an upsert with the original start time.
         let events = diff(vec![info("a", 9, 999)], &live[..1], |_| "quit".into());
         assert!(
-            matches!(&events[0], ReportEvent::Started(i) if i.stats.bytes_rcved == 9 && i.started_at == UNIX_EPOCH + Duration::from_secs(100))
+            matches!(&events[0], SourceEvent::Started(i) if i.stats.bytes_rcved == 9 && i.started_at == UNIX_EPOCH + Duration::from_secs(100))
         );
     }
 }

@@ -6,8 +6,8 @@
 
 use std::fmt;
 
-use rras_core::model::{instance_id, instance_name, BadInstanceName};
-use rras_core::{EngineKind, SourceKey, SourceRef};
+use crate::model::{instance_id, instance_name, BadInstanceName};
+use crate::{EngineKind, SourceKey, SourceRef};
 
 /// A source instance's identity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,0 +1,36 @@
+//! `SourceEvent`: one change an engine reports about one of its sessions.
+
+use rras_core::{ConnectionInfo, ConnectionStats, SourceKey};
+
+/// One change reported by a source.
+#[derive(Debug, Clone)]
+pub enum SourceEvent {
+    /// A session is up, or everything about it is re-stated (upsert).
+    Started(Box<ConnectionInfo>),
+    /// New counters for a known session.
+    Updated {
+        /// Which session.
+        key: SourceKey,
+        /// Its counters now.
+        stats: ConnectionStats,
+    },
+    /// The session ended.
+    Ended {
+        /// Which session.
+        key: SourceKey,
+        /// Why (goes into the history).
+        reason: String,
+        /// Final counters, if the engine gave them.
+        stats: Option<ConnectionStats>,
+    },
+}
+
+impl SourceEvent {
+    /// The session the event is about.
+    pub fn key(&self) -> &SourceKey {
+        match self {
+            SourceEvent::Started(info) => &info.source,
+            SourceEvent::Updated { key, .. } | SourceEvent::Ended { key, .. } => key,
+        }
+    }
+}
