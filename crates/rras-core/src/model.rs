@@ -187,18 +187,21 @@ pub enum EngineKind {
     Ocserv,
     /// strongSwan IKEv2 via VICI.
     Strongswan,
+    /// SoftEther VPN Server through its JSON-RPC admin API.
+    Softether,
     /// Reported through the admin Report RPC (hook scripts, demo).
     Report,
 }
 
 impl EngineKind {
     /// Every engine, in display order.
-    pub const ALL: [EngineKind; 6] = [
+    pub const ALL: [EngineKind; 7] = [
         EngineKind::Radius,
         EngineKind::Wireguard,
         EngineKind::Openvpn,
         EngineKind::Ocserv,
         EngineKind::Strongswan,
+        EngineKind::Softether,
         EngineKind::Report,
     ];
 
@@ -210,7 +213,8 @@ impl EngineKind {
             EngineKind::Openvpn => 2,
             EngineKind::Ocserv => 3,
             EngineKind::Strongswan => 4,
-            EngineKind::Report => 5,
+            EngineKind::Softether => 5,
+            EngineKind::Report => 6,
         }
     }
 
@@ -222,6 +226,7 @@ impl EngineKind {
             EngineKind::Openvpn => "openvpn",
             EngineKind::Ocserv => "ocserv",
             EngineKind::Strongswan => "strongswan",
+            EngineKind::Softether => "softether",
             EngineKind::Report => "report",
         }
     }
@@ -245,7 +250,7 @@ impl std::str::FromStr for EngineKind {
 
 /// A name that is not one of [`EngineKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown engine {0:?} (expected radius, wireguard, openvpn, ocserv, strongswan or report)")]
+#[error("unknown engine {0:?} (expected radius, wireguard, openvpn, ocserv, strongswan, softether or report)")]
 pub struct UnknownEngine(pub String);
 
 /// What identifies a connection to the engine that owns it: the key by which

@@ -289,6 +289,7 @@ fn engine_code(e: EngineKind) -> u8 {
         EngineKind::Ocserv => 4,
         EngineKind::Strongswan => 5,
         EngineKind::Report => 6,
+        EngineKind::Softether => 7,
     }
 }
 
@@ -544,6 +545,7 @@ fn read_source<'a>(r: &mut Reader<'a>, version: u8) -> Result<SourceRef<'a>, Rec
         4 => EngineKind::Ocserv,
         5 => EngineKind::Strongswan,
         6 => EngineKind::Report,
+        7 => EngineKind::Softether,
         _ => return Err(RecordError::Invalid("engine")),
     };
     // Version 1 predates source instances: its rows belong to the default.

@@ -60,6 +60,9 @@ pub enum ControlError {
     /// The engine refused the command for this session (no such session).
     #[error("the engine refused: {0}")]
     Refused(String),
+    /// The engine did not accept our credentials (a wrong admin password).
+    #[error("the engine refused our credentials: {0}")]
+    Denied(String),
 }
 
 impl ControlError {
@@ -73,6 +76,7 @@ impl ControlError {
         match self {
             ControlError::Gone(_) | ControlError::Io(_) | ControlError::Timeout(_) => Win32Error::RpcServerUnavailable,
             ControlError::Refused(_) => Win32Error::NoConnection,
+            ControlError::Denied(_) => Win32Error::AccessDenied,
             ControlError::TooLarge(_) | ControlError::Malformed(_) | ControlError::Status(_) => {
                 Win32Error::RpcCallFailed
             }

@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod control;
+pub mod engine;
 pub mod error;
 pub mod event;
 pub mod guid;
@@ -29,6 +30,7 @@ pub mod polling;
 pub mod sink;
 pub mod supervise;
 
+pub use engine::{Description, Engine, EngineConfig, EngineEntry};
 pub use error::SourceError;
 pub use event::SourceEvent;
 pub use guid::stable_guid;

@@ -97,7 +97,7 @@ const COLUMNS = [
 function connectionsView(view) {
   const search = el("input", { type: "search", id: "search", placeholder: "Search user, address, interface, session id… (beginnings of words)", "aria-label": "Search", value: list.q });
   const engine = el("select", { id: "engine", "aria-label": "Engine" }, el("option", { value: "", text: "All engines" }));
-  for (const e of ["radius", "wireguard", "openvpn", "ocserv", "strongswan", "report"]) engine.append(el("option", { value: e, text: e }));
+  for (const e of ["radius", "wireguard", "openvpn", "ocserv", "strongswan", "softether", "report"]) engine.append(el("option", { value: e, text: e }));
   engine.value = list.engine;
   const counts = el("p", { id: "counts", class: "counts", "aria-live": "polite" });
   const head = el("div", { class: "row head", role: "row" });

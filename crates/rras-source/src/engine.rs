@@ -1,0 +1,118 @@
+//! `Engine`: what makes a VPN engine one of rrasd's sources — its kind,
+//! its configuration section, and how an instance is checked, described
+//! and started. The daemon knows engines only through this: a
+//! `[softether]` section or a `[[source]] kind = "softether"` entry is
+//! parsed by the engine's own [`EngineConfig`], checked by it, shown by
+//! `--check-config` from its [`Description`], and started with a [`Sink`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rras_core::{EngineKind, SourceId};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::error::SourceError;
+use crate::sink::Sink;
+
+/// What `rrasd --check-config` says of one instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Description {
+    /// One line: what the instance reads, e.g. "SoftEther JSON-RPC
+    /// https://127.0.0.1:5555/api/ (every hub)".
+    pub summary: String,
+    /// Sockets or files the engine must find when it starts; a missing one
+    /// is a warning (the engine may start later).
+    pub paths: Vec<PathBuf>,
+    /// Files holding secrets, by the key that names them: each must be
+    /// private to the daemon, or it refuses to start.
+    pub secret_files: Vec<(String, PathBuf)>,
+}
+
+/// One configured instance of an engine: its section, parsed.
+pub trait EngineConfig: std::fmt::Debug + Send + Sync + 'static {
+    /// The engine.
+    fn kind(&self) -> EngineKind;
+
+    /// The instance's name (`[[source]] name`; "" for the section's
+    /// default instance).
+    fn name(&self) -> &str;
+
+    /// True when the engine's own section switches the default instance on
+    /// (its required key is set). A `[[source]]` entry is always on.
+    fn is_on(&self) -> bool;
+
+    /// What serde cannot check, and a key the instance cannot run without
+    /// (the error names it).
+    fn validate(&self) -> Result<(), String>;
+
+    /// For `--check-config`.
+    fn describe(&self) -> Description;
+
+    /// Starts the instance: it reports to `sink` as `id` until `stop`
+    /// turns true. The tasks are the daemon's to abort on shutdown.
+    fn start(
+        &self,
+        id: SourceId,
+        sink: Arc<dyn Sink>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Vec<JoinHandle<()>>, SourceError>;
+
+    /// The instance's id.
+    fn id(&self) -> Result<SourceId, String> {
+        SourceId::new(self.kind(), self.name()).map_err(|e| e.to_string())
+    }
+}
+
+/// A VPN engine: its kind and the shape of its configuration.
+pub trait Engine: 'static {
+    /// Which engine; its name is the configuration section's and the
+    /// `[[source]] kind`'s.
+    const KIND: EngineKind;
+
+    /// One instance's settings (`deny_unknown_fields`, defaults for every
+    /// key: an empty section is the engine switched off).
+    type Config: EngineConfig + DeserializeOwned + Default;
+}
+
+/// An engine as the list of engines holds it: no generics, so the daemon
+/// can go through the list.
+#[derive(Clone, Copy)]
+pub struct EngineEntry {
+    /// Which engine.
+    pub kind: EngineKind,
+    /// Parses one section or `[[source]]` entry (without its `kind` key).
+    pub parse: fn(toml::Table) -> Result<Box<dyn EngineConfig>, String>,
+    /// The default instance when its section is absent (switched off).
+    pub absent: fn() -> Box<dyn EngineConfig>,
+}
+
+impl std::fmt::Debug for EngineEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineEntry").field("kind", &self.kind).finish()
+    }
+}
+
+impl EngineEntry {
+    /// The entry of engine `E`.
+    pub const fn of<E: Engine>() -> Self {
+        EngineEntry {
+            kind: E::KIND,
+            parse: parse::<E>,
+            absent: || Box::new(E::Config::default()),
+        }
+    }
+
+    /// The section's name (`[softether]`, `kind = "softether"`).
+    pub fn section(&self) -> &'static str {
+        self.kind.as_str()
+    }
+}
+
+fn parse<E: Engine>(table: toml::Table) -> Result<Box<dyn EngineConfig>, String> {
+    let config: E::Config = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_owned())?;
+    Ok(Box::new(config))
+}

@@ -1,0 +1,22 @@
+//! openrras's VPN engines, one folder each. Every engine here is built on
+//! the `rras-source` API alone (and `rras-core`'s types): it never sees
+//! the daemon, its store or its configuration file.
+//!
+//! [`ENGINES`] is the one list of them: the daemon parses, checks,
+//! describes and starts an engine only through its entry there. Adding an
+//! engine is its folder, one line in that list, and its `EngineKind` (with
+//! its record tag) in rras-core — ARCHITECTURE.md, "Adding an engine".
+
+#![deny(missing_docs)]
+
+pub mod softether;
+
+use rras_source::EngineEntry;
+
+/// Every engine the daemon can run through the source API.
+pub const ENGINES: &[EngineEntry] = &[EngineEntry::of::<softether::Softether>()];
+
+/// The entry of the engine named `kind` (a section or `[[source]] kind`).
+pub fn engine(kind: &str) -> Option<&'static EngineEntry> {
+    ENGINES.iter().find(|e| e.section() == kind)
+}
