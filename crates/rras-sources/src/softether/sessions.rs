@@ -71,7 +71,7 @@ pub struct SessionEntry {
 impl SessionEntry {
     /// True for sessions that are a user's connection.
     pub fn is_user(&self) -> bool {
-        !(self.secure_nat || self.bridge || self.link) && !self.name.is_empty()
+        !(self.secure_nat || self.bridge || self.link || self.name.is_empty())
     }
 }
 
