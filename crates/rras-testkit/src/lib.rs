@@ -5,12 +5,14 @@
 
 #![allow(missing_docs)]
 
+pub mod conformance;
 pub mod nats;
 pub mod netns;
 pub mod ocserv_lab;
 pub mod openvpn_lab;
 pub mod pki;
 pub mod reaper;
+pub mod softether_lab;
 pub mod strongswan_lab;
 pub mod webdriver;
 pub mod wireguard_lab;

@@ -284,6 +284,13 @@ pub fn check(config: &Config) -> Report {
                 socket_seen(&id, Path::new(uri.strip_prefix("unix://").unwrap_or(&uri)), &mut report);
                 format!("source {id}: strongSwan VICI {uri}")
             }
+            SourceConfig::Engine(c) => {
+                let d = c.describe();
+                for path in &d.paths {
+                    socket_seen(&id, path, &mut report);
+                }
+                format!("source {id}: {}", d.summary)
+            }
         };
         report.summary.push(line);
     }

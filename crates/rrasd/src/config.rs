@@ -536,6 +536,9 @@ impl Config {
             out.push(("tls.tokens_file".to_owned(), tokens.clone()));
         }
         for source in self.source_instances() {
+            if let crate::sources::SourceConfig::Engine(engine) = &source {
+                out.extend(engine.describe().secret_files);
+            }
             if let crate::sources::SourceConfig::Radius(radius) = source {
                 if let Some(key) = &radius.radsec_key {
                     out.push(("radius.radsec_key".to_owned(), key.clone()));
@@ -597,6 +600,8 @@ impl Config {
                 SourceConfig::Openvpn(c) => c.management.is_empty().then_some("management"),
                 SourceConfig::Ocserv(c) => c.socket.is_none().then_some("socket"),
                 SourceConfig::Strongswan(c) => c.vici.is_none().then_some("vici"),
+                // The engine's own validate names what it needs.
+                SourceConfig::Engine(_) => None,
             };
             if let Some(key) = missing {
                 return Err(invalid(format!("{id}: {key} is required")));
@@ -805,5 +810,41 @@ mod tests {
         // Different directories never overlap.
         let text = two("", "").replacen("/run/wg", "/run/wg-other", 1);
         check(text).expect("separate directories");
+    }
+
+    #[test]
+    fn engines_of_the_source_api_are_parsed_and_checked_by_the_engine() {
+        let entry = |extra: &str| {
+            format!(
+                "[[source]]\nkind = \"softether\"\nname = \"se-1\"\nurl = \"https://127.0.0.1:5555/api/\"\n\
+                 password_file = \"/etc/rrasd/se.pw\"\n{extra}\n"
+            )
+        };
+        let pin = format!("server_cert_sha256 = \"{}\"", "ab".repeat(32));
+        let config = Config::from_toml(&entry(&pin)).expect("parses");
+        config.validate().expect("valid");
+        let instances = config.source_instances();
+        let [crate::sources::SourceConfig::Engine(se)] = instances.as_slice() else {
+            panic!("{instances:?}");
+        };
+        assert_eq!(se.id().unwrap().to_string(), "softether/se-1");
+        assert_eq!(
+            config.secret_files(),
+            [("softether.password_file".to_owned(), PathBuf::from("/etc/rrasd/se.pw"))]
+        );
+        // The engine's own checks and its own unknown keys.
+        let err = Config::from_toml(&entry(""))
+            .expect("parses")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("se-1") && err.contains("server_cert_sha256"), "{err}");
+        let err = Config::from_toml(&entry(&format!("{pin}\nhubz = []"))).unwrap_err();
+        assert!(err.contains("hubz") && err.contains("softether"), "{err}");
+        let err = Config::from_toml("[[source]]\nkind = \"pptpd\"\n").unwrap_err();
+        assert!(
+            err.contains("pptpd") && err.contains("softether") && err.contains("radius"),
+            "{err}"
+        );
     }
 }

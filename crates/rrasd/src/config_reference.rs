@@ -21,9 +21,11 @@ fn key_line(line: &str) -> Option<(&str, &str)> {
         .strip_prefix("# ")
         .or_else(|| (!line.starts_with('#')).then_some(line))?;
     let is_key = body.starts_with('[')
-        || body
-            .split_once(" = ")
-            .is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        || body.split_once(" = ").is_some_and(|(k, _)| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        });
     if !is_key || body.trim().is_empty() {
         return None;
     }
@@ -55,9 +57,11 @@ fn parts(text: &str) -> (Vec<&str>, Vec<Part<'_>>) {
     (preamble, parts)
 }
 
-/// Escapes text for roff: backslashes, and a leading dot or quote.
+/// Escapes text for roff: backslashes, and a leading dot or quote. A colon
+/// may end a line (`\:`), so a long fingerprint or address list still
+/// fits 80 columns.
 fn roff(text: &str) -> String {
-    let t = text.replace('\\', "\\e").replace('-', "\\-");
+    let t = text.replace('\\', "\\e").replace('-', "\\-").replace(':', ":\\:");
     if t.starts_with('.') || t.starts_with('\'') {
         format!("\\&{t}")
     } else {

@@ -114,9 +114,11 @@ fn shipped_configuration_is_valid_commented_and_uncommented() {
         .map(|l| {
             let body = l.strip_prefix("# ").unwrap_or(l);
             let is_key = body.starts_with('[')
-                || body
-                    .split_once(" = ")
-                    .is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+                || body.split_once(" = ").is_some_and(|(k, _)| {
+                    !k.is_empty()
+                        && k.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                });
             if l.starts_with("# ") && is_key {
                 format!("{body}\n")
             } else {
@@ -131,11 +133,11 @@ fn shipped_configuration_is_valid_commented_and_uncommented() {
     assert!(keys >= 50, "only {keys} keys switched on:\n{uncommented}");
     let config = rrasd::Config::from_toml(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
     config.validate().unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(config.source.len(), 1);
+    assert_eq!(config.source.len(), 2);
     assert_eq!(
         config.source_instances().len(),
-        6,
-        "radius, wireguard, openvpn, ocserv, strongswan, [[source]]"
+        7,
+        "radius, wireguard, openvpn, ocserv, strongswan, softether, [[source]]"
     );
 }
 

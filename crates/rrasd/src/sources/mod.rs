@@ -26,8 +26,8 @@ pub use rras_core::SourceId;
 
 /// One `[[source]]` entry: `kind` picks the engine, the other keys are that
 /// engine's settings (the same as its shorthand section), plus `name`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+/// Engines of `rras_sources::ENGINES` are parsed by the engine itself.
+#[derive(Debug, Clone)]
 pub enum SourceConfig {
     /// RADIUS accounting listener.
     Radius(radius::RadiusConfig),
@@ -39,6 +39,55 @@ pub enum SourceConfig {
     Ocserv(ocserv::OcservConfig),
     /// strongSwan's charon over VICI.
     Strongswan(strongswan::StrongswanConfig),
+    /// An engine of `rras_sources::ENGINES`, known only through the
+    /// source API.
+    Engine(Arc<dyn rras_source::EngineConfig>),
+}
+
+/// The engines still inside the daemon, as serde reads their entries.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum DaemonEngine {
+    Radius(radius::RadiusConfig),
+    Wireguard(wireguard::WireguardConfig),
+    Openvpn(openvpn::OpenvpnConfig),
+    Ocserv(ocserv::OcservConfig),
+    Strongswan(strongswan::StrongswanConfig),
+}
+
+impl<'de> Deserialize<'de> for SourceConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(deserializer)?;
+        let kind = match table.get("kind") {
+            Some(toml::Value::String(k)) => k.clone(),
+            Some(_) => return Err(D::Error::custom("`kind` must be a string")),
+            None => return Err(D::Error::custom("missing field `kind`")),
+        };
+        if let Some(engine) = rras_sources::engine(&kind) {
+            table.remove("kind");
+            return (engine.parse)(table)
+                .map(|c| SourceConfig::Engine(Arc::from(c)))
+                .map_err(|e| D::Error::custom(format!("[[source]] kind = {kind:?}: {e}")));
+        }
+        let known = ["radius", "wireguard", "openvpn", "ocserv", "strongswan"];
+        if !known.contains(&kind.as_str()) {
+            let mut all: Vec<&str> = known.to_vec();
+            all.extend(rras_sources::ENGINES.iter().map(|e| e.section()));
+            return Err(D::Error::custom(format!(
+                "unknown source kind {kind:?} (expected one of {})",
+                all.join(", ")
+            )));
+        }
+        let parsed = DaemonEngine::deserialize(toml::Value::Table(table)).map_err(|e| D::Error::custom(e.message()))?;
+        Ok(match parsed {
+            DaemonEngine::Radius(c) => SourceConfig::Radius(c),
+            DaemonEngine::Wireguard(c) => SourceConfig::Wireguard(c),
+            DaemonEngine::Openvpn(c) => SourceConfig::Openvpn(c),
+            DaemonEngine::Ocserv(c) => SourceConfig::Ocserv(c),
+            DaemonEngine::Strongswan(c) => SourceConfig::Strongswan(c),
+        })
+    }
 }
 
 impl SourceConfig {
@@ -50,6 +99,7 @@ impl SourceConfig {
             SourceConfig::Openvpn(c) => (rras_core::EngineKind::Openvpn, &c.name),
             SourceConfig::Ocserv(c) => (rras_core::EngineKind::Ocserv, &c.name),
             SourceConfig::Strongswan(c) => (rras_core::EngineKind::Strongswan, &c.name),
+            SourceConfig::Engine(c) => return c.id(),
         };
         SourceId::new(kind, name).map_err(|e| e.to_string())
     }
@@ -63,6 +113,7 @@ impl SourceConfig {
             SourceConfig::Openvpn(c) => c.validate(),
             SourceConfig::Ocserv(c) => c.validate(),
             SourceConfig::Strongswan(c) => c.validate(),
+            SourceConfig::Engine(c) => c.validate(),
         }
     }
 }
@@ -79,7 +130,7 @@ pub async fn start(
     for source in config.source_instances() {
         let name = source.id().map(|id| id.to_string()).unwrap_or_default();
         let invalid = |message: String| DaemonError::Source {
-            instance: name,
+            instance: name.clone(),
             message,
         };
         match source {
@@ -93,6 +144,13 @@ pub async fn start(
             }
             SourceConfig::Radius(c) => {
                 tasks.extend(radius::start(&c, manager.clone(), metrics.clone(), stop.clone()).await?);
+            }
+            SourceConfig::Engine(c) => {
+                let id = c.id().map_err(&invalid)?;
+                tasks.extend(
+                    c.start(id, sink.clone(), stop.clone())
+                        .map_err(|e| invalid(e.to_string()))?,
+                )
             }
         }
     }

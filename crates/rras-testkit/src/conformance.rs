@@ -1,0 +1,240 @@
+//! The engine conformance scenario: one script every engine lab runs, so
+//! that "rrasd supports engine X" means the same thing for each.
+//!
+//! Against a real engine with two users up, a real rrasd must: list both
+//! through the Rust client, `rasctl --json` and libmprapi (a C program
+//! built against it); show counters that grow with traffic; hang one user
+//! up — gone from the engine and the table, history reason
+//! `admin-disconnect`, the other untouched; keep handles across its own
+//! restart; and, when the engine goes away, say `unreachable` in its health
+//! and end the sessions as `engine-unreachable` after the grace.
+//!
+//! A lab implements [`EngineLab`]; what is particular to an engine (its
+//! device type, its addresses) it checks in [`EngineLab::check`].
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use rras_client::AdminClient;
+use rras_core::{Connection, EngineKind};
+
+use crate::{last_end_reason, rasctl_beside, run_rasctl, runtime, wait_for, DaemonProcess};
+
+/// A real engine with users connected, as the scenario drives it.
+pub trait EngineLab {
+    /// The engine.
+    fn kind(&self) -> EngineKind;
+
+    /// rrasd.toml text that makes rrasd read this engine, polling every
+    /// second with a grace of two seconds.
+    fn config(&self) -> String;
+
+    /// The two users the lab connected.
+    fn users(&self) -> [String; 2];
+
+    /// Sends traffic through `user`'s tunnel; false when it did not pass.
+    fn traffic(&mut self, user: &str) -> bool;
+
+    /// True once the engine no longer carries `user`'s session (its client
+    /// was hung up).
+    fn ended_in_engine(&mut self, user: &str) -> bool;
+
+    /// Stops the engine; its sessions go with it.
+    fn stop_engine(&mut self);
+
+    /// Where the lab keeps its files (rrasd's configuration goes there).
+    fn dir(&self) -> &Path;
+
+    /// The engine's own expectations of one listed session.
+    fn check(&self, connection: &Connection);
+}
+
+/// The users' sessions as the daemon lists them, or None until both are.
+fn both(addr: &str, kind: EngineKind, users: [&str; 2]) -> Option<[Connection; 2]> {
+    let listed = crate::connections_where(addr, |c| c.info.source.engine == kind);
+    let find = |u: &str| listed.iter().find(|c| c.info.user_name == u).cloned();
+    Some([find(users[0])?, find(users[1])?])
+}
+
+fn session(addr: &str, kind: EngineKind, user: &str) -> Option<Connection> {
+    crate::connections_where(addr, |c| c.info.source.engine == kind && c.info.user_name == user).pop()
+}
+
+/// Runs the scenario against `lab` with the rrasd at `rrasd` (rasctl and
+/// libmprapi are expected beside it, as `cargo test --workspace` builds
+/// them). Panics with what failed.
+pub fn run(lab: &mut dyn EngineLab, rrasd: &Path) {
+    let kind = lab.kind();
+    let users = lab.users();
+    let users = [users[0].as_str(), users[1].as_str()];
+    let config = lab.dir().join("rrasd.toml");
+    std::fs::write(&config, lab.config()).expect("rrasd.toml");
+    let mut daemon = DaemonProcess::start(rrasd, &["--config", &config.display().to_string()]);
+    let addr = daemon.addr();
+
+    // Both users listed, each as the engine describes it.
+    let [first, second] = wait_for(Duration::from_secs(20), || both(&addr, kind, users))
+        .unwrap_or_else(|| panic!("{kind}: both users never listed\n{}", daemon.log()));
+    assert_ne!(first.handle, second.handle);
+    for c in [&first, &second] {
+        assert_eq!(c.info.source.engine, kind);
+        assert_ne!(
+            c.info.guid.to_string(),
+            "00000000-0000-0000-0000-000000000000",
+            "{kind}: no GUID"
+        );
+        let age = std::time::SystemTime::now()
+            .duration_since(c.info.started_at)
+            .unwrap_or_default();
+        assert!(age < Duration::from_secs(600), "{kind}: start time {age:?} ago");
+        lab.check(c);
+    }
+
+    // rasctl --json and libmprapi see the same sessions.
+    let rasctl = rasctl_beside(rrasd).expect("rasctl built beside rrasd (cargo test --workspace)");
+    let json: serde_json::Value = serde_json::from_str(&run_rasctl(
+        &rasctl,
+        &addr,
+        &["connections", "--json", "--engine", kind.as_str()],
+    ))
+    .expect("rasctl --json");
+    for c in [&first, &second] {
+        let listed = json
+            .as_array()
+            .expect("a JSON array")
+            .iter()
+            .any(|row| row["user"] == c.info.user_name.as_str() && row["handle"] == c.handle.get());
+        assert!(
+            listed,
+            "{kind}: rasctl --json lacks {} ({}): {json}",
+            c.info.user_name,
+            c.handle.get()
+        );
+    }
+    let listing = mprapi_listing(&daemon, rrasd);
+    for c in [&first, &second] {
+        let line = format!("{} {} ", c.handle.get(), c.info.user_name);
+        assert!(
+            listing.lines().any(|l| l.starts_with(&line)),
+            "{kind}: libmprapi's listing lacks {line:?}:\n{listing}"
+        );
+    }
+
+    // Traffic: the counters grow, the handle stays.
+    assert!(
+        lab.traffic(users[0]),
+        "{kind}: no traffic through {}'s tunnel",
+        users[0]
+    );
+    let grown = wait_for(Duration::from_secs(15), || {
+        session(&addr, kind, users[0]).filter(|c| {
+            c.info.stats.bytes_rcved > first.info.stats.bytes_rcved
+                && c.info.stats.bytes_xmited > first.info.stats.bytes_xmited
+        })
+    })
+    .unwrap_or_else(|| panic!("{kind}: {}'s counters did not grow", users[0]));
+    assert_eq!(grown.handle, first.handle);
+
+    // An admin hangs the second user up with rasctl.
+    run_rasctl(&rasctl, &addr, &["disconnect", &second.handle.get().to_string()]);
+    assert!(
+        session(&addr, kind, users[1]).is_none(),
+        "{kind}: still listed after the hang-up"
+    );
+    assert_eq!(
+        last_end_reason(&addr, |c| c.handle == second.handle).as_deref(),
+        Some("admin-disconnect"),
+        "{kind}: history reason"
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || lab.ended_in_engine(users[1]).then_some(())).is_some(),
+        "{kind}: the engine still carries {}'s session",
+        users[1]
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        session(&addr, kind, users[1]).is_none(),
+        "{kind}: {} came back",
+        users[1]
+    );
+    assert_eq!(session(&addr, kind, users[0]).map(|c| c.handle), Some(first.handle));
+
+    // rrasd restarts: the live session keeps its handle.
+    assert!(
+        daemon.terminate().is_some_and(|s| s.success()),
+        "{kind}: rrasd did not stop cleanly"
+    );
+    daemon.restart();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        session(&addr, kind, users[0]).map(|c| c.handle),
+        Some(first.handle),
+        "{kind}: handle after restart"
+    );
+
+    // The engine goes away: health says so, the session ends after the grace.
+    lab.stop_engine();
+    let unreachable = wait_for(Duration::from_secs(20), || {
+        runtime().block_on(async {
+            let c = AdminClient::connect(&addr).await.ok()?;
+            let info = c.server_info().await.ok()?;
+            info.sources
+                .into_iter()
+                .find(|h| h.kind == kind.as_str() && h.state == "unreachable")
+        })
+    });
+    assert!(
+        unreachable.is_some(),
+        "{kind}: the engine's absence is not in the health"
+    );
+    let ended = wait_for(Duration::from_secs(20), || {
+        last_end_reason(&addr, |c| c.handle == first.handle).filter(|r| r == "engine-unreachable")
+    });
+    assert!(ended.is_some(), "{kind}: {} did not end after the grace", users[0]);
+}
+
+/// Where cargo put libmprapi.so for this test binary.
+fn mprapi_dir(rrasd: &Path) -> Option<PathBuf> {
+    let bin = rrasd.parent()?;
+    [bin.to_path_buf(), bin.join("deps")]
+        .into_iter()
+        .find(|d| d.join("libmprapi.so").exists())
+}
+
+/// What `c/connections.c` — a `MprAdminConnectionEnumEx` pager written as
+/// Windows code, built against libmprapi — lists from `daemon`: one line
+/// per connection, "handle user bytes-in bytes-out".
+pub fn mprapi_listing(daemon: &DaemonProcess, rrasd: &Path) -> String {
+    let lib = mprapi_dir(rrasd).expect("libmprapi.so built beside rrasd (cargo test --workspace)");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = daemon.state_dir().join("connections");
+    let built = Command::new("gcc")
+        .args(["-std=c11", "-fshort-wchar", "-Wall", "-Wextra", "-Werror"])
+        .arg(format!("-I{}", root.join("crates/mprapi/include").display()))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("c/connections.c"))
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(["-lmprapi", "-pthread"])
+        .output()
+        .expect("run gcc");
+    assert!(
+        built.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let addr = daemon.addr();
+    let socket = addr.strip_prefix("unix:").unwrap_or(&addr);
+    let ran = Command::new(&out)
+        .env("RRAS_ADMIN_SOCKET", socket)
+        .output()
+        .expect("run the libmprapi reader");
+    assert!(
+        ran.status.success(),
+        "libmprapi reader: {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    String::from_utf8_lossy(&ran.stdout).into_owned()
+}
