@@ -12,6 +12,7 @@ use prost::Message;
 use rras_core::{synthetic, Connection, ConnectionHandle, ConnectionInfo, EngineKind, Record, RecordError};
 use rras_proto::pb;
 use rras_source::SourceEvent;
+use rras_sources::softether;
 use rrasd::sources::radius::accounting::{interpret, merge_update, nas_claim, AccountingEvent};
 use rrasd::sources::radius::attributes::*;
 use rrasd::sources::radius::packet::{
@@ -49,6 +50,18 @@ pub const TARGETS: &[Target] = &[
         about: "OpenVPN management `status 3` → clients → connections → records",
         seeds: openvpn_seeds,
         feed: openvpn_feed,
+    },
+    Target {
+        name: "softether-http",
+        about: "SoftEther's HTTPS replies: HTTP/1.1 head, length or chunks → JSON-RPC result or error",
+        seeds: softether_http_seeds,
+        feed: softether_http_feed,
+    },
+    Target {
+        name: "softether-sessions",
+        about: "SoftEther EnumSession / GetSessionStatus / EnumIpTable JSON → connections → records",
+        seeds: softether_session_seeds,
+        feed: softether_session_feed,
     },
     Target {
         name: "ocserv-users",
@@ -186,6 +199,69 @@ fn openvpn_feed(input: &[u8]) -> bool {
     for c in &clients {
         let id = SourceId::default_of(EngineKind::Openvpn);
         round_trip(&openvpn::client_info(&id, "/run/openvpn/fuzz.sock", "tun0", c, now()));
+    }
+    true
+}
+
+fn softether_http_seeds() -> Vec<Vec<u8>> {
+    let body = format!(
+        r#"{{"result":{},"jsonrpc":"2.0","id":"1"}}"#,
+        softether::sessions::SAMPLE_STATUS
+    );
+    vec![
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: Keep-Alive\r\n\r\n{body}", body.len()).into_bytes(),
+        format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n", body.len()).into_bytes(),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 84\r\n\r\n{\"error\":{\"code\":29,\"message\":\"Error code 29: Object not found.\"},\"jsonrpc\":\"2.0\",\"id\":\"1\"}".to_vec(),
+    ]
+}
+
+thread_local! {
+    /// Reading from a byte slice never waits: one runtime per thread drives it.
+    static READER: Option<tokio::runtime::Runtime> = tokio::runtime::Builder::new_current_thread().build().ok();
+}
+
+fn softether_http_feed(input: &[u8]) -> bool {
+    READER.with(|rt| {
+        let Some(rt) = rt else { return false };
+        let mut reader = input;
+        let Ok(response) = rt.block_on(softether::rpc::read_response(&mut reader, 1 << 20)) else {
+            return false;
+        };
+        softether::rpc::decode_reply::<softether::sessions::SessionStatus>(&response.body).is_ok()
+    })
+}
+
+fn softether_session_seeds() -> Vec<Vec<u8>> {
+    use softether::sessions::{SAMPLE_IPS, SAMPLE_SESSIONS, SAMPLE_STATUS};
+    // One input carries the three replies, one per line.
+    let one_line = |s: &str| s.replace('\n', " ");
+    vec![format!(
+        "{}\n{}\n{}",
+        one_line(SAMPLE_SESSIONS),
+        one_line(SAMPLE_STATUS),
+        one_line(SAMPLE_IPS)
+    )
+    .into_bytes()]
+}
+
+fn softether_session_feed(input: &[u8]) -> bool {
+    use softether::sessions::{session_info, IpTable, SessionList, SessionStatus};
+    let text = String::from_utf8_lossy(input);
+    let mut parts = text.splitn(3, '\n');
+    let (Some(list), Some(status), Some(ips)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let (Ok(list), Ok(status), Ok(ips)) = (
+        serde_json::from_str::<SessionList>(list),
+        serde_json::from_str::<SessionStatus>(status),
+        serde_json::from_str::<IpTable>(ips),
+    ) else {
+        return false;
+    };
+    let id = SourceId::default_of(EngineKind::Softether);
+    for entry in list.sessions.iter().filter(|s| s.is_user()) {
+        let addresses: Vec<_> = ips.entries.iter().filter(|e| e.session == entry.name).collect();
+        round_trip(&session_info(&id, "DEFAULT", entry, &status, &addresses, now()));
     }
     true
 }

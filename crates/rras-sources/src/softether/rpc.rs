@@ -319,7 +319,7 @@ impl ServerCertVerifier for RefuseAll {
 }
 
 /// A JSON-RPC 2.0 reply: `result`, or `error` with SoftEther's code.
-fn decode_reply<T: DeserializeOwned>(reply: &[u8]) -> Result<T, ControlError> {
+pub fn decode_reply<T: DeserializeOwned>(reply: &[u8]) -> Result<T, ControlError> {
     #[derive(serde::Deserialize)]
     struct RpcError {
         code: i64,
@@ -360,15 +360,18 @@ fn printable(text: &str) -> String {
 
 /// What an HTTP/1.1 response carried.
 #[derive(Debug)]
-struct Response {
-    status: u16,
-    body: Vec<u8>,
-    keep_alive: bool,
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The body, de-chunked.
+    pub body: Vec<u8>,
+    /// True when the connection may carry the next request.
+    pub keep_alive: bool,
 }
 
 /// Reads one response: the head (at most [`MAX_HEAD`]), then a body of
 /// `Content-Length` bytes or chunks, at most `max_body`.
-async fn read_response<S: AsyncReadExt + Unpin>(stream: &mut S, max_body: usize) -> Result<Response, ControlError> {
+pub async fn read_response<S: AsyncReadExt + Unpin>(stream: &mut S, max_body: usize) -> Result<Response, ControlError> {
     let mut buf = Vec::with_capacity(16 * 1024);
     let head_end = loop {
         if let Some(i) = find(&buf, b"\r\n\r\n") {

@@ -201,32 +201,35 @@ pub fn session_info(
     info
 }
 
+/// `EnumSession` as the lab's SoftEther 5.01.9674 answered it,
+/// trimmed to the fields read plus a few that are not: the tests' and the
+/// fuzzer's seeds.
+pub const SAMPLE_SESSIONS: &str = r#"{"SessionList":[
+  {"BridgeMode_bool":false,"ClientIP_ip":"0.0.0.0","CreatedTime_dt":"2026-12-06T22:33:49.022Z","Hostname_str":"","LinkMode_bool":false,
+   "Name_str":"SID-SECURENAT-1","SecureNATMode_bool":true,"Username_str":"SecureNAT","PacketSize_u64":1456},
+  {"BridgeMode_bool":false,"ClientIP_ip":"10.200.6.2","CreatedTime_dt":"2026-12-06T22:33:52.471Z","Hostname_str":"10.200.6.2","LinkMode_bool":false,
+   "Name_str":"SID-ALICE-[OPENVPN_L3]-2","SecureNATMode_bool":false,"Username_str":"alice","VLanId_u32":0}],"HubName_str":"DEFAULT"}"#;
+/// `GetSessionStatus` of the lab's OpenVPN session (trimmed).
+pub const SAMPLE_STATUS: &str = r#"{"TotalRecvSize_u64":928,"TotalSendSize_u64":650,"UnderlayProtocol_str":"Legacy VPN - OPENVPN_L3",
+  "CipherName_str":"aes-128-cbc","ClientProductName_str":"OpenVPN Client","policy:MaxConnection_u32":32}"#;
+/// `EnumIpTable` of the lab's hub, with a link-local address added.
+pub const SAMPLE_IPS: &str = r#"{"IpTable":[
+  {"DhcpAllocated_bool":false,"IpAddress_ip":"192.168.30.1","SessionName_str":"SID-SECURENAT-1"},
+  {"DhcpAllocated_bool":false,"IpAddress_ip":"fe80::1","SessionName_str":"SID-ALICE-[OPENVPN_L3]-2"},
+  {"DhcpAllocated_bool":true,"IpAddress_ip":"192.168.30.10","SessionName_str":"SID-ALICE-[OPENVPN_L3]-2"}],"HubName_str":"DEFAULT"}"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rras_core::EngineKind;
 
-    /// The lab's replies (../shared/lab/softether.sh, SoftEther 5.01.9674),
-    /// trimmed to the fields read plus a few that are not.
-    const SESSIONS: &str = r#"{"SessionList":[
-      {"BridgeMode_bool":false,"ClientIP_ip":"0.0.0.0","CreatedTime_dt":"2026-12-06T22:33:49.022Z","Hostname_str":"","LinkMode_bool":false,
-       "Name_str":"SID-SECURENAT-1","SecureNATMode_bool":true,"Username_str":"SecureNAT","PacketSize_u64":1456},
-      {"BridgeMode_bool":false,"ClientIP_ip":"10.200.6.2","CreatedTime_dt":"2026-12-06T22:33:52.471Z","Hostname_str":"10.200.6.2","LinkMode_bool":false,
-       "Name_str":"SID-ALICE-[OPENVPN_L3]-2","SecureNATMode_bool":false,"Username_str":"alice","VLanId_u32":0}],"HubName_str":"DEFAULT"}"#;
-    const STATUS: &str = r#"{"TotalRecvSize_u64":928,"TotalSendSize_u64":650,"UnderlayProtocol_str":"Legacy VPN - OPENVPN_L3",
-      "CipherName_str":"aes-128-cbc","ClientProductName_str":"OpenVPN Client","policy:MaxConnection_u32":32}"#;
-    const IPS: &str = r#"{"IpTable":[
-      {"DhcpAllocated_bool":false,"IpAddress_ip":"192.168.30.1","SessionName_str":"SID-SECURENAT-1"},
-      {"DhcpAllocated_bool":false,"IpAddress_ip":"fe80::1","SessionName_str":"SID-ALICE-[OPENVPN_L3]-2"},
-      {"DhcpAllocated_bool":true,"IpAddress_ip":"192.168.30.10","SessionName_str":"SID-ALICE-[OPENVPN_L3]-2"}],"HubName_str":"DEFAULT"}"#;
-
     #[test]
     fn a_lab_session_becomes_a_connection_and_the_nat_does_not() {
-        let list: SessionList = serde_json::from_str(SESSIONS).unwrap();
+        let list: SessionList = serde_json::from_str(SAMPLE_SESSIONS).unwrap();
         let users: Vec<&SessionEntry> = list.sessions.iter().filter(|s| s.is_user()).collect();
         assert_eq!(users.len(), 1, "SecureNAT is not a user");
-        let status: SessionStatus = serde_json::from_str(STATUS).unwrap();
-        let ips: IpTable = serde_json::from_str(IPS).unwrap();
+        let status: SessionStatus = serde_json::from_str(SAMPLE_STATUS).unwrap();
+        let ips: IpTable = serde_json::from_str(SAMPLE_IPS).unwrap();
         let mine: Vec<&IpEntry> = ips.entries.iter().filter(|e| e.session == users[0].name).collect();
         let id = SourceId::default_of(EngineKind::Softether);
         let info = session_info(&id, "DEFAULT", users[0], &status, &mine, SystemTime::now());
