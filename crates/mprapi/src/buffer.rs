@@ -5,7 +5,7 @@
 //! at a million connections) is its own 2 MiB-aligned anonymous mapping
 //! with transparent huge pages requested: faulting 1.6 GB in 4 KiB pages
 //! costs about a second, in 2 MiB pages a few hundredths (measured in
-//! docs/benchmarks.md). The mappings are remembered so that the free
+//! docs/benchmarks-notebook.md). The mappings are remembered so that the free
 //! functions know to unmap them.
 //!
 //! The kernel zeroes every fresh page, and on a VM the first touch of

@@ -9,7 +9,7 @@
 //! servers' CPU.
 //!
 //! `cargo run --release -p rras-bench --example consumer_placement -- 300000`
-//! (needs nats-server; numbers in docs/benchmarks.md, "Fleet on NATS JetStream").
+//! (needs nats-server; numbers in docs/benchmarks-notebook.md, "Fleet on NATS JetStream").
 
 use anyhow::Context;
 use async_nats::jetstream;

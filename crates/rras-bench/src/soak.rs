@@ -17,7 +17,7 @@
 //!   16 MiB above that of the first half; descriptors grow by at most 4.
 //!
 //! It prints a table, writes `soak-N.json` and exits non-zero when a check
-//! fails. docs/benchmarks.md has the documented run and its numbers.
+//! fails. docs/benchmarks-notebook.md has the documented run and its numbers.
 
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;

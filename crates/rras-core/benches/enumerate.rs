@@ -1,6 +1,6 @@
 //! Cost of one enumeration page (100 entries) and of `total_entries` at
 //! n = 10k, 100k and 1M, with and without concurrent churn. The ratio 1M/10k
-//! shows the O(log n) behaviour; results go to docs/benchmarks.md.
+//! shows the O(log n) behaviour; results go to docs/benchmarks-notebook.md.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

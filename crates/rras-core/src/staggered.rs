@@ -5,7 +5,7 @@
 //! table twice the size. The cost of that is mostly the fresh memory's
 //! first touch, not the moving: at 917,504 rows the table's index went into
 //! 66 MB of new pages and held the write lock for 114 ms (97 % of it in the
-//! kernel's `clear_page`, perf, docs/benchmarks.md), and every RADIUS
+//! kernel's `clear_page`, perf, docs/benchmarks-notebook.md), and every RADIUS
 //! request in flight waited for it: those stalls were the ack p99.
 //!
 //! (Also the RADIUS source's per-session map, for the same reason; both

@@ -6,7 +6,7 @@
 //! is connected to, every message crosses a route between the servers
 //! first: measured at 300k messages, 0.71–0.80 s of delivery and 1.06–1.20 s
 //! of the servers' CPU instead of 0.48–0.51 s and 0.60–0.66 s
-//! (docs/benchmarks.md, "consumer placement"). Re-creating the consumer
+//! (docs/benchmarks-notebook.md, "consumer placement"). Re-creating the consumer
 //! until it lands locally costs more than it saves (150–200 ms per try on a
 //! large stream). So the consumer stays where it landed, and the watch
 //! subscribes to its deliver subject — an inbox any connection of the same

@@ -8,7 +8,7 @@
 //! time the client read a reply, the daemon's did: strace counted ~3.5
 //! `epoll_wait` returns per 100-entry page on each side where one is
 //! needed. On two shared cores every extra wake-up is one more wait for a
-//! core (docs/benchmarks.md, "The admin thread and quiet sockets").
+//! core (docs/benchmarks-notebook.md, "The admin thread and quiet sockets").
 //!
 //! Here output readiness is watched only while a write is blocked: on the
 //! first `EAGAIN` a second descriptor of the same socket (`dup`) is

@@ -30,7 +30,7 @@ const IDLE: Duration = Duration::from_millis(200);
 /// cores with ingest, so its batches are kept short: at 1M Starts, 100 ms
 /// batches (a burst of ~10k inserts each) gave an ack p99 of 45.7–49.8 ms
 /// over four runs, 20 ms batches 43.3–46.8 ms, with the same CPU per
-/// request and the same store size (docs/benchmarks.md).
+/// request and the same store size (docs/benchmarks-notebook.md).
 const APPLY_EVERY: Duration = Duration::from_millis(20);
 /// How often a waiting applier looks for a reader's nudge.
 const NUDGE_POLL: Duration = Duration::from_millis(2);

@@ -697,7 +697,7 @@ impl Shared {
             tx.set_durability(Durability::Immediate);
             // The allocator state goes into every checkpoint (with a
             // two-phase commit), so reopening after kill -9 needs no walk
-            // of the whole file (docs/benchmarks.md).
+            // of the whole file (docs/benchmarks-notebook.md).
             tx.set_quick_repair(true);
         } else {
             tx.set_durability(Durability::None);

@@ -7,7 +7,7 @@
 //! commit with `Durability::Immediate`) later makes everything up to a
 //! sequence number durable in redb itself. Measured on this project's disk:
 //! an append plus `fdatasync` is 0.1–0.2 ms, a redb commit of 100 changes
-//! 3–10 ms (docs/benchmarks.md) — the log takes that cost off the
+//! 3–10 ms (docs/benchmarks-notebook.md) — the log takes that cost off the
 //! acknowledgement path and lets redb write many commits' pages at once.
 //!
 //! Two segment files take turns: appends go to the *active* one; a

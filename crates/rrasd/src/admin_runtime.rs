@@ -8,7 +8,7 @@
 //! one call costs several cross-core wake-ups. Under ingest load every
 //! wake-up waits for a core: at 10k updates/s a 100-entry page's p99 was
 //! 0.53–0.63 ms on two workers and is 0.36–0.41 ms on this thread (docs/
-//! benchmarks.md, "The admin thread and quiet sockets").
+//! benchmarks-notebook.md, "The admin thread and quiet sockets").
 //!
 //! It also keeps the admin plane apart from the sources: a long listing or
 //! a slow store read occupies this thread, not a worker that sources need,

@@ -4,7 +4,7 @@ use clap::Parser;
 
 /// mimalloc instead of glibc's allocator: the daemon's hot paths (a decoded
 /// packet, a record, a reply per request) are many small short-lived
-/// allocations from several threads; measured in docs/benchmarks.md.
+/// allocations from several threads; measured in docs/benchmarks-notebook.md.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

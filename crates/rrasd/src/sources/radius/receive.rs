@@ -4,7 +4,7 @@
 //! `recvfrom`, about half of it the system call itself (entry, the file
 //! lookup, the user-copy checks) rather than the datagram. A NAS under load
 //! keeps its requests queued, so one `recvmmsg` takes what one wake-up finds
-//! (docs/benchmarks.md has the before/after).
+//! (docs/benchmarks-notebook.md has the before/after).
 //!
 //! Every slot holds one byte more than the largest legal packet, and
 //! `MSG_TRUNC` makes the kernel report a longer datagram's real length: an
