@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use prost::Message;
 use rras_core::{synthetic, Connection, ConnectionHandle, ConnectionInfo, EngineKind, Record, RecordError};
 use rras_proto::pb;
+use rras_source::control::ControlError;
 use rras_source::SourceEvent;
 use rras_sources::softether;
 use rrasd::sources::radius::accounting::{interpret, merge_update, nas_claim, AccountingEvent};
@@ -209,9 +210,21 @@ fn softether_http_seeds() -> Vec<Vec<u8>> {
         softether::sessions::SAMPLE_STATUS
     );
     vec![
-        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: Keep-Alive\r\n\r\n{body}", body.len()).into_bytes(),
-        format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n", body.len()).into_bytes(),
-        b"HTTP/1.1 200 OK\r\nContent-Length: 84\r\n\r\n{\"error\":{\"code\":29,\"message\":\"Error code 29: Object not found.\"},\"jsonrpc\":\"2.0\",\"id\":\"1\"}".to_vec(),
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: Keep-Alive\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+        format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+            body.len()
+        )
+        .into_bytes(),
+        {
+            let error =
+                r#"{"error":{"code":29,"message":"Error code 29: Object not found."},"jsonrpc":"2.0","id":"1"}"#;
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{error}", error.len()).into_bytes()
+        },
     ]
 }
 
@@ -227,7 +240,11 @@ fn softether_http_feed(input: &[u8]) -> bool {
         let Ok(response) = rt.block_on(softether::rpc::read_response(&mut reader, 1 << 20)) else {
             return false;
         };
-        softether::rpc::decode_reply::<softether::sessions::SessionStatus>(&response.body).is_ok()
+        // A result, or a JSON-RPC error SoftEther named, is a reply understood.
+        matches!(
+            softether::rpc::decode_reply::<softether::sessions::SessionStatus>(&response.body),
+            Ok(_) | Err(ControlError::Refused(_) | ControlError::Status(_))
+        )
     })
 }
 

@@ -231,17 +231,20 @@ fn narrow_slot(column: Column) -> Option<usize> {
     NARROW.iter().position(|c| *c == column)
 }
 
+/// How many engines there are (one list per engine).
+const ENGINE_COUNT: usize = EngineKind::ALL.len();
+
 /// Each engine's place when engines are sorted by name (by
 /// [`EngineKind::index`]), and the engines in that order.
-const ENGINE_RANK: [usize; 6] = engine_ranks();
-const ENGINES_BY_NAME: [usize; 6] = engines_by_name();
+const ENGINE_RANK: [usize; ENGINE_COUNT] = engine_ranks();
+const ENGINES_BY_NAME: [usize; ENGINE_COUNT] = engines_by_name();
 
-const fn engine_ranks() -> [usize; 6] {
-    let mut ranks = [0; 6];
+const fn engine_ranks() -> [usize; ENGINE_COUNT] {
+    let mut ranks = [0; ENGINE_COUNT];
     let mut i = 0;
-    while i < 6 {
+    while i < ENGINE_COUNT {
         let mut j = 0;
-        while j < 6 {
+        while j < ENGINE_COUNT {
             if less(
                 EngineKind::ALL[j].as_str().as_bytes(),
                 EngineKind::ALL[i].as_str().as_bytes(),
@@ -255,11 +258,11 @@ const fn engine_ranks() -> [usize; 6] {
     ranks
 }
 
-const fn engines_by_name() -> [usize; 6] {
+const fn engines_by_name() -> [usize; ENGINE_COUNT] {
     let ranks = engine_ranks();
-    let mut order = [0; 6];
+    let mut order = [0; ENGINE_COUNT];
     let mut i = 0;
-    while i < 6 {
+    while i < ENGINE_COUNT {
         order[ranks[i]] = i;
         i += 1;
     }
@@ -285,7 +288,7 @@ pub(super) struct Columns {
     session: ColumnIndex<4>,
     narrow: [ColumnIndex<2>; 5],
     /// Per engine ([`EngineKind::index`]), by handle.
-    engines: [ColumnIndex<0>; 6],
+    engines: [ColumnIndex<0>; ENGINE_COUNT],
 }
 
 /// The indexes and totals of one table.
@@ -402,7 +405,7 @@ impl Columns {
     /// The engines' lists, in name order, seen as one order.
     fn engine_window(&self, from: usize, limit: usize, descending: bool) -> Vec<u32> {
         let lists = ENGINES_BY_NAME.map(|e| &self.engines[e]);
-        let mut starts = [0usize; 6];
+        let mut starts = [0usize; ENGINE_COUNT];
         let mut total = 0;
         for (start, list) in starts.iter_mut().zip(lists) {
             *start = total;
@@ -543,7 +546,7 @@ impl Indexes {
         let mut user: Vec<Entry<4>> = Vec::with_capacity(n);
         let mut session: Vec<Entry<4>> = Vec::with_capacity(n);
         let mut narrow: [Vec<Entry<2>>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
-        let mut engines: [Vec<Entry<0>>; 6] = std::array::from_fn(|_| Vec::new());
+        let mut engines: [Vec<Entry<0>>; ENGINE_COUNT] = std::array::from_fn(|_| Vec::new());
         let mut totals = Totals::default();
         let (scratch, v) = (&mut self.scratch, &mut self.new);
         for (_, row) in rows.iter() {

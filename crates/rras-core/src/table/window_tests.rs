@@ -37,7 +37,7 @@ const USERS: [&str; 9] = [
 ];
 
 fn info(s: &Shape) -> ConnectionInfo {
-    let engine = EngineKind::ALL[usize::from(s.engine) % 3];
+    let engine = EngineKind::ALL[usize::from(s.engine) % EngineKind::ALL.len()];
     let mut info = ConnectionInfo::new(
         SourceKey::new(engine, "nas", format!("Sess-{}", s.session)),
         USERS[usize::from(s.user) % USERS.len()],
@@ -137,7 +137,13 @@ fn query() -> impl Strategy<Value = WindowQuery> {
         "10.0.2.5",
     ]);
     let user = prop::sample::select(vec![None, None, Some("alice"), Some("BOB"), Some("nobody")]);
-    let engine = prop::sample::select(vec![None, None, Some(EngineKind::Radius), Some(EngineKind::Openvpn)]);
+    let engine = prop::sample::select(vec![
+        None,
+        None,
+        Some(EngineKind::Radius),
+        Some(EngineKind::Openvpn),
+        Some(EngineKind::Report),
+    ]);
     let interface = prop::sample::select(vec![None, None, Some("ppp3"), Some("PPP11")]);
     let instance = prop::sample::select(vec![None, None, None, Some("radius")]);
     (
@@ -234,7 +240,7 @@ fn unfiltered_and_narrow_queries_are_answered_from_the_indexes() {
             user: (i % 8) as u8,
             interface: (i % 200) as u8,
             address: (i % 256) as u8,
-            engine: (i % 3) as u8,
+            engine: (i % 7) as u8,
             started: (i % 16) as u8,
             rx: (i % 50) as u16,
             tx: i as u16,
