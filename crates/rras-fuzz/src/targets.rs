@@ -9,11 +9,13 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::Message;
+use rras_core::SourceId;
 use rras_core::{synthetic, Connection, ConnectionHandle, ConnectionInfo, EngineKind, Record, RecordError};
 use rras_proto::pb;
 use rras_source::control::ControlError;
 use rras_source::SourceEvent;
 use rras_sources::softether;
+use rras_sources::{ocserv, openvpn, strongswan, wireguard};
 use rrasd::sources::radius::accounting::{interpret, merge_update, nas_claim, AccountingEvent};
 use rrasd::sources::radius::attributes::*;
 use rrasd::sources::radius::packet::{
@@ -23,7 +25,6 @@ use rrasd::sources::radius::packet::{
 use rrasd::sources::radius::radsec::next_frame;
 use rrasd::sources::radius::scope::NasClaim;
 use rrasd::sources::radius::{RadiusClient, RadiusConfig};
-use rrasd::sources::{ocserv, openvpn, strongswan, wireguard, SourceId};
 
 /// One fuzz target.
 #[derive(Debug)]

@@ -30,6 +30,26 @@ pub struct Description {
     pub secret_files: Vec<(String, PathBuf)>,
 }
 
+/// Something an instance reads alone: a `place` (a socket, a directory)
+/// and optionally the `part` of it (an interface); two claims overlap when
+/// their places are equal and either has no part or the parts are equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The socket, directory or device.
+    pub place: String,
+    /// The part of it, or None for all of it.
+    pub part: Option<String>,
+    /// What the operator should do about an overlap.
+    pub hint: &'static str,
+}
+
+impl Claim {
+    /// True when both cannot be read by two instances.
+    pub fn overlaps(&self, other: &Claim) -> bool {
+        self.place == other.place && (self.part.is_none() || other.part.is_none() || self.part == other.part)
+    }
+}
+
 /// One configured instance of an engine: its section, parsed.
 pub trait EngineConfig: std::fmt::Debug + Send + Sync + 'static {
     /// The engine.
@@ -39,9 +59,20 @@ pub trait EngineConfig: std::fmt::Debug + Send + Sync + 'static {
     /// default instance).
     fn name(&self) -> &str;
 
-    /// True when the engine's own section switches the default instance on
-    /// (its required key is set). A `[[source]]` entry is always on.
+    /// True when the key that switches the instance on is set (for a
+    /// shorthand section: the engine runs; for a `[[source]]` entry it
+    /// must be).
     fn is_on(&self) -> bool;
+
+    /// That key's name, for the error when a `[[source]]` entry lacks it.
+    fn on_key(&self) -> &'static str;
+
+    /// What the instance reads that no other instance may read too (two
+    /// instances on one socket would report, and end, each other's
+    /// sessions). Most engines claim nothing.
+    fn claims(&self) -> Vec<Claim> {
+        Vec::new()
+    }
 
     /// What serde cannot check, and a key the instance cannot run without
     /// (the error names it).

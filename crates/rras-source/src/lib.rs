@@ -30,7 +30,7 @@ pub mod polling;
 pub mod sink;
 pub mod supervise;
 
-pub use engine::{Description, Engine, EngineConfig, EngineEntry};
+pub use engine::{Claim, Description, Engine, EngineConfig, EngineEntry};
 pub use error::SourceError;
 pub use event::SourceEvent;
 pub use guid::stable_guid;

@@ -9,12 +9,22 @@
 
 #![deny(missing_docs)]
 
+pub mod ocserv;
+pub mod openvpn;
 pub mod softether;
+pub mod strongswan;
+pub mod wireguard;
 
 use rras_source::EngineEntry;
 
 /// Every engine the daemon can run through the source API.
-pub const ENGINES: &[EngineEntry] = &[EngineEntry::of::<softether::Softether>()];
+pub const ENGINES: &[EngineEntry] = &[
+    EngineEntry::of::<wireguard::Wireguard>(),
+    EngineEntry::of::<openvpn::Openvpn>(),
+    EngineEntry::of::<ocserv::Ocserv>(),
+    EngineEntry::of::<strongswan::Strongswan>(),
+    EngineEntry::of::<softether::Softether>(),
+];
 
 /// The entry of the engine named `kind` (a section or `[[source]] kind`).
 pub fn engine(kind: &str) -> Option<&'static EngineEntry> {

@@ -242,48 +242,6 @@ pub fn check(config: &Config) -> Report {
                 c.listen.map(|a| a.to_string()).unwrap_or_default(),
                 c.clients.len()
             ),
-            SourceConfig::Wireguard(c) => {
-                if let Some(dir) = &c.socket_dir {
-                    socket_seen(&id, dir, &mut report);
-                }
-                let backend = match c.backend {
-                    crate::sources::wireguard::Backend::Uapi => "UAPI sockets in",
-                    crate::sources::wireguard::Backend::Netlink => "kernel (netlink)",
-                };
-                format!(
-                    "source {id}: WireGuard {backend} {}{}",
-                    c.socket_dir
-                        .as_deref()
-                        .map(|d| d.display().to_string())
-                        .unwrap_or_default(),
-                    if c.interfaces.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" interfaces {}", c.interfaces.join(" "))
-                    }
-                )
-            }
-            SourceConfig::Openvpn(c) => {
-                for m in &c.management {
-                    let path = m.split_once('=').map_or(m.as_str(), |(p, _)| p);
-                    socket_seen(&id, Path::new(path), &mut report);
-                }
-                format!("source {id}: OpenVPN management {}", c.management.join(" "))
-            }
-            SourceConfig::Ocserv(c) => {
-                let socket = c.socket.clone().unwrap_or_default();
-                socket_seen(&id, Path::new(&socket), &mut report);
-                format!(
-                    "source {id}: ocserv via {} -s {socket}{}",
-                    c.occtl,
-                    c.netns.as_deref().map(|n| format!(" in netns {n}")).unwrap_or_default()
-                )
-            }
-            SourceConfig::Strongswan(c) => {
-                let uri = c.vici.clone().unwrap_or_default();
-                socket_seen(&id, Path::new(uri.strip_prefix("unix://").unwrap_or(&uri)), &mut report);
-                format!("source {id}: strongSwan VICI {uri}")
-            }
             SourceConfig::Engine(c) => {
                 let d = c.describe();
                 for path in &d.paths {

@@ -565,23 +565,18 @@ impl Config {
     /// switched on, then the `[[source]]` entries, in order.
     pub fn source_instances(&self) -> Vec<crate::sources::SourceConfig> {
         use crate::sources::SourceConfig;
+        use rras_source::EngineConfig;
         let mut out = Vec::new();
         if self.radius.listen.is_some() {
-            out.push(SourceConfig::Radius(self.radius.clone()));
+            out.push(SourceConfig::Radius(Box::new(self.radius.clone())));
         }
-        let kernel_wireguard = self.wireguard.backend == crate::sources::wireguard::Backend::Netlink;
-        if self.wireguard.socket_dir.is_some() || kernel_wireguard {
-            out.push(SourceConfig::Wireguard(self.wireguard.clone()));
-        }
-        if !self.openvpn.management.is_empty() {
-            out.push(SourceConfig::Openvpn(self.openvpn.clone()));
-        }
-        if self.ocserv.socket.is_some() {
-            out.push(SourceConfig::Ocserv(self.ocserv.clone()));
-        }
-        if self.strongswan.vici.is_some() {
-            out.push(SourceConfig::Strongswan(self.strongswan.clone()));
-        }
+        let sections: [std::sync::Arc<dyn EngineConfig>; 4] = [
+            std::sync::Arc::new(self.wireguard.clone()),
+            std::sync::Arc::new(self.openvpn.clone()),
+            std::sync::Arc::new(self.ocserv.clone()),
+            std::sync::Arc::new(self.strongswan.clone()),
+        ];
+        out.extend(sections.into_iter().filter(|s| s.is_on()).map(SourceConfig::Engine));
         out.extend(self.source.iter().cloned());
         out
     }
@@ -591,21 +586,10 @@ impl Config {
         let invalid = |message: String| ConfigError::Invalid { key: "source", message };
         for entry in &self.source {
             let id = entry.id().map_err(invalid)?;
-            entry.validate().map_err(|e| invalid(format!("{id}: {e}")))?;
-            let missing = match entry {
-                SourceConfig::Radius(c) => c.listen.is_none().then_some("listen"),
-                SourceConfig::Wireguard(c) => (c.socket_dir.is_none()
-                    && c.backend == crate::sources::wireguard::Backend::Uapi)
-                    .then_some("socket_dir"),
-                SourceConfig::Openvpn(c) => c.management.is_empty().then_some("management"),
-                SourceConfig::Ocserv(c) => c.socket.is_none().then_some("socket"),
-                SourceConfig::Strongswan(c) => c.vici.is_none().then_some("vici"),
-                // The engine's own validate names what it needs.
-                SourceConfig::Engine(_) => None,
-            };
-            if let Some(key) = missing {
+            if let Some(key) = entry.missing_key() {
                 return Err(invalid(format!("{id}: {key} is required")));
             }
+            entry.validate().map_err(|e| invalid(format!("{id}: {e}")))?;
         }
         let mut seen = std::collections::HashSet::new();
         for entry in self.source_instances() {
@@ -617,47 +601,32 @@ impl Config {
                 )));
             }
         }
-        // WireGuard instances reading one socket directory must split its
-        // interfaces, or both would report (and end) the same peers.
-        let wireguard: Vec<_> = self
+        // Two instances reading one socket or interface would both report
+        // (and end) the same sessions.
+        let claims: Vec<(String, rras_source::Claim)> = self
             .source_instances()
             .into_iter()
             .filter_map(|entry| match entry {
-                // Kernel instances all read the one kernel.
-                SourceConfig::Wireguard(c) => match c.backend {
-                    crate::sources::wireguard::Backend::Netlink => {
-                        Some((c.name.clone(), PathBuf::from("the kernel"), c.interfaces.clone()))
-                    }
-                    crate::sources::wireguard::Backend::Uapi => c
-                        .socket_dir
-                        .clone()
-                        .map(|dir| (c.name.clone(), dir, c.interfaces.clone())),
-                },
-                _ => None,
+                SourceConfig::Engine(c) => Some(c),
+                SourceConfig::Radius(_) => None,
+            })
+            .flat_map(|c| {
+                let name = match c.name() {
+                    "" => c.kind().as_str().to_owned(),
+                    n => n.to_owned(),
+                };
+                c.claims().into_iter().map(move |claim| (name.clone(), claim))
             })
             .collect();
-        for (i, (a, dir, a_ifaces)) in wireguard.iter().enumerate() {
-            for (b, other_dir, b_ifaces) in &wireguard[i + 1..] {
-                if dir != other_dir {
-                    continue;
-                }
-                let shared =
-                    a_ifaces.is_empty() || b_ifaces.is_empty() || a_ifaces.iter().any(|x| b_ifaces.contains(x));
-                if shared {
-                    let name = |n: &str| {
-                        if n.is_empty() {
-                            "wireguard".to_owned()
-                        } else {
-                            n.to_owned()
-                        }
-                    };
-                    return Err(invalid(format!(
-                        "wireguard instances {:?} and {:?} both read {} with overlapping interfaces: give each a disjoint `interfaces` list",
-                        name(a),
-                        name(b),
-                        dir.display()
-                    )));
-                }
+        for (i, (a, claim)) in claims.iter().enumerate() {
+            if let Some((b, _)) = claims[i + 1..]
+                .iter()
+                .find(|(b, other)| b != a && claim.overlaps(other))
+            {
+                return Err(invalid(format!(
+                    "instances {:?} and {:?} both read {}: {}",
+                    a, b, claim.place, claim.hint
+                )));
             }
         }
         Ok(())
@@ -846,5 +815,30 @@ mod tests {
             err.contains("pptpd") && err.contains("softether") && err.contains("radius"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn two_instances_may_not_read_one_socket() {
+        let two = |a: &str, b: &str| {
+            format!(
+                "[[source]]\nkind = \"openvpn\"\nname = \"udp\"\nmanagement = [\"{a}=tun0\"]\n\
+                 [[source]]\nkind = \"openvpn\"\nname = \"tcp\"\nmanagement = [\"{b}=tun1\"]\n"
+            )
+        };
+        let check = |text: String| Config::from_toml(&text).expect("parses").validate();
+        let err = check(two("/run/ovpn.sock", "/run/ovpn.sock")).unwrap_err().to_string();
+        assert!(
+            err.contains("udp") && err.contains("tcp") && err.contains("/run/ovpn.sock"),
+            "{err}"
+        );
+        check(two("/run/a.sock", "/run/b.sock")).expect("separate sockets");
+        // The [openvpn] section and a [[source]] on its socket collide too.
+        let text = "[openvpn]\nmanagement = [\"/run/a.sock\"]\n[[source]]\nkind = \"openvpn\"\nname = \"x\"\nmanagement = [\"/run/a.sock\"]\n";
+        assert!(check(text.into()).is_err());
+        // A [[source]] without the key that switches it on says which.
+        let err = check("[[source]]\nkind = \"ocserv\"\nname = \"oc\"\n".into())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("socket is required"), "{err}");
     }
 }

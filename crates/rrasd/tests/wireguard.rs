@@ -193,7 +193,7 @@ fn kernel_backend_reports_what_the_kernel_has() {
         Path::new(env!("CARGO_BIN_EXE_rrasd")),
         &["--config", config.to_str().unwrap()],
     );
-    let kernel_has_wireguard = rrasd::sources::wireguard::netlink::family_id("wireguard").is_ok();
+    let kernel_has_wireguard = rras_sources::wireguard::netlink::family_id("wireguard").is_ok();
     let health = wait_for(Duration::from_secs(10), || {
         runtime().block_on(async {
             let c = AdminClient::connect(&daemon.addr()).await.ok()?;

@@ -108,6 +108,10 @@ impl EngineConfig for SoftetherConfig {
         self.url.is_some()
     }
 
+    fn on_key(&self) -> &'static str {
+        "url"
+    }
+
     fn validate(&self) -> Result<(), String> {
         self.api()?;
         if !(1..=3600).contains(&self.poll_secs) {

@@ -684,6 +684,68 @@ impl HangUp for Terminate {
     }
 }
 
+/// The engine.
+#[derive(Debug)]
+pub struct Strongswan;
+
+impl rras_source::Engine for Strongswan {
+    const KIND: EngineKind = EngineKind::Strongswan;
+    type Config = StrongswanConfig;
+}
+
+impl rras_source::EngineConfig for StrongswanConfig {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Strongswan
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn is_on(&self) -> bool {
+        self.vici.is_some()
+    }
+
+    fn on_key(&self) -> &'static str {
+        "vici"
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        StrongswanConfig::validate(self)
+    }
+
+    fn describe(&self) -> rras_source::Description {
+        use rras_source::Description;
+        let uri = self.vici.clone().unwrap_or_default();
+        Description {
+            summary: format!("strongSwan VICI {uri}"),
+            paths: vec![std::path::PathBuf::from(uri.strip_prefix("unix://").unwrap_or(&uri))],
+            secret_files: Vec::new(),
+        }
+    }
+
+    fn claims(&self) -> Vec<rras_source::Claim> {
+        use rras_source::Claim;
+        self.vici
+            .iter()
+            .map(|v| Claim {
+                place: v.clone(),
+                part: None,
+                hint: "each VICI socket belongs to one instance",
+            })
+            .collect()
+    }
+
+    fn start(
+        &self,
+        _id: SourceId,
+        sink: Arc<dyn Sink>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Vec<JoinHandle<()>>, rras_source::SourceError> {
+        start(self, sink, stop).map_err(rras_source::SourceError::Config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -373,6 +373,98 @@ impl HangUp for PeerRemover {
     }
 }
 
+/// The engine.
+#[derive(Debug)]
+pub struct Wireguard;
+
+impl rras_source::Engine for Wireguard {
+    const KIND: EngineKind = EngineKind::Wireguard;
+    type Config = WireguardConfig;
+}
+
+impl rras_source::EngineConfig for WireguardConfig {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Wireguard
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn is_on(&self) -> bool {
+        self.socket_dir.is_some() || self.backend == Backend::Netlink
+    }
+
+    fn on_key(&self) -> &'static str {
+        "socket_dir"
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        WireguardConfig::validate(self)
+    }
+
+    fn describe(&self) -> rras_source::Description {
+        use rras_source::Description;
+        let backend = match self.backend {
+            Backend::Uapi => "UAPI sockets in",
+            Backend::Netlink => "kernel (netlink)",
+        };
+        Description {
+            summary: format!(
+                "WireGuard {backend} {}{}",
+                self.socket_dir
+                    .as_deref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default(),
+                if self.interfaces.is_empty() {
+                    String::new()
+                } else {
+                    format!(" interfaces {}", self.interfaces.join(" "))
+                }
+            ),
+            paths: self.socket_dir.iter().cloned().collect(),
+            secret_files: Vec::new(),
+        }
+    }
+
+    fn claims(&self) -> Vec<rras_source::Claim> {
+        use rras_source::Claim;
+        // Kernel instances all read the one kernel.
+        let place = match self.backend {
+            Backend::Netlink => "the kernel".to_owned(),
+            Backend::Uapi => match &self.socket_dir {
+                Some(dir) => dir.display().to_string(),
+                None => return Vec::new(),
+            },
+        };
+        let hint = "give each a disjoint `interfaces` list";
+        if self.interfaces.is_empty() {
+            return vec![Claim {
+                place,
+                part: None,
+                hint,
+            }];
+        }
+        self.interfaces
+            .iter()
+            .map(|i| Claim {
+                place: place.clone(),
+                part: Some(i.clone()),
+                hint,
+            })
+            .collect()
+    }
+
+    fn start(
+        &self,
+        _id: SourceId,
+        sink: Arc<dyn Sink>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Vec<JoinHandle<()>>, rras_source::SourceError> {
+        start(self, sink, stop).map_err(rras_source::SourceError::Config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -200,6 +200,75 @@ impl HangUp for Disconnect {
     }
 }
 
+/// The engine.
+#[derive(Debug)]
+pub struct Ocserv;
+
+impl rras_source::Engine for Ocserv {
+    const KIND: EngineKind = EngineKind::Ocserv;
+    type Config = OcservConfig;
+}
+
+impl rras_source::EngineConfig for OcservConfig {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Ocserv
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn is_on(&self) -> bool {
+        self.socket.is_some()
+    }
+
+    fn on_key(&self) -> &'static str {
+        "socket"
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        OcservConfig::validate(self)
+    }
+
+    fn describe(&self) -> rras_source::Description {
+        use rras_source::Description;
+        let socket = self.socket.clone().unwrap_or_default();
+        Description {
+            summary: format!(
+                "ocserv via {} -s {socket}{}",
+                self.occtl,
+                self.netns
+                    .as_deref()
+                    .map(|n| format!(" in netns {n}"))
+                    .unwrap_or_default()
+            ),
+            paths: vec![std::path::PathBuf::from(socket)],
+            secret_files: Vec::new(),
+        }
+    }
+
+    fn claims(&self) -> Vec<rras_source::Claim> {
+        use rras_source::Claim;
+        self.socket
+            .iter()
+            .map(|s| Claim {
+                place: s.clone(),
+                part: None,
+                hint: "each occtl socket belongs to one instance",
+            })
+            .collect()
+    }
+
+    fn start(
+        &self,
+        _id: SourceId,
+        sink: Arc<dyn Sink>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Vec<JoinHandle<()>>, rras_source::SourceError> {
+        start(self, sink, stop).map_err(rras_source::SourceError::Config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -219,3 +219,69 @@ impl HangUp for ClientKiller {
         }
     }
 }
+
+/// The engine.
+#[derive(Debug)]
+pub struct Openvpn;
+
+impl rras_source::Engine for Openvpn {
+    const KIND: EngineKind = EngineKind::Openvpn;
+    type Config = OpenvpnConfig;
+}
+
+impl rras_source::EngineConfig for OpenvpnConfig {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Openvpn
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn is_on(&self) -> bool {
+        !self.management.is_empty()
+    }
+
+    fn on_key(&self) -> &'static str {
+        "management"
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        OpenvpnConfig::validate(self)
+    }
+
+    fn describe(&self) -> rras_source::Description {
+        use rras_source::Description;
+        let paths = self
+            .management
+            .iter()
+            .map(|m| std::path::PathBuf::from(m.split_once('=').map_or(m.as_str(), |(p, _)| p)))
+            .collect();
+        Description {
+            summary: format!("OpenVPN management {}", self.management.join(" ")),
+            paths,
+            secret_files: Vec::new(),
+        }
+    }
+
+    fn claims(&self) -> Vec<rras_source::Claim> {
+        use rras_source::Claim;
+        self.servers()
+            .into_iter()
+            .map(|(socket, _)| Claim {
+                place: socket.display().to_string(),
+                part: None,
+                hint: "each management socket belongs to one instance",
+            })
+            .collect()
+    }
+
+    fn start(
+        &self,
+        _id: SourceId,
+        sink: Arc<dyn Sink>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Vec<JoinHandle<()>>, rras_source::SourceError> {
+        start(self, sink, stop).map_err(rras_source::SourceError::Config)
+    }
+}
