@@ -252,6 +252,61 @@ impl OcservLab {
     }
 }
 
+impl crate::conformance::EngineLab for OcservLab {
+    fn kind(&self) -> rras_core::EngineKind {
+        rras_core::EngineKind::Ocserv
+    }
+
+    fn config(&self) -> String {
+        format!(
+            "[ocserv]\nsocket = \"{}\"\nnetns = \"{}\"\npoll_secs = 1\nunreachable_grace_secs = 2\n",
+            self.socket(),
+            self.server_ns
+        )
+    }
+
+    fn users(&self) -> [String; 2] {
+        [self.clients[0].user.clone(), self.clients[1].user.clone()]
+    }
+
+    fn traffic(&mut self, user: &str) -> bool {
+        self.ping(user)
+    }
+
+    fn ended_in_engine(&mut self, user: &str) -> bool {
+        self.client_exited(user)
+    }
+
+    fn stop_engine(&mut self) {
+        self.stop_server();
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn check(&self, c: &rras_core::Connection) {
+        assert_eq!(c.info.remote_endpoint, Some(CLIENT_UNDERLAY.parse().expect("address")));
+        assert_eq!(c.info.local_endpoint, Some(SERVER_UNDERLAY.parse().expect("address")));
+        assert!(c.info.interface_name.starts_with("vpns"), "{:?}", c.info.interface_name);
+        let v4 = c.info.projection.ipv4().remote_address.expect("pool address");
+        assert_eq!(v4.octets()[..3], [10, 203, 13]);
+        assert_eq!(c.info.device_type, rras_core::model::device_type::OTHER);
+        assert!(
+            c.info.stats.bytes_rcved > 0,
+            "no counters: occtl not in ocserv's namespace?"
+        );
+        assert!(
+            c.info
+                .engine_attributes
+                .iter()
+                .any(|(k, v)| k == "User-Agent" && v.contains("AnyConnect")),
+            "{:?}",
+            c.info.engine_attributes
+        );
+    }
+}
+
 impl Drop for OcservLab {
     fn drop(&mut self) {
         for c in &mut self.clients {

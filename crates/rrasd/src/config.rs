@@ -46,12 +46,16 @@ pub struct Config {
     pub cursors_total: usize,
     /// Seconds an unused resume cursor lives.
     pub cursor_idle_secs: u64,
-    /// Client sessions (ServerConnect) held in total.
-    pub max_sessions: usize,
+    /// Admin client sessions (`MprAdminServerConnect` handles, not VPN
+    /// sessions) held in total. `max_sessions` is the old name, still read.
+    #[serde(alias = "max_sessions")]
+    pub max_admin_sessions: usize,
     /// Milliseconds to stay in the "starting" state before serving (tests).
     pub debug_start_delay_ms: u64,
-    /// Most client sessions one caller identity may hold.
-    pub sessions_per_client: usize,
+    /// Most admin client sessions one caller identity may hold
+    /// (`sessions_per_client` is the old name, still read).
+    #[serde(alias = "sessions_per_client")]
+    pub admin_sessions_per_client: usize,
     /// Most admin RPCs in flight on one connection.
     pub rpc_concurrency_per_connection: usize,
     /// Most admin RPCs in flight for one caller identity, over all its
@@ -119,9 +123,9 @@ impl Default for Config {
             cursors_per_session: 64,
             cursors_total: 65_536,
             cursor_idle_secs: 300,
-            max_sessions: 4096,
+            max_admin_sessions: 4096,
             debug_start_delay_ms: 0,
-            sessions_per_client: 64,
+            admin_sessions_per_client: 64,
             rpc_concurrency_per_connection: 32,
             rpc_inflight_per_client: 64,
             rpc_timeout_secs: 60,
@@ -468,9 +472,9 @@ impl Config {
                 message: "must be 1 to 65536 (MiB)".into(),
             });
         }
-        if self.max_sessions == 0 {
+        if self.max_admin_sessions == 0 {
             return Err(ConfigError::Invalid {
-                key: "max_sessions",
+                key: "max_admin_sessions",
                 message: "must be at least 1".into(),
             });
         }
@@ -481,14 +485,14 @@ impl Config {
             });
         }
         let limits = [
-            self.sessions_per_client,
+            self.admin_sessions_per_client,
             self.rpc_concurrency_per_connection,
             self.rpc_inflight_per_client,
             self.rpc_timeout_secs as usize,
         ];
         if limits.contains(&0) {
             return Err(ConfigError::Invalid {
-                key: "sessions_per_client",
+                key: "admin_sessions_per_client",
                 message: "session, concurrency and timeout limits must be at least 1".into(),
             });
         }
@@ -840,5 +844,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("socket is required"), "{err}");
+    }
+
+    #[test]
+    fn the_old_names_of_the_admin_session_limits_still_work() {
+        let c = Config::from_toml("max_sessions = 7\nsessions_per_client = 3\n").expect("old names parse");
+        assert_eq!((c.max_admin_sessions, c.admin_sessions_per_client), (7, 3));
+        let c = Config::from_toml("max_admin_sessions = 9\n").expect("new name parses");
+        assert_eq!(c.max_admin_sessions, 9);
     }
 }

@@ -328,7 +328,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let table = Arc::new(ConnectionTable::new(config.cursor_limits()));
     let manager = Arc::new(ConnectionManager::new(table.clone(), store.clone()));
     let metrics = Arc::new(Metrics::new());
-    let sessions = Arc::new(SessionRegistry::new(config.max_sessions, config.sessions_per_client));
+    let sessions = Arc::new(SessionRegistry::new(
+        config.max_admin_sessions,
+        config.admin_sessions_per_client,
+    ));
     let inflight = InflightLimiter::new(config.rpc_inflight_per_client);
     let service = AdminService::new(manager.clone(), sessions, auth.clone(), metrics.clone(), inflight);
 
