@@ -22,13 +22,24 @@ pub const CLIENT_TUNNEL: &str = "10.202.12.2";
 /// The username the client logs in with.
 pub const USER: &str = "user1";
 
-/// One server with one client.
+/// A client of the lab's second form (`up_with`): its user, tun device and
+/// process.
+#[derive(Debug)]
+struct NamedClient {
+    user: String,
+    dev: String,
+    child: Option<Child>,
+}
+
+/// One server with one client ([`OpenvpnLab::up`]), or with one client per
+/// user ([`OpenvpnLab::up_with`]).
 #[derive(Debug)]
 pub struct OpenvpnLab {
     pub management: PathBuf,
     dir: tempfile::TempDir,
     server: Option<Child>,
     client: Option<Child>,
+    clients: Vec<NamedClient>,
     // Last: the namespaces go after the processes in them.
     net: NetnsPair,
 }
@@ -47,6 +58,23 @@ fn spawn_in(ns: &str, config: &Path, log: &Path) -> Child {
 impl OpenvpnLab {
     /// Brings server and client up and pings through the tunnel.
     pub fn up() -> Self {
+        let mut lab = Self::server_only(&[USER]);
+        lab.start_client();
+        lab
+    }
+
+    /// Brings the server up with one client per user (each on its own tun
+    /// device in the client namespace), each checked with a ping through
+    /// its tunnel.
+    pub fn up_with(users: &[&str]) -> Self {
+        let mut lab = Self::server_only(users);
+        for (i, user) in users.iter().enumerate() {
+            lab.connect(user, &format!("otun{i}"));
+        }
+        lab
+    }
+
+    fn server_only(users: &[&str]) -> Self {
         let n = fixture_number();
         let dir = tempfile::tempdir().expect("temp dir");
         let pki = TestPki::new(dir.path());
@@ -55,9 +83,13 @@ impl OpenvpnLab {
         let management = d.join("mgmt.sock");
         std::fs::write(d.join("cli.pass"), format!("{USER}\nsecret1\n")).expect("pass");
         let auth = d.join("auth.sh");
+        let known: Vec<String> = users.iter().map(|u| format!("\"$(sed -n 1p \"$1\")\" = {u}")).collect();
         std::fs::write(
             &auth,
-            format!("#!/bin/sh\n[ \"$(sed -n 1p \"$1\")\" = {USER} ] && [ \"$(sed -n 2p \"$1\")\" = secret1 ]\n"),
+            format!(
+                "#!/bin/sh\n{{ [ {} ]; }} && [ \"$(sed -n 2p \"$1\")\" = secret1 ]\n",
+                known.join(" ] || [ ")
+            ),
         )
         .expect("auth script");
         run(&["chmod", "700", &auth.display().to_string()]);
@@ -66,7 +98,7 @@ impl OpenvpnLab {
             format!(
                 "dev tun\ntopology subnet\nserver 10.202.12.0 255.255.255.0\nproto udp4\nlocal {SERVER_UNDERLAY}\nport 1194\n\
                  ca {ca}\ncert {cert}\nkey {key}\ndh none\ndisable-dco\nkeepalive 5 30\nmanagement {mgmt} unix\n\
-                 script-security 2\nauth-user-pass-verify {auth} via-file\nverb 3\n",
+                 script-security 2\nauth-user-pass-verify {auth} via-file\nduplicate-cn\nverb 3\n",
                 ca = pki.ca.display(),
                 cert = pki.server.cert.display(),
                 key = pki.server.key.display(),
@@ -92,6 +124,7 @@ impl OpenvpnLab {
             dir,
             server: None,
             client: None,
+            clients: Vec::new(),
             net,
         };
         lab.server = Some(spawn_in(
@@ -105,8 +138,73 @@ impl OpenvpnLab {
             "OpenVPN management socket missing: {}",
             lab.log("server.log")
         );
-        lab.start_client();
         lab
+    }
+
+    /// Connects `user` with its own password file and tun device `dev`.
+    fn connect(&mut self, user: &str, dev: &str) {
+        let d = self.dir.path().to_path_buf();
+        let pass = d.join(format!("{user}.pass"));
+        std::fs::write(&pass, format!("{user}\nsecret1\n")).expect("pass");
+        let log = format!("client-{user}.log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.net.client_ns, "openvpn", "--config"])
+            .arg(d.join("client.conf"))
+            .arg("--auth-user-pass")
+            .arg(&pass)
+            .args(["--dev", dev, "--dev-type", "tun"])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(d.join(&log)).expect("log file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn openvpn");
+        self.clients.push(NamedClient {
+            user: user.to_owned(),
+            dev: dev.to_owned(),
+            child: Some(child),
+        });
+        let connected = wait_for(Duration::from_secs(20), || {
+            self.log(&log)
+                .contains("Initialization Sequence Completed")
+                .then_some(())
+        });
+        assert!(connected.is_some(), "{user} did not connect: {}", self.log(&log));
+        assert!(self.ping(user), "no ping through {user}'s tunnel");
+    }
+
+    fn named(&mut self, user: &str) -> &mut NamedClient {
+        self.clients
+            .iter_mut()
+            .find(|c| c.user == user)
+            .expect("a client of this lab")
+    }
+
+    /// Pings the server through `user`'s tunnel (up_with's clients).
+    pub fn ping(&self, user: &str) -> bool {
+        let Some(dev) = self.clients.iter().find(|c| c.user == user).map(|c| c.dev.clone()) else {
+            return false;
+        };
+        (0..10).any(|_| {
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &self.net.client_ns,
+                    "ping",
+                    "-c",
+                    "3",
+                    "-i",
+                    "0.2",
+                    "-W",
+                    "1",
+                    "-I",
+                ])
+                .args([dev.as_str(), SERVER_TUNNEL])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
     }
 
     fn log(&self, name: &str) -> String {
@@ -151,8 +249,61 @@ impl OpenvpnLab {
     }
 }
 
+impl crate::conformance::EngineLab for OpenvpnLab {
+    fn kind(&self) -> rras_core::EngineKind {
+        rras_core::EngineKind::Openvpn
+    }
+
+    fn config(&self) -> String {
+        format!(
+            "[openvpn]\nmanagement = [\"{}=tun0\"]\npoll_secs = 1\nunreachable_grace_secs = 2\n",
+            self.management.display()
+        )
+    }
+
+    fn users(&self) -> [String; 2] {
+        [self.clients[0].user.clone(), self.clients[1].user.clone()]
+    }
+
+    fn traffic(&mut self, user: &str) -> bool {
+        self.ping(user)
+    }
+
+    fn ended_in_engine(&mut self, user: &str) -> bool {
+        // client-kill HALT makes the client exit.
+        self.named(user)
+            .child
+            .as_mut()
+            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+    }
+
+    fn stop_engine(&mut self) {
+        stop(&mut self.server);
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn check(&self, c: &rras_core::Connection) {
+        assert_eq!(c.info.interface_name, "tun0");
+        assert_eq!(c.info.remote_endpoint, Some(CLIENT_UNDERLAY.parse().expect("address")));
+        let v4 = c.info.projection.ipv4().remote_address.expect("pool address");
+        assert_eq!(v4.octets()[..3], [10, 202, 12]);
+        assert_eq!(c.info.device_type, rras_core::model::device_type::OTHER);
+        assert!(
+            c.info.engine_attributes.iter().any(|(k, _)| k == "Cipher"),
+            "{:?}",
+            c.info.engine_attributes
+        );
+    }
+}
+
 impl Drop for OpenvpnLab {
     fn drop(&mut self) {
+        for c in &mut self.clients {
+            stop(&mut c.child);
+        }
         stop(&mut self.client);
         stop(&mut self.server);
     }
