@@ -5,6 +5,7 @@
 
 #![allow(missing_docs)]
 
+pub mod accounting_text;
 pub mod conformance;
 pub mod nats;
 pub mod netns;

@@ -146,10 +146,9 @@ impl Node {
 }
 
 fn packet(id: &str, user: &str, status: &str) -> String {
-    format!(
-        "User-Name = \"{user}\"\nAcct-Session-Id = \"{id}\"\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 3\n\
-         Framed-Protocol = PPP\nFramed-IP-Address = 10.9.0.3\nAcct-Status-Type = {status}\n"
-    )
+    rras_testkit::accounting_text::Accounting::new(status, id, user)
+        .ppp(3, "10.9.0.3")
+        .to_string()
 }
 
 fn union(nodes: &[&Node]) -> Table {

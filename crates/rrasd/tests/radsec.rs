@@ -200,10 +200,11 @@ impl Drop for RadsecProxy {
 }
 
 fn session_text(id: &str, nas_ip: &str, status: &str) -> String {
-    format!(
-        "User-Name = \"user-{id}\"\nAcct-Session-Id = \"{id}\"\nNAS-IP-Address = {nas_ip}\nNAS-Identifier = \"edge\"\n\
-         Framed-IP-Address = 10.77.0.9\nAcct-Status-Type = {status}\n"
-    )
+    rras_testkit::accounting_text::Accounting::new(status, id, &format!("user-{id}"))
+        .nas_ip(nas_ip)
+        .attr("NAS-Identifier", "\"edge\"")
+        .attr("Framed-IP-Address", "10.77.0.9")
+        .to_string()
 }
 
 #[test]

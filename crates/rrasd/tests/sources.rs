@@ -95,11 +95,12 @@ fn hostile_management(listener: UnixListener, stop: Arc<AtomicBool>) {
 }
 
 fn start_packets(session: &str) -> String {
-    format!(
-        "User-Name = \"user-{session}\"\nAcct-Session-Id = \"{session}\"\nNAS-IP-Address = 127.0.0.1\n\
-         NAS-Identifier = \"lab-nas\"\nNAS-Port-Type = Virtual\nTunnel-Type:1 = L2TP\n\
-         Framed-IP-Address = 10.200.12.2\nAcct-Status-Type = Start\n"
-    )
+    rras_testkit::accounting_text::Accounting::new("Start", session, &format!("user-{session}"))
+        .attr("NAS-Identifier", "\"lab-nas\"")
+        .attr("NAS-Port-Type", "Virtual")
+        .l2tp()
+        .attr("Framed-IP-Address", "10.200.12.2")
+        .to_string()
 }
 
 fn connections(d: &DaemonProcess) -> Vec<Connection> {

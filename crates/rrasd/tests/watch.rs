@@ -24,10 +24,10 @@ fn start() -> (DaemonProcess, u16) {
 }
 
 fn packet(id: &str, user: &str, status: &str, extra: &str) -> String {
-    format!(
-        "User-Name = \"{user}\"\nAcct-Session-Id = \"{id}\"\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 3\n\
-         Framed-Protocol = PPP\nTunnel-Type:1 = L2TP\nFramed-IP-Address = 10.9.0.3\nAcct-Status-Type = {status}\n{extra}"
-    )
+    let request = rras_testkit::accounting_text::Accounting::new(status, id, user)
+        .ppp(3, "10.9.0.3")
+        .l2tp();
+    format!("{request}{extra}")
 }
 
 /// The changes of the next messages until `n` changes arrived (bounded wait).

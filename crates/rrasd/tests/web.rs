@@ -19,12 +19,14 @@ const READER_TOKEN: &str = "reader-token-0123456789abcdef";
 const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
 
 fn packet(id: &str, user: &str, ip: &str, status: &str) -> String {
-    format!(
-        "User-Name = \"{user}\"\nAcct-Session-Id = \"{id}\"\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 7\n\
-         Framed-Protocol = PPP\nTunnel-Type:1 = L2TP\nFramed-IP-Address = {ip}\n\
-         Framed-IPv6-Prefix = 2001:db8:7::/64\nFramed-Interface-Id = 0000:0000:0000:0009\n\
-         Acct-Input-Octets = 4321\nAcct-Output-Octets = 8765\nAcct-Status-Type = {status}\n"
-    )
+    rras_testkit::accounting_text::Accounting::new(status, id, user)
+        .ppp(7, ip)
+        .l2tp()
+        .attr("Framed-IPv6-Prefix", "2001:db8:7::/64")
+        .attr("Framed-Interface-Id", "0000:0000:0000:0009")
+        .attr("Acct-Input-Octets", 4321)
+        .attr("Acct-Output-Octets", 8765)
+        .to_string()
 }
 
 /// Sessions the daemon's store holds before it starts.
