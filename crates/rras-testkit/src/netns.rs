@@ -56,21 +56,34 @@ impl NetnsPair {
 
     /// Pings `target` from the client namespace (up to 10 tries of 3).
     pub fn ping_from_client(&self, target: &str) -> bool {
+        self.ping(None, target)
+    }
+
+    /// Pings `target` from the client namespace out of device `dev` (one
+    /// client's tunnel when several share the namespace).
+    pub fn ping_through(&self, dev: &str, target: &str) -> bool {
+        self.ping(Some(dev), target)
+    }
+
+    fn ping(&self, dev: Option<&str>, target: &str) -> bool {
         (0..10).any(|_| {
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &self.client_ns,
-                    "ping",
-                    "-c",
-                    "3",
-                    "-i",
-                    "0.2",
-                    "-W",
-                    "1",
-                    target,
-                ])
+            let mut ping = Command::new("ip");
+            ping.args([
+                "netns",
+                "exec",
+                &self.client_ns,
+                "ping",
+                "-c",
+                "3",
+                "-i",
+                "0.2",
+                "-W",
+                "1",
+            ]);
+            if let Some(dev) = dev {
+                ping.args(["-I", dev]);
+            }
+            ping.arg(target)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .status()

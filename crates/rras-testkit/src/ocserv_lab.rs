@@ -203,28 +203,7 @@ impl OcservLab {
 
     /// Pings the server through `user`'s tunnel (up to 10 tries).
     pub fn ping(&self, user: &str) -> bool {
-        let iface = &self.client(user).iface;
-        (0..10).any(|_| {
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &self.net.client_ns,
-                    "ping",
-                    "-c",
-                    "3",
-                    "-i",
-                    "0.2",
-                    "-W",
-                    "1",
-                    "-I",
-                ])
-                .args([iface.as_str(), SERVER_TUNNEL])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+        self.net.ping_through(&self.client(user).iface, SERVER_TUNNEL)
     }
 
     /// True once `user`'s openconnect has exited (after a disconnect).

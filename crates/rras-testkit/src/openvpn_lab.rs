@@ -181,30 +181,10 @@ impl OpenvpnLab {
 
     /// Pings the server through `user`'s tunnel (up_with's clients).
     pub fn ping(&self, user: &str) -> bool {
-        let Some(dev) = self.clients.iter().find(|c| c.user == user).map(|c| c.dev.clone()) else {
-            return false;
-        };
-        (0..10).any(|_| {
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &self.net.client_ns,
-                    "ping",
-                    "-c",
-                    "3",
-                    "-i",
-                    "0.2",
-                    "-W",
-                    "1",
-                    "-I",
-                ])
-                .args([dev.as_str(), SERVER_TUNNEL])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+        self.clients
+            .iter()
+            .find(|c| c.user == user)
+            .is_some_and(|c| self.net.ping_through(&c.dev, SERVER_TUNNEL))
     }
 
     fn log(&self, name: &str) -> String {

@@ -285,30 +285,7 @@ open(sys.argv[2], "w").write(text)"#,
     /// Pings SecureNAT through `user`'s tunnel (up to 10 tries): traffic
     /// the session's counters must show.
     pub fn ping(&self, user: &str) -> bool {
-        let iface = &self.client(user).iface;
-        (0..10).any(|_| {
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &self.net.client_ns,
-                    "ping",
-                    "-c",
-                    "3",
-                    "-i",
-                    "0.2",
-                    "-W",
-                    "1",
-                    "-s",
-                    "1000",
-                    "-I",
-                ])
-                .args([iface.as_str(), NAT_GATEWAY])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+        self.net.ping_through(&self.client(user).iface, NAT_GATEWAY)
     }
 
     /// True once `user`'s OpenVPN client has exited (after a hang-up).

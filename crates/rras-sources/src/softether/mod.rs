@@ -155,13 +155,14 @@ impl EngineConfig for SoftetherConfig {
     ) -> Result<Vec<JoinHandle<()>>, SourceError> {
         let (url, pin, password_file) = self.api().map_err(SourceError::Config)?;
         let password = read_password(&password_file)?;
+        let tls = rpc::pinned_tls(pin).map_err(SourceError::Config)?;
         let limits = Limits {
             timeout: rpc::CALL_TIMEOUT,
             ..Limits::default()
         };
         tracing::info!(source = %id, %url, "SoftEther source polling the JSON-RPC API");
         let hang_up = SessionDeleter {
-            rpc: tokio::sync::Mutex::new(RpcClient::new(url.clone(), pin, password.clone(), limits)),
+            rpc: tokio::sync::Mutex::new(RpcClient::new(url.clone(), tls.clone(), password.clone(), limits)),
         };
         sink.register_hang_up(id.clone(), Arc::new(hang_up));
         let settings = PollSettings {
@@ -172,7 +173,7 @@ impl EngineConfig for SoftetherConfig {
         let hubs = self.hubs.clone();
         let task = polling::spawn(id.clone(), settings, sink, stop, move || SoftetherEngine {
             id: id.clone(),
-            rpc: RpcClient::new(url.clone(), pin, password.clone(), limits),
+            rpc: RpcClient::new(url.clone(), tls.clone(), password.clone(), limits),
             hubs: hubs.clone(),
         });
         Ok(vec![task])

@@ -164,37 +164,29 @@ impl std::fmt::Debug for RpcClient {
     }
 }
 
+/// TLS that accepts exactly the certificate whose SHA-256 is `pin`.
+pub fn pinned_tls(pin: [u8; 32]) -> Result<TlsConnector, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(PinnedCertificate {
+        sha256: pin,
+        provider: provider.clone(),
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS set-up: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
 impl RpcClient {
-    /// A client of the API at `url` whose certificate has SHA-256 `pin`.
-    pub fn new(url: ApiUrl, pin: [u8; 32], password: String, limits: Limits) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = Arc::new(PinnedCertificate {
-            sha256: pin,
-            provider: provider.clone(),
-        });
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| {
-                b.dangerous()
-                    .with_custom_certificate_verifier(verifier)
-                    .with_no_client_auth()
-            });
-        let config = match config {
-            Ok(c) => c,
-            // The ring provider supports the default versions; this cannot
-            // fail, but if it did every call fails with the reason.
-            Err(e) => {
-                tracing::error!("TLS set-up for SoftEther: {e}");
-                rustls::ClientConfig::builder()
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(RefuseAll))
-                    .with_no_client_auth()
-            }
-        };
+    /// A client of the API at `url` over `tls` ([`pinned_tls`]).
+    pub fn new(url: ApiUrl, tls: TlsConnector, password: String, limits: Limits) -> Self {
         RpcClient {
             url,
             password,
-            tls: TlsConnector::from(Arc::new(config)),
+            tls,
             limits,
             connection: None,
         }
@@ -276,45 +268,6 @@ impl RpcClient {
         let name = ServerName::try_from(self.url.host.clone())
             .unwrap_or_else(|_| ServerName::try_from("softether.invalid").expect("a valid DNS name"));
         self.tls.connect(name, tcp).await.map_err(ControlError::Io)
-    }
-}
-
-/// The verifier used only if TLS could not be set up: refuses everything.
-#[derive(Debug)]
-struct RefuseAll;
-
-impl ServerCertVerifier for RefuseAll {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::General("TLS is not set up".into()))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("TLS is not set up".into()))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("TLS is not set up".into()))
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        Vec::new()
     }
 }
 
@@ -594,5 +547,74 @@ mod tests {
             Err(ControlError::Malformed(_))
         ));
         assert!(decode_reply::<Empty>(br#"{"result":{}}"#).is_ok());
+    }
+
+    /// A TLS server on loopback with a fresh self-signed certificate that
+    /// answers every request on a connection with a JSON-RPC result, and
+    /// the certificate's SHA-256.
+    async fn server() -> (std::net::SocketAddr, [u8; 32], tokio::task::JoinHandle<usize>) {
+        let cert = rcgen::generate_simple_self_signed(vec!["softether.lab".into()]).unwrap();
+        let der = cert.cert.der().clone();
+        let pin: [u8; 32] = Sha256::digest(der.as_ref()).into();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_pair.serialize_der()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![der], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            // Counts the connections the client opened.
+            let mut connections = 0;
+            while let Ok(Ok((tcp, _))) = tokio::time::timeout(Duration::from_millis(500), listener.accept()).await {
+                connections += 1;
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let mut buf = vec![0u8; 4096];
+                while let Ok(n) = tls.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let body = r#"{"result":{"HubList":[]},"jsonrpc":"2.0","id":"1"}"#;
+                    let reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                    if tls.write_all(reply.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            connections
+        });
+        (addr, pin, task)
+    }
+
+    fn client(addr: std::net::SocketAddr, pin: [u8; 32]) -> RpcClient {
+        let url = ApiUrl::parse(&format!("https://{addr}/api/")).unwrap();
+        RpcClient::new(url, pinned_tls(pin).unwrap(), "pw".into(), Limits::default())
+    }
+
+    #[tokio::test]
+    async fn the_pinned_certificate_is_accepted_on_one_kept_connection_and_no_other() {
+        let (addr, pin, served) = server().await;
+        let mut rpc = client(addr, pin);
+        for _ in 0..3 {
+            let hubs: serde_json::Value = rpc.call("EnumHub", serde_json::json!({})).await.expect("pinned");
+            assert_eq!(hubs["HubList"], serde_json::json!([]));
+        }
+        // The server takes one connection at a time: the kept one goes first.
+        drop(rpc);
+        let mut wrong = pin;
+        wrong[0] ^= 1;
+        let refused = client(addr, wrong)
+            .call::<serde_json::Value>("EnumHub", serde_json::json!({}))
+            .await;
+        assert!(
+            matches!(&refused, Err(ControlError::Io(e)) if e.to_string().contains("not the pinned one")),
+            "{refused:?}"
+        );
+        assert_eq!(served.await.unwrap(), 2, "three calls on one connection, one refused");
     }
 }
