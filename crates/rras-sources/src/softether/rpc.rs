@@ -322,7 +322,7 @@ pub struct Response {
     pub keep_alive: bool,
 }
 
-/// Reads one response: the head (at most [`MAX_HEAD`]), then a body of
+/// Reads one response: the head (at most 64 KiB), then a body of
 /// `Content-Length` bytes or chunks, at most `max_body`.
 pub async fn read_response<S: AsyncReadExt + Unpin>(stream: &mut S, max_body: usize) -> Result<Response, ControlError> {
     let mut buf = Vec::with_capacity(16 * 1024);
