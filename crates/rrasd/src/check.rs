@@ -95,14 +95,24 @@ fn socket_seen(what: &str, path: &Path, report: &mut Report) {
     }
 }
 
-/// Checks `config` and what it names.
+/// Checks `config` and what it names: one section of the report after
+/// another.
 pub fn check(config: &Config) -> Report {
     let mut report = Report::default();
-    let auth = crate::auth::Authorizer::new(config);
-    if let Err(e) = &auth {
+    if let Err(e) = crate::auth::Authorizer::new(config) {
         report.errors.push(e.to_string());
     }
-    // Listeners.
+    listeners(config, &mut report);
+    secret_files(config, &mut report);
+    metrics_and_fleet(config, &mut report);
+    roles(config, &mut report);
+    sources(config, &mut report);
+    report
+}
+
+/// The admin socket, the state file, admin TLS and the web console, with
+/// the certificates and tokens they use.
+fn listeners(config: &Config, report: &mut Report) {
     report.summary.push(format!(
         "admin socket: {} (mode {}, group {})",
         config.admin_socket.display(),
@@ -133,12 +143,12 @@ pub fn check(config: &Config) -> Report {
     // The TLS listener and the web console share the certificate and the
     // ways to sign in: each file is checked once, for whichever uses it.
     if config.tls.listen.is_some() || (config.web.listen.is_some() && https_web) {
-        certificates("cert", config.tls.cert.as_deref(), &mut report);
-        private_key(config.tls.key.as_deref(), &mut report);
+        certificates("cert", config.tls.cert.as_deref(), report);
+        private_key(config.tls.key.as_deref(), report);
     }
     if config.tls.listen.is_some() || config.web.listen.is_some() {
         if config.tls.client_ca.is_some() {
-            certificates("client_ca", config.tls.client_ca.as_deref(), &mut report);
+            certificates("client_ca", config.tls.client_ca.as_deref(), report);
         }
         if let Some(tokens) = &config.tls.tokens_file {
             match std::fs::read_to_string(tokens) {
@@ -155,11 +165,19 @@ pub fn check(config: &Config) -> Report {
             }
         }
     }
+}
+
+/// Every file holding a secret must be the daemon's alone.
+fn secret_files(config: &Config, report: &mut Report) {
     for (key, path) in config.secret_files() {
         if let Err(message) = crate::private_file::check(&path) {
             report.errors.push(format!("{key}: {message}"));
         }
     }
+}
+
+/// The metrics address and the fleet (its URL without any password).
+fn metrics_and_fleet(config: &Config, report: &mut Report) {
     if let Some(addr) = config.metrics {
         report.summary.push(format!("metrics: http://{addr}/metrics"));
     }
@@ -188,7 +206,10 @@ pub fn check(config: &Config) -> Report {
             }
         }
     }
-    // Roles (names only).
+}
+
+/// Who is an admin and who a reader (names only).
+fn roles(config: &Config, report: &mut Report) {
     report.summary.push(format!(
         "admins: root, the daemon's user{}{}{}",
         config
@@ -227,7 +248,10 @@ pub fn check(config: &Config) -> Report {
             }
         ));
     }
-    // Sources.
+}
+
+/// Every source instance, as its engine describes it.
+fn sources(config: &Config, report: &mut Report) {
     let instances = config.source_instances();
     if instances.is_empty() {
         report
@@ -245,12 +269,11 @@ pub fn check(config: &Config) -> Report {
             SourceConfig::Engine(c) => {
                 let d = c.describe();
                 for path in &d.paths {
-                    socket_seen(&id, path, &mut report);
+                    socket_seen(&id, path, report);
                 }
                 format!("source {id}: {}", d.summary)
             }
         };
         report.summary.push(line);
     }
-    report
 }
