@@ -336,44 +336,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let service = AdminService::new(manager.clone(), sessions, auth.clone(), metrics.clone(), inflight);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut rpc_stop = stop_rx.clone();
+    let rpc_stop = stop_rx.clone();
     let admin_rt =
         crate::admin_runtime::AdminRuntime::start(config.admin_nice).map_err(|source| DaemonError::Bind {
             what: "admin runtime".into(),
             source,
         })?;
-    let rpc_server = rpc_builder(&config).add_service(admin_service(service.clone()));
-    let unix_gate = crate::gate::ConnectionGate::new("admin socket", config.listeners);
-    let rpc = admin_rt.spawn(async move {
-        let listener = UnixListener::from_std(listener).map_err(|source| DaemonError::Bind {
-            what: "admin socket".into(),
-            source,
-        })?;
-        // Counted per uid: one local user's idle connections cannot keep
-        // another's out.
-        let incoming = tokio_stream::StreamExt::filter_map(UnixListenerStream::new(listener), move |accepted| {
-            let stream = match accepted.and_then(rras_proto::QuietUnixStream::from_tokio) {
-                Ok(s) => s,
-                Err(e) => return Some(Err(e)),
-            };
-            let uid = tonic::transport::server::Connected::connect_info(&stream)
-                .peer_cred
-                .map_or(u32::MAX, |c| c.uid());
-            match unix_gate.admit(crate::gate::ClientKey::Uid(uid)) {
-                Ok(admission) => Some(Ok(admission.guard(stream))),
-                Err(e) => {
-                    tracing::debug!(uid, "admin socket connection refused: {e}");
-                    None
-                }
-            }
-        });
-        rpc_server
-            .serve_with_incoming_shutdown(incoming, async move {
-                let _ = rpc_stop.wait_for(|s| *s).await;
-            })
-            .await
-            .map_err(DaemonError::from)
-    });
+    let rpc = serve_admin_socket(&admin_rt, &config, listener, service.clone(), rpc_stop);
     let lingering = tokio_util::task::TaskTracker::new();
     let tls_rpc = match config.tls.listen {
         Some(addr) => Some(start_tls_listener(
@@ -398,53 +367,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     );
 
     let mut background = Vec::new();
-    if let Some(addr) = config.metrics {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| DaemonError::Bind {
-                what: format!("metrics {addr}"),
-                source,
-            })?;
-        let gate = crate::gate::ConnectionGate::new("metrics", config.listeners);
-        background.push(tokio::spawn(crate::metrics::serve(
-            l,
-            gate,
-            metrics.clone(),
-            manager.clone(),
-        )));
-    }
-    // The console on its own thread, below RADIUS in the kernel's eyes.
-    let web_rt =
-        crate::admin_runtime::AdminRuntime::start_named("rrasd-web", 10).map_err(|source| DaemonError::Bind {
-            what: "web runtime".into(),
-            source,
-        })?;
-    let web = {
-        let (config, manager, auth) = (config.clone(), manager.clone(), auth.clone());
-        web_rt.spawn(async move { crate::web::start(&config, manager, auth).await })
-    };
-    match web.await {
-        Ok(Ok(Some(web))) => background.push(web),
-        Ok(Ok(None)) => {}
-        Ok(Err(e)) => return Err(e.into()),
-        Err(e) => {
-            return Err(DaemonError::Bind {
-                what: "web console".into(),
-                source: std::io::Error::other(e.to_string()),
-            })
-        }
-    }
+    background.extend(serve_metrics(&config, metrics.clone(), manager.clone()).await?);
+    let (web_rt, web) = start_web(&config, manager.clone(), auth.clone()).await?;
+    background.extend(web);
     background.extend(crate::fleet::start(&config, manager.clone(), metrics.clone()));
-    {
-        let manager = manager.clone();
-        background.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                manager.flush_denials().await;
-            }
-        }));
-    }
+    background.push(tokio::spawn(flush_denials(manager.clone())));
     background.extend(sources::start(&config, manager.clone(), metrics.clone(), stop_rx.clone()).await?);
     if let Some(cli) = config.cli.clone() {
         background.push(tokio::spawn(reload_on_sighup(cli, auth, manager.clone())));
@@ -488,6 +415,101 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         return Err(e);
     }
     Ok(())
+}
+
+/// The admin RPC on the Unix socket, on the admin thread, each connection
+/// admitted by the gate per uid, until `stop` turns true.
+fn serve_admin_socket(
+    admin_rt: &crate::admin_runtime::AdminRuntime,
+    config: &Config,
+    listener: std::os::unix::net::UnixListener,
+    service: AdminService,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<Result<(), DaemonError>> {
+    let rpc_server = rpc_builder(config).add_service(admin_service(service));
+    let unix_gate = crate::gate::ConnectionGate::new("admin socket", config.listeners);
+    admin_rt.spawn(async move {
+        let listener = UnixListener::from_std(listener).map_err(|source| DaemonError::Bind {
+            what: "admin socket".into(),
+            source,
+        })?;
+        // Counted per uid: one local user's idle connections cannot keep
+        // another's out.
+        let incoming = tokio_stream::StreamExt::filter_map(UnixListenerStream::new(listener), move |accepted| {
+            let stream = match accepted.and_then(rras_proto::QuietUnixStream::from_tokio) {
+                Ok(s) => s,
+                Err(e) => return Some(Err(e)),
+            };
+            let uid = tonic::transport::server::Connected::connect_info(&stream)
+                .peer_cred
+                .map_or(u32::MAX, |c| c.uid());
+            match unix_gate.admit(crate::gate::ClientKey::Uid(uid)) {
+                Ok(admission) => Some(Ok(admission.guard(stream))),
+                Err(e) => {
+                    tracing::debug!(uid, "admin socket connection refused: {e}");
+                    None
+                }
+            }
+        });
+        rpc_server
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(DaemonError::from)
+    })
+}
+
+/// `metrics` on its address, behind its own gate, when configured.
+async fn serve_metrics(
+    config: &Config,
+    metrics: Arc<Metrics>,
+    manager: Arc<ConnectionManager>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, DaemonError> {
+    let Some(addr) = config.metrics else {
+        return Ok(None);
+    };
+    let l = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            what: format!("metrics {addr}"),
+            source,
+        })?;
+    let gate = crate::gate::ConnectionGate::new("metrics", config.listeners);
+    Ok(Some(tokio::spawn(crate::metrics::serve(l, gate, metrics, manager))))
+}
+
+/// The web console on its own thread, below RADIUS in the kernel's eyes
+/// (nice 10); the thread, and the console's task when it is configured.
+async fn start_web(
+    config: &Config,
+    manager: Arc<ConnectionManager>,
+    auth: SharedAuthorizer,
+) -> Result<(crate::admin_runtime::AdminRuntime, Option<tokio::task::JoinHandle<()>>), DaemonError> {
+    let web_rt =
+        crate::admin_runtime::AdminRuntime::start_named("rrasd-web", 10).map_err(|source| DaemonError::Bind {
+            what: "web runtime".into(),
+            source,
+        })?;
+    let config = config.clone();
+    let web = web_rt.spawn(async move { crate::web::start(&config, manager, auth).await });
+    match web.await {
+        Ok(Ok(web)) => Ok((web_rt, web)),
+        Ok(Err(e)) => Err(e.into()),
+        Err(e) => Err(DaemonError::Bind {
+            what: "web console".into(),
+            source: std::io::Error::other(e.to_string()),
+        }),
+    }
+}
+
+/// Writes the summed denials every 5 s.
+async fn flush_denials(manager: Arc<ConnectionManager>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        manager.flush_denials().await;
+    }
 }
 
 /// Waits for a listener task that was told to stop until `deadline`, then
