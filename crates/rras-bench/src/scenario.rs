@@ -392,79 +392,11 @@ fn run_size(
         _ => (None, None),
     };
     if all || s == Scenario::Ingest {
-        let pi = peer_ingest.as_ref();
-        report.row(
-            "accounting acks/s (Starts, durable)",
-            format!("{:.0}/s", load.acks_per_sec()),
-            pi.map(|l| format!("{:.0}/s ({} sent)", l.acks_per_sec(), l.sent)),
-        );
-        report.row(
-            "ack latency p50 / p99",
-            format!("{} / {}", ms(load.latency_ms(50.0)), ms(load.latency_ms(99.0))),
-            pi.map(|l| format!("{} / {}", ms(l.latency_ms(50.0)), ms(l.latency_ms(99.0)))),
-        );
-        let seen = |l: &LoadResult| format!("{} / {}", ms(l.seen_latency_ms(50.0)), ms(l.seen_latency_ms(99.0)));
-        report.row(
-            "ack latency as the generator read it, p50 / p99",
-            seen(&load),
-            pi.map(seen),
-        );
-        report.row(
-            "ack latency max, retransmissions",
-            format!("{}, {}", ms(load.latency_ms(100.0)), load.retransmissions),
-            pi.map(|l| format!("{}, {}", ms(l.latency_ms(100.0)), l.retransmissions)),
-        );
-        report.row(
-            "CPU per Start, generator / rrasd",
-            format!("{generator_us:.1} / {rrasd_us:.1} µs"),
-            None,
-        );
-        if let Some(l) = pi {
-            report.set(
-                "peer_ingest",
-                json!({"acks_per_sec": l.acks_per_sec(), "p50_ms": l.latency_ms(50.0), "p99_ms": l.latency_ms(99.0),
-                       "seen_p50_ms": l.seen_latency_ms(50.0), "seen_p99_ms": l.seen_latency_ms(99.0),
-                       "max_ms": l.latency_ms(100.0), "retransmissions": l.retransmissions, "sent": l.sent}),
-            );
-        }
+        ingest_rows(&load, peer_ingest.as_ref(), (generator_us, rrasd_us), report);
     }
 
     if all || s == Scenario::Memory {
-        std::thread::sleep(Duration::from_secs(1));
-        let rss = rss_bytes(daemon.pid());
-        let per = rss.saturating_sub(baseline_rss) as f64 / n as f64;
-        // The whole store: the database and its commit log's two segments,
-        // as file lengths and as the blocks the file system gave them (redb
-        // grows its file ahead of use; pages never written are holes).
-        let files: Vec<std::fs::Metadata> = ["rrasd.redb", "rrasd.redb.log0", "rrasd.redb.log1"]
-            .iter()
-            .filter_map(|f| std::fs::metadata(daemon.dir.path().join("state").join(f)).ok())
-            .collect();
-        let store: u64 = files.iter().map(|m| m.len()).sum();
-        let allocated: u64 = files
-            .iter()
-            .map(|m| std::os::unix::fs::MetadataExt::blocks(m) * 512)
-            .sum();
-        report.row(
-            "rrasd RSS per live connection",
-            format!("{per:.0} B ({} MB total)", rss >> 20),
-            None,
-        );
-        report.row(
-            "store per live connection: file length / blocks in use",
-            format!(
-                "{:.0} B / {:.0} B",
-                store as f64 / n as f64,
-                allocated as f64 / n as f64
-            ),
-            None,
-        );
-        report.set(
-            "memory",
-            json!({"rss_bytes": rss, "baseline_rss_bytes": baseline_rss, "rss_per_connection": per,
-                   "store_bytes": store, "store_per_connection": store as f64 / n as f64,
-                   "store_allocated_bytes": allocated, "store_allocated_per_connection": allocated as f64 / n as f64}),
-        );
+        memory(&daemon, baseline_rss, n, report);
     }
 
     if all || s == Scenario::List {
@@ -479,32 +411,7 @@ fn run_size(
         page(args, n, &addr, &listen, rt, report)?;
     }
     if all || s == Scenario::Restart {
-        daemon.kill9();
-        let t = Instant::now();
-        daemon.spawn();
-        let cap = Instant::now() + args.time_cap();
-        let restarted = loop {
-            let up = rt.block_on(async {
-                let c = AdminClient::connect(&addr).await.ok()?;
-                let (running, _) = c.is_service_running().await.ok()?;
-                let info = c.server_info().await.ok()?;
-                running.then_some(info.total_connections)
-            });
-            if let Some(total) = up {
-                break Some((t.elapsed(), total));
-            }
-            if Instant::now() > cap {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let (elapsed, total) = restarted.context("rrasd did not come back after kill -9")?;
-        anyhow::ensure!(
-            total == n,
-            "after kill -9 rrasd holds {total} of {n} acknowledged sessions"
-        );
-        report.row("kill -9 → running again", secs(elapsed.as_secs_f64()), None);
-        report.set("restart_secs", json!(elapsed.as_secs_f64()));
+        restart(args, n, &mut daemon, &addr, rt, report)?;
     }
     // Churn last: it replaces sessions by successors, so the update load
     // and the restart check above still see the sessions first loaded.
@@ -786,6 +693,122 @@ fn page(
                "busy_p50_ms": p(&busy, 50.0), "busy_p99_ms": p(&busy, 99.0),
                "busy_update_rate": args.update_rate, "busy_secs": updates.as_secs_f64()}),
     );
+    Ok(())
+}
+
+/// The ingest rows: rrasd's Starts beside the peer's, and their CPU.
+fn ingest_rows(load: &LoadResult, pi: Option<&LoadResult>, (generator_us, rrasd_us): (f64, f64), report: &mut Report) {
+    report.row(
+        "accounting acks/s (Starts, durable)",
+        format!("{:.0}/s", load.acks_per_sec()),
+        pi.map(|l| format!("{:.0}/s ({} sent)", l.acks_per_sec(), l.sent)),
+    );
+    report.row(
+        "ack latency p50 / p99",
+        format!("{} / {}", ms(load.latency_ms(50.0)), ms(load.latency_ms(99.0))),
+        pi.map(|l| format!("{} / {}", ms(l.latency_ms(50.0)), ms(l.latency_ms(99.0)))),
+    );
+    let seen = |l: &LoadResult| format!("{} / {}", ms(l.seen_latency_ms(50.0)), ms(l.seen_latency_ms(99.0)));
+    report.row(
+        "ack latency as the generator read it, p50 / p99",
+        seen(load),
+        pi.map(seen),
+    );
+    report.row(
+        "ack latency max, retransmissions",
+        format!("{}, {}", ms(load.latency_ms(100.0)), load.retransmissions),
+        pi.map(|l| format!("{}, {}", ms(l.latency_ms(100.0)), l.retransmissions)),
+    );
+    report.row(
+        "CPU per Start, generator / rrasd",
+        format!("{generator_us:.1} / {rrasd_us:.1} µs"),
+        None,
+    );
+    if let Some(l) = pi {
+        report.set(
+            "peer_ingest",
+            json!({"acks_per_sec": l.acks_per_sec(), "p50_ms": l.latency_ms(50.0), "p99_ms": l.latency_ms(99.0),
+                   "seen_p50_ms": l.seen_latency_ms(50.0), "seen_p99_ms": l.seen_latency_ms(99.0),
+                   "max_ms": l.latency_ms(100.0), "retransmissions": l.retransmissions, "sent": l.sent}),
+        );
+    }
+}
+
+/// RSS and store bytes per live connection.
+fn memory(daemon: &DaemonProcess, baseline_rss: u64, n: u64, report: &mut Report) {
+    std::thread::sleep(Duration::from_secs(1));
+    let rss = rss_bytes(daemon.pid());
+    let per = rss.saturating_sub(baseline_rss) as f64 / n as f64;
+    // The whole store: the database and its commit log's two segments,
+    // as file lengths and as the blocks the file system gave them (redb
+    // grows its file ahead of use; pages never written are holes).
+    let files: Vec<std::fs::Metadata> = ["rrasd.redb", "rrasd.redb.log0", "rrasd.redb.log1"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(daemon.dir.path().join("state").join(f)).ok())
+        .collect();
+    let store: u64 = files.iter().map(|m| m.len()).sum();
+    let allocated: u64 = files
+        .iter()
+        .map(|m| std::os::unix::fs::MetadataExt::blocks(m) * 512)
+        .sum();
+    report.row(
+        "rrasd RSS per live connection",
+        format!("{per:.0} B ({} MB total)", rss >> 20),
+        None,
+    );
+    report.row(
+        "store per live connection: file length / blocks in use",
+        format!(
+            "{:.0} B / {:.0} B",
+            store as f64 / n as f64,
+            allocated as f64 / n as f64
+        ),
+        None,
+    );
+    report.set(
+        "memory",
+        json!({"rss_bytes": rss, "baseline_rss_bytes": baseline_rss, "rss_per_connection": per,
+               "store_bytes": store, "store_per_connection": store as f64 / n as f64,
+               "store_allocated_bytes": allocated, "store_allocated_per_connection": allocated as f64 / n as f64}),
+    );
+}
+
+/// kill -9 with N live, then the time until the daemon runs again with
+/// every acknowledged session.
+fn restart(
+    args: &Args,
+    n: u64,
+    daemon: &mut DaemonProcess,
+    addr: &str,
+    rt: &tokio::runtime::Runtime,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    daemon.kill9();
+    let t = Instant::now();
+    daemon.spawn();
+    let cap = Instant::now() + args.time_cap();
+    let restarted = loop {
+        let up = rt.block_on(async {
+            let c = AdminClient::connect(addr).await.ok()?;
+            let (running, _) = c.is_service_running().await.ok()?;
+            let info = c.server_info().await.ok()?;
+            running.then_some(info.total_connections)
+        });
+        if let Some(total) = up {
+            break Some((t.elapsed(), total));
+        }
+        if Instant::now() > cap {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let (elapsed, total) = restarted.context("rrasd did not come back after kill -9")?;
+    anyhow::ensure!(
+        total == n,
+        "after kill -9 rrasd holds {total} of {n} acknowledged sessions"
+    );
+    report.row("kill -9 → running again", secs(elapsed.as_secs_f64()), None);
+    report.set("restart_secs", json!(elapsed.as_secs_f64()));
     Ok(())
 }
 
