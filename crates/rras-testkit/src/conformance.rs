@@ -6,8 +6,9 @@
 //! built against it); show counters that grow with traffic; hang one user
 //! up — gone from the engine and the table, history reason
 //! `admin-disconnect`, the other untouched; keep handles across its own
-//! restart; and, when the engine goes away, say `unreachable` in its health
-//! and end the sessions as `engine-unreachable` after the grace.
+//! restart; and, when the engine goes away, say so in its health and end
+//! the sessions with the engine's reason (`engine-unreachable` after the
+//! grace; WireGuard's vanished interface: `interface-down`).
 //!
 //! A lab implements [`EngineLab`]; what is particular to an engine (its
 //! device type, its addresses) it checks in [`EngineLab::check`].
@@ -43,11 +44,31 @@ pub trait EngineLab {
     /// Stops the engine; its sessions go with it.
     fn stop_engine(&mut self);
 
+    /// How the engine going away shows in rrasd.
+    fn loss(&self) -> Loss {
+        Loss {
+            health: Some("unreachable"),
+            reason: "engine-unreachable",
+        }
+    }
+
     /// Where the lab keeps its files (rrasd's configuration goes there).
     fn dir(&self) -> &Path;
 
     /// The engine's own expectations of one listed session.
     fn check(&self, connection: &Connection);
+}
+
+/// How an engine's going away shows: the health state rrasd reports for
+/// it (None: it stays as it was, e.g. WireGuard, where an interface that
+/// vanished is not an engine that fails to answer) and the end reason of
+/// its sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loss {
+    /// The health state to expect, if any.
+    pub health: Option<&'static str>,
+    /// The sessions' end reason.
+    pub reason: &'static str,
 }
 
 /// The users' sessions as the daemon lists them, or None until both are.
@@ -173,23 +194,24 @@ pub fn run(lab: &mut dyn EngineLab, rrasd: &Path) {
         "{kind}: handle after restart"
     );
 
-    // The engine goes away: health says so, the session ends after the grace.
+    // The engine goes away: health says so, the session ends (after the
+    // grace, where the engine has one).
+    let loss = lab.loss();
     lab.stop_engine();
-    let unreachable = wait_for(Duration::from_secs(20), || {
-        runtime().block_on(async {
-            let c = AdminClient::connect(&addr).await.ok()?;
-            let info = c.server_info().await.ok()?;
-            info.sources
-                .into_iter()
-                .find(|h| h.kind == kind.as_str() && h.state == "unreachable")
-        })
-    });
-    assert!(
-        unreachable.is_some(),
-        "{kind}: the engine's absence is not in the health"
-    );
+    if let Some(state) = loss.health {
+        let seen = wait_for(Duration::from_secs(20), || {
+            runtime().block_on(async {
+                let c = AdminClient::connect(&addr).await.ok()?;
+                let info = c.server_info().await.ok()?;
+                info.sources
+                    .into_iter()
+                    .find(|h| h.kind == kind.as_str() && h.state == state)
+            })
+        });
+        assert!(seen.is_some(), "{kind}: the engine's absence is not in the health");
+    }
     let ended = wait_for(Duration::from_secs(20), || {
-        last_end_reason(&addr, |c| c.handle == first.handle).filter(|r| r == "engine-unreachable")
+        last_end_reason(&addr, |c| c.handle == first.handle).filter(|r| r == loss.reason)
     });
     assert!(ended.is_some(), "{kind}: {} did not end after the grace", users[0]);
 }

@@ -24,6 +24,9 @@ pub struct WireguardLab {
     server_key: PathBuf,
     client_key: PathBuf,
     children: Vec<Child>,
+    /// Clients added by [`WireguardLab::up_with`]: (user, interface,
+    /// public key), the first being the lab's own client.
+    users: Vec<(String, String, String)>,
     _dir: tempfile::TempDir,
     // Last: the namespaces go after the processes in them.
     net: NetnsPair,
@@ -81,6 +84,7 @@ impl WireguardLab {
             server_key,
             client_key,
             children: Vec::new(),
+            users: Vec::new(),
             _dir: dir,
             net: NetnsPair::create("rrw", n, SERVER_UNDERLAY, CLIENT_UNDERLAY),
         };
@@ -137,6 +141,81 @@ impl WireguardLab {
         run(&["ip", "-n", &c, "link", "set", &lab.client_iface, "up"]);
         assert!(lab.ping(), "no ping through the tunnel");
         lab
+    }
+
+    /// The tunnel with one client per user: the first user is the lab's
+    /// own client (`client_iface`, `CLIENT_TUNNEL`), each further one a
+    /// wireguard-go of its own in the client namespace with the next
+    /// tunnel address, every one a peer of the server and checked with a
+    /// ping through its interface.
+    pub fn up_with(users: &[&str]) -> Self {
+        let mut lab = Self::up();
+        let first = users.first().copied().unwrap_or("user0");
+        lab.users
+            .push((first.to_owned(), lab.client_iface.clone(), lab.client_pub.clone()));
+        for (i, user) in users.iter().enumerate().skip(1) {
+            lab.add_user(user, i);
+        }
+        lab
+    }
+
+    fn add_user(&mut self, user: &str, i: usize) {
+        let iface = self.client_iface.replace("c0", &format!("c{i}"));
+        let (key, public) = keypair(self._dir.path(), &format!("cli{i}"));
+        let tunnel = format!("10.201.11.{}", 2 + i);
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.net.client_ns,
+                "env",
+                "LOG_LEVEL=error",
+                "wireguard-go",
+                "-f",
+                &iface,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn wireguard-go");
+        self.children.push(child);
+        let up = wait_for(Duration::from_secs(10), || self.socket(&iface).exists().then_some(()));
+        assert!(up.is_some(), "wireguard-go did not create {iface}'s socket");
+        wg_set(
+            &self.net.server_ns,
+            &self.server_iface,
+            &["peer", &public, "allowed-ips", &format!("{tunnel}/32")],
+        );
+        wg_set(
+            &self.net.client_ns,
+            &iface,
+            &[
+                "private-key",
+                &key.display().to_string(),
+                "peer",
+                &self.server_pub,
+                "allowed-ips",
+                &format!("{SERVER_TUNNEL}/32"),
+                "endpoint",
+                &format!("{SERVER_UNDERLAY}:51820"),
+                "persistent-keepalive",
+                "25",
+            ],
+        );
+        let c = &self.net.client_ns;
+        run(&["ip", "-n", c, "addr", "add", &format!("{tunnel}/32"), "dev", &iface]);
+        run(&["ip", "-n", c, "link", "set", &iface, "up"]);
+        self.users.push((user.to_owned(), iface.clone(), public));
+        assert!(self.ping_user(user), "no ping through {user}'s tunnel");
+    }
+
+    /// Pings the server through `user`'s own interface (up_with).
+    pub fn ping_user(&self, user: &str) -> bool {
+        self.users
+            .iter()
+            .find(|(u, _, _)| u == user)
+            .is_some_and(|(_, iface, _)| self.net.ping_through(iface, SERVER_TUNNEL))
     }
 
     /// The server's UAPI socket path for `iface`.
@@ -241,13 +320,79 @@ fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
+impl crate::conformance::EngineLab for WireguardLab {
+    fn kind(&self) -> rras_core::EngineKind {
+        rras_core::EngineKind::Wireguard
+    }
+
+    fn config(&self) -> String {
+        let names = self._dir.path().join("peers");
+        let lines: String = self.users.iter().map(|(u, _, key)| format!("{key} {u}\n")).collect();
+        std::fs::write(&names, lines).expect("peers file");
+        format!(
+            "[wireguard]\nsocket_dir = \"{SOCKET_DIR}\"\ninterfaces = [\"{}\"]\npoll_secs = 1\nactive_secs = 60\n\
+             unreachable_grace_secs = 2\npeers_file = \"{}\"\n",
+            self.server_iface,
+            names.display()
+        )
+    }
+
+    fn users(&self) -> [String; 2] {
+        [self.users[0].0.clone(), self.users[1].0.clone()]
+    }
+
+    fn traffic(&mut self, user: &str) -> bool {
+        self.ping_user(user)
+    }
+
+    fn ended_in_engine(&mut self, user: &str) -> bool {
+        let key = self.users.iter().find(|(u, _, _)| u == user).map(|(_, _, k)| k.clone());
+        key.is_some_and(|k| !self.server_peers().contains(&k))
+    }
+
+    fn stop_engine(&mut self) {
+        self.stop_server();
+    }
+
+    fn loss(&self) -> crate::conformance::Loss {
+        // The interface is gone with its peers: nothing is unreachable.
+        crate::conformance::Loss {
+            health: None,
+            reason: "interface-down",
+        }
+    }
+
+    fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    fn check(&self, c: &rras_core::Connection) {
+        assert_eq!(c.info.source.nas, self.server_iface);
+        assert_eq!(c.info.remote_endpoint, Some(CLIENT_UNDERLAY.parse().expect("address")));
+        let v4 = c.info.projection.ipv4().remote_address.expect("allowed IP");
+        assert_eq!(v4.octets()[..3], [10, 201, 11]);
+        assert_eq!(c.info.device_type, rras_core::model::device_type::OTHER);
+        let key = self
+            .users
+            .iter()
+            .find(|(u, _, _)| *u == c.info.user_name)
+            .map(|(_, _, k)| k.as_str());
+        assert_eq!(
+            Some(c.info.source.session_id.as_str()),
+            key,
+            "the session is the peer's key"
+        );
+    }
+}
+
 impl Drop for WireguardLab {
     fn drop(&mut self) {
         for child in &mut self.children {
             terminate(child);
         }
         // The namespaces go with `net` (NetnsPair's own Drop).
-        for iface in [&self.server_iface, &self.client_iface] {
+        let extra = self.users.iter().skip(1).map(|(_, iface, _)| iface);
+        for iface in [&self.server_iface, &self.client_iface].into_iter().chain(extra) {
             let _ = std::fs::remove_file(self.socket(iface));
         }
     }

@@ -216,3 +216,16 @@ fn kernel_backend_reports_what_the_kernel_has() {
     }
     assert_eq!(health.sessions, 0);
 }
+
+#[test]
+fn wireguard_passes_the_engine_conformance_scenario() {
+    if !require_root()
+        || !["wireguard-go", "wg", "ping", "ip", "gcc"]
+            .iter()
+            .all(|t| require_tool(t))
+    {
+        return;
+    }
+    let mut lab = WireguardLab::up_with(&["alice", "bob"]);
+    rras_testkit::conformance::run(&mut lab, Path::new(env!("CARGO_BIN_EXE_rrasd")));
+}
