@@ -1,7 +1,8 @@
 //! The WireGuard source against real wireguard-go in network namespaces:
-//! a peer that handshakes becomes a connection with its counters and
-//! addresses; an admin disconnect removes the peer; a quiet peer ends as
-//! idle-timeout; a vanished interface ends its peers as interface-down.
+//! the engine conformance scenario with two peers (an admin's hang-up
+//! removes the peer; a vanished interface ends its peers as
+//! interface-down); a quiet peer ending as idle-timeout; two instances
+//! splitting one socket directory; the kernel backend.
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,7 +25,7 @@ fn wireguard_go_peers_become_connections() {
     if !require_root() || !["wireguard-go", "wg", "ping", "ip"].iter().all(|t| require_tool(t)) {
         return;
     }
-    let mut lab = WireguardLab::up();
+    let lab = WireguardLab::up();
     let dir = tempfile::tempdir().unwrap();
     let names = dir.path().join("peers");
     std::fs::write(&names, format!("# key user\n{} alice\n", lab.client_pub)).unwrap();
@@ -54,43 +55,14 @@ fn wireguard_go_peers_become_connections() {
     );
     assert!(first.info.stats.bytes_rcved > 0 && first.info.stats.bytes_xmited > 0);
 
-    // More traffic, higher counters, same handle.
-    assert!(lab.ping());
-    let grown = wait_for(Duration::from_secs(10), || {
-        peer_connection(&daemon, &iface).filter(|c| c.info.stats.bytes_rcved > first.info.stats.bytes_rcved)
-    })
-    .expect("counters grew");
-    assert_eq!(grown.handle, first.handle);
-
-    // An admin hang-up removes the peer from the running interface.
-    runtime().block_on(async {
-        let c = AdminClient::connect(&daemon.addr()).await.unwrap();
-        c.disconnect(first.handle.get()).await.expect("disconnect");
-    });
-    assert!(lab.server_peers().is_empty(), "peer still configured");
-    assert!(peer_connection(&daemon, &iface).is_none());
-    assert_eq!(
-        last_end_reason(&daemon.addr(), on(&iface)).as_deref(),
-        Some("admin-disconnect")
-    );
-
-    // Back again, then quiet: ends as idle-timeout after the 5 s window.
-    lab.add_client_peer();
-    assert!(lab.ping());
-    wait_for(Duration::from_secs(15), || peer_connection(&daemon, &iface)).expect("peer back");
+    // Quiet: the peer ends as idle-timeout after the 5 s window.
+    // (Listing, counters, an admin's hang-up, restart and a vanished
+    // interface: the conformance scenario below.)
     let ended = wait_for(Duration::from_secs(20), || {
         last_end_reason(&daemon.addr(), on(&iface)).filter(|r| r == "idle-timeout")
     });
     assert!(ended.is_some(), "quiet peer did not end");
-
-    // Back again, then the interface disappears.
-    assert!(lab.ping());
-    wait_for(Duration::from_secs(15), || peer_connection(&daemon, &iface)).expect("peer back again");
-    lab.stop_server();
-    let down = wait_for(Duration::from_secs(15), || {
-        last_end_reason(&daemon.addr(), on(&iface)).filter(|r| r == "interface-down")
-    });
-    assert!(down.is_some(), "peers of a vanished interface did not end");
+    assert!(peer_connection(&daemon, &iface).is_none());
 }
 
 /// Two WireGuard source instances side by side, splitting one socket
