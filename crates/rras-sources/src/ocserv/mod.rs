@@ -86,15 +86,15 @@ impl OcservConfig {
 
 /// Starts the instance's poller under supervision and registers
 /// `occtl disconnect` as its hang-up.
-pub fn start(
+fn start(
     config: &OcservConfig,
+    id: SourceId,
     sink: Arc<dyn Sink>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
     let Some(occtl) = config.occtl() else {
         return Ok(Vec::new());
     };
-    let id = SourceId::new(EngineKind::Ocserv, &config.name).map_err(|e| e.to_string())?;
     tracing::info!(source = %id, socket = %occtl.socket, netns = ?occtl.netns, "ocserv source polling occtl");
     sink.register_hang_up(id.clone(), Arc::new(Disconnect { occtl: occtl.clone() }));
     let settings = PollSettings {
@@ -261,11 +261,11 @@ impl rras_source::EngineConfig for OcservConfig {
 
     fn start(
         &self,
-        _id: SourceId,
+        id: SourceId,
         sink: Arc<dyn Sink>,
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<JoinHandle<()>>, rras_source::SourceError> {
-        start(self, sink, stop).map_err(rras_source::SourceError::Config)
+        start(self, id, sink, stop).map_err(rras_source::SourceError::Config)
     }
 }
 

@@ -71,15 +71,15 @@ impl OpenvpnConfig {
 
 /// Starts the instance's poller under supervision and registers
 /// `client-kill` as its hang-up.
-pub fn start(
+fn start(
     config: &OpenvpnConfig,
+    id: SourceId,
     sink: Arc<dyn Sink>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
     if config.management.is_empty() {
         return Ok(Vec::new());
     }
-    let id = SourceId::new(EngineKind::Openvpn, &config.name).map_err(|e| e.to_string())?;
     tracing::info!(source = %id, servers = config.management.len(), "OpenVPN source polling management interfaces");
     let killed = Killed::default();
     sink.register_hang_up(id.clone(), Arc::new(ClientKiller { killed: killed.clone() }));
@@ -278,10 +278,10 @@ impl rras_source::EngineConfig for OpenvpnConfig {
 
     fn start(
         &self,
-        _id: SourceId,
+        id: SourceId,
         sink: Arc<dyn Sink>,
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<JoinHandle<()>>, rras_source::SourceError> {
-        start(self, sink, stop).map_err(rras_source::SourceError::Config)
+        start(self, id, sink, stop).map_err(rras_source::SourceError::Config)
     }
 }

@@ -93,8 +93,9 @@ fn socket_path(uri: &str) -> Option<PathBuf> {
 
 /// Starts the instance: poller and event listener under supervision, and
 /// `terminate` as its hang-up.
-pub fn start(
+fn start(
     config: &StrongswanConfig,
+    id: SourceId,
     sink: Arc<dyn Sink>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
@@ -102,7 +103,6 @@ pub fn start(
         return Ok(Vec::new());
     };
     let socket = socket_path(uri).ok_or_else(|| format!("strongswan.vici {uri:?} is not a socket path"))?;
-    let id = SourceId::new(EngineKind::Strongswan, &config.name).map_err(|e| e.to_string())?;
     tracing::info!(source = %id, socket = %socket.display(), "strongSwan source on VICI");
     sink.register_hang_up(id.clone(), Arc::new(Terminate { socket: socket.clone() }));
     let nudge = Arc::new(Notify::new());
@@ -738,11 +738,11 @@ impl rras_source::EngineConfig for StrongswanConfig {
 
     fn start(
         &self,
-        _id: SourceId,
+        id: SourceId,
         sink: Arc<dyn Sink>,
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<JoinHandle<()>>, rras_source::SourceError> {
-        start(self, sink, stop).map_err(rras_source::SourceError::Config)
+        start(self, id, sink, stop).map_err(rras_source::SourceError::Config)
     }
 }
 

@@ -107,12 +107,12 @@ impl WireguardConfig {
 
 /// Starts the instance's poller under supervision; registers its hang-up
 /// (peer removal).
-pub fn start(
+fn start(
     config: &WireguardConfig,
+    id: SourceId,
     sink: Arc<dyn Sink>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
-    let id = SourceId::new(EngineKind::Wireguard, &config.name).map_err(|e| e.to_string())?;
     let remover = match (config.backend, config.socket_dir.clone()) {
         (Backend::Netlink, _) => {
             tracing::info!(source = %id, interfaces = ?config.interfaces, "WireGuard source polling the kernel over netlink");
@@ -457,11 +457,11 @@ impl rras_source::EngineConfig for WireguardConfig {
 
     fn start(
         &self,
-        _id: SourceId,
+        id: SourceId,
         sink: Arc<dyn Sink>,
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<JoinHandle<()>>, rras_source::SourceError> {
-        start(self, sink, stop).map_err(rras_source::SourceError::Config)
+        start(self, id, sink, stop).map_err(rras_source::SourceError::Config)
     }
 }
 
