@@ -7,6 +7,7 @@
 
 pub mod accounting_text;
 pub mod conformance;
+pub mod lab_clients;
 pub mod nats;
 pub mod netns;
 pub mod ocserv_lab;

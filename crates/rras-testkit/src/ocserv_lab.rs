@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::lab_clients::LabClients;
 use crate::netns::{fixture_number, run, NetnsPair};
 use crate::{stop_child as stop, wait_for};
 
@@ -21,14 +22,6 @@ pub const SERVER_TUNNEL: &str = "10.203.13.1";
 pub const PASSWORD: &str = "secret1";
 const PORT: u16 = 4443;
 
-/// One connected openconnect client.
-#[derive(Debug)]
-struct Client {
-    user: String,
-    iface: String,
-    child: Option<Child>,
-}
-
 /// ocserv with its clients.
 #[derive(Debug)]
 pub struct OcservLab {
@@ -39,7 +32,7 @@ pub struct OcservLab {
     pin: String,
     dir: tempfile::TempDir,
     server: Option<Child>,
-    clients: Vec<Client>,
+    clients: LabClients,
     // Last: the namespaces go after the processes in them.
     net: NetnsPair,
 }
@@ -126,7 +119,7 @@ impl OcservLab {
             pin,
             dir,
             server: None,
-            clients: Vec::new(),
+            clients: LabClients::default(),
             net,
         };
         lab.server = Some(
@@ -170,11 +163,7 @@ impl OcservLab {
         if let Some(mut stdin) = child.stdin.take() {
             let _ = writeln!(stdin, "{PASSWORD}");
         }
-        self.clients.push(Client {
-            user: user.to_owned(),
-            iface: iface.to_owned(),
-            child: Some(child),
-        });
+        self.clients.add(user, iface, child);
         let ns = self.net.client_ns.clone();
         let connected = wait_for(Duration::from_secs(20), || {
             let out = Command::new("ip")
@@ -194,25 +183,15 @@ impl OcservLab {
         assert!(self.ping(user), "no ping through {user}'s tunnel");
     }
 
-    fn client(&self, user: &str) -> &Client {
-        self.clients
-            .iter()
-            .find(|c| c.user == user)
-            .expect("a client of this lab")
-    }
-
     /// Pings the server through `user`'s tunnel (up to 10 tries).
     pub fn ping(&self, user: &str) -> bool {
-        self.net.ping_through(&self.client(user).iface, SERVER_TUNNEL)
+        let dev = self.clients.dev(user).expect("a client of this lab");
+        self.net.ping_through(dev, SERVER_TUNNEL)
     }
 
     /// True once `user`'s openconnect has exited (after a disconnect).
     pub fn client_exited(&mut self, user: &str) -> bool {
-        self.clients
-            .iter_mut()
-            .find(|c| c.user == user)
-            .and_then(|c| c.child.as_mut())
-            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+        self.clients.exited(user)
     }
 
     /// Stops ocserv (its sessions go with it).
@@ -245,7 +224,7 @@ impl crate::conformance::EngineLab for OcservLab {
     }
 
     fn users(&self) -> [String; 2] {
-        [self.clients[0].user.clone(), self.clients[1].user.clone()]
+        self.clients.first_two()
     }
 
     fn traffic(&mut self, user: &str) -> bool {
@@ -288,9 +267,7 @@ impl crate::conformance::EngineLab for OcservLab {
 
 impl Drop for OcservLab {
     fn drop(&mut self) {
-        for c in &mut self.clients {
-            stop(&mut c.child);
-        }
+        self.clients.stop_all();
         stop(&mut self.server);
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::lab_clients::LabClients;
 use crate::netns::{fixture_number, run, NetnsPair};
 use crate::pki::TestPki;
 use crate::{stop_child as stop, wait_for};
@@ -22,15 +23,6 @@ pub const CLIENT_TUNNEL: &str = "10.202.12.2";
 /// The username the client logs in with.
 pub const USER: &str = "user1";
 
-/// A client of the lab's second form (`up_with`): its user, tun device and
-/// process.
-#[derive(Debug)]
-struct NamedClient {
-    user: String,
-    dev: String,
-    child: Option<Child>,
-}
-
 /// One server with one client ([`OpenvpnLab::up`]), or with one client per
 /// user ([`OpenvpnLab::up_with`]).
 #[derive(Debug)]
@@ -39,7 +31,7 @@ pub struct OpenvpnLab {
     dir: tempfile::TempDir,
     server: Option<Child>,
     client: Option<Child>,
-    clients: Vec<NamedClient>,
+    clients: LabClients,
     // Last: the namespaces go after the processes in them.
     net: NetnsPair,
 }
@@ -124,7 +116,7 @@ impl OpenvpnLab {
             dir,
             server: None,
             client: None,
-            clients: Vec::new(),
+            clients: LabClients::default(),
             net,
         };
         lab.server = Some(spawn_in(
@@ -158,11 +150,7 @@ impl OpenvpnLab {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn openvpn");
-        self.clients.push(NamedClient {
-            user: user.to_owned(),
-            dev: dev.to_owned(),
-            child: Some(child),
-        });
+        self.clients.add(user, dev, child);
         let connected = wait_for(Duration::from_secs(20), || {
             self.log(&log)
                 .contains("Initialization Sequence Completed")
@@ -172,19 +160,11 @@ impl OpenvpnLab {
         assert!(self.ping(user), "no ping through {user}'s tunnel");
     }
 
-    fn named(&mut self, user: &str) -> &mut NamedClient {
-        self.clients
-            .iter_mut()
-            .find(|c| c.user == user)
-            .expect("a client of this lab")
-    }
-
     /// Pings the server through `user`'s tunnel (up_with's clients).
     pub fn ping(&self, user: &str) -> bool {
         self.clients
-            .iter()
-            .find(|c| c.user == user)
-            .is_some_and(|c| self.net.ping_through(&c.dev, SERVER_TUNNEL))
+            .dev(user)
+            .is_some_and(|dev| self.net.ping_through(dev, SERVER_TUNNEL))
     }
 
     fn log(&self, name: &str) -> String {
@@ -242,7 +222,7 @@ impl crate::conformance::EngineLab for OpenvpnLab {
     }
 
     fn users(&self) -> [String; 2] {
-        [self.clients[0].user.clone(), self.clients[1].user.clone()]
+        self.clients.first_two()
     }
 
     fn traffic(&mut self, user: &str) -> bool {
@@ -251,10 +231,7 @@ impl crate::conformance::EngineLab for OpenvpnLab {
 
     fn ended_in_engine(&mut self, user: &str) -> bool {
         // client-kill HALT makes the client exit.
-        self.named(user)
-            .child
-            .as_mut()
-            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+        self.clients.exited(user)
     }
 
     fn stop_engine(&mut self) {
@@ -281,9 +258,7 @@ impl crate::conformance::EngineLab for OpenvpnLab {
 
 impl Drop for OpenvpnLab {
     fn drop(&mut self) {
-        for c in &mut self.clients {
-            stop(&mut c.child);
-        }
+        self.clients.stop_all();
         stop(&mut self.client);
         stop(&mut self.server);
     }

@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::lab_clients::LabClients;
 use crate::netns::{fixture_number, run, NetnsPair};
-use crate::{reaper, stop_child as stop, wait_for};
+use crate::{reaper, wait_for};
 
 /// Server underlay address (the OpenVPN listener).
 pub const SERVER_UNDERLAY: &str = "10.207.1.1";
@@ -37,14 +38,6 @@ const ADMIN_PASSWORD: &str = "lab-admin-pw";
 pub const VPNSERVER: &str = "/usr/libexec/softether/vpnserver/vpnserver";
 const STATE: &str = "/var/lib/softether";
 
-/// One connected OpenVPN client.
-#[derive(Debug)]
-struct Client {
-    user: String,
-    iface: String,
-    child: Option<Child>,
-}
-
 /// SoftEther with its clients.
 #[derive(Debug)]
 pub struct SoftetherLab {
@@ -56,7 +49,7 @@ pub struct SoftetherLab {
     pub password_file: PathBuf,
     dir: tempfile::TempDir,
     server: Option<Child>,
-    clients: Vec<Client>,
+    clients: LabClients,
     /// Where the machine's own SoftEther state waits meanwhile.
     state_backup: Option<PathBuf>,
     // Last: the namespaces go after the processes in them.
@@ -98,7 +91,7 @@ impl SoftetherLab {
             password_file,
             dir,
             server: None,
-            clients: Vec::new(),
+            clients: LabClients::default(),
             state_backup,
             net,
         };
@@ -261,11 +254,7 @@ open(sys.argv[2], "w").write(text)"#,
             .spawn()
             .expect("spawn openvpn");
         reaper::track_process(child.id());
-        self.clients.push(Client {
-            user: user.to_owned(),
-            iface: iface.to_owned(),
-            child: Some(child),
-        });
+        self.clients.add(user, iface, child);
         let connected = wait_for(Duration::from_secs(30), || {
             self.log(&log)
                 .contains("Initialization Sequence Completed")
@@ -275,26 +264,16 @@ open(sys.argv[2], "w").write(text)"#,
         assert!(self.ping(user), "no ping through {user}'s tunnel");
     }
 
-    fn client(&self, user: &str) -> &Client {
-        self.clients
-            .iter()
-            .find(|c| c.user == user)
-            .expect("a client of this lab")
-    }
-
     /// Pings SecureNAT through `user`'s tunnel (up to 10 tries): traffic
     /// the session's counters must show.
     pub fn ping(&self, user: &str) -> bool {
-        self.net.ping_through(&self.client(user).iface, NAT_GATEWAY)
+        let dev = self.clients.dev(user).expect("a client of this lab");
+        self.net.ping_through(dev, NAT_GATEWAY)
     }
 
     /// True once `user`'s OpenVPN client has exited (after a hang-up).
     pub fn client_exited(&mut self, user: &str) -> bool {
-        self.clients
-            .iter_mut()
-            .find(|c| c.user == user)
-            .and_then(|c| c.child.as_mut())
-            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+        self.clients.exited(user)
     }
 
     /// Stops SoftEther (its sessions go with it).
@@ -335,7 +314,7 @@ impl crate::conformance::EngineLab for SoftetherLab {
     }
 
     fn users(&self) -> [String; 2] {
-        [self.clients[0].user.clone(), self.clients[1].user.clone()]
+        self.clients.first_two()
     }
 
     fn traffic(&mut self, user: &str) -> bool {
@@ -404,12 +383,7 @@ fn set_state_aside() -> Option<PathBuf> {
 
 impl Drop for SoftetherLab {
     fn drop(&mut self) {
-        for c in &mut self.clients {
-            if let Some(child) = &c.child {
-                reaper::forget_process(child.id());
-            }
-            stop(&mut c.child);
-        }
+        self.clients.stop_all();
         self.stop_server();
         let _ = std::fs::remove_dir_all(STATE);
         match self.state_backup.take() {
