@@ -216,25 +216,28 @@ pub fn run(lab: &mut dyn EngineLab, rrasd: &Path) {
     assert!(ended.is_some(), "{kind}: {} did not end after the grace", users[0]);
 }
 
-/// Where cargo put libmprapi.so for this test binary.
-fn mprapi_dir(rrasd: &Path) -> Option<PathBuf> {
+/// Where cargo put libmprapi.so beside the `rrasd` binary (the profile
+/// directory after `cargo build`, or its `deps` under `cargo test`).
+pub fn mprapi_dir(rrasd: &Path) -> Option<PathBuf> {
     let bin = rrasd.parent()?;
     [bin.to_path_buf(), bin.join("deps")]
         .into_iter()
         .find(|d| d.join("libmprapi.so").exists())
 }
 
-/// What `c/connections.c` — a `MprAdminConnectionEnumEx` pager written as
-/// Windows code, built against libmprapi — lists from `daemon`: one line
-/// per connection, "handle user bytes-in bytes-out".
-pub fn mprapi_listing(daemon: &DaemonProcess, rrasd: &Path) -> String {
-    let lib = mprapi_dir(rrasd).expect("libmprapi.so built beside rrasd (cargo test --workspace)");
+/// Builds the C program `source` against the checked-in `mprapi.h` and the
+/// libmprapi in `lib` (with Windows' 2-byte WCHAR), runs it against
+/// `daemon`, and returns what it printed; panics if either step fails.
+pub fn run_mprapi_program(source: &Path, lib: &Path, daemon: &DaemonProcess) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = daemon.state_dir().join("connections");
+    let name = source
+        .file_stem()
+        .map_or("program".into(), |s| s.to_string_lossy().into_owned());
+    let out = daemon.state_dir().join(&name);
     let built = Command::new("gcc")
         .args(["-std=c11", "-fshort-wchar", "-Wall", "-Wextra", "-Werror"])
         .arg(format!("-I{}", root.join("crates/mprapi/include").display()))
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("c/connections.c"))
+        .arg(source)
         .arg("-o")
         .arg(&out)
         .arg(format!("-L{}", lib.display()))
@@ -244,7 +247,8 @@ pub fn mprapi_listing(daemon: &DaemonProcess, rrasd: &Path) -> String {
         .expect("run gcc");
     assert!(
         built.status.success(),
-        "gcc: {}",
+        "gcc {}: {}",
+        source.display(),
         String::from_utf8_lossy(&built.stderr)
     );
     let addr = daemon.addr();
@@ -252,11 +256,19 @@ pub fn mprapi_listing(daemon: &DaemonProcess, rrasd: &Path) -> String {
     let ran = Command::new(&out)
         .env("RRAS_ADMIN_SOCKET", socket)
         .output()
-        .expect("run the libmprapi reader");
-    assert!(
-        ran.status.success(),
-        "libmprapi reader: {}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
+        .expect("run the libmprapi program");
+    assert!(ran.status.success(), "{name}: {}", String::from_utf8_lossy(&ran.stderr));
     String::from_utf8_lossy(&ran.stdout).into_owned()
+}
+
+/// What `c/connections.c` — a `MprAdminConnectionEnumEx` pager written as
+/// Windows code, built against libmprapi — lists from `daemon`: one line
+/// per connection, "handle user bytes-in bytes-out".
+pub fn mprapi_listing(daemon: &DaemonProcess, rrasd: &Path) -> String {
+    let lib = mprapi_dir(rrasd).expect("libmprapi.so built beside rrasd (cargo test --workspace)");
+    run_mprapi_program(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("c/connections.c"),
+        &lib,
+        daemon,
+    )
 }

@@ -30,16 +30,12 @@ fn session(d: &DaemonProcess, name: &'static str) -> Option<Connection> {
 /// each (`tests/c/projection_dump.c`); None when libmprapi was not built
 /// (`cargo test -p rrasd` alone; under CI the whole workspace is built).
 fn through_libmprapi(d: &DaemonProcess) -> Option<String> {
-    let exe = std::env::current_exe().ok()?;
-    let deps = exe.parent()?;
-    let lib = [deps, deps.parent()?]
-        .into_iter()
-        .find(|p| p.join("libmprapi.so").exists());
-    let Some(lib) = lib else {
+    let rrasd = Path::new(env!("CARGO_BIN_EXE_rrasd"));
+    let Some(lib) = rras_testkit::conformance::mprapi_dir(rrasd) else {
         assert!(
             !rras_testkit::in_ci(),
             "libmprapi.so not built next to {}",
-            exe.display()
+            rrasd.display()
         );
         eprintln!("SKIP (C view): libmprapi.so not built; run cargo test --workspace");
         return None;
@@ -47,31 +43,8 @@ fn through_libmprapi(d: &DaemonProcess) -> Option<String> {
     if !require_tool("gcc") {
         return None;
     }
-    let crate_dir = env!("CARGO_MANIFEST_DIR");
-    let dir = tempfile::tempdir().ok()?;
-    let bin = dir.path().join("projection_dump");
-    let built = std::process::Command::new("gcc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-fshort-wchar"])
-        .arg(format!("-I{crate_dir}/../mprapi/include"))
-        .arg(format!("{crate_dir}/tests/c/projection_dump.c"))
-        .arg("-o")
-        .arg(&bin)
-        .arg(format!("-L{}", lib.display()))
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .arg("-lmprapi")
-        .output()
-        .expect("run gcc");
-    assert!(
-        built.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let out = std::process::Command::new(&bin)
-        .env("RRAS_ADMIN_SOCKET", &d.socket)
-        .output()
-        .expect("run projection_dump");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/projection_dump.c");
+    Some(rras_testkit::conformance::run_mprapi_program(&source, &lib, d))
 }
 
 fn bytes_in(d: &DaemonProcess) -> u64 {
