@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::scenario::cpu_secs_in;
-use rrasd::sources::radius::packet::{accounting_response, request_authenticator_ok, PacketView, ACCOUNTING_REQUEST};
+use rras_sources::radius::packet::{accounting_response, request_authenticator_ok, PacketView, ACCOUNTING_REQUEST};
 
 /// A responder on a loopback UDP port, answering on `threads` threads.
 pub(crate) struct BareResponder {
@@ -29,7 +29,7 @@ impl BareResponder {
     pub(crate) fn start(secret: &[u8], threads: usize) -> std::io::Result<Self> {
         let socket = UdpSocket::bind("127.0.0.1:0")?;
         // rrasd's receive buffer: the default drops bursts of the window.
-        rrasd::sources::radius::grow_receive_buffer(&socket);
+        rras_sources::radius::grow_receive_buffer(&socket);
         // Stops within this long once asked.
         socket.set_read_timeout(Some(Duration::from_millis(100)))?;
         let addr = socket.local_addr()?;

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rras_fleet::{FleetNames, FleetOptions, FleetReader, ServerClients};
+use rras_sources::radius::attributes::{ACCT_INPUT_OCTETS, STATUS_INTERIM};
 use rras_testkit::nats::NatsCluster;
 use rras_testkit::DaemonProcess;
-use rrasd::sources::radius::attributes::{ACCT_INPUT_OCTETS, STATUS_INTERIM};
 use serde_json::json;
 use tokio::net::UdpSocket;
 

@@ -19,8 +19,8 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use rrasd::sources::radius::attributes::*;
-use rrasd::sources::radius::packet::{response_authenticator_ok, Packet, ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE};
+use rras_sources::radius::attributes::*;
+use rras_sources::radius::packet::{response_authenticator_ok, Packet, ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE};
 use tokio::net::UdpSocket;
 
 /// What to send.

@@ -14,17 +14,17 @@ use rras_core::{synthetic, Connection, ConnectionHandle, ConnectionInfo, EngineK
 use rras_proto::pb;
 use rras_source::control::ControlError;
 use rras_source::SourceEvent;
-use rras_sources::softether;
-use rras_sources::{ocserv, openvpn, strongswan, wireguard};
-use rrasd::sources::radius::accounting::{interpret, merge_update, nas_claim, AccountingEvent};
-use rrasd::sources::radius::attributes::*;
-use rrasd::sources::radius::packet::{
+use rras_sources::radius::accounting::{interpret, merge_update, nas_claim, AccountingEvent};
+use rras_sources::radius::attributes::*;
+use rras_sources::radius::packet::{
     message_authenticator_ok, request_authenticator_ok, response_authenticator_ok, Packet, PacketView,
     ACCOUNTING_REQUEST, DISCONNECT_ACK, DISCONNECT_NAK, STATUS_SERVER,
 };
-use rrasd::sources::radius::radsec::next_frame;
-use rrasd::sources::radius::scope::NasClaim;
-use rrasd::sources::radius::{RadiusClient, RadiusConfig};
+use rras_sources::radius::radsec::next_frame;
+use rras_sources::radius::scope::NasClaim;
+use rras_sources::radius::{RadiusClient, RadiusConfig};
+use rras_sources::softether;
+use rras_sources::{ocserv, openvpn, strongswan, wireguard};
 
 /// One fuzz target.
 #[derive(Debug)]
@@ -616,7 +616,7 @@ fn report_feed(input: &[u8]) -> bool {
     };
     let mut any = false;
     for r in &batch.reports {
-        if let Ok(event) = rrasd::service::report_event(r) {
+        if let Ok(event) = rras_proto::convert::report_event(r) {
             any = true;
             if let SourceEvent::Started(info) = event {
                 round_trip(&info);

@@ -544,6 +544,32 @@ pub fn audit_from_pb(e: &pb::AuditEntry) -> rras_core::AuditRecord {
     }
 }
 
+/// One hook report (`rasctl report`, the engines' hook scripts) as a
+/// source event; malformed input is ERROR_INVALID_PARAMETER.
+pub fn report_event(r: &pb::Report) -> Result<rras_source::SourceEvent, rras_core::Win32Error> {
+    let connection = r.connection.as_ref().ok_or(rras_core::Win32Error::InvalidParameter)?;
+    let bad = |e: ProtoError| e.win32();
+    match pb::ReportKind::try_from(r.kind) {
+        Ok(pb::ReportKind::Started) => Ok(rras_source::SourceEvent::Started(Box::new(
+            info_from_pb(connection).map_err(bad)?,
+        ))),
+        Ok(pb::ReportKind::Updated) => Ok(rras_source::SourceEvent::Updated {
+            key: source_from_pb(connection.source.as_ref()).map_err(bad)?,
+            stats: connection.stats.as_ref().map(Into::into).unwrap_or_default(),
+        }),
+        Ok(pb::ReportKind::Ended) => Ok(rras_source::SourceEvent::Ended {
+            key: source_from_pb(connection.source.as_ref()).map_err(bad)?,
+            reason: if r.end_reason.is_empty() {
+                "user-request".into()
+            } else {
+                r.end_reason.clone()
+            },
+            stats: connection.stats.as_ref().map(Into::into),
+        }),
+        _ => Err(rras_core::Win32Error::InvalidParameter),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,12 +23,15 @@ pub mod control;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod gate;
 pub mod guid;
 pub mod hang_up;
 pub mod health;
 pub mod polling;
+pub mod private_file;
 pub mod sink;
 pub mod supervise;
+pub mod tls;
 
 pub use engine::{Claim, Description, Engine, EngineConfig, EngineEntry};
 pub use error::SourceError;

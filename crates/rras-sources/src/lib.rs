@@ -6,11 +6,18 @@
 //! describes and starts an engine only through its entry there. Adding an
 //! engine is its folder, one line in that list, and its `EngineKind` (with
 //! its record tag) in rras-core — ARCHITECTURE.md, "Adding an engine".
+//!
+//! RADIUS accounting ([`radius`]) is the one engine outside that list:
+//! NASes call it, rather than it polling them, so it owns listeners (UDP
+//! and RadSec) and counts what it drops for the daemon's metrics; the
+//! daemon starts it with [`radius::start`], handing it a
+//! [`radius::RadiusCounters`] beside the sink.
 
 #![deny(missing_docs)]
 
 pub mod ocserv;
 pub mod openvpn;
+pub mod radius;
 pub mod softether;
 pub mod strongswan;
 pub mod wireguard;

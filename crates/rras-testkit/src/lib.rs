@@ -142,20 +142,44 @@ pub fn require_root() -> bool {
     root
 }
 
-/// A free TCP port on 127.0.0.1 (bound then released).
+/// A free TCP port on 127.0.0.1 (bound then released), from below the
+/// kernel's ephemeral range. A port from inside that range can be taken,
+/// between our check and the server's bind, by any outgoing connection on
+/// the machine (a NATS route, a client of another test), which once left
+/// a three-server cluster with one server unable to listen.
 pub fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral TCP port on loopback")
+    free_port_below_ephemeral(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
 }
 
-/// A free UDP port on 127.0.0.1 (bound then released).
+/// A free UDP port on 127.0.0.1 (bound then released), from below the
+/// kernel's ephemeral range, as [`free_tcp_port`].
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral UDP port on loopback")
+    free_port_below_ephemeral(|port| UdpSocket::bind(("127.0.0.1", port)).is_ok())
+}
+
+/// Walks the ports from 10000 to the start of the ephemeral range, from a
+/// point that differs per process and moves on with every call, and
+/// returns the first that `bindable` accepts. Calls in one process never
+/// hand out a port twice, so parallel tests cannot pick the same one.
+fn free_port_below_ephemeral(bindable: impl Fn(u16) -> bool) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 10_000;
+    let high = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse::<u32>().ok())
+        .filter(|&start| start > LOW + 1_000)
+        .unwrap_or(32_768);
+    let span = high - LOW;
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(LOW + offset).expect("below 65536");
+        if bindable(port) {
+            return port;
+        }
+    }
+    panic!("no free port on loopback between {LOW} and {high}");
 }
 
 /// Polls `f` every 20 ms until it returns Some or `timeout` passes.
@@ -453,7 +477,7 @@ pub fn disconnect_responder(
     error_cause: Option<u32>,
 ) -> (
     u16,
-    std::thread::JoinHandle<Option<rrasd::sources::radius::packet::Packet>>,
+    std::thread::JoinHandle<Option<rras_sources::radius::packet::Packet>>,
 ) {
     disconnect_responder_at(0, secret, code, error_cause)
 }
@@ -467,7 +491,7 @@ pub fn disconnect_responder_at(
     error_cause: Option<u32>,
 ) -> (
     u16,
-    std::thread::JoinHandle<Option<rrasd::sources::radius::packet::Packet>>,
+    std::thread::JoinHandle<Option<rras_sources::radius::packet::Packet>>,
 ) {
     let nas = NasResponder {
         port,
@@ -523,9 +547,9 @@ impl NasResponder {
         self,
     ) -> (
         std::net::SocketAddr,
-        std::thread::JoinHandle<Option<rrasd::sources::radius::packet::Packet>>,
+        std::thread::JoinHandle<Option<rras_sources::radius::packet::Packet>>,
     ) {
-        use rrasd::sources::radius::packet::{request_authenticator_ok, Packet};
+        use rras_sources::radius::packet::{request_authenticator_ok, Packet};
         let sock = std::net::UdpSocket::bind((self.ip, self.port)).expect("bind");
         sock.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
         let addr = sock.local_addr().expect("addr");

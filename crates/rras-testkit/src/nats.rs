@@ -154,10 +154,13 @@ impl NatsCluster {
             let text = format!(
                 "server_name: n{i}\nlisten: 127.0.0.1:{port}\n\
                  jetstream {{ store_dir: \"{}\", max_memory_store: 256MB, max_file_store: 2GB }}\n\
-                 cluster {{ name: rras, listen: 127.0.0.1:{cluster}, routes: [{}], no_advertise: true }}\n{}",
+                 cluster {{ name: rras-{first}, listen: 127.0.0.1:{cluster}, routes: [{}], no_advertise: true }}\n{}",
                 store.display(),
                 routes.join(", "),
-                accounts(nodes)
+                accounts(nodes),
+                // A name of its own, so that servers of two clusters started
+                // side by side never join each other.
+                first = ports[0].0,
             );
             std::fs::write(&config, text).expect("write nats config");
             servers.push(Server {

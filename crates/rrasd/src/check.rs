@@ -170,7 +170,7 @@ fn listeners(config: &Config, report: &mut Report) {
 /// Every file holding a secret must be the daemon's alone.
 fn secret_files(config: &Config, report: &mut Report) {
     for (key, path) in config.secret_files() {
-        if let Err(message) = crate::private_file::check(&path) {
+        if let Err(message) = rras_source::private_file::check(&path) {
             report.errors.push(format!("{key}: {message}"));
         }
     }

@@ -75,7 +75,7 @@ pub struct Config {
     pub audit_days: u64,
     /// `[listeners]`: caps and timeouts of every admin listener (web
     /// console, admin TLS, admin Unix socket, metrics), each on its own.
-    pub listeners: crate::gate::GateLimits,
+    pub listeners: rras_source::gate::GateLimits,
     /// Serve `metrics` on a non-loopback address (it has no
     /// authentication; off: such an address is refused).
     pub metrics_allow_remote: bool,
@@ -132,7 +132,7 @@ impl Default for Config {
             admin_nice: -5,
             audit_limit: 100_000,
             audit_days: 400,
-            listeners: crate::gate::GateLimits::default(),
+            listeners: rras_source::gate::GateLimits::default(),
             metrics_allow_remote: false,
             radius: RadiusConfig::default(),
             tls: crate::tls::TlsConfig::default(),
@@ -528,7 +528,7 @@ impl Config {
 
     /// Every file the configuration names that holds a secret, with the
     /// key that names it: each must be private to the daemon
-    /// ([`crate::private_file`]). RADIUS secret files were read (and
+    /// ([`rras_source::private_file`]). RADIUS secret files were read (and
     /// checked) when the configuration was parsed; they are listed so
     /// `--check-config` names them.
     pub fn secret_files(&self) -> Vec<(String, PathBuf)> {
@@ -560,7 +560,7 @@ impl Config {
     /// Refuses to start on a secret file that others may read or write.
     pub fn check_secret_files(&self) -> Result<(), ConfigError> {
         for (key, path) in self.secret_files() {
-            crate::private_file::check(&path).map_err(|message| ConfigError::Insecure { key, message })?;
+            rras_source::private_file::check(&path).map_err(|message| ConfigError::Insecure { key, message })?;
         }
         Ok(())
     }

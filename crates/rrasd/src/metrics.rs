@@ -255,7 +255,7 @@ impl Metrics {
 /// connection, its head read within 5 s, connections capped by `gate`.
 pub async fn serve(
     listener: TcpListener,
-    gate: Arc<crate::gate::ConnectionGate>,
+    gate: Arc<rras_source::gate::ConnectionGate>,
     metrics: Arc<Metrics>,
     manager: Arc<ConnectionManager>,
 ) {
@@ -265,7 +265,7 @@ pub async fn serve(
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let Ok(admission) = gate.admit(crate::gate::ClientKey::Ip(peer.ip())) else {
+        let Ok(admission) = gate.admit(rras_source::gate::ClientKey::Ip(peer.ip())) else {
             continue;
         };
         let mut stream = admission.guard(stream);
@@ -298,5 +298,16 @@ pub async fn serve(
             );
             let _ = stream.write_all(reply.as_bytes()).await;
         });
+    }
+}
+
+/// RADIUS reports what it acknowledges and drops through these.
+impl rras_sources::radius::RadiusCounters for Metrics {
+    fn accepted(&self) {
+        self.radius_accepted();
+    }
+
+    fn dropped(&self, reason: &'static str) {
+        self.radius_dropped(reason);
     }
 }

@@ -186,7 +186,7 @@ fn start_tls_listener(
     listener.set_nonblocking(true).map_err(bind_error)?;
     let server = rpc_builder(config).add_service(admin_service(service));
     tracing::info!(%addr, "admin RPC over TLS listening");
-    let gate = crate::gate::ConnectionGate::new("admin TLS", config.listeners);
+    let gate = rras_source::gate::ConnectionGate::new("admin TLS", config.listeners);
     let handshake = Duration::from_secs(config.listeners.handshake_secs);
     Ok(admin_rt.spawn(async move {
         let listener = match tokio::net::TcpListener::from_std(listener) {
@@ -210,7 +210,7 @@ fn start_tls_listener(
                     }
                 };
                 let _ = tcp.set_nodelay(true);
-                let admission = match gate.admit(crate::gate::ClientKey::Ip(peer.ip())) {
+                let admission = match gate.admit(rras_source::gate::ClientKey::Ip(peer.ip())) {
                     Ok(a) => a,
                     Err(e) => {
                         tracing::debug!(%peer, "admin TLS connection refused: {e}");
@@ -427,7 +427,7 @@ fn serve_admin_socket(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<Result<(), DaemonError>> {
     let rpc_server = rpc_builder(config).add_service(admin_service(service));
-    let unix_gate = crate::gate::ConnectionGate::new("admin socket", config.listeners);
+    let unix_gate = rras_source::gate::ConnectionGate::new("admin socket", config.listeners);
     admin_rt.spawn(async move {
         let listener = UnixListener::from_std(listener).map_err(|source| DaemonError::Bind {
             what: "admin socket".into(),
@@ -443,7 +443,7 @@ fn serve_admin_socket(
             let uid = tonic::transport::server::Connected::connect_info(&stream)
                 .peer_cred
                 .map_or(u32::MAX, |c| c.uid());
-            match unix_gate.admit(crate::gate::ClientKey::Uid(uid)) {
+            match unix_gate.admit(rras_source::gate::ClientKey::Uid(uid)) {
                 Ok(admission) => Some(Ok(admission.guard(stream))),
                 Err(e) => {
                     tracing::debug!(uid, "admin socket connection refused: {e}");
@@ -475,7 +475,7 @@ async fn serve_metrics(
             what: format!("metrics {addr}"),
             source,
         })?;
-    let gate = crate::gate::ConnectionGate::new("metrics", config.listeners);
+    let gate = rras_source::gate::ConnectionGate::new("metrics", config.listeners);
     Ok(Some(tokio::spawn(crate::metrics::serve(l, gate, metrics, manager))))
 }
 

@@ -9,9 +9,7 @@ use std::time::{Instant, SystemTime};
 use rras_core::paging::{ENTRY_SIZES, RAS_PORT_0_SIZE};
 use rras_core::record::push_frame;
 use rras_core::{error::error_string, AuditRecord, ConnectionHandle, Page, Record, ResumeHandle, Win32Error};
-use rras_proto::convert::{
-    audit_to_pb, connection_to_pb, ended_to_pb, info_from_pb, port_to_pb, source_from_pb, to_micros,
-};
+use rras_proto::convert::{audit_to_pb, connection_to_pb, ended_to_pb, port_to_pb, report_event, to_micros};
 use rras_proto::pb::{self, rras_admin_server::RrasAdmin};
 use tonic::{Request, Response, Status};
 
@@ -20,7 +18,6 @@ use crate::inflight::InflightLimiter;
 use crate::manager::ConnectionManager;
 use crate::metrics::Metrics;
 use crate::sessions::SessionRegistry;
-use rras_source::SourceEvent;
 
 /// Most entries one HistoryEnum or AuditEnum reply carries.
 const HISTORY_MAX: usize = 10_000;
@@ -365,29 +362,6 @@ impl WatchReply {
                 ..Default::default()
             })])),
         }
-    }
-}
-
-/// One hook report as a manager event; malformed input is ERROR_INVALID_PARAMETER.
-pub fn report_event(r: &pb::Report) -> Result<SourceEvent, Win32Error> {
-    let connection = r.connection.as_ref().ok_or(Win32Error::InvalidParameter)?;
-    let bad = |e: rras_proto::ProtoError| e.win32();
-    match pb::ReportKind::try_from(r.kind) {
-        Ok(pb::ReportKind::Started) => Ok(SourceEvent::Started(Box::new(info_from_pb(connection).map_err(bad)?))),
-        Ok(pb::ReportKind::Updated) => Ok(SourceEvent::Updated {
-            key: source_from_pb(connection.source.as_ref()).map_err(bad)?,
-            stats: connection.stats.as_ref().map(Into::into).unwrap_or_default(),
-        }),
-        Ok(pb::ReportKind::Ended) => Ok(SourceEvent::Ended {
-            key: source_from_pb(connection.source.as_ref()).map_err(bad)?,
-            reason: if r.end_reason.is_empty() {
-                "user-request".into()
-            } else {
-                r.end_reason.clone()
-            },
-            stats: connection.stats.as_ref().map(Into::into),
-        }),
-        _ => Err(Win32Error::InvalidParameter),
     }
 }
 

@@ -9,11 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rras_client::AdminClient;
 use rras_core::{Connection, Projection, Win32Error};
+use rras_sources::radius::packet::Packet;
 use rras_testkit::netns::LoopbackNetns;
 use rras_testkit::{
     free_udp_port, radclient, radclient_in, require_root, require_tool, runtime, wait_for, DaemonProcess, NasResponder,
 };
-use rrasd::sources::radius::packet::Packet;
 
 const SECRET: &str = "testing123";
 
@@ -339,7 +339,7 @@ fn one_client_can_neither_end_nor_change_another_nases_sessions() {
 
 #[test]
 fn hang_ups_go_to_the_owning_client_signed_and_timestamped() {
-    use rrasd::sources::radius::packet::message_authenticator_ok;
+    use rras_sources::radius::packet::message_authenticator_ok;
     // The proxy on 127.0.0.3 speaks for 10.20.0.0/16 and takes hang-ups on
     // its own CoA port.
     let coa_port = free_udp_port();

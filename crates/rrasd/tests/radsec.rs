@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use rras_client::AdminClient;
 use rras_core::{Connection, Win32Error};
-use rras_testkit::pki::{TestPki, RADSEC_NAME};
-use rras_testkit::{free_tcp_port, free_udp_port, radclient, require_tool, runtime, wait_for, DaemonProcess};
-use rrasd::sources::radius::packet::{
+use rras_sources::radius::packet::{
     message_authenticator_ok, request_authenticator_ok, response_authenticator_ok, Packet,
 };
+use rras_testkit::pki::{TestPki, RADSEC_NAME};
+use rras_testkit::{free_tcp_port, free_udp_port, radclient, require_tool, runtime, wait_for, DaemonProcess};
 
 const UDP_SECRET: &str = "udp-secret";
 

@@ -162,13 +162,13 @@ pub async fn start(
         router = router.layer(axum::middleware::from_fn(strict_transport));
     }
     tracing::info!(%addr, https = acceptor.is_some(), "web console listening");
-    let gate = crate::gate::ConnectionGate::new("web console", config.listeners);
+    let gate = rras_source::gate::ConnectionGate::new("web console", config.listeners);
     Ok(Some(tokio::spawn(serve(listener, gate, acceptor, router, state))))
 }
 
 async fn serve(
     listener: tokio::net::TcpListener,
-    gate: Arc<crate::gate::ConnectionGate>,
+    gate: Arc<rras_source::gate::ConnectionGate>,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     router: axum::Router,
     state: WebState,
@@ -182,7 +182,7 @@ async fn serve(
                 continue;
             }
         };
-        let admission = match gate.admit(crate::gate::ClientKey::Ip(peer.ip())) {
+        let admission = match gate.admit(rras_source::gate::ClientKey::Ip(peer.ip())) {
             Ok(a) => a,
             Err(e) => {
                 tracing::debug!(%peer, "web console connection refused: {e}");

@@ -1,5 +1,5 @@
 //! Every listener's doorman (web console, admin TLS, admin Unix socket,
-//! metrics): how many connections it holds, how many one client may hold,
+//! metrics, RadSec): how many connections it holds, how many one client may hold,
 //! and how long a connection may sit without doing anything.
 //!
 //! - **Caps.** At most `max_connections` per listener and
@@ -368,6 +368,9 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for GuardedIo<IO> {
     }
 }
 
+/// A gRPC server (the admin listeners) asks the guarded socket who is on
+/// the other end.
+#[cfg(feature = "tonic")]
 impl<IO: tonic::transport::server::Connected> tonic::transport::server::Connected for GuardedIo<IO> {
     type ConnectInfo = IO::ConnectInfo;
 

@@ -284,9 +284,9 @@ impl RadiusClient {
 }
 
 /// Reads a secret file: private to the daemon (see
-/// [`crate::private_file`]), one line, the trailing newline dropped.
+/// [`rras_source::private_file`]), one line, the trailing newline dropped.
 fn read_secret_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let mut bytes = crate::private_file::read(path, MAX_SECRET)?;
+    let mut bytes = rras_source::private_file::read(path, MAX_SECRET)?;
     while matches!(bytes.last(), Some(b'\n' | b'\r')) {
         bytes.pop();
     }

@@ -34,8 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 
-use super::SourceId;
-use rras_core::{ConnectionHandle, EngineKind, StaggeredMap};
+use rras_core::{ConnectionHandle, EngineKind, SourceId, StaggeredMap};
 use rras_source::health::SourceHealth;
 use rras_source::supervise::supervise;
 use tokio::net::UdpSocket;
@@ -51,10 +50,7 @@ use self::packet::{
 };
 use self::receive::DatagramBatch;
 use self::scope::NasClaim;
-use crate::manager::ConnectionManager;
-use crate::metrics::Metrics;
-use crate::server::DaemonError;
-use rras_source::{Sink, SourceEvent, Staged};
+use rras_source::{Sink, SourceError, SourceEvent, Staged};
 
 /// How long a request's response is kept for retransmissions.
 const RETRANSMIT_WINDOW: Duration = Duration::from_secs(120);
@@ -142,8 +138,8 @@ struct Shared {
     id: SourceId,
     health: Arc<SourceHealth>,
     config: RadiusConfig,
-    manager: Arc<ConnectionManager>,
-    metrics: Arc<Metrics>,
+    manager: Arc<dyn Sink>,
+    metrics: Arc<dyn RadiusCounters>,
     socket: UdpSocket,
     /// foldhash (hashbrown's default, randomly seeded): this map is read
     /// and written for every request, and SipHash over a 50-byte key showed
@@ -154,32 +150,38 @@ struct Shared {
     drops: DropLog,
 }
 
+/// What RADIUS counts for the daemon's metrics, beyond what the [`Sink`]
+/// sees: requests acknowledged, and datagrams dropped by reason.
+pub trait RadiusCounters: Send + Sync + std::fmt::Debug {
+    /// One request was applied and acknowledged.
+    fn accepted(&self);
+    /// One datagram (or request of a RadSec stream) was not applied.
+    fn dropped(&self, reason: &'static str);
+}
+
 /// Binds the listener and starts the receive loop and the
 /// stale sweep.
 pub async fn start(
     config: &RadiusConfig,
-    manager: Arc<ConnectionManager>,
-    metrics: Arc<Metrics>,
+    manager: Arc<dyn Sink>,
+    metrics: Arc<dyn RadiusCounters>,
     stop: watch::Receiver<bool>,
-) -> Result<Vec<JoinHandle<()>>, DaemonError> {
+) -> Result<Vec<JoinHandle<()>>, SourceError> {
     let Some(addr) = config.listen else {
         return Ok(Vec::new());
     };
-    let socket = UdpSocket::bind(addr).await.map_err(|source| DaemonError::Bind {
+    let id = SourceId::new(EngineKind::Radius, &config.name).map_err(|e| SourceError::Config(e.to_string()))?;
+    let socket = UdpSocket::bind(addr).await.map_err(|source| SourceError::Open {
         what: format!("radius accounting {addr}"),
         source,
     })?;
     let buffer = grow_receive_buffer(&socket);
-    let id = SourceId::new(EngineKind::Radius, &config.name).map_err(|e| DaemonError::Source {
-        instance: config.name.clone(),
-        message: e.to_string(),
-    })?;
     tracing::info!(source = %id, %addr, clients = config.clients.len(), receive_buffer = buffer, "RADIUS accounting listening");
     manager.register_hang_up(
         id.clone(),
         Arc::new(disconnect::RadiusDisconnector::new(config.clone())),
     );
-    let health = manager.health().register(id.clone());
+    let health = manager.health(id.clone());
     health.ok();
     let shared = Arc::new(Shared {
         id,
@@ -281,7 +283,7 @@ impl Shared {
     /// not applied (answered or not: the caller decides). O(1) whatever the
     /// number of distinct sources.
     fn drop_packet(&self, peer: SocketAddr, reason: &'static str, detail: &dyn std::fmt::Display) {
-        self.metrics.radius_dropped(reason);
+        self.metrics.dropped(reason);
         self.drops.drop(reason, peer.ip(), detail, Instant::now());
     }
 
@@ -352,7 +354,7 @@ async fn receive_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 let Ok(slot) = pending.clone().try_acquire_owned() else {
                     // Back-pressure: the NAS will retransmit; forget it was seen.
                     shared.answers.lock().remove(&job.request);
-                    shared.metrics.radius_dropped("overload");
+                    shared.metrics.dropped("overload");
                     continue;
                 };
                 match stage_request(&shared, &job, &packet) {
@@ -549,7 +551,7 @@ async fn settle(
             let response = accounting_response(job.request.identifier, &job.request.authenticator, secret);
             outgoing.push((job.request.peer, response));
             cache.insert(job.request, (Answer::Done(response), now));
-            shared.metrics.radius_accepted();
+            shared.metrics.accepted();
         }
     }
     outgoing

@@ -13,7 +13,7 @@ use rras_core::{ConnectionInfo, ConnectionStats, Guid, Projection, QuarantineSta
 
 use super::attributes::*;
 use super::packet::Attributes;
-use crate::sources::SourceId;
+use rras_core::SourceId;
 
 /// What an Accounting-Request asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -645,7 +645,7 @@ fn vendor_specific(info: &mut ConnectionInfo, auth_seen: &mut AuthSeen, carried:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::radius::packet::Packet;
+    use crate::radius::packet::Packet;
 
     fn rid() -> SourceId {
         SourceId::default_of(rras_core::EngineKind::Radius)

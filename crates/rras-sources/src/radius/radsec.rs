@@ -27,7 +27,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::gate::{ClientKey, ConnectionGate, GateLimits, GuardedIo};
+use rras_source::gate::{ClientKey, ConnectionGate, GateLimits, GuardedIo};
+use rras_source::SourceError;
 
 use super::packet::{MAX_LEN, MIN_LEN};
 use super::{settle, stage_request, Screened, Shared};
@@ -68,29 +69,27 @@ pub fn next_frame(buffered: &[u8]) -> Result<Option<usize>, FrameError> {
 pub(super) async fn start(
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
-) -> Result<tokio::task::JoinHandle<()>, crate::server::DaemonError> {
+) -> Result<tokio::task::JoinHandle<()>, SourceError> {
     let config = &shared.config;
     let (Some(addr), Some(cert), Some(key)) = (config.radsec_listen, &config.radsec_cert, &config.radsec_key) else {
-        return Err(crate::server::DaemonError::Tls(
+        return Err(SourceError::Config(
             "radius.radsec_listen needs radsec_cert and radsec_key".into(),
         ));
     };
-    let tls = crate::tls::server_config(
+    let tls = rras_source::tls::server_config(
         "radius.radsec_",
         cert,
         key,
         config.radsec_client_ca.as_deref(),
         None,
-        crate::tls::ClientCertificates::Required,
+        rras_source::tls::ClientCertificates::Required,
     )
-    .map_err(crate::server::DaemonError::Tls)?;
+    .map_err(SourceError::Config)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| crate::server::DaemonError::Bind {
-            what: format!("radius radsec {addr}"),
-            source,
-        })?;
+    let listener = TcpListener::bind(addr).await.map_err(|source| SourceError::Open {
+        what: format!("radius radsec {addr}"),
+        source,
+    })?;
     tracing::info!(%addr, "RADIUS/TLS (RadSec) listening");
     Ok(tokio::spawn(serve(shared, listener, acceptor, stop)))
 }
@@ -160,7 +159,7 @@ async fn connection(
                 && c.radsec_name
                     .as_deref()
                     .zip(leaf)
-                    .is_some_and(|(name, leaf)| crate::tls::certificate_names(leaf, name))
+                    .is_some_and(|(name, leaf)| rras_source::tls::certificate_names(leaf, name))
         })
     };
     let Some(client) = client else {
