@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::scenario::cpu_secs_in;
+use crate::process_stats::cpu_secs_in;
 use rras_sources::radius::packet::{accounting_response, request_authenticator_ok, PacketView, ACCOUNTING_REQUEST};
 
 /// A responder on a loopback UDP port, answering on `threads` threads.

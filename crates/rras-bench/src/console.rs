@@ -204,7 +204,7 @@ fn with_ten_consoles<T>(web: SocketAddr, load: impl FnOnce() -> T) -> anyhow::Re
 fn churn(args: &Args, target: SocketAddr, n: u64, requests: u64) -> LoadSpec {
     LoadSpec {
         mix: Mix::Churn { requests },
-        ..crate::scenario::starts_load(args, target, SECRET, n)
+        ..crate::harness::starts_load(args, target, SECRET, n)
     }
 }
 
@@ -214,7 +214,7 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     let tokens = work.path().join("tokens");
     rras_testkit::write_private(
         &tokens,
-        format!("bench-reader reader {}\n", rrasd::tls::token_hash(TOKEN)),
+        format!("bench-reader reader {}\n", rrasd::auth::token_hash(TOKEN)),
     );
     let listen: SocketAddr = format!("127.0.0.1:{}", rras_testkit::free_udp_port()).parse()?;
     let web: SocketAddr = format!("127.0.0.1:{}", rras_testkit::free_tcp_port()).parse()?;
@@ -235,10 +235,10 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         ],
     );
     println!("console: loading {n} RADIUS sessions");
-    let loaded = rt.block_on(radload::run(&crate::scenario::starts_load(args, listen, SECRET, n)))?;
+    let loaded = rt.block_on(radload::run(&crate::harness::starts_load(args, listen, SECRET, n)))?;
     anyhow::ensure!(loaded.acked == n, "{} of {n} Starts acked", loaded.acked);
     let cookie = sign_in(web)?;
-    let rss = crate::scenario::rss_bytes(daemon.pid());
+    let rss = crate::process_stats::rss_bytes(daemon.pid());
     // The sort orders' own memory, as the daemon counts it.
     let exposition = String::from_utf8_lossy(&Http::new(metrics).get("/metrics", "")?).to_string();
     let index_bytes: u64 = exposition
@@ -357,9 +357,9 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
         sockets: 8,
         mix: Mix::Interims { rate: 10_000 },
         time_cap: Duration::from_secs(5),
-        ..crate::scenario::starts_load(args, listen, SECRET, n)
+        ..crate::harness::starts_load(args, listen, SECRET, n)
     };
-    let cpu = crate::scenario::cpu_secs;
+    let cpu = crate::process_stats::cpu_secs;
     let cpu_before = cpu(daemon.pid());
     let steady_alone = rt.block_on(radload::run(&steady))?;
     let steady_alone_cpu = cpu(daemon.pid()) - cpu_before;

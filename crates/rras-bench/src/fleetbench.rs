@@ -19,8 +19,9 @@ use rras_testkit::DaemonProcess;
 use serde_json::json;
 use tokio::net::UdpSocket;
 
+use crate::harness::SECRET;
+use crate::process_stats::{cpu_secs_of as cpu, rss_bytes};
 use crate::radload::{self, session_packet, LoadSpec, Mix};
-use crate::scenario::{cpu_secs_of as cpu, rss_bytes, SECRET};
 use crate::Args;
 
 fn now_ms() -> u64 {

@@ -18,7 +18,7 @@ use rras_testkit::nats::NatsCluster;
 use serde_json::json;
 
 use crate::fleetbench::options;
-use crate::scenario::{cpu_secs_of as cpu, rss_bytes};
+use crate::process_stats::{cpu_secs_of as cpu, rss_bytes};
 use crate::Args;
 
 /// Publishes in flight at once while filling.

@@ -127,7 +127,7 @@ fn one_run(
     // Let the flood reach full rate (and its first drops be logged) first.
     std::thread::sleep(Duration::from_secs(2));
     let log_before = daemon.log().len() as u64;
-    let cpu_before = crate::scenario::cpu_secs(daemon.pid());
+    let cpu_before = crate::process_stats::cpu_secs(daemon.pid());
     let flood_from = Instant::now();
     let load = rt.block_on(radload::run(&LoadSpec {
         target: listen,
@@ -146,7 +146,7 @@ fn one_run(
     std::thread::sleep(tail);
     let log_bytes = (daemon.log().len() as u64).saturating_sub(log_before);
     let flood_secs = flood_from.elapsed().as_secs_f64();
-    let daemon_cores = (crate::scenario::cpu_secs(daemon.pid()) - cpu_before) / flood_secs.max(1e-9);
+    let daemon_cores = (crate::process_stats::cpu_secs(daemon.pid()) - cpu_before) / flood_secs.max(1e-9);
     stop.store(true, Ordering::Relaxed);
     let total_junk = flooder.join().map_err(|_| anyhow::anyhow!("flood thread panicked"))??;
     let load = load?;

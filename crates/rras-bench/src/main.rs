@@ -16,7 +16,9 @@ mod cprog;
 mod fleetbench;
 mod fleetview;
 mod flood;
+mod harness;
 mod peer;
+mod process_stats;
 mod radload;
 mod scenario;
 mod soak;
@@ -25,6 +27,7 @@ mod watchlat;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, ValueEnum};
 
 /// What to measure.
@@ -161,6 +164,63 @@ impl Args {
     }
 }
 
+/// Finds the binaries and the peer, then runs the scenario asked for.
+fn run(args: &Args) -> anyhow::Result<()> {
+    let bin_dir = harness::bin_dir(args)?;
+    for needed in ["rrasd", "rasctl"] {
+        anyhow::ensure!(
+            bin_dir.join(needed).exists(),
+            "{} not found in {} (run `cargo build --release --workspace` first, or pass --bin-dir)",
+            needed,
+            bin_dir.display()
+        );
+    }
+    // cargo leaves the cdylib in the profile directory, or under deps/ for
+    // a test build.
+    let lib_dir = [bin_dir.clone(), bin_dir.join("deps")]
+        .into_iter()
+        .find(|d| d.join("libmprapi.so").exists())
+        .with_context(|| format!("libmprapi.so not found in {} or its deps/", bin_dir.display()))?;
+    std::fs::create_dir_all(&args.out)?;
+    let peer = if args.no_peer {
+        None
+    } else {
+        peer::Peer::find(&args.peer)
+    };
+    match &peer {
+        Some(p) => println!(
+            "peer: {} (PostgreSQL :{}, FreeRADIUS :{})",
+            p.dir.display(),
+            p.pg_port,
+            p.acct_port
+        ),
+        None => println!("peer: not set up (bench/peer-setup.sh) — openrras only"),
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    if args.scenario == Scenario::Soak {
+        return soak::run(args, &bin_dir, &rt);
+    }
+    if args.scenario == Scenario::Watch {
+        return watchlat::run(args, &bin_dir, &rt);
+    }
+    if args.scenario == Scenario::Fleet {
+        return fleetbench::run(args, &bin_dir, &rt);
+    }
+    if args.scenario == Scenario::FleetView {
+        return fleetview::run(args, &rt);
+    }
+    if args.scenario == Scenario::Flood {
+        return flood::run(args, &bin_dir, &rt);
+    }
+    if args.scenario == Scenario::Console {
+        return console::run(args, &bin_dir, &rt);
+    }
+    scenario::run_sizes(args, &bin_dir, &lib_dir, peer.as_ref(), &rt)
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     // Interrupted mid-run, the harness still stops its daemons and NATS
@@ -175,7 +235,7 @@ fn main() -> std::process::ExitCode {
             .with_writer(std::io::stderr)
             .init();
     }
-    match scenario::run_all(&args) {
+    match run(&args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rras-bench: {e:#}");

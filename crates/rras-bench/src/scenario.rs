@@ -3,7 +3,7 @@
 //! peer; print a table and write JSON.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,11 +14,11 @@ use rras_testkit::DaemonProcess;
 use serde_json::{json, Map, Value};
 
 use crate::bareresponder::BareResponder;
+use crate::harness::{bin_dir, radius_daemon, starts_load, SECRET};
 use crate::peer::Peer;
+use crate::process_stats::{cpu_secs, rss_bytes, status_field, wait_until_idle};
 use crate::radload::{self, percentile, LoadResult, LoadSpec, Mix};
 use crate::{cprog, Args, Scenario};
-
-pub(crate) const SECRET: &str = "bench-secret";
 
 /// One size's results: rows for the table, numbers for the JSON.
 struct Report {
@@ -66,68 +66,6 @@ impl Report {
     }
 }
 
-/// CPU time (user + system) a process has used, in seconds (0 when
-/// unreadable): fields 14 and 15 of /proc/PID/stat, in clock ticks.
-pub(crate) fn cpu_secs(pid: u32) -> f64 {
-    cpu_secs_in(&format!("/proc/{pid}/stat"))
-}
-
-/// CPU time of the process or thread whose stat file is `stat` (the
-/// calling thread's own: `/proc/thread-self/stat`).
-pub(crate) fn cpu_secs_in(stat: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(stat) else {
-        return 0.0;
-    };
-    // The command name (field 2) may hold spaces: count from after it.
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // rest starts at field 3: utime is field 14 → index 11, stime 15 → 12.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Waits (at most 15 s) until `pid` has used under 5 % of a core over
-/// 200 ms, so a "quiet" measurement does not include the daemon's store
-/// still applying and checkpointing what a load just logged. Returns how
-/// long that took.
-pub(crate) fn wait_until_idle(pid: u32) -> Duration {
-    let start = Instant::now();
-    let mut before = cpu_secs(pid);
-    while start.elapsed() < Duration::from_secs(15) {
-        std::thread::sleep(Duration::from_millis(200));
-        let now = cpu_secs(pid);
-        if now - before < 0.010 {
-            break;
-        }
-        before = now;
-    }
-    start.elapsed()
-}
-
-/// CPU seconds used so far by all of `pids` together.
-pub(crate) fn cpu_secs_of(pids: &[u32]) -> f64 {
-    pids.iter().map(|p| cpu_secs(*p)).sum()
-}
-
-pub(crate) fn rss_bytes(pid: u32) -> u64 {
-    status_field(pid, "VmRSS:")
-}
-
-/// A size field of /proc/PID/status, in bytes (0 when unreadable).
-fn status_field(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
-
 fn ms(v: f64) -> String {
     format!("{v:.3} ms")
 }
@@ -136,65 +74,26 @@ fn secs(v: f64) -> String {
     format!("{v:.3} s")
 }
 
-pub(crate) fn run_all(args: &Args) -> anyhow::Result<()> {
-    let bin_dir = bin_dir(args)?;
-    for needed in ["rrasd", "rasctl"] {
-        anyhow::ensure!(
-            bin_dir.join(needed).exists(),
-            "{} not found in {} (run `cargo build --release --workspace` first, or pass --bin-dir)",
-            needed,
-            bin_dir.display()
-        );
-    }
-    // cargo leaves the cdylib in the profile directory, or under deps/ for
-    // a test build.
-    let lib_dir = [bin_dir.clone(), bin_dir.join("deps")]
-        .into_iter()
-        .find(|d| d.join("libmprapi.so").exists())
-        .with_context(|| format!("libmprapi.so not found in {} or its deps/", bin_dir.display()))?;
-    std::fs::create_dir_all(&args.out)?;
-    let peer = if args.no_peer { None } else { Peer::find(&args.peer) };
-    match &peer {
-        Some(p) => println!(
-            "peer: {} (PostgreSQL :{}, FreeRADIUS :{})",
-            p.dir.display(),
-            p.pg_port,
-            p.acct_port
-        ),
-        None => println!("peer: not set up (bench/peer-setup.sh) — openrras only"),
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    if args.scenario == Scenario::Soak {
-        return crate::soak::run(args, &bin_dir, &rt);
-    }
-    if args.scenario == Scenario::Watch {
-        return crate::watchlat::run(args, &bin_dir, &rt);
-    }
-    if args.scenario == Scenario::Fleet {
-        return crate::fleetbench::run(args, &bin_dir, &rt);
-    }
-    if args.scenario == Scenario::FleetView {
-        return crate::fleetview::run(args, &rt);
-    }
-    if args.scenario == Scenario::Flood {
-        return crate::flood::run(args, &bin_dir, &rt);
-    }
-    if args.scenario == Scenario::Console {
-        return crate::console::run(args, &bin_dir, &rt);
-    }
+/// The sizes scenarios (`list`, `ingest`, `page`, `all`): for each of
+/// `--sessions`, rrasd fed that many sessions, measured, and the peer
+/// beside it.
+pub(crate) fn run_sizes(
+    args: &Args,
+    bin_dir: &Path,
+    lib_dir: &Path,
+    peer: Option<&Peer>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
     let work = tempfile::tempdir()?;
     let c_bench = if matches!(args.scenario, Scenario::List | Scenario::All) {
-        Some(cprog::build(work.path(), &lib_dir)?)
+        Some(cprog::build(work.path(), lib_dir)?)
     } else {
         None
     };
     let mut page_p50 = Vec::new();
     for &n in &args.sessions {
         let mut report = Report::new(n);
-        run_size(args, n, &bin_dir, peer.as_ref(), &rt, c_bench.as_deref(), &mut report)?;
+        run_size(args, n, bin_dir, peer, rt, c_bench.as_deref(), &mut report)?;
         report.print();
         if let Some(Value::Number(p)) = report.json.get("page_quiet_p50_ms") {
             page_p50.push((n, p.as_f64().unwrap_or(f64::NAN)));
@@ -250,38 +149,6 @@ fn memory_floor(n: u64, report: &mut Report) {
         "floor",
         json!({"fresh_write_secs": first, "mapped_write_secs": second, "bytes": len}),
     );
-}
-
-/// rrasd with a RADIUS source on a free loopback port accepting `secret`
-/// from 127.0.0.0/8, and the load that sends Starts for sessions 0..n to it.
-pub(crate) fn radius_daemon(
-    args: &Args,
-    bin_dir: &Path,
-    secret: &str,
-    n: u64,
-) -> anyhow::Result<(DaemonProcess, LoadSpec)> {
-    let listen = format!("127.0.0.1:{}", rras_testkit::free_udp_port());
-    let client_spec = format!("127.0.0.0/8={secret}");
-    let daemon = DaemonProcess::start(
-        &bin_dir.join("rrasd"),
-        &["--radius-acct", &listen, "--radius-client", &client_spec],
-    );
-    Ok((daemon, starts_load(args, listen.parse()?, secret, n)))
-}
-
-/// Starts for sessions 0..n to `target`, at the window of `args`.
-pub(crate) fn starts_load(args: &Args, target: std::net::SocketAddr, secret: &str, n: u64) -> LoadSpec {
-    LoadSpec {
-        target,
-        secret: secret.as_bytes().to_vec(),
-        sockets: args.sockets,
-        window: args.window,
-        first: 0,
-        count: n,
-        mix: Mix::Starts,
-        retransmit_after: Duration::from_secs(1),
-        time_cap: args.time_cap(),
-    }
 }
 
 /// The same Starts answered by a [`BareResponder`] (nothing kept, nothing
@@ -551,18 +418,6 @@ fn list(
         );
     }
     Ok(())
-}
-
-/// Where rrasd, rasctl and libmprapi are: `--bin-dir`, else beside this
-/// binary.
-fn bin_dir(args: &Args) -> anyhow::Result<PathBuf> {
-    Ok(match &args.bin_dir {
-        Some(d) => d.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("binary directory")?
-            .to_owned(),
-    })
 }
 
 /// Live connections the daemon at `addr` reports.

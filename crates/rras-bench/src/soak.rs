@@ -30,8 +30,8 @@ use rras_client::AdminClient;
 use rras_core::{synthetic, ConnectionStats, EngineKind, SourceKey};
 use serde_json::json;
 
+use crate::process_stats::rss_bytes;
 use crate::radload::{self, LoadSpec, Mix};
-use crate::scenario::rss_bytes;
 use crate::Args;
 
 const SECRET: &str = "soak-secret";
@@ -142,7 +142,7 @@ pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> 
     // Whole sessions per socket, so one churn segment is exactly one pass.
     let n = (requested / sockets).max(1) * sockets;
     let duration = Duration::from_secs(args.soak_secs);
-    let (daemon, spec) = crate::scenario::radius_daemon(args, bin_dir, SECRET, n)?;
+    let (daemon, spec) = crate::harness::radius_daemon(args, bin_dir, SECRET, n)?;
     let addr = daemon.addr();
     let pid = daemon.pid();
     println!(

@@ -126,7 +126,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 pub(crate) fn run(args: &Args, bin_dir: &Path, rt: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let n = args.sessions.first().copied().unwrap_or(10_000);
-    let (daemon, spec) = crate::scenario::radius_daemon(args, bin_dir, crate::scenario::SECRET, n)?;
+    let (daemon, spec) = crate::harness::radius_daemon(args, bin_dir, crate::harness::SECRET, n)?;
     let addr = daemon.addr();
     let load = rt.block_on(radload::run(&spec))?;
     anyhow::ensure!(load.acked == n, "only {} of {n} Starts acknowledged", load.acked);

@@ -99,7 +99,7 @@ fn socket_seen(what: &str, path: &Path, report: &mut Report) {
 /// another.
 pub fn check(config: &Config) -> Report {
     let mut report = Report::default();
-    if let Err(e) = crate::auth::Authorizer::new(config) {
+    if let Err(e) = crate::auth::Authorizer::new(config.local_roles(), &config.tls) {
         report.errors.push(e.to_string());
     }
     listeners(config, &mut report);

@@ -565,6 +565,16 @@ impl Config {
         Ok(())
     }
 
+    /// Who has a role on the admin socket, as the authorizer reads it.
+    pub fn local_roles(&self) -> crate::auth::LocalRoles<'_> {
+        crate::auth::LocalRoles {
+            admin_group: self.admin_group.as_deref(),
+            reader_group: self.reader_group.as_deref(),
+            admin_users: &self.admin_users,
+            reader_users: &self.reader_users,
+        }
+    }
+
     /// Every source instance to run: the shorthand sections that are
     /// switched on, then the `[[source]]` entries, in order.
     pub fn source_instances(&self) -> Vec<crate::sources::SourceConfig> {

@@ -180,13 +180,13 @@ struct Progress {
 }
 
 /// Starts the fleet tasks if `[fleet] url` is set.
-pub fn start(config: &crate::Config, manager: Arc<ConnectionManager>, metrics: Arc<Metrics>) -> Option<JoinHandle<()>> {
-    config.fleet.url.as_ref()?;
+pub fn start(config: &FleetConfig, manager: Arc<ConnectionManager>, metrics: Arc<Metrics>) -> Option<JoinHandle<()>> {
+    config.url.as_ref()?;
     let publisher = Publisher {
         node: manager.node_id().to_string(),
-        name: config.fleet.display_name(),
+        name: config.display_name(),
         names: FleetNames::default(),
-        config: config.fleet.clone(),
+        config: config.clone(),
         manager,
         metrics,
         progress: Arc::new(Progress::default()),

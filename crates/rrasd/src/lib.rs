@@ -8,6 +8,7 @@ pub mod check;
 pub mod config;
 pub mod config_reference;
 pub mod denials;
+pub mod error;
 pub mod feed;
 pub mod fleet;
 pub mod inflight;
@@ -26,4 +27,5 @@ pub mod watch;
 pub mod web;
 
 pub use config::{Args, Config};
-pub use server::{run, DaemonError};
+pub use error::DaemonError;
+pub use server::run;

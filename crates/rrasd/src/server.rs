@@ -15,6 +15,7 @@ use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::auth::{Authorizer, SharedAuthorizer};
 use crate::config::Config;
+use crate::error::DaemonError;
 use crate::inflight::InflightLimiter;
 use crate::manager::{ConnectionManager, ServiceState};
 use crate::metrics::Metrics;
@@ -29,62 +30,6 @@ pub const MAX_REPLY_BYTES: usize = 1024 * 1024 * 1024;
 
 /// How long a stopping daemon waits for in-flight admin calls.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-
-/// Why the daemon could not start or stopped with an error.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DaemonError {
-    /// The state directory is unusable.
-    #[error("state_dir {path}: {source}")]
-    StateDir {
-        /// The directory.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The store could not be opened or read.
-    #[error(transparent)]
-    Store(#[from] rras_store::StoreError),
-    /// The admin socket could not be set up.
-    #[error("admin_socket {path}: {message}")]
-    Socket {
-        /// The path.
-        path: String,
-        /// Why.
-        message: String,
-    },
-    /// A configured group does not exist.
-    #[error(transparent)]
-    Group(#[from] crate::auth::UnknownGroup),
-    /// A listener (metrics, RADIUS) could not bind.
-    #[error("cannot listen on {what}: {source}")]
-    Bind {
-        /// Which listener.
-        what: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The RPC server failed.
-    #[error("admin RPC server: {0}")]
-    Rpc(#[from] tonic::transport::Error),
-    /// The web console could not start.
-    #[error(transparent)]
-    Web(#[from] crate::web::WebError),
-    /// The TLS listener's configuration is unusable.
-    #[error("tls: {0}")]
-    Tls(String),
-    /// Loading the store's connections failed outside the store itself.
-    #[error("loading the store: {0}")]
-    Load(String),
-    /// A source instance is configured wrongly.
-    #[error("source {instance}: {message}")]
-    Source {
-        /// The instance.
-        instance: String,
-        /// Why.
-        message: String,
-    },
-}
 
 fn socket_error(path: &Path, message: impl ToString) -> DaemonError {
     DaemonError::Socket {
@@ -260,7 +205,7 @@ async fn reload_on_sighup(cli: crate::config::Args, auth: SharedAuthorizer, mana
             .into_config()
             .and_then(|c| c.check_secret_files().map(|()| c))
             .map_err(|e| e.to_string())
-            .and_then(|c| Authorizer::new(&c).map_err(|e| e.to_string()));
+            .and_then(|c| Authorizer::new(c.local_roles(), &c.tls).map_err(|e| e.to_string()));
         let code = match result {
             Ok(new) => {
                 *auth.write() = Arc::new(new);
@@ -318,7 +263,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         path: config.state_dir.display().to_string(),
         source,
     })?;
-    let auth: SharedAuthorizer = Arc::new(parking_lot::RwLock::new(Arc::new(Authorizer::new(&config)?)));
+    let auth: SharedAuthorizer = Arc::new(parking_lot::RwLock::new(Arc::new(Authorizer::new(
+        config.local_roles(),
+        &config.tls,
+    )?)));
     // The socket comes up first, so clients see ERROR_DDM_NOT_RUNNING (not
     // "server unavailable") while a large store loads.
     let admin_gid = auth.read().admin_gid();
@@ -370,9 +318,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     background.extend(serve_metrics(&config, metrics.clone(), manager.clone()).await?);
     let (web_rt, web) = start_web(&config, manager.clone(), auth.clone()).await?;
     background.extend(web);
-    background.extend(crate::fleet::start(&config, manager.clone(), metrics.clone()));
+    background.extend(crate::fleet::start(&config.fleet, manager.clone(), metrics.clone()));
     background.push(tokio::spawn(flush_denials(manager.clone())));
-    background.extend(sources::start(&config, manager.clone(), metrics.clone(), stop_rx.clone()).await?);
+    background.extend(
+        sources::start(
+            config.source_instances(),
+            manager.clone(),
+            metrics.clone(),
+            stop_rx.clone(),
+        )
+        .await?,
+    );
     if let Some(cli) = config.cli.clone() {
         background.push(tokio::spawn(reload_on_sighup(cli, auth, manager.clone())));
     }
@@ -491,8 +447,9 @@ async fn start_web(
             what: "web runtime".into(),
             source,
         })?;
-    let config = config.clone();
-    let web = web_rt.spawn(async move { crate::web::start(&config, manager, auth).await });
+    let (web, tls, fleet) = (config.web.clone(), config.tls.clone(), config.fleet.clone());
+    let listeners = config.listeners;
+    let web = web_rt.spawn(async move { crate::web::start(&web, &tls, listeners, &fleet, manager, auth).await });
     match web.await {
         Ok(Ok(web)) => Ok((web_rt, web)),
         Ok(Err(e)) => Err(e.into()),

@@ -340,7 +340,7 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     let tokens = cluster.path().join("tokens");
     rras_testkit::write_private(
         &tokens,
-        format!("ops-reader reader {}\n", rrasd::tls::token_hash(READER_TOKEN)),
+        format!("ops-reader reader {}\n", rrasd::auth::token_hash(READER_TOKEN)),
     );
     let web_port = free_tcp_port();
     let web_listen = format!("127.0.0.1:{web_port}");

@@ -93,8 +93,8 @@ fn console_in_a_real_browser(engine: Engine) {
         &tokens,
         format!(
             "ops-reader reader {}\nops-admin admin {}\n",
-            rrasd::tls::token_hash(READER_TOKEN),
-            rrasd::tls::token_hash(ADMIN_TOKEN)
+            rrasd::auth::token_hash(READER_TOKEN),
+            rrasd::auth::token_hash(ADMIN_TOKEN)
         ),
     );
     let (dm_port, nas) = rras_testkit::disconnect_responder(SECRET, 41, None);

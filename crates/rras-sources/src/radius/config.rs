@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use super::scope::{network_contains, parse_cidr, NasGrant};
+use super::nas::{network_contains, parse_cidr, NasGrant};
 
 /// `[radius]` in the config file.
 #[derive(Debug, Clone, Deserialize)]

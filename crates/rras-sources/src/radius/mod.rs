@@ -21,6 +21,7 @@ pub mod attributes;
 pub mod config;
 mod disconnect;
 pub mod drop_log;
+pub mod nas;
 pub mod packet;
 pub mod radsec;
 mod receive;

@@ -16,10 +16,9 @@ use serde::Deserialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::error::DaemonError;
 use crate::manager::ConnectionManager;
 use crate::metrics::Metrics;
-use crate::server::DaemonError;
 pub use rras_core::SourceId;
 pub use rras_sources::{ocserv, openvpn, radius, softether, strongswan, wireguard};
 
@@ -90,16 +89,17 @@ impl SourceConfig {
     }
 }
 
-/// Starts every configured source instance; returns their tasks.
+/// Starts every source instance (`Config::source_instances`); returns
+/// their tasks.
 pub async fn start(
-    config: &Config,
+    instances: Vec<SourceConfig>,
     manager: Arc<ConnectionManager>,
     metrics: Arc<Metrics>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, DaemonError> {
     let mut tasks = Vec::new();
     let sink: Arc<dyn rras_source::Sink> = manager.clone();
-    for source in config.source_instances() {
+    for source in instances {
         let name = source.id().map(|id| id.to_string()).unwrap_or_default();
         let invalid = |message: String| DaemonError::Source {
             instance: name.clone(),

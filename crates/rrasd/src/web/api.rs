@@ -23,6 +23,7 @@ use rras_core::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::rows::{row, unix};
 use super::session::{same_secret, WebSession};
 use super::{assets, ConnectionCaller, WebState};
 use crate::auth::{Caller, Credential, Role};
@@ -226,7 +227,7 @@ async fn login(
             .await;
         return Redirect::to("/login?failed=1").into_response();
     };
-    let credential = Credential::Token(crate::tls::token_digest(token));
+    let credential = Credential::Token(crate::auth::token_digest(token));
     match state.sessions.open(caller, credential) {
         Ok(Some(id)) => (
             [(
@@ -275,32 +276,6 @@ async fn logout(State(state): State<WebState>, headers: HeaderMap) -> Response {
         Json(json!({ "status": 0 })),
     )
         .into_response()
-}
-
-fn address_of(c: &Connection) -> String {
-    c.info.client_address().map(|a| a.to_string()).unwrap_or_default()
-}
-
-pub(crate) fn unix(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-pub(crate) fn row(c: &Connection, now: SystemTime) -> Value {
-    let i = &c.info;
-    json!({
-        "handle": c.handle.get(),
-        "user": c.info.account(),
-        "engine": i.source.engine.as_str(),
-        "instance": i.source.instance_name(),
-        "interface": i.interface_name,
-        "address": address_of(c),
-        "endpoint": i.remote_endpoint.map(|a| a.to_string()).unwrap_or_default(),
-        "vpn_type": rras_core::port::vpn_type_name(i.device_type),
-        "started_at": unix(i.started_at),
-        "duration_secs": i.connect_duration(now).as_secs(),
-        "rx": i.stats.bytes_rcved,
-        "tx": i.stats.bytes_xmited,
-    })
 }
 
 #[derive(Deserialize, Default)]

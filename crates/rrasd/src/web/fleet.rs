@@ -126,7 +126,7 @@ fn answer(view: &FleetView, q: &FleetQuery) -> Value {
                 "name": b.map_or("", |b| b.name.as_str()),
                 "version": b.map_or("", |b| b.version.as_str()),
                 "connections": s.connections,
-                "last_beat": b.and_then(|b| b.at()).map(crate::web::api::unix),
+                "last_beat": b.and_then(|b| b.at()).map(crate::web::rows::unix),
                 "lag": b.map(|b| b.lag()),
                 "state": if s.is_stale(now) { "stale" } else { b.map_or("?", |b| b.state.as_str()) },
             })
@@ -156,7 +156,7 @@ fn answer(view: &FleetView, q: &FleetQuery) -> Value {
         }
         matching += 1;
         if matching > q.offset && rows.len() < q.limit {
-            let mut row = crate::web::api::row(&conn, now);
+            let mut row = crate::web::rows::row(&conn, now);
             row["node"] = json!(c.node);
             row["node_name"] = json!(view.node_name(c.node));
             row["stale"] = json!(c.stale);

@@ -19,6 +19,7 @@ mod api;
 mod assets;
 mod fleet;
 mod pace;
+mod rows;
 pub mod session;
 
 use std::net::SocketAddr;
@@ -131,14 +132,19 @@ fn tls_acceptor(tls: &crate::tls::TlsConfig) -> Result<Option<tokio_rustls::TlsA
     tls.acceptor(&[b"h2", b"http/1.1"]).map_err(WebError::Tls)
 }
 
-/// Binds the console and serves it until the task is aborted.
+/// Binds the console and serves it until the task is aborted: `[web]`,
+/// over the daemon's certificate (`[tls]`), behind a gate with the
+/// `[listeners]` limits; its fleet pages read `[fleet]`'s NATS.
 pub async fn start(
-    config: &crate::Config,
+    config: &WebConfig,
+    tls: &crate::tls::TlsConfig,
+    listeners: rras_source::gate::GateLimits,
+    fleet: &crate::fleet::FleetConfig,
     manager: Arc<ConnectionManager>,
     auth: SharedAuthorizer,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, WebError> {
-    let Some(addr) = config.web.listen else { return Ok(None) };
-    let acceptor = tls_acceptor(&config.tls)?;
+    let Some(addr) = config.listen else { return Ok(None) };
+    let acceptor = tls_acceptor(tls)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| WebError::Bind { addr, source })?;
@@ -150,11 +156,7 @@ pub async fn start(
         sessions: Arc::new(session::WebSessions::default()),
         secure: acceptor.is_some(),
         samples,
-        fleet: config
-            .fleet
-            .url
-            .is_some()
-            .then(|| fleet::FleetQueries::start(&config.fleet)),
+        fleet: fleet.url.is_some().then(|| fleet::FleetQueries::start(fleet)),
         scans: Arc::new(crate::scans::ScanPool::for_this_machine()),
     };
     let mut router = api::router(state.clone()).layer(axum::middleware::from_fn(security_headers));
@@ -162,7 +164,7 @@ pub async fn start(
         router = router.layer(axum::middleware::from_fn(strict_transport));
     }
     tracing::info!(%addr, https = acceptor.is_some(), "web console listening");
-    let gate = rras_source::gate::ConnectionGate::new("web console", config.listeners);
+    let gate = rras_source::gate::ConnectionGate::new("web console", listeners);
     Ok(Some(tokio::spawn(serve(listener, gate, acceptor, router, state))))
 }
 

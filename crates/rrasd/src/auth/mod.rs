@@ -4,18 +4,24 @@
 //! (SO_PEERCRED). Root and the daemon's own user are admins; configured
 //! admin users and members of the admin group are admins; reader users and
 //! members of the reader group may only read. Over TCP (TLS only) a client
-//! certificate's SAN or a bearer token gives the role (`tls.rs`). Everybody
+//! certificate's SAN (`certificate.rs`) or a bearer token (`tokens.rs`)
+//! gives the role. Everybody
 //! else gets ERROR_ACCESS_DENIED on every method, before anything is looked
 //! up, so a denied caller learns nothing.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use rras_core::Win32Error;
 use tonic::Request;
 
-use crate::tls::{role_for_certificate, TlsConfig, TokenStore};
+mod certificate;
+mod peer_groups;
+pub mod tokens;
+
+use self::certificate::role_for_certificate;
+use self::peer_groups::PeerGroups;
+pub use self::tokens::{token_digest, token_hash, TokenStore};
+use crate::tls::TlsConfig;
 
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -116,6 +122,20 @@ pub struct Authorizer {
 }
 
 /// A configured group or user that does not exist.
+/// Who has a role on the Unix socket: the configuration's `admin_group`,
+/// `reader_group`, `admin_users` and `reader_users` (names or ids).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalRoles<'a> {
+    /// Members are admins.
+    pub admin_group: Option<&'a str>,
+    /// Members may read.
+    pub reader_group: Option<&'a str>,
+    /// Users who are admins.
+    pub admin_users: &'a [String],
+    /// Users who are readers.
+    pub reader_users: &'a [String],
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("config key `{key}`: {name:?} does not exist")]
 pub struct UnknownGroup {
@@ -158,16 +178,17 @@ fn resolve_users(key: &'static str, names: &[String]) -> Result<Vec<u32>, Unknow
 }
 
 impl Authorizer {
-    /// Resolves the configured group and user names (or numeric ids).
-    pub fn new(config: &crate::Config) -> Result<Self, UnknownGroup> {
+    /// Resolves the configured group and user names (or numeric ids) of
+    /// the Unix socket's roles; TLS callers are mapped by `tls`.
+    pub fn new(roles: LocalRoles<'_>, tls: &TlsConfig) -> Result<Self, UnknownGroup> {
         Ok(Authorizer {
             daemon_uid: nix::unistd::getuid().as_raw(),
-            admin_gid: resolve("admin_group", config.admin_group.as_deref())?,
-            reader_gid: resolve("reader_group", config.reader_group.as_deref())?,
-            admin_uids: resolve_users("admin_users", &config.admin_users)?,
-            reader_uids: resolve_users("reader_users", &config.reader_users)?,
-            tls: config.tls.clone(),
-            tokens: config.tls.tokens_file.as_deref().map(|p| Arc::new(TokenStore::new(p))),
+            admin_gid: resolve("admin_group", roles.admin_group)?,
+            reader_gid: resolve("reader_group", roles.reader_group)?,
+            admin_uids: resolve_users("admin_users", roles.admin_users)?,
+            reader_uids: resolve_users("reader_users", roles.reader_users)?,
+            tls: tls.clone(),
+            tokens: tls.tokens_file.as_deref().map(|p| Arc::new(TokenStore::new(p))),
             peer_groups: Arc::default(),
         })
     }
@@ -218,7 +239,7 @@ impl Authorizer {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         if let (Some(tokens), Some(token)) = (&self.tokens, token) {
-            let digest = crate::tls::token_digest(token);
+            let digest = token_digest(token);
             if let Some((name, role)) = tokens.verify_digest(&digest) {
                 let caller = Caller {
                     principal: Principal::Token(name),
@@ -334,73 +355,6 @@ impl Authorizer {
     }
 }
 
-/// Supplementary groups of recent peers, kept for [`PeerGroups::FRESH`].
-///
-/// A client makes many calls a second on one connection (a paging tool,
-/// libmprapi's enumeration); reading `/proc/PID/status` for each would
-/// cost more than answering it. The key is the whole SO_PEERCRED triple,
-/// so a recycled pid with another uid or gid is a new entry; a process
-/// that changes its groups in place (which needs CAP_SETGID) is seen with
-/// its new groups at most a second later.
-#[derive(Debug, Default)]
-struct PeerGroups {
-    recent: parking_lot::Mutex<HashMap<PeerCredentials, GroupsRead>>,
-}
-
-#[derive(Debug)]
-struct GroupsRead {
-    at: Instant,
-    groups: Arc<[u32]>,
-}
-
-/// SO_PEERCRED's (pid, uid, gid).
-type PeerCredentials = (i32, u32, u32);
-
-impl PeerGroups {
-    const FRESH: Duration = Duration::from_secs(1);
-    /// Bounds the map when many short-lived clients connect.
-    const MAX_PEERS: usize = 256;
-
-    fn of(&self, pid: i32, uid: u32, gid: u32) -> Arc<[u32]> {
-        let key = (pid, uid, gid);
-        let now = Instant::now();
-        if let Some(read) = self.recent.lock().get(&key) {
-            if now.duration_since(read.at) < Self::FRESH {
-                return read.groups.clone();
-            }
-        }
-        let groups: Arc<[u32]> = supplementary_groups(pid).into();
-        let mut recent = self.recent.lock();
-        if recent.len() >= Self::MAX_PEERS {
-            recent.retain(|_, read| now.duration_since(read.at) < Self::FRESH);
-            if recent.len() >= Self::MAX_PEERS {
-                recent.clear();
-            }
-        }
-        recent.insert(
-            key,
-            GroupsRead {
-                at: now,
-                groups: groups.clone(),
-            },
-        );
-        groups
-    }
-}
-
-/// The peer's supplementary groups, from /proc/PID/status ("Groups:").
-/// A process that already exited has none we can see.
-fn supplementary_groups(pid: i32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Groups:"))
-                .map(|g| g.split_whitespace().filter_map(|x| x.parse().ok()).collect())
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,46 +426,19 @@ mod tests {
     }
 
     #[test]
-    fn peer_groups_are_cached_per_credentials() {
-        let cache = PeerGroups::default();
-        let pid = std::process::id() as i32;
-        let first = cache.of(pid, 1, 2);
-        assert_eq!(&*first, &supplementary_groups(pid)[..]);
-        assert!(Arc::ptr_eq(&first, &cache.of(pid, 1, 2)), "read again within FRESH");
-        assert!(
-            !Arc::ptr_eq(&first, &cache.of(pid, 1, 3)),
-            "another gid is another peer"
-        );
-        for fake_pid in 0..(PeerGroups::MAX_PEERS as i32 * 2) {
-            cache.of(-1 - fake_pid, 1, 2);
-        }
-        assert!(cache.recent.lock().len() <= PeerGroups::MAX_PEERS);
-    }
-
-    #[test]
-    fn own_supplementary_groups_are_read() {
-        let own = supplementary_groups(std::process::id() as i32);
-        let expected: Vec<u32> = nix::unistd::getgroups()
-            .unwrap()
-            .into_iter()
-            .map(|g| g.as_raw())
-            .collect();
-        assert_eq!(own, expected);
-    }
-
-    #[test]
     fn unknown_group_is_an_error_naming_the_key() {
-        let config = crate::Config {
-            admin_group: Some("no-such-group-rras".into()),
+        let roles = LocalRoles {
+            admin_group: Some("no-such-group-rras"),
             ..Default::default()
         };
-        let e = Authorizer::new(&config).unwrap_err();
+        let e = Authorizer::new(roles, &TlsConfig::default()).unwrap_err();
         assert!(e.to_string().contains("admin_group"));
-        let config = crate::Config {
-            reader_users: vec!["no-such-user-rras".into()],
+        let users = ["no-such-user-rras".to_string()];
+        let roles = LocalRoles {
+            reader_users: &users,
             ..Default::default()
         };
-        assert!(Authorizer::new(&config)
+        assert!(Authorizer::new(roles, &TlsConfig::default())
             .unwrap_err()
             .to_string()
             .contains("reader_users"));
