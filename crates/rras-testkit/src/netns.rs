@@ -59,8 +59,9 @@ impl NetnsPair {
         self.ping(None, target)
     }
 
-    /// Pings `target` from the client namespace out of device `dev` (one
-    /// client's tunnel when several share the namespace).
+    /// Pings `target` from the client namespace out of device `dev`, or
+    /// from source address `dev` (one client's tunnel when several share
+    /// the namespace).
     pub fn ping_through(&self, dev: &str, target: &str) -> bool {
         self.ping(Some(dev), target)
     }

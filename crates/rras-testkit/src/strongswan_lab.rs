@@ -183,6 +183,30 @@ impl StrongswanLab {
         self.net.ping_from_client(PROTECTED)
     }
 
+    /// The virtual IP charon gave `user`, as the initiator lists its SA
+    /// (`local 'USER' @ ADDR[PORT] [VIP]`).
+    pub fn virtual_ip(&self, user: &str) -> Option<String> {
+        let listed = self.swanctl("cli", &["--list-sas", "--ike", &format!("home-{user}")]);
+        listed
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("local  '{user}'")))
+            .and_then(|l| l.trim_end().strip_suffix(']'))
+            .and_then(|l| l.rsplit_once('['))
+            .map(|(_, vip)| vip.to_owned())
+    }
+
+    /// Pings the protected address from `user`'s virtual IP, so the packets
+    /// go through that user's CHILD_SA only.
+    pub fn ping_as(&self, user: &str) -> bool {
+        self.virtual_ip(user)
+            .is_some_and(|vip| self.net.ping_through(&vip, PROTECTED))
+    }
+
+    /// True when the responder lists an IKE SA of `user`.
+    pub fn carries(&self, user: &str) -> bool {
+        self.swanctl("srv", &["--list-sas"]).contains(&format!("'{user}'"))
+    }
+
     /// Rekeys every CHILD_SA on the responder.
     pub fn rekey_children(&self) {
         self.swanctl("srv", &["--rekey", "--child", "net"]);
@@ -201,6 +225,62 @@ impl StrongswanLab {
     /// The directory of the lab's files.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+impl crate::conformance::EngineLab for StrongswanLab {
+    fn kind(&self) -> rras_core::EngineKind {
+        rras_core::EngineKind::Strongswan
+    }
+
+    fn config(&self) -> String {
+        format!(
+            "[strongswan]\nvici = \"unix://{}\"\npoll_secs = 1\nunreachable_grace_secs = 2\n",
+            self.vici.display()
+        )
+    }
+
+    fn users(&self) -> [String; 2] {
+        [self.users[0].clone(), self.users[1].clone()]
+    }
+
+    fn traffic(&mut self, user: &str) -> bool {
+        self.ping_as(user)
+    }
+
+    fn ended_in_engine(&mut self, user: &str) -> bool {
+        !self.carries(user)
+    }
+
+    fn stop_engine(&mut self) {
+        self.stop_server();
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// An IKE SA is an IKEv2 connection: the endpoints of the underlay,
+    /// the IKEv2 flag and device type, the IKEv2 projection with the
+    /// virtual IP from the pool and the negotiated ESP cipher.
+    fn check(&self, c: &rras_core::Connection) {
+        use rras_core::model::{connection_flags, device_type};
+        assert_eq!(c.info.remote_endpoint, Some(CLIENT_UNDERLAY.parse().expect("address")));
+        assert_eq!(c.info.local_endpoint, Some(SERVER_UNDERLAY.parse().expect("address")));
+        assert_eq!(
+            c.info.flags & connection_flags::IKEV2_CONNECTION,
+            connection_flags::IKEV2_CONNECTION
+        );
+        assert_eq!(c.info.device_type, device_type::IKEV2);
+        let rras_core::Projection::Ikev2(p) = &c.info.projection else {
+            panic!("not an IKEv2 projection: {:?}", c.info.projection)
+        };
+        assert_eq!(p.authentication_protocol, 0, "PSK has no MPRAPI_IKEV2_AUTH value");
+        assert_eq!(p.encryption_method, 3, "ESP AES-GCM-128: IPSEC_CIPHER_TYPE_AES_128");
+        let vip = p.ipv4.remote_address.expect("virtual IP");
+        assert_eq!(vip.octets()[..3], [10, 204, 14]);
+        assert_eq!(self.virtual_ip(&c.info.user_name), Some(vip.to_string()));
+        assert!(c.info.engine_attributes.iter().any(|(k, _)| k == "IKE-Encryption"));
     }
 }
 
