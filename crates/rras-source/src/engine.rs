@@ -50,22 +50,26 @@ impl Claim {
     }
 }
 
-/// One configured instance of an engine: its section, parsed.
-pub trait EngineConfig: std::fmt::Debug + Send + Sync + 'static {
-    /// The engine.
-    fn kind(&self) -> EngineKind;
+/// A VPN engine, implemented by its settings type: one instance's
+/// section, parsed (`deny_unknown_fields`, defaults for every key: an
+/// empty section is the engine switched off). The daemon sees it as a
+/// `dyn` [`EngineConfig`], which every `Engine` is.
+pub trait Engine: std::fmt::Debug + DeserializeOwned + Default + Send + Sync + 'static {
+    /// Which engine; its name is the configuration section's and the
+    /// `[[source]] kind`'s.
+    const KIND: EngineKind;
+
+    /// The key that switches an instance on, for the error when a
+    /// `[[source]]` entry lacks it.
+    const ON_KEY: &'static str;
 
     /// The instance's name (`[[source]] name`; "" for the section's
     /// default instance).
     fn name(&self) -> &str;
 
-    /// True when the key that switches the instance on is set (for a
-    /// shorthand section: the engine runs; for a `[[source]]` entry it
-    /// must be).
+    /// True when [`ON_KEY`](Self::ON_KEY) is set (for a shorthand
+    /// section: the engine runs; for a `[[source]]` entry it must be).
     fn is_on(&self) -> bool;
-
-    /// That key's name, for the error when a `[[source]]` entry lacks it.
-    fn on_key(&self) -> &'static str;
 
     /// What the instance reads that no other instance may read too (two
     /// instances on one socket would report, and end, each other's
@@ -89,6 +93,31 @@ pub trait EngineConfig: std::fmt::Debug + Send + Sync + 'static {
         sink: Arc<dyn Sink>,
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<JoinHandle<()>>, SourceError>;
+}
+
+/// One configured instance of some engine, as the daemon holds it.
+pub trait EngineConfig: std::fmt::Debug + Send + Sync + 'static {
+    /// The engine.
+    fn kind(&self) -> EngineKind;
+    /// See [`Engine::name`].
+    fn name(&self) -> &str;
+    /// See [`Engine::is_on`].
+    fn is_on(&self) -> bool;
+    /// See [`Engine::ON_KEY`].
+    fn on_key(&self) -> &'static str;
+    /// See [`Engine::claims`].
+    fn claims(&self) -> Vec<Claim>;
+    /// See [`Engine::validate`].
+    fn validate(&self) -> Result<(), String>;
+    /// See [`Engine::describe`].
+    fn describe(&self) -> Description;
+    /// See [`Engine::start`].
+    fn start(
+        &self,
+        id: SourceId,
+        sink: Arc<dyn Sink>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Vec<JoinHandle<()>>, SourceError>;
 
     /// The instance's id.
     fn id(&self) -> Result<SourceId, String> {
@@ -96,15 +125,43 @@ pub trait EngineConfig: std::fmt::Debug + Send + Sync + 'static {
     }
 }
 
-/// A VPN engine: its kind and the shape of its configuration.
-pub trait Engine: 'static {
-    /// Which engine; its name is the configuration section's and the
-    /// `[[source]] kind`'s.
-    const KIND: EngineKind;
+impl<E: Engine> EngineConfig for E {
+    fn kind(&self) -> EngineKind {
+        E::KIND
+    }
 
-    /// One instance's settings (`deny_unknown_fields`, defaults for every
-    /// key: an empty section is the engine switched off).
-    type Config: EngineConfig + DeserializeOwned + Default;
+    fn name(&self) -> &str {
+        Engine::name(self)
+    }
+
+    fn is_on(&self) -> bool {
+        Engine::is_on(self)
+    }
+
+    fn on_key(&self) -> &'static str {
+        E::ON_KEY
+    }
+
+    fn claims(&self) -> Vec<Claim> {
+        Engine::claims(self)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        Engine::validate(self)
+    }
+
+    fn describe(&self) -> Description {
+        Engine::describe(self)
+    }
+
+    fn start(
+        &self,
+        id: SourceId,
+        sink: Arc<dyn Sink>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Vec<JoinHandle<()>>, SourceError> {
+        Engine::start(self, id, sink, stop)
+    }
 }
 
 /// An engine as the list of engines holds it: no generics, so the daemon
@@ -126,12 +183,12 @@ impl std::fmt::Debug for EngineEntry {
 }
 
 impl EngineEntry {
-    /// The entry of engine `E`.
+    /// The entry of engine `E` (its settings type).
     pub const fn of<E: Engine>() -> Self {
         EngineEntry {
             kind: E::KIND,
             parse: parse::<E>,
-            absent: || Box::new(E::Config::default()),
+            absent: || Box::new(E::default()),
         }
     }
 
@@ -142,7 +199,7 @@ impl EngineEntry {
 }
 
 fn parse<E: Engine>(table: toml::Table) -> Result<Box<dyn EngineConfig>, String> {
-    let config: E::Config = toml::Value::Table(table)
+    let config: E = toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| e.message().to_owned())?;
     Ok(Box::new(config))

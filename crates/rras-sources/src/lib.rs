@@ -26,11 +26,11 @@ use rras_source::EngineEntry;
 
 /// Every engine the daemon can run through the source API.
 pub const ENGINES: &[EngineEntry] = &[
-    EngineEntry::of::<wireguard::Wireguard>(),
-    EngineEntry::of::<openvpn::Openvpn>(),
-    EngineEntry::of::<ocserv::Ocserv>(),
-    EngineEntry::of::<strongswan::Strongswan>(),
-    EngineEntry::of::<softether::Softether>(),
+    EngineEntry::of::<wireguard::WireguardConfig>(),
+    EngineEntry::of::<openvpn::OpenvpnConfig>(),
+    EngineEntry::of::<ocserv::OcservConfig>(),
+    EngineEntry::of::<strongswan::StrongswanConfig>(),
+    EngineEntry::of::<softether::SoftetherConfig>(),
 ];
 
 /// The entry of the engine named `kind` (a section or `[[source]] kind`).

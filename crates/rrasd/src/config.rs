@@ -505,21 +505,14 @@ impl Config {
         self.fleet
             .validate()
             .map_err(|message| ConfigError::Invalid { key: "fleet", message })?;
-        self.openvpn.validate().map_err(|message| ConfigError::Invalid {
-            key: "openvpn",
-            message,
-        })?;
-        self.wireguard.validate().map_err(|message| ConfigError::Invalid {
-            key: "wireguard",
-            message,
-        })?;
-        self.ocserv
-            .validate()
-            .map_err(|message| ConfigError::Invalid { key: "ocserv", message })?;
-        self.strongswan.validate().map_err(|message| ConfigError::Invalid {
-            key: "strongswan",
-            message,
-        })?;
+        let shorthands: [&dyn rras_source::EngineConfig; 4] =
+            [&self.openvpn, &self.wireguard, &self.ocserv, &self.strongswan];
+        for engine in shorthands {
+            engine.validate().map_err(|message| ConfigError::Invalid {
+                key: engine.kind().as_str(),
+                message,
+            })?;
+        }
         self.radius
             .validate()
             .map_err(|message| ConfigError::Invalid { key: "radius", message })?;

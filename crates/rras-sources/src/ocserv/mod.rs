@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use self::occtl::{OcUser, Occtl};
 use rras_source::polling::{self, PollSettings, PollingEngine, Snapshot};
+use rras_source::Engine;
 use rras_source::{HangUp, Sink, SourceId};
 
 /// `[ocserv]` settings.
@@ -56,25 +57,6 @@ impl Default for OcservConfig {
 }
 
 impl OcservConfig {
-    /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.poll_secs == 0 {
-            return Err("ocserv.poll_secs must be at least 1".into());
-        }
-        if let Some(ns) = &self.netns {
-            let ok = !ns.is_empty()
-                && ns.len() <= 64
-                && ns.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-            if !ok {
-                return Err(format!("ocserv.netns {ns:?} is not a network namespace name"));
-            }
-        }
-        if self.occtl.is_empty() {
-            return Err("ocserv.occtl must name the occtl program".into());
-        }
-        Ok(())
-    }
-
     fn occtl(&self) -> Option<Occtl> {
         Some(Occtl {
             socket: self.socket.clone()?,
@@ -82,31 +64,6 @@ impl OcservConfig {
             netns: self.netns.clone(),
         })
     }
-}
-
-/// Starts the instance's poller under supervision and registers
-/// `occtl disconnect` as its hang-up.
-fn start(
-    config: &OcservConfig,
-    id: SourceId,
-    sink: Arc<dyn Sink>,
-    stop: watch::Receiver<bool>,
-) -> Result<Vec<JoinHandle<()>>, String> {
-    let Some(occtl) = config.occtl() else {
-        return Ok(Vec::new());
-    };
-    tracing::info!(source = %id, socket = %occtl.socket, netns = ?occtl.netns, "ocserv source polling occtl");
-    sink.register_hang_up(id.clone(), Arc::new(Disconnect { occtl: occtl.clone() }));
-    let settings = PollSettings {
-        poll_secs: config.poll_secs,
-        grace: Duration::from_secs(config.unreachable_grace_secs),
-        nudge: None,
-    };
-    let task = polling::spawn(id.clone(), settings, sink, stop, move || OcservEngine {
-        id: id.clone(),
-        occtl: occtl.clone(),
-    });
-    Ok(vec![task])
 }
 
 /// What the table holds for one ocserv session. The start time is `now`
@@ -200,19 +157,10 @@ impl HangUp for Disconnect {
     }
 }
 
-/// The engine.
-#[derive(Debug)]
-pub struct Ocserv;
-
-impl rras_source::Engine for Ocserv {
+/// The engine, as its settings.
+impl Engine for OcservConfig {
     const KIND: EngineKind = EngineKind::Ocserv;
-    type Config = OcservConfig;
-}
-
-impl rras_source::EngineConfig for OcservConfig {
-    fn kind(&self) -> EngineKind {
-        EngineKind::Ocserv
-    }
+    const ON_KEY: &'static str = "socket";
 
     fn name(&self) -> &str {
         &self.name
@@ -222,12 +170,22 @@ impl rras_source::EngineConfig for OcservConfig {
         self.socket.is_some()
     }
 
-    fn on_key(&self) -> &'static str {
-        "socket"
-    }
-
     fn validate(&self) -> Result<(), String> {
-        OcservConfig::validate(self)
+        if self.poll_secs == 0 {
+            return Err("ocserv.poll_secs must be at least 1".into());
+        }
+        if let Some(ns) = &self.netns {
+            let ok = !ns.is_empty()
+                && ns.len() <= 64
+                && ns.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !ok {
+                return Err(format!("ocserv.netns {ns:?} is not a network namespace name"));
+            }
+        }
+        if self.occtl.is_empty() {
+            return Err("ocserv.occtl must name the occtl program".into());
+        }
+        Ok(())
     }
 
     fn describe(&self) -> rras_source::Description {
@@ -259,13 +217,29 @@ impl rras_source::EngineConfig for OcservConfig {
             .collect()
     }
 
+    /// Starts the instance's poller under supervision and registers
+    /// `occtl disconnect` as its hang-up.
     fn start(
         &self,
         id: SourceId,
         sink: Arc<dyn Sink>,
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<JoinHandle<()>>, rras_source::SourceError> {
-        start(self, id, sink, stop).map_err(rras_source::SourceError::Config)
+        let Some(occtl) = self.occtl() else {
+            return Ok(Vec::new());
+        };
+        tracing::info!(source = %id, socket = %occtl.socket, netns = ?occtl.netns, "ocserv source polling occtl");
+        sink.register_hang_up(id.clone(), Arc::new(Disconnect { occtl: occtl.clone() }));
+        let settings = PollSettings {
+            poll_secs: self.poll_secs,
+            grace: Duration::from_secs(self.unreachable_grace_secs),
+            nudge: None,
+        };
+        let task = polling::spawn(id.clone(), settings, sink, stop, move || OcservEngine {
+            id: id.clone(),
+            occtl: occtl.clone(),
+        });
+        Ok(vec![task])
     }
 }
 

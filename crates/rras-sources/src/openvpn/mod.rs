@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use self::management::Client;
 use rras_source::polling::{self, PollSettings, PollingEngine, Snapshot};
+use rras_source::Engine;
 use rras_source::{HangUp, Sink, SourceId};
 
 /// `[openvpn]` settings.
@@ -49,14 +50,6 @@ impl Default for OpenvpnConfig {
 }
 
 impl OpenvpnConfig {
-    /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.poll_secs == 0 {
-            return Err("openvpn.poll_secs must be at least 1".into());
-        }
-        Ok(())
-    }
-
     /// (socket, interface name) of each server.
     fn servers(&self) -> Vec<(PathBuf, String)> {
         self.management
@@ -67,34 +60,6 @@ impl OpenvpnConfig {
             })
             .collect()
     }
-}
-
-/// Starts the instance's poller under supervision and registers
-/// `client-kill` as its hang-up.
-fn start(
-    config: &OpenvpnConfig,
-    id: SourceId,
-    sink: Arc<dyn Sink>,
-    stop: watch::Receiver<bool>,
-) -> Result<Vec<JoinHandle<()>>, String> {
-    if config.management.is_empty() {
-        return Ok(Vec::new());
-    }
-    tracing::info!(source = %id, servers = config.management.len(), "OpenVPN source polling management interfaces");
-    let killed = Killed::default();
-    sink.register_hang_up(id.clone(), Arc::new(ClientKiller { killed: killed.clone() }));
-    let config = config.clone();
-    let settings = PollSettings {
-        poll_secs: config.poll_secs,
-        grace: Duration::from_secs(config.unreachable_grace_secs),
-        nudge: None,
-    };
-    let task = polling::spawn(id.clone(), settings, sink, stop, move || OpenvpnEngine {
-        id: id.clone(),
-        servers: config.servers(),
-        killed: killed.clone(),
-    });
-    Ok(vec![task])
 }
 
 /// Sessions an admin hung up. OpenVPN keeps listing a killed client for a
@@ -220,19 +185,10 @@ impl HangUp for ClientKiller {
     }
 }
 
-/// The engine.
-#[derive(Debug)]
-pub struct Openvpn;
-
-impl rras_source::Engine for Openvpn {
+/// The engine, as its settings.
+impl Engine for OpenvpnConfig {
     const KIND: EngineKind = EngineKind::Openvpn;
-    type Config = OpenvpnConfig;
-}
-
-impl rras_source::EngineConfig for OpenvpnConfig {
-    fn kind(&self) -> EngineKind {
-        EngineKind::Openvpn
-    }
+    const ON_KEY: &'static str = "management";
 
     fn name(&self) -> &str {
         &self.name
@@ -242,12 +198,11 @@ impl rras_source::EngineConfig for OpenvpnConfig {
         !self.management.is_empty()
     }
 
-    fn on_key(&self) -> &'static str {
-        "management"
-    }
-
     fn validate(&self) -> Result<(), String> {
-        OpenvpnConfig::validate(self)
+        if self.poll_secs == 0 {
+            return Err("openvpn.poll_secs must be at least 1".into());
+        }
+        Ok(())
     }
 
     fn describe(&self) -> rras_source::Description {
@@ -276,12 +231,31 @@ impl rras_source::EngineConfig for OpenvpnConfig {
             .collect()
     }
 
+    /// Starts the instance's poller under supervision and registers
+    /// `client-kill` as its hang-up.
     fn start(
         &self,
         id: SourceId,
         sink: Arc<dyn Sink>,
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<JoinHandle<()>>, rras_source::SourceError> {
-        start(self, id, sink, stop).map_err(rras_source::SourceError::Config)
+        if self.management.is_empty() {
+            return Ok(Vec::new());
+        }
+        tracing::info!(source = %id, servers = self.management.len(), "OpenVPN source polling management interfaces");
+        let killed = Killed::default();
+        sink.register_hang_up(id.clone(), Arc::new(ClientKiller { killed: killed.clone() }));
+        let config = self.clone();
+        let settings = PollSettings {
+            poll_secs: config.poll_secs,
+            grace: Duration::from_secs(config.unreachable_grace_secs),
+            nudge: None,
+        };
+        let task = polling::spawn(id.clone(), settings, sink, stop, move || OpenvpnEngine {
+            id: id.clone(),
+            servers: config.servers(),
+            killed: killed.clone(),
+        });
+        Ok(vec![task])
     }
 }

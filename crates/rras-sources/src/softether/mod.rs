@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use rras_core::{Connection, EngineKind, SourceId, SourceKey, Win32Error};
 use rras_source::control::{ControlError, Limits};
 use rras_source::polling::{self, PollSettings, PollingEngine, Snapshot};
-use rras_source::{Description, Engine, EngineConfig, HangUp, Sink, SourceError};
+use rras_source::{Description, Engine, HangUp, Sink, SourceError};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::watch;
@@ -29,15 +29,6 @@ use tokio::task::JoinHandle;
 
 use self::rpc::{ApiUrl, RpcClient};
 use self::sessions::{HubList, IpEntry, IpTable, SessionList, SessionStatus};
-
-/// The engine.
-#[derive(Debug)]
-pub struct Softether;
-
-impl Engine for Softether {
-    const KIND: EngineKind = EngineKind::Softether;
-    type Config = SoftetherConfig;
-}
 
 /// Longest admin password file read (a password, not a document).
 const MAX_PASSWORD_FILE: u64 = 4096;
@@ -95,10 +86,10 @@ impl SoftetherConfig {
     }
 }
 
-impl EngineConfig for SoftetherConfig {
-    fn kind(&self) -> EngineKind {
-        EngineKind::Softether
-    }
+/// The engine, as its settings.
+impl Engine for SoftetherConfig {
+    const KIND: EngineKind = EngineKind::Softether;
+    const ON_KEY: &'static str = "url";
 
     fn name(&self) -> &str {
         &self.name
@@ -106,10 +97,6 @@ impl EngineConfig for SoftetherConfig {
 
     fn is_on(&self) -> bool {
         self.url.is_some()
-    }
-
-    fn on_key(&self) -> &'static str {
-        "url"
     }
 
     fn validate(&self) -> Result<(), String> {

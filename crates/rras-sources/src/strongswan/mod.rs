@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 use self::vici::Section;
 use rras_source::control::ControlError;
 use rras_source::polling::{self, PollSettings, PollingEngine, Snapshot};
+use rras_source::Engine;
 use rras_source::{HangUp, Sink, SourceId};
 
 /// `MPRAPI_IKEV2_AUTH_USING_CERT`.
@@ -70,55 +71,10 @@ impl Default for StrongswanConfig {
     }
 }
 
-impl StrongswanConfig {
-    /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.poll_secs == 0 {
-            return Err("strongswan.poll_secs must be at least 1".into());
-        }
-        if let Some(v) = &self.vici {
-            if socket_path(v).is_none() {
-                return Err(format!("strongswan.vici {v:?} is not unix:///PATH or /PATH"));
-            }
-        }
-        Ok(())
-    }
-}
-
 /// `unix:///var/run/charon.vici` or `/var/run/charon.vici` → the path.
 fn socket_path(uri: &str) -> Option<PathBuf> {
     let path = uri.strip_prefix("unix://").unwrap_or(uri);
     path.starts_with('/').then(|| PathBuf::from(path))
-}
-
-/// Starts the instance: poller and event listener under supervision, and
-/// `terminate` as its hang-up.
-fn start(
-    config: &StrongswanConfig,
-    id: SourceId,
-    sink: Arc<dyn Sink>,
-    stop: watch::Receiver<bool>,
-) -> Result<Vec<JoinHandle<()>>, String> {
-    let Some(uri) = &config.vici else {
-        return Ok(Vec::new());
-    };
-    let socket = socket_path(uri).ok_or_else(|| format!("strongswan.vici {uri:?} is not a socket path"))?;
-    tracing::info!(source = %id, socket = %socket.display(), "strongSwan source on VICI");
-    sink.register_hang_up(id.clone(), Arc::new(Terminate { socket: socket.clone() }));
-    let nudge = Arc::new(Notify::new());
-    let settings = PollSettings {
-        poll_secs: config.poll_secs,
-        grace: Duration::from_secs(config.unreachable_grace_secs),
-        nudge: Some(nudge.clone()),
-    };
-    let events = tokio::spawn(listen_for_events(socket.clone(), nudge, stop.clone()));
-    let poller = polling::spawn(id.clone(), settings, sink, stop, move || StrongswanEngine {
-        id: id.clone(),
-        socket: socket.clone(),
-        counters: HashMap::new(),
-        seeded: HashMap::new(),
-    });
-    Ok(vec![poller, events])
 }
 
 /// Subscribes to SA up/down and rekey events and nudges the poller on each;
@@ -684,19 +640,10 @@ impl HangUp for Terminate {
     }
 }
 
-/// The engine.
-#[derive(Debug)]
-pub struct Strongswan;
-
-impl rras_source::Engine for Strongswan {
+/// The engine, as its settings.
+impl Engine for StrongswanConfig {
     const KIND: EngineKind = EngineKind::Strongswan;
-    type Config = StrongswanConfig;
-}
-
-impl rras_source::EngineConfig for StrongswanConfig {
-    fn kind(&self) -> EngineKind {
-        EngineKind::Strongswan
-    }
+    const ON_KEY: &'static str = "vici";
 
     fn name(&self) -> &str {
         &self.name
@@ -706,12 +653,16 @@ impl rras_source::EngineConfig for StrongswanConfig {
         self.vici.is_some()
     }
 
-    fn on_key(&self) -> &'static str {
-        "vici"
-    }
-
     fn validate(&self) -> Result<(), String> {
-        StrongswanConfig::validate(self)
+        if self.poll_secs == 0 {
+            return Err("strongswan.poll_secs must be at least 1".into());
+        }
+        if let Some(v) = &self.vici {
+            if socket_path(v).is_none() {
+                return Err(format!("strongswan.vici {v:?} is not unix:///PATH or /PATH"));
+            }
+        }
+        Ok(())
     }
 
     fn describe(&self) -> rras_source::Description {
@@ -736,13 +687,35 @@ impl rras_source::EngineConfig for StrongswanConfig {
             .collect()
     }
 
+    /// Starts the instance: poller and event listener under supervision, and
+    /// `terminate` as its hang-up.
     fn start(
         &self,
         id: SourceId,
         sink: Arc<dyn Sink>,
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<JoinHandle<()>>, rras_source::SourceError> {
-        start(self, id, sink, stop).map_err(rras_source::SourceError::Config)
+        let Some(uri) = &self.vici else {
+            return Ok(Vec::new());
+        };
+        let socket = socket_path(uri)
+            .ok_or_else(|| rras_source::SourceError::Config(format!("strongswan.vici {uri:?} is not a socket path")))?;
+        tracing::info!(source = %id, socket = %socket.display(), "strongSwan source on VICI");
+        sink.register_hang_up(id.clone(), Arc::new(Terminate { socket: socket.clone() }));
+        let nudge = Arc::new(Notify::new());
+        let settings = PollSettings {
+            poll_secs: self.poll_secs,
+            grace: Duration::from_secs(self.unreachable_grace_secs),
+            nudge: Some(nudge.clone()),
+        };
+        let events = tokio::spawn(listen_for_events(socket.clone(), nudge, stop.clone()));
+        let poller = polling::spawn(id.clone(), settings, sink, stop, move || StrongswanEngine {
+            id: id.clone(),
+            socket: socket.clone(),
+            counters: HashMap::new(),
+            seeded: HashMap::new(),
+        });
+        Ok(vec![poller, events])
     }
 }
 

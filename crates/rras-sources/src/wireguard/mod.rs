@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 use self::uapi::{Device, Peer};
 use rras_source::control::ControlError;
 use rras_source::polling::{self, PollSettings, PollingEngine, Snapshot};
+use rras_source::Engine;
 use rras_source::{HangUp, Sink, SourceId};
 
 /// Where a WireGuard instance reads its interfaces.
@@ -81,63 +82,6 @@ impl Default for WireguardConfig {
             unreachable_grace_secs: 60,
         }
     }
-}
-
-impl WireguardConfig {
-    /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.poll_secs == 0 || self.active_secs == 0 {
-            return Err("wireguard.poll_secs and wireguard.active_secs must be at least 1".into());
-        }
-        if self.backend == Backend::Netlink {
-            if self.interfaces.is_empty() {
-                return Err("wireguard.backend = \"netlink\" needs the `interfaces` to read".into());
-            }
-            if let Some(bad) = self
-                .interfaces
-                .iter()
-                .find(|i| i.is_empty() || i.len() > 15 || i.contains('/'))
-            {
-                return Err(format!("wireguard.interfaces: {bad:?} is not an interface name"));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Starts the instance's poller under supervision; registers its hang-up
-/// (peer removal).
-fn start(
-    config: &WireguardConfig,
-    id: SourceId,
-    sink: Arc<dyn Sink>,
-    stop: watch::Receiver<bool>,
-) -> Result<Vec<JoinHandle<()>>, String> {
-    let remover = match (config.backend, config.socket_dir.clone()) {
-        (Backend::Netlink, _) => {
-            tracing::info!(source = %id, interfaces = ?config.interfaces, "WireGuard source polling the kernel over netlink");
-            PeerRemover::Netlink
-        }
-        (Backend::Uapi, Some(dir)) => {
-            tracing::info!(source = %id, dir = %dir.display(), "WireGuard source polling UAPI sockets");
-            PeerRemover::Uapi(dir)
-        }
-        (Backend::Uapi, None) => return Ok(Vec::new()),
-    };
-    sink.register_hang_up(id.clone(), Arc::new(remover));
-    let config = config.clone();
-    let settings = PollSettings {
-        poll_secs: config.poll_secs,
-        grace: Duration::from_secs(config.unreachable_grace_secs),
-        nudge: None,
-    };
-    let task = polling::spawn(id.clone(), settings, sink, stop, move || WireguardEngine {
-        id: id.clone(),
-        config: config.clone(),
-        last_rx: HashMap::new(),
-        listed: HashSet::new(),
-    });
-    Ok(vec![task])
 }
 
 /// The UAPI sockets in `dir`: (interface name, socket path).
@@ -373,19 +317,10 @@ impl HangUp for PeerRemover {
     }
 }
 
-/// The engine.
-#[derive(Debug)]
-pub struct Wireguard;
-
-impl rras_source::Engine for Wireguard {
+/// The engine, as its settings.
+impl Engine for WireguardConfig {
     const KIND: EngineKind = EngineKind::Wireguard;
-    type Config = WireguardConfig;
-}
-
-impl rras_source::EngineConfig for WireguardConfig {
-    fn kind(&self) -> EngineKind {
-        EngineKind::Wireguard
-    }
+    const ON_KEY: &'static str = "socket_dir";
 
     fn name(&self) -> &str {
         &self.name
@@ -395,12 +330,23 @@ impl rras_source::EngineConfig for WireguardConfig {
         self.socket_dir.is_some() || self.backend == Backend::Netlink
     }
 
-    fn on_key(&self) -> &'static str {
-        "socket_dir"
-    }
-
     fn validate(&self) -> Result<(), String> {
-        WireguardConfig::validate(self)
+        if self.poll_secs == 0 || self.active_secs == 0 {
+            return Err("wireguard.poll_secs and wireguard.active_secs must be at least 1".into());
+        }
+        if self.backend == Backend::Netlink {
+            if self.interfaces.is_empty() {
+                return Err("wireguard.backend = \"netlink\" needs the `interfaces` to read".into());
+            }
+            if let Some(bad) = self
+                .interfaces
+                .iter()
+                .find(|i| i.is_empty() || i.len() > 15 || i.contains('/'))
+            {
+                return Err(format!("wireguard.interfaces: {bad:?} is not an interface name"));
+            }
+        }
+        Ok(())
     }
 
     fn describe(&self) -> rras_source::Description {
@@ -455,13 +401,39 @@ impl rras_source::EngineConfig for WireguardConfig {
             .collect()
     }
 
+    /// Starts the instance's poller under supervision; registers its hang-up
+    /// (peer removal).
     fn start(
         &self,
         id: SourceId,
         sink: Arc<dyn Sink>,
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<JoinHandle<()>>, rras_source::SourceError> {
-        start(self, id, sink, stop).map_err(rras_source::SourceError::Config)
+        let remover = match (self.backend, self.socket_dir.clone()) {
+            (Backend::Netlink, _) => {
+                tracing::info!(source = %id, interfaces = ?self.interfaces, "WireGuard source polling the kernel over netlink");
+                PeerRemover::Netlink
+            }
+            (Backend::Uapi, Some(dir)) => {
+                tracing::info!(source = %id, dir = %dir.display(), "WireGuard source polling UAPI sockets");
+                PeerRemover::Uapi(dir)
+            }
+            (Backend::Uapi, None) => return Ok(Vec::new()),
+        };
+        sink.register_hang_up(id.clone(), Arc::new(remover));
+        let config = self.clone();
+        let settings = PollSettings {
+            poll_secs: config.poll_secs,
+            grace: Duration::from_secs(config.unreachable_grace_secs),
+            nudge: None,
+        };
+        let task = polling::spawn(id.clone(), settings, sink, stop, move || WireguardEngine {
+            id: id.clone(),
+            config: config.clone(),
+            last_rx: HashMap::new(),
+            listed: HashSet::new(),
+        });
+        Ok(vec![task])
     }
 }
 
