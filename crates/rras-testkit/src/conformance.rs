@@ -20,6 +20,7 @@ use std::time::Duration;
 use rras_client::AdminClient;
 use rras_core::{Connection, EngineKind};
 
+use crate::hostile_socket::HostileSocket;
 use crate::{last_end_reason, rasctl_beside, run_rasctl, runtime, wait_for, DaemonProcess};
 
 /// A real engine with users connected, as the scenario drives it.
@@ -28,7 +29,7 @@ pub trait EngineLab {
     fn kind(&self) -> EngineKind;
 
     /// rrasd.toml text that makes rrasd read this engine, polling every
-    /// second with a grace of two seconds.
+    /// second with a grace of four seconds.
     fn config(&self) -> String;
 
     /// The two users the lab connected.
@@ -57,6 +58,13 @@ pub trait EngineLab {
 
     /// The engine's own expectations of one listed session.
     fn check(&self, connection: &Connection);
+
+    /// The Unix socket rrasd reads the engine through, for the hostile
+    /// step (None: the engine is reached otherwise, e.g. over TLS, and
+    /// its hostile replies are the codec's tests and fuzz targets).
+    fn control_socket(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// How an engine's going away shows: the health state rrasd reports for
@@ -194,6 +202,11 @@ pub fn run(lab: &mut dyn EngineLab, rrasd: &Path) {
         "{kind}: handle after restart"
     );
 
+    // A hostile engine: its socket answers junk.
+    if let Some(socket) = lab.control_socket() {
+        hostile_engine(&addr, kind, &socket, &first, users);
+    }
+
     // The engine goes away: health says so, the session ends (after the
     // grace, where the engine has one).
     let loss = lab.loss();
@@ -214,6 +227,58 @@ pub fn run(lab: &mut dyn EngineLab, rrasd: &Path) {
         last_end_reason(&addr, |c| c.handle == first.handle).filter(|r| r == loss.reason)
     });
     assert!(ended.is_some(), "{kind}: {} did not end after the grace", users[0]);
+}
+
+/// The engine's socket answers junk until rrasd's health says the engine
+/// is not well (the message free of raw control characters), then the
+/// engine is back: rrasd stayed up, took nothing from the junk, kept the
+/// live session (within the grace) and reads the engine again.
+fn hostile_engine(addr: &str, kind: EngineKind, socket: &Path, live: &Connection, users: [&str; 2]) {
+    let user = live.info.user_name.as_str();
+    let health = |wanted: &dyn Fn(&str) -> bool| {
+        runtime().block_on(async {
+            let c = AdminClient::connect(addr).await.ok()?;
+            let info = c.server_info().await.ok()?;
+            info.sources
+                .into_iter()
+                .find(|h| h.kind == kind.as_str() && wanted(&h.state))
+        })
+    };
+    let hostile = HostileSocket::take_over(socket);
+    let unwell = wait_for(Duration::from_secs(15), || {
+        health(&|s| s == "unreachable" || s == "degraded")
+    });
+    let served = hostile.served();
+    drop(hostile);
+    let unwell = unwell.unwrap_or_else(|| panic!("{kind}: junk from the engine is not in the health"));
+    assert!(served > 0, "{kind}: rrasd never read the hostile socket");
+    assert!(
+        !unwell.last_error.chars().any(char::is_control),
+        "{kind}: raw control characters in the health: {:?}",
+        unwell.last_error
+    );
+    // Nothing from the junk: every row is one of the lab's users, and the
+    // live session kept its handle.
+    let listed = crate::connections_where(addr, |c| c.info.source.engine == kind);
+    assert!(
+        listed.iter().all(|c| users.contains(&c.info.user_name.as_str())),
+        "{kind}: the junk made a session: {:?}",
+        listed.iter().map(|c| &c.info.user_name).collect::<Vec<_>>()
+    );
+    assert!(
+        listed.iter().any(|c| c.handle == live.handle),
+        "{kind}: the junk ended {}",
+        live.info.user_name
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || health(&|s| s == "ok")).is_some(),
+        "{kind}: not read again after the junk"
+    );
+    assert_eq!(
+        session(addr, kind, user).map(|c| c.handle),
+        Some(live.handle),
+        "{kind}: {user}'s session did not survive the junk"
+    );
 }
 
 /// Where cargo put libmprapi.so beside the `rrasd` binary (the profile

@@ -7,6 +7,7 @@
 
 pub mod accounting_text;
 pub mod conformance;
+pub mod hostile_socket;
 pub mod lab_clients;
 pub mod nats;
 pub mod netns;

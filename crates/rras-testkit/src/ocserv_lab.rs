@@ -217,7 +217,7 @@ impl crate::conformance::EngineLab for OcservLab {
 
     fn config(&self) -> String {
         format!(
-            "[ocserv]\nsocket = \"{}\"\nnetns = \"{}\"\npoll_secs = 1\nunreachable_grace_secs = 2\n",
+            "[ocserv]\nsocket = \"{}\"\nnetns = \"{}\"\npoll_secs = 1\nunreachable_grace_secs = 4\n",
             self.socket(),
             self.server_ns
         )
@@ -262,6 +262,10 @@ impl crate::conformance::EngineLab for OcservLab {
             "{:?}",
             c.info.engine_attributes
         );
+    }
+
+    fn control_socket(&self) -> Option<std::path::PathBuf> {
+        Some(self.occtl_socket.clone())
     }
 }
 

@@ -216,7 +216,7 @@ impl crate::conformance::EngineLab for OpenvpnLab {
 
     fn config(&self) -> String {
         format!(
-            "[openvpn]\nmanagement = [\"{}=tun0\"]\npoll_secs = 1\nunreachable_grace_secs = 2\n",
+            "[openvpn]\nmanagement = [\"{}=tun0\"]\npoll_secs = 1\nunreachable_grace_secs = 4\n",
             self.management.display()
         )
     }
@@ -253,6 +253,10 @@ impl crate::conformance::EngineLab for OpenvpnLab {
             "{:?}",
             c.info.engine_attributes
         );
+    }
+
+    fn control_socket(&self) -> Option<std::path::PathBuf> {
+        Some(self.management.clone())
     }
 }
 

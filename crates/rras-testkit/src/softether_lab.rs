@@ -306,7 +306,7 @@ impl crate::conformance::EngineLab for SoftetherLab {
     fn config(&self) -> String {
         format!(
             "[[source]]\nkind = \"softether\"\nname = \"lab\"\nurl = \"{}\"\nserver_cert_sha256 = \"{}\"\n\
-             password_file = \"{}\"\npoll_secs = 1\nunreachable_grace_secs = 2\n",
+             password_file = \"{}\"\npoll_secs = 1\nunreachable_grace_secs = 4\n",
             self.api_url,
             self.cert_sha256,
             self.password_file.display()

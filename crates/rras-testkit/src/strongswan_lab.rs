@@ -235,7 +235,7 @@ impl crate::conformance::EngineLab for StrongswanLab {
 
     fn config(&self) -> String {
         format!(
-            "[strongswan]\nvici = \"unix://{}\"\npoll_secs = 1\nunreachable_grace_secs = 2\n",
+            "[strongswan]\nvici = \"unix://{}\"\npoll_secs = 1\nunreachable_grace_secs = 4\n",
             self.vici.display()
         )
     }
@@ -281,6 +281,10 @@ impl crate::conformance::EngineLab for StrongswanLab {
         assert_eq!(vip.octets()[..3], [10, 204, 14]);
         assert_eq!(self.virtual_ip(&c.info.user_name), Some(vip.to_string()));
         assert!(c.info.engine_attributes.iter().any(|(k, _)| k == "IKE-Encryption"));
+    }
+
+    fn control_socket(&self) -> Option<std::path::PathBuf> {
+        Some(self.vici.clone())
     }
 }
 

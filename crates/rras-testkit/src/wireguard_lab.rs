@@ -331,7 +331,7 @@ impl crate::conformance::EngineLab for WireguardLab {
         std::fs::write(&names, lines).expect("peers file");
         format!(
             "[wireguard]\nsocket_dir = \"{SOCKET_DIR}\"\ninterfaces = [\"{}\"]\npoll_secs = 1\nactive_secs = 60\n\
-             unreachable_grace_secs = 2\npeers_file = \"{}\"\n",
+             unreachable_grace_secs = 4\npeers_file = \"{}\"\n",
             self.server_iface,
             names.display()
         )
@@ -382,6 +382,10 @@ impl crate::conformance::EngineLab for WireguardLab {
             key,
             "the session is the peer's key"
         );
+    }
+
+    fn control_socket(&self) -> Option<std::path::PathBuf> {
+        Some(std::path::Path::new(SOCKET_DIR).join(format!("{}.sock", self.server_iface)))
     }
 }
 
