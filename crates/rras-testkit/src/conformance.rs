@@ -32,6 +32,10 @@ pub trait EngineLab {
     /// second with a grace of four seconds.
     fn config(&self) -> String;
 
+    /// Called once rrasd runs, for an engine that reports to rrasd rather
+    /// than being read by it (a NAS sends its Starts now).
+    fn started(&mut self) {}
+
     /// The two users the lab connected.
     fn users(&self) -> [String; 2];
 
@@ -101,6 +105,7 @@ pub fn run(lab: &mut dyn EngineLab, rrasd: &Path) {
     std::fs::write(&config, lab.config()).expect("rrasd.toml");
     let mut daemon = DaemonProcess::start(rrasd, &["--config", &config.display().to_string()]);
     let addr = daemon.addr();
+    lab.started();
 
     // Both users listed, each as the engine describes it.
     let [first, second] = wait_for(Duration::from_secs(20), || both(&addr, kind, users))

@@ -14,6 +14,7 @@ pub mod netns;
 pub mod ocserv_lab;
 pub mod openvpn_lab;
 pub mod pki;
+pub mod radius_lab;
 pub mod reaper;
 pub mod softether_lab;
 pub mod strongswan_lab;

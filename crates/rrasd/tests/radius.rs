@@ -811,3 +811,12 @@ fn engine_text_in_log_lines_is_escaped() {
     assert!(log.contains("x\\x1b]0;pwned\\x07"), "{log}");
     assert!(log.contains("y\\x1b[2J@127.0.0.1"), "{log}");
 }
+
+#[test]
+fn radius_passes_the_engine_conformance_scenario() {
+    if !require_tool("radclient") {
+        return;
+    }
+    let mut lab = rras_testkit::radius_lab::RadiusLab::new(&["alice", "bob"]);
+    rras_testkit::conformance::run(&mut lab, Path::new(env!("CARGO_BIN_EXE_rrasd")));
+}

@@ -8,89 +8,69 @@
 //! whose replies turn into an endless line.
 
 use std::io::{Read, Write};
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rras_client::{AdminClient, ServerInfo};
 use rras_core::{Connection, EndedConnection};
+use rras_testkit::hostile_socket::HostileSocket;
 use rras_testkit::{free_udp_port, radclient, require_tool, runtime, wait_for, DaemonProcess};
 
 const SECRET: &str = "testing123";
 const PEER_KEY: &str = "c21cb6a0a4f5a4a3f0a06e7fd0dc8ad3e25cd5b1e1ba6a8df72fbb4c2cfc0443";
 
 /// The fake UAPI socket: the n-th connection gets the n-th answer.
-fn hostile_uapi(listener: UnixListener, stop: Arc<AtomicBool>) {
-    listener.set_nonblocking(true).unwrap();
-    let mut n = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        let Ok((mut stream, _)) = listener.accept() else {
-            std::thread::sleep(Duration::from_millis(20));
-            continue;
-        };
-        let _ = stream.set_nonblocking(false);
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-        let mut request = [0u8; 64];
-        let _ = stream.read(&mut request);
-        let peer = |rx: &str| {
-            format!(
-                "listen_port=51820\npublic_key={PEER_KEY}\nendpoint=198.51.100.9:4000\n\
-                 last_handshake_time_sec=18446744073709551615\nlast_handshake_time_nsec=18446744073709551615\n\
-                 rx_bytes={rx}\ntx_bytes=99999999999999999999\nallowed_ip=10.77.0.2/32\nerrno=0\n\n"
-            )
-        };
-        let reply: Vec<u8> = match n {
-            // Extreme numbers; counters that grow make the peer active.
-            0 => peer("1").into_bytes(),
-            1 => peer("18446744073709551614").into_bytes(),
-            2 => peer("18446744073709551615").into_bytes(),
-            // Then: garbage, a huge line, a stall, garbage … until stopped.
-            _ => match n % 3 {
-                0 => b"\xff\xfe not uapi at all\n\n".to_vec(),
-                1 => vec![b'a'; 17 * 1024 * 1024],
-                _ => {
-                    std::thread::sleep(Duration::from_secs(6));
-                    Vec::new()
-                }
-            },
-        };
-        let _ = stream.write_all(&reply);
-        n += 1;
-    }
+fn hostile_uapi(n: u64, stream: &mut UnixStream, _: &AtomicBool) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut request = [0u8; 64];
+    let _ = stream.read(&mut request);
+    let peer = |rx: &str| {
+        format!(
+            "listen_port=51820\npublic_key={PEER_KEY}\nendpoint=198.51.100.9:4000\n\
+             last_handshake_time_sec=18446744073709551615\nlast_handshake_time_nsec=18446744073709551615\n\
+             rx_bytes={rx}\ntx_bytes=99999999999999999999\nallowed_ip=10.77.0.2/32\nerrno=0\n\n"
+        )
+    };
+    let reply: Vec<u8> = match n {
+        // Extreme numbers; counters that grow make the peer active.
+        0 => peer("1").into_bytes(),
+        1 => peer("18446744073709551614").into_bytes(),
+        2 => peer("18446744073709551615").into_bytes(),
+        // Then: garbage, a huge line, a stall, garbage … until stopped.
+        _ => match n % 3 {
+            0 => b"\xff\xfe not uapi at all\n\n".to_vec(),
+            1 => vec![b'a'; 17 * 1024 * 1024],
+            _ => {
+                std::thread::sleep(Duration::from_secs(6));
+                Vec::new()
+            }
+        },
+    };
+    let _ = stream.write_all(&reply);
 }
 
 /// The fake OpenVPN management socket: the first `status 3` gets one
 /// client (CRLF lines, a greeting first, as OpenVPN sends them); every
 /// later connection gets an endless line, until rrasd hangs up.
-fn hostile_management(listener: UnixListener, stop: Arc<AtomicBool>) {
-    listener.set_nonblocking(true).unwrap();
-    let mut n = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        let Ok((mut stream, _)) = listener.accept() else {
-            std::thread::sleep(Duration::from_millis(20));
-            continue;
-        };
-        let _ = stream.set_nonblocking(false);
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
-        let _ = stream.write_all(b">INFO:OpenVPN Management Interface Version 5\r\n");
-        let mut request = [0u8; 64];
-        let _ = stream.read(&mut request);
-        if n == 0 {
-            let _ = stream.write_all(
-                "TITLE\tOpenVPN 2.6\r\nHEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\t\
-                 Virtual IPv6 Address\tBytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\t\
-                 Username\tClient ID\tPeer ID\tData Channel Cipher\r\n\
-                 CLIENT_LIST\tcarol\t203.0.113.5:1194\t10.8.0.6\t\t99999999999999999999\t5\tx\t\
-                 18446744073709551615\tcarol\t3\t0\tAES-256-GCM\r\nEND\r\n"
-                    .as_bytes(),
-            );
-        } else {
-            let flood = [b'x'; 64 * 1024];
-            while !stop.load(Ordering::Relaxed) && stream.write_all(&flood).is_ok() {}
-        }
-        n += 1;
+fn hostile_management(n: u64, stream: &mut UnixStream, stop: &AtomicBool) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.write_all(b">INFO:OpenVPN Management Interface Version 5\r\n");
+    let mut request = [0u8; 64];
+    let _ = stream.read(&mut request);
+    if n == 0 {
+        let _ = stream.write_all(
+            "TITLE\tOpenVPN 2.6\r\nHEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\t\
+             Virtual IPv6 Address\tBytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\t\
+             Username\tClient ID\tPeer ID\tData Channel Cipher\r\n\
+             CLIENT_LIST\tcarol\t203.0.113.5:1194\t10.8.0.6\t\t99999999999999999999\t5\tx\t\
+             18446744073709551615\tcarol\t3\t0\tAES-256-GCM\r\nEND\r\n"
+                .as_bytes(),
+        );
+    } else {
+        let flood = [b'x'; 64 * 1024];
+        while !stop.load(Ordering::Relaxed) && stream.write_all(&flood).is_ok() {}
     }
 }
 
@@ -148,18 +128,9 @@ fn instances_side_by_side_and_a_hostile_engine() {
     let dir = tempfile::tempdir().unwrap();
     let wg_dir = dir.path().join("wg");
     std::fs::create_dir(&wg_dir).unwrap();
-    let listener = UnixListener::bind(wg_dir.join("wg9.sock")).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let fake = {
-        let stop = stop.clone();
-        std::thread::spawn(move || hostile_uapi(listener, stop))
-    };
+    let fake = HostileSocket::serve(&wg_dir.join("wg9.sock"), hostile_uapi);
     let management = dir.path().join("ovpn.sock");
-    let fake_ovpn = {
-        let listener = UnixListener::bind(&management).unwrap();
-        let stop = stop.clone();
-        std::thread::spawn(move || hostile_management(listener, stop))
-    };
+    let fake_ovpn = HostileSocket::serve(&management, hostile_management);
     let (port_a, port_b) = (free_udp_port(), free_udp_port());
     let config = dir.path().join("rrasd.toml");
     std::fs::write(
@@ -267,8 +238,6 @@ fn instances_side_by_side_and_a_hostile_engine() {
         daemon.log()
     );
 
-    stop.store(true, Ordering::Relaxed);
     drop(daemon);
-    fake.join().unwrap();
-    fake_ovpn.join().unwrap();
+    drop((fake, fake_ovpn));
 }
