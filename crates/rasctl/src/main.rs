@@ -2,11 +2,13 @@
 
 mod demo;
 mod fleet;
+mod history;
 mod json_stream;
 mod output;
 mod ports;
 mod report;
 mod token;
+mod usage;
 mod watch;
 
 use std::io::IsTerminal;
@@ -19,7 +21,7 @@ use std::path::PathBuf;
 use rras_client::{AdminClient, ClientError, ServerAddr, TlsOptions, WatchFilter};
 use rras_core::{Connection, EngineKind};
 
-use crate::output::{connection_details, connections_table, history_table, write_json_line, ConnectionJson, EndedJson};
+use crate::output::{connection_details, connections_table, write_json_line, ConnectionJson};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -216,15 +218,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Recently ended connections, newest first.
-    History {
-        /// How many.
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-        /// JSON output.
-        #[arg(long)]
-        json: bool,
-    },
+    /// The accounting history, newest first: who had an address at an
+    /// instant (--ip --at), a user's sessions (--user), a NAS's, a time
+    /// range; as a table, --json, --jsonl or --csv.
+    History(history::HistoryArgs),
+    /// What a period's sessions add up to: sessions, unique users,
+    /// sessions per day, the most at once and when, time and bytes; per
+    /// engine, the top users and per day (table, --json, --csv).
+    Usage(usage::UsageArgs),
     /// The audit trail: state-changing and denied calls (admin role).
     Audit {
         /// How many.
@@ -505,16 +506,8 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::History { limit, json } => {
-            let ended = client.history(limit).await?;
-            if json {
-                let rows: Vec<_> = ended.iter().map(EndedJson::new).collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else {
-                println!("{}", history_table(&ended));
-            }
-            Ok(())
-        }
+        Command::History(args) => history::run(&client, &args).await,
+        Command::Usage(args) => usage::run(&client, &args).await,
         Command::Report(cmd) => {
             let results = client.report(vec![report::build(&cmd)]).await?;
             match results.first() {

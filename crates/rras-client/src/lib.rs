@@ -28,6 +28,17 @@ pub use rras_fleet as fleet;
 
 pub use blocking::BlockingClient;
 pub use error::ClientError;
+
+/// One page of the accounting history ([`AdminClient::history_page`]).
+#[derive(Debug, Clone, Default)]
+pub struct HistoryPage {
+    /// `(seq, entry)`, newest first.
+    pub entries: Vec<(u64, EndedConnection)>,
+    /// Live connections that match (first page, when asked).
+    pub live: Vec<Connection>,
+    /// Where the next page starts; None after the last.
+    pub next: Option<u64>,
+}
 pub use pager::ConnectionPager;
 pub use watch::{Change, ChangeStream, FeedMessage, WatchEvent, WatchFilter, Watcher};
 
@@ -762,6 +773,70 @@ impl AdminClient {
             .iter()
             .map(|e| ended_from_pb(e).map_err(|e| ClientError::Protocol(e.to_string())))
             .collect()
+    }
+
+    /// One page of the accounting history matching `query`, newest first:
+    /// below `before` (a previous page's `next`; None for the newest), at
+    /// most `limit` entries, and with `include_live` on the first page the
+    /// live connections that match too. Following `next` until it is None
+    /// returns every entry that was there throughout exactly once.
+    pub async fn history_page(
+        &self,
+        query: &rras_core::HistoryQuery,
+        before: Option<u64>,
+        limit: u32,
+        include_live: bool,
+    ) -> Result<HistoryPage, ClientError> {
+        let r = self
+            .rpc()
+            .history_enum(pb::HistoryRequest {
+                session_id: self.session_id,
+                limit,
+                before_seq: before.unwrap_or(0),
+                include_live,
+                ..rras_proto::convert::history_query_to_pb(query)
+            })
+            .await?
+            .into_inner();
+        check(r.status)?;
+        let bad = |e: rras_proto::ProtoError| ClientError::Protocol(e.to_string());
+        Ok(HistoryPage {
+            entries: r
+                .entries
+                .iter()
+                .map(|e| ended_from_pb(e).map(|ended| (e.seq, ended)).map_err(bad))
+                .collect::<Result<_, _>>()?,
+            live: r
+                .live
+                .iter()
+                .map(|c| connection_from_pb(c).map_err(bad))
+                .collect::<Result<_, _>>()?,
+            next: (r.next_before_seq != 0).then_some(r.next_before_seq),
+        })
+    }
+
+    /// What `[from, to)` added up to (`to` None: until now), with the
+    /// `top` users ranked by bytes, or by time with `by_time`.
+    pub async fn usage(
+        &self,
+        from: SystemTime,
+        to: Option<SystemTime>,
+        top: u32,
+        by_time: bool,
+    ) -> Result<rras_core::usage::UsageReport, ClientError> {
+        let r = self
+            .rpc()
+            .usage_report(pb::UsageRequest {
+                session_id: self.session_id,
+                from_unix_micros: rras_proto::convert::to_micros(from),
+                to_unix_micros: to.map_or(0, rras_proto::convert::to_micros),
+                top,
+                top_by_time: by_time,
+            })
+            .await?
+            .into_inner();
+        check(r.status)?;
+        rras_proto::convert::usage_from_pb(&r).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// The audit trail, newest first (admin role).

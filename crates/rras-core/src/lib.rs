@@ -13,6 +13,7 @@ pub mod display;
 pub mod engine_time;
 pub mod error;
 pub mod filter;
+pub mod history_query;
 pub mod model;
 pub mod order_index;
 pub mod paging;
@@ -22,11 +23,13 @@ pub mod source_id;
 pub mod staggered;
 pub mod synthetic;
 pub mod table;
+pub mod usage;
 
 pub use audit::AuditRecord;
 pub use cursor::{ClientSessionId, CursorLimits, ResumeHandle};
 pub use error::Win32Error;
 pub use filter::ConnectionFilter;
+pub use history_query::HistoryQuery;
 pub use model::{
     Connection, ConnectionHandle, ConnectionInfo, ConnectionStats, EndedConnection, EngineKind, Guid, InterfaceType,
     Projection, QuarantineState, SourceKey,

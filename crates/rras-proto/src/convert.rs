@@ -510,6 +510,7 @@ pub fn ended_to_pb(e: &EndedConnection) -> pb::EndedConnection {
         connection: Some(connection_to_pb(&e.connection, e.ended_at)),
         ended_at_unix_micros: to_micros(e.ended_at),
         reason: e.reason.clone(),
+        seq: 0,
     }
 }
 
@@ -519,6 +520,137 @@ pub fn ended_from_pb(e: &pb::EndedConnection) -> Result<EndedConnection, ProtoEr
         connection: connection_from_pb(e.connection.as_ref().ok_or(ProtoError::Missing("connection"))?)?,
         ended_at: from_micros(e.ended_at_unix_micros),
         reason: e.reason.clone(),
+    })
+}
+
+/// The filters of a history query as the request carries them (`limit`,
+/// `before_seq` and `include_live` are the caller's to set).
+pub fn history_query_to_pb(q: &rras_core::HistoryQuery) -> pb::HistoryRequest {
+    pb::HistoryRequest {
+        user: q.user.clone().unwrap_or_default(),
+        address: q.address.map(|a| a.to_string()).unwrap_or_default(),
+        from_unix_micros: q.from.map_or(0, to_micros),
+        to_unix_micros: q.to.map_or(0, to_micros),
+        nas: q.nas.clone().unwrap_or_default(),
+        engine: q.engine.map(|e| e.as_str().to_owned()).unwrap_or_default(),
+        instance: q.instance.clone().unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+/// The filters of a history request; an address or engine that does not
+/// parse is an error, not "no filter".
+pub fn history_query_from_pb(r: &pb::HistoryRequest) -> Result<rras_core::HistoryQuery, ProtoError> {
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let time = |micros: u64| (micros != 0).then(|| from_micros(micros));
+    Ok(rras_core::HistoryQuery {
+        user: text(&r.user),
+        address: match r.address.as_str() {
+            "" => None,
+            a => Some(a.parse().map_err(|_| ProtoError::BadAddress {
+                field: "address",
+                value: a.to_owned(),
+            })?),
+        },
+        from: time(r.from_unix_micros),
+        to: time(r.to_unix_micros),
+        nas: text(&r.nas),
+        engine: match r.engine.as_str() {
+            "" => None,
+            e => Some(e.parse()?),
+        },
+        instance: text(&r.instance),
+    })
+}
+
+fn totals_to_pb(t: &rras_core::usage::UsageTotals) -> pb::UsageTotals {
+    pb::UsageTotals {
+        sessions: t.sessions,
+        unique_users: t.unique_users,
+        duration_secs: t.duration_secs,
+        bytes_in: t.bytes_in,
+        bytes_out: t.bytes_out,
+    }
+}
+
+fn totals_from_pb(t: Option<&pb::UsageTotals>) -> rras_core::usage::UsageTotals {
+    t.map(|t| rras_core::usage::UsageTotals {
+        sessions: t.sessions,
+        unique_users: t.unique_users,
+        duration_secs: t.duration_secs,
+        bytes_in: t.bytes_in,
+        bytes_out: t.bytes_out,
+    })
+    .unwrap_or_default()
+}
+
+/// The wire form of a usage report.
+pub fn usage_to_pb(r: &rras_core::usage::UsageReport) -> pb::UsageReply {
+    pb::UsageReply {
+        status: 0,
+        from_unix_micros: to_micros(r.from),
+        to_unix_micros: to_micros(r.to),
+        totals: Some(totals_to_pb(&r.totals)),
+        average_sessions_per_day: r.average_sessions_per_day,
+        max_concurrent: r.max_concurrent,
+        max_concurrent_at_unix_micros: r.max_concurrent_at.map_or(0, to_micros),
+        per_engine: r
+            .per_engine
+            .iter()
+            .map(|(e, t)| pb::EngineUsage {
+                engine: e.as_str().to_owned(),
+                totals: Some(totals_to_pb(t)),
+            })
+            .collect(),
+        top_users: r
+            .top_users
+            .iter()
+            .map(|u| pb::UserUsage {
+                user: u.user.clone(),
+                totals: Some(totals_to_pb(&u.totals)),
+            })
+            .collect(),
+        per_day: r
+            .per_day
+            .iter()
+            .map(|d| pb::DayUsage {
+                day_unix: d.day,
+                totals: Some(totals_to_pb(&d.totals)),
+            })
+            .collect(),
+    }
+}
+
+/// A usage report from the wire; an unknown engine is an error.
+pub fn usage_from_pb(r: &pb::UsageReply) -> Result<rras_core::usage::UsageReport, ProtoError> {
+    Ok(rras_core::usage::UsageReport {
+        from: from_micros(r.from_unix_micros),
+        to: from_micros(r.to_unix_micros),
+        totals: totals_from_pb(r.totals.as_ref()),
+        average_sessions_per_day: r.average_sessions_per_day,
+        max_concurrent: r.max_concurrent,
+        max_concurrent_at: (r.max_concurrent_at_unix_micros != 0).then(|| from_micros(r.max_concurrent_at_unix_micros)),
+        per_engine: r
+            .per_engine
+            .iter()
+            .map(|e| Ok((e.engine.parse()?, totals_from_pb(e.totals.as_ref()))))
+            .collect::<Result<_, ProtoError>>()?,
+        top_users: r
+            .top_users
+            .iter()
+            .map(|u| rras_core::usage::UserUsage {
+                user: u.user.clone(),
+                totals: totals_from_pb(u.totals.as_ref()),
+            })
+            .collect(),
+        per_day: r
+            .per_day
+            .iter()
+            .map(|d| rras_core::usage::DayUsage {
+                day: d.day_unix,
+                totals: totals_from_pb(d.totals.as_ref()),
+            })
+            .collect(),
     })
 }
 
@@ -565,6 +697,7 @@ pub fn report_event(r: &pb::Report) -> Result<rras_source::SourceEvent, rras_cor
                 r.end_reason.clone()
             },
             stats: connection.stats.as_ref().map(Into::into),
+            at: None,
         }),
         _ => Err(rras_core::Win32Error::InvalidParameter),
     }

@@ -22,6 +22,10 @@ pub enum SourceEvent {
         reason: String,
         /// Final counters, if the engine gave them.
         stats: Option<ConnectionStats>,
+        /// When it ended, if the engine says (a RADIUS Stop's event time);
+        /// else when the event is applied. The history keeps it, bounded
+        /// by the session's start and the daemon's clock.
+        at: Option<std::time::SystemTime>,
     },
 }
 

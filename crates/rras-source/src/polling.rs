@@ -268,6 +268,7 @@ pub fn diff(
                 key: c.info.source.clone(),
                 reason: ended_reason(&c.info.source),
                 stats: None,
+                at: None,
             });
         }
     }

@@ -12,7 +12,7 @@ use rras_store::{Store, StoreOp};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: write-fixture PATH")?;
     let at = UNIX_EPOCH + Duration::from_secs(1_795_600_000);
-    let store = Store::open(std::path::Path::new(&path), 1000)?;
+    let store = Store::open(std::path::Path::new(&path))?;
     let conn = |i: u32| Connection {
         handle: ConnectionHandle::new(i).expect("non-zero"),
         info: synthetic::connection(u64::from(i), at),

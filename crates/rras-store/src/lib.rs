@@ -16,6 +16,7 @@
 
 mod applier;
 pub mod fault;
+pub mod history;
 mod legacy;
 pub mod log;
 
@@ -27,6 +28,7 @@ use std::time::Duration;
 use log::{CommitLog, Frame};
 use parking_lot::{Condvar, Mutex};
 
+use history::{HistoryPage, HistoryTables, Retention, HISTORY};
 use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 use rras_core::{AuditRecord, Connection, ConnectionHandle, EndedConnection, Record, RecordError, Win32Error};
 
@@ -36,8 +38,6 @@ const ACTIVE: TableDefinition<u32, &[u8]> = TableDefinition::new("active_records
 /// Format 1 of the active table (postcard of `Connection`); migrated to
 /// [`ACTIVE`] on open, then deleted.
 const ACTIVE_V1: TableDefinition<u32, &[u8]> = TableDefinition::new("active");
-/// Ended connections (seq → `rras_core::record::encode_ended`).
-const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history_records");
 /// Formats 1–2 of the history (postcard of the model's `EndedConnection`);
 /// migrated to [`HISTORY`] on open, then deleted.
 const HISTORY_V1: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
@@ -58,6 +58,8 @@ const META_WATERMARK: &str = "handle_watermark";
 /// The change feed's last revision (rrasd's Watch): only rises.
 const META_REVISION: &str = "revision";
 const META_HISTORY_SEQ: &str = "history_seq";
+/// The history's bytes as [`history`] counts them.
+const META_HISTORY_BYTES: &str = "history_bytes";
 const META_AUDIT_SEQ: &str = "audit_seq";
 /// The last commit-log frame redb holds (durably as of its last durable
 /// commit).
@@ -68,9 +70,10 @@ const META_NODE_HI: &str = "node_id_hi";
 const META_NODE_LO: &str = "node_id_lo";
 /// Version of the store's layout: 1 = postcard rows in `active`, 2 =
 /// records in `active_records`, 3 = history as versioned entries in
-/// `history_records`. (The audit log is still postcard of `AuditRecord`,
-/// which has not changed since format 1.)
-pub const SCHEMA_VERSION: u64 = 3;
+/// `history_records`, 4 = the history's indexes (by end, user, address)
+/// and its byte count. (The audit log is still postcard of
+/// `AuditRecord`, which has not changed since format 1.)
+pub const SCHEMA_VERSION: u64 = 4;
 /// redb's page cache when nothing else is said: enough for the B-tree's
 /// upper levels at a million rows; redb's own default (1 GiB) would be most
 /// of the daemon's memory.
@@ -298,7 +301,7 @@ pub(crate) struct Shared {
     /// Rises with every re-open of `db` (which drops its non-durable
     /// transactions).
     epoch: AtomicU64,
-    history_limit: u64,
+    retention: Retention,
     audit_limit: u64,
     audit_max_age: Duration,
     cache_bytes: usize,
@@ -329,8 +332,9 @@ pub(crate) struct Writer {
 /// How big the store may grow, in rows and in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// Ended connections kept (oldest dropped first).
-    pub history_limit: u64,
+    /// How long and how much history is kept (the entries that ended
+    /// first go first, a few per write).
+    pub history: Retention,
     /// Denied-call audit records kept (oldest dropped first).
     pub audit_limit: u64,
     /// How long state-changing audit records are kept.
@@ -345,7 +349,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            history_limit: 100_000,
+            history: Retention::default(),
             audit_limit: 100_000,
             audit_max_age: Duration::from_secs(400 * 86_400),
             cache_bytes: DEFAULT_CACHE_BYTES,
@@ -355,22 +359,9 @@ impl Default for StoreOptions {
 }
 
 impl Store {
-    /// Opens or creates the store file; keeps at most `history_limit` ended
-    /// connections (oldest dropped first).
-    pub fn open(path: &Path, history_limit: u64) -> Result<Self, StoreError> {
-        Self::open_with_limits(path, history_limit, 100_000)
-    }
-
-    /// Opens with a bound on the audit trail too.
-    pub fn open_with_limits(path: &Path, history_limit: u64, audit_limit: u64) -> Result<Self, StoreError> {
-        Self::open_with(
-            path,
-            StoreOptions {
-                history_limit,
-                audit_limit,
-                ..StoreOptions::default()
-            },
-        )
+    /// Opens or creates the store file with the default limits.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, StoreOptions::default())
     }
 
     /// Opens with explicit options; migrates an older layout in place.
@@ -389,7 +380,7 @@ impl Store {
             db: parking_lot::RwLock::new(Some(open_db(&location, options.cache_bytes)?)),
             location,
             epoch: AtomicU64::new(0),
-            history_limit: options.history_limit,
+            retention: options.history,
             audit_limit: options.audit_limit,
             audit_max_age: options.audit_max_age,
             cache_bytes: options.cache_bytes,
@@ -415,6 +406,8 @@ impl Store {
                             migrate_active_v1(&tx, &mut active)?;
                         }
                         migrate_history_v1(&tx)?;
+                        let bytes = HistoryTables::open(&tx)?.reindex()?;
+                        meta.insert(META_HISTORY_BYTES, bytes).map_err(tx_err)?;
                         meta.insert(META_SCHEMA, SCHEMA_VERSION).map_err(tx_err)?;
                     }
                 }
@@ -425,7 +418,7 @@ impl Store {
                 }
             }
             tx.open_table(ACTIVE).map_err(tx_err)?;
-            tx.open_table(HISTORY).map_err(tx_err)?;
+            drop(HistoryTables::open(&tx)?);
             tx.open_table(AUDIT).map_err(tx_err)?;
             tx.open_table(AUDIT_DENIED).map_err(tx_err)?;
             tx.commit().map_err(tx_err)
@@ -595,6 +588,51 @@ impl Store {
         })
     }
 
+    /// The ended connections matching `query` with seq below `before`
+    /// (all when None), newest first, at most `limit`; the page says where
+    /// the next one starts. Paging this way returns every entry that was
+    /// there throughout exactly once: new entries get higher seqs.
+    pub fn history_query(
+        &self,
+        query: &rras_core::HistoryQuery,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(tx_err)?;
+            history::query(&tx, query, before, limit)
+        })
+    }
+
+    /// A usage report's builder for `[from, to)` as of `now`, fed every
+    /// ended connection that overlaps the period (the caller adds the live
+    /// ones and finishes it).
+    pub fn usage(
+        &self,
+        from: std::time::SystemTime,
+        to: std::time::SystemTime,
+        now: std::time::SystemTime,
+    ) -> Result<rras_core::usage::UsageBuilder, StoreError> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(tx_err)?;
+            let mut builder = rras_core::usage::UsageBuilder::new(from, to, now);
+            history::usage(&tx, from, to, &mut builder)?;
+            Ok(builder)
+        })
+    }
+
+    /// The history's size as retention counts it: entries, and bytes of
+    /// entries and index keys.
+    pub fn history_size(&self) -> Result<(u64, u64), StoreError> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(tx_err)?;
+            let entries = tx.open_table(HISTORY).map_err(tx_err)?.len().map_err(tx_err)?;
+            let meta = tx.open_table(META).map_err(tx_err)?;
+            let bytes = meta.get(META_HISTORY_BYTES).map_err(tx_err)?.map_or(0, |v| v.value());
+            Ok((entries, bytes))
+        })
+    }
+
     /// The newest `limit` audit records, newest first: state changes and
     /// denials merged in the order they were written.
     pub fn audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
@@ -704,11 +742,12 @@ impl Shared {
         }
         {
             let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
-            let mut history = tx.open_table(HISTORY).map_err(tx_err)?;
+            let mut history = HistoryTables::open(&tx)?;
             let mut audit = tx.open_table(AUDIT).map_err(tx_err)?;
             let mut audit_denied = tx.open_table(AUDIT_DENIED).map_err(tx_err)?;
             let mut meta = tx.open_table(META).map_err(tx_err)?;
             let mut history_seq = meta.get(META_HISTORY_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
+            let mut history_bytes = meta.get(META_HISTORY_BYTES).map_err(tx_err)?.map_or(0, |v| v.value());
             let mut audit_seq = meta.get(META_AUDIT_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
             let mut watermark = meta.get(META_WATERMARK).map_err(tx_err)?.map_or(0, |v| v.value());
             let mut revision = meta.get(META_REVISION).map_err(tx_err)?.map_or(0, |v| v.value());
@@ -724,7 +763,7 @@ impl Shared {
                         log::LoggedOp::End { handle, entry } => {
                             active.remove(handle).map_err(tx_err)?;
                             history_seq += 1;
-                            history.insert(history_seq, entry).map_err(tx_err)?;
+                            history_bytes = history_bytes.saturating_add(history.insert(history_seq, entry)?);
                         }
                         log::LoggedOp::Delete(handle) => {
                             active.remove(handle).map_err(tx_err)?;
@@ -766,12 +805,10 @@ impl Shared {
                 }
                 audit.pop_first().map_err(tx_err)?;
             }
-            let excess = history.len().map_err(tx_err)?.saturating_sub(self.history_limit);
-            for _ in 0..excess {
-                history.pop_first().map_err(tx_err)?;
-            }
+            history.retain(&self.retention, std::time::SystemTime::now(), &mut history_bytes)?;
             meta.insert(META_AUDIT_SEQ, audit_seq).map_err(tx_err)?;
             meta.insert(META_HISTORY_SEQ, history_seq).map_err(tx_err)?;
+            meta.insert(META_HISTORY_BYTES, history_bytes).map_err(tx_err)?;
             meta.insert(META_WATERMARK, watermark).map_err(tx_err)?;
             meta.insert(META_REVISION, revision).map_err(tx_err)?;
             let stored = meta.get(META_LOG_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
@@ -870,7 +907,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rrasd.redb");
         {
-            let store = Store::open(&path, 2).unwrap();
+            let store = Store::open(&path).unwrap();
             store.commit(&[StoreOp::Put(Record::encode(&conn(7)))], 42).unwrap();
             let audit = rras_core::AuditRecord {
                 at: SystemTime::now(),
@@ -881,7 +918,7 @@ mod tests {
             };
             store.commit(&[StoreOp::Audit(audit)], 0).unwrap();
         }
-        let store = Store::open(&path, 2).unwrap();
+        let store = Store::open(&path).unwrap();
         assert_eq!(store.load().unwrap().handle_watermark, 42);
         store.commit(&[], 50).unwrap();
         assert_eq!(store.load().unwrap().handle_watermark, 50, "and still rises");
@@ -892,14 +929,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
         {
-            let store = Store::open(&path, 2).unwrap();
+            let store = Store::open(&path).unwrap();
             assert_eq!(store.revision().unwrap(), 0);
             store.commit_at(&[], 1, 70).unwrap();
             store.commit_at(&[], 1, 12).unwrap();
             store.commit(&[], 1).unwrap();
             assert_eq!(store.revision().unwrap(), 70);
         }
-        assert_eq!(Store::open(&path, 2).unwrap().revision().unwrap(), 70, "after reopen");
+        assert_eq!(Store::open(&path).unwrap().revision().unwrap(), 70, "after reopen");
     }
 
     #[test]
@@ -907,7 +944,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rrasd.redb");
         {
-            let store = Store::open(&path, 2).unwrap();
+            let store = Store::open(&path).unwrap();
             store
                 .commit(
                     &[
@@ -928,7 +965,7 @@ mod tests {
             }
             store.commit(&[StoreOp::Put(Record::encode(&conn(4)))], 10).unwrap();
         }
-        let store = Store::open(&path, 2).unwrap();
+        let store = Store::open(&path).unwrap();
         let loaded = store.load().unwrap();
         assert_eq!(loaded.handle_watermark, 10);
         assert_eq!(loaded.active, vec![Record::encode(&conn(4))]);
@@ -950,7 +987,6 @@ mod tests {
         };
         let year = Duration::from_secs(365 * 86_400);
         let options = StoreOptions {
-            history_limit: 10,
             audit_limit: 3,
             audit_max_age: year,
             ..StoreOptions::default()
@@ -988,7 +1024,7 @@ mod tests {
     fn corrupt_record_is_a_decode_error_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rrasd.redb");
-        let store = Store::open(&path, 10).unwrap();
+        let store = Store::open(&path).unwrap();
         store
             .with_db(|db| {
                 let tx = db.begin_write().map_err(tx_err)?;
@@ -1024,7 +1060,7 @@ mod tests {
             }
             tx.commit().unwrap();
         }
-        let store = Store::open(&path, 10).unwrap();
+        let store = Store::open(&path).unwrap();
         let loaded = store.load().unwrap();
         let back: Vec<Connection> = loaded.active.iter().map(|r| r.decode()).collect();
         assert_eq!(back, (1..=3).map(conn).collect::<Vec<_>>());
@@ -1034,7 +1070,7 @@ mod tests {
         drop(store);
         // Opening again is a no-op (already the current format), and the
         // node keeps its identity.
-        let again = Store::open(&path, 10).unwrap();
+        let again = Store::open(&path).unwrap();
         assert_eq!(again.load().unwrap().active.len(), 3);
         assert_eq!(again.node_id().unwrap(), node);
     }
@@ -1049,6 +1085,6 @@ mod tests {
             tx.open_table(META).unwrap().insert(META_SCHEMA, 99).unwrap();
             tx.commit().unwrap();
         }
-        assert!(matches!(Store::open(&path, 10), Err(StoreError::Schema(99))));
+        assert!(matches!(Store::open(&path), Err(StoreError::Schema(99))));
     }
 }

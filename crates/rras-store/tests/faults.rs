@@ -43,7 +43,6 @@ fn record(handle: u32, version: u64) -> Record {
 
 fn open(disk: &SimDisk) -> Store {
     let options = StoreOptions {
-        history_limit: 1_000_000,
         audit_limit: 1000,
         cache_bytes: 1 << 20,
         // Checkpoints all the time, so crashes land between every step of

@@ -38,7 +38,7 @@ fn opens_with_everything_in_it(fixture: &str) {
     let at = UNIX_EPOCH + Duration::from_secs(1_795_600_000);
     for round in 0..2 {
         // Twice: the first open migrates, the second reads the new layout.
-        let store = Store::open(&path, 1000).unwrap();
+        let store = Store::open(&path).unwrap();
         let loaded = store.load().unwrap();
         assert_eq!(loaded.handle_watermark, 8, "round {round}");
         let mut active: Vec<_> = loaded.active.iter().map(|r| r.decode()).collect();
@@ -63,5 +63,21 @@ fn opens_with_everything_in_it(fixture: &str) {
             (audit[1].caller.as_str(), audit[1].method.as_str()),
             ("uid:0", "ConnectionHangUp")
         );
+        // The history written before its indexes is found through them.
+        let seven = synthetic::connection(7, at);
+        let by_address = rras_core::HistoryQuery {
+            address: seven.client_address(),
+            ..Default::default()
+        };
+        let found = store.history_query(&by_address, None, 10).unwrap();
+        assert_eq!(found.entries.len(), 1, "round {round}");
+        assert_eq!(found.entries[0].1.connection.handle.get(), 7);
+        let by_user = rras_core::HistoryQuery {
+            user: Some(seven.user_name.clone()),
+            ..Default::default()
+        };
+        let found = store.history_query(&by_user, None, 10).unwrap();
+        assert!(found.entries.iter().any(|(_, e)| e.connection.handle.get() == 7));
+        assert!(store.history_size().unwrap().1 > 0, "bytes counted at migration");
     }
 }

@@ -107,6 +107,13 @@ pub fn check(config: &Config) -> Report {
     metrics_and_fleet(config, &mut report);
     roles(config, &mut report);
     sources(config, &mut report);
+    if let Some(count) = config.history_limit_ignored {
+        report.warnings.push(format!(
+            "history_limit = {count} is no longer a limit: the history is kept by history_days ({}) \
+             and history_max_bytes ({}); remove the key",
+            config.history_days, config.history_max_bytes
+        ));
+    }
     report
 }
 

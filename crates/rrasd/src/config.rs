@@ -35,8 +35,18 @@ pub struct Config {
     pub log_format: crate::logging::LogFormat,
     /// Serve Prometheus metrics on this address (`GET /metrics`).
     pub metrics: Option<SocketAddr>,
-    /// Ended connections kept in the history.
-    pub history_limit: u64,
+    /// Days an ended connection stays in the history (the accounting
+    /// history `rasctl history` and the console query).
+    pub history_days: u64,
+    /// Bytes the history may hold (entries and their indexes); past it the
+    /// oldest entries go, as they do past `history_days`, whichever comes
+    /// first.
+    pub history_max_bytes: u64,
+    /// The old count of ended connections kept; no longer a limit (the
+    /// history is kept by `history_days` and `history_max_bytes`), still
+    /// read so old files load. `--check-config` warns.
+    #[serde(rename = "history_limit")]
+    pub history_limit_ignored: Option<u64>,
     /// Memory for the store's page cache, MiB (the live table itself is
     /// always in memory; this caches the file's B-tree pages).
     pub store_cache_mb: u64,
@@ -118,7 +128,9 @@ impl Default for Config {
             log_level: "info".into(),
             log_format: crate::logging::LogFormat::Text,
             metrics: None,
-            history_limit: 100_000,
+            history_days: 365,
+            history_max_bytes: 8 << 30,
+            history_limit_ignored: None,
             store_cache_mb: 32,
             cursors_per_session: 64,
             cursors_total: 65_536,
@@ -445,6 +457,18 @@ impl Config {
     /// Checks values the type system cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.socket_mode_bits()?;
+        if self.history_days == 0 || self.history_days > 36_500 {
+            return Err(ConfigError::Invalid {
+                key: "history_days",
+                message: "must be 1 to 36500 days".into(),
+            });
+        }
+        if self.history_max_bytes < 1 << 20 {
+            return Err(ConfigError::Invalid {
+                key: "history_max_bytes",
+                message: "must be at least 1048576 (1 MiB)".into(),
+            });
+        }
         self.listeners.validate().map_err(|message| ConfigError::Invalid {
             key: "listeners",
             message,

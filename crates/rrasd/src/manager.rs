@@ -196,7 +196,7 @@ impl ConnectionManager {
                         None => Err(Win32Error::NoConnection),
                     }
                 }
-                SourceEvent::Ended { key, reason, stats } => {
+                SourceEvent::Ended { key, reason, stats, at } => {
                     match self.table.find(&key).and_then(|h| self.table.remove_record(h)) {
                         None => Err(Win32Error::NoConnection),
                         Some(record) => {
@@ -206,9 +206,14 @@ impl ConnectionManager {
                             if let Some(stats) = stats {
                                 connection.info.stats = stats;
                             }
+                            // The engine's time where it is plausible: not
+                            // before the start, not after now.
+                            let ended_at = at
+                                .filter(|t| *t >= connection.info.started_at && *t <= now)
+                                .unwrap_or(now);
                             entries.push(JournalEntry::End(Box::new(EndedConnection {
                                 connection,
-                                ended_at: now,
+                                ended_at,
                                 reason,
                             })));
                             Ok(handle)
@@ -285,6 +290,7 @@ impl ConnectionManager {
             key: c.info.source.clone(),
             reason: reason.to_owned(),
             stats: None,
+            at: None,
         }])
         .await?
         .remove(0)

@@ -234,7 +234,10 @@ fn open_store(config: &Config) -> Result<Store, DaemonError> {
     Ok(Store::open_with(
         &config.state_dir.join("rrasd.redb"),
         StoreOptions {
-            history_limit: config.history_limit,
+            history: rras_store::history::Retention {
+                max_age: Duration::from_secs(config.history_days.saturating_mul(86_400)),
+                max_bytes: config.history_max_bytes,
+            },
             audit_limit: config.audit_limit,
             audit_max_age: Duration::from_secs(config.audit_days.saturating_mul(86_400)),
             cache_bytes: usize::try_from(config.store_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),

@@ -8,8 +8,12 @@ use std::time::{Instant, SystemTime};
 
 use rras_core::paging::{ENTRY_SIZES, RAS_PORT_0_SIZE};
 use rras_core::record::push_frame;
-use rras_core::{error::error_string, AuditRecord, ConnectionHandle, Page, Record, ResumeHandle, Win32Error};
-use rras_proto::convert::{audit_to_pb, connection_to_pb, ended_to_pb, port_to_pb, report_event, to_micros};
+use rras_core::{
+    error::error_string, AuditRecord, Connection, ConnectionHandle, Page, Record, ResumeHandle, Win32Error,
+};
+use rras_proto::convert::{
+    audit_to_pb, connection_to_pb, ended_to_pb, history_query_from_pb, port_to_pb, report_event, to_micros,
+};
 use rras_proto::pb::{self, rras_admin_server::RrasAdmin};
 use tonic::{Request, Response, Status};
 
@@ -21,6 +25,8 @@ use crate::sessions::SessionRegistry;
 
 /// Most entries one HistoryEnum or AuditEnum reply carries.
 const HISTORY_MAX: usize = 10_000;
+/// The longest period a usage report covers, in days.
+const USAGE_MAX_DAYS: u64 = 3_660;
 
 /// Methods whose every call is audited (besides every denied call).
 const AUDITED: [&str; 2] = ["ConnectionClearStats", "ConnectionDisconnect"];
@@ -65,6 +71,7 @@ no_target!(
     pb::Empty,
     pb::ErrorStringRequest,
     pb::HistoryRequest,
+    pb::UsageRequest,
     pb::ReportBatch,
     pb::AuditRequest
 );
@@ -123,6 +130,7 @@ status_reply!(
     pb::PortReply,
     pb::ErrorStringReply,
     pb::HistoryReply,
+    pb::UsageReply,
     pb::ReportReply,
     pb::AuditReply,
     pb::WindowReply
@@ -363,6 +371,22 @@ impl WatchReply {
             })])),
         }
     }
+}
+
+/// The live connections that match `query`, at most `limit`, newest start
+/// first. A walk over the table's records (the live table has no history
+/// indexes; at a million rows this is a fraction of a second).
+fn live_matching(manager: &ConnectionManager, query: &rras_core::HistoryQuery, limit: usize) -> Vec<Connection> {
+    let mut live: Vec<Connection> = manager
+        .table()
+        .records()
+        .iter()
+        .map(Record::decode)
+        .filter(|c| query.matches(&c.info, None))
+        .collect();
+    live.sort_by(|a, b| b.info.started_at.cmp(&a.info.started_at));
+    live.truncate(limit);
+    live
 }
 
 #[tonic::async_trait]
@@ -658,14 +682,85 @@ impl RrasAdmin for AdminService {
             .call("HistoryEnum", Role::Reader, request, |caller, r| async move {
                 self.sessions.check(&caller, r.session_id)?;
                 let limit = (r.limit as usize).clamp(1, HISTORY_MAX);
-                let history = self.manager.store().history(limit).map_err(|e| {
-                    tracing::error!("history read failed: {e}");
-                    e.win32()
-                })?;
+                let query = history_query_from_pb(&r).map_err(|e| e.win32())?;
+                let before = (r.before_seq != 0).then_some(r.before_seq);
+                // The store reads on a blocking thread: an unindexed query
+                // may walk many entries.
+                let manager = self.manager.clone();
+                let q = query.clone();
+                let page = tokio::task::spawn_blocking(move || manager.store().history_query(&q, before, limit))
+                    .await
+                    .map_err(|_| Win32Error::RpcCallFailed)?
+                    .map_err(|e| {
+                        tracing::error!("history read failed: {e}");
+                        e.win32()
+                    })?;
+                let now = SystemTime::now();
+                let live = if r.include_live && before.is_none() {
+                    live_matching(&self.manager, &query, limit)
+                        .iter()
+                        .map(|c| connection_to_pb(c, now))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 Ok(pb::HistoryReply {
                     status: 0,
-                    entries: history.iter().map(ended_to_pb).collect(),
+                    entries: page
+                        .entries
+                        .iter()
+                        .map(|(seq, e)| pb::EndedConnection {
+                            seq: *seq,
+                            ..ended_to_pb(e)
+                        })
+                        .collect(),
+                    next_before_seq: page.next.unwrap_or(0),
+                    live,
                 })
+            })
+            .await)
+    }
+
+    async fn usage_report(&self, request: Request<pb::UsageRequest>) -> Result<Response<pb::UsageReply>, Status> {
+        Ok(self
+            .call("UsageReport", Role::Reader, request, |caller, r| async move {
+                self.sessions.check(&caller, r.session_id)?;
+                let now = SystemTime::now();
+                let from = rras_proto::convert::from_micros(r.from_unix_micros);
+                let to = match r.to_unix_micros {
+                    0 => now,
+                    micros => rras_proto::convert::from_micros(micros),
+                };
+                // A period of at most ten years: the per-day series is one
+                // entry a day.
+                let days = to.duration_since(from).map_err(|_| Win32Error::InvalidParameter)?.as_secs() / 86_400;
+                if days > USAGE_MAX_DAYS {
+                    return Err(Win32Error::InvalidParameter);
+                }
+                let top = match r.top {
+                    0 => 10,
+                    n => (n as usize).min(1_000),
+                };
+                let by = if r.top_by_time {
+                    rras_core::usage::TopBy::Time
+                } else {
+                    rras_core::usage::TopBy::Bytes
+                };
+                let manager = self.manager.clone();
+                let report = tokio::task::spawn_blocking(move || {
+                    let mut builder = manager.store().usage(from, to, now)?;
+                    for record in manager.table().records() {
+                        builder.add(&record.decode().info, None);
+                    }
+                    Ok::<_, rras_store::StoreError>(builder.finish(top, by))
+                })
+                .await
+                .map_err(|_| Win32Error::RpcCallFailed)?
+                .map_err(|e| {
+                    tracing::error!("usage report failed: {e}");
+                    e.win32()
+                })?;
+                Ok(rras_proto::convert::usage_to_pb(&report))
             })
             .await)
     }

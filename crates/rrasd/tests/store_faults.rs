@@ -75,13 +75,13 @@ fn event(id: u64, kind: Kind, n: u64) -> SourceEvent {
             key: key(id),
             reason: "fault-test".into(),
             stats: None,
+            at: None,
         },
     }
 }
 
 fn open(disk: &SimDisk) -> Arc<Store> {
     let options = StoreOptions {
-        history_limit: 1_000_000,
         audit_limit: 1000,
         cache_bytes: 1 << 20,
         // Checkpoints all the time, so crashes land between every step of

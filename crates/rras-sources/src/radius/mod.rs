@@ -626,6 +626,7 @@ fn stage_request(shared: &Shared, job: &Job, packet: &PacketView<'_>) -> Option<
                             key: info.source.clone(),
                             reason,
                             stats: Some(info.stats),
+                            at: Some(accounting.event_time),
                         }]
                     }
                 }
@@ -659,6 +660,7 @@ fn stage_request(shared: &Shared, job: &Job, packet: &PacketView<'_>) -> Option<
                     key,
                     reason: reason.into(),
                     stats: None,
+                    at: Some(accounting.event_time),
                 })
                 .collect()
         }
@@ -712,6 +714,7 @@ async fn stale_sweep(shared: Arc<Shared>) {
                     key: r.source().to_owned_key(),
                     reason: "lost-carrier/stale".into(),
                     stats: None,
+                    at: None,
                 }),
                 None => gone.push(handle),
             }
