@@ -199,8 +199,16 @@ fn csv_cells(row: &Row, now: SystemTime) -> [String; 14] {
         i.source.engine.as_str().to_owned(),
         i.source.instance_name().to_owned(),
         i.source.nas.clone(),
-        i.projection.ipv4().remote_address.map(|a| a.to_string()).unwrap_or_default(),
-        i.projection.ipv6().remote_address().map(|a| a.to_string()).unwrap_or_default(),
+        i.projection
+            .ipv4()
+            .remote_address
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        i.projection
+            .ipv6()
+            .remote_address()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
         time(i.started_at),
         ended.map(time).unwrap_or_default(),
         i.connect_duration(ended.unwrap_or(now)).as_secs().to_string(),

@@ -506,8 +506,8 @@ async fn command(client: &AdminClient, command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::History(args) => history::run(&client, &args).await,
-        Command::Usage(args) => usage::run(&client, &args).await,
+        Command::History(args) => history::run(client, &args).await,
+        Command::Usage(args) => usage::run(client, &args).await,
         Command::Report(cmd) => {
             let results = client.report(vec![report::build(&cmd)]).await?;
             match results.first() {

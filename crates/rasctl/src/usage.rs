@@ -122,12 +122,18 @@ fn write_text(out: &mut impl Write, r: &UsageReport) -> std::io::Result<()> {
         "sessions per day {:.1}; most at once {}{}",
         r.average_sessions_per_day,
         r.max_concurrent,
-        r.max_concurrent_at.map(|t| format!(" at {}", time(t))).unwrap_or_default()
+        r.max_concurrent_at
+            .map(|t| format!(" at {}", time(t)))
+            .unwrap_or_default()
     )?;
     if !r.top_users.is_empty() {
         let mut header = TOTALS_HEADER;
         header[0] = "User";
-        let rows = r.top_users.iter().map(|u| totals_row(u.user.clone(), &u.totals)).collect();
+        let rows = r
+            .top_users
+            .iter()
+            .map(|u| totals_row(u.user.clone(), &u.totals))
+            .collect();
         writeln!(out, "{}", table(&header, rows))?;
     }
     let mut header = TOTALS_HEADER;
@@ -135,7 +141,12 @@ fn write_text(out: &mut impl Write, r: &UsageReport) -> std::io::Result<()> {
     let rows = r
         .per_day
         .iter()
-        .map(|d| totals_row(time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(d.day))[..10].to_owned(), &d.totals))
+        .map(|d| {
+            totals_row(
+                time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(d.day))[..10].to_owned(),
+                &d.totals,
+            )
+        })
         .collect();
     writeln!(out, "{}", table(&header, rows))
 }

@@ -765,6 +765,7 @@ impl AdminClient {
             .history_enum(pb::HistoryRequest {
                 session_id: self.session_id,
                 limit,
+                ..Default::default()
             })
             .await?
             .into_inner();

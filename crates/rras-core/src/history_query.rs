@@ -150,11 +150,13 @@ mod tests {
     fn an_address_at_an_instant_and_over_a_range() {
         let s = info("alice", "10.1.2.3", 1_000);
         let ended = Some(t(2_000));
-        let at = |x| HistoryQuery {
-            address: Some("10.1.2.3".parse().unwrap()),
-            ..Default::default()
-        }
-        .at(t(x));
+        let at = |x| {
+            HistoryQuery {
+                address: Some("10.1.2.3".parse().unwrap()),
+                ..Default::default()
+            }
+            .at(t(x))
+        };
         assert!(at(1_000).matches(&s, ended), "the first second counts");
         assert!(at(1_500).matches(&s, ended));
         assert!(at(2_000).matches(&s, ended), "the last second counts");

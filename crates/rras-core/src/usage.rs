@@ -73,7 +73,7 @@ pub enum TopBy {
 }
 
 /// The report of one period.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UsageReport {
     /// `[from, to)`.
     pub from: SystemTime,
@@ -170,7 +170,10 @@ impl UsageBuilder {
         let key = lower(&account);
         let bytes = Some((info.stats.bytes_rcved, info.stats.bytes_xmited));
         self.all.add(&key, inside, bytes);
-        let engine = EngineKind::ALL.iter().position(|e| *e == info.source.engine).unwrap_or(0);
+        let engine = EngineKind::ALL
+            .iter()
+            .position(|e| *e == info.source.engine)
+            .unwrap_or(0);
         self.engines.entry(engine).or_default().add(&key, inside, bytes);
         self.users
             .entry(key.clone())
@@ -271,18 +274,36 @@ mod tests {
         let d0 = DAY;
         let mut b = UsageBuilder::new(t(d0), t(d0 + 2 * DAY), t(d0 + 3 * DAY));
         // alice: 10:00–11:00 day 0, 100/1000 bytes.
-        b.add(&session(EngineKind::Radius, "CORP\\alice", d0 + 36_000, (100, 1_000)), Some(t(d0 + 39_600)));
+        b.add(
+            &session(EngineKind::Radius, "CORP\\alice", d0 + 36_000, (100, 1_000)),
+            Some(t(d0 + 39_600)),
+        );
         // bob: 10:30 day 0 – 01:00 day 1 (crosses midnight), 50/50.
-        b.add(&session(EngineKind::Wireguard, "bob", d0 + 37_800, (50, 50)), Some(t(d0 + DAY + 3_600)));
+        b.add(
+            &session(EngineKind::Wireguard, "bob", d0 + 37_800, (50, 50)),
+            Some(t(d0 + DAY + 3_600)),
+        );
         // ALICE again (same user, other case) day 1 12:00–12:30, 10/10.
-        b.add(&session(EngineKind::Radius, "corp\\ALICE", d0 + DAY + 43_200, (10, 10)), Some(t(d0 + DAY + 45_000)));
+        b.add(
+            &session(EngineKind::Radius, "corp\\ALICE", d0 + DAY + 43_200, (10, 10)),
+            Some(t(d0 + DAY + 45_000)),
+        );
         // carol: started before the period, ended 00:30 day 0: 1,800 s inside.
-        b.add(&session(EngineKind::Radius, "carol", d0 - 3_600, (7, 7)), Some(t(d0 + 1_800)));
+        b.add(
+            &session(EngineKind::Radius, "carol", d0 - 3_600, (7, 7)),
+            Some(t(d0 + 1_800)),
+        );
         // dave: live since 23:00 day 1: 3,600 s inside (the period ends).
         b.add(&session(EngineKind::Openvpn, "dave", d0 + DAY + 82_800, (1, 2)), None);
         // Outside: ended before, started after.
-        b.add(&session(EngineKind::Radius, "eve", d0 - 7_200, (9, 9)), Some(t(d0 - 3_600)));
-        b.add(&session(EngineKind::Radius, "eve", d0 + 2 * DAY, (9, 9)), Some(t(d0 + 2 * DAY + 60)));
+        b.add(
+            &session(EngineKind::Radius, "eve", d0 - 7_200, (9, 9)),
+            Some(t(d0 - 3_600)),
+        );
+        b.add(
+            &session(EngineKind::Radius, "eve", d0 + 2 * DAY, (9, 9)),
+            Some(t(d0 + 2 * DAY + 60)),
+        );
         let r = b.finish(2, TopBy::Bytes);
 
         assert_eq!(r.totals.sessions, 5);
@@ -297,7 +318,11 @@ mod tests {
         assert_eq!(r.max_concurrent_at, Some(t(d0 + 37_800)));
         assert_eq!(
             r.per_engine.iter().map(|(e, t)| (*e, t.sessions)).collect::<Vec<_>>(),
-            [(EngineKind::Radius, 3), (EngineKind::Wireguard, 1), (EngineKind::Openvpn, 1)]
+            [
+                (EngineKind::Radius, 3),
+                (EngineKind::Wireguard, 1),
+                (EngineKind::Openvpn, 1)
+            ]
         );
         // Top by bytes: alice (1,120), bob (100).
         assert_eq!(r.top_users.len(), 2);
@@ -317,7 +342,10 @@ mod tests {
         assert_eq!(r.per_day[1].totals.duration_secs, 3_600 + 1_800 + 3_600);
         let by_time = {
             let mut b = UsageBuilder::new(t(d0), t(d0 + 2 * DAY), t(d0 + 3 * DAY));
-            b.add(&session(EngineKind::Radius, "short", d0, (1_000_000, 0)), Some(t(d0 + 10)));
+            b.add(
+                &session(EngineKind::Radius, "short", d0, (1_000_000, 0)),
+                Some(t(d0 + 10)),
+            );
             b.add(&session(EngineKind::Radius, "long", d0, (1, 0)), Some(t(d0 + 10_000)));
             b.finish(1, TopBy::Time)
         };

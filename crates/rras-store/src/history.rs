@@ -199,7 +199,12 @@ impl<'tx> HistoryTables<'tx> {
     /// One step of retention: removes up to [`RETENTION_STEP`] of the
     /// entries that ended first while they are older than `retention`
     /// allows or `bytes` is over its size; returns how many went.
-    pub(crate) fn retain(&mut self, retention: &Retention, now: SystemTime, bytes: &mut u64) -> Result<usize, StoreError> {
+    pub(crate) fn retain(
+        &mut self,
+        retention: &Retention,
+        now: SystemTime,
+        bytes: &mut u64,
+    ) -> Result<usize, StoreError> {
         let cutoff = secs(now.checked_sub(retention.max_age).unwrap_or(UNIX_EPOCH));
         let mut removed = 0;
         while removed < RETENTION_STEP {
@@ -251,7 +256,7 @@ pub(crate) fn query(
     let below = before.unwrap_or(u64::MAX);
     let limit = limit.max(1);
     let mut page = HistoryPage::default();
-    let mut take = |seq: u64, bytes: &[u8], page: &mut HistoryPage| -> Result<bool, StoreError> {
+    let take = |seq: u64, bytes: &[u8], page: &mut HistoryPage| -> Result<bool, StoreError> {
         let ended = rras_core::record::decode_ended(bytes).map_err(|source| StoreError::History { seq, source })?;
         if q.matches(&ended.connection.info, Some(ended.ended_at)) {
             if page.entries.len() == limit {
@@ -279,7 +284,9 @@ pub(crate) fn query(
     candidates.sort_unstable_by(|a, b| b.cmp(a));
     candidates.dedup();
     for seq in candidates {
-        let Some(bytes) = entries.get(seq).map_err(tx_err)? else { continue };
+        let Some(bytes) = entries.get(seq).map_err(tx_err)? else {
+            continue;
+        };
         if !take(seq, bytes.value(), &mut page)? {
             break;
         }
@@ -298,10 +305,13 @@ pub(crate) fn usage(
     let entries = tx.open_table(HISTORY).map_err(tx_err)?;
     let index = tx.open_table(BY_END).map_err(tx_err)?;
     for row in index.range((secs(from), 0)..).map_err(tx_err)? {
-        let (key, ()) = row.map_err(tx_err)?;
+        let (key, _) = row.map_err(tx_err)?;
         let (_, seq) = key.value();
-        let Some(bytes) = entries.get(seq).map_err(tx_err)? else { continue };
-        let ended = rras_core::record::decode_ended(bytes.value()).map_err(|source| StoreError::History { seq, source })?;
+        let Some(bytes) = entries.get(seq).map_err(tx_err)? else {
+            continue;
+        };
+        let ended =
+            rras_core::record::decode_ended(bytes.value()).map_err(|source| StoreError::History { seq, source })?;
         if ended.connection.info.started_at < to {
             usage.add(&ended.connection.info, Some(ended.ended_at));
         }
@@ -332,7 +342,7 @@ fn candidates(tx: &redb::ReadTransaction, q: &HistoryQuery, below: u64) -> Resul
         let prefix = lower(user);
         let index = tx.open_table(BY_USER).map_err(tx_err)?;
         for row in index.range(prefix.as_bytes()..).map_err(tx_err)? {
-            let (key, ()) = row.map_err(tx_err)?;
+            let (key, _) = row.map_err(tx_err)?;
             if !key.value().starts_with(prefix.as_bytes()) {
                 break;
             }
@@ -346,7 +356,7 @@ fn candidates(tx: &redb::ReadTransaction, q: &HistoryQuery, below: u64) -> Resul
     if let Some(from) = q.from {
         let index = tx.open_table(BY_END).map_err(tx_err)?;
         for row in index.range((secs(from), 0)..).map_err(tx_err)? {
-            let (key, ()) = row.map_err(tx_err)?;
+            let (key, _) = row.map_err(tx_err)?;
             let (_, seq) = key.value();
             if seq < below {
                 seqs.push(seq);

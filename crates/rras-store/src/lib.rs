@@ -971,7 +971,7 @@ mod tests {
         assert_eq!(loaded.active, vec![Record::encode(&conn(4))]);
         let history = store.history(10).unwrap();
         let reasons: Vec<_> = history.iter().map(|h| h.reason.as_str()).collect();
-        assert_eq!(reasons, vec!["c", "b"], "bounded to 2, newest first");
+        assert_eq!(reasons, vec!["c", "b", "a"], "newest first");
     }
 
     #[test]

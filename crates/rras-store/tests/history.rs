@@ -90,8 +90,24 @@ fn fixture() -> (u64, Vec<EndedConnection>) {
         ended(1, "CORP\\alice", "10.1.2.3", h(0), h(3_600)),
         ended(2, "bob@corp.example", "10.1.2.3", h(3_600), h(7_200)),
         ended(3, "alicia", "10.1.2.4", h(1_000), h(2_000)),
-        ended_on(4, "carol", "2001:db8::7", h(5_000), h(9_000), EngineKind::Ocserv, "vpns0"),
-        ended_on(5, "CORP\\alice", "10.1.2.5", h(8_000), h(10_000), EngineKind::Wireguard, "wg0"),
+        ended_on(
+            4,
+            "carol",
+            "2001:db8::7",
+            h(5_000),
+            h(9_000),
+            EngineKind::Ocserv,
+            "vpns0",
+        ),
+        ended_on(
+            5,
+            "CORP\\alice",
+            "10.1.2.5",
+            h(8_000),
+            h(10_000),
+            EngineKind::Wireguard,
+            "wg0",
+        ),
         ended(6, "dave", "10.1.2.3", h(10_000), h(20_000)),
     ];
     (base, entries)
@@ -166,10 +182,18 @@ fn paging_returns_each_entry_once_while_stops_arrive() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path(), Retention::default());
     let start = now_secs() - 86_400;
-    let user = |i: u32| if i % 2 == 0 { "alice" } else { "bob" };
+    let user = |i: u32| if i.is_multiple_of(2) { "alice" } else { "bob" };
     end_all(
         &store,
-        (1..=100).map(|i| ended(i, user(i), "10.1.2.3", start + u64::from(i), start + 1_000 + u64::from(i))),
+        (1..=100).map(|i| {
+            ended(
+                i,
+                user(i),
+                "10.1.2.3",
+                start + u64::from(i),
+                start + 1_000 + u64::from(i),
+            )
+        }),
     );
     let mut next_handle = 1_000;
     for q in [
@@ -194,7 +218,7 @@ fn paging_returns_each_entry_once_while_stops_arrive() {
             // More Stops between pages, matching the query too.
             end_all(
                 &store,
-                (0..3).map(|k| {
+                (0..3u32).map(|k| {
                     next_handle += 1;
                     let s = start + 1_000 + u64::from(k);
                     ended(next_handle, "alice", "10.1.2.3", s, s + 100)
@@ -229,7 +253,10 @@ fn retention_by_age_removes_the_oldest_in_steps() {
     let n_old = (RETENTION_STEP + 100) as u32;
     // The old ones in one commit, then a recent one: retention runs with
     // every write, a step at a time.
-    end_all(&store, (1..=n_old).map(|i| ended(i, "olduser", "10.9.0.1", old, old + 60)));
+    end_all(
+        &store,
+        (1..=n_old).map(|i| ended(i, "olduser", "10.9.0.1", old, old + 60)),
+    );
     let recent = now_secs() - 86_400;
     end_all(&store, [ended(n_old + 1, "newuser", "10.9.0.2", recent, recent + 60)]);
     let (entries, _) = store.history_size().unwrap();

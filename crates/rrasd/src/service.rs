@@ -384,7 +384,7 @@ fn live_matching(manager: &ConnectionManager, query: &rras_core::HistoryQuery, l
         .map(Record::decode)
         .filter(|c| query.matches(&c.info, None))
         .collect();
-    live.sort_by(|a, b| b.info.started_at.cmp(&a.info.started_at));
+    live.sort_by_key(|c| std::cmp::Reverse(c.info.started_at));
     live.truncate(limit);
     live
 }
@@ -733,7 +733,11 @@ impl RrasAdmin for AdminService {
                 };
                 // A period of at most ten years: the per-day series is one
                 // entry a day.
-                let days = to.duration_since(from).map_err(|_| Win32Error::InvalidParameter)?.as_secs() / 86_400;
+                let days = to
+                    .duration_since(from)
+                    .map_err(|_| Win32Error::InvalidParameter)?
+                    .as_secs()
+                    / 86_400;
                 if days > USAGE_MAX_DAYS {
                     return Err(Win32Error::InvalidParameter);
                 }

@@ -89,15 +89,27 @@ fn who_had_an_address_at_an_instant_and_a_users_sessions() {
     .concat();
     assert_eq!(radclient(port, SECRET, &packets, &[]).responses(), 5);
 
-    let at = |ip: &str, secs: u64| users(&history(&rasctl, &d, &["--ip", ip, "--at", &rfc3339(secs)]));
-    assert_eq!(at("10.5.0.1", t - 2_700), ["CORP\\alice"]);
-    assert_eq!(at("10.5.0.1", t - 1_000), ["bob@corp.example"]);
-    assert_eq!(at("10.5.0.1", t - 1_750), Vec::<String>::new(), "nobody between the two");
-    assert_eq!(at("10.5.0.1", t - 4_000), Vec::<String>::new());
+    let at =
+        |d: &DaemonProcess, ip: &str, secs: u64| users(&history(&rasctl, d, &["--ip", ip, "--at", &rfc3339(secs)]));
+    assert_eq!(at(&d, "10.5.0.1", t - 2_700), ["CORP\\alice"]);
+    assert_eq!(at(&d, "10.5.0.1", t - 1_000), ["bob@corp.example"]);
+    assert_eq!(
+        at(&d, "10.5.0.1", t - 1_750),
+        Vec::<String>::new(),
+        "nobody between the two"
+    );
+    assert_eq!(at(&d, "10.5.0.1", t - 4_000), Vec::<String>::new());
     let both = users(&history(
         &rasctl,
         &d,
-        &["--ip", "10.5.0.1", "--since", &rfc3339(t - 7_200), "--until", &rfc3339(t)],
+        &[
+            "--ip",
+            "10.5.0.1",
+            "--since",
+            &rfc3339(t - 7_200),
+            "--until",
+            &rfc3339(t),
+        ],
     ));
     assert_eq!(both, ["bob@corp.example", "CORP\\alice"], "newest end first");
     // Users with or without domain, by prefix; the live one only with --live.
@@ -135,7 +147,14 @@ fn who_had_an_address_at_an_instant_and_a_users_sessions() {
     let usage: serde_json::Value = serde_json::from_str(&run_rasctl(
         &rasctl,
         &d.addr(),
-        &["usage", "--since", &rfc3339(t - 7_200), "--until", &rfc3339(t), "--json"],
+        &[
+            "usage",
+            "--since",
+            &rfc3339(t - 7_200),
+            "--until",
+            &rfc3339(t),
+            "--json",
+        ],
     ))
     .expect("rasctl usage --json");
     assert_eq!(usage["totals"]["sessions"], 3, "{usage}");
@@ -150,8 +169,8 @@ fn who_had_an_address_at_an_instant_and_a_users_sessions() {
     // Durable: after a restart the same answers.
     assert!(d.terminate().is_some_and(|s| s.success()));
     d.restart();
-    assert_eq!(at("10.5.0.1", t - 2_700), ["CORP\\alice"]);
-    assert_eq!(at("10.5.0.1", t - 1_000), ["bob@corp.example"]);
+    assert_eq!(at(&d, "10.5.0.1", t - 2_700), ["CORP\\alice"]);
+    assert_eq!(at(&d, "10.5.0.1", t - 1_000), ["bob@corp.example"]);
 }
 
 #[test]
