@@ -2,10 +2,8 @@
 //! at an instant, a user's sessions, a NAS's, a time range), read page by
 //! page from the daemon and written as a table, JSON, JSON lines or CSV.
 //!
-//! CSV is RFC 4180 (quoted where needed, CRLF line ends) and safe to open
-//! in a spreadsheet: a cell that starts with `=`, `+`, `-`, `@`, a tab or a
-//! carriage return gets a leading `'`, because user names and NAS names
-//! come from engines and are not to be trusted as formulas.
+//! CSV is `rras_core::csv`'s: RFC 4180 with CRLF line ends, formula-safe,
+//! the same as the web console's download.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -167,78 +165,16 @@ impl<'a> RowJson<'a> {
     }
 }
 
-/// The CSV columns.
-const CSV_HEADER: [&str; 14] = [
-    "live",
-    "handle",
-    "user",
-    "engine",
-    "instance",
-    "nas",
-    "ipv4",
-    "ipv6",
-    "started_at",
-    "ended_at",
-    "duration_secs",
-    "reason",
-    "bytes_in",
-    "bytes_out",
-];
-
-fn csv_cells(row: &Row, now: SystemTime) -> [String; 14] {
-    let (c, ended, reason) = match row {
-        Row::Live(c) => (c, None, ""),
-        Row::Ended(_, e) => (&e.connection, Some(e.ended_at), e.reason.as_str()),
-    };
-    let i = &c.info;
-    let time = |t: SystemTime| humantime::format_rfc3339_seconds(t).to_string();
-    [
-        (ended.is_none()).to_string(),
-        c.handle.get().to_string(),
-        i.account(),
-        i.source.engine.as_str().to_owned(),
-        i.source.instance_name().to_owned(),
-        i.source.nas.clone(),
-        i.projection
-            .ipv4()
-            .remote_address
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        i.projection
-            .ipv6()
-            .remote_address()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        time(i.started_at),
-        ended.map(time).unwrap_or_default(),
-        i.connect_duration(ended.unwrap_or(now)).as_secs().to_string(),
-        reason.to_owned(),
-        i.stats.bytes_rcved.to_string(),
-        i.stats.bytes_xmited.to_string(),
-    ]
-}
-
-/// One CSV cell: quoted when it holds a comma, quote or line break;
-/// defused when a spreadsheet would read it as a formula.
-pub(crate) fn csv_cell(text: &str) -> String {
-    let defused = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if defused.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
-    }
-}
-
 fn write_csv(out: &mut impl Write, rows: &[Row], now: SystemTime) -> std::io::Result<()> {
-    let line = |cells: &[String]| cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
-    out.write_all(line(&CSV_HEADER.map(str::to_owned)).as_bytes())?;
+    use rras_core::csv::{history_cells, line, HISTORY_HEADER};
+    out.write_all(line(&HISTORY_HEADER).as_bytes())?;
     out.write_all(b"\r\n")?;
     for row in rows {
-        out.write_all(line(&csv_cells(row, now)).as_bytes())?;
+        let cells = match row {
+            Row::Live(c) => history_cells(c, None, now),
+            Row::Ended(_, e) => history_cells(&e.connection, Some((e.ended_at, e.reason.as_str())), now),
+        };
+        out.write_all(line(&cells).as_bytes())?;
         out.write_all(b"\r\n")?;
     }
     Ok(())
@@ -289,18 +225,6 @@ pub(crate) async fn run(client: &AdminClient, args: &HistoryArgs) -> anyhow::Res
 mod tests {
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn csv_cells_are_quoted_and_defused() {
-        assert_eq!(csv_cell("alice"), "alice");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("+1"), "'+1");
-        assert_eq!(csv_cell("-cmd"), "'-cmd");
-        assert_eq!(csv_cell("@sum"), "'@sum");
-        assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
-    }
 
     #[test]
     fn times_are_rfc3339_utc_or_a_duration_ago() {

@@ -9,7 +9,7 @@ use rras_client::AdminClient;
 use rras_core::usage::{UsageReport, UsageTotals};
 use serde_json::json;
 
-use crate::history::{csv_cell, parse_time};
+use crate::history::parse_time;
 use crate::output::{escaped, human_bytes, human_duration};
 
 /// The period and the shape of the output, from the command line.
@@ -78,8 +78,7 @@ fn write_csv(out: &mut impl Write, r: &UsageReport) -> std::io::Result<()> {
             t.bytes_in.to_string(),
             t.bytes_out.to_string(),
         ];
-        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-        out.write_all(line.join(",").as_bytes())?;
+        out.write_all(rras_core::csv::line(&cells).as_bytes())?;
         out.write_all(b"\r\n")?;
     }
     Ok(())

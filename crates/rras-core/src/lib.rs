@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod column_index;
+pub mod csv;
 pub mod cursor;
 pub mod display;
 pub mod engine_time;

@@ -108,6 +108,40 @@ impl ConnectionManager {
         &self.store
     }
 
+    /// The live connections that match `query`, at most `limit`, newest
+    /// start first: a walk over the table's records (the live table has no
+    /// history indexes; at a million rows a fraction of a second).
+    pub fn live_matching(&self, query: &rras_core::HistoryQuery, limit: usize) -> Vec<rras_core::Connection> {
+        let mut live: Vec<rras_core::Connection> = self
+            .table
+            .records()
+            .iter()
+            .map(rras_core::Record::decode)
+            .filter(|c| query.matches(&c.info, None))
+            .collect();
+        live.sort_by_key(|c| std::cmp::Reverse(c.info.started_at));
+        live.truncate(limit);
+        live
+    }
+
+    /// The usage report of `[from, to)` as of `now`: the history's
+    /// sessions that overlap it and the live ones; blocking (a month at
+    /// ten million sessions is a read of the month's entries).
+    pub fn usage(
+        &self,
+        from: std::time::SystemTime,
+        to: std::time::SystemTime,
+        now: std::time::SystemTime,
+        top: usize,
+        by: rras_core::usage::TopBy,
+    ) -> Result<rras_core::usage::UsageReport, rras_store::StoreError> {
+        let mut builder = self.store.usage(from, to, now)?;
+        for record in self.table.records() {
+            builder.add(&record.decode().info, None);
+        }
+        Ok(builder.finish(top, by))
+    }
+
     /// Current state.
     pub fn state(&self) -> ServiceState {
         match self.state.load(Ordering::Acquire) {

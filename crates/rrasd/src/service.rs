@@ -8,9 +8,7 @@ use std::time::{Instant, SystemTime};
 
 use rras_core::paging::{ENTRY_SIZES, RAS_PORT_0_SIZE};
 use rras_core::record::push_frame;
-use rras_core::{
-    error::error_string, AuditRecord, Connection, ConnectionHandle, Page, Record, ResumeHandle, Win32Error,
-};
+use rras_core::{error::error_string, AuditRecord, ConnectionHandle, Page, Record, ResumeHandle, Win32Error};
 use rras_proto::convert::{
     audit_to_pb, connection_to_pb, ended_to_pb, history_query_from_pb, port_to_pb, report_event, to_micros,
 };
@@ -373,22 +371,6 @@ impl WatchReply {
     }
 }
 
-/// The live connections that match `query`, at most `limit`, newest start
-/// first. A walk over the table's records (the live table has no history
-/// indexes; at a million rows this is a fraction of a second).
-fn live_matching(manager: &ConnectionManager, query: &rras_core::HistoryQuery, limit: usize) -> Vec<Connection> {
-    let mut live: Vec<Connection> = manager
-        .table()
-        .records()
-        .iter()
-        .map(Record::decode)
-        .filter(|c| query.matches(&c.info, None))
-        .collect();
-    live.sort_by_key(|c| std::cmp::Reverse(c.info.started_at));
-    live.truncate(limit);
-    live
-}
-
 #[tonic::async_trait]
 impl RrasAdmin for AdminService {
     async fn server_connect(
@@ -697,7 +679,8 @@ impl RrasAdmin for AdminService {
                     })?;
                 let now = SystemTime::now();
                 let live = if r.include_live && before.is_none() {
-                    live_matching(&self.manager, &query, limit)
+                    self.manager
+                        .live_matching(&query, limit)
                         .iter()
                         .map(|c| connection_to_pb(c, now))
                         .collect()
@@ -751,19 +734,13 @@ impl RrasAdmin for AdminService {
                     rras_core::usage::TopBy::Bytes
                 };
                 let manager = self.manager.clone();
-                let report = tokio::task::spawn_blocking(move || {
-                    let mut builder = manager.store().usage(from, to, now)?;
-                    for record in manager.table().records() {
-                        builder.add(&record.decode().info, None);
-                    }
-                    Ok::<_, rras_store::StoreError>(builder.finish(top, by))
-                })
-                .await
-                .map_err(|_| Win32Error::RpcCallFailed)?
-                .map_err(|e| {
-                    tracing::error!("usage report failed: {e}");
-                    e.win32()
-                })?;
+                let report = tokio::task::spawn_blocking(move || manager.usage(from, to, now, top, by))
+                    .await
+                    .map_err(|_| Win32Error::RpcCallFailed)?
+                    .map_err(|e| {
+                        tracing::error!("usage report failed: {e}");
+                        e.win32()
+                    })?;
                 Ok(rras_proto::convert::usage_to_pb(&report))
             })
             .await)

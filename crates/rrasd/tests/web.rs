@@ -268,6 +268,56 @@ fn console_in_a_real_browser(engine: Engine) {
     b.goto(&format!("{base}/history"));
     let history = b.wait_text("#history", Duration::from_secs(10), |t| t.contains("admin-disconnect"));
     assert!(history.contains("heidi"), "{history}");
+    // Filtered in the daemon: heidi by a prefix of her name …
+    b.type_into(&b.wait("#h-user", Duration::from_secs(5)), "heid");
+    b.click(&b.wait("#h-search", Duration::from_secs(5)));
+    b.wait_text("#history-status", Duration::from_secs(10), |t| {
+        t.starts_with("1 session")
+    });
+    let history = b.text(&b.wait("#history", Duration::from_secs(5)));
+    assert!(history.contains("heidi") && !history.contains("newcomer"), "{history}");
+    // … alice, live, by her address; and the same filters as CSV.
+    b.clear(&b.wait("#h-user", Duration::from_secs(5)));
+    b.type_into(&b.wait("#h-ip", Duration::from_secs(5)), "10.20.0.2");
+    b.click(&b.wait("#h-live", Duration::from_secs(5)));
+    b.click(&b.wait("#h-search", Duration::from_secs(5)));
+    let history = b.wait_text("#history", Duration::from_secs(10), |t| t.contains("alice"));
+    assert!(history.contains("live") && !history.contains("heidi"), "{history}");
+    let csv = b.run_async(
+        "const done = arguments[0];
+         fetch(document.getElementById('history-csv').getAttribute('href')).then(r => r.text()).then(done);",
+    );
+    let csv = csv.as_str().unwrap_or_default().to_owned();
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(lines[0].starts_with("live,handle,user,engine"), "{csv}");
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(
+        lines[1].starts_with("true,") && lines[1].contains("CORP\\alice"),
+        "{csv}"
+    );
+    // Reports: the last 30 days, drawn by the page (SVG).
+    b.goto(&format!("{base}/reports"));
+    let summary = b.wait_text("#report-summary", Duration::from_secs(10), |t| t.contains("session(s)"));
+    let sessions: u64 = summary
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(sessions >= 9, "{summary}");
+    assert!(b
+        .text(&b.wait("#report-totals", Duration::from_secs(5)))
+        .contains("radius"));
+    let bars = b.run_async("arguments[0](document.querySelectorAll('#chart-sessions rect').length);");
+    assert_eq!(bars, 30, "a bar a day");
+    let today = b.run_async(
+        "const r = document.querySelectorAll('#chart-sessions rect'); arguments[0](Number(r[r.length - 1].getAttribute('data-value')));",
+    );
+    assert!(today.as_u64().unwrap_or(0) >= 9, "today's bar: {today}");
+    std::fs::write(
+        screenshot_dir().join(format!("reports-{engine:?}.png").to_lowercase()),
+        b.screenshot(),
+    )
+    .unwrap();
     b.goto(&format!("{base}/overview"));
     b.wait_text("#total", Duration::from_secs(10), |t| {
         t.starts_with(&format!("{} active connection(s)", LOADED + 7))

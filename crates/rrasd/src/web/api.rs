@@ -41,6 +41,7 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/connections/{handle}", get(app_page))
         .route("/overview", get(app_page))
         .route("/history", get(app_page))
+        .route("/reports", get(app_page))
         .route("/audit", get(app_page))
         .route("/fleet", get(app_page))
         .route(
@@ -58,7 +59,9 @@ pub(crate) fn router(state: WebState) -> Router {
         .route("/api/connections/{handle}/disconnect", post(disconnect))
         .route("/api/connections/{handle}/clear-stats", post(clear_stats))
         .route("/api/events", get(events))
-        .route("/api/history", get(history))
+        .route("/api/history", get(super::history::history))
+        .route("/api/history.csv", get(super::history::history_csv))
+        .route("/api/usage", get(super::history::usage))
         .route("/api/audit", get(audit))
         .route("/api/overview", get(overview))
         .route("/api/fleet", get(fleet))
@@ -107,7 +110,7 @@ fn set_cookie(state: &WebState, id: &str, max_age: u64) -> String {
     )
 }
 
-fn api_error(status: StatusCode, code: Win32Error) -> Response {
+pub(super) fn api_error(status: StatusCode, code: Win32Error) -> Response {
     (
         status,
         Json(json!({ "status": code.code(), "error": code.name(), "message": code.to_string() })),
@@ -117,7 +120,7 @@ fn api_error(status: StatusCode, code: Win32Error) -> Response {
 
 /// The signed-in session, or 401.
 #[allow(clippy::result_large_err)]
-fn require(state: &WebState, headers: &HeaderMap) -> Result<WebSession, Response> {
+pub(super) fn require(state: &WebState, headers: &HeaderMap) -> Result<WebSession, Response> {
     session_of(state, headers)
         .map(|(_, s)| s)
         .ok_or_else(|| api_error(StatusCode::UNAUTHORIZED, Win32Error::AccessDenied))
@@ -686,28 +689,6 @@ async fn fleet(State(state): State<WebState>, headers: HeaderMap, Query(p): Quer
         limit: p.limit.unwrap_or(100).clamp(1, MAX_PAGE),
     };
     Json(fleet.ask(query).await).into_response()
-}
-
-async fn history(State(state): State<WebState>, headers: HeaderMap, Query(q): Query<LimitQuery>) -> Response {
-    if let Err(r) = require(&state, &headers) {
-        return r;
-    }
-    let limit = q.limit.unwrap_or(200).clamp(1, 5000);
-    match state.manager.store().history(limit) {
-        Ok(ended) => {
-            let rows: Vec<Value> = ended
-                .iter()
-                .map(|e| {
-                    let mut r = row(&e.connection, e.ended_at);
-                    r["ended_at"] = json!(unix(e.ended_at));
-                    r["reason"] = json!(e.reason);
-                    r
-                })
-                .collect();
-            Json(json!({ "rows": rows })).into_response()
-        }
-        Err(e) => api_error(StatusCode::INTERNAL_SERVER_ERROR, e.win32()),
-    }
 }
 
 async fn audit(State(state): State<WebState>, headers: HeaderMap, Query(q): Query<LimitQuery>) -> Response {

@@ -18,6 +18,7 @@
 mod api;
 mod assets;
 mod fleet;
+mod history;
 mod pace;
 mod rows;
 pub mod session;

@@ -299,10 +299,145 @@ function tableView(view, title, id, heads, rows) {
   view.replaceChildren(el("h1", { text: title }), t);
 }
 
+// ---- History: the accounting history filtered in the daemon (user,
+// address at an instant or over a range, NAS, engine), paged by cursor,
+// and the same filters as a CSV download.
+function localInput(id, label) {
+  return el("label", { class: "field" }, label, el("input", { id, type: "datetime-local", step: "1" }));
+}
+
+function unixOf(id) {
+  const v = document.getElementById(id).value;
+  return v ? String(Math.floor(new Date(v).getTime() / 1000)) : "";
+}
+
 async function historyView(view) {
-  const d = await api("/api/history?limit=500");
-  tableView(view, "Ended connections", "history", ["Ended", "User", "Engine", "Address", "Duration", "Reason", "Received", "Sent"],
-    d.rows.map((r) => [when(r.ended_at), r.user, r.engine, r.address, duration(r.duration_secs), r.reason, bytes(r.rx), bytes(r.tx)]));
+  const box = (id, placeholder) => el("input", { id, type: "search", placeholder, "aria-label": placeholder });
+  const engines = el("select", { id: "h-engine", "aria-label": "Engine" }, el("option", { value: "", text: "any engine" }),
+    ...["radius", "wireguard", "openvpn", "ocserv", "strongswan", "softether"].map((e) => el("option", { value: e, text: e })));
+  const live = el("input", { id: "h-live", type: "checkbox" });
+  const form = el("form", { id: "history-filters", class: "filters" },
+    box("h-user", "user (prefix, with or without domain)"), box("h-ip", "IP address"), box("h-nas", "NAS"), engines,
+    localInput("h-at", "at"), localInput("h-since", "since"), localInput("h-until", "until"),
+    el("label", { class: "field" }, live, "live too"),
+    el("button", { type: "submit", id: "h-search", text: "Search" }));
+  const csv = el("a", { id: "history-csv", href: "/api/history.csv", download: "history.csv", text: "Download CSV" });
+  const status = el("p", { id: "history-status", role: "status", class: "counts" });
+  const table = el("table", { class: "plain", id: "history" });
+  const more = el("button", { type: "button", id: "history-more", text: "More", hidden: true });
+  view.replaceChildren(el("h1", { text: "History" }), form, el("p", {}, csv), status, table, more);
+  let next = null, shown = 0;
+  function params() {
+    const q = new URLSearchParams();
+    for (const [k, id] of [["user", "h-user"], ["ip", "h-ip"], ["nas", "h-nas"], ["engine", "h-engine"]]) {
+      const v = document.getElementById(id).value.trim();
+      if (v) q.set(k, v);
+    }
+    for (const [k, id] of [["at", "h-at"], ["since", "h-since"], ["until", "h-until"]]) {
+      const v = unixOf(id);
+      if (v) q.set(k, v);
+    }
+    if (live.checked) q.set("live", "true");
+    return q;
+  }
+  const heads = ["State", "User", "Engine", "NAS", "Address", "Started", "Ended", "Duration", "Reason", "Received", "Sent"];
+  function add(r, isLive) {
+    table.append(el("tr", { class: isLive ? "live" : null }, ...[isLive ? "live" : "ended", r.user, r.engine, r.instance, r.address,
+      when(r.started_at), isLive ? "—" : when(r.ended_at), duration(r.duration_secs), isLive ? "" : r.reason, bytes(r.rx), bytes(r.tx)]
+      .map((c) => el("td", { text: String(c) }))));
+  }
+  async function load(first) {
+    const q = params();
+    csv.setAttribute("href", `/api/history.csv?${q}`);
+    if (!first && next !== null) q.set("before", String(next));
+    q.set("limit", "200");
+    let d;
+    try {
+      d = await api(`/api/history?${q}`);
+    } catch (e) {
+      status.textContent = e.message;
+      status.classList.add("error");
+      return;
+    }
+    status.classList.remove("error");
+    if (first) {
+      table.replaceChildren(el("tr", {}, ...heads.map((h) => el("th", { text: h }))));
+      shown = 0;
+      for (const r of d.live) { add(r, true); shown++; }
+    }
+    for (const r of d.rows) { add(r, false); shown++; }
+    next = d.next ?? null;
+    more.hidden = next === null;
+    status.textContent = `${shown} session(s)${next !== null ? ", more below" : ""}`;
+  }
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); load(true); });
+  more.addEventListener("click", () => load(false));
+  await load(true);
+}
+
+// ---- Reports: what a period's sessions add up to, with charts drawn here
+// (SVG, no external assets).
+function bars(points, label, id, format) {
+  const w = 600, h = 120, pad = 2;
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.setAttribute("class", "graph bars");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", label);
+  svg.setAttribute("id", id);
+  const max = Math.max(1, ...points.map((p) => p.v));
+  const bw = w / Math.max(1, points.length);
+  points.forEach((p, i) => {
+    const bh = (p.v / max) * (h - 10);
+    const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+    r.setAttribute("x", String(i * bw + pad / 2));
+    r.setAttribute("y", String(h - bh));
+    r.setAttribute("width", String(Math.max(1, bw - pad)));
+    r.setAttribute("height", String(bh));
+    r.setAttribute("data-value", String(p.v));
+    const t = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    t.textContent = `${p.label}: ${format(p.v)}`;
+    r.append(t);
+    svg.append(r);
+  });
+  return svg;
+}
+
+function totalsRow(name, t) {
+  return el("tr", {}, ...[name, t.sessions, t.unique_users, duration(t.duration_secs), duration(t.average_duration_secs), bytes(t.bytes_in), bytes(t.bytes_out)]
+    .map((c) => el("td", { text: String(c) })));
+}
+
+function totalsTable(id, first, rows) {
+  const t = el("table", { class: "plain", id }, el("tr", {}, ...[first, "Sessions", "Users", "Time", "Average", "In", "Out"].map((h) => el("th", { text: h }))));
+  for (const [name, totals] of rows) t.append(totalsRow(name, totals));
+  return t;
+}
+
+async function reportsView(view) {
+  const since = el("input", { id: "r-since", type: "date", "aria-label": "From" });
+  const until = el("input", { id: "r-until", type: "date", "aria-label": "To" });
+  const by = el("select", { id: "r-by", "aria-label": "Top users by" }, el("option", { value: "bytes", text: "top by bytes" }), el("option", { value: "time", text: "top by time" }));
+  const today = new Date();
+  until.value = today.toISOString().slice(0, 10);
+  since.value = new Date(today.getTime() - 29 * 86400000).toISOString().slice(0, 10);
+  const form = el("form", { id: "report-period", class: "filters" }, since, until, by, el("button", { type: "submit", id: "r-show", text: "Show" }));
+  const out = el("div", { id: "report" });
+  view.replaceChildren(el("h1", { text: "Reports" }), form, out);
+  async function load() {
+    const from = Math.floor(Date.parse(`${since.value}T00:00:00Z`) / 1000);
+    const to = Math.floor(Date.parse(`${until.value}T00:00:00Z`) / 1000) + 86400;
+    const d = await api(`/api/usage?${new URLSearchParams({ since: String(from), until: String(to), by: by.value, top: "10" })}`);
+    const day = (unix) => new Date(unix * 1000).toISOString().slice(0, 10);
+    out.replaceChildren(
+      el("p", { id: "report-summary", text: `${d.totals.sessions} session(s), ${d.totals.unique_users} user(s), ${d.average_sessions_per_day.toFixed(1)} per day; most at once ${d.max_concurrent}${d.max_concurrent_at ? ` (${when(d.max_concurrent_at)})` : ""}` }),
+      totalsTable("report-totals", "", [["all", d.totals], ...d.per_engine.map((e) => [e.engine, e.totals])]),
+      el("h2", { text: "Sessions per day" }), bars(d.per_day.map((p) => ({ label: day(p.day), v: p.totals.sessions })), "sessions per day", "chart-sessions", String),
+      el("h2", { text: "Bytes per day" }), bars(d.per_day.map((p) => ({ label: day(p.day), v: p.totals.bytes_in + p.totals.bytes_out })), "bytes per day", "chart-bytes", bytes),
+      el("h2", { text: "Top users" }), totalsTable("report-users", "User", d.top_users.map((u) => [u.user, u.totals])));
+  }
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); load().catch((e) => out.replaceChildren(el("p", { class: "error", role: "alert", text: e.message }))); });
+  await load();
 }
 
 async function auditView(view) {
@@ -350,6 +485,7 @@ async function route() {
     if (m) detailView(view, m[1]);
     else if (path === "/overview") await overviewView(view);
     else if (path === "/history") await historyView(view);
+    else if (path === "/reports") await reportsView(view);
     else if (path === "/audit") await auditView(view);
     else if (path === "/fleet") await fleetView(view);
     else connectionsView(view);
