@@ -111,6 +111,15 @@ pub(crate) enum FleetCommand {
         #[arg(long = "as", value_name = "OPERATOR")]
         operator: Option<String>,
     },
+    /// The accounting history of every node, merged newest end first: each
+    /// node answers for its own (at most 1,000 rows each), with the same
+    /// filters as `rasctl history`.
+    History {
+        #[command(flatten)]
+        nats: NatsArgs,
+        #[command(flatten)]
+        filters: crate::history::HistoryArgs,
+    },
     /// Purge every node's delete markers older than --older-than (the
     /// janitor's job when nodes have their own NATS users and may not
     /// purge; run it from a timer with a user that may, docs/fleet.md).
@@ -304,6 +313,7 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        FleetCommand::History { nats, filters } => history(&names, &nats, &filters).await,
         FleetCommand::PurgeMarkers { nats, older_than } => {
             let (client, connects) = nats.connect().await?;
             let js = async_nats::jetstream::new(client);
@@ -320,4 +330,100 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `rasctl fleet history`: every node asked at once, the answers merged.
+async fn history(names: &FleetNames, nats: &NatsArgs, filters: &crate::history::HistoryArgs) -> anyhow::Result<()> {
+    use rras_fleet::history::{HistoryRequest, MAX_ROWS};
+    anyhow::ensure!(
+        !filters.live,
+        "--live is for one node (rasctl history); the fleet's live connections are `rasctl fleet connections`"
+    );
+    let (client, connects) = nats.connect().await?;
+    let view = FleetReader::nodes(&client, names, Some(&connects)).await?;
+    let nodes: Vec<String> = view.nodes().keys().cloned().collect();
+    let limit = u32::try_from(filters.limit.min(u64::from(MAX_ROWS))).unwrap_or(MAX_ROWS);
+    let answers =
+        rras_fleet::history::history(&client, names, &nodes, &HistoryRequest::of(&filters.query(), limit)).await;
+    let mut failed = 0;
+    for a in &answers {
+        if let Err(e) = &a.answer {
+            failed += 1;
+            eprintln!(
+                "rasctl: {} ({}): {}",
+                rras_core::display::escape(view.node_name(&a.node)),
+                a.node,
+                e
+            );
+        }
+    }
+    anyhow::ensure!(failed < answers.len() || answers.is_empty(), "no node answered");
+    let rows = rras_fleet::history::merge(&answers, limit as usize);
+    let time = |s: u64| rras_core::csv::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(s));
+    if filters.csv {
+        let mut out = String::from("node,node_name,handle,user,engine,instance,nas,ipv4,ipv6,started_at,ended_at,reason,bytes_in,bytes_out\r\n");
+        for (node, r) in &rows {
+            let cells = [
+                node.to_string(),
+                view.node_name(node).to_owned(),
+                r.handle.to_string(),
+                r.user.clone(),
+                r.engine.clone(),
+                r.instance.clone(),
+                r.nas.clone(),
+                r.ipv4.map(|a| a.to_string()).unwrap_or_default(),
+                r.ipv6.map(|a| a.to_string()).unwrap_or_default(),
+                time(r.started),
+                time(r.ended),
+                r.reason.clone(),
+                r.bytes_in.to_string(),
+                r.bytes_out.to_string(),
+            ];
+            out.push_str(&rras_core::csv::line(&cells));
+            out.push_str("\r\n");
+        }
+        print!("{out}");
+    } else if filters.json || filters.jsonl {
+        let objects: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(node, r)| {
+                let mut o = serde_json::to_value(r).unwrap_or_default();
+                o["node"] = serde_json::json!(node);
+                o["node_name"] = serde_json::json!(view.node_name(node));
+                o["started_at"] = serde_json::json!(time(r.started));
+                o["ended_at"] = serde_json::json!(time(r.ended));
+                o
+            })
+            .collect();
+        if filters.jsonl {
+            for o in &objects {
+                println!("{}", serde_json::to_string(o)?);
+            }
+        } else {
+            println!("{}", serde_json::to_string_pretty(&objects)?);
+        }
+    } else {
+        let mut t = table([
+            "Node", "Handle", "User", "Engine", "Address", "Ended", "Duration", "Reason", "Rx", "Tx",
+        ]);
+        for (node, r) in &rows {
+            t.add_row(crate::output::escaped([
+                view.node_name(node).to_owned(),
+                r.handle.to_string(),
+                r.user.clone(),
+                r.engine.clone(),
+                r.ipv4
+                    .map(|a| a.to_string())
+                    .or(r.ipv6.map(|a| a.to_string()))
+                    .unwrap_or_default(),
+                time(r.ended),
+                human_duration(std::time::Duration::from_secs(r.ended.saturating_sub(r.started))),
+                r.reason.clone(),
+                crate::output::human_bytes(r.bytes_in),
+                crate::output::human_bytes(r.bytes_out),
+            ]));
+        }
+        println!("{t}");
+    }
+    Ok(())
 }

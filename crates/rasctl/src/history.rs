@@ -25,44 +25,44 @@ pub(crate) struct HistoryArgs {
     /// A prefix of the account, with or without its domain (`alice`,
     /// `CORP\alice`, `ali`), without case.
     #[arg(long)]
-    user: Option<String>,
+    pub(crate) user: Option<String>,
     /// The client's address in the tunnel (IPv4 or IPv6).
     #[arg(long)]
-    ip: Option<IpAddr>,
+    pub(crate) ip: Option<IpAddr>,
     /// The sessions up at this instant (RFC 3339, `2026-12-07 14:05:00`
     /// as UTC, or a duration ago: `90m`).
     #[arg(long, value_parser = parse_time, conflicts_with_all = ["since", "until"])]
-    at: Option<SystemTime>,
+    pub(crate) at: Option<SystemTime>,
     /// Sessions that had not ended by then (same forms as --at).
     #[arg(long, value_parser = parse_time)]
-    since: Option<SystemTime>,
+    pub(crate) since: Option<SystemTime>,
     /// Sessions that had started by then (same forms as --at).
     #[arg(long, value_parser = parse_time)]
-    until: Option<SystemTime>,
+    pub(crate) until: Option<SystemTime>,
     /// The NAS (RADIUS: its identity, e.g. `10.0.0.1` or `id@10.0.0.1`).
     #[arg(long)]
-    nas: Option<String>,
+    pub(crate) nas: Option<String>,
     /// The engine (radius, wireguard, openvpn, ocserv, strongswan, softether).
     #[arg(long)]
-    engine: Option<EngineKind>,
+    pub(crate) engine: Option<EngineKind>,
     /// The source instance.
     #[arg(long)]
-    instance: Option<String>,
+    pub(crate) instance: Option<String>,
     /// Live connections that match too, listed first.
     #[arg(long)]
-    live: bool,
+    pub(crate) live: bool,
     /// How many entries at most.
     #[arg(long, default_value_t = 50)]
-    limit: u64,
+    pub(crate) limit: u64,
     /// JSON array output.
     #[arg(long, conflicts_with_all = ["jsonl", "csv"])]
-    json: bool,
+    pub(crate) json: bool,
     /// One JSON object per line.
     #[arg(long, conflicts_with = "csv")]
-    jsonl: bool,
+    pub(crate) jsonl: bool,
     /// CSV with a header line.
     #[arg(long)]
-    csv: bool,
+    pub(crate) csv: bool,
 }
 
 /// `2026-12-07T14:05:00Z`, `2026-12-07 14:05:00` (UTC), or `90m` ago.
@@ -81,7 +81,7 @@ pub(crate) fn parse_time(text: &str) -> Result<SystemTime, String> {
 }
 
 impl HistoryArgs {
-    fn query(&self) -> HistoryQuery {
+    pub(crate) fn query(&self) -> HistoryQuery {
         let query = HistoryQuery {
             user: self.user.clone(),
             address: self.ip,

@@ -17,6 +17,7 @@ mod fleetbench;
 mod fleetview;
 mod flood;
 mod harness;
+mod history;
 mod peer;
 mod process_stats;
 mod radload;
@@ -67,6 +68,11 @@ pub(crate) enum Scenario {
     /// NAS beside --flood-rate junk datagrams/s from one and from
     /// --flood-sources unknown addresses; lost, time, log growth.
     Flood,
+    /// The accounting history at --sessions ended sessions (10M is the
+    /// target): who had an address at an instant, a user's month, the
+    /// month's report, RADIUS churn with the history full, store bytes per
+    /// session; peer: the same sessions in radacct with its stock indexes.
+    History,
     /// The web console's windows over HTTP at --sessions (each column both
     /// ways, halfway down, searches), and RADIUS churn alone and beside
     /// eight readers of the heaviest window.
@@ -214,6 +220,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
     }
     if args.scenario == Scenario::Flood {
         return flood::run(args, &bin_dir, &rt);
+    }
+    if args.scenario == Scenario::History {
+        return history::run(args, &bin_dir, peer.as_ref(), &rt);
     }
     if args.scenario == Scenario::Console {
         return console::run(args, &bin_dir, &rt);

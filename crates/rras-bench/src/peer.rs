@@ -80,8 +80,14 @@ impl Peer {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Runs a `\\timing on` script; (p50, p99) in ms of the times psql
+    /// printed.
+    pub(crate) fn timed(&self, script: &str) -> anyhow::Result<(f64, f64)> {
+        timings(&self.sql(script)?)
+    }
+
     /// Runs SQL text from standard input.
-    fn sql(&self, text: &str) -> anyhow::Result<String> {
+    pub(crate) fn sql(&self, text: &str) -> anyhow::Result<String> {
         let mut c = self.psql();
         c.args(["-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped());
         let mut child = c.stderr(Stdio::piped()).spawn().context("running psql")?;

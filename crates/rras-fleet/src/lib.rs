@@ -22,6 +22,7 @@ pub mod beat;
 pub mod buckets;
 pub mod disconnect;
 mod error;
+pub mod history;
 pub mod markers;
 pub mod names;
 pub mod options;

@@ -71,6 +71,11 @@ impl FleetNames {
         is_operator_name(operator).then_some(operator)
     }
 
+    /// The subject `node` answers history requests on.
+    pub fn history_subject(&self, node: &str) -> String {
+        format!("{}.{node}.history", self.requests)
+    }
+
     /// The subject prefix of this node's own request inboxes: its replies
     /// and JetStream answers arrive there, so a node's NATS user needs to
     /// read no one else's (`_INBOX_<node>.>`).

@@ -260,6 +260,12 @@ impl Publisher {
             self.manager.clone(),
             self.config.disconnect,
         ));
+        let history = tokio::spawn(respond_to_history(
+            client.clone(),
+            self.names.clone(),
+            self.node.clone(),
+            self.manager.clone(),
+        ));
         let beats = tokio::spawn(heartbeat(
             client.clone(),
             self.beat_template(),
@@ -268,7 +274,7 @@ impl Publisher {
             self.progress.clone(),
             Duration::from_secs(self.config.heartbeat_secs),
         ));
-        let _guard = AbortOnDrop(vec![responder, beats]);
+        let _guard = AbortOnDrop(vec![responder, history, beats]);
         let mut backoff = Duration::from_millis(100);
         loop {
             wait_connected(&client).await;
@@ -794,6 +800,78 @@ async fn respond_to_disconnects(
             if let Ok(body) = serde_json::to_vec(&DisconnectReply { status: status.code() }) {
                 if let Err(e) = client.publish(reply, body.into()).await {
                     tracing::warn!("fleet: cannot answer a disconnect request: {e}");
+                }
+            }
+        });
+    }
+}
+
+/// History requests answered at once (each a store read).
+const MAX_HISTORY_READS: usize = 4;
+
+/// Answers history requests for this node (`rras.fleet.<node>.history`):
+/// its own history, at most `rras_fleet::history::MAX_ROWS` rows. A
+/// malformed request gets INVALID_PARAMETER, not silence.
+async fn respond_to_history(
+    client: async_nats::Client,
+    names: FleetNames,
+    node: String,
+    manager: Arc<ConnectionManager>,
+) {
+    use rras_fleet::history::{HistoryReply, HistoryRequest, HistoryRow, MAX_ROWS};
+    let subject = names.history_subject(&node);
+    let mut requests = loop {
+        match client.subscribe(subject.clone()).await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::warn!("fleet: cannot subscribe to {subject}: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_HISTORY_READS));
+    while let Some(message) = requests.next().await {
+        let Some(reply) = message.reply.clone() else { continue };
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            return;
+        };
+        let (client, manager) = (client.clone(), manager.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let answer = match HistoryRequest::from_json(&message.payload).and_then(|r| Ok((r.query()?, r.limit))) {
+                Err(e) => {
+                    tracing::warn!(
+                        "fleet: malformed history request refused: {}",
+                        rras_core::display::escape(&e)
+                    );
+                    HistoryReply {
+                        status: Win32Error::InvalidParameter.code(),
+                        rows: Vec::new(),
+                    }
+                }
+                Ok((query, rows)) => {
+                    let rows = usize::try_from(rows.clamp(1, MAX_ROWS)).unwrap_or(1);
+                    let read =
+                        tokio::task::spawn_blocking(move || manager.store().history_query(&query, None, rows)).await;
+                    match read {
+                        Ok(Ok(page)) => HistoryReply {
+                            status: 0,
+                            rows: page.entries.iter().map(|(_, e)| HistoryRow::of(e)).collect(),
+                        },
+                        Ok(Err(e)) => HistoryReply {
+                            status: e.win32().code(),
+                            rows: Vec::new(),
+                        },
+                        Err(_) => HistoryReply {
+                            status: Win32Error::RpcCallFailed.code(),
+                            rows: Vec::new(),
+                        },
+                    }
+                }
+            };
+            if let Ok(body) = serde_json::to_vec(&answer) {
+                if let Err(e) = client.publish(reply, body.into()).await {
+                    tracing::warn!("fleet: cannot answer a history request: {e}");
                 }
             }
         });

@@ -516,6 +516,38 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
         "the viewer's request never reached the node"
     );
     view.converges(Duration::from_secs(5), "after the fleet disconnect", &[&a, &b, &c]);
+    // Each node answers for its own history; the viewer gets them merged:
+    // the session just hung up, on vpn-a, newest first.
+    let asked = rasctl(
+        &rasctl_bin,
+        &cluster,
+        "viewer",
+        &["history", "--user", &victim.1, "--json"],
+    );
+    assert!(asked.status.success(), "{}", String::from_utf8_lossy(&asked.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&asked.stdout).expect("fleet history --json");
+    // A prefix query: user1 finds user10 … too; this user's rows only.
+    let mine: Vec<&serde_json::Value> = rows
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter(|r| r["user"] == victim.1.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1, "{rows}");
+    assert_eq!(mine[0]["node_name"], "vpn-a", "{rows}");
+    assert_eq!(mine[0]["reason"], "admin-disconnect", "{rows}");
+    let all = rasctl(
+        &rasctl_bin,
+        &cluster,
+        "viewer",
+        &["history", "--limit", "1000", "--csv"],
+    );
+    assert!(all.status.success(), "{}", String::from_utf8_lossy(&all.stderr));
+    let csv = String::from_utf8_lossy(&all.stdout);
+    assert!(csv.starts_with("node,node_name,handle,user"), "{csv}");
+    assert!(csv.contains(&victim.1), "{csv}");
+    let snoop = rasctl(&rasctl_bin, &cluster, "snoop", &["history"]);
+    assert!(!snoop.status.success(), "a snoop read the fleet's history");
 
     // 5. kill -9 vpn-b: it goes stale (its connections stay, marked); while
     //    it is down nothing changes; it restarts and reconciles.

@@ -1,0 +1,352 @@
+//! `rras-bench history`: the accounting history at --sessions ended
+//! sessions (10M is the target), beside PostgreSQL's `radacct` holding the
+//! same sessions with its stock indexes.
+//!
+//! The sessions are one generator both sides reproduce exactly (integer
+//! formulas, in Rust for the store and in SQL for `radacct`): 100 sessions
+//! per user, 65,536 addresses reused over 30 days (about one session per
+//! address every 4.7 h at 10M, none overlapping), 10 min–4 h 10 min each,
+//! four NASes. The store is filled directly (the daemon is not running),
+//! then rrasd starts on it and is asked over its admin socket:
+//!
+//! - "who had address X at T" (T inside a known session): p50/p99, and the
+//!   answer checked;
+//! - one user's month (all of its 100 sessions): p50/p99;
+//! - the month's usage report;
+//! - RADIUS churn (Interim, Stop, Start) acknowledged with the history full;
+//! - the store's bytes per ended session.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use rras_client::AdminClient;
+use rras_core::{Connection, ConnectionHandle, ConnectionInfo, EndedConnection, EngineKind, HistoryQuery, SourceKey};
+use rras_store::{Store, StoreOp};
+use rras_testkit::DaemonProcess;
+use serde_json::json;
+
+use crate::harness::{starts_load, SECRET};
+use crate::peer::Peer;
+use crate::radload::{self, percentile, Mix};
+use crate::Args;
+
+/// Sessions per user.
+const PER_USER: u64 = 100;
+/// Distinct client addresses.
+const ADDRESSES: u64 = 65_536;
+/// The period the sessions start in, seconds.
+const PERIOD: u64 = 30 * 86_400;
+/// Queries timed per kind.
+const QUERIES: usize = 1_000;
+
+/// Session `g` of `n`, as both sides hold it.
+#[derive(Debug, Clone)]
+struct Generated {
+    user: String,
+    address: Ipv4Addr,
+    start: u64,
+    duration: u64,
+    nas: Ipv4Addr,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+fn users(n: u64) -> u64 {
+    (n / PER_USER).max(1)
+}
+
+fn generated(g: u64, n: u64, base: u64) -> Generated {
+    Generated {
+        user: format!("user{:07}@corp.example", g % users(n)),
+        address: Ipv4Addr::from(0x0a00_0000 + u32::try_from(g % ADDRESSES).unwrap_or(0)),
+        start: base + g * PERIOD / n,
+        duration: 600 + g * 7_919 % 14_400,
+        nas: Ipv4Addr::new(127, 0, 0, 1 + u8::try_from(g % 4).unwrap_or(0)),
+        bytes_in: g * 7_919 % 4_294_967_296,
+        bytes_out: g * 104_729 % 4_294_967_296,
+    }
+}
+
+fn ended(g: u64, n: u64, base: u64) -> EndedConnection {
+    let s = generated(g, n, base);
+    let mut info = ConnectionInfo::new(
+        SourceKey::new(EngineKind::Radius, s.nas.to_string(), format!("{g:016x}")),
+        s.user,
+        UNIX_EPOCH + Duration::from_secs(s.start),
+    );
+    info.projection.ipv4_mut().remote_address = Some(s.address);
+    info.interface_name = format!("ppp{}", g % 4096);
+    info.stats.bytes_rcved = s.bytes_in;
+    info.stats.bytes_xmited = s.bytes_out;
+    EndedConnection {
+        connection: Connection {
+            // Handles of ended connections repeat in a long history.
+            handle: ConnectionHandle::new(u32::try_from(g % 4_000_000_000).unwrap_or(0) + 1).expect("not zero"),
+            info,
+        },
+        ended_at: UNIX_EPOCH + Duration::from_secs(s.start + s.duration),
+        reason: "user-request".into(),
+    }
+}
+
+/// Fills the store at `path` with sessions 0..n; returns the time it took.
+fn fill(path: &Path, n: u64, base: u64) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    let store = Store::open(path)?;
+    let mut g = 0;
+    while g < n {
+        let end = (g + 2_000).min(n);
+        let ops: Vec<StoreOp> = (g..end).map(|i| StoreOp::End(Box::new(ended(i, n, base)))).collect();
+        store.commit(&ops, 0)?;
+        g = end;
+    }
+    drop(store);
+    Ok(t.elapsed())
+}
+
+/// The same sessions in the peer's `radacct`.
+fn fill_peer(peer: &Peer, n: u64, base: u64) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    peer.sql(&format!(
+        "TRUNCATE radacct;
+         INSERT INTO radacct (acctsessionid, acctuniqueid, username, realm, nasipaddress, nasportid, nasporttype,
+                              acctstarttime, acctupdatetime, acctstoptime, acctinterval, acctsessiontime,
+                              acctauthentic, connectinfo_start, acctinputoctets, acctoutputoctets, calledstationid,
+                              callingstationid, acctterminatecause, servicetype, framedprotocol, framedipaddress)
+         SELECT lpad(to_hex(g), 16, '0'), md5(g::text),
+                'user' || lpad((g % {users})::text, 7, '0') || '@corp.example', 'corp.example',
+                ('127.0.0.' || (1 + g % 4))::inet, (g % 4096)::text, 'Virtual',
+                to_timestamp({base} + g * {PERIOD} / {n}), to_timestamp({base} + g * {PERIOD} / {n} + 600 + g * 7919 % 14400),
+                to_timestamp({base} + g * {PERIOD} / {n} + 600 + g * 7919 % 14400), 600, 600 + g * 7919 % 14400,
+                'RADIUS', '', g * 7919 % 4294967296, g * 104729 % 4294967296, '', '', 'User-Request',
+                'Framed-User', 'PPP', ('10.0.0.0'::inet + (g % {ADDRESSES}))
+         FROM generate_series(0::bigint, {n}::bigint - 1) AS g;
+         VACUUM ANALYZE radacct;
+         CHECKPOINT;",
+        users = users(n)
+    ))?;
+    Ok(t.elapsed())
+}
+
+/// A deterministic spread of sessions to ask about.
+fn samples(n: u64, count: usize) -> Vec<u64> {
+    (0..count as u64).map(|i| (i * 2_654_435_761 + 12_345) % n).collect()
+}
+
+fn ms_percentiles(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    (percentile(&v, 50.0), percentile(&v, 99.0))
+}
+
+fn rfc(secs: u64) -> String {
+    rras_core::csv::rfc3339(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Runs the scenario at every --sessions size.
+pub(crate) fn run(
+    args: &Args,
+    bin_dir: &Path,
+    peer: Option<&Peer>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    for &n in &args.sessions {
+        run_size(args, n, bin_dir, peer, rt)?;
+    }
+    Ok(())
+}
+
+fn run_size(
+    args: &Args,
+    n: u64,
+    bin_dir: &Path,
+    peer: Option<&Peer>,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    // The sessions end by an hour ago at the latest.
+    let base = now - PERIOD - 5 * 3_600;
+    let listen = format!("127.0.0.1:{}", rras_testkit::free_udp_port());
+    let client_spec = format!("127.0.0.0/8={SECRET}");
+    let mut daemon = DaemonProcess::prepare(
+        &bin_dir.join("rrasd"),
+        &["--radius-acct", &listen, "--radius-client", &client_spec],
+    );
+    std::fs::create_dir_all(daemon.state_dir())?;
+    let store_path = daemon.state_dir().join("rrasd.redb");
+    println!("history: filling the store with {n} ended sessions …");
+    let filled = fill(&store_path, n, base)?;
+    let (entries, counted) = Store::open(&store_path)?.history_size()?;
+    let file_bytes = std::fs::metadata(&store_path)?.len();
+    daemon.spawn();
+    daemon.wait_running();
+    let addr = daemon.addr();
+    let mut rows = vec![
+        (
+            "filled (sessions/s)".to_owned(),
+            format!("{:.0}", n as f64 / filled.as_secs_f64()),
+        ),
+        (
+            "store bytes per ended session (file / counted)".to_owned(),
+            format!("{} / {}", file_bytes / entries.max(1), counted / entries.max(1)),
+        ),
+    ];
+    let mut out = json!({
+        "sessions": n, "fill_secs": filled.as_secs_f64(), "entries": entries,
+        "file_bytes": file_bytes, "counted_bytes": counted,
+    });
+
+    let client = rt.block_on(AdminClient::connect(&addr)).context("admin socket")?;
+    // Who had X at T, T inside a known session: the answer is checked.
+    let mut who = Vec::new();
+    for g in samples(n, QUERIES) {
+        let s = generated(g, n, base);
+        let q = HistoryQuery {
+            address: Some(s.address.into()),
+            ..HistoryQuery::default()
+        }
+        .at(UNIX_EPOCH + Duration::from_secs(s.start + s.duration / 2));
+        let t = Instant::now();
+        let page = rt.block_on(client.history_page(&q, None, 100, false))?;
+        who.push(t.elapsed().as_secs_f64() * 1e3);
+        anyhow::ensure!(
+            page.entries.len() == 1 && page.entries[0].1.connection.info.user_name == s.user,
+            "who had {} at {}: {:?}",
+            s.address,
+            s.start + s.duration / 2,
+            page.entries
+                .iter()
+                .map(|(_, e)| &e.connection.info.user_name)
+                .collect::<Vec<_>>()
+        );
+    }
+    let (who_p50, who_p99) = ms_percentiles(who);
+    // One user's month: every one of its sessions.
+    let mut month = Vec::new();
+    for g in samples(n, QUERIES / 5) {
+        let s = generated(g, n, base);
+        let q = HistoryQuery {
+            user: Some(s.user.clone()),
+            from: Some(UNIX_EPOCH + Duration::from_secs(now - PERIOD - 6 * 3_600)),
+            ..HistoryQuery::default()
+        };
+        let t = Instant::now();
+        let page = rt.block_on(client.history_page(&q, None, 1_000, false))?;
+        month.push(t.elapsed().as_secs_f64() * 1e3);
+        let expected = n / users(n) + u64::from(g % users(n) < n % users(n));
+        anyhow::ensure!(
+            page.entries.len() as u64 == expected,
+            "{}: {} of {expected} sessions",
+            s.user,
+            page.entries.len()
+        );
+    }
+    let (month_p50, month_p99) = ms_percentiles(month);
+    // The month's summary.
+    let mut summary = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let r = rt.block_on(client.usage(UNIX_EPOCH + Duration::from_secs(now - PERIOD), None, 10, false))?;
+        summary.push(t.elapsed().as_secs_f64());
+        anyhow::ensure!(r.totals.sessions > 0, "an empty summary");
+    }
+    summary.sort_by(|a, b| a.total_cmp(b));
+    rows.push((
+        "who had X at T, p50 / p99 (ms)".into(),
+        format!("{who_p50:.3} / {who_p99:.3}"),
+    ));
+    rows.push((
+        "one user's month, p50 / p99 (ms)".into(),
+        format!("{month_p50:.3} / {month_p99:.3}"),
+    ));
+    rows.push(("month summary, median of 3 (s)".into(), format!("{:.3}", summary[1])));
+    out["who_p50_ms"] = json!(who_p50);
+    out["who_p99_ms"] = json!(who_p99);
+    out["month_p50_ms"] = json!(month_p50);
+    out["month_p99_ms"] = json!(month_p99);
+    out["summary_secs"] = json!(summary[1]);
+
+    // RADIUS churn with the history full: a third of it Stops.
+    let live = 100_000.min(n);
+    let started = rt.block_on(radload::run(&starts_load(args, listen.parse()?, SECRET, live)))?;
+    anyhow::ensure!(
+        started.acked == live,
+        "only {} of {live} Starts acknowledged",
+        started.acked
+    );
+    let churn = rt.block_on(radload::run(&radload::LoadSpec {
+        mix: Mix::Churn { requests: 3 * live },
+        ..starts_load(args, listen.parse()?, SECRET, live)
+    }))?;
+    rows.push((
+        "churn with the history full: acks/s, p99 (ms)".into(),
+        format!("{:.0}, {:.1}", churn.acks_per_sec(), churn.latency_ms(99.0)),
+    ));
+    out["churn_acks_per_sec"] = json!(churn.acks_per_sec());
+    out["churn_p99_ms"] = json!(churn.latency_ms(99.0));
+    drop(daemon);
+
+    let mut peer_rows = Vec::new();
+    if let Some(peer) = peer {
+        println!("history: filling the peer's radacct with {n} sessions …");
+        let peer_fill = fill_peer(peer, n, base)?;
+        let bytes: u64 = peer
+            .sql("SELECT pg_total_relation_size('radacct');")?
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        let mut who_sql = String::from("\\timing on\n\\o /dev/null\n");
+        for g in samples(n, QUERIES / 5) {
+            let s = generated(g, n, base);
+            let at = rfc(s.start + s.duration / 2);
+            who_sql.push_str(&format!(
+                "SELECT username FROM radacct WHERE framedipaddress = '{}' AND acctstarttime <= '{at}' \
+                 AND (acctstoptime >= '{at}' OR acctstoptime IS NULL);\n",
+                s.address
+            ));
+        }
+        let (pw50, pw99) = peer.timed(&who_sql)?;
+        let mut month_sql = String::from("\\timing on\n\\o /dev/null\n");
+        for g in samples(n, QUERIES / 20) {
+            let s = generated(g, n, base);
+            month_sql.push_str(&format!(
+                "SELECT * FROM radacct WHERE username = '{}' AND acctstoptime >= '{}' ORDER BY acctstarttime DESC;\n",
+                s.user,
+                rfc(now - PERIOD - 6 * 3_600)
+            ));
+        }
+        let (pm50, pm99) = peer.timed(&month_sql)?;
+        let summary_sql = format!(
+            "\\timing on\n\\o /dev/null\n{}",
+            "SELECT count(*), count(DISTINCT username), sum(acctsessiontime), sum(acctinputoctets), sum(acctoutputoctets) \
+             FROM radacct WHERE acctstoptime >= now() - interval '30 days';\n"
+                .repeat(3)
+        );
+        let (ps50, _) = peer.timed(&summary_sql)?;
+        peer_rows = vec![
+            format!("{:.0}", n as f64 / peer_fill.as_secs_f64()),
+            format!("{} (table + indexes)", bytes / n.max(1)),
+            format!("{pw50:.3} / {pw99:.3}"),
+            format!("{pm50:.3} / {pm99:.3}"),
+            format!("{:.3}", ps50 / 1e3),
+            "—".into(),
+        ];
+        out["peer"] = json!({
+            "fill_secs": peer_fill.as_secs_f64(), "bytes": bytes, "who_p50_ms": pw50, "who_p99_ms": pw99,
+            "month_p50_ms": pm50, "month_p99_ms": pm99, "summary_secs": ps50 / 1e3,
+        });
+    }
+
+    println!("\n## history at {n} ended sessions\n");
+    println!("| measure | openrras | PostgreSQL radacct |");
+    println!("|---|---|---|");
+    for (i, (m, v)) in rows.iter().enumerate() {
+        println!("| {m} | {v} | {} |", peer_rows.get(i).map_or("—", String::as_str));
+    }
+    std::fs::create_dir_all(&args.out)?;
+    let file = args.out.join(format!("history-{n}.json"));
+    std::fs::write(&file, serde_json::to_string_pretty(&out)?)?;
+    println!("\n(JSON: {})", file.display());
+    Ok(())
+}
