@@ -77,15 +77,21 @@ impl HistoryRequest {
 
     /// The query it asks, or why it cannot be one.
     pub fn query(&self) -> Result<HistoryQuery, String> {
-        let time = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
+        // Untrusted numbers: past the year 9999 is refused, not a panic.
+        let time = |s: Option<u64>| match s {
+            None => Ok(None),
+            Some(s) => rras_core::engine_time::from_unix(s, 0)
+                .map(Some)
+                .ok_or_else(|| format!("time {s} is out of range")),
+        };
         Ok(HistoryQuery {
             user: self.user.clone(),
             address: match &self.address {
                 Some(a) => Some(a.parse().map_err(|_| format!("{a:?} is not an IP address"))?),
                 None => None,
             },
-            from: self.from.map(time),
-            to: self.to.map(time),
+            from: time(self.from)?,
+            to: time(self.to)?,
             nas: self.nas.clone(),
             engine: match &self.engine {
                 Some(e) => Some(e.parse().map_err(|e: rras_core::model::UnknownEngine| e.to_string())?),
@@ -256,6 +262,9 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.query().is_err());
+        // Found by rras-fuzz: a time past what SystemTime holds panicked.
+        let far = HistoryRequest::from_json(br#"{"from":9223372036854775808,"limit":1}"#).unwrap();
+        assert!(far.query().unwrap_err().contains("out of range"));
     }
 
     #[test]

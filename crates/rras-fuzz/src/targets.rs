@@ -119,6 +119,18 @@ pub const TARGETS: &[Target] = &[
         seeds: report_seeds,
         feed: report_feed,
     },
+    Target {
+        name: "history-request",
+        about: "HistoryEnum's filters (protobuf) → a history query, matched against a session",
+        seeds: history_request_seeds,
+        feed: history_request_feed,
+    },
+    Target {
+        name: "fleet-history",
+        about: "a fleet history request (JSON, from NATS) → a history query; a node's reply (JSON) → rows",
+        seeds: fleet_history_seeds,
+        feed: fleet_history_feed,
+    },
 ];
 
 /// A fixed "now" so runs repeat exactly.
@@ -624,6 +636,60 @@ fn report_feed(input: &[u8]) -> bool {
         }
     }
     any
+}
+
+fn history_request_seeds() -> Vec<Vec<u8>> {
+    let q = rras_core::HistoryQuery {
+        user: Some("alice".into()),
+        address: Some("10.1.2.3".parse().expect("address")),
+        from: Some(now()),
+        to: Some(now()),
+        nas: Some("10.0.0.1".into()),
+        engine: Some(rras_core::EngineKind::Radius),
+        instance: Some("radius".into()),
+    };
+    vec![rras_proto::convert::history_query_to_pb(&q).encode_to_vec()]
+}
+
+fn history_request_feed(input: &[u8]) -> bool {
+    let Ok(request) = pb::HistoryRequest::decode(input) else {
+        return false;
+    };
+    let Ok(query) = rras_proto::convert::history_query_from_pb(&request) else {
+        return false;
+    };
+    // Matching never panics, whatever the filters.
+    let _ = query.matches(&known_session(), Some(now()));
+    true
+}
+
+fn fleet_history_seeds() -> Vec<Vec<u8>> {
+    use rras_fleet::history::{HistoryReply, HistoryRow};
+    let request = br#"{"user":"alice","address":"10.1.2.3","from":1,"to":2,"nas":"n","engine":"radius","instance":"radius","limit":10}"#;
+    let ended = rras_core::EndedConnection {
+        connection: rras_core::Connection {
+            handle: rras_core::ConnectionHandle::new(1).expect("handle"),
+            info: known_session(),
+        },
+        ended_at: now(),
+        reason: "user-request".into(),
+    };
+    let reply = HistoryReply {
+        status: 0,
+        rows: vec![HistoryRow::of(&ended)],
+    };
+    vec![request.to_vec(), serde_json::to_vec(&reply).unwrap_or_default()]
+}
+
+fn fleet_history_feed(input: &[u8]) -> bool {
+    use rras_fleet::history::{HistoryReply, HistoryRequest};
+    if let Ok(request) = HistoryRequest::from_json(input) {
+        if let Ok(query) = request.query() {
+            let _ = query.matches(&known_session(), None);
+            return true;
+        }
+    }
+    serde_json::from_slice::<HistoryReply>(input).is_ok()
 }
 
 #[cfg(test)]

@@ -542,7 +542,10 @@ pub fn history_query_to_pb(q: &rras_core::HistoryQuery) -> pb::HistoryRequest {
 /// parse is an error, not "no filter".
 pub fn history_query_from_pb(r: &pb::HistoryRequest) -> Result<rras_core::HistoryQuery, ProtoError> {
     let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-    let time = |micros: u64| (micros != 0).then(|| from_micros(micros));
+    let time = |field, micros: u64| match micros {
+        0 => Ok(None),
+        m => time_from_pb(field, m).map(Some),
+    };
     Ok(rras_core::HistoryQuery {
         user: text(&r.user),
         address: match r.address.as_str() {
@@ -552,8 +555,8 @@ pub fn history_query_from_pb(r: &pb::HistoryRequest) -> Result<rras_core::Histor
                 value: a.to_owned(),
             })?),
         },
-        from: time(r.from_unix_micros),
-        to: time(r.to_unix_micros),
+        from: time("from_unix_micros", r.from_unix_micros)?,
+        to: time("to_unix_micros", r.to_unix_micros)?,
         nas: text(&r.nas),
         engine: match r.engine.as_str() {
             "" => None,
