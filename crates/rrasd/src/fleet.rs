@@ -758,6 +758,19 @@ async fn heartbeat(
     }
 }
 
+/// Subscribes to `subject`, trying again every second until NATS lets it.
+async fn subscribe(client: &async_nats::Client, subject: &str) -> async_nats::Subscriber {
+    loop {
+        match client.subscribe(subject.to_owned()).await {
+            Ok(s) => return s,
+            Err(e) => {
+                tracing::warn!("fleet: cannot subscribe to {subject}: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
 /// Answers fleet disconnect requests for this node, from every operator:
 /// `rras.fleet.<node>.disconnect.<operator>`.
 async fn respond_to_disconnects(
@@ -768,15 +781,7 @@ async fn respond_to_disconnects(
     allowed: bool,
 ) {
     let subject = names.disconnect_filter(&node);
-    let mut requests = loop {
-        match client.subscribe(subject.clone()).await {
-            Ok(s) => break s,
-            Err(e) => {
-                tracing::warn!("fleet: cannot subscribe to {subject}: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    };
+    let mut requests = subscribe(&client, &subject).await;
     let limit = Arc::new(tokio::sync::Semaphore::new(MAX_DISCONNECTS));
     while let Some(message) = requests.next().await {
         let Some(reply) = message.reply.clone() else { continue };
@@ -820,15 +825,7 @@ async fn respond_to_history(
 ) {
     use rras_fleet::history::{HistoryReply, HistoryRequest, HistoryRow, MAX_ROWS};
     let subject = names.history_subject(&node);
-    let mut requests = loop {
-        match client.subscribe(subject.clone()).await {
-            Ok(s) => break s,
-            Err(e) => {
-                tracing::warn!("fleet: cannot subscribe to {subject}: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    };
+    let mut requests = subscribe(&client, &subject).await;
     let limit = Arc::new(tokio::sync::Semaphore::new(MAX_HISTORY_READS));
     while let Some(message) = requests.next().await {
         let Some(reply) = message.reply.clone() else { continue };

@@ -26,6 +26,16 @@ const MAX_CSV: usize = 100_000;
 /// The longest period a report covers, in days.
 const MAX_REPORT_DAYS: u64 = 3_660;
 
+/// The History and Reports API (the pages themselves are the one shell
+/// `api.rs` serves).
+pub(super) fn router(state: WebState) -> axum::Router {
+    axum::Router::new()
+        .route("/api/history", axum::routing::get(history))
+        .route("/api/history.csv", axum::routing::get(history_csv))
+        .route("/api/usage", axum::routing::get(usage))
+        .with_state(state)
+}
+
 /// The filters, as the page's form sends them: times in unix seconds.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct HistoryParams {
@@ -98,11 +108,7 @@ fn ended_row(seq: u64, e: &rras_core::EndedConnection) -> Value {
 
 /// One page of the history (and, on the first page when asked, the live
 /// connections that match).
-pub(super) async fn history(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    Query(p): Query<HistoryParams>,
-) -> Response {
+async fn history(State(state): State<WebState>, headers: HeaderMap, Query(p): Query<HistoryParams>) -> Response {
     if let Err(r) = require(&state, &headers) {
         return r;
     }
@@ -141,11 +147,7 @@ pub(super) async fn history(
 /// The same filters as a CSV download (`rras_core::csv`, as `rasctl
 /// history --csv` writes it), live connections first when asked, at most
 /// [`MAX_CSV`] lines.
-pub(super) async fn history_csv(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    Query(p): Query<HistoryParams>,
-) -> Response {
+async fn history_csv(State(state): State<WebState>, headers: HeaderMap, Query(p): Query<HistoryParams>) -> Response {
     use rras_core::csv::{history_cells, line, HISTORY_HEADER};
     if let Err(r) = require(&state, &headers) {
         return r;
@@ -222,7 +224,7 @@ fn totals(t: &UsageTotals) -> Value {
 }
 
 /// The usage report of a period (times in unix seconds).
-pub(super) async fn usage(State(state): State<WebState>, headers: HeaderMap, Query(p): Query<UsageParams>) -> Response {
+async fn usage(State(state): State<WebState>, headers: HeaderMap, Query(p): Query<UsageParams>) -> Response {
     if let Err(r) = require(&state, &headers) {
         return r;
     }

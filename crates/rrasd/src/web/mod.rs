@@ -160,7 +160,9 @@ pub async fn start(
         fleet: fleet.url.is_some().then(|| fleet::FleetQueries::start(fleet)),
         scans: Arc::new(crate::scans::ScanPool::for_this_machine()),
     };
-    let mut router = api::router(state.clone()).layer(axum::middleware::from_fn(security_headers));
+    let mut router = api::router(state.clone())
+        .merge(history::router(state.clone()))
+        .layer(axum::middleware::from_fn(security_headers));
     if acceptor.is_some() {
         router = router.layer(axum::middleware::from_fn(strict_transport));
     }
