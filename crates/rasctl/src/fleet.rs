@@ -359,7 +359,8 @@ async fn history(names: &FleetNames, nats: &NatsArgs, filters: &crate::history::
     }
     anyhow::ensure!(failed < answers.len() || answers.is_empty(), "no node answered");
     let rows = rras_fleet::history::merge(&answers, limit as usize);
-    let time = |s: u64| rras_core::csv::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(s));
+    // The nodes' numbers are not trusted to fit a SystemTime.
+    let time = rras_core::csv::rfc3339_secs;
     if filters.csv {
         let mut out = String::from("node,node_name,handle,user,engine,instance,nas,ipv4,ipv6,started_at,ended_at,reason,bytes_in,bytes_out\r\n");
         for (node, r) in &rows {

@@ -47,6 +47,15 @@ fn time(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// `2026-12-07` of a day's midnight as the daemon sent it (unix seconds,
+/// not trusted to fit a SystemTime).
+fn day(secs: u64) -> String {
+    rras_core::csv::rfc3339_secs(secs)
+        .chars()
+        .take_while(|c| *c != 'T')
+        .collect()
+}
+
 /// The whole report as one JSON object.
 pub(crate) fn report_json(r: &UsageReport) -> serde_json::Value {
     json!({
@@ -59,7 +68,7 @@ pub(crate) fn report_json(r: &UsageReport) -> serde_json::Value {
         "per_engine": r.per_engine.iter().map(|(e, t)| json!({"engine": e.as_str(), "totals": totals_json(t)})).collect::<Vec<_>>(),
         "top_users": r.top_users.iter().map(|u| json!({"user": u.user, "totals": totals_json(&u.totals)})).collect::<Vec<_>>(),
         "per_day": r.per_day.iter().map(|d| json!({
-            "day": time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(d.day))[..10].to_owned(),
+            "day": day(d.day),
             "totals": totals_json(&d.totals),
         })).collect::<Vec<_>>(),
     })
@@ -68,10 +77,9 @@ pub(crate) fn report_json(r: &UsageReport) -> serde_json::Value {
 fn write_csv(out: &mut impl Write, r: &UsageReport) -> std::io::Result<()> {
     out.write_all(b"day,sessions,unique_users,duration_secs,bytes_in,bytes_out\r\n")?;
     for d in &r.per_day {
-        let day = time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(d.day));
         let t = &d.totals;
         let cells = [
-            day[..10].to_owned(),
+            day(d.day),
             t.sessions.to_string(),
             t.unique_users.to_string(),
             t.duration_secs.to_string(),
@@ -137,16 +145,7 @@ fn write_text(out: &mut impl Write, r: &UsageReport) -> std::io::Result<()> {
     }
     let mut header = TOTALS_HEADER;
     header[0] = "Day";
-    let rows = r
-        .per_day
-        .iter()
-        .map(|d| {
-            totals_row(
-                time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(d.day))[..10].to_owned(),
-                &d.totals,
-            )
-        })
-        .collect();
+    let rows = r.per_day.iter().map(|d| totals_row(day(d.day), &d.totals)).collect();
     writeln!(out, "{}", table(&header, rows))
 }
 

@@ -49,7 +49,12 @@ pub fn line<S: AsRef<str>>(cells: &[S]) -> String {
 
 /// RFC 3339 in UTC, whole seconds (`2026-12-07T14:05:00Z`).
 pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    rfc3339_secs(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+}
+
+/// [`rfc3339`] of `secs` after the Unix epoch: for a number a peer sent,
+/// which `UNIX_EPOCH + Duration` would panic on when it is too large.
+pub fn rfc3339_secs(secs: u64) -> String {
     let (days, rest) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days);
     format!(
@@ -138,5 +143,8 @@ mod tests {
             rfc3339(UNIX_EPOCH + Duration::from_secs(4_107_542_399)),
             "2100-02-28T23:59:59Z"
         );
+        assert_eq!(rfc3339_secs(1_796_652_300), "2026-12-07T14:05:00Z");
+        // Any number a peer sends prints without a panic.
+        assert!(rfc3339_secs(u64::MAX).ends_with('Z'));
     }
 }

@@ -84,20 +84,22 @@ impl HistoryRequest {
                 .map(Some)
                 .ok_or_else(|| format!("time {s} is out of range")),
         };
+        // An empty text is no filter, as in the RPC and the console.
+        let text = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
         Ok(HistoryQuery {
-            user: self.user.clone(),
+            user: text(&self.user),
             address: match &self.address {
                 Some(a) => Some(a.parse().map_err(|_| format!("{a:?} is not an IP address"))?),
                 None => None,
             },
             from: time(self.from)?,
             to: time(self.to)?,
-            nas: self.nas.clone(),
+            nas: text(&self.nas),
             engine: match &self.engine {
                 Some(e) => Some(e.parse().map_err(|e: rras_core::model::UnknownEngine| e.to_string())?),
                 None => None,
             },
-            instance: self.instance.clone(),
+            instance: text(&self.instance),
         })
     }
 }
@@ -265,6 +267,9 @@ mod tests {
         // Found by rras-fuzz: a time past what SystemTime holds panicked.
         let far = HistoryRequest::from_json(br#"{"from":9223372036854775808,"limit":1}"#).unwrap();
         assert!(far.query().unwrap_err().contains("out of range"));
+        // An empty user is no filter (not a prefix every user has).
+        let empty = HistoryRequest::from_json(br#"{"user":"","limit":1}"#).unwrap();
+        assert_eq!(empty.query().unwrap().user, None);
     }
 
     #[test]
