@@ -97,6 +97,26 @@ impl HistoryParams {
     }
 }
 
+/// Runs a store read off the console's thread; its failure is the API's
+/// error.
+#[allow(clippy::result_large_err)]
+async fn read<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, rras_store::StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(api_error(StatusCode::INTERNAL_SERVER_ERROR, e.win32())),
+        Err(_) => Err(api_error(StatusCode::INTERNAL_SERVER_ERROR, Win32Error::RpcCallFailed)),
+    }
+}
+
+/// The signed-in caller's query, or the response refusing it.
+#[allow(clippy::result_large_err)]
+fn checked(state: &WebState, headers: &HeaderMap, p: &HistoryParams) -> Result<HistoryQuery, Response> {
+    require(state, headers)?;
+    p.query()
+}
+
 /// An ended connection as the console's row.
 fn ended_row(seq: u64, e: &rras_core::EndedConnection) -> Value {
     let mut r = row(&e.connection, e.ended_at);
@@ -109,28 +129,25 @@ fn ended_row(seq: u64, e: &rras_core::EndedConnection) -> Value {
 /// One page of the history (and, on the first page when asked, the live
 /// connections that match).
 async fn history(State(state): State<WebState>, headers: HeaderMap, Query(p): Query<HistoryParams>) -> Response {
-    if let Err(r) = require(&state, &headers) {
-        return r;
-    }
-    let query = match p.query() {
+    let query = match checked(&state, &headers, &p) {
         Ok(q) => q,
         Err(r) => return r,
     };
     let limit = p.limit.unwrap_or(200).clamp(1, MAX_PAGE);
     let manager = state.manager.clone();
     let (before, live) = (p.before, p.live.unwrap_or(false) && p.before.is_none());
-    let read = tokio::task::spawn_blocking(move || {
+    let read = read(move || {
         let page = manager.store().history_query(&query, before, limit)?;
         let live = if live {
             manager.live_matching(&query, limit)
         } else {
             Vec::new()
         };
-        Ok::<_, rras_store::StoreError>((page, live))
+        Ok((page, live))
     })
     .await;
     match read {
-        Ok(Ok((page, live))) => {
+        Ok((page, live)) => {
             let now = SystemTime::now();
             Json(json!({
                 "rows": page.entries.iter().map(|(seq, e)| ended_row(*seq, e)).collect::<Vec<_>>(),
@@ -139,8 +156,7 @@ async fn history(State(state): State<WebState>, headers: HeaderMap, Query(p): Qu
             }))
             .into_response()
         }
-        Ok(Err(e)) => api_error(StatusCode::INTERNAL_SERVER_ERROR, e.win32()),
-        Err(_) => api_error(StatusCode::INTERNAL_SERVER_ERROR, Win32Error::RpcCallFailed),
+        Err(r) => r,
     }
 }
 
@@ -149,24 +165,24 @@ async fn history(State(state): State<WebState>, headers: HeaderMap, Query(p): Qu
 /// [`MAX_CSV`] lines.
 async fn history_csv(State(state): State<WebState>, headers: HeaderMap, Query(p): Query<HistoryParams>) -> Response {
     use rras_core::csv::{history_cells, line, HISTORY_HEADER};
-    if let Err(r) = require(&state, &headers) {
-        return r;
-    }
-    let query = match p.query() {
+    let query = match checked(&state, &headers, &p) {
         Ok(q) => q,
         Err(r) => return r,
     };
     let manager = state.manager.clone();
     let live = p.live.unwrap_or(false);
-    let built = tokio::task::spawn_blocking(move || {
+    let built = read(move || {
         let now = SystemTime::now();
-        let mut out = line(&HISTORY_HEADER);
-        out.push_str("\r\n");
+        let mut out = String::new();
+        let mut push = |cells: &[String]| {
+            out.push_str(&line(cells));
+            out.push_str("\r\n");
+        };
+        push(&HISTORY_HEADER.map(str::to_owned));
         let mut lines = 0;
         if live {
             for c in manager.live_matching(&query, MAX_CSV) {
-                out.push_str(&line(&history_cells(&c, None, now)));
-                out.push_str("\r\n");
+                push(&history_cells(&c, None, now));
                 lines += 1;
             }
         }
@@ -177,12 +193,11 @@ async fn history_csv(State(state): State<WebState>, headers: HeaderMap, Query(p)
                 .store()
                 .history_query(&query, before, MAX_PAGE.min(MAX_CSV - lines))?;
             for (_, e) in &page.entries {
-                out.push_str(&line(&history_cells(
+                push(&history_cells(
                     &e.connection,
                     Some((e.ended_at, e.reason.as_str())),
                     now,
-                )));
-                out.push_str("\r\n");
+                ));
                 lines += 1;
             }
             match page.next {
@@ -190,11 +205,11 @@ async fn history_csv(State(state): State<WebState>, headers: HeaderMap, Query(p)
                 _ => break,
             }
         }
-        Ok::<_, rras_store::StoreError>(out)
+        Ok(out)
     })
     .await;
     match built {
-        Ok(Ok(csv)) => (
+        Ok(csv) => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
                 (header::CONTENT_DISPOSITION, "attachment; filename=\"history.csv\""),
@@ -202,8 +217,7 @@ async fn history_csv(State(state): State<WebState>, headers: HeaderMap, Query(p)
             csv,
         )
             .into_response(),
-        Ok(Err(e)) => api_error(StatusCode::INTERNAL_SERVER_ERROR, e.win32()),
-        Err(_) => api_error(StatusCode::INTERNAL_SERVER_ERROR, Win32Error::RpcCallFailed),
+        Err(r) => r,
     }
 }
 
@@ -243,8 +257,8 @@ async fn usage(State(state): State<WebState>, headers: HeaderMap, Query(p): Quer
     };
     let top = p.top.unwrap_or(10).clamp(1, 100);
     let manager = state.manager.clone();
-    match tokio::task::spawn_blocking(move || manager.usage(from, to, now, top, by)).await {
-        Ok(Ok(r)) => Json(json!({
+    match read(move || manager.usage(from, to, now, top, by)).await {
+        Ok(r) => Json(json!({
             "from": unix(r.from),
             "to": unix(r.to),
             "totals": totals(&r.totals),
@@ -256,8 +270,7 @@ async fn usage(State(state): State<WebState>, headers: HeaderMap, Query(p): Quer
             "per_day": r.per_day.iter().map(|d| json!({ "day": d.day, "totals": totals(&d.totals) })).collect::<Vec<_>>(),
         }))
         .into_response(),
-        Ok(Err(e)) => api_error(StatusCode::INTERNAL_SERVER_ERROR, e.win32()),
-        Err(_) => api_error(StatusCode::INTERNAL_SERVER_ERROR, Win32Error::RpcCallFailed),
+        Err(r) => r,
     }
 }
 
