@@ -666,27 +666,27 @@ impl RrasAdmin for AdminService {
                 let limit = (r.limit as usize).clamp(1, HISTORY_MAX);
                 let query = history_query_from_pb(&r).map_err(|e| e.win32())?;
                 let before = (r.before_seq != 0).then_some(r.before_seq);
-                // The store reads on a blocking thread: an unindexed query
-                // may walk many entries.
+                // Off the admin thread: an unindexed query may walk many
+                // entries, and the live rows are a walk over the table.
                 let manager = self.manager.clone();
-                let q = query.clone();
-                let page = tokio::task::spawn_blocking(move || manager.store().history_query(&q, before, limit))
-                    .await
-                    .map_err(|_| Win32Error::RpcCallFailed)?
-                    .map_err(|e| {
-                        tracing::error!("history read failed: {e}");
-                        e.win32()
-                    })?;
+                let live = r.include_live && before.is_none();
+                let (page, live) = tokio::task::spawn_blocking(move || {
+                    let page = manager.store().history_query(&query, before, limit)?;
+                    let live = if live {
+                        manager.live_matching(&query, limit)
+                    } else {
+                        Vec::new()
+                    };
+                    Ok::<_, rras_store::StoreError>((page, live))
+                })
+                .await
+                .map_err(|_| Win32Error::RpcCallFailed)?
+                .map_err(|e| {
+                    tracing::error!("history read failed: {e}");
+                    e.win32()
+                })?;
                 let now = SystemTime::now();
-                let live = if r.include_live && before.is_none() {
-                    self.manager
-                        .live_matching(&query, limit)
-                        .iter()
-                        .map(|c| connection_to_pb(c, now))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
+                let live = live.iter().map(|c| connection_to_pb(c, now)).collect();
                 Ok(pb::HistoryReply {
                     status: 0,
                     entries: page
