@@ -132,6 +132,19 @@ pub struct PollSettings {
     pub nudge: Option<Arc<tokio::sync::Notify>>,
 }
 
+impl PollSettings {
+    /// Every `poll_secs`, sessions kept `unreachable_grace_secs` while the
+    /// engine cannot be reached (the two keys every polled engine has);
+    /// no event feed.
+    pub fn new(poll_secs: u64, unreachable_grace_secs: u64) -> Self {
+        PollSettings {
+            poll_secs,
+            grace: Duration::from_secs(unreachable_grace_secs),
+            nudge: None,
+        }
+    }
+}
+
 /// Registers the instance's health and runs [`drive`] under supervision,
 /// with a fresh engine from `make` after every restart.
 pub fn spawn<E: PollingEngine>(

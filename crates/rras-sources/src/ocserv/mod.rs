@@ -10,7 +10,7 @@
 pub mod occtl;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use rras_core::{Connection, ConnectionInfo, EngineKind, Win32Error};
 use serde::Deserialize;
@@ -230,11 +230,7 @@ impl Engine for OcservConfig {
         };
         tracing::info!(source = %id, socket = %occtl.socket, netns = ?occtl.netns, "ocserv source polling occtl");
         sink.register_hang_up(id.clone(), Arc::new(Disconnect { occtl: occtl.clone() }));
-        let settings = PollSettings {
-            poll_secs: self.poll_secs,
-            grace: Duration::from_secs(self.unreachable_grace_secs),
-            nudge: None,
-        };
+        let settings = PollSettings::new(self.poll_secs, self.unreachable_grace_secs);
         let task = polling::spawn(id.clone(), settings, sink, stop, move || OcservEngine {
             id: id.clone(),
             occtl: occtl.clone(),
@@ -246,6 +242,7 @@ impl Engine for OcservConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_session_becomes_a_connection() {

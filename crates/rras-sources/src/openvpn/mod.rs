@@ -246,11 +246,7 @@ impl Engine for OpenvpnConfig {
         let killed = Killed::default();
         sink.register_hang_up(id.clone(), Arc::new(ClientKiller { killed: killed.clone() }));
         let config = self.clone();
-        let settings = PollSettings {
-            poll_secs: config.poll_secs,
-            grace: Duration::from_secs(config.unreachable_grace_secs),
-            nudge: None,
-        };
+        let settings = PollSettings::new(config.poll_secs, config.unreachable_grace_secs);
         let task = polling::spawn(id.clone(), settings, sink, stop, move || OpenvpnEngine {
             id: id.clone(),
             servers: config.servers(),

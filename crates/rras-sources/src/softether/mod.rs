@@ -16,7 +16,7 @@ pub mod sessions;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use rras_core::{Connection, EngineKind, SourceId, SourceKey, Win32Error};
 use rras_source::control::{ControlError, Limits};
@@ -152,11 +152,7 @@ impl Engine for SoftetherConfig {
             rpc: tokio::sync::Mutex::new(RpcClient::new(url.clone(), tls.clone(), password.clone(), limits)),
         };
         sink.register_hang_up(id.clone(), Arc::new(hang_up));
-        let settings = PollSettings {
-            poll_secs: self.poll_secs,
-            grace: Duration::from_secs(self.unreachable_grace_secs),
-            nudge: None,
-        };
+        let settings = PollSettings::new(self.poll_secs, self.unreachable_grace_secs);
         let hubs = self.hubs.clone();
         let task = polling::spawn(id.clone(), settings, sink, stop, move || SoftetherEngine {
             id: id.clone(),

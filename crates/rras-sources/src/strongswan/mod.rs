@@ -704,9 +704,8 @@ impl Engine for StrongswanConfig {
         sink.register_hang_up(id.clone(), Arc::new(Terminate { socket: socket.clone() }));
         let nudge = Arc::new(Notify::new());
         let settings = PollSettings {
-            poll_secs: self.poll_secs,
-            grace: Duration::from_secs(self.unreachable_grace_secs),
             nudge: Some(nudge.clone()),
+            ..PollSettings::new(self.poll_secs, self.unreachable_grace_secs)
         };
         let events = tokio::spawn(listen_for_events(socket.clone(), nudge, stop.clone()));
         let poller = polling::spawn(id.clone(), settings, sink, stop, move || StrongswanEngine {

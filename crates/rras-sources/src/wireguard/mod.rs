@@ -422,11 +422,7 @@ impl Engine for WireguardConfig {
         };
         sink.register_hang_up(id.clone(), Arc::new(remover));
         let config = self.clone();
-        let settings = PollSettings {
-            poll_secs: config.poll_secs,
-            grace: Duration::from_secs(config.unreachable_grace_secs),
-            nudge: None,
-        };
+        let settings = PollSettings::new(config.poll_secs, config.unreachable_grace_secs);
         let task = polling::spawn(id.clone(), settings, sink, stop, move || WireguardEngine {
             id: id.clone(),
             config: config.clone(),
