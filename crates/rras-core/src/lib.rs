@@ -25,6 +25,8 @@ pub mod staggered;
 pub mod synthetic;
 pub mod table;
 pub mod usage;
+pub mod usage_column;
+pub mod user_hash;
 
 pub use audit::AuditRecord;
 pub use cursor::{ClientSessionId, CursorLimits, ResumeHandle};

@@ -239,7 +239,7 @@ pub fn empty_connection() -> Connection {
 // ---------------------------------------------------------------- encoding
 
 #[inline]
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -247,7 +247,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_zigzag(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn put_zigzag(out: &mut Vec<u8>, v: i64) {
     put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
@@ -435,18 +435,18 @@ fn write_record(out: &mut Vec<u8>, handle: ConnectionHandle, info: &ConnectionIn
 // ---------------------------------------------------------------- decoding
 
 /// A cursor over untrusted bytes.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
-    pos: usize,
+    pub(crate) pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
         Reader { bytes, pos: 0 }
     }
 
     #[inline]
-    fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
         let end = self.pos.checked_add(n).ok_or(RecordError::Truncated(self.pos))?;
         let s = self.bytes.get(self.pos..end).ok_or(RecordError::Truncated(self.pos))?;
         self.pos = end;
@@ -454,19 +454,19 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn u8(&mut self) -> Result<u8, RecordError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, RecordError> {
         Ok(self.take(1)?[0])
     }
 
     #[inline]
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordError> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], RecordError> {
         let mut a = [0; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
 
     #[inline]
-    fn varint(&mut self) -> Result<u64, RecordError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, RecordError> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
@@ -487,7 +487,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn zigzag(&mut self) -> Result<i64, RecordError> {
+    pub(crate) fn zigzag(&mut self) -> Result<i64, RecordError> {
         let v = self.varint()?;
         Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
     }

@@ -12,11 +12,12 @@
 //! Pure: the caller feeds the sessions ([`UsageBuilder::add`]), live and
 //! ended, in any order.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::history_query::lower;
 use crate::model::{ConnectionInfo, EngineKind};
+use crate::user_hash::UserHasher;
 
 const DAY: u64 = 86_400;
 
@@ -45,7 +46,8 @@ impl UsageTotals {
 /// One user's usage.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserUsage {
-    /// The account as the first of its sessions wrote it.
+    /// The account as the history first wrote it (a user new to it: as
+    /// the first of its sessions here wrote it).
     pub user: String,
     /// Sessions, seconds inside the period, bytes.
     pub totals: UsageTotals,
@@ -99,151 +101,412 @@ fn secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Totals plus the set of users behind `unique_users`.
-#[derive(Debug, Default)]
-struct Tally {
-    totals: UsageTotals,
-    users: HashSet<String>,
+/// One session as a report reads it: what the history's usage columns
+/// hold for each ended session, and what a live one is reduced to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageSession {
+    /// Start, seconds since the epoch.
+    pub started: u64,
+    /// End, seconds since the epoch; None while live.
+    pub ended: Option<u64>,
+    /// The account's [`UserHasher`] hash.
+    pub user: u64,
+    /// The engine that carried it.
+    pub engine: EngineKind,
+    /// Bytes from the client.
+    pub bytes_in: u64,
+    /// Bytes to the client.
+    pub bytes_out: u64,
 }
 
-impl Tally {
-    fn add(&mut self, user: &str, secs: u64, bytes: Option<(u64, u64)>) {
-        self.totals.sessions += 1;
-        self.totals.duration_secs = self.totals.duration_secs.saturating_add(secs);
-        if let Some((bytes_in, bytes_out)) = bytes {
-            self.totals.bytes_in = self.totals.bytes_in.saturating_add(bytes_in);
-            self.totals.bytes_out = self.totals.bytes_out.saturating_add(bytes_out);
+impl UsageSession {
+    /// The session of `info`, ended at `ended` (None: live).
+    pub fn of(info: &ConnectionInfo, ended: Option<SystemTime>, users: &UserHasher) -> Self {
+        UsageSession {
+            started: secs(info.started_at),
+            ended: ended.map(secs),
+            user: users.of(info),
+            engine: info.source.engine,
+            bytes_in: info.stats.bytes_rcved,
+            bytes_out: info.stats.bytes_xmited,
         }
-        if !self.users.contains(user) {
-            self.users.insert(user.to_owned());
+    }
+}
+
+/// Hashes a user hash to itself: the keys are already keyed SipHash
+/// outputs, uniformly spread and unknown to whoever picks user names, so a
+/// second hash would only cost time (a report adds tens of millions).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UserHashIdentity(u64);
+
+impl Hasher for UserHashIdentity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type ByUser = BuildHasherDefault<UserHashIdentity>;
+
+fn add_totals(totals: &mut UsageTotals, secs: u64, bytes: Option<(u64, u64)>) {
+    totals.sessions += 1;
+    totals.duration_secs = totals.duration_secs.saturating_add(secs);
+    if let Some((bytes_in, bytes_out)) = bytes {
+        totals.bytes_in = totals.bytes_in.saturating_add(bytes_in);
+        totals.bytes_out = totals.bytes_out.saturating_add(bytes_out);
+    }
+}
+
+/// A day's totals and which users (by their place in the builder's list)
+/// it saw: a bit each, so a user counts once a day without a set lookup.
+#[derive(Debug, Default)]
+struct DayTally {
+    totals: UsageTotals,
+    users: Vec<u64>,
+    unique: u64,
+}
+
+impl DayTally {
+    fn add(&mut self, user: usize, secs: u64, bytes: Option<(u64, u64)>) {
+        add_totals(&mut self.totals, secs, bytes);
+        self.mark(user);
+    }
+
+    fn mark(&mut self, user: usize) {
+        let (word, bit) = (user / 64, 1u64 << (user % 64));
+        if self.users.len() <= word {
+            self.users.resize(word + 1, 0);
+        }
+        if self.users[word] & bit == 0 {
+            self.users[word] |= bit;
+            self.unique += 1;
         }
     }
 
     fn finish(self) -> UsageTotals {
         UsageTotals {
-            unique_users: self.users.len() as u64,
+            unique_users: self.unique,
             ..self.totals
         }
     }
 }
 
+/// Periods up to this many seconds find the most concurrent sessions with
+/// a counter per second (4 bytes each: 35 MB at the limit); longer ones
+/// sort the starts and ends.
+const SECOND_COUNTERS_UP_TO: u64 = 100 * DAY;
+
+/// How many sessions were up at each moment of the period.
+#[derive(Debug)]
+enum Concurrency {
+    /// `steps[t - from]`: starts minus ends at that second.
+    PerSecond { from: u64, steps: Vec<i32> },
+    /// `second << 1 | 1` for a start, `second << 1` for an end: sorted,
+    /// ends come before starts at the same second.
+    Edges(Vec<u64>),
+}
+
+impl Concurrency {
+    fn new(from: u64, to: u64) -> Self {
+        let span = to - from;
+        if span <= SECOND_COUNTERS_UP_TO {
+            Concurrency::PerSecond {
+                from,
+                steps: vec![0; span as usize + 1],
+            }
+        } else {
+            Concurrency::Edges(Vec::new())
+        }
+    }
+
+    /// A session up over `[start, end)`, both inside the period (or `end`
+    /// its end).
+    fn add(&mut self, start: u64, end: u64) {
+        match self {
+            Concurrency::PerSecond { from, steps } => {
+                let at = |t: u64| usize::try_from(t - *from).unwrap_or(usize::MAX);
+                if let Some(s) = steps.get_mut(at(start)) {
+                    *s += 1;
+                }
+                if let Some(s) = steps.get_mut(at(end)) {
+                    *s -= 1;
+                }
+            }
+            Concurrency::Edges(edges) => {
+                edges.push(start << 1 | 1);
+                edges.push(end << 1);
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Concurrency) {
+        match (self, other) {
+            (Concurrency::PerSecond { steps, .. }, Concurrency::PerSecond { steps: theirs, .. }) => {
+                for (mine, theirs) in steps.iter_mut().zip(theirs) {
+                    *mine += theirs;
+                }
+            }
+            (Concurrency::Edges(edges), Concurrency::Edges(theirs)) => edges.extend(theirs),
+            // Builders of one period choose alike.
+            _ => {}
+        }
+    }
+
+    /// The most up at once, and the first second it was reached.
+    fn peak(self) -> (u64, Option<u64>) {
+        let (mut up, mut max, mut max_at) = (0i64, 0i64, None);
+        match self {
+            Concurrency::PerSecond { from, steps } => {
+                for (i, step) in steps.iter().enumerate() {
+                    up += i64::from(*step);
+                    if up > max {
+                        max = up;
+                        max_at = Some(from + i as u64);
+                    }
+                }
+            }
+            Concurrency::Edges(mut edges) => {
+                edges.sort_unstable();
+                for e in edges {
+                    up += if e & 1 == 1 { 1 } else { -1 };
+                    if up > max {
+                        max = up;
+                        max_at = Some(e >> 1);
+                    }
+                }
+            }
+        }
+        (u64::try_from(max).unwrap_or(0), max_at)
+    }
+}
+
 /// Builds a [`UsageReport`] from sessions fed one at a time.
+///
+/// Each user gets a place in a list the first time it is seen (one hash
+/// lookup a session); the per-user, per-engine and per-day tallies are
+/// then arrays, so a report over ten million sessions is memory-bound, not
+/// lookup-bound.
 #[derive(Debug)]
 pub struct UsageBuilder {
     from: u64,
     to: u64,
     now: u64,
-    all: Tally,
-    engines: BTreeMap<usize, Tally>,
-    users: HashMap<String, (String, Tally)>,
-    days: BTreeMap<u64, Tally>,
-    /// (second, +1 start / -1 end) of the parts inside the period.
-    edges: Vec<(u64, i8)>,
+    users_hash: UserHasher,
+    totals: UsageTotals,
+    engines: [UsageTotals; EngineKind::ALL.len()],
+    /// User hash → its place in `users`.
+    places: HashMap<u64, u32, ByUser>,
+    /// Per user: hash, totals, and a bit per engine that carried it.
+    users: Vec<(u64, UsageTotals, u8)>,
+    /// Account names as written, of the sessions added with one.
+    names: HashMap<u64, String, ByUser>,
+    /// The period's days, from the one `from` is in.
+    days: Vec<DayTally>,
+    concurrency: Concurrency,
 }
 
 impl UsageBuilder {
-    /// A report of `[from, to)` as of `now` (live sessions last until now).
-    pub fn new(from: SystemTime, to: SystemTime, now: SystemTime) -> Self {
+    /// A report of `[from, to)` as of `now` (live sessions last until now),
+    /// users told apart by `users` (the store's hasher).
+    pub fn new(from: SystemTime, to: SystemTime, now: SystemTime, users: UserHasher) -> Self {
+        let (from, to) = (secs(from), secs(to).max(secs(from)));
+        let days = (to.max(from + 1) - from / DAY * DAY).div_ceil(DAY);
         UsageBuilder {
-            from: secs(from),
-            to: secs(to).max(secs(from)),
+            from,
+            to,
             now: secs(now),
-            all: Tally::default(),
-            engines: BTreeMap::new(),
-            users: HashMap::new(),
-            days: BTreeMap::new(),
-            edges: Vec::new(),
+            users_hash: users,
+            totals: UsageTotals::default(),
+            engines: Default::default(),
+            places: HashMap::default(),
+            users: Vec::new(),
+            names: HashMap::default(),
+            days: (0..days).map(|_| DayTally::default()).collect(),
+            concurrency: Concurrency::new(from, to),
         }
     }
 
-    /// Adds one session, ended at `ended` (None: live). Sessions that do
-    /// not overlap the period are ignored.
+    /// Adds one session, ended at `ended` (None: live), its account name
+    /// remembered for the ranking. Sessions that do not overlap the period
+    /// are ignored.
     pub fn add(&mut self, info: &ConnectionInfo, ended: Option<SystemTime>) {
-        let start = secs(info.started_at);
-        let end = ended.map_or(self.now, secs).max(start);
+        let session = UsageSession::of(info, ended, &self.users_hash);
+        if self.add_session(&session) && !self.names.contains_key(&session.user) {
+            self.names.insert(session.user, info.account());
+        }
+    }
+
+    /// Adds one session; false when it does not overlap the period.
+    pub fn add_session(&mut self, s: &UsageSession) -> bool {
+        let start = s.started;
+        let end = s.ended.unwrap_or(self.now).max(start);
         if end < self.from || start >= self.to {
-            return;
+            return false;
         }
         let (inside_from, inside_to) = (start.max(self.from), end.min(self.to));
-        let inside = inside_to.saturating_sub(inside_from);
-        let account = info.account();
-        let key = lower(&account);
-        let bytes = Some((info.stats.bytes_rcved, info.stats.bytes_xmited));
-        self.all.add(&key, inside, bytes);
-        let engine = EngineKind::ALL
-            .iter()
-            .position(|e| *e == info.source.engine)
-            .unwrap_or(0);
-        self.engines.entry(engine).or_default().add(&key, inside, bytes);
-        self.users
-            .entry(key.clone())
-            .or_insert_with(|| (account, Tally::default()))
-            .1
-            .add(&key, inside, bytes);
+        let inside = inside_to - inside_from;
+        let bytes = Some((s.bytes_in, s.bytes_out));
+        add_totals(&mut self.totals, inside, bytes);
+        let engine = EngineKind::ALL.iter().position(|e| *e == s.engine).unwrap_or(0);
+        add_totals(&mut self.engines[engine], inside, bytes);
+        let next = self.users.len() as u32;
+        let place = *self.places.entry(s.user).or_insert(next) as usize;
+        if place == self.users.len() {
+            self.users.push((s.user, UsageTotals::default(), 0));
+        }
+        let user = &mut self.users[place];
+        add_totals(&mut user.1, inside, bytes);
+        user.2 |= 1 << engine;
         // Each day the session touched, with its seconds that day; bytes
         // on the day it ended.
-        let ended_day = ended.map(|e| secs(e) / DAY * DAY);
+        let first_day = self.from / DAY * DAY;
+        let ended_day = s.ended.map(|e| e / DAY * DAY);
         let mut day = inside_from / DAY * DAY;
         // Bounded by the period: at most its days (plus one).
         while day < inside_to.max(inside_from + 1) {
             let next = day + DAY;
             let part = inside_to.min(next).saturating_sub(inside_from.max(day));
-            let day_bytes = (ended_day == Some(day)).then_some((info.stats.bytes_rcved, info.stats.bytes_xmited));
-            self.days.entry(day).or_default().add(&key, part, day_bytes);
+            let day_bytes = (ended_day == Some(day)).then_some((s.bytes_in, s.bytes_out));
+            if let Some(tally) = self.days.get_mut(((day - first_day) / DAY) as usize) {
+                tally.add(place, part, day_bytes);
+            }
             day = next;
         }
-        self.edges.push((inside_from, 1));
-        self.edges.push((inside_to, -1));
+        self.concurrency.add(inside_from, inside_to);
+        true
     }
 
-    /// The report, with the `top` users ranked `by`.
-    pub fn finish(mut self, top: usize, by: TopBy) -> UsageReport {
-        let days_in_period = (self.to - self.from).div_ceil(DAY).max(1);
-        // Ends before starts at the same second: a hand-over is not overlap.
-        self.edges.sort_unstable();
-        let (mut up, mut max, mut max_at) = (0i64, 0i64, None);
-        for (at, step) in &self.edges {
-            up += i64::from(*step);
-            if up > max {
-                max = up;
-                max_at = Some(UNIX_EPOCH + Duration::from_secs(*at));
+    /// A builder of the same period with nothing added: to add part of
+    /// the sessions on another thread and [`merge`](Self::merge) it back.
+    pub fn empty_like(&self) -> Self {
+        UsageBuilder::new(
+            UNIX_EPOCH + Duration::from_secs(self.from),
+            UNIX_EPOCH + Duration::from_secs(self.to),
+            UNIX_EPOCH + Duration::from_secs(self.now),
+            self.users_hash,
+        )
+    }
+
+    /// Adds what `other` (of the same period) was fed, as if fed here.
+    pub fn merge(&mut self, other: UsageBuilder) {
+        let add = |into: &mut UsageTotals, t: &UsageTotals| {
+            into.sessions += t.sessions;
+            into.duration_secs = into.duration_secs.saturating_add(t.duration_secs);
+            into.bytes_in = into.bytes_in.saturating_add(t.bytes_in);
+            into.bytes_out = into.bytes_out.saturating_add(t.bytes_out);
+        };
+        add(&mut self.totals, &other.totals);
+        for (mine, theirs) in self.engines.iter_mut().zip(&other.engines) {
+            add(mine, theirs);
+        }
+        // Their places become ours.
+        let mut place_of = Vec::with_capacity(other.users.len());
+        for (hash, totals, engines) in &other.users {
+            let next = self.users.len() as u32;
+            let place = *self.places.entry(*hash).or_insert(next) as usize;
+            if place == self.users.len() {
+                self.users.push((*hash, UsageTotals::default(), 0));
+            }
+            add(&mut self.users[place].1, totals);
+            self.users[place].2 |= engines;
+            place_of.push(place);
+        }
+        for (mine, theirs) in self.days.iter_mut().zip(other.days) {
+            add(&mut mine.totals, &theirs.totals);
+            for (word, bits) in theirs.users.iter().enumerate() {
+                let mut bits = *bits;
+                while bits != 0 {
+                    let user = word * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    if let Some(place) = place_of.get(user) {
+                        mine.mark(*place);
+                    }
+                }
             }
         }
-        let mut top_users: Vec<UserUsage> = self
-            .users
-            .into_values()
-            .map(|(user, tally)| UserUsage {
-                user,
+        for (hash, name) in other.names {
+            self.names.entry(hash).or_insert(name);
+        }
+        self.concurrency.merge(other.concurrency);
+    }
+
+    /// The report, with the `top` users ranked `by`; `name_of` names users
+    /// as the history first wrote them (else as the first session added
+    /// here wrote them: a live newcomer).
+    pub fn finish(self, top: usize, by: TopBy, mut name_of: impl FnMut(u64) -> Option<String>) -> UsageReport {
+        let days_in_period = (self.to - self.from).div_ceil(DAY).max(1);
+        let (max_concurrent, max_at) = self.concurrency.peak();
+        let rank = |t: &UsageTotals| match by {
+            TopBy::Bytes => t.bytes_in.saturating_add(t.bytes_out),
+            TopBy::Time => t.duration_secs,
+        };
+        let mut engine_users = [0u64; EngineKind::ALL.len()];
+        for (_, _, engines) in &self.users {
+            for (i, n) in engine_users.iter_mut().enumerate() {
+                *n += u64::from(engines >> i & 1);
+            }
+        }
+        let unique_users = self.users.len() as u64;
+        let mut ranked: Vec<(u64, UsageTotals)> = self.users.into_iter().map(|(h, t, _)| (h, t)).collect();
+        // The top by rank first; ties by name below, so take a margin of
+        // equals before naming them.
+        ranked.sort_unstable_by(|a, b| rank(&b.1).cmp(&rank(&a.1)).then(a.0.cmp(&b.0)));
+        let cut = ranked.get(top.saturating_sub(1)).map_or(ranked.len(), |last| {
+            let edge = rank(&last.1);
+            ranked.iter().take_while(|(_, t)| rank(t) >= edge).count()
+        });
+        ranked.truncate(cut);
+        let mut top_users: Vec<UserUsage> = ranked
+            .into_iter()
+            .map(|(hash, totals)| UserUsage {
+                user: name_of(hash)
+                    .or_else(|| self.names.get(&hash).cloned())
+                    .unwrap_or_else(|| format!("#{hash:016x}")),
+                totals: UsageTotals {
+                    unique_users: 1,
+                    ..totals
+                },
+            })
+            .collect();
+        top_users.sort_by(|a, b| rank(&b.totals).cmp(&rank(&a.totals)).then_with(|| a.user.cmp(&b.user)));
+        top_users.truncate(top);
+        let first_day = self.from / DAY * DAY;
+        let per_day = self
+            .days
+            .into_iter()
+            .enumerate()
+            .map(|(n, tally)| DayUsage {
+                day: first_day + n as u64 * DAY,
                 totals: tally.finish(),
             })
             .collect();
-        let rank = |u: &UserUsage| match by {
-            TopBy::Bytes => u.totals.bytes_in.saturating_add(u.totals.bytes_out),
-            TopBy::Time => u.totals.duration_secs,
+        let totals = UsageTotals {
+            unique_users,
+            ..self.totals
         };
-        top_users.sort_by(|a, b| rank(b).cmp(&rank(a)).then_with(|| a.user.cmp(&b.user)));
-        top_users.truncate(top);
-        let first_day = self.from / DAY * DAY;
-        let per_day = (0..)
-            .map(|n| first_day + n * DAY)
-            .take_while(|d| *d < self.to.max(self.from + 1))
-            .map(|day| DayUsage {
-                day,
-                totals: self.days.remove(&day).map(Tally::finish).unwrap_or_default(),
-            })
-            .collect();
-        let totals = self.all.finish();
         UsageReport {
             from: UNIX_EPOCH + Duration::from_secs(self.from),
             to: UNIX_EPOCH + Duration::from_secs(self.to),
             average_sessions_per_day: totals.sessions as f64 / days_in_period as f64,
             totals,
-            max_concurrent: u64::try_from(max).unwrap_or(0),
-            max_concurrent_at: max_at,
+            max_concurrent,
+            max_concurrent_at: max_at.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
             per_engine: self
                 .engines
                 .into_iter()
-                .map(|(i, t)| (EngineKind::ALL[i], t.finish()))
+                .zip(engine_users)
+                .enumerate()
+                .filter(|(_, (t, _))| t.sessions > 0)
+                .map(|(i, (t, unique_users))| (EngineKind::ALL[i], UsageTotals { unique_users, ..t }))
                 .collect(),
             top_users,
             per_day,
@@ -255,6 +518,8 @@ impl UsageBuilder {
 mod tests {
     use super::*;
     use crate::model::SourceKey;
+
+    const USERS: UserHasher = UserHasher::new(7, 9);
 
     fn t(s: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(s)
@@ -272,7 +537,7 @@ mod tests {
     #[test]
     fn the_figures_of_a_hand_computed_fixture() {
         let d0 = DAY;
-        let mut b = UsageBuilder::new(t(d0), t(d0 + 2 * DAY), t(d0 + 3 * DAY));
+        let mut b = UsageBuilder::new(t(d0), t(d0 + 2 * DAY), t(d0 + 3 * DAY), USERS);
         // alice: 10:00–11:00 day 0, 100/1000 bytes.
         b.add(
             &session(EngineKind::Radius, "CORP\\alice", d0 + 36_000, (100, 1_000)),
@@ -304,7 +569,7 @@ mod tests {
             &session(EngineKind::Radius, "eve", d0 + 2 * DAY, (9, 9)),
             Some(t(d0 + 2 * DAY + 60)),
         );
-        let r = b.finish(2, TopBy::Bytes);
+        let r = b.finish(2, TopBy::Bytes, |_| None);
 
         assert_eq!(r.totals.sessions, 5);
         assert_eq!(r.totals.unique_users, 4, "alice twice");
@@ -341,24 +606,57 @@ mod tests {
         assert_eq!(r.per_day[1].totals.unique_users, 3);
         assert_eq!(r.per_day[1].totals.duration_secs, 3_600 + 1_800 + 3_600);
         let by_time = {
-            let mut b = UsageBuilder::new(t(d0), t(d0 + 2 * DAY), t(d0 + 3 * DAY));
+            let mut b = UsageBuilder::new(t(d0), t(d0 + 2 * DAY), t(d0 + 3 * DAY), USERS);
             b.add(
                 &session(EngineKind::Radius, "short", d0, (1_000_000, 0)),
                 Some(t(d0 + 10)),
             );
             b.add(&session(EngineKind::Radius, "long", d0, (1, 0)), Some(t(d0 + 10_000)));
-            b.finish(1, TopBy::Time)
+            b.finish(1, TopBy::Time, |_| None)
         };
         assert_eq!(by_time.top_users[0].user, "long");
     }
 
     #[test]
     fn an_empty_period_is_zeroes_not_a_division_by_zero() {
-        let r = UsageBuilder::new(t(DAY), t(DAY), t(DAY)).finish(10, TopBy::Bytes);
+        let r = UsageBuilder::new(t(DAY), t(DAY), t(DAY), USERS).finish(10, TopBy::Bytes, |_| None);
         assert_eq!(r.totals, UsageTotals::default());
         assert_eq!(r.max_concurrent, 0);
         assert_eq!(r.max_concurrent_at, None);
         assert_eq!(r.average_sessions_per_day, 0.0);
         assert_eq!(r.per_day.len(), 1);
+    }
+
+    #[test]
+    fn halves_merged_make_the_report_of_the_whole() {
+        let sessions: Vec<(ConnectionInfo, Option<SystemTime>)> = (0..400u64)
+            .map(|i| {
+                let engine = EngineKind::ALL[(i % 3) as usize];
+                let start = DAY + i * 997 % (3 * DAY);
+                let info = session(engine, &format!("user{}", i % 37), start, (i * 11, i * 13));
+                let ended = (i % 9 != 0).then(|| t(start + 60 + i * 7_919 % 40_000));
+                (info, ended)
+            })
+            .collect();
+        for (from, to) in [(DAY, 4 * DAY), (DAY, 500 * DAY), (2 * DAY + 5, 2 * DAY + 50_000)] {
+            let whole = {
+                let mut b = UsageBuilder::new(t(from), t(to), t(5 * DAY), USERS);
+                for (info, ended) in &sessions {
+                    b.add(info, *ended);
+                }
+                b.finish(5, TopBy::Time, |_| None)
+            };
+            let mut first = UsageBuilder::new(t(from), t(to), t(5 * DAY), USERS);
+            let mut second = first.empty_like();
+            for (i, (info, ended)) in sessions.iter().enumerate() {
+                if i % 3 == 0 {
+                    first.add(info, *ended)
+                } else {
+                    second.add(info, *ended)
+                }
+            }
+            first.merge(second);
+            assert_eq!(first.finish(5, TopBy::Time, |_| None), whole, "{from}..{to}");
+        }
     }
 }

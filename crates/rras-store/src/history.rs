@@ -1,61 +1,116 @@
 //! The history of ended connections: each entry under its sequence number
-//! (the order in which Stops became durable), three indexes beside it, and
-//! retention by age and by size.
+//! (the order in which Stops became durable), sealed a block at a time into
+//! compressed blocks, two indexes beside them, and retention by age and by
+//! size.
 //!
-//! - `history_records`: seq → the entry (`rras_core::record::encode_ended`).
-//! - `history_by_end`: (ended, seq): time ranges, and what retention
-//!   removes first.
-//! - `history_by_user`: user key ++ 0 ++ seq: a prefix of an account, with
-//!   or without its domain (`rras_core::history_query::user_keys`).
-//! - `history_by_address`: address (16 bytes, IPv4 mapped) ++ started ++
-//!   seq → ended: "who had this address at T" reads only that address's
-//!   sessions that started by T.
+//! Why blocks: redb keeps each entry in a B-tree leaf that splits in half
+//! as entries are appended, so a history of 10M entries of 175 bytes took
+//! 744 bytes a session on disk. A block holds a few hundred consecutive
+//! entries deflated into one value that fills one page (about 40 bytes an
+//! entry), and a usage column beside it holds what a report reads, so a
+//! month's report reads varints instead of decoding records.
 //!
-//! Times are whole seconds since the epoch. **Retention** removes the
-//! entries that ended first, a few per write transaction
-//! ([`RETENTION_STEP`]), while the oldest ended before `max_age` ago or
-//! the history's bytes exceed `max_bytes` — never the whole backlog in
-//! one go, so acknowledgements never wait behind it. The bytes counted are
-//! the entries' and their index keys', not the file's (redb reuses freed
-//! pages; the file does not shrink).
+//! - `history_records`: the tail — seq → entry
+//!   (`rras_core::record::encode_ended`), the newest entries not sealed yet.
+//!   Every entry is written here first, with the acknowledgement of its
+//!   Stop.
+//! - `history_blocks`: first seq → the deflated entries of seqs
+//!   `first..first + count` (each a varint length and the entry).
+//! - `history_block_usage`: first seq → the block's usage column
+//!   (`rras_core::usage_column`).
+//! - `history_block_spans`: first seq → (count, earliest start, latest end,
+//!   bytes counted): what a time range, a report and retention skip by.
+//! - `history_user_index`: (user hash, seq). The hash is
+//!   [`UserHasher`] of the lower-case account under the store's own key.
+//! - `history_user_keys`: name ++ 0 ++ user hash, for every lower-case key
+//!   of an account (`rras_core::history_query::user_keys`: the account and
+//!   its bare name): a user prefix finds its hashes here.
+//! - `history_user_names`: user hash → the account as first written (the
+//!   names of a report's top users).
+//! - `history_address_index`: (address, start, seq) → end: "who had this
+//!   address at T" reads only that address's sessions that started by T.
+//!   IPv4 addresses are IPv4-mapped; times whole seconds up to 2106.
+//!
+//! **Retention** removes the oldest blocks (then the oldest tail entries),
+//! a step of at most [`RETENTION_STEP`] entries per write transaction, while
+//! the oldest ended before `max_age` ago or the history's bytes exceed
+//! `max_bytes`. A block goes when its newest entry has expired, so an entry
+//! may outlive `max_age` by the seconds its block took to fill. The bytes
+//! counted are the blocks', columns', tail entries' and index keys' —
+//! not the file's (redb reuses freed pages; the file does not shrink), nor
+//! the user names (one per user, kept).
 
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use redb::{ReadableTable, TableDefinition};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 use rras_core::history_query::{addresses, lower, user_keys};
+use rras_core::usage::{TopBy, UsageBuilder, UsageReport, UsageSession};
+use rras_core::user_hash::UserHasher;
 use rras_core::{EndedConnection, HistoryQuery};
 
 use crate::{tx_err, StoreError};
 
-/// Ended connections (seq → entry).
+/// The tail: seq → entry.
 pub(crate) const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history_records");
-const BY_END: TableDefinition<(u64, u64), ()> = TableDefinition::new("history_by_end");
-const BY_USER: TableDefinition<&[u8], ()> = TableDefinition::new("history_by_user");
-const BY_ADDRESS: TableDefinition<&[u8], u64> = TableDefinition::new("history_by_address");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("history_blocks");
+const BLOCK_USAGE: TableDefinition<u64, &[u8]> = TableDefinition::new("history_block_usage");
+/// first seq → (count, earliest start, latest end, bytes counted).
+const BLOCK_SPANS: TableDefinition<u64, (u32, u64, u64, u64)> = TableDefinition::new("history_block_spans");
+const USER_INDEX: TableDefinition<(u64, u64), ()> = TableDefinition::new("history_user_index");
+const USER_KEYS: TableDefinition<&[u8], ()> = TableDefinition::new("history_user_keys");
+const USER_NAMES: TableDefinition<u64, &str> = TableDefinition::new("history_user_names");
+const ADDRESS_INDEX: TableDefinition<(u128, u32, u64), u32> = TableDefinition::new("history_address_index");
+/// The indexes of schema 4, replaced by the ones above.
+pub(crate) const SCHEMA_4_INDEXES: [&str; 3] = ["history_by_end", "history_by_user", "history_by_address"];
 
-/// Entries removed per write transaction at most.
+/// Entries removed per write transaction at most (whole blocks: a step
+/// stops at the block that reaches it).
 pub const RETENTION_STEP: usize = 512;
-/// What a key of the entry table and of the end index cost beside the
-/// entry itself (two u64 and a pair of them).
-const FIXED_BYTES: u64 = 8 + 16;
+/// Entries a block holds at most, unless the store is told otherwise.
+pub const BLOCK_ENTRIES: usize = 256;
+/// A block's deflated bytes at most: with redb's leaf header it fills one
+/// 4 KiB page (a value a little larger would take two).
+const BLOCK_BYTES: usize = 4_000;
+/// Blocks sealed per write transaction beyond those the write's own Stops
+/// fill, so a backlog of tail entries (after a migration) is sealed over
+/// many writes instead of holding one up.
+const BACKLOG_SEALS_PER_WRITE: usize = 2;
+/// A block inflates to this at most (a damaged one is an error, not an
+/// allocation of whatever it claims).
+const BLOCK_INFLATED_MAX: u64 = 16 << 20;
+/// What the keys of one tail entry, a user index key, an address index
+/// key and a block's span cost beside the values.
+const TAIL_KEY_BYTES: u64 = 8;
+const USER_KEY_BYTES: u64 = 16;
+const ADDRESS_KEY_BYTES: u64 = 32;
+const SPAN_BYTES: u64 = 8 + 28;
 /// The most entries one query reads without an index before it returns a
 /// cursor to go on from.
 const SCAN_BUDGET: usize = 200_000;
+/// The most index keys one query collects; beyond it (a prefix of most
+/// users, an address in every session), it scans within [`SCAN_BUDGET`]
+/// instead, which pages with a cursor.
+const INDEX_BUDGET: usize = 200_000;
+/// The most users a user prefix may name before the query scans instead.
+const USER_BUDGET: usize = 4_096;
 
 /// How long and how much history is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     /// Entries that ended longer ago are removed.
-    pub max_age: Duration,
-    /// The history's bytes (entries and index keys) kept at most.
+    pub max_age: std::time::Duration,
+    /// The history's bytes (blocks, columns, tail entries and index keys)
+    /// kept at most.
     pub max_bytes: u64,
 }
 
 impl Default for Retention {
     fn default() -> Self {
         Retention {
-            max_age: Duration::from_secs(365 * 86_400),
+            max_age: std::time::Duration::from_secs(365 * 86_400),
             max_bytes: 8 << 30,
         }
     }
@@ -70,135 +125,220 @@ pub struct HistoryPage {
     pub next: Option<u64>,
 }
 
-/// The history's tables in one write transaction.
-pub(crate) struct HistoryTables<'tx> {
-    entries: redb::Table<'tx, u64, &'static [u8]>,
-    by_end: redb::Table<'tx, (u64, u64), ()>,
-    by_user: redb::Table<'tx, &'static [u8], ()>,
-    by_address: redb::Table<'tx, &'static [u8], u64>,
-}
-
 fn secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn address_bytes(a: IpAddr) -> [u8; 16] {
+fn secs32(t: SystemTime) -> u32 {
+    u32::try_from(secs(t)).unwrap_or(u32::MAX)
+}
+
+fn address_key(a: IpAddr) -> u128 {
     match a {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
     }
 }
 
-fn user_key(name: &str, seq: u64) -> Vec<u8> {
+fn user_key_entry(name: &str, hash: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(name.len() + 9);
     key.extend_from_slice(name.as_bytes());
     key.push(0);
-    key.extend_from_slice(&seq.to_be_bytes());
+    key.extend_from_slice(&hash.to_be_bytes());
     key
 }
 
-fn address_key(address: IpAddr, started: u64, seq: u64) -> [u8; 32] {
-    let mut key = [0u8; 32];
-    key[..16].copy_from_slice(&address_bytes(address));
-    key[16..24].copy_from_slice(&started.to_be_bytes());
-    key[24..].copy_from_slice(&seq.to_be_bytes());
-    key
+fn hash_of_user_key(key: &[u8]) -> Option<u64> {
+    let at = key.len().checked_sub(8)?;
+    Some(u64::from_be_bytes(key.get(at..)?.try_into().ok()?))
 }
 
-fn seq_of(key: &[u8]) -> u64 {
-    key.len()
-        .checked_sub(8)
-        .and_then(|at| key.get(at..))
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_be_bytes)
+fn deflate(raw: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::with_capacity(BLOCK_BYTES), flate2::Compression::new(6));
+    encoder.write_all(raw).map_err(crate::io_err)?;
+    encoder.finish().map_err(crate::io_err)
 }
 
-/// The index keys of one entry and what they cost.
+/// The entries of a block, inflated: `(offset, len)` of each in `data`.
+struct Block {
+    first: u64,
+    data: Vec<u8>,
+    entries: Vec<(usize, usize)>,
+}
+
+impl Block {
+    fn inflate(first: u64, deflated: &[u8]) -> Result<Self, StoreError> {
+        let damaged = |why: &str| StoreError::Block {
+            first,
+            why: why.to_owned(),
+        };
+        let mut data = Vec::new();
+        flate2::read::DeflateDecoder::new(deflated)
+            .take(BLOCK_INFLATED_MAX)
+            .read_to_end(&mut data)
+            .map_err(|e| damaged(&e.to_string()))?;
+        let mut entries = Vec::new();
+        let mut at = 0;
+        while at < data.len() {
+            let (len, used) = varint(&data[at..]).ok_or_else(|| damaged("entry length"))?;
+            let start = at + used;
+            let end = usize::try_from(len)
+                .ok()
+                .and_then(|len| start.checked_add(len))
+                .filter(|end| *end <= data.len())
+                .ok_or_else(|| damaged("entry past the end"))?;
+            entries.push((start, end - start));
+            at = end;
+        }
+        Ok(Block { first, data, entries })
+    }
+
+    fn entry(&self, seq: u64) -> Option<&[u8]> {
+        let i = usize::try_from(seq.checked_sub(self.first)?).ok()?;
+        let (at, len) = *self.entries.get(i)?;
+        self.data.get(at..at + len)
+    }
+
+    /// `(seq, bytes)` of every entry, newest first.
+    fn newest_first(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.entries
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, (at, len))| (self.first + i as u64, &self.data[*at..*at + *len]))
+    }
+}
+
+fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn decode(seq: u64, bytes: &[u8]) -> Result<EndedConnection, StoreError> {
+    rras_core::record::decode_ended(bytes).map_err(|source| StoreError::History { seq, source })
+}
+
+/// The index keys of one entry.
 struct IndexKeys {
-    ended: u64,
-    users: Vec<Vec<u8>>,
-    addresses: Vec<([u8; 32], u64)>,
+    user: u64,
+    names: Vec<String>,
+    account: String,
+    started: u32,
+    ended: u32,
+    addresses: Vec<u128>,
 }
 
 impl IndexKeys {
-    fn of(seq: u64, e: &EndedConnection) -> Self {
+    fn of(users: &UserHasher, e: &EndedConnection) -> Self {
         let info = &e.connection.info;
-        let ended = secs(e.ended_at);
+        let account = info.account();
         IndexKeys {
-            ended,
-            users: user_keys(info).iter().map(|u| user_key(u, seq)).collect(),
-            addresses: addresses(info)
-                .into_iter()
-                .map(|a| (address_key(a, secs(info.started_at), seq), ended))
-                .collect(),
+            user: users.account(&account),
+            names: user_keys(info),
+            account,
+            started: secs32(info.started_at),
+            ended: secs32(e.ended_at),
+            addresses: addresses(info).into_iter().map(address_key).collect(),
         }
     }
 
-    fn bytes(&self, entry_len: usize) -> u64 {
-        let users: usize = self.users.iter().map(Vec::len).sum();
-        FIXED_BYTES + (entry_len + users + self.addresses.len() * 40) as u64
+    fn bytes(&self) -> u64 {
+        USER_KEY_BYTES + ADDRESS_KEY_BYTES * self.addresses.len() as u64
     }
+}
+
+/// The history's tables in one write transaction.
+pub(crate) struct HistoryTables<'tx> {
+    tail: redb::Table<'tx, u64, &'static [u8]>,
+    blocks: redb::Table<'tx, u64, &'static [u8]>,
+    usage: redb::Table<'tx, u64, &'static [u8]>,
+    spans: redb::Table<'tx, u64, (u32, u64, u64, u64)>,
+    by_user: redb::Table<'tx, (u64, u64), ()>,
+    user_keys: redb::Table<'tx, &'static [u8], ()>,
+    user_names: redb::Table<'tx, u64, &'static str>,
+    by_address: redb::Table<'tx, (u128, u32, u64), u32>,
+    users: UserHasher,
 }
 
 impl<'tx> HistoryTables<'tx> {
     /// Opens (creating) the tables in `tx`.
-    pub(crate) fn open(tx: &'tx redb::WriteTransaction) -> Result<Self, StoreError> {
+    pub(crate) fn open(tx: &'tx redb::WriteTransaction, users: UserHasher) -> Result<Self, StoreError> {
         Ok(HistoryTables {
-            entries: tx.open_table(HISTORY).map_err(tx_err)?,
-            by_end: tx.open_table(BY_END).map_err(tx_err)?,
-            by_user: tx.open_table(BY_USER).map_err(tx_err)?,
-            by_address: tx.open_table(BY_ADDRESS).map_err(tx_err)?,
+            tail: tx.open_table(HISTORY).map_err(tx_err)?,
+            blocks: tx.open_table(BLOCKS).map_err(tx_err)?,
+            usage: tx.open_table(BLOCK_USAGE).map_err(tx_err)?,
+            spans: tx.open_table(BLOCK_SPANS).map_err(tx_err)?,
+            by_user: tx.open_table(USER_INDEX).map_err(tx_err)?,
+            user_keys: tx.open_table(USER_KEYS).map_err(tx_err)?,
+            user_names: tx.open_table(USER_NAMES).map_err(tx_err)?,
+            by_address: tx.open_table(ADDRESS_INDEX).map_err(tx_err)?,
+            users,
         })
     }
 
-    /// Adds the entry `bytes` as `seq`; returns the bytes it counts for.
-    /// An entry that does not decode (it cannot happen: the daemon wrote
-    /// it) is kept without indexes rather than lost.
+    /// Adds the entry `bytes` as `seq` to the tail; returns the bytes it
+    /// counts for. An entry that does not decode (it cannot happen: the
+    /// daemon wrote it) is kept without indexes rather than lost.
     pub(crate) fn insert(&mut self, seq: u64, bytes: &[u8]) -> Result<u64, StoreError> {
-        self.entries.insert(seq, bytes).map_err(tx_err)?;
+        self.tail.insert(seq, bytes).map_err(tx_err)?;
         let Ok(ended) = rras_core::record::decode_ended(bytes) else {
-            return Ok(FIXED_BYTES + bytes.len() as u64);
+            return Ok(TAIL_KEY_BYTES + bytes.len() as u64);
         };
-        let keys = IndexKeys::of(seq, &ended);
+        let keys = IndexKeys::of(&self.users, &ended);
         self.index(seq, &keys)?;
-        Ok(keys.bytes(bytes.len()))
+        Ok(TAIL_KEY_BYTES + bytes.len() as u64 + keys.bytes())
     }
 
     fn index(&mut self, seq: u64, keys: &IndexKeys) -> Result<(), StoreError> {
-        self.by_end.insert((keys.ended, seq), ()).map_err(tx_err)?;
-        for user in &keys.users {
-            self.by_user.insert(user.as_slice(), ()).map_err(tx_err)?;
+        self.by_user.insert((keys.user, seq), ()).map_err(tx_err)?;
+        if self.user_names.get(keys.user).map_err(tx_err)?.is_none() {
+            self.user_names
+                .insert(keys.user, keys.account.as_str())
+                .map_err(tx_err)?;
+            for name in &keys.names {
+                self.user_keys
+                    .insert(user_key_entry(name, keys.user).as_slice(), ())
+                    .map_err(tx_err)?;
+            }
         }
-        for (address, ended) in &keys.addresses {
-            self.by_address.insert(address.as_slice(), *ended).map_err(tx_err)?;
+        for address in &keys.addresses {
+            self.by_address
+                .insert((*address, keys.started, seq), keys.ended)
+                .map_err(tx_err)?;
         }
         Ok(())
     }
 
-    /// Removes the entry `seq` and its index keys; returns the bytes freed.
-    fn remove(&mut self, seq: u64, ended: u64) -> Result<u64, StoreError> {
-        let Some(bytes) = self.entries.remove(seq).map_err(tx_err)?.map(|v| v.value().to_vec()) else {
-            self.by_end.remove((ended, seq)).map_err(tx_err)?;
+    fn unindex(&mut self, seq: u64, bytes: &[u8]) -> Result<u64, StoreError> {
+        let Ok(entry) = rras_core::record::decode_ended(bytes) else {
             return Ok(0);
         };
-        let Ok(entry) = rras_core::record::decode_ended(&bytes) else {
-            self.by_end.remove((ended, seq)).map_err(tx_err)?;
-            return Ok(FIXED_BYTES + bytes.len() as u64);
-        };
-        let keys = IndexKeys::of(seq, &entry);
-        self.by_end.remove((keys.ended, seq)).map_err(tx_err)?;
-        for user in &keys.users {
-            self.by_user.remove(user.as_slice()).map_err(tx_err)?;
+        let keys = IndexKeys::of(&self.users, &entry);
+        self.by_user.remove((keys.user, seq)).map_err(tx_err)?;
+        for address in &keys.addresses {
+            self.by_address.remove((*address, keys.started, seq)).map_err(tx_err)?;
         }
-        for (address, _) in &keys.addresses {
-            self.by_address.remove(address.as_slice()).map_err(tx_err)?;
-        }
-        Ok(keys.bytes(bytes.len()))
+        Ok(keys.bytes())
     }
 
-    /// One step of retention: removes up to [`RETENTION_STEP`] of the
-    /// entries that ended first while they are older than `retention`
-    /// allows or `bytes` is over its size; returns how many went.
+    /// One step of retention: removes the oldest blocks, then the oldest
+    /// tail entries, up to [`RETENTION_STEP`] entries, while they are older
+    /// than `retention` allows or `bytes` is over its size; returns how
+    /// many went.
     pub(crate) fn retain(
         &mut self,
         retention: &Retention,
@@ -206,35 +346,155 @@ impl<'tx> HistoryTables<'tx> {
         bytes: &mut u64,
     ) -> Result<usize, StoreError> {
         let cutoff = secs(now.checked_sub(retention.max_age).unwrap_or(UNIX_EPOCH));
+        let over = |ended: u64, bytes: u64| ended < cutoff || bytes > retention.max_bytes;
         let mut removed = 0;
         while removed < RETENTION_STEP {
-            let Some((ended, seq)) = self.by_end.first().map_err(tx_err)?.map(|(k, _)| k.value()) else {
+            let oldest = self.spans.first().map_err(tx_err)?.map(|(k, v)| (k.value(), v.value()));
+            if let Some((first, (count, _, max_ended, block_bytes))) = oldest {
+                if !over(max_ended, *bytes) {
+                    break;
+                }
+                let deflated = self.blocks.remove(first).map_err(tx_err)?.map(|v| v.value().to_vec());
+                if let Some(deflated) = deflated {
+                    let block = Block::inflate(first, &deflated)?;
+                    for (seq, entry) in block.newest_first() {
+                        self.unindex(seq, entry)?;
+                    }
+                }
+                self.usage.remove(first).map_err(tx_err)?;
+                self.spans.remove(first).map_err(tx_err)?;
+                *bytes = bytes.saturating_sub(block_bytes);
+                removed += count as usize;
+                continue;
+            }
+            let Some((seq, entry)) = self
+                .tail
+                .first()
+                .map_err(tx_err)?
+                .map(|(k, v)| (k.value(), v.value().to_vec()))
+            else {
                 break;
             };
-            if ended >= cutoff && *bytes <= retention.max_bytes {
+            let ended = rras_core::record::decode_ended(&entry).map_or(0, |e| secs(e.ended_at));
+            if !over(ended, *bytes) {
                 break;
             }
-            *bytes = bytes.saturating_sub(self.remove(seq, ended)?);
+            self.tail.remove(seq).map_err(tx_err)?;
+            let freed = TAIL_KEY_BYTES + entry.len() as u64 + self.unindex(seq, &entry)?;
+            *bytes = bytes.saturating_sub(freed);
             removed += 1;
         }
         Ok(removed)
     }
 
-    /// Builds the indexes of a history written before they existed, and
-    /// returns the bytes it counts for.
+    /// Seals the oldest tail entries into blocks while the tail holds a
+    /// block's worth: as many blocks as the `added` entries of this write
+    /// fill, and a few more. `entries` is how many the next block tries
+    /// (adapted so a block fills its page; at most `max`).
+    pub(crate) fn seal(
+        &mut self,
+        added: usize,
+        entries: &mut usize,
+        max: usize,
+        bytes: &mut u64,
+    ) -> Result<usize, StoreError> {
+        let blocks = added / (*entries).max(1) + BACKLOG_SEALS_PER_WRITE;
+        let mut sealed = 0;
+        while sealed < blocks {
+            let (Some(first), Some(last)) = (
+                self.tail.first().map_err(tx_err)?.map(|(k, _)| k.value()),
+                self.tail.last().map_err(tx_err)?.map(|(k, _)| k.value()),
+            ) else {
+                break;
+            };
+            let want = (*entries).clamp(1, max.max(1));
+            if last - first + 1 < want as u64 {
+                break;
+            }
+            self.seal_one(first, want, entries, max, bytes)?;
+            sealed += 1;
+        }
+        Ok(sealed)
+    }
+
+    fn seal_one(
+        &mut self,
+        first: u64,
+        want: usize,
+        entries: &mut usize,
+        max: usize,
+        bytes: &mut u64,
+    ) -> Result<(), StoreError> {
+        let mut tail: Vec<Vec<u8>> = Vec::with_capacity(want);
+        for row in self.tail.range(first..first + want as u64).map_err(tx_err)? {
+            tail.push(row.map_err(tx_err)?.1.value().to_vec());
+        }
+        let mut n = tail.len();
+        let mut deflated;
+        loop {
+            let mut raw = Vec::with_capacity(tail[..n].iter().map(|e| e.len() + 2).sum());
+            for entry in &tail[..n] {
+                put_varint(&mut raw, entry.len() as u64);
+                raw.extend_from_slice(entry);
+            }
+            deflated = deflate(&raw)?;
+            if deflated.len() <= BLOCK_BYTES || n == 1 {
+                break;
+            }
+            n = (n * BLOCK_BYTES * 9 / 10 / deflated.len()).clamp(1, n - 1);
+        }
+        // Aim the next block at the page: grow while well under it.
+        *entries = if deflated.len() < BLOCK_BYTES * 3 / 4 {
+            (n + n / 4 + 1).min(max)
+        } else {
+            n
+        };
+        let mut sessions = Vec::with_capacity(n);
+        let (mut min_started, mut max_ended, mut tail_bytes, mut index_bytes) = (u64::MAX, 0u64, 0u64, 0u64);
+        for (i, entry) in tail[..n].iter().enumerate() {
+            tail_bytes += TAIL_KEY_BYTES + entry.len() as u64;
+            if let Ok(e) = rras_core::record::decode_ended(entry) {
+                let session = UsageSession::of(&e.connection.info, Some(e.ended_at), &self.users);
+                min_started = min_started.min(session.started);
+                max_ended = max_ended.max(session.ended.unwrap_or(0));
+                index_bytes += IndexKeys::of(&self.users, &e).bytes();
+                sessions.push(session);
+            } else {
+                tracing::warn!(
+                    "history entry {} does not decode; sealed without its usage",
+                    first + i as u64
+                );
+            }
+        }
+        let column = rras_core::usage_column::encode(&sessions);
+        let block_bytes = (deflated.len() + column.len()) as u64 + SPAN_BYTES + index_bytes;
+        self.blocks.insert(first, deflated.as_slice()).map_err(tx_err)?;
+        self.usage.insert(first, column.as_slice()).map_err(tx_err)?;
+        self.spans
+            .insert(first, (n as u32, min_started, max_ended, block_bytes))
+            .map_err(tx_err)?;
+        for seq in first..first + n as u64 {
+            self.tail.remove(seq).map_err(tx_err)?;
+        }
+        *bytes = bytes
+            .saturating_sub(tail_bytes + index_bytes)
+            .saturating_add(block_bytes);
+        Ok(())
+    }
+
+    /// Builds the indexes of a tail written before they existed (schema 3
+    /// and 4), and returns the bytes it counts for.
     pub(crate) fn reindex(&mut self) -> Result<u64, StoreError> {
         let mut keys = Vec::new();
         let mut total = 0;
-        for row in self.entries.iter().map_err(tx_err)? {
+        for row in self.tail.iter().map_err(tx_err)? {
             let (seq, bytes) = row.map_err(tx_err)?;
             let (seq, bytes) = (seq.value(), bytes.value());
-            match rras_core::record::decode_ended(bytes) {
-                Ok(ended) => {
-                    let k = IndexKeys::of(seq, &ended);
-                    total += k.bytes(bytes.len());
-                    keys.push((seq, k));
-                }
-                Err(_) => total += FIXED_BYTES + bytes.len() as u64,
+            total += TAIL_KEY_BYTES + bytes.len() as u64;
+            if let Ok(ended) = rras_core::record::decode_ended(bytes) {
+                let k = IndexKeys::of(&self.users, &ended);
+                total += k.bytes();
+                keys.push((seq, k));
             }
         }
         for (seq, k) in &keys {
@@ -242,6 +502,86 @@ impl<'tx> HistoryTables<'tx> {
         }
         Ok(total)
     }
+}
+
+/// Entries by seq, from the tail or a block (the last block read is kept:
+/// a query's candidates come newest first, often several to a block).
+struct Entries {
+    tail: redb::ReadOnlyTable<u64, &'static [u8]>,
+    blocks: redb::ReadOnlyTable<u64, &'static [u8]>,
+    spans: redb::ReadOnlyTable<u64, (u32, u64, u64, u64)>,
+    block: Option<Block>,
+}
+
+impl Entries {
+    fn open(tx: &redb::ReadTransaction) -> Result<Self, StoreError> {
+        Ok(Entries {
+            tail: tx.open_table(HISTORY).map_err(tx_err)?,
+            blocks: tx.open_table(BLOCKS).map_err(tx_err)?,
+            spans: tx.open_table(BLOCK_SPANS).map_err(tx_err)?,
+            block: None,
+        })
+    }
+
+    fn block(&mut self, first: u64) -> Result<Option<&Block>, StoreError> {
+        if self.block.as_ref().is_none_or(|b| b.first != first) {
+            self.block = match self.blocks.get(first).map_err(tx_err)? {
+                Some(deflated) => Some(Block::inflate(first, deflated.value())?),
+                None => None,
+            };
+        }
+        Ok(self.block.as_ref())
+    }
+
+    fn get(&mut self, seq: u64) -> Result<Option<EndedConnection>, StoreError> {
+        if let Some(bytes) = self.tail.get(seq).map_err(tx_err)? {
+            return decode(seq, bytes.value()).map(Some);
+        }
+        let Some(first) = self
+            .spans
+            .range(..=seq)
+            .map_err(tx_err)?
+            .next_back()
+            .transpose()
+            .map_err(tx_err)?
+            .map(|(k, _)| k.value())
+        else {
+            return Ok(None);
+        };
+        match self.block(first)?.and_then(|b| b.entry(seq)) {
+            Some(bytes) => decode(seq, bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The oldest and newest seq held.
+    fn bounds(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        let oldest = match self.spans.first().map_err(tx_err)? {
+            Some((k, _)) => Some(k.value()),
+            None => self.tail.first().map_err(tx_err)?.map(|(k, _)| k.value()),
+        };
+        let newest = match self.tail.last().map_err(tx_err)? {
+            Some((k, _)) => Some(k.value()),
+            None => self
+                .spans
+                .last()
+                .map_err(tx_err)?
+                .map(|(k, v)| k.value() + u64::from(v.value().0).saturating_sub(1)),
+        };
+        Ok(oldest.zip(newest))
+    }
+}
+
+/// How many entries the history holds.
+pub(crate) fn len(tx: &redb::ReadTransaction) -> Result<u64, StoreError> {
+    let entries = Entries::open(tx)?;
+    let tail = entries.tail.len().map_err(tx_err)?;
+    let mut sealed = 0u64;
+    for row in entries.spans.iter().map_err(tx_err)? {
+        sealed += u64::from(row.map_err(tx_err)?.1.value().0);
+    }
+    debug_assert!(entries.bounds()?.is_none_or(|(o, n)| n - o + 1 == tail + sealed));
+    Ok(tail + sealed)
 }
 
 /// Answers `query` from the history in `tx`: entries with seq below
@@ -252,117 +592,206 @@ pub(crate) fn query(
     before: Option<u64>,
     limit: usize,
 ) -> Result<HistoryPage, StoreError> {
-    let entries = tx.open_table(HISTORY).map_err(tx_err)?;
+    let mut entries = Entries::open(tx)?;
     let below = before.unwrap_or(u64::MAX);
     let limit = limit.max(1);
     let mut page = HistoryPage::default();
-    let take = |seq: u64, bytes: &[u8], page: &mut HistoryPage| -> Result<bool, StoreError> {
-        let ended = rras_core::record::decode_ended(bytes).map_err(|source| StoreError::History { seq, source })?;
-        if q.matches(&ended.connection.info, Some(ended.ended_at)) {
-            if page.entries.len() == limit {
-                page.next = page.entries.last().map(|(s, _)| *s);
-                return Ok(false);
-            }
-            page.entries.push((seq, ended));
+    // Adds a match; false once the page is full (and says where to go on).
+    let take = |seq: u64, ended: EndedConnection, page: &mut HistoryPage| -> bool {
+        if !q.matches(&ended.connection.info, Some(ended.ended_at)) {
+            return true;
         }
-        Ok(true)
+        if page.entries.len() == limit {
+            page.next = page.entries.last().map(|(s, _)| *s);
+            return false;
+        }
+        page.entries.push((seq, ended));
+        true
     };
-    let Some(mut candidates) = candidates(tx, q, below)? else {
-        // No index narrows it: walk the entries backwards, within a budget.
-        for (scanned, row) in entries.range(..below).map_err(tx_err)?.rev().enumerate() {
-            let (seq, bytes) = row.map_err(tx_err)?;
-            if scanned == SCAN_BUDGET {
-                page.next = Some(seq.value() + 1);
-                break;
-            }
-            if !take(seq.value(), bytes.value(), &mut page)? {
+    if let Some(candidates) = candidates(tx, q, below)? {
+        for seq in candidates.into_iter().rev() {
+            let Some(ended) = entries.get(seq)? else {
+                continue;
+            };
+            if !take(seq, ended, &mut page) {
                 break;
             }
         }
         return Ok(page);
-    };
-    candidates.sort_unstable_by(|a, b| b.cmp(a));
-    candidates.dedup();
-    for seq in candidates {
-        let Some(bytes) = entries.get(seq).map_err(tx_err)? else {
+    }
+    // No index narrows it: walk the tail and the blocks backwards, skipping
+    // blocks outside the time range, within a budget.
+    let (from, to) = (q.from.map_or(0, secs), q.to.map_or(u64::MAX, secs));
+    let mut scanned = 0;
+    let mut tail_rows = Vec::new();
+    for row in entries.tail.range(..below).map_err(tx_err)?.rev() {
+        let (seq, bytes) = row.map_err(tx_err)?;
+        tail_rows.push((seq.value(), bytes.value().to_vec()));
+        if tail_rows.len() > SCAN_BUDGET {
+            break;
+        }
+    }
+    for (seq, bytes) in tail_rows {
+        if scanned == SCAN_BUDGET {
+            page.next = Some(seq + 1);
+            return Ok(page);
+        }
+        scanned += 1;
+        if !take(seq, decode(seq, &bytes)?, &mut page) {
+            return Ok(page);
+        }
+    }
+    let mut spans = Vec::new();
+    for row in entries.spans.range(..below).map_err(tx_err)?.rev() {
+        let (first, (count, min_started, max_ended, _)) = row.map(|(k, v)| (k.value(), v.value())).map_err(tx_err)?;
+        if max_ended >= from && min_started <= to {
+            spans.push((first, count));
+        }
+        // Enough blocks to use up the budget.
+        if spans.iter().map(|(_, c)| *c as usize).sum::<usize>() > SCAN_BUDGET {
+            break;
+        }
+    }
+    for (first, _) in spans {
+        let Some(block) = entries.block(first)? else {
             continue;
         };
-        if !take(seq, bytes.value(), &mut page)? {
-            break;
+        let rows: Vec<(u64, Vec<u8>)> = block
+            .newest_first()
+            .filter(|(seq, _)| *seq < below)
+            .map(|(seq, b)| (seq, b.to_vec()))
+            .collect();
+        for (seq, bytes) in rows {
+            if scanned == SCAN_BUDGET {
+                page.next = Some(seq + 1);
+                return Ok(page);
+            }
+            scanned += 1;
+            if !take(seq, decode(seq, &bytes)?, &mut page) {
+                return Ok(page);
+            }
         }
     }
     Ok(page)
 }
 
-/// Feeds `usage` every entry that overlaps its period: ended at or after
-/// `from` (through the end index), started before `to`.
+/// The report of `[from, to)` as of `now`: every ended entry that overlaps
+/// the period (blocks through their usage columns, the tail decoded), then
+/// what `live` adds; the top users named from the history's names.
 pub(crate) fn usage(
     tx: &redb::ReadTransaction,
-    from: SystemTime,
-    to: SystemTime,
-    usage: &mut rras_core::usage::UsageBuilder,
-) -> Result<(), StoreError> {
-    let entries = tx.open_table(HISTORY).map_err(tx_err)?;
-    let index = tx.open_table(BY_END).map_err(tx_err)?;
-    for row in index.range((secs(from), 0)..).map_err(tx_err)? {
-        let (key, _) = row.map_err(tx_err)?;
-        let (_, seq) = key.value();
-        let Some(bytes) = entries.get(seq).map_err(tx_err)? else {
-            continue;
-        };
-        let ended =
-            rras_core::record::decode_ended(bytes.value()).map_err(|source| StoreError::History { seq, source })?;
-        if ended.connection.info.started_at < to {
-            usage.add(&ended.connection.info, Some(ended.ended_at));
+    users: UserHasher,
+    period: (SystemTime, SystemTime, SystemTime),
+    top: (usize, TopBy),
+    live: &impl Fn(&mut UsageBuilder),
+) -> Result<UsageReport, StoreError> {
+    let (from, to, now) = period;
+    let mut builder = UsageBuilder::new(from, to, now, users);
+    let (from_s, to_s) = (secs(from), secs(to));
+    let mut blocks = Vec::new();
+    for row in tx.open_table(BLOCK_SPANS).map_err(tx_err)?.iter().map_err(tx_err)? {
+        let (first, (_, min_started, max_ended, _)) = row.map(|(k, v)| (k.value(), v.value())).map_err(tx_err)?;
+        if max_ended >= from_s && min_started < to_s {
+            blocks.push(first);
         }
     }
-    Ok(())
+    // The columns are read on a thread per core (a month at 10M sessions
+    // is ~10M additions), each into its own builder, merged after.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+    let share = blocks.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<UsageBuilder, StoreError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = blocks
+            .chunks(share)
+            .map(|chunk| {
+                let mut part = builder.empty_like();
+                scope.spawn(move || {
+                    let columns = tx.open_table(BLOCK_USAGE).map_err(tx_err)?;
+                    for first in chunk {
+                        if let Some(column) = columns.get(*first).map_err(tx_err)? {
+                            rras_core::usage_column::decode(column.value(), |s| {
+                                part.add_session(s);
+                            })
+                            .map_err(|source| StoreError::History { seq: *first, source })?;
+                        }
+                    }
+                    Ok(part)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(StoreError::Block {
+                        first: 0,
+                        why: "a report thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    for part in parts {
+        builder.merge(part?);
+    }
+    let tail = tx.open_table(HISTORY).map_err(tx_err)?;
+    for row in tail.iter().map_err(tx_err)? {
+        let (seq, bytes) = row.map_err(tx_err)?;
+        let ended = decode(seq.value(), bytes.value())?;
+        builder.add_session(&UsageSession::of(&ended.connection.info, Some(ended.ended_at), &users));
+    }
+    live(&mut builder);
+    let names = tx.open_table(USER_NAMES).map_err(tx_err)?;
+    Ok(builder.finish(top.0, top.1, |hash| {
+        names.get(hash).ok().flatten().map(|name| name.value().to_owned())
+    }))
 }
 
 /// The seqs below `below` an index offers for `q` (a superset of the
-/// matches), or None when no index applies.
+/// matches), ascending, or None when no index applies or one would
+/// collect more than its budget.
 fn candidates(tx: &redb::ReadTransaction, q: &HistoryQuery, below: u64) -> Result<Option<Vec<u64>>, StoreError> {
-    let mut seqs = Vec::new();
+    let mut seqs = BTreeSet::new();
     if let Some(address) = q.address {
-        let index = tx.open_table(BY_ADDRESS).map_err(tx_err)?;
-        let to = q.to.map_or(u64::MAX, secs);
-        let from = q.from.map_or(0, secs);
-        let start = address_key(address, 0, 0);
-        let end = address_key(address, to, u64::MAX);
-        for row in index.range(start.as_slice()..=end.as_slice()).map_err(tx_err)? {
+        let index = tx.open_table(ADDRESS_INDEX).map_err(tx_err)?;
+        let (from, to) = (q.from.map_or(0, secs32), q.to.map_or(u32::MAX, secs32));
+        let a = address_key(address);
+        for (n, row) in index.range((a, 0, 0)..=(a, to, u64::MAX)).map_err(tx_err)?.enumerate() {
+            if n == INDEX_BUDGET {
+                return Ok(None);
+            }
             let (key, ended) = row.map_err(tx_err)?;
-            let seq = seq_of(key.value());
+            let (_, _, seq) = key.value();
             if ended.value() >= from && seq < below {
-                seqs.push(seq);
+                seqs.insert(seq);
             }
         }
-        return Ok(Some(seqs));
+        return Ok(Some(seqs.into_iter().collect()));
     }
     if let Some(user) = &q.user {
         let prefix = lower(user);
-        let index = tx.open_table(BY_USER).map_err(tx_err)?;
-        for row in index.range(prefix.as_bytes()..).map_err(tx_err)? {
+        let names = tx.open_table(USER_KEYS).map_err(tx_err)?;
+        let mut hashes = BTreeSet::new();
+        for row in names.range(prefix.as_bytes()..).map_err(tx_err)? {
             let (key, _) = row.map_err(tx_err)?;
-            if !key.value().starts_with(prefix.as_bytes()) {
+            let key = key.value();
+            if !key.starts_with(prefix.as_bytes()) {
                 break;
             }
-            let seq = seq_of(key.value());
-            if seq < below {
-                seqs.push(seq);
+            hashes.extend(hash_of_user_key(key));
+            if hashes.len() > USER_BUDGET {
+                return Ok(None);
             }
         }
-        return Ok(Some(seqs));
-    }
-    if let Some(from) = q.from {
-        let index = tx.open_table(BY_END).map_err(tx_err)?;
-        for row in index.range((secs(from), 0)..).map_err(tx_err)? {
-            let (key, _) = row.map_err(tx_err)?;
-            let (_, seq) = key.value();
-            if seq < below {
-                seqs.push(seq);
+        let index = tx.open_table(USER_INDEX).map_err(tx_err)?;
+        for hash in hashes {
+            for row in index.range((hash, 0)..(hash, below)).map_err(tx_err)? {
+                seqs.insert(row.map_err(tx_err)?.0.value().1);
+                if seqs.len() > INDEX_BUDGET {
+                    return Ok(None);
+                }
             }
         }
-        return Ok(Some(seqs));
+        return Ok(Some(seqs.into_iter().collect()));
     }
     Ok(None)
 }

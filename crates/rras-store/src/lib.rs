@@ -21,7 +21,7 @@ mod legacy;
 pub mod log;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +30,7 @@ use parking_lot::{Condvar, Mutex};
 
 use history::{HistoryPage, HistoryTables, Retention, HISTORY};
 use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
+use rras_core::user_hash::UserHasher;
 use rras_core::{AuditRecord, Connection, ConnectionHandle, EndedConnection, Record, RecordError, Win32Error};
 
 /// Active connections as [`Record`]s (handle → record bytes), the table's
@@ -68,12 +69,16 @@ const META_SCHEMA: &str = "schema";
 /// The node identity (a random 128-bit id made once, in two halves).
 const META_NODE_HI: &str = "node_id_hi";
 const META_NODE_LO: &str = "node_id_lo";
+/// The key of the history's user hash (`UserHasher`), drawn once.
+const META_USER_KEY0: &str = "history_user_key0";
+const META_USER_KEY1: &str = "history_user_key1";
 /// Version of the store's layout: 1 = postcard rows in `active`, 2 =
 /// records in `active_records`, 3 = history as versioned entries in
 /// `history_records`, 4 = the history's indexes (by end, user, address)
-/// and its byte count. (The audit log is still postcard of
-/// `AuditRecord`, which has not changed since format 1.)
-pub const SCHEMA_VERSION: u64 = 4;
+/// and its byte count, 5 = the history sealed into compressed blocks with
+/// usage columns, users indexed by a keyed hash. (The audit log is still
+/// postcard of `AuditRecord`, which has not changed since format 1.)
+pub const SCHEMA_VERSION: u64 = 5;
 /// redb's page cache when nothing else is said: enough for the B-tree's
 /// upper levels at a million rows; redb's own default (1 GiB) would be most
 /// of the daemon's memory.
@@ -116,6 +121,14 @@ pub enum StoreError {
         /// Why.
         #[source]
         source: RecordError,
+    },
+    /// A sealed block of the history does not inflate.
+    #[error("history block {first} is damaged: {why}")]
+    Block {
+        /// Its first sequence number.
+        first: u64,
+        /// What is wrong.
+        why: String,
     },
     /// A stored connection record does not decode.
     #[error("stored connection {key} does not decode: {source}")]
@@ -171,6 +184,7 @@ impl StoreError {
             | StoreError::Decode { .. }
             | StoreError::Record { .. }
             | StoreError::History { .. }
+            | StoreError::Block { .. }
             | StoreError::Encode(_) => Win32Error::NotEnoughMemory,
         }
     }
@@ -310,6 +324,11 @@ pub(crate) struct Shared {
     pub(crate) nudged: std::sync::atomic::AtomicBool,
     pub(crate) progress: Mutex<Progress>,
     progressed: Condvar,
+    /// The history's user hash, read (or drawn) when the store opens.
+    users: std::sync::OnceLock<UserHasher>,
+    /// Entries the next history block tries, and the most it may hold.
+    block_entries: AtomicUsize,
+    block_max: usize,
 }
 
 /// How far redb is behind the log.
@@ -344,6 +363,9 @@ pub struct StoreOptions {
     /// The longest redb's own durable state trails the commit log under
     /// steady load (what a restart may have to replay).
     pub checkpoint_interval: Duration,
+    /// Entries a sealed history block holds at most (fewer when a block
+    /// would not fit its page).
+    pub history_block_entries: usize,
 }
 
 impl Default for StoreOptions {
@@ -354,6 +376,7 @@ impl Default for StoreOptions {
             audit_max_age: Duration::from_secs(400 * 86_400),
             cache_bytes: DEFAULT_CACHE_BYTES,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
+            history_block_entries: history::BLOCK_ENTRIES,
         }
     }
 }
@@ -388,6 +411,9 @@ impl Store {
             nudged: std::sync::atomic::AtomicBool::new(false),
             progress: Mutex::new(Progress::default()),
             progressed: Condvar::new(),
+            users: std::sync::OnceLock::new(),
+            block_entries: AtomicUsize::new(options.history_block_entries.clamp(1, 64)),
+            block_max: options.history_block_entries.max(1),
         });
         // Create the tables so readers never see "table does not exist", and
         // bring an older layout up to this one in the same transaction.
@@ -406,7 +432,12 @@ impl Store {
                             migrate_active_v1(&tx, &mut active)?;
                         }
                         migrate_history_v1(&tx)?;
-                        let bytes = HistoryTables::open(&tx)?.reindex()?;
+                        for old in history::SCHEMA_4_INDEXES {
+                            tx.delete_table(redb::TableDefinition::<&[u8], ()>::new(old))
+                                .map_err(tx_err)?;
+                        }
+                        let users = user_hasher(&mut meta)?;
+                        let bytes = HistoryTables::open(&tx, users)?.reindex()?;
                         meta.insert(META_HISTORY_BYTES, bytes).map_err(tx_err)?;
                         meta.insert(META_SCHEMA, SCHEMA_VERSION).map_err(tx_err)?;
                     }
@@ -417,8 +448,10 @@ impl Store {
                     meta.insert(META_NODE_LO, id as u64).map_err(tx_err)?;
                 }
             }
+            let users = user_hasher(&mut tx.open_table(META).map_err(tx_err)?)?;
+            let _ = shared.users.set(users);
             tx.open_table(ACTIVE).map_err(tx_err)?;
-            drop(HistoryTables::open(&tx)?);
+            drop(HistoryTables::open(&tx, users)?);
             tx.open_table(AUDIT).map_err(tx_err)?;
             tx.open_table(AUDIT_DENIED).map_err(tx_err)?;
             tx.commit().map_err(tx_err)
@@ -581,11 +614,8 @@ impl Store {
 
     /// The newest `limit` ended connections, newest first.
     pub fn history(&self, limit: usize) -> Result<Vec<EndedConnection>, StoreError> {
-        self.with_db(|db| {
-            Self::newest_from(db, HISTORY, limit, |key, bytes| {
-                rras_core::record::decode_ended(bytes).map_err(|source| StoreError::History { seq: key, source })
-            })
-        })
+        let page = self.history_query(&rras_core::HistoryQuery::default(), None, limit)?;
+        Ok(page.entries.into_iter().map(|(_, e)| e).collect())
     }
 
     /// The ended connections matching `query` with seq below `before`
@@ -604,29 +634,28 @@ impl Store {
         })
     }
 
-    /// A usage report's builder for `[from, to)` as of `now`, fed every
-    /// ended connection that overlaps the period (the caller adds the live
-    /// ones and finishes it).
+    /// The usage report of `[from, to)` as of `now` with the `top` users
+    /// ranked `by`: every ended connection that overlaps the period, and
+    /// what `live` adds to the builder (the live connections).
     pub fn usage(
         &self,
-        from: std::time::SystemTime,
-        to: std::time::SystemTime,
-        now: std::time::SystemTime,
-    ) -> Result<rras_core::usage::UsageBuilder, StoreError> {
+        (from, to, now): (std::time::SystemTime, std::time::SystemTime, std::time::SystemTime),
+        top: usize,
+        by: rras_core::usage::TopBy,
+        live: impl Fn(&mut rras_core::usage::UsageBuilder),
+    ) -> Result<rras_core::usage::UsageReport, StoreError> {
         self.with_db(|db| {
             let tx = db.begin_read().map_err(tx_err)?;
-            let mut builder = rras_core::usage::UsageBuilder::new(from, to, now);
-            history::usage(&tx, from, to, &mut builder)?;
-            Ok(builder)
+            history::usage(&tx, self.shared.users(), (from, to, now), (top, by), &live)
         })
     }
 
     /// The history's size as retention counts it: entries, and bytes of
-    /// entries and index keys.
+    /// blocks, columns, tail entries and index keys.
     pub fn history_size(&self) -> Result<(u64, u64), StoreError> {
         self.with_db(|db| {
             let tx = db.begin_read().map_err(tx_err)?;
-            let entries = tx.open_table(HISTORY).map_err(tx_err)?.len().map_err(tx_err)?;
+            let entries = history::len(&tx)?;
             let meta = tx.open_table(META).map_err(tx_err)?;
             let bytes = meta.get(META_HISTORY_BYTES).map_err(tx_err)?.map_or(0, |v| v.value());
             Ok((entries, bytes))
@@ -667,6 +696,11 @@ impl Store {
 }
 
 impl Shared {
+    /// The history's user hash (set when the store opened).
+    fn users(&self) -> UserHasher {
+        self.users.get().copied().unwrap_or(UserHasher::new(0, 0))
+    }
+
     /// Runs `op` on the database; after an I/O failure re-opens it and tries
     /// once more.
     fn with_db<T>(&self, op: impl Fn(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
@@ -742,12 +776,13 @@ impl Shared {
         }
         {
             let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
-            let mut history = HistoryTables::open(&tx)?;
+            let mut history = HistoryTables::open(&tx, self.users())?;
             let mut audit = tx.open_table(AUDIT).map_err(tx_err)?;
             let mut audit_denied = tx.open_table(AUDIT_DENIED).map_err(tx_err)?;
             let mut meta = tx.open_table(META).map_err(tx_err)?;
             let mut history_seq = meta.get(META_HISTORY_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
             let mut history_bytes = meta.get(META_HISTORY_BYTES).map_err(tx_err)?.map_or(0, |v| v.value());
+            let mut history_added = 0;
             let mut audit_seq = meta.get(META_AUDIT_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
             let mut watermark = meta.get(META_WATERMARK).map_err(tx_err)?.map_or(0, |v| v.value());
             let mut revision = meta.get(META_REVISION).map_err(tx_err)?.map_or(0, |v| v.value());
@@ -763,6 +798,7 @@ impl Shared {
                         log::LoggedOp::End { handle, entry } => {
                             active.remove(handle).map_err(tx_err)?;
                             history_seq += 1;
+                            history_added += 1;
                             history_bytes = history_bytes.saturating_add(history.insert(history_seq, entry)?);
                         }
                         log::LoggedOp::Delete(handle) => {
@@ -806,6 +842,9 @@ impl Shared {
                 audit.pop_first().map_err(tx_err)?;
             }
             history.retain(&self.retention, std::time::SystemTime::now(), &mut history_bytes)?;
+            let mut block_entries = self.block_entries.load(Ordering::Relaxed);
+            history.seal(history_added, &mut block_entries, self.block_max, &mut history_bytes)?;
+            self.block_entries.store(block_entries, Ordering::Relaxed);
             meta.insert(META_AUDIT_SEQ, audit_seq).map_err(tx_err)?;
             meta.insert(META_HISTORY_SEQ, history_seq).map_err(tx_err)?;
             meta.insert(META_HISTORY_BYTES, history_bytes).map_err(tx_err)?;
@@ -858,6 +897,20 @@ fn migrate_active_v1(tx: &redb::WriteTransaction, active: &mut redb::Table<'_, u
     }
     tx.delete_table(ACTIVE_V1).map_err(tx_err)?;
     Ok(())
+}
+
+/// The history's user hash: its key from `meta`, drawn and written there
+/// the first time.
+fn user_hasher(meta: &mut redb::Table<&str, u64>) -> Result<UserHasher, StoreError> {
+    let k0 = meta.get(META_USER_KEY0).map_err(tx_err)?.map(|v| v.value());
+    let k1 = meta.get(META_USER_KEY1).map_err(tx_err)?.map(|v| v.value());
+    if let (Some(k0), Some(k1)) = (k0, k1) {
+        return Ok(UserHasher::new(k0, k1));
+    }
+    let (k0, k1) = (rand::random::<u64>(), rand::random::<u64>());
+    meta.insert(META_USER_KEY0, k0).map_err(tx_err)?;
+    meta.insert(META_USER_KEY1, k1).map_err(tx_err)?;
+    Ok(UserHasher::new(k0, k1))
 }
 
 /// Rewrites format 1–2 history entries (postcard) as versioned entries,

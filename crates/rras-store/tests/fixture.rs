@@ -32,6 +32,13 @@ fn a_schema_3_store_opens_with_everything_in_it() {
     opens_with_everything_in_it("schema-3.redb.gz");
 }
 
+/// Schema 4 had the history's first indexes (by end, and user and address
+/// keys as bytes); schema 5 replaces them.
+#[test]
+fn a_schema_4_store_opens_with_everything_in_it() {
+    opens_with_everything_in_it("schema-4.redb.gz");
+}
+
 fn opens_with_everything_in_it(fixture: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = unpack(fixture, dir.path());

@@ -1,6 +1,9 @@
 //! The accounting history in a real store file: every query filter through
 //! its index, paging newest first exactly once while Stops keep arriving,
-//! and retention by age and by size in small steps.
+//! and retention by age and by size in small steps — each with entries in
+//! the tail and with entries sealed into blocks of a few (what a large
+//! history is made of), and usage reports from the blocks' usage columns
+//! equal to reports from the entries themselves.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -50,11 +53,20 @@ fn ended_on(
     }
 }
 
+/// Blocks as large as the store makes them, and blocks of three entries
+/// (so a handful of Stops spreads over blocks and the tail).
+const BLOCK_SIZES: [usize; 2] = [rras_store::history::BLOCK_ENTRIES, 3];
+
 fn open(dir: &std::path::Path, retention: Retention) -> Store {
+    open_blocks(dir, retention, rras_store::history::BLOCK_ENTRIES)
+}
+
+fn open_blocks(dir: &std::path::Path, retention: Retention, block: usize) -> Store {
     Store::open_with(
         &dir.join("rrasd.redb"),
         StoreOptions {
             history: retention,
+            history_block_entries: block,
             ..StoreOptions::default()
         },
     )
@@ -115,8 +127,14 @@ fn fixture() -> (u64, Vec<EndedConnection>) {
 
 #[test]
 fn every_filter_finds_what_it_should() {
+    for block in BLOCK_SIZES {
+        every_filter_finds_what_it_should_with(block);
+    }
+}
+
+fn every_filter_finds_what_it_should_with(block: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), Retention::default());
+    let store = open_blocks(dir.path(), Retention::default(), block);
     let (base, entries) = fixture();
     end_all(&store, entries);
     let q = |f: &dyn Fn(&mut HistoryQuery)| {
@@ -179,8 +197,14 @@ fn every_filter_finds_what_it_should() {
 
 #[test]
 fn paging_returns_each_entry_once_while_stops_arrive() {
+    for block in BLOCK_SIZES {
+        paging_returns_each_entry_once_while_stops_arrive_with(block);
+    }
+}
+
+fn paging_returns_each_entry_once_while_stops_arrive_with(block: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), Retention::default());
+    let store = open_blocks(dir.path(), Retention::default(), block);
     let start = now_secs() - 86_400;
     let user = |i: u32| if i.is_multiple_of(2) { "alice" } else { "bob" };
     end_all(
@@ -322,4 +346,175 @@ fn retention_by_size_keeps_the_newest_within_the_bytes() {
         },
     );
     assert_eq!(store.history_size().unwrap(), (entries, bytes));
+}
+
+/// Sessions over three days: users of mixed case and domains, four
+/// engines, some crossing midnight, some IPv6.
+fn three_days(base: u64, n: u32) -> Vec<EndedConnection> {
+    let engines = [
+        EngineKind::Radius,
+        EngineKind::Wireguard,
+        EngineKind::Openvpn,
+        EngineKind::Strongswan,
+    ];
+    (1..=n)
+        .map(|i| {
+            let k = u64::from(i);
+            let account = match i % 5 {
+                0 => format!("CORP\\User{}", i % 17),
+                1 => format!("corp\\user{}", i % 17),
+                2 => format!("user{}@example.net", i % 23),
+                _ => format!("u{}", i % 31),
+            };
+            let address = if i % 7 == 0 {
+                format!("2001:db8::{i:x}")
+            } else {
+                format!("10.3.{}.{}", i / 250, i % 250)
+            };
+            let started = base + k * 3 * 86_400 / u64::from(n);
+            let mut e = ended_on(
+                i,
+                &account,
+                &address,
+                started,
+                started + 60 + k * 7_919 % 30_000,
+                engines[i as usize % 4],
+                "nas-1",
+            );
+            e.connection.info.stats.bytes_rcved = k * 1_000_003 % 9_999_991;
+            e.connection.info.stats.bytes_xmited = k * 7_777_777 % 99_999_989;
+            e
+        })
+        .collect()
+}
+
+#[test]
+fn a_report_from_the_blocks_usage_columns_equals_one_from_the_entries() {
+    use rras_core::usage::{TopBy, UsageBuilder};
+    use rras_core::user_hash::UserHasher;
+    let day = 86_400;
+    let base = (now_secs() - 10 * day) / day * day;
+    let entries = three_days(base, 600);
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_blocks(dir.path(), Retention::default(), 7);
+    for chunk in entries.chunks(50) {
+        end_all(&store, chunk.to_vec());
+    }
+    let (held, _) = store.history_size().unwrap();
+    assert_eq!(held, 600);
+    // A live session too, of a user the history has and of one it has not.
+    let mut live = ended(9_001, "corp\\USER3", "10.9.9.9", base + day, 0).connection.info;
+    live.stats.bytes_rcved = 5;
+    let newcomer = ended(9_002, "newcomer", "10.9.9.8", base + 2 * day, 0).connection.info;
+    let now = t(base + 3 * day + 3_600);
+    // Whole days, part days, a period inside one session's span.
+    for (from, to) in [
+        (base, base + 3 * day),
+        (base + day, base + 2 * day),
+        (base + 40_000, base + 150_000),
+        (base + 100_000, base + 100_001),
+    ] {
+        for by in [TopBy::Bytes, TopBy::Time] {
+            let mut expected = UsageBuilder::new(t(from), t(to), now, UserHasher::new(1, 2));
+            for e in &entries {
+                expected.add(&e.connection.info, Some(e.ended_at));
+            }
+            expected.add(&live, None);
+            expected.add(&newcomer, None);
+            // Users are named as the history first wrote them.
+            let first_name = |hash: u64| {
+                let users = UserHasher::new(1, 2);
+                entries
+                    .iter()
+                    .map(|e| e.connection.info.account())
+                    .find(|a| users.account(a) == hash)
+            };
+            let expected = expected.finish(5, by, first_name);
+            let got = store
+                .usage((t(from), t(to), now), 5, by, |b| {
+                    b.add(&live, None);
+                    b.add(&newcomer, None);
+                })
+                .unwrap();
+            assert_eq!(got, expected, "{from}..{to} by {by:?}");
+            assert!(got.totals.sessions > 0);
+        }
+    }
+}
+
+#[test]
+fn retention_empties_blocks_and_tail_and_their_bytes_to_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_blocks(
+        dir.path(),
+        Retention {
+            max_bytes: 0,
+            ..Retention::default()
+        },
+        4,
+    );
+    let base = now_secs() - 86_400;
+    end_all(&store, three_days(base, 40));
+    // Each write removes a step; a few writes empty it.
+    for _ in 0..4 {
+        store.commit(&[], 0).unwrap();
+    }
+    assert_eq!(
+        store.history_size().unwrap(),
+        (0, 0),
+        "every byte counted in was counted out"
+    );
+    for q in [
+        HistoryQuery::default(),
+        HistoryQuery {
+            user: Some("u".into()),
+            ..Default::default()
+        },
+        HistoryQuery {
+            address: Some("10.3.0.5".parse().unwrap()),
+            ..Default::default()
+        },
+    ] {
+        assert!(store.history_query(&q, None, 10).unwrap().entries.is_empty(), "{q:?}");
+    }
+}
+
+#[test]
+fn sealed_blocks_survive_a_reopen_and_keep_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = now_secs() - 5 * 86_400;
+    let entries = three_days(base, 300);
+    {
+        let store = open_blocks(dir.path(), Retention::default(), 16);
+        end_all(&store, entries.clone());
+        end_all(&store, []);
+    }
+    let store = open_blocks(dir.path(), Retention::default(), 16);
+    let (held, bytes) = store.history_size().unwrap();
+    assert_eq!(held, 300);
+    // Sealed, they count less than in the tail (entries and index keys).
+    let raw: usize = entries.iter().map(|e| rras_core::record::encode_ended(e).len()).sum();
+    let in_tail = raw as u64 + 300 * (8 + 16 + 32);
+    assert!(bytes < in_tail * 9 / 10, "{bytes} counted for {in_tail} in the tail");
+    let all = all_pages(&store, &HistoryQuery::default(), 37);
+    assert_eq!(all, (1..=300).rev().collect::<Vec<u32>>());
+    let who = store
+        .history_query(
+            &HistoryQuery {
+                address: Some("10.3.0.43".parse().unwrap()),
+                ..Default::default()
+            }
+            .at(entries[42].connection.info.started_at + Duration::from_secs(30)),
+            None,
+            10,
+        )
+        .unwrap();
+    assert_eq!(
+        who.entries
+            .iter()
+            .map(|(_, e)| e.connection.handle.get())
+            .collect::<Vec<_>>(),
+        [43]
+    );
+    assert_eq!(store.history(3).unwrap().len(), 3);
 }

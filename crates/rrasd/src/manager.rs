@@ -126,7 +126,7 @@ impl ConnectionManager {
 
     /// The usage report of `[from, to)` as of `now`: the history's
     /// sessions that overlap it and the live ones; blocking (a month at
-    /// ten million sessions is a read of the month's entries).
+    /// ten million sessions reads the month's usage columns).
     pub fn usage(
         &self,
         from: std::time::SystemTime,
@@ -135,11 +135,12 @@ impl ConnectionManager {
         top: usize,
         by: rras_core::usage::TopBy,
     ) -> Result<rras_core::usage::UsageReport, rras_store::StoreError> {
-        let mut builder = self.store.usage(from, to, now)?;
-        for record in self.table.records() {
-            builder.add(&record.decode().info, None);
-        }
-        Ok(builder.finish(top, by))
+        let records = self.table.records();
+        self.store.usage((from, to, now), top, by, |builder| {
+            for record in &records {
+                builder.add(&record.decode().info, None);
+            }
+        })
     }
 
     /// Current state.
