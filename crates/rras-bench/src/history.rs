@@ -13,6 +13,9 @@
 //!   answer checked;
 //! - one user's month (all of its 100 sessions): p50/p99;
 //! - the month's usage report;
+//! - retention: a tenth as many sessions again ended 400 days ago (past
+//!   the default `history_days`), removed by the daemon a step per write
+//!   while 10,000 Starts/s flow — how long it took and the Starts' ack p99;
 //! - RADIUS churn (Interim, Stop, Start) acknowledged with the history full;
 //! - the store's bytes per ended session.
 
@@ -69,8 +72,22 @@ fn generated(g: u64, n: u64, base: u64) -> Generated {
     }
 }
 
-fn ended(g: u64, n: u64, base: u64) -> EndedConnection {
+/// Session `g` of the `n` old ones: other users and addresses, ended
+/// before the daemon's retention keeps.
+fn old_generated(g: u64, n: u64, base: u64) -> Generated {
     let s = generated(g, n, base);
+    Generated {
+        user: s.user.replacen("user", "old", 1),
+        address: Ipv4Addr::from(u32::from(s.address) | 0x0080_0000),
+        ..s
+    }
+}
+
+fn ended(g: u64, n: u64, base: u64) -> EndedConnection {
+    ended_of(g, generated(g, n, base))
+}
+
+fn ended_of(g: u64, s: Generated) -> EndedConnection {
     let mut info = ConnectionInfo::new(
         SourceKey::new(EngineKind::Radius, s.nas.to_string(), format!("{g:016x}")),
         s.user,
@@ -91,14 +108,34 @@ fn ended(g: u64, n: u64, base: u64) -> EndedConnection {
     }
 }
 
-/// Fills the store at `path` with sessions 0..n; returns the time it took.
-fn fill(path: &Path, n: u64, base: u64) -> anyhow::Result<Duration> {
+/// Fills the store at `path` with `old` sessions that ended before
+/// `old_base` + 30 days, then sessions 0..n; returns the time it took.
+fn fill(path: &Path, n: u64, base: u64, old: u64, old_base: u64) -> anyhow::Result<Duration> {
     let t = Instant::now();
-    let store = Store::open(path)?;
+    // Retention is the daemon's to do, beside load: this store keeps all.
+    let store = Store::open_with(
+        path,
+        rras_store::StoreOptions {
+            history: rras_store::history::Retention {
+                max_age: Duration::from_secs(100 * 365 * 86_400),
+                max_bytes: u64::MAX,
+            },
+            ..rras_store::StoreOptions::default()
+        },
+    )?;
     let mut g = 0;
-    while g < n {
-        let end = (g + 2_000).min(n);
-        let ops: Vec<StoreOp> = (g..end).map(|i| StoreOp::End(Box::new(ended(i, n, base)))).collect();
+    while g < old + n {
+        let end = (g + 2_000).min(old + n);
+        let ops: Vec<StoreOp> = (g..end)
+            .map(|i| {
+                let e = if i < old {
+                    ended_of(i, old_generated(i, old, old_base))
+                } else {
+                    ended(i - old, n, base)
+                };
+                StoreOp::End(Box::new(e))
+            })
+            .collect();
         store.commit(&ops, 0)?;
         g = end;
     }
@@ -176,7 +213,9 @@ fn run_size(
     std::fs::create_dir_all(daemon.state_dir())?;
     let store_path = daemon.state_dir().join("rrasd.redb");
     println!("history: filling the store with {n} ended sessions …");
-    let filled = fill(&store_path, n, base)?;
+    let old = n / 10;
+    let old_base = now - 400 * 86_400;
+    let filled = fill(&store_path, n, base, old, old_base)?;
     let (entries, counted) = Store::open(&store_path)?.history_size()?;
     let file_bytes = std::fs::metadata(&store_path)?.len();
     daemon.spawn();
@@ -185,7 +224,7 @@ fn run_size(
     let mut rows = vec![
         (
             "filled (sessions/s)".to_owned(),
-            format!("{:.0}", n as f64 / filled.as_secs_f64()),
+            format!("{:.0}", (n + old) as f64 / filled.as_secs_f64()),
         ),
         (
             "store bytes per ended session (file / counted)".to_owned(),
@@ -193,7 +232,7 @@ fn run_size(
         ),
     ];
     let mut out = json!({
-        "sessions": n, "fill_secs": filled.as_secs_f64(), "entries": entries,
+        "sessions": n, "old_sessions": old, "fill_secs": filled.as_secs_f64(), "entries": entries,
         "file_bytes": file_bytes, "counted_bytes": counted,
     });
 
@@ -266,6 +305,51 @@ fn run_size(
     out["month_p50_ms"] = json!(month_p50);
     out["month_p99_ms"] = json!(month_p99);
     out["summary_secs"] = json!(summary[1]);
+
+    // Retention beside 10,000 Starts/s: the old sessions go a step per
+    // write; the history is asked every half second whether any is left.
+    let old_end = UNIX_EPOCH + Duration::from_secs(old_base + PERIOD + 5 * 3_600);
+    let retention_cap = Duration::from_secs(120);
+    let paced = radload::LoadSpec {
+        sockets: 8,
+        first: 1 << 40,
+        count: 10_000 * retention_cap.as_secs(),
+        mix: Mix::PacedStarts { rate: 10_000 },
+        time_cap: retention_cap,
+        ..starts_load(args, listen.parse()?, SECRET, 0)
+    };
+    let (retention_secs, paced) = rt.block_on(async {
+        let load = tokio::spawn(async move { radload::run(&paced).await });
+        let t = Instant::now();
+        let old_left = HistoryQuery {
+            to: Some(old_end),
+            ..HistoryQuery::default()
+        };
+        let mut done = None;
+        while t.elapsed() < retention_cap {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let page = client.history_page(&old_left, None, 1, false).await?;
+            if page.entries.is_empty() {
+                done = Some(t.elapsed().as_secs_f64());
+                break;
+            }
+        }
+        // The load runs its whole two minutes either way: the p99 is of Starts
+        // beside retention and after it alike.
+        let paced = load.await??;
+        anyhow::Ok((done, paced))
+    })?;
+    rows.push((
+        format!("retention of {old} old sessions beside 10k Starts/s: s, Starts ack p99 (ms)"),
+        format!(
+            "{}, {:.1}",
+            retention_secs.map_or("not done in 120".to_owned(), |s| format!("{s:.1}")),
+            paced.latency_ms(99.0)
+        ),
+    ));
+    out["retention_secs"] = json!(retention_secs);
+    out["retention_starts_acked"] = json!(paced.acked);
+    out["retention_starts_p99_ms"] = json!(paced.latency_ms(99.0));
 
     // RADIUS churn with the history full: a third of it Stops.
     let live = 100_000.min(n);

@@ -28,6 +28,8 @@ use tokio::net::UdpSocket;
 pub(crate) enum Mix {
     /// One Start per session (sessions first..first+count).
     Starts,
+    /// The same Starts at most `rate` per second in total.
+    PacedStarts { rate: u32 },
     /// Interim-Updates over sessions first..first+count, cycling, at most
     /// `rate` per second in total (a steady update load).
     Interims { rate: u32 },
@@ -44,7 +46,7 @@ pub(crate) enum Mix {
 fn nth_request(mix: Mix, mine: &[u64], count: u64, next: usize) -> (u64, u32) {
     let len = mine.len().max(1);
     match mix {
-        Mix::Starts => (mine[next % len], 1),
+        Mix::Starts | Mix::PacedStarts { .. } => (mine[next % len], 1),
         Mix::Interims { .. } => (mine[next % len], 3),
         Mix::Churn { .. } => {
             let round = (next / (3 * len)) as u64;
@@ -265,7 +267,7 @@ async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Re
         .map(|i| spec.first + i)
         .collect();
     let rate_per_socket = match spec.mix {
-        Mix::Interims { rate } => Some((f64::from(rate) / spec.sockets as f64).max(0.001)),
+        Mix::Interims { rate } | Mix::PacedStarts { rate } => Some((f64::from(rate) / spec.sockets as f64).max(0.001)),
         Mix::Starts | Mix::Churn { .. } => None,
     };
     // This socket's share of a churn run's requests, in whole triples (a
@@ -290,7 +292,7 @@ async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Re
         // until the deadline, starts end with the list).
         while let Some(&id) = free_ids.last() {
             let more = match spec.mix {
-                Mix::Starts => next < mine.len(),
+                Mix::Starts | Mix::PacedStarts { .. } => next < mine.len(),
                 Mix::Interims { .. } => !mine.is_empty(),
                 Mix::Churn { .. } => !mine.is_empty() && next < churn_share,
             };
@@ -325,7 +327,7 @@ async fn socket_loop(spec: &LoadSpec, k: usize, deadline: Instant) -> anyhow::Re
         }
         if in_flight.is_empty() {
             let done = match spec.mix {
-                Mix::Starts => next >= mine.len(),
+                Mix::Starts | Mix::PacedStarts { .. } => next >= mine.len(),
                 Mix::Churn { .. } => next >= churn_share,
                 Mix::Interims { .. } => false,
             };

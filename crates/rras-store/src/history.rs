@@ -41,7 +41,7 @@
 //! the user names (one per user, kept).
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -68,7 +68,7 @@ pub(crate) const SCHEMA_4_INDEXES: [&str; 3] = ["history_by_end", "history_by_us
 
 /// Entries removed per write transaction at most (whole blocks: a step
 /// stops at the block that reaches it).
-pub const RETENTION_STEP: usize = 512;
+pub const RETENTION_STEP: usize = 1_024;
 /// Entries a block holds at most, unless the store is told otherwise.
 pub const BLOCK_ENTRIES: usize = 256;
 /// A block's deflated bytes at most: with redb's leaf header it fills one
@@ -160,37 +160,76 @@ fn deflate(raw: &[u8]) -> Result<Vec<u8>, StoreError> {
 }
 
 /// The entries of a block, inflated: `(offset, len)` of each in `data`.
+/// A block read for one entry is inflated only as far as that entry (a
+/// user's month is a hundred entries in a hundred blocks; half a block
+/// each is half the time).
 struct Block {
     first: u64,
     data: Vec<u8>,
     entries: Vec<(usize, usize)>,
+    /// Every entry is in `entries`.
+    whole: bool,
 }
 
 impl Block {
     fn inflate(first: u64, deflated: &[u8]) -> Result<Self, StoreError> {
+        Self::inflate_to(first, deflated, usize::MAX)
+    }
+
+    /// Inflates until entry `index` is in (all of it when past the end).
+    fn inflate_to(first: u64, deflated: &[u8], index: usize) -> Result<Self, StoreError> {
         let damaged = |why: &str| StoreError::Block {
             first,
             why: why.to_owned(),
         };
-        let mut data = Vec::new();
-        flate2::read::DeflateDecoder::new(deflated)
-            .take(BLOCK_INFLATED_MAX)
-            .read_to_end(&mut data)
-            .map_err(|e| damaged(&e.to_string()))?;
+        let mut inflater = flate2::Decompress::new(false);
+        let mut data: Vec<u8> = Vec::with_capacity(4 * deflated.len());
         let mut entries = Vec::new();
         let mut at = 0;
-        while at < data.len() {
-            let (len, used) = varint(&data[at..]).ok_or_else(|| damaged("entry length"))?;
-            let start = at + used;
-            let end = usize::try_from(len)
-                .ok()
-                .and_then(|len| start.checked_add(len))
-                .filter(|end| *end <= data.len())
-                .ok_or_else(|| damaged("entry past the end"))?;
-            entries.push((start, end - start));
-            at = end;
+        loop {
+            if data.len() as u64 >= BLOCK_INFLATED_MAX {
+                return Err(damaged("inflates past its limit"));
+            }
+            // A few KiB at a time, so reading one entry stops soon after it.
+            data.reserve(4_096);
+            let (read, written) = (inflater.total_in(), data.len());
+            let input = deflated
+                .get(usize::try_from(read).unwrap_or(usize::MAX)..)
+                .unwrap_or_default();
+            let status = inflater
+                .decompress_vec(input, &mut data, flate2::FlushDecompress::None)
+                .map_err(|e| damaged(&e.to_string()))?;
+            // Every entry now whole.
+            while at < data.len() {
+                let Some((len, used)) = varint(&data[at..]) else {
+                    break;
+                };
+                let start = at + used;
+                let Some(end) = usize::try_from(len).ok().and_then(|len| start.checked_add(len)) else {
+                    return Err(damaged("entry length"));
+                };
+                if end > data.len() {
+                    break;
+                }
+                entries.push((start, end - start));
+                at = end;
+            }
+            let whole = status == flate2::Status::StreamEnd;
+            if whole && at != data.len() {
+                return Err(damaged("entry past the end"));
+            }
+            if whole || entries.len() > index {
+                return Ok(Block {
+                    first,
+                    data,
+                    entries,
+                    whole,
+                });
+            }
+            if inflater.total_in() == read && data.len() == written {
+                return Err(damaged("ends early"));
+            }
         }
-        Ok(Block { first, data, entries })
     }
 
     fn entry(&self, seq: u64) -> Option<&[u8]> {
@@ -350,22 +389,19 @@ impl<'tx> HistoryTables<'tx> {
         let mut removed = 0;
         while removed < RETENTION_STEP {
             let oldest = self.spans.first().map_err(tx_err)?.map(|(k, v)| (k.value(), v.value()));
-            if let Some((first, (count, _, max_ended, block_bytes))) = oldest {
-                if !over(max_ended, *bytes) {
-                    break;
+            if let Some((first, (count, min_started, max_ended, block_bytes))) = oldest {
+                if over(max_ended, *bytes) {
+                    self.take_block(first)?;
+                    *bytes = bytes.saturating_sub(block_bytes);
+                    removed += count as usize;
+                    continue;
                 }
-                let deflated = self.blocks.remove(first).map_err(tx_err)?.map(|v| v.value().to_vec());
-                if let Some(deflated) = deflated {
-                    let block = Block::inflate(first, &deflated)?;
-                    for (seq, entry) in block.newest_first() {
-                        self.unindex(seq, entry)?;
-                    }
+                // Some of it may have ended long enough ago: only when it
+                // started long enough ago.
+                if min_started < cutoff {
+                    removed += self.trim_block(first, cutoff, bytes)?;
                 }
-                self.usage.remove(first).map_err(tx_err)?;
-                self.spans.remove(first).map_err(tx_err)?;
-                *bytes = bytes.saturating_sub(block_bytes);
-                removed += count as usize;
-                continue;
+                break;
             }
             let Some((seq, entry)) = self
                 .tail
@@ -449,10 +485,24 @@ impl<'tx> HistoryTables<'tx> {
         } else {
             n
         };
-        let mut sessions = Vec::with_capacity(n);
-        let (mut min_started, mut max_ended, mut tail_bytes, mut index_bytes) = (u64::MAX, 0u64, 0u64, 0u64);
-        for (i, entry) in tail[..n].iter().enumerate() {
-            tail_bytes += TAIL_KEY_BYTES + entry.len() as u64;
+        let (block_bytes, index_bytes) = self.put_block(first, &deflated, &tail[..n])?;
+        let tail_bytes: u64 = tail[..n].iter().map(|e| TAIL_KEY_BYTES + e.len() as u64).sum();
+        for seq in first..first + n as u64 {
+            self.tail.remove(seq).map_err(tx_err)?;
+        }
+        *bytes = bytes
+            .saturating_sub(tail_bytes + index_bytes)
+            .saturating_add(block_bytes);
+        Ok(())
+    }
+
+    /// Writes the block of `entries` (seqs from `first`), deflated, with
+    /// its usage column and span; returns the bytes the block counts for
+    /// and, of those, its index keys' (which were counted before).
+    fn put_block(&mut self, first: u64, deflated: &[u8], entries: &[Vec<u8>]) -> Result<(u64, u64), StoreError> {
+        let mut sessions = Vec::with_capacity(entries.len());
+        let (mut min_started, mut max_ended, mut index_bytes) = (u64::MAX, 0u64, 0u64);
+        for (i, entry) in entries.iter().enumerate() {
             if let Ok(e) = rras_core::record::decode_ended(entry) {
                 let session = UsageSession::of(&e.connection.info, Some(e.ended_at), &self.users);
                 min_started = min_started.min(session.started);
@@ -468,18 +518,76 @@ impl<'tx> HistoryTables<'tx> {
         }
         let column = rras_core::usage_column::encode(&sessions);
         let block_bytes = (deflated.len() + column.len()) as u64 + SPAN_BYTES + index_bytes;
-        self.blocks.insert(first, deflated.as_slice()).map_err(tx_err)?;
+        self.blocks.insert(first, deflated).map_err(tx_err)?;
         self.usage.insert(first, column.as_slice()).map_err(tx_err)?;
         self.spans
-            .insert(first, (n as u32, min_started, max_ended, block_bytes))
+            .insert(first, (entries.len() as u32, min_started, max_ended, block_bytes))
             .map_err(tx_err)?;
-        for seq in first..first + n as u64 {
-            self.tail.remove(seq).map_err(tx_err)?;
+        Ok((block_bytes, index_bytes))
+    }
+
+    /// Removes the block at `first` with its column, span and index keys;
+    /// returns its entries (oldest first).
+    fn take_block(&mut self, first: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let deflated = self.blocks.remove(first).map_err(tx_err)?.map(|v| v.value().to_vec());
+        let mut entries = Vec::new();
+        if let Some(deflated) = deflated {
+            let block = Block::inflate(first, &deflated)?;
+            for (seq, entry) in block.newest_first() {
+                self.unindex(seq, entry)?;
+                entries.push(entry.to_vec());
+            }
         }
-        *bytes = bytes
-            .saturating_sub(tail_bytes + index_bytes)
-            .saturating_add(block_bytes);
-        Ok(())
+        entries.reverse();
+        self.usage.remove(first).map_err(tx_err)?;
+        self.spans.remove(first).map_err(tx_err)?;
+        Ok(entries)
+    }
+
+    /// Removes the expired entries at the front of the block at `first`
+    /// (one that also holds entries still kept: the block where old
+    /// history meets new), sealing the rest again; returns how many went.
+    fn trim_block(&mut self, first: u64, cutoff: u64, bytes: &mut u64) -> Result<usize, StoreError> {
+        let Some(deflated) = self.blocks.get(first).map_err(tx_err)?.map(|v| v.value().to_vec()) else {
+            return Ok(0);
+        };
+        let block = Block::inflate(first, &deflated)?;
+        let mut expired = 0;
+        for i in 0..block.entries.len() {
+            let ended = block
+                .entry(first + i as u64)
+                .and_then(|e| rras_core::record::decode_ended(e).ok())
+                .map_or(0, |e| secs(e.ended_at));
+            if ended >= cutoff {
+                break;
+            }
+            expired += 1;
+        }
+        if expired == 0 {
+            return Ok(0);
+        }
+        let old_bytes = self.spans.get(first).map_err(tx_err)?.map_or(0, |v| v.value().3);
+        let entries = self.take_block(first)?;
+        let kept = &entries[expired..];
+        if !kept.is_empty() {
+            let rest = first + expired as u64;
+            let mut raw = Vec::new();
+            for entry in kept {
+                put_varint(&mut raw, entry.len() as u64);
+                raw.extend_from_slice(entry);
+            }
+            let deflated = deflate(&raw)?;
+            let (block_bytes, _) = self.put_block(rest, &deflated, kept)?;
+            for (i, entry) in kept.iter().enumerate() {
+                if let Ok(e) = rras_core::record::decode_ended(entry) {
+                    let keys = IndexKeys::of(&self.users, &e);
+                    self.index(rest + i as u64, &keys)?;
+                }
+            }
+            *bytes = bytes.saturating_add(block_bytes);
+        }
+        *bytes = bytes.saturating_sub(old_bytes);
+        Ok(expired)
     }
 
     /// Builds the indexes of a tail written before they existed (schema 3
@@ -523,10 +631,15 @@ impl Entries {
         })
     }
 
-    fn block(&mut self, first: u64) -> Result<Option<&Block>, StoreError> {
-        if self.block.as_ref().is_none_or(|b| b.first != first) {
+    /// The block at `first`, inflated at least as far as entry `index`.
+    fn block(&mut self, first: u64, index: usize) -> Result<Option<&Block>, StoreError> {
+        let held = self
+            .block
+            .as_ref()
+            .is_some_and(|b| b.first == first && (b.whole || b.entries.len() > index));
+        if !held {
             self.block = match self.blocks.get(first).map_err(tx_err)? {
-                Some(deflated) => Some(Block::inflate(first, deflated.value())?),
+                Some(deflated) => Some(Block::inflate_to(first, deflated.value(), index)?),
                 None => None,
             };
         }
@@ -548,7 +661,8 @@ impl Entries {
         else {
             return Ok(None);
         };
-        match self.block(first)?.and_then(|b| b.entry(seq)) {
+        let index = usize::try_from(seq - first).unwrap_or(usize::MAX);
+        match self.block(first, index)?.and_then(|b| b.entry(seq)) {
             Some(bytes) => decode(seq, bytes).map(Some),
             None => Ok(None),
         }
@@ -653,7 +767,7 @@ pub(crate) fn query(
         }
     }
     for (first, _) in spans {
-        let Some(block) = entries.block(first)? else {
+        let Some(block) = entries.block(first, usize::MAX)? else {
             continue;
         };
         let rows: Vec<(u64, Vec<u8>)> = block

@@ -518,3 +518,71 @@ fn sealed_blocks_survive_a_reopen_and_keep_answering() {
     );
     assert_eq!(store.history(3).unwrap().len(), 3);
 }
+
+/// Old history and new meet inside a block: retention by age removes the
+/// block's old front and seals the rest again, on any write (these are
+/// Starts, not Stops).
+#[test]
+fn retention_trims_the_block_where_old_history_meets_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = now_secs() - 400 * 86_400;
+    let recent = now_secs() - 86_400;
+    {
+        let store = open(
+            dir.path(),
+            Retention {
+                max_age: Duration::from_secs(100 * 365 * 86_400),
+                max_bytes: u64::MAX,
+            },
+        );
+        for c in 0..3u32 {
+            end_all(
+                &store,
+                (1..=1000).map(|i| ended(c * 1000 + i, "olduser", "10.9.0.1", old, old + 60)),
+            );
+        }
+        end_all(
+            &store,
+            (1..=1000).map(|i| ended(5000 + i, "newuser", "10.9.0.2", recent, recent + 60)),
+        );
+    }
+    let store = open(dir.path(), Retention::default());
+    assert_eq!(store.history_size().unwrap().0, 4000);
+    for i in 0..12u32 {
+        let c = Connection {
+            handle: ConnectionHandle::new(90_000 + i).unwrap(),
+            info: ConnectionInfo::new(
+                SourceKey::new(EngineKind::Radius, "nas", format!("s{i}")),
+                "u",
+                t(now_secs()),
+            ),
+        };
+        store.commit(&[StoreOp::Put(rras_core::Record::encode(&c))], 0).unwrap();
+        // A read waits for the write to be applied: one write, one step.
+        store.history_size().unwrap();
+    }
+    let (entries, bytes) = store.history_size().unwrap();
+    assert_eq!(entries, 1000, "every old entry went, every new one stayed");
+    let q = |user: &str| HistoryQuery {
+        user: Some(user.into()),
+        ..Default::default()
+    };
+    assert!(store.history_query(&q("olduser"), None, 10).unwrap().entries.is_empty());
+    assert_eq!(all_pages(&store, &q("newuser"), 300).len(), 1000);
+    assert_eq!(
+        all_pages(&store, &HistoryQuery::default(), 300),
+        (5001..=6000).rev().collect::<Vec<u32>>()
+    );
+    // What is left counts as much as the same entries written fresh.
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = open(fresh_dir.path(), Retention::default());
+    end_all(
+        &fresh,
+        (1..=1000).map(|i| ended(5000 + i, "newuser", "10.9.0.2", recent, recent + 60)),
+    );
+    let (_, fresh_bytes) = fresh.history_size().unwrap();
+    assert!(
+        bytes.abs_diff(fresh_bytes) < fresh_bytes / 5,
+        "{bytes} left, {fresh_bytes} fresh"
+    );
+}
