@@ -120,6 +120,14 @@ pub(crate) enum FleetCommand {
         #[command(flatten)]
         filters: crate::history::HistoryArgs,
     },
+    /// Every node's usage report over the period, side by side, and the
+    /// fleet's sum (the same options as `rasctl usage`).
+    Usage {
+        #[command(flatten)]
+        nats: NatsArgs,
+        #[command(flatten)]
+        args: crate::usage::UsageArgs,
+    },
     /// Purge every node's delete markers older than --older-than (the
     /// janitor's job when nodes have their own NATS users and may not
     /// purge; run it from a timer with a user that may, docs/fleet.md).
@@ -314,6 +322,7 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
             Ok(())
         }
         FleetCommand::History { nats, filters } => history(&names, &nats, &filters).await,
+        FleetCommand::Usage { nats, args } => usage(&names, &nats, &args).await,
         FleetCommand::PurgeMarkers { nats, older_than } => {
             let (client, connects) = nats.connect().await?;
             let js = async_nats::jetstream::new(client);
@@ -332,6 +341,38 @@ pub(crate) async fn run(command: FleetCommand) -> anyhow::Result<()> {
     }
 }
 
+/// `rasctl fleet usage`: every node asked at once, the reports side by side
+/// and added up.
+async fn usage(names: &FleetNames, nats: &NatsArgs, args: &crate::usage::UsageArgs) -> anyhow::Result<()> {
+    use rras_fleet::usage::{UsageRequest, MAX_TOP};
+    let to = args.until.unwrap_or_else(SystemTime::now);
+    let request = UsageRequest::new(args.since, to, args.top.min(MAX_TOP), args.by_time);
+    request.period().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (client, connects) = nats.connect().await?;
+    let view = FleetReader::nodes(&client, names, Some(&connects)).await?;
+    let nodes: Vec<String> = view.nodes().keys().cloned().collect();
+    let answers = rras_fleet::usage::usage(&client, names, &nodes, &request).await;
+    let mut reports = Vec::new();
+    for a in &answers {
+        match &a.answer {
+            Ok(report) => reports.push((a.node.as_str(), view.node_name(&a.node), report)),
+            Err(e) => eprintln!(
+                "rasctl: {} ({}): {}",
+                rras_core::display::escape(view.node_name(&a.node)),
+                a.node,
+                e
+            ),
+        }
+    }
+    anyhow::ensure!(!reports.is_empty() || answers.is_empty(), "no node answered");
+    let all: Vec<&rras_core::usage::UsageReport> = reports.iter().map(|(_, _, r)| *r).collect();
+    let fleet = rras_fleet::usage::add_up(&all, args.top as usize, request.by());
+    crate::usage::write_fleet(args, &reports, &fleet)
+}
+
+/// The most rows `rasctl fleet history` gathers.
+const MAX_FLEET_ROWS: u64 = 1_000_000;
+
 /// `rasctl fleet history`: every node asked at once, the answers merged.
 async fn history(names: &FleetNames, nats: &NatsArgs, filters: &crate::history::HistoryArgs) -> anyhow::Result<()> {
     use rras_fleet::history::{HistoryRequest, MAX_ROWS};
@@ -342,23 +383,38 @@ async fn history(names: &FleetNames, nats: &NatsArgs, filters: &crate::history::
     let (client, connects) = nats.connect().await?;
     let view = FleetReader::nodes(&client, names, Some(&connects)).await?;
     let nodes: Vec<String> = view.nodes().keys().cloned().collect();
-    let limit = u32::try_from(filters.limit.min(u64::from(MAX_ROWS))).unwrap_or(MAX_ROWS);
-    let answers =
-        rras_fleet::history::history(&client, names, &nodes, &HistoryRequest::of(&filters.query(), limit)).await;
+    // Page through the nodes, each from its own cursor, until --limit rows
+    // (every one exactly once: docs/fleet.md).
+    let limit = usize::try_from(filters.limit.min(MAX_FLEET_ROWS)).unwrap_or(0);
+    let base = HistoryRequest::of(&filters.query(), MAX_ROWS);
+    let mut cursor = rras_fleet::history::FleetCursor::default();
+    let mut rows: Vec<(String, rras_fleet::history::HistoryRow)> = Vec::new();
     let mut failed = 0;
-    for a in &answers {
-        if let Err(e) = &a.answer {
-            failed += 1;
-            eprintln!(
-                "rasctl: {} ({}): {}",
-                rras_core::display::escape(view.node_name(&a.node)),
-                a.node,
-                e
-            );
+    while rows.len() < limit && !cursor.all_done(&nodes) {
+        let want = (limit - rows.len()).min(MAX_ROWS as usize);
+        let request = HistoryRequest {
+            limit: u32::try_from(want).unwrap_or(MAX_ROWS),
+            ..base.clone()
+        };
+        let answers = rras_fleet::history::history(&client, names, &nodes, &request, &cursor).await;
+        for a in &answers {
+            if let Err(e) = &a.answer {
+                failed += 1;
+                eprintln!(
+                    "rasctl: {} ({}): {}",
+                    rras_core::display::escape(view.node_name(&a.node)),
+                    a.node,
+                    e
+                );
+            }
         }
+        let taken = cursor.take(&answers, want);
+        if taken.is_empty() {
+            break;
+        }
+        rows.extend(taken.into_iter().map(|(node, r)| (node.to_owned(), r.clone())));
     }
-    anyhow::ensure!(failed < answers.len() || answers.is_empty(), "no node answered");
-    let rows = rras_fleet::history::merge(&answers, limit as usize);
+    anyhow::ensure!(failed < nodes.len() || nodes.is_empty(), "no node answered");
     // The nodes' numbers are not trusted to fit a SystemTime.
     let time = rras_core::csv::rfc3339_secs;
     if filters.csv {

@@ -18,16 +18,16 @@ pub(crate) struct UsageArgs {
     /// Start of the period (RFC 3339, `2026-12-01 00:00:00` as UTC, or a
     /// duration ago: `30d`).
     #[arg(long, value_parser = parse_time, default_value = "30d")]
-    since: SystemTime,
+    pub(crate) since: SystemTime,
     /// End of the period [default: now].
     #[arg(long, value_parser = parse_time)]
-    until: Option<SystemTime>,
+    pub(crate) until: Option<SystemTime>,
     /// How many users in the top list.
     #[arg(long, default_value_t = 10)]
-    top: u32,
+    pub(crate) top: u32,
     /// Rank users by time connected instead of bytes.
     #[arg(long)]
-    by_time: bool,
+    pub(crate) by_time: bool,
     /// JSON output.
     #[arg(long, conflicts_with = "csv")]
     json: bool,
@@ -76,16 +76,25 @@ pub(crate) fn report_json(r: &UsageReport) -> serde_json::Value {
 
 fn write_csv(out: &mut impl Write, r: &UsageReport) -> std::io::Result<()> {
     out.write_all(b"day,sessions,unique_users,duration_secs,bytes_in,bytes_out\r\n")?;
+    write_csv_days(out, None, r)
+}
+
+/// A CSV line per day, after `node`'s cell when there is one.
+fn write_csv_days(out: &mut impl Write, node: Option<&str>, r: &UsageReport) -> std::io::Result<()> {
     for d in &r.per_day {
         let t = &d.totals;
-        let cells = [
-            day(d.day),
-            t.sessions.to_string(),
-            t.unique_users.to_string(),
-            t.duration_secs.to_string(),
-            t.bytes_in.to_string(),
-            t.bytes_out.to_string(),
-        ];
+        let cells: Vec<String> = node
+            .map(str::to_owned)
+            .into_iter()
+            .chain([
+                day(d.day),
+                t.sessions.to_string(),
+                t.unique_users.to_string(),
+                t.duration_secs.to_string(),
+                t.bytes_in.to_string(),
+                t.bytes_out.to_string(),
+            ])
+            .collect();
         out.write_all(rras_core::csv::line(&cells).as_bytes())?;
         out.write_all(b"\r\n")?;
     }
@@ -160,6 +169,88 @@ pub(crate) async fn run(client: &AdminClient, args: &UsageArgs) -> anyhow::Resul
         write_csv(&mut out, &report)?;
     } else {
         write_text(&mut out, &report)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One node's report in a fleet's: its id, its name, the report.
+pub(crate) type NodeReport<'a> = (&'a str, &'a str, &'a UsageReport);
+
+/// `rasctl fleet usage`: each node's report and the fleet's sum, whose
+/// users and most-at-once are upper bounds (a user on two nodes counts on
+/// each; nodes peak at different moments).
+pub(crate) fn write_fleet(args: &UsageArgs, nodes: &[NodeReport<'_>], fleet: &UsageReport) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let nodes: Vec<serde_json::Value> = nodes
+            .iter()
+            .map(|(node, name, r)| json!({"node": node, "node_name": name, "report": report_json(r)}))
+            .collect();
+        let mut fleet = report_json(fleet);
+        fleet["upper_bounds"] = json!(["unique_users", "max_concurrent"]);
+        serde_json::to_writer_pretty(&mut out, &json!({"nodes": nodes, "fleet": fleet}))?;
+        out.write_all(b"\n")?;
+    } else if args.csv {
+        out.write_all(b"node,day,sessions,unique_users,duration_secs,bytes_in,bytes_out\r\n")?;
+        for (node, _, r) in nodes {
+            write_csv_days(&mut out, Some(node), r)?;
+        }
+        write_csv_days(&mut out, Some("fleet"), fleet)?;
+    } else {
+        writeln!(out, "{} to {}", time(fleet.from), time(fleet.to))?;
+        let row = |name: String, r: &UsageReport, bound: &str| {
+            let mut row = totals_row(name, &r.totals);
+            row[2] = format!("{bound}{}", r.totals.unique_users);
+            row.insert(
+                3,
+                format!(
+                    "{bound}{}{}",
+                    r.max_concurrent,
+                    r.max_concurrent_at
+                        .map(|t| format!(" at {}", time(t)))
+                        .unwrap_or_default()
+                ),
+            );
+            row
+        };
+        let mut rows: Vec<Vec<String>> = nodes
+            .iter()
+            .map(|(_, name, r)| row((*name).to_owned(), r, ""))
+            .collect();
+        rows.push(row("fleet".into(), fleet, "≤ "));
+        let mut header = TOTALS_HEADER.to_vec();
+        header[0] = "Node";
+        header.insert(3, "Most at once");
+        writeln!(out, "{}", table(&header, rows))?;
+        let engines = fleet
+            .per_engine
+            .iter()
+            .map(|(e, t)| totals_row(e.as_str().into(), t))
+            .collect();
+        let mut header = TOTALS_HEADER;
+        header[0] = "Engine";
+        writeln!(out, "{}", table(&header, engines))?;
+        if !fleet.top_users.is_empty() {
+            header[0] = "User";
+            let rows = fleet
+                .top_users
+                .iter()
+                .map(|u| totals_row(u.user.clone(), &u.totals))
+                .collect();
+            writeln!(out, "{}", table(&header, rows))?;
+        }
+        header[0] = "Day";
+        let rows = fleet
+            .per_day
+            .iter()
+            .map(|d| totals_row(day(d.day), &d.totals))
+            .collect();
+        writeln!(out, "{}", table(&header, rows))?;
+        writeln!(
+            out,
+            "(the fleet's users and most at once are upper bounds: a user on two nodes counts on each, and nodes peak at different moments)"
+        )?;
     }
     out.flush()?;
     Ok(())

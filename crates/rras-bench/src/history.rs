@@ -216,7 +216,11 @@ fn run_size(
     let old = n / 10;
     let old_base = now - 400 * 86_400;
     let filled = fill(&store_path, n, base, old, old_base)?;
-    let (entries, counted) = Store::open(&store_path)?.history_size()?;
+    let (entries, counted, allocated) = {
+        let store = Store::open(&store_path)?;
+        let (entries, counted) = store.history_size()?;
+        (entries, counted, store.allocated_bytes()?)
+    };
     let file_bytes = std::fs::metadata(&store_path)?.len();
     daemon.spawn();
     daemon.wait_running();
@@ -227,13 +231,18 @@ fn run_size(
             format!("{:.0}", (n + old) as f64 / filled.as_secs_f64()),
         ),
         (
-            "store bytes per ended session (file / counted)".to_owned(),
-            format!("{} / {}", file_bytes / entries.max(1), counted / entries.max(1)),
+            "store bytes per ended session (allocated / file / counted)".to_owned(),
+            format!(
+                "{} / {} / {}",
+                allocated / entries.max(1),
+                file_bytes / entries.max(1),
+                counted / entries.max(1)
+            ),
         ),
     ];
     let mut out = json!({
         "sessions": n, "old_sessions": old, "fill_secs": filled.as_secs_f64(), "entries": entries,
-        "file_bytes": file_bytes, "counted_bytes": counted,
+        "file_bytes": file_bytes, "allocated_bytes": allocated, "counted_bytes": counted,
     });
 
     let client = rt.block_on(AdminClient::connect(&addr)).context("admin socket")?;
@@ -377,8 +386,8 @@ fn run_size(
         let peer_fill = fill_peer(peer, n, base)?;
         let bytes: u64 = peer
             .sql("SELECT pg_total_relation_size('radacct');")?
-            .trim()
-            .parse()
+            .lines()
+            .find_map(|l| l.trim().parse().ok())
             .unwrap_or(0);
         let mut who_sql = String::from("\\timing on\n\\o /dev/null\n");
         for g in samples(n, QUERIES / 5) {

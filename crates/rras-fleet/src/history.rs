@@ -1,6 +1,8 @@
 //! The accounting history across the fleet: each node answers for its own
-//! history over NATS request/reply (`<prefix>.<node>.history`), and the
-//! asker merges the answers, newest end first.
+//! history over NATS request/reply (`<prefix>.<node>.history`), a page at
+//! a time below its own cursor, and the asker merges the pages, newest end
+//! first, keeping a cursor per node ([`FleetCursor`]) so that paging on
+//! returns every entry exactly once however the nodes' Stops interleave.
 //!
 //! A node is asked only about what it kept; the answer is at most
 //! [`MAX_ROWS`] rows. Requests are read as hostile input — anyone NATS
@@ -9,12 +11,14 @@
 //! business (docs/fleet.md: readers publish on `<prefix>.*.history`, a
 //! node reads only its own subject).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rras_core::{EndedConnection, HistoryQuery, Win32Error};
+use rras_core::{EndedConnection, HistoryQuery};
 use serde::{Deserialize, Serialize};
 
+use crate::ask::{ask_all, StatusReply};
 use crate::{FleetError, FleetNames};
 
 /// Largest request a node reads.
@@ -45,6 +49,8 @@ pub struct HistoryRequest {
     pub instance: Option<String>,
     /// Rows wanted (at most [`MAX_ROWS`]).
     pub limit: u32,
+    /// Only entries below this sequence number (the node's cursor).
+    pub before: Option<u64>,
 }
 
 fn secs(t: SystemTime) -> u64 {
@@ -63,6 +69,7 @@ impl HistoryRequest {
             engine: query.engine.map(|e| e.as_str().to_owned()),
             instance: query.instance.clone(),
             limit,
+            before: None,
         }
     }
 
@@ -107,6 +114,10 @@ impl HistoryRequest {
 /// One ended connection as a node reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryRow {
+    /// Its sequence number in that node's history (0 from a node too old
+    /// to say).
+    #[serde(default)]
+    pub seq: u64,
     /// Its handle on that node (handles repeat over a long history).
     pub handle: u32,
     /// The account, `DOMAIN\user` or the user alone.
@@ -134,10 +145,11 @@ pub struct HistoryRow {
 }
 
 impl HistoryRow {
-    /// The row of an ended connection.
-    pub fn of(e: &EndedConnection) -> Self {
+    /// The row of entry `seq`.
+    pub fn of(seq: u64, e: &EndedConnection) -> Self {
         let i = &e.connection.info;
         HistoryRow {
+            seq,
             handle: e.connection.handle.get(),
             user: i.account(),
             engine: i.source.engine.as_str().to_owned(),
@@ -159,84 +171,134 @@ impl HistoryRow {
 pub struct HistoryReply {
     /// Win32 status (0: the rows are the answer).
     pub status: u32,
-    /// Newest end first.
+    /// By falling seq (newest Stop first).
     pub rows: Vec<HistoryRow>,
+    /// Where the node's next page starts (None: this was the last).
+    #[serde(default)]
+    pub next: Option<u64>,
 }
 
-/// One node's answer, or why there is none.
+impl StatusReply for HistoryReply {
+    fn status(&self) -> u32 {
+        self.status
+    }
+}
+
+/// One node's page, or why there is none.
 #[derive(Debug)]
 pub struct NodeHistory {
     /// The node id.
     pub node: String,
-    /// Its rows, or the error.
-    pub answer: Result<Vec<HistoryRow>, FleetError>,
+    /// Its page, or the error.
+    pub answer: Result<HistoryReply, FleetError>,
 }
 
-/// Asks every node of `nodes` at once; the answers in `nodes`' order.
+/// Asks every node of `nodes` at once for the page of `request` below its
+/// place in `cursor`; the answers in `nodes`' order. Nodes the cursor has
+/// finished are not asked.
 pub async fn history(
     client: &async_nats::Client,
     names: &FleetNames,
     nodes: &[String],
     request: &HistoryRequest,
+    cursor: &FleetCursor,
 ) -> Vec<NodeHistory> {
-    let payload = match serde_json::to_vec(request) {
-        Ok(p) => p,
-        Err(e) => {
-            return nodes
-                .iter()
-                .map(|n| NodeHistory {
-                    node: n.clone(),
-                    answer: Err(FleetError::Malformed(e.to_string())),
-                })
-                .collect()
-        }
+    let nodes: Vec<String> = nodes.iter().filter(|n| !cursor.is_done(n)).cloned().collect();
+    let payload = |node: &str| {
+        let request = HistoryRequest {
+            before: cursor.before.get(node).copied(),
+            ..request.clone()
+        };
+        serde_json::to_vec(&request).map_err(|e| FleetError::Malformed(e.to_string()))
     };
-    let asks = nodes.iter().map(|node| {
-        let subject = names.history_subject(node);
-        let request = async_nats::Request::new()
-            .payload(payload.clone().into())
-            .timeout(Some(TIMEOUT));
-        async move {
-            let answer = match client.send_request(subject, request).await {
-                Err(e) => Err(FleetError::NoAnswer {
-                    node: node.clone(),
-                    message: match e.kind() {
-                        async_nats::RequestErrorKind::NoResponders => "no responders (node down or not on NATS)".into(),
-                        async_nats::RequestErrorKind::TimedOut => {
-                            "timed out (node busy, or this NATS user may not ask for history)".into()
-                        }
-                        _ => e.to_string(),
-                    },
-                }),
-                Ok(message) => match serde_json::from_slice::<HistoryReply>(&message.payload) {
-                    Err(e) => Err(FleetError::Malformed(format!("history from {node}: {e}"))),
-                    Ok(reply) if reply.status == 0 => Ok(reply.rows),
-                    Ok(reply) => Err(FleetError::Refused {
-                        node: node.clone(),
-                        error: Win32Error::from_code(reply.status).unwrap_or(Win32Error::RpcCallFailed),
-                    }),
-                },
-            };
-            NodeHistory {
-                node: node.clone(),
-                answer,
-            }
-        }
-    });
-    futures_util::future::join_all(asks).await
+    ask_all::<HistoryReply>(
+        client,
+        &nodes,
+        |n| names.history_subject(n),
+        payload,
+        TIMEOUT,
+        "history",
+    )
+    .await
+    .into_iter()
+    .map(|a| NodeHistory {
+        node: a.node,
+        answer: a.answer,
+    })
+    .collect()
 }
 
-/// The answers' rows in one list, newest end first, at most `limit`,
-/// each with its node.
-pub fn merge(answers: &[NodeHistory], limit: usize) -> Vec<(&str, &HistoryRow)> {
-    let mut rows: Vec<(&str, &HistoryRow)> = answers
-        .iter()
-        .filter_map(|a| a.answer.as_ref().ok().map(|rows| (a.node.as_str(), rows)))
-        .flat_map(|(node, rows)| rows.iter().map(move |r| (node, r)))
-        .collect();
-    rows.sort_by(|a, b| b.1.ended.cmp(&a.1.ended).then_with(|| a.0.cmp(b.0)));
-    rows.truncate(limit);
-    rows
+/// Each node's place in a walk through the fleet's history.
+#[derive(Debug, Clone, Default)]
+pub struct FleetCursor {
+    /// The next page of a node starts below this seq.
+    before: BTreeMap<String, u64>,
+    /// Nodes with nothing more (or that failed).
+    done: BTreeSet<String>,
+}
+
+impl FleetCursor {
+    /// Whether `node` has nothing more to give.
+    pub fn is_done(&self, node: &str) -> bool {
+        self.done.contains(node)
+    }
+
+    /// Whether every one of `nodes` is done.
+    pub fn all_done(&self, nodes: &[String]) -> bool {
+        nodes.iter().all(|n| self.is_done(n))
+    }
+
+    /// Takes up to `limit` rows from the answers: each node's rows in its
+    /// own order, and among the nodes the newest end first; moves each
+    /// node's place past what was taken (a node that failed is done).
+    /// Taking a prefix of every node's page is what makes the next round
+    /// miss nothing and repeat nothing.
+    pub fn take<'a>(&mut self, answers: &'a [NodeHistory], limit: usize) -> Vec<(&'a str, &'a HistoryRow)> {
+        let mut heads: Vec<(&str, &[HistoryRow], Option<u64>)> = Vec::new();
+        for a in answers {
+            match &a.answer {
+                Ok(reply) => heads.push((a.node.as_str(), reply.rows.as_slice(), reply.next)),
+                Err(_) => {
+                    self.done.insert(a.node.clone());
+                }
+            }
+        }
+        let mut taken_from = vec![0usize; heads.len()];
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let next = (0..heads.len())
+                .filter_map(|i| heads[i].1.get(taken_from[i]).map(|row| (i, row)))
+                .max_by(|(i, a), (j, b)| a.ended.cmp(&b.ended).then_with(|| heads[*j].0.cmp(heads[*i].0)));
+            let Some((i, row)) = next else { break };
+            taken_from[i] += 1;
+            out.push((heads[i].0, row));
+        }
+        for (i, (node, rows, next)) in heads.iter().enumerate() {
+            let whole = taken_from[i] == rows.len();
+            match (whole, next) {
+                // A node too old to give seqs has one page only.
+                (true, Some(next)) if rows.iter().all(|r| r.seq > 0) => {
+                    self.before.insert((*node).to_owned(), *next);
+                }
+                (true, _) => {
+                    self.done.insert((*node).to_owned());
+                }
+                (false, _) if taken_from[i] > 0 => {
+                    self.before.insert((*node).to_owned(), rows[taken_from[i] - 1].seq);
+                }
+                // Nothing taken: pinned where its first page started, so
+                // Stops that came since stay out of this walk.
+                (false, _) => {
+                    if let Some(first) = rows.first() {
+                        self.before
+                            .entry((*node).to_owned())
+                            .or_insert(first.seq.saturating_add(1));
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -272,9 +334,32 @@ mod tests {
         assert_eq!(empty.query().unwrap().user, None);
     }
 
-    #[test]
-    fn answers_merge_newest_end_first() {
-        let row = |ended, user: &str| HistoryRow {
+    /// A node's history as `(seq, ended)`, answered a page at a time
+    /// like rrasd does (by falling seq, below the cursor).
+    fn page_of(node: &str, entries: &[(u64, u64)], request: &HistoryRequest) -> NodeHistory {
+        let below = request.before.unwrap_or(u64::MAX);
+        let mut rows: Vec<HistoryRow> = entries
+            .iter()
+            .rev()
+            .filter(|(seq, _)| *seq < below)
+            .map(|(seq, ended)| HistoryRow {
+                seq: *seq,
+                ended: *ended,
+                ..row(0, node)
+            })
+            .collect();
+        let limit = request.limit as usize;
+        let next = (rows.len() > limit).then(|| rows[limit - 1].seq);
+        rows.truncate(limit);
+        NodeHistory {
+            node: node.into(),
+            answer: Ok(HistoryReply { status: 0, rows, next }),
+        }
+    }
+
+    fn row(ended: u64, user: &str) -> HistoryRow {
+        HistoryRow {
+            seq: 1,
             handle: 1,
             user: user.into(),
             engine: "radius".into(),
@@ -287,22 +372,65 @@ mod tests {
             reason: "user-request".into(),
             bytes_in: 0,
             bytes_out: 0,
+        }
+    }
+
+    #[test]
+    fn paging_across_nodes_returns_each_entry_once_while_stops_arrive() {
+        // Two nodes whose Stops interleave in time, one whose seq order is
+        // not its end order (a late Stop), and one that fails.
+        let mut a: Vec<(u64, u64)> = (1..=20).map(|s| (s, 100 + 10 * s)).collect();
+        let mut b: Vec<(u64, u64)> = (1..=13).map(|s| (s, 105 + 15 * s)).collect();
+        b[6].1 = 50;
+        let mut seen: Vec<(String, u64)> = Vec::new();
+        let mut cursor = FleetCursor::default();
+        let request = HistoryRequest {
+            limit: 4,
+            ..Default::default()
         };
-        let answers = vec![
-            NodeHistory {
-                node: "a".into(),
-                answer: Ok(vec![row(30, "x"), row(10, "y")]),
-            },
-            NodeHistory {
-                node: "b".into(),
-                answer: Ok(vec![row(20, "z")]),
-            },
-            NodeHistory {
-                node: "c".into(),
-                answer: Err(FleetError::Malformed("down".into())),
-            },
-        ];
-        let merged: Vec<(&str, u64)> = merge(&answers, 2).into_iter().map(|(n, r)| (n, r.ended)).collect();
-        assert_eq!(merged, [("a", 30), ("b", 20)]);
+        let nodes = ["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        for round in 0..100 {
+            if cursor.all_done(&nodes) {
+                break;
+            }
+            let ask = |node: &str| HistoryRequest {
+                before: cursor.before.get(node).copied(),
+                ..request.clone()
+            };
+            let mut answers = Vec::new();
+            for node in &nodes {
+                if cursor.is_done(node) {
+                    continue;
+                }
+                answers.push(match node.as_str() {
+                    "a" => page_of("a", &a, &ask("a")),
+                    "b" => page_of("b", &b, &ask("b")),
+                    _ => NodeHistory {
+                        node: "c".into(),
+                        answer: Err(FleetError::Malformed("down".into())),
+                    },
+                });
+            }
+            let taken = cursor.take(&answers, 4);
+            assert!(taken.len() <= 4);
+            if round == 0 {
+                // The newest end first across the nodes.
+                let ends: Vec<u64> = taken.iter().map(|(_, r)| r.ended).collect();
+                assert_eq!(ends, [300, 300, 290, 285]);
+            }
+            seen.extend(taken.iter().map(|(n, r)| ((*n).to_owned(), r.seq)));
+            // New Stops on both nodes between pages: above every cursor.
+            a.push((a.len() as u64 + 1, 1_000 + round));
+            b.push((b.len() as u64 + 1, 1_000 + round));
+        }
+        assert!(cursor.is_done("c"));
+        let mut want: Vec<(String, u64)> = (1..=20)
+            .map(|s| ("a".to_owned(), s))
+            .chain((1..=13).map(|s| ("b".to_owned(), s)))
+            .collect();
+        want.sort();
+        let mut got = seen.clone();
+        got.sort();
+        assert_eq!(got, want, "each entry there from the start, exactly once");
     }
 }

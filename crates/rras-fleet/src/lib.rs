@@ -18,6 +18,7 @@
 //! rollup, direct get) — the same streams, which every KV client reads.
 
 mod arena;
+pub mod ask;
 pub mod beat;
 pub mod buckets;
 pub mod disconnect;
@@ -26,6 +27,7 @@ pub mod history;
 pub mod markers;
 pub mod names;
 pub mod options;
+pub mod usage;
 pub mod view;
 pub mod watch;
 

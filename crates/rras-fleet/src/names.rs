@@ -76,6 +76,11 @@ impl FleetNames {
         format!("{}.{node}.history", self.requests)
     }
 
+    /// The subject `node` answers usage report requests on.
+    pub fn usage_subject(&self, node: &str) -> String {
+        format!("{}.{node}.usage", self.requests)
+    }
+
     /// The subject prefix of this node's own request inboxes: its replies
     /// and JetStream answers arrive there, so a node's NATS user needs to
     /// read no one else's (`_INBOX_<node>.>`).

@@ -131,6 +131,12 @@ pub const TARGETS: &[Target] = &[
         seeds: fleet_history_seeds,
         feed: fleet_history_feed,
     },
+    Target {
+        name: "fleet-usage",
+        about: "a fleet usage request (JSON, from NATS) → a period; a node's usage reply (JSON) → a report, added up",
+        seeds: fleet_usage_seeds,
+        feed: fleet_usage_feed,
+    },
 ];
 
 /// A fixed "now" so runs repeat exactly.
@@ -676,7 +682,8 @@ fn fleet_history_seeds() -> Vec<Vec<u8>> {
     };
     let reply = HistoryReply {
         status: 0,
-        rows: vec![HistoryRow::of(&ended)],
+        rows: vec![HistoryRow::of(7, &ended)],
+        next: Some(7),
     };
     vec![request.to_vec(), serde_json::to_vec(&reply).unwrap_or_default()]
 }
@@ -690,6 +697,42 @@ fn fleet_history_feed(input: &[u8]) -> bool {
         }
     }
     serde_json::from_slice::<HistoryReply>(input).is_ok()
+}
+
+fn fleet_usage_seeds() -> Vec<Vec<u8>> {
+    use rras_core::usage::UsageBuilder;
+    use rras_fleet::usage::{UsageReply, UsageSummary};
+    let request = br#"{"from":86400,"to":172800,"top":10,"by_time":true}"#;
+    let mut builder = UsageBuilder::new(
+        std::time::UNIX_EPOCH,
+        now(),
+        now(),
+        rras_core::user_hash::UserHasher::new(1, 2),
+    );
+    builder.add(&known_session(), Some(now()));
+    let report = builder.finish(10, rras_core::usage::TopBy::Bytes, |_| None);
+    let reply = UsageReply {
+        status: 0,
+        report: Some(UsageSummary::of(&report)),
+    };
+    vec![request.to_vec(), serde_json::to_vec(&reply).unwrap_or_default()]
+}
+
+/// A node's usage request, or a node's reply as the asker reads it: the
+/// checks never panic, and a reply that passes them adds up with itself.
+fn fleet_usage_feed(input: &[u8]) -> bool {
+    use rras_fleet::usage::{add_up, UsageReply, UsageRequest};
+    if let Ok(request) = UsageRequest::from_json(input) {
+        return request.period().is_ok();
+    }
+    let Ok(reply) = serde_json::from_slice::<UsageReply>(input) else {
+        return false;
+    };
+    let Some(Ok(report)) = reply.report.map(|r| r.report()) else {
+        return false;
+    };
+    let _ = add_up(&[&report, &report], 10, rras_core::usage::TopBy::Time);
+    true
 }
 
 #[cfg(test)]

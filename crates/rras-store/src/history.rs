@@ -41,7 +41,6 @@
 //! the user names (one per user, kept).
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -51,6 +50,7 @@ use rras_core::usage::{TopBy, UsageBuilder, UsageReport, UsageSession};
 use rras_core::user_hash::UserHasher;
 use rras_core::{EndedConnection, HistoryQuery};
 
+use crate::history_block::Block;
 use crate::{tx_err, StoreError};
 
 /// The tail: seq → entry.
@@ -59,12 +59,21 @@ const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("history_blocks
 const BLOCK_USAGE: TableDefinition<u64, &[u8]> = TableDefinition::new("history_block_usage");
 /// first seq → (count, earliest start, latest end, bytes counted).
 const BLOCK_SPANS: TableDefinition<u64, (u32, u64, u64, u64)> = TableDefinition::new("history_block_spans");
-const USER_INDEX: TableDefinition<(u64, u64), ()> = TableDefinition::new("history_user_index");
+/// (end day, user hash, seq).
+const USER_INDEX: TableDefinition<(u32, u64, u64), ()> = TableDefinition::new("history_users_by_day");
 const USER_KEYS: TableDefinition<&[u8], ()> = TableDefinition::new("history_user_keys");
 const USER_NAMES: TableDefinition<u64, &str> = TableDefinition::new("history_user_names");
-const ADDRESS_INDEX: TableDefinition<(u128, u32, u64), u32> = TableDefinition::new("history_address_index");
-/// The indexes of schema 4, replaced by the ones above.
-pub(crate) const SCHEMA_4_INDEXES: [&str; 3] = ["history_by_end", "history_by_user", "history_by_address"];
+/// (end day, address, start, seq) → end.
+const ADDRESS_INDEX: TableDefinition<(u32, u128, u32, u64), u32> = TableDefinition::new("history_addresses_by_day");
+/// Indexes of earlier layouts, replaced by the ones above: schema 4's, and
+/// the first of schema 5 (without the day in front).
+pub(crate) const OLD_INDEXES: [&str; 5] = [
+    "history_by_end",
+    "history_by_user",
+    "history_by_address",
+    "history_user_index",
+    "history_address_index",
+];
 
 /// Entries removed per write transaction at most (whole blocks: a step
 /// stops at the block that reaches it).
@@ -78,14 +87,13 @@ const BLOCK_BYTES: usize = 4_000;
 /// fill, so a backlog of tail entries (after a migration) is sealed over
 /// many writes instead of holding one up.
 const BACKLOG_SEALS_PER_WRITE: usize = 2;
-/// A block inflates to this at most (a damaged one is an error, not an
-/// allocation of whatever it claims).
-const BLOCK_INFLATED_MAX: u64 = 16 << 20;
 /// What the keys of one tail entry, a user index key, an address index
 /// key and a block's span cost beside the values.
 const TAIL_KEY_BYTES: u64 = 8;
-const USER_KEY_BYTES: u64 = 16;
-const ADDRESS_KEY_BYTES: u64 = 32;
+const USER_KEY_BYTES: u64 = 20;
+const ADDRESS_KEY_BYTES: u64 = 36;
+/// Seconds in a day (the index keys' first part is the day an entry ended).
+const DAY: u32 = 86_400;
 const SPAN_BYTES: u64 = 8 + 28;
 /// The most entries one query reads without an index before it returns a
 /// cursor to go on from.
@@ -96,6 +104,8 @@ const SCAN_BUDGET: usize = 200_000;
 const INDEX_BUDGET: usize = 200_000;
 /// The most users a user prefix may name before the query scans instead.
 const USER_BUDGET: usize = 4_096;
+/// The most (day, user) seeks one query makes before it scans instead.
+const SEEK_BUDGET: usize = 20_000;
 
 /// How long and how much history is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,126 +163,16 @@ fn hash_of_user_key(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.get(at..)?.try_into().ok()?))
 }
 
-fn deflate(raw: &[u8]) -> Result<Vec<u8>, StoreError> {
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::with_capacity(BLOCK_BYTES), flate2::Compression::new(6));
-    encoder.write_all(raw).map_err(crate::io_err)?;
-    encoder.finish().map_err(crate::io_err)
-}
-
-/// The entries of a block, inflated: `(offset, len)` of each in `data`.
-/// A block read for one entry is inflated only as far as that entry (a
-/// user's month is a hundred entries in a hundred blocks; half a block
-/// each is half the time).
-struct Block {
-    first: u64,
-    data: Vec<u8>,
-    entries: Vec<(usize, usize)>,
-    /// Every entry is in `entries`.
-    whole: bool,
-}
-
-impl Block {
-    fn inflate(first: u64, deflated: &[u8]) -> Result<Self, StoreError> {
-        Self::inflate_to(first, deflated, usize::MAX)
-    }
-
-    /// Inflates until entry `index` is in (all of it when past the end).
-    fn inflate_to(first: u64, deflated: &[u8], index: usize) -> Result<Self, StoreError> {
-        let damaged = |why: &str| StoreError::Block {
-            first,
-            why: why.to_owned(),
-        };
-        let mut inflater = flate2::Decompress::new(false);
-        let mut data: Vec<u8> = Vec::with_capacity(4 * deflated.len());
-        let mut entries = Vec::new();
-        let mut at = 0;
-        loop {
-            if data.len() as u64 >= BLOCK_INFLATED_MAX {
-                return Err(damaged("inflates past its limit"));
-            }
-            // A few KiB at a time, so reading one entry stops soon after it.
-            data.reserve(4_096);
-            let (read, written) = (inflater.total_in(), data.len());
-            let input = deflated
-                .get(usize::try_from(read).unwrap_or(usize::MAX)..)
-                .unwrap_or_default();
-            let status = inflater
-                .decompress_vec(input, &mut data, flate2::FlushDecompress::None)
-                .map_err(|e| damaged(&e.to_string()))?;
-            // Every entry now whole.
-            while at < data.len() {
-                let Some((len, used)) = varint(&data[at..]) else {
-                    break;
-                };
-                let start = at + used;
-                let Some(end) = usize::try_from(len).ok().and_then(|len| start.checked_add(len)) else {
-                    return Err(damaged("entry length"));
-                };
-                if end > data.len() {
-                    break;
-                }
-                entries.push((start, end - start));
-                at = end;
-            }
-            let whole = status == flate2::Status::StreamEnd;
-            if whole && at != data.len() {
-                return Err(damaged("entry past the end"));
-            }
-            if whole || entries.len() > index {
-                return Ok(Block {
-                    first,
-                    data,
-                    entries,
-                    whole,
-                });
-            }
-            if inflater.total_in() == read && data.len() == written {
-                return Err(damaged("ends early"));
-            }
-        }
-    }
-
-    fn entry(&self, seq: u64) -> Option<&[u8]> {
-        let i = usize::try_from(seq.checked_sub(self.first)?).ok()?;
-        let (at, len) = *self.entries.get(i)?;
-        self.data.get(at..at + len)
-    }
-
-    /// `(seq, bytes)` of every entry, newest first.
-    fn newest_first(&self) -> impl Iterator<Item = (u64, &[u8])> {
-        self.entries
-            .iter()
-            .enumerate()
-            .rev()
-            .map(|(i, (at, len))| (self.first + i as u64, &self.data[*at..*at + *len]))
-    }
-}
-
-fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut v = 0u64;
-    for (i, b) in bytes.iter().enumerate().take(10) {
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 fn decode(seq: u64, bytes: &[u8]) -> Result<EndedConnection, StoreError> {
     rras_core::record::decode_ended(bytes).map_err(|source| StoreError::History { seq, source })
 }
 
 /// The index keys of one entry.
 struct IndexKeys {
+    /// The UTC day it ended: the first part of every index key, so that
+    /// the keys written together (sessions ending now) sit together and a
+    /// write copies a few leaves of each index, not one leaf per Stop.
+    day: u32,
     user: u64,
     names: Vec<String>,
     account: String,
@@ -289,6 +189,7 @@ impl IndexKeys {
             user: users.account(&account),
             names: user_keys(info),
             account,
+            day: secs32(e.ended_at) / DAY,
             started: secs32(info.started_at),
             ended: secs32(e.ended_at),
             addresses: addresses(info).into_iter().map(address_key).collect(),
@@ -306,10 +207,10 @@ pub(crate) struct HistoryTables<'tx> {
     blocks: redb::Table<'tx, u64, &'static [u8]>,
     usage: redb::Table<'tx, u64, &'static [u8]>,
     spans: redb::Table<'tx, u64, (u32, u64, u64, u64)>,
-    by_user: redb::Table<'tx, (u64, u64), ()>,
+    by_user: redb::Table<'tx, (u32, u64, u64), ()>,
     user_keys: redb::Table<'tx, &'static [u8], ()>,
     user_names: redb::Table<'tx, u64, &'static str>,
-    by_address: redb::Table<'tx, (u128, u32, u64), u32>,
+    by_address: redb::Table<'tx, (u32, u128, u32, u64), u32>,
     users: UserHasher,
 }
 
@@ -343,7 +244,7 @@ impl<'tx> HistoryTables<'tx> {
     }
 
     fn index(&mut self, seq: u64, keys: &IndexKeys) -> Result<(), StoreError> {
-        self.by_user.insert((keys.user, seq), ()).map_err(tx_err)?;
+        self.by_user.insert((keys.day, keys.user, seq), ()).map_err(tx_err)?;
         if self.user_names.get(keys.user).map_err(tx_err)?.is_none() {
             self.user_names
                 .insert(keys.user, keys.account.as_str())
@@ -356,7 +257,7 @@ impl<'tx> HistoryTables<'tx> {
         }
         for address in &keys.addresses {
             self.by_address
-                .insert((*address, keys.started, seq), keys.ended)
+                .insert((keys.day, *address, keys.started, seq), keys.ended)
                 .map_err(tx_err)?;
         }
         Ok(())
@@ -367,9 +268,11 @@ impl<'tx> HistoryTables<'tx> {
             return Ok(0);
         };
         let keys = IndexKeys::of(&self.users, &entry);
-        self.by_user.remove((keys.user, seq)).map_err(tx_err)?;
+        self.by_user.remove((keys.day, keys.user, seq)).map_err(tx_err)?;
         for address in &keys.addresses {
-            self.by_address.remove((*address, keys.started, seq)).map_err(tx_err)?;
+            self.by_address
+                .remove((keys.day, *address, keys.started, seq))
+                .map_err(tx_err)?;
         }
         Ok(keys.bytes())
     }
@@ -468,12 +371,7 @@ impl<'tx> HistoryTables<'tx> {
         let mut n = tail.len();
         let mut deflated;
         loop {
-            let mut raw = Vec::with_capacity(tail[..n].iter().map(|e| e.len() + 2).sum());
-            for entry in &tail[..n] {
-                put_varint(&mut raw, entry.len() as u64);
-                raw.extend_from_slice(entry);
-            }
-            deflated = deflate(&raw)?;
+            deflated = Block::seal(&tail[..n])?;
             if deflated.len() <= BLOCK_BYTES || n == 1 {
                 break;
             }
@@ -529,16 +427,14 @@ impl<'tx> HistoryTables<'tx> {
     /// Removes the block at `first` with its column, span and index keys;
     /// returns its entries (oldest first).
     fn take_block(&mut self, first: u64) -> Result<Vec<Vec<u8>>, StoreError> {
-        let deflated = self.blocks.remove(first).map_err(tx_err)?.map(|v| v.value().to_vec());
-        let mut entries = Vec::new();
-        if let Some(deflated) = deflated {
-            let block = Block::inflate(first, &deflated)?;
-            for (seq, entry) in block.newest_first() {
-                self.unindex(seq, entry)?;
-                entries.push(entry.to_vec());
-            }
+        let value = self.blocks.remove(first).map_err(tx_err)?.map(|v| v.value().to_vec());
+        let entries = match value {
+            Some(value) => Block::open(first, value)?.all()?,
+            None => Vec::new(),
+        };
+        for (i, entry) in entries.iter().enumerate() {
+            self.unindex(first + i as u64, entry)?;
         }
-        entries.reverse();
         self.usage.remove(first).map_err(tx_err)?;
         self.spans.remove(first).map_err(tx_err)?;
         Ok(entries)
@@ -548,21 +444,17 @@ impl<'tx> HistoryTables<'tx> {
     /// (one that also holds entries still kept: the block where old
     /// history meets new), sealing the rest again; returns how many went.
     fn trim_block(&mut self, first: u64, cutoff: u64, bytes: &mut u64) -> Result<usize, StoreError> {
-        let Some(deflated) = self.blocks.get(first).map_err(tx_err)?.map(|v| v.value().to_vec()) else {
+        let Some(value) = self.blocks.get(first).map_err(tx_err)?.map(|v| v.value().to_vec()) else {
             return Ok(0);
         };
-        let block = Block::inflate(first, &deflated)?;
-        let mut expired = 0;
-        for i in 0..block.entries.len() {
-            let ended = block
-                .entry(first + i as u64)
-                .and_then(|e| rras_core::record::decode_ended(e).ok())
-                .map_or(0, |e| secs(e.ended_at));
-            if ended >= cutoff {
-                break;
-            }
-            expired += 1;
+        let ended = |e: &[u8]| rras_core::record::decode_ended(e).map_or(0, |e| secs(e.ended_at));
+        let mut block = Block::open(first, value)?;
+        // Most writes find the first entry kept: one stream inflated.
+        if block.entry(first)?.is_none_or(|e| ended(e) >= cutoff) {
+            return Ok(0);
         }
+        let entries = block.all()?;
+        let expired = entries.iter().take_while(|e| ended(e) < cutoff).count();
         if expired == 0 {
             return Ok(0);
         }
@@ -571,13 +463,8 @@ impl<'tx> HistoryTables<'tx> {
         let kept = &entries[expired..];
         if !kept.is_empty() {
             let rest = first + expired as u64;
-            let mut raw = Vec::new();
-            for entry in kept {
-                put_varint(&mut raw, entry.len() as u64);
-                raw.extend_from_slice(entry);
-            }
-            let deflated = deflate(&raw)?;
-            let (block_bytes, _) = self.put_block(rest, &deflated, kept)?;
+            let value = Block::seal(kept)?;
+            let (block_bytes, _) = self.put_block(rest, &value, kept)?;
             for (i, entry) in kept.iter().enumerate() {
                 if let Ok(e) = rras_core::record::decode_ended(entry) {
                     let keys = IndexKeys::of(&self.users, &e);
@@ -590,8 +477,9 @@ impl<'tx> HistoryTables<'tx> {
         Ok(expired)
     }
 
-    /// Builds the indexes of a tail written before they existed (schema 3
-    /// and 4), and returns the bytes it counts for.
+    /// Builds the indexes of a history written before they existed (or
+    /// with other keys), the tail's and every block's, and returns the bytes
+    /// it counts for.
     pub(crate) fn reindex(&mut self) -> Result<u64, StoreError> {
         let mut keys = Vec::new();
         let mut total = 0;
@@ -608,6 +496,29 @@ impl<'tx> HistoryTables<'tx> {
         for (seq, k) in &keys {
             self.index(*seq, k)?;
         }
+        let mut spans = Vec::new();
+        for row in self.spans.iter().map_err(tx_err)? {
+            let (first, span) = row.map_err(tx_err)?;
+            spans.push((first.value(), span.value()));
+        }
+        for (first, (count, min_started, max_ended, _)) in spans {
+            let Some(value) = self.blocks.get(first).map_err(tx_err)?.map(|v| v.value().to_vec()) else {
+                continue;
+            };
+            let column = self.usage.get(first).map_err(tx_err)?.map_or(0, |v| v.value().len());
+            let mut block_bytes = (value.len() + column) as u64 + SPAN_BYTES;
+            for (i, entry) in Block::open(first, value)?.all()?.iter().enumerate() {
+                if let Ok(ended) = rras_core::record::decode_ended(entry) {
+                    let k = IndexKeys::of(&self.users, &ended);
+                    block_bytes += k.bytes();
+                    self.index(first + i as u64, &k)?;
+                }
+            }
+            self.spans
+                .insert(first, (count, min_started, max_ended, block_bytes))
+                .map_err(tx_err)?;
+            total += block_bytes;
+        }
         Ok(total)
     }
 }
@@ -618,7 +529,7 @@ struct Entries {
     tail: redb::ReadOnlyTable<u64, &'static [u8]>,
     blocks: redb::ReadOnlyTable<u64, &'static [u8]>,
     spans: redb::ReadOnlyTable<u64, (u32, u64, u64, u64)>,
-    block: Option<Block>,
+    block: Option<(u64, Block)>,
 }
 
 impl Entries {
@@ -631,19 +542,15 @@ impl Entries {
         })
     }
 
-    /// The block at `first`, inflated at least as far as entry `index`.
-    fn block(&mut self, first: u64, index: usize) -> Result<Option<&Block>, StoreError> {
-        let held = self
-            .block
-            .as_ref()
-            .is_some_and(|b| b.first == first && (b.whole || b.entries.len() > index));
-        if !held {
+    /// The block at `first` (the one read last, or read now).
+    fn block(&mut self, first: u64) -> Result<Option<&mut Block>, StoreError> {
+        if self.block.as_ref().is_none_or(|(f, _)| *f != first) {
             self.block = match self.blocks.get(first).map_err(tx_err)? {
-                Some(deflated) => Some(Block::inflate_to(first, deflated.value(), index)?),
+                Some(value) => Some((first, Block::open(first, value.value().to_vec())?)),
                 None => None,
             };
         }
-        Ok(self.block.as_ref())
+        Ok(self.block.as_mut().map(|(_, b)| b))
     }
 
     fn get(&mut self, seq: u64) -> Result<Option<EndedConnection>, StoreError> {
@@ -661,8 +568,10 @@ impl Entries {
         else {
             return Ok(None);
         };
-        let index = usize::try_from(seq - first).unwrap_or(usize::MAX);
-        match self.block(first, index)?.and_then(|b| b.entry(seq)) {
+        let Some(block) = self.block(first)? else {
+            return Ok(None);
+        };
+        match block.entry(seq)? {
             Some(bytes) => decode(seq, bytes).map(Some),
             None => Ok(None),
         }
@@ -767,13 +676,16 @@ pub(crate) fn query(
         }
     }
     for (first, _) in spans {
-        let Some(block) = entries.block(first, usize::MAX)? else {
+        let Some(block) = entries.block(first)? else {
             continue;
         };
         let rows: Vec<(u64, Vec<u8>)> = block
-            .newest_first()
+            .all()?
+            .into_iter()
+            .enumerate()
+            .map(|(i, bytes)| (first + i as u64, bytes))
             .filter(|(seq, _)| *seq < below)
-            .map(|(seq, b)| (seq, b.to_vec()))
+            .rev()
             .collect();
         for (seq, bytes) in rows {
             if scanned == SCAN_BUDGET {
@@ -865,18 +777,30 @@ pub(crate) fn usage(
 /// collect more than its budget.
 fn candidates(tx: &redb::ReadTransaction, q: &HistoryQuery, below: u64) -> Result<Option<Vec<u64>>, StoreError> {
     let mut seqs = BTreeSet::new();
+    let (from, to) = (q.from.map_or(0, secs32), q.to.map_or(u32::MAX, secs32));
+    // The days an entry that matches can have ended on: from the day of
+    // `from` to the last day any entry ended.
+    let days = |first: Option<u32>, last: Option<u32>| match (first, last) {
+        (Some(first), Some(last)) => (first.max(from / DAY)..=last).collect::<Vec<u32>>(),
+        _ => Vec::new(),
+    };
     if let Some(address) = q.address {
         let index = tx.open_table(ADDRESS_INDEX).map_err(tx_err)?;
-        let (from, to) = (q.from.map_or(0, secs32), q.to.map_or(u32::MAX, secs32));
+        let first = index.first().map_err(tx_err)?.map(|(k, _)| k.value().0);
+        let last = index.last().map_err(tx_err)?.map(|(k, _)| k.value().0);
         let a = address_key(address);
-        for (n, row) in index.range((a, 0, 0)..=(a, to, u64::MAX)).map_err(tx_err)?.enumerate() {
-            if n == INDEX_BUDGET {
-                return Ok(None);
-            }
-            let (key, ended) = row.map_err(tx_err)?;
-            let (_, _, seq) = key.value();
-            if ended.value() >= from && seq < below {
-                seqs.insert(seq);
+        let mut read = 0;
+        for day in days(first, last) {
+            for row in index.range((day, a, 0, 0)..=(day, a, to, u64::MAX)).map_err(tx_err)? {
+                read += 1;
+                if read == INDEX_BUDGET {
+                    return Ok(None);
+                }
+                let (key, ended) = row.map_err(tx_err)?;
+                let (_, _, _, seq) = key.value();
+                if ended.value() >= from && seq < below {
+                    seqs.insert(seq);
+                }
             }
         }
         return Ok(Some(seqs.into_iter().collect()));
@@ -897,11 +821,20 @@ fn candidates(tx: &redb::ReadTransaction, q: &HistoryQuery, below: u64) -> Resul
             }
         }
         let index = tx.open_table(USER_INDEX).map_err(tx_err)?;
-        for hash in hashes {
-            for row in index.range((hash, 0)..(hash, below)).map_err(tx_err)? {
-                seqs.insert(row.map_err(tx_err)?.0.value().1);
-                if seqs.len() > INDEX_BUDGET {
-                    return Ok(None);
+        let first = index.first().map_err(tx_err)?.map(|(k, _)| k.value().0);
+        let last = index.last().map_err(tx_err)?.map(|(k, _)| k.value().0);
+        let days = days(first, last);
+        // Each (day, user) is a seek: many users over many days scan instead.
+        if hashes.len().saturating_mul(days.len()) > SEEK_BUDGET {
+            return Ok(None);
+        }
+        for day in days {
+            for hash in &hashes {
+                for row in index.range((day, *hash, 0)..(day, *hash, below)).map_err(tx_err)? {
+                    seqs.insert(row.map_err(tx_err)?.0.value().2);
+                    if seqs.len() > INDEX_BUDGET {
+                        return Ok(None);
+                    }
                 }
             }
         }

@@ -17,6 +17,7 @@
 mod applier;
 pub mod fault;
 pub mod history;
+mod history_block;
 mod legacy;
 pub mod log;
 
@@ -76,9 +77,10 @@ const META_USER_KEY1: &str = "history_user_key1";
 /// records in `active_records`, 3 = history as versioned entries in
 /// `history_records`, 4 = the history's indexes (by end, user, address)
 /// and its byte count, 5 = the history sealed into compressed blocks with
-/// usage columns, users indexed by a keyed hash. (The audit log is still
-/// postcard of `AuditRecord`, which has not changed since format 1.)
-pub const SCHEMA_VERSION: u64 = 5;
+/// usage columns, users indexed by a keyed hash, 6 = the history's index
+/// keys led by the day the entry ended. (The audit log is still postcard
+/// of `AuditRecord`, which has not changed since format 1.)
+pub const SCHEMA_VERSION: u64 = 6;
 /// redb's page cache when nothing else is said: enough for the B-tree's
 /// upper levels at a million rows; redb's own default (1 GiB) would be most
 /// of the daemon's memory.
@@ -432,7 +434,7 @@ impl Store {
                             migrate_active_v1(&tx, &mut active)?;
                         }
                         migrate_history_v1(&tx)?;
-                        for old in history::SCHEMA_4_INDEXES {
+                        for old in history::OLD_INDEXES {
                             tx.delete_table(redb::TableDefinition::<&[u8], ()>::new(old))
                                 .map_err(tx_err)?;
                         }
@@ -659,6 +661,19 @@ impl Store {
             let meta = tx.open_table(META).map_err(tx_err)?;
             let bytes = meta.get(META_HISTORY_BYTES).map_err(tx_err)?.map_or(0, |v| v.value());
             Ok((entries, bytes))
+        })
+    }
+
+    /// The bytes of the pages redb has allocated (what the store holds,
+    /// B-tree slack included) — beside the file's size, which redb grows by
+    /// doubling below 4 GiB, so it can be up to twice this.
+    pub fn allocated_bytes(&self) -> Result<u64, StoreError> {
+        self.with_db(|db| {
+            let tx = db.begin_write().map_err(tx_err)?;
+            let stats = tx.stats().map_err(tx_err)?;
+            let bytes = stats.allocated_pages() * stats.page_size() as u64;
+            tx.abort().map_err(tx_err)?;
+            Ok(bytes)
         })
     }
 

@@ -43,11 +43,11 @@ pub fn fleet_users(nodes: &[(&str, &str)], password: impl Fn(&str) -> String) ->
     let mut users = String::new();
     for (user, id) in nodes {
         users += &format!(
-            r#"      # node {user}: its own keys, heartbeat, disconnect and history requests, replies
+            r#"      # node {user}: its own keys, heartbeat, disconnect, history and usage requests, replies
       {{ user: {user}, password: {pw}, permissions: {{
           publish: {{ allow: [{NODE_JETSTREAM},
             "$KV.rras_connections.{id}.>", "$KV.rras_nodes.{id}"] }},
-          subscribe: {{ allow: ["rras.fleet.{id}.disconnect.*", "rras.fleet.{id}.history", "_INBOX_{id}.>"] }},
+          subscribe: {{ allow: ["rras.fleet.{id}.disconnect.*", "rras.fleet.{id}.history", "rras.fleet.{id}.usage", "_INBOX_{id}.>"] }},
           allow_responses: true }} }}
 "#,
             pw = password(user)
@@ -56,11 +56,11 @@ pub fn fleet_users(nodes: &[(&str, &str)], password: impl Fn(&str) -> String) ->
     users += &format!(
         r#"      # an operator: reads, and hangs up as "operator" (one user per operator)
       {{ user: operator, password: {operator}, permissions: {{
-          publish: {{ allow: [{READ_FLEET}, "rras.fleet.*.history", "rras.fleet.*.disconnect.operator"] }},
+          publish: {{ allow: [{READ_FLEET}, "rras.fleet.*.history", "rras.fleet.*.usage", "rras.fleet.*.disconnect.operator"] }},
           subscribe: {{ allow: ["_INBOX.>"] }} }} }}
-      # a viewer: reads only (the buckets, and each node's history)
+      # a viewer: reads only (the buckets, and each node's history and usage)
       {{ user: viewer, password: {viewer}, permissions: {{
-          publish: {{ allow: [{READ_FLEET}, "rras.fleet.*.history"] }},
+          publish: {{ allow: [{READ_FLEET}, "rras.fleet.*.history", "rras.fleet.*.usage"] }},
           subscribe: {{ allow: ["_INBOX.>"] }} }} }}
       # the janitor: rasctl fleet purge-markers, from a timer
       {{ user: janitor, password: {janitor}, permissions: {{

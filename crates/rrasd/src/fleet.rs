@@ -266,6 +266,12 @@ impl Publisher {
             self.node.clone(),
             self.manager.clone(),
         ));
+        let usage = tokio::spawn(respond_to_usage(
+            client.clone(),
+            self.names.clone(),
+            self.node.clone(),
+            self.manager.clone(),
+        ));
         let beats = tokio::spawn(heartbeat(
             client.clone(),
             self.beat_template(),
@@ -274,7 +280,7 @@ impl Publisher {
             self.progress.clone(),
             Duration::from_secs(self.config.heartbeat_secs),
         ));
-        let _guard = AbortOnDrop(vec![responder, history, beats]);
+        let _guard = AbortOnDrop(vec![responder, history, usage, beats]);
         let mut backoff = Duration::from_millis(100);
         loop {
             wait_connected(&client).await;
@@ -813,6 +819,38 @@ async fn respond_to_disconnects(
 
 /// History requests answered at once (each a store read).
 const MAX_HISTORY_READS: usize = 4;
+/// Usage reports made at once (each up to a second of every core).
+const MAX_USAGE_REPORTS: usize = 1;
+
+/// Answers the requests on `subject`, `at_once` at a time, each with the
+/// reply `answer` makes of its payload on a blocking thread (they read the
+/// store); `what` names them in the log.
+async fn respond_blocking(
+    client: async_nats::Client,
+    subject: String,
+    at_once: usize,
+    what: &'static str,
+    answer: Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>,
+) {
+    let mut requests = subscribe(&client, &subject).await;
+    let limit = Arc::new(tokio::sync::Semaphore::new(at_once));
+    while let Some(message) = requests.next().await {
+        let Some(reply) = message.reply.clone() else { continue };
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            return;
+        };
+        let (client, answer) = (client.clone(), answer.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let Ok(body) = tokio::task::spawn_blocking(move || answer(&message.payload)).await else {
+                return;
+            };
+            if let Err(e) = client.publish(reply, body.into()).await {
+                tracing::warn!("fleet: cannot answer a {what} request: {e}");
+            }
+        });
+    }
+}
 
 /// Answers history requests for this node (`rras.fleet.<node>.history`):
 /// its own history, at most `rras_fleet::history::MAX_ROWS` rows. A
@@ -824,55 +862,78 @@ async fn respond_to_history(
     manager: Arc<ConnectionManager>,
 ) {
     use rras_fleet::history::{HistoryReply, HistoryRequest, HistoryRow, MAX_ROWS};
-    let subject = names.history_subject(&node);
-    let mut requests = subscribe(&client, &subject).await;
-    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_HISTORY_READS));
-    while let Some(message) = requests.next().await {
-        let Some(reply) = message.reply.clone() else { continue };
-        let Ok(permit) = limit.clone().acquire_owned().await else {
-            return;
-        };
-        let (client, manager) = (client.clone(), manager.clone());
-        tokio::spawn(async move {
-            let _permit = permit;
-            let answer = match HistoryRequest::from_json(&message.payload).and_then(|r| Ok((r.query()?, r.limit))) {
-                Err(e) => {
-                    tracing::warn!(
-                        "fleet: malformed history request refused: {}",
-                        rras_core::display::escape(&e)
-                    );
-                    HistoryReply {
-                        status: Win32Error::InvalidParameter.code(),
-                        rows: Vec::new(),
-                    }
-                }
-                Ok((query, rows)) => {
-                    let rows = usize::try_from(rows.clamp(1, MAX_ROWS)).unwrap_or(1);
-                    let read =
-                        tokio::task::spawn_blocking(move || manager.store().history_query(&query, None, rows)).await;
-                    match read {
-                        Ok(Ok(page)) => HistoryReply {
-                            status: 0,
-                            rows: page.entries.iter().map(|(_, e)| HistoryRow::of(e)).collect(),
-                        },
-                        Ok(Err(e)) => HistoryReply {
-                            status: e.win32().code(),
-                            rows: Vec::new(),
-                        },
-                        Err(_) => HistoryReply {
-                            status: Win32Error::RpcCallFailed.code(),
-                            rows: Vec::new(),
-                        },
-                    }
-                }
-            };
-            if let Ok(body) = serde_json::to_vec(&answer) {
-                if let Err(e) = client.publish(reply, body.into()).await {
-                    tracing::warn!("fleet: cannot answer a history request: {e}");
+    let answer = move |payload: &[u8]| {
+        let reply = match HistoryRequest::from_json(payload).and_then(|r| Ok((r.query()?, r.limit, r.before))) {
+            Err(e) => {
+                tracing::warn!(
+                    "fleet: malformed history request refused: {}",
+                    rras_core::display::escape(&e)
+                );
+                HistoryReply {
+                    status: Win32Error::InvalidParameter.code(),
+                    ..HistoryReply::default()
                 }
             }
-        });
-    }
+            Ok((query, rows, before)) => {
+                let rows = usize::try_from(rows.clamp(1, MAX_ROWS)).unwrap_or(1);
+                match manager.store().history_query(&query, before, rows) {
+                    Ok(page) => HistoryReply {
+                        status: 0,
+                        rows: page.entries.iter().map(|(seq, e)| HistoryRow::of(*seq, e)).collect(),
+                        next: page.next,
+                    },
+                    Err(e) => HistoryReply {
+                        status: e.win32().code(),
+                        ..HistoryReply::default()
+                    },
+                }
+            }
+        };
+        serde_json::to_vec(&reply).unwrap_or_default()
+    };
+    let subject = names.history_subject(&node);
+    respond_blocking(client, subject, MAX_HISTORY_READS, "history", Arc::new(answer)).await;
+}
+
+/// Answers usage report requests for this node (`rras.fleet.<node>.usage`):
+/// the report of its own sessions, ended and live, over the period asked.
+async fn respond_to_usage(
+    client: async_nats::Client,
+    names: FleetNames,
+    node: String,
+    manager: Arc<ConnectionManager>,
+) {
+    use rras_fleet::usage::{UsageReply, UsageRequest, UsageSummary, MAX_TOP};
+    let answer = move |payload: &[u8]| {
+        let reply = match UsageRequest::from_json(payload).and_then(|r| Ok((r.period()?, r))) {
+            Err(e) => {
+                tracing::warn!(
+                    "fleet: malformed usage request refused: {}",
+                    rras_core::display::escape(&e)
+                );
+                UsageReply {
+                    status: Win32Error::InvalidParameter.code(),
+                    report: None,
+                }
+            }
+            Ok(((from, to), request)) => {
+                let top = usize::try_from(request.top.min(MAX_TOP)).unwrap_or(0);
+                match manager.usage(from, to, SystemTime::now(), top, request.by()) {
+                    Ok(report) => UsageReply {
+                        status: 0,
+                        report: Some(UsageSummary::of(&report)),
+                    },
+                    Err(e) => UsageReply {
+                        status: e.win32().code(),
+                        report: None,
+                    },
+                }
+            }
+        };
+        serde_json::to_vec(&reply).unwrap_or_default()
+    };
+    let subject = names.usage_subject(&node);
+    respond_blocking(client, subject, MAX_USAGE_REPORTS, "usage", Arc::new(answer)).await;
 }
 
 /// Checks and carries out one request; audited as `caller`

@@ -548,6 +548,23 @@ fn fleet_view_equals_the_nodes_tables_through_churn_faults_and_disconnects() {
     assert!(csv.contains(&victim.1), "{csv}");
     let snoop = rasctl(&rasctl_bin, &cluster, "snoop", &["history"]);
     assert!(!snoop.status.success(), "a snoop read the fleet's history");
+    // Each node reports on its own sessions (the live ones and the one just
+    // ended); the fleet's sum is theirs.
+    let usage = rasctl(&rasctl_bin, &cluster, "viewer", &["usage", "--since", "1d", "--json"]);
+    assert!(usage.status.success(), "{}", String::from_utf8_lossy(&usage.stderr));
+    let usage: serde_json::Value = serde_json::from_slice(&usage.stdout).expect("fleet usage --json");
+    let nodes = usage["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 3, "{usage}");
+    let sessions = |r: &serde_json::Value| r["totals"]["sessions"].as_u64().expect("sessions");
+    let per_node: u64 = nodes.iter().map(|n| sessions(&n["report"])).sum();
+    assert!(per_node > 0, "{usage}");
+    assert_eq!(sessions(&usage["fleet"]), per_node, "{usage}");
+    assert!(
+        nodes.iter().all(|n| sessions(&n["report"]) > 0),
+        "every node has sessions: {usage}"
+    );
+    let snoop = rasctl(&rasctl_bin, &cluster, "snoop", &["usage"]);
+    assert!(!snoop.status.success(), "a snoop read the fleet's usage");
 
     // 5. kill -9 vpn-b: it goes stale (its connections stay, marked); while
     //    it is down nothing changes; it restarts and reconciles.
