@@ -65,6 +65,11 @@ const USER_KEYS: TableDefinition<&[u8], ()> = TableDefinition::new("history_user
 const USER_NAMES: TableDefinition<u64, &str> = TableDefinition::new("history_user_names");
 /// (end day, address, start, seq) → end.
 const ADDRESS_INDEX: TableDefinition<(u32, u128, u32, u64), u32> = TableDefinition::new("history_addresses_by_day");
+/// "longest" → the longest session ever indexed, seconds: an entry that
+/// matches a query ending at `to` ended by `to` + that, which bounds the
+/// days a query reads.
+const HISTORY_META: TableDefinition<&str, u64> = TableDefinition::new("history_meta");
+const LONGEST: &str = "longest";
 /// Indexes of earlier layouts, replaced by the ones above: schema 4's, and
 /// the first of schema 5 (without the day in front).
 pub(crate) const OLD_INDEXES: [&str; 5] = [
@@ -201,8 +206,17 @@ impl IndexKeys {
     }
 }
 
+/// What sealing needs of each tail entry, kept from when the entry was
+/// written (it was decoded then): sealing a block then decodes nothing.
+/// Lost with the store's handle after an I/O failure; sealing decodes what
+/// it does not find.
+pub(crate) type SealCache = std::collections::HashMap<u64, (UsageSession, u64)>;
+/// The seal cache is dropped beyond this (it cannot grow past the tail).
+const SEAL_CACHE_MAX: usize = 1 << 20;
+
 /// The history's tables in one write transaction.
 pub(crate) struct HistoryTables<'tx> {
+    cache: SealCache,
     tail: redb::Table<'tx, u64, &'static [u8]>,
     blocks: redb::Table<'tx, u64, &'static [u8]>,
     usage: redb::Table<'tx, u64, &'static [u8]>,
@@ -211,13 +225,16 @@ pub(crate) struct HistoryTables<'tx> {
     user_keys: redb::Table<'tx, &'static [u8], ()>,
     user_names: redb::Table<'tx, u64, &'static str>,
     by_address: redb::Table<'tx, (u32, u128, u32, u64), u32>,
+    meta: redb::Table<'tx, &'static str, u64>,
+    longest: u64,
     users: UserHasher,
 }
 
 impl<'tx> HistoryTables<'tx> {
     /// Opens (creating) the tables in `tx`.
-    pub(crate) fn open(tx: &'tx redb::WriteTransaction, users: UserHasher) -> Result<Self, StoreError> {
+    pub(crate) fn open(tx: &'tx redb::WriteTransaction, users: UserHasher, cache: SealCache) -> Result<Self, StoreError> {
         Ok(HistoryTables {
+            cache,
             tail: tx.open_table(HISTORY).map_err(tx_err)?,
             blocks: tx.open_table(BLOCKS).map_err(tx_err)?,
             usage: tx.open_table(BLOCK_USAGE).map_err(tx_err)?,
@@ -226,6 +243,12 @@ impl<'tx> HistoryTables<'tx> {
             user_keys: tx.open_table(USER_KEYS).map_err(tx_err)?,
             user_names: tx.open_table(USER_NAMES).map_err(tx_err)?,
             by_address: tx.open_table(ADDRESS_INDEX).map_err(tx_err)?,
+            longest: {
+                let meta = tx.open_table(HISTORY_META).map_err(tx_err)?;
+                let longest = meta.get(LONGEST).map_err(tx_err)?.map_or(0, |v| v.value());
+                longest
+            },
+            meta: tx.open_table(HISTORY_META).map_err(tx_err)?,
             users,
         })
     }
@@ -240,10 +263,33 @@ impl<'tx> HistoryTables<'tx> {
         };
         let keys = IndexKeys::of(&self.users, &ended);
         self.index(seq, &keys)?;
+        let info = &ended.connection.info;
+        if self.cache.len() >= SEAL_CACHE_MAX {
+            self.cache.clear();
+        }
+        let session = UsageSession {
+            started: secs(info.started_at),
+            ended: Some(secs(ended.ended_at)),
+            user: keys.user,
+            engine: info.source.engine,
+            bytes_in: info.stats.bytes_rcved,
+            bytes_out: info.stats.bytes_xmited,
+        };
+        self.cache.insert(seq, (session, keys.bytes()));
         Ok(TAIL_KEY_BYTES + bytes.len() as u64 + keys.bytes())
     }
 
+    /// The seal cache, for the next write.
+    pub(crate) fn into_cache(self) -> SealCache {
+        self.cache
+    }
+
     fn index(&mut self, seq: u64, keys: &IndexKeys) -> Result<(), StoreError> {
+        let duration = u64::from(keys.ended.saturating_sub(keys.started));
+        if duration > self.longest {
+            self.longest = duration;
+            self.meta.insert(LONGEST, duration).map_err(tx_err)?;
+        }
         self.by_user.insert((keys.day, keys.user, seq), ()).map_err(tx_err)?;
         if self.user_names.get(keys.user).map_err(tx_err)?.is_none() {
             self.user_names
@@ -319,6 +365,7 @@ impl<'tx> HistoryTables<'tx> {
                 break;
             }
             self.tail.remove(seq).map_err(tx_err)?;
+            self.cache.remove(&seq);
             let freed = TAIL_KEY_BYTES + entry.len() as u64 + self.unindex(seq, &entry)?;
             *bytes = bytes.saturating_sub(freed);
             removed += 1;
@@ -401,11 +448,16 @@ impl<'tx> HistoryTables<'tx> {
         let mut sessions = Vec::with_capacity(entries.len());
         let (mut min_started, mut max_ended, mut index_bytes) = (u64::MAX, 0u64, 0u64);
         for (i, entry) in entries.iter().enumerate() {
-            if let Ok(e) = rras_core::record::decode_ended(entry) {
+            if let Some((session, bytes)) = self.cache.remove(&(first + i as u64)) {
+                min_started = min_started.min(session.started);
+                max_ended = max_ended.max(session.ended.unwrap_or(0));
+                index_bytes += bytes;
+                sessions.push(session);
+            } else if let Ok(e) = rras_core::record::decode_ended(entry) {
                 let session = UsageSession::of(&e.connection.info, Some(e.ended_at), &self.users);
                 min_started = min_started.min(session.started);
                 max_ended = max_ended.max(session.ended.unwrap_or(0));
-                index_bytes += IndexKeys::of(&self.users, &e).bytes();
+                index_bytes += USER_KEY_BYTES + ADDRESS_KEY_BYTES * addresses(&e.connection.info).len() as u64;
                 sessions.push(session);
             } else {
                 tracing::warn!(
@@ -779,9 +831,17 @@ fn candidates(tx: &redb::ReadTransaction, q: &HistoryQuery, below: u64) -> Resul
     let mut seqs = BTreeSet::new();
     let (from, to) = (q.from.map_or(0, secs32), q.to.map_or(u32::MAX, secs32));
     // The days an entry that matches can have ended on: from the day of
-    // `from` to the last day any entry ended.
+    // `from` to the last day any entry ended — or, with `to`, to the day of
+    // `to` plus the longest session (it started by `to`).
+    let longest = tx
+        .open_table(HISTORY_META)
+        .map_err(tx_err)?
+        .get(LONGEST)
+        .map_err(tx_err)?
+        .map_or(u64::MAX, |v| v.value());
+    let ended_by = u32::try_from(u64::from(to).saturating_add(longest)).unwrap_or(u32::MAX);
     let days = |first: Option<u32>, last: Option<u32>| match (first, last) {
-        (Some(first), Some(last)) => (first.max(from / DAY)..=last).collect::<Vec<u32>>(),
+        (Some(first), Some(last)) => (first.max(from / DAY)..=last.min(ended_by / DAY)).collect::<Vec<u32>>(),
         _ => Vec::new(),
     };
     if let Some(address) = q.address {

@@ -331,6 +331,8 @@ pub(crate) struct Shared {
     /// Entries the next history block tries, and the most it may hold.
     block_entries: AtomicUsize,
     block_max: usize,
+    /// What sealing needs of the tail's entries (the applier's alone).
+    seal_cache: Mutex<history::SealCache>,
 }
 
 /// How far redb is behind the log.
@@ -416,6 +418,7 @@ impl Store {
             users: std::sync::OnceLock::new(),
             block_entries: AtomicUsize::new(options.history_block_entries.clamp(1, 64)),
             block_max: options.history_block_entries.max(1),
+            seal_cache: Mutex::new(Default::default()),
         });
         // Create the tables so readers never see "table does not exist", and
         // bring an older layout up to this one in the same transaction.
@@ -439,7 +442,7 @@ impl Store {
                                 .map_err(tx_err)?;
                         }
                         let users = user_hasher(&mut meta)?;
-                        let bytes = HistoryTables::open(&tx, users)?.reindex()?;
+                        let bytes = HistoryTables::open(&tx, users, Default::default())?.reindex()?;
                         meta.insert(META_HISTORY_BYTES, bytes).map_err(tx_err)?;
                         meta.insert(META_SCHEMA, SCHEMA_VERSION).map_err(tx_err)?;
                     }
@@ -453,7 +456,7 @@ impl Store {
             let users = user_hasher(&mut tx.open_table(META).map_err(tx_err)?)?;
             let _ = shared.users.set(users);
             tx.open_table(ACTIVE).map_err(tx_err)?;
-            drop(HistoryTables::open(&tx, users)?);
+            drop(HistoryTables::open(&tx, users, Default::default())?);
             tx.open_table(AUDIT).map_err(tx_err)?;
             tx.open_table(AUDIT_DENIED).map_err(tx_err)?;
             tx.commit().map_err(tx_err)
@@ -791,7 +794,8 @@ impl Shared {
         }
         {
             let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
-            let mut history = HistoryTables::open(&tx, self.users())?;
+            let cache = std::mem::take(&mut *self.seal_cache.lock());
+            let mut history = HistoryTables::open(&tx, self.users(), cache)?;
             let mut audit = tx.open_table(AUDIT).map_err(tx_err)?;
             let mut audit_denied = tx.open_table(AUDIT_DENIED).map_err(tx_err)?;
             let mut meta = tx.open_table(META).map_err(tx_err)?;
@@ -860,6 +864,7 @@ impl Shared {
             let mut block_entries = self.block_entries.load(Ordering::Relaxed);
             history.seal(history_added, &mut block_entries, self.block_max, &mut history_bytes)?;
             self.block_entries.store(block_entries, Ordering::Relaxed);
+            *self.seal_cache.lock() = history.into_cache();
             meta.insert(META_AUDIT_SEQ, audit_seq).map_err(tx_err)?;
             meta.insert(META_HISTORY_SEQ, history_seq).map_err(tx_err)?;
             meta.insert(META_HISTORY_BYTES, history_bytes).map_err(tx_err)?;

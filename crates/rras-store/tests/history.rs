@@ -586,3 +586,38 @@ fn retention_trims_the_block_where_old_history_meets_new() {
         "{bytes} left, {fresh_bytes} fresh"
     );
 }
+
+/// A query reads the index days up to its end plus the longest session
+/// the history has held: a five-day session is found at an instant of its
+/// first day, in blocks and in the tail.
+#[test]
+fn a_session_longer_than_the_rest_is_found_at_any_instant() {
+    for block in BLOCK_SIZES {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_blocks(dir.path(), Retention::default(), block);
+        let day = 86_400;
+        let base = (now_secs() - 20 * day) / day * day;
+        let mut entries = vec![ended(1, "long", "10.5.0.1", base + 3_600, base + 5 * day)];
+        entries.extend((2..=40).map(|i| {
+            let s = base + u64::from(i) * 7_200;
+            ended(i, &format!("short{i}"), "10.5.0.1", s + 10 * day, s + 10 * day + 600)
+        }));
+        end_all(&store, entries);
+        let at = |t: u64| {
+            HistoryQuery {
+                address: Some("10.5.0.1".parse().unwrap()),
+                ..Default::default()
+            }
+            .at(UNIX_EPOCH + Duration::from_secs(t))
+        };
+        assert_eq!(all_pages(&store, &at(base + 7_200), 10), [1], "block size {block}");
+        assert_eq!(all_pages(&store, &at(base + 4 * day), 10), [1]);
+        assert_eq!(all_pages(&store, &at(base + 6 * day), 10), Vec::<u32>::new());
+        let long_user = HistoryQuery {
+            user: Some("long".into()),
+            to: Some(UNIX_EPOCH + Duration::from_secs(base + 4_000)),
+            ..Default::default()
+        };
+        assert_eq!(all_pages(&store, &long_user, 10), [1]);
+    }
+}
