@@ -703,9 +703,10 @@ fn fleet_usage_seeds() -> Vec<Vec<u8>> {
     use rras_core::usage::UsageBuilder;
     use rras_fleet::usage::{UsageReply, UsageSummary};
     let request = br#"{"from":86400,"to":172800,"top":10,"by_time":true}"#;
+    // Two days, as a node answers for at most 400.
     let mut builder = UsageBuilder::new(
-        std::time::UNIX_EPOCH,
-        now(),
+        now() - Duration::from_secs(2 * 86_400),
+        now() + Duration::from_secs(86_400),
         now(),
         rras_core::user_hash::UserHasher::new(1, 2),
     );

@@ -232,7 +232,11 @@ pub(crate) struct HistoryTables<'tx> {
 
 impl<'tx> HistoryTables<'tx> {
     /// Opens (creating) the tables in `tx`.
-    pub(crate) fn open(tx: &'tx redb::WriteTransaction, users: UserHasher, cache: SealCache) -> Result<Self, StoreError> {
+    pub(crate) fn open(
+        tx: &'tx redb::WriteTransaction,
+        users: UserHasher,
+        cache: SealCache,
+    ) -> Result<Self, StoreError> {
         Ok(HistoryTables {
             cache,
             tail: tx.open_table(HISTORY).map_err(tx_err)?,

@@ -822,6 +822,9 @@ const MAX_HISTORY_READS: usize = 4;
 /// Usage reports made at once (each up to a second of every core).
 const MAX_USAGE_REPORTS: usize = 1;
 
+/// Makes a request's reply of its payload (blocking: it reads the store).
+type Answer = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
+
 /// Answers the requests on `subject`, `at_once` at a time, each with the
 /// reply `answer` makes of its payload on a blocking thread (they read the
 /// store); `what` names them in the log.
@@ -830,7 +833,7 @@ async fn respond_blocking(
     subject: String,
     at_once: usize,
     what: &'static str,
-    answer: Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>,
+    answer: Answer,
 ) {
     let mut requests = subscribe(&client, &subject).await;
     let limit = Arc::new(tokio::sync::Semaphore::new(at_once));
