@@ -701,7 +701,17 @@ pub(crate) fn query(
     // No index narrows it: walk the tail and the blocks backwards, skipping
     // blocks outside the time range, within a budget.
     let (from, to) = (q.from.map_or(0, secs), q.to.map_or(u64::MAX, secs));
+    // One entry of the walk; false once the page is full or the budget is
+    // spent (the cursor then says where to go on).
     let mut scanned = 0;
+    let mut visit = |seq: u64, bytes: &[u8], page: &mut HistoryPage| -> Result<bool, StoreError> {
+        if scanned == SCAN_BUDGET {
+            page.next = Some(seq + 1);
+            return Ok(false);
+        }
+        scanned += 1;
+        Ok(take(seq, decode(seq, bytes)?, page))
+    };
     let mut tail_rows = Vec::new();
     for row in entries.tail.range(..below).map_err(tx_err)?.rev() {
         let (seq, bytes) = row.map_err(tx_err)?;
@@ -711,45 +721,33 @@ pub(crate) fn query(
         }
     }
     for (seq, bytes) in tail_rows {
-        if scanned == SCAN_BUDGET {
-            page.next = Some(seq + 1);
-            return Ok(page);
-        }
-        scanned += 1;
-        if !take(seq, decode(seq, &bytes)?, &mut page) {
+        if !visit(seq, &bytes, &mut page)? {
             return Ok(page);
         }
     }
-    let mut spans = Vec::new();
+    let (mut spans, mut held) = (Vec::new(), 0usize);
     for row in entries.spans.range(..below).map_err(tx_err)?.rev() {
         let (first, (count, min_started, max_ended, _)) = row.map(|(k, v)| (k.value(), v.value())).map_err(tx_err)?;
         if max_ended >= from && min_started <= to {
-            spans.push((first, count));
+            spans.push(first);
+            held += count as usize;
         }
         // Enough blocks to use up the budget.
-        if spans.iter().map(|(_, c)| *c as usize).sum::<usize>() > SCAN_BUDGET {
+        if held > SCAN_BUDGET {
             break;
         }
     }
-    for (first, _) in spans {
+    for first in spans {
         let Some(block) = entries.block(first)? else {
             continue;
         };
-        let rows: Vec<(u64, Vec<u8>)> = block
-            .all()?
-            .into_iter()
-            .enumerate()
-            .map(|(i, bytes)| (first + i as u64, bytes))
-            .filter(|(seq, _)| *seq < below)
-            .rev()
-            .collect();
-        for (seq, bytes) in rows {
-            if scanned == SCAN_BUDGET {
-                page.next = Some(seq + 1);
-                return Ok(page);
+        let rows = block.all()?;
+        for (i, bytes) in rows.iter().enumerate().rev() {
+            let seq = first + i as u64;
+            if seq >= below {
+                continue;
             }
-            scanned += 1;
-            if !take(seq, decode(seq, &bytes)?, &mut page) {
+            if !visit(seq, bytes, &mut page)? {
                 return Ok(page);
             }
         }
