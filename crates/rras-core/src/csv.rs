@@ -5,7 +5,7 @@
 //! leading `'`, because user and NAS names come from engines and must not
 //! run as formulas.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use crate::model::Connection;
 
@@ -49,7 +49,7 @@ pub fn line<S: AsRef<str>>(cells: &[S]) -> String {
 
 /// RFC 3339 in UTC, whole seconds (`2026-12-07T14:05:00Z`).
 pub fn rfc3339(t: SystemTime) -> String {
-    rfc3339_secs(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    rfc3339_secs(crate::engine_time::unix_secs(t))
 }
 
 /// [`rfc3339`] of `secs` after the Unix epoch: for a number a peer sent,
@@ -113,7 +113,7 @@ pub fn history_cells(c: &Connection, ended: Option<(SystemTime, &str)>, now: Sys
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn cells_are_quoted_and_defused() {

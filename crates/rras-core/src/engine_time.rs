@@ -18,6 +18,12 @@ pub fn from_unix(secs: u64, nanos: u32) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
 }
 
+/// Whole seconds since the Unix epoch (0 for a time before it): the way
+/// the history, its indexes and the reports keep times.
+pub fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 /// `t` moved back by `secs`, or None when that leaves the representable
 /// range (never panics, unlike `SystemTime - Duration`).
 pub fn before(t: SystemTime, secs: u64) -> Option<SystemTime> {

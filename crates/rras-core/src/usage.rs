@@ -16,6 +16,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::engine_time::unix_secs;
+
 use crate::model::{ConnectionInfo, EngineKind};
 use crate::user_hash::UserHasher;
 
@@ -97,10 +99,6 @@ pub struct UsageReport {
     pub per_day: Vec<DayUsage>,
 }
 
-fn secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 /// One session as a report reads it: what the history's usage columns
 /// hold for each ended session, and what a live one is reduced to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,8 +121,8 @@ impl UsageSession {
     /// The session of `info`, ended at `ended` (None: live).
     pub fn of(info: &ConnectionInfo, ended: Option<SystemTime>, users: &UserHasher) -> Self {
         UsageSession {
-            started: secs(info.started_at),
-            ended: ended.map(secs),
+            started: unix_secs(info.started_at),
+            ended: ended.map(unix_secs),
             user: users.of(info),
             engine: info.source.engine,
             bytes_in: info.stats.bytes_rcved,
@@ -318,12 +316,12 @@ impl UsageBuilder {
     /// A report of `[from, to)` as of `now` (live sessions last until now),
     /// users told apart by `users` (the store's hasher).
     pub fn new(from: SystemTime, to: SystemTime, now: SystemTime, users: UserHasher) -> Self {
-        let (from, to) = (secs(from), secs(to).max(secs(from)));
+        let (from, to) = (unix_secs(from), unix_secs(to).max(unix_secs(from)));
         let days = (to.max(from + 1) - from / DAY * DAY).div_ceil(DAY);
         UsageBuilder {
             from,
             to,
-            now: secs(now),
+            now: unix_secs(now),
             users_hash: users,
             totals: UsageTotals::default(),
             engines: Default::default(),

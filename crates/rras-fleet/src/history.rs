@@ -13,7 +13,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use rras_core::engine_time::unix_secs;
 
 use rras_core::{EndedConnection, HistoryQuery};
 use serde::{Deserialize, Serialize};
@@ -53,18 +55,14 @@ pub struct HistoryRequest {
     pub before: Option<u64>,
 }
 
-fn secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 impl HistoryRequest {
     /// The request for `query`'s first `limit` rows.
     pub fn of(query: &HistoryQuery, limit: u32) -> Self {
         HistoryRequest {
             user: query.user.clone(),
             address: query.address.map(|a| a.to_string()),
-            from: query.from.map(secs),
-            to: query.to.map(secs),
+            from: query.from.map(unix_secs),
+            to: query.to.map(unix_secs),
             nas: query.nas.clone(),
             engine: query.engine.map(|e| e.as_str().to_owned()),
             instance: query.instance.clone(),
@@ -157,8 +155,8 @@ impl HistoryRow {
             nas: i.source.nas.clone(),
             ipv4: i.projection.ipv4().remote_address,
             ipv6: i.projection.ipv6().remote_address(),
-            started: secs(i.started_at),
-            ended: secs(e.ended_at),
+            started: unix_secs(i.started_at),
+            ended: unix_secs(e.ended_at),
             reason: e.reason.clone(),
             bytes_in: i.stats.bytes_rcved,
             bytes_out: i.stats.bytes_xmited,

@@ -15,6 +15,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rras_core::engine_time::unix_secs;
+
 use rras_core::history_query::lower;
 use rras_core::usage::{DayUsage, TopBy, UsageReport, UsageTotals, UserUsage};
 use rras_core::EngineKind;
@@ -51,10 +53,6 @@ pub struct UsageRequest {
     pub by_time: bool,
 }
 
-fn secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 fn time(s: u64) -> Result<SystemTime, String> {
     rras_core::engine_time::from_unix(s, 0).ok_or_else(|| format!("time {s} is out of range"))
 }
@@ -63,8 +61,8 @@ impl UsageRequest {
     /// The request for `[from, to)`.
     pub fn new(from: SystemTime, to: SystemTime, top: u32, by_time: bool) -> Self {
         UsageRequest {
-            from: secs(from),
-            to: secs(to),
+            from: unix_secs(from),
+            to: unix_secs(to),
             top,
             by_time,
         }
@@ -168,12 +166,12 @@ impl UsageSummary {
     /// The summary of a report.
     pub fn of(r: &UsageReport) -> Self {
         UsageSummary {
-            from: secs(r.from),
-            to: secs(r.to),
+            from: unix_secs(r.from),
+            to: unix_secs(r.to),
             totals: (&r.totals).into(),
             average_sessions_per_day: r.average_sessions_per_day,
             max_concurrent: r.max_concurrent,
-            max_concurrent_at: r.max_concurrent_at.map(secs),
+            max_concurrent_at: r.max_concurrent_at.map(unix_secs),
             per_engine: r
                 .per_engine
                 .iter()

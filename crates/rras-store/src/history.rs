@@ -44,6 +44,8 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use rras_core::engine_time::unix_secs;
+
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 use rras_core::history_query::{addresses, lower, user_keys};
 use rras_core::usage::{TopBy, UsageBuilder, UsageReport, UsageSession};
@@ -140,12 +142,8 @@ pub struct HistoryPage {
     pub next: Option<u64>,
 }
 
-fn secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 fn secs32(t: SystemTime) -> u32 {
-    u32::try_from(secs(t)).unwrap_or(u32::MAX)
+    u32::try_from(unix_secs(t)).unwrap_or(u32::MAX)
 }
 
 fn address_key(a: IpAddr) -> u128 {
@@ -272,8 +270,8 @@ impl<'tx> HistoryTables<'tx> {
             self.cache.clear();
         }
         let session = UsageSession {
-            started: secs(info.started_at),
-            ended: Some(secs(ended.ended_at)),
+            started: unix_secs(info.started_at),
+            ended: Some(unix_secs(ended.ended_at)),
             user: keys.user,
             engine: info.source.engine,
             bytes_in: info.stats.bytes_rcved,
@@ -337,7 +335,7 @@ impl<'tx> HistoryTables<'tx> {
         now: SystemTime,
         bytes: &mut u64,
     ) -> Result<usize, StoreError> {
-        let cutoff = secs(now.checked_sub(retention.max_age).unwrap_or(UNIX_EPOCH));
+        let cutoff = unix_secs(now.checked_sub(retention.max_age).unwrap_or(UNIX_EPOCH));
         let over = |ended: u64, bytes: u64| ended < cutoff || bytes > retention.max_bytes;
         let mut removed = 0;
         while removed < RETENTION_STEP {
@@ -364,7 +362,7 @@ impl<'tx> HistoryTables<'tx> {
             else {
                 break;
             };
-            let ended = rras_core::record::decode_ended(&entry).map_or(0, |e| secs(e.ended_at));
+            let ended = rras_core::record::decode_ended(&entry).map_or(0, |e| unix_secs(e.ended_at));
             if !over(ended, *bytes) {
                 break;
             }
@@ -503,7 +501,7 @@ impl<'tx> HistoryTables<'tx> {
         let Some(value) = self.blocks.get(first).map_err(tx_err)?.map(|v| v.value().to_vec()) else {
             return Ok(0);
         };
-        let ended = |e: &[u8]| rras_core::record::decode_ended(e).map_or(0, |e| secs(e.ended_at));
+        let ended = |e: &[u8]| rras_core::record::decode_ended(e).map_or(0, |e| unix_secs(e.ended_at));
         let mut block = Block::open(first, value)?;
         // Most writes find the first entry kept: one stream inflated.
         if block.entry(first)?.is_none_or(|e| ended(e) >= cutoff) {
@@ -700,7 +698,7 @@ pub(crate) fn query(
     }
     // No index narrows it: walk the tail and the blocks backwards, skipping
     // blocks outside the time range, within a budget.
-    let (from, to) = (q.from.map_or(0, secs), q.to.map_or(u64::MAX, secs));
+    let (from, to) = (q.from.map_or(0, unix_secs), q.to.map_or(u64::MAX, unix_secs));
     // One entry of the walk; false once the page is full or the budget is
     // spent (the cursor then says where to go on).
     let mut scanned = 0;
@@ -767,7 +765,7 @@ pub(crate) fn usage(
 ) -> Result<UsageReport, StoreError> {
     let (from, to, now) = period;
     let mut builder = UsageBuilder::new(from, to, now, users);
-    let (from_s, to_s) = (secs(from), secs(to));
+    let (from_s, to_s) = (unix_secs(from), unix_secs(to));
     let mut blocks = Vec::new();
     for row in tx.open_table(BLOCK_SPANS).map_err(tx_err)?.iter().map_err(tx_err)? {
         let (first, (_, min_started, max_ended, _)) = row.map(|(k, v)| (k.value(), v.value())).map_err(tx_err)?;
