@@ -238,13 +238,22 @@ pub fn empty_connection() -> Connection {
 
 // ---------------------------------------------------------------- encoding
 
+/// Appends `v` as a LEB128 varint (the integers of every record).
 #[inline]
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
     }
     out.push(v as u8);
+}
+
+/// Reads the LEB128 varint at the start of `bytes`: its value and how many
+/// bytes it took; None when it is cut short or longer than a u64.
+pub fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut r = Reader::new(bytes);
+    let v = r.varint().ok()?;
+    Some((v, r.pos))
 }
 
 pub(crate) fn put_zigzag(out: &mut Vec<u8>, v: i64) {

@@ -13,6 +13,8 @@
 
 use std::io::Write;
 
+use rras_core::record::{put_varint, read_varint};
+
 use crate::StoreError;
 
 /// Entries per deflate stream.
@@ -21,25 +23,6 @@ const VERSION: u8 = 1;
 /// A stream inflates to this at most (a damaged one is an error, not an
 /// allocation of whatever it claims).
 const STREAM_INFLATED_MAX: usize = 4 << 20;
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn varint(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut v = 0u64;
-    for (i, b) in bytes.iter().enumerate().take(10) {
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
-}
 
 /// One stream, inflated: its bytes and `(offset, len)` of each entry.
 #[derive(Debug)]
@@ -96,7 +79,7 @@ impl Block {
         }
         let mut at = 1;
         let mut next = |what: &str| -> Result<usize, StoreError> {
-            let (v, used) = value.get(at..).and_then(varint).ok_or_else(|| damaged(what))?;
+            let (v, used) = value.get(at..).and_then(read_varint).ok_or_else(|| damaged(what))?;
             at += used;
             usize::try_from(v).map_err(|_| damaged(what))
         };
@@ -163,7 +146,7 @@ impl Block {
             let mut entries = Vec::with_capacity(count);
             let mut at = 0;
             while at < data.len() {
-                let (len, used) = varint(&data[at..]).ok_or_else(|| damaged("entry length".into()))?;
+                let (len, used) = read_varint(&data[at..]).ok_or_else(|| damaged("entry length".into()))?;
                 let start = at + used;
                 let end = usize::try_from(len)
                     .ok()
