@@ -72,7 +72,12 @@ impl HistoryQuery {
 /// (`corp\alice`, `alice@corp.example`) and, when it has a domain or realm,
 /// the bare name (`alice`). The store's user index holds the same keys.
 pub fn user_keys(info: &ConnectionInfo) -> Vec<String> {
-    let account = lower(&info.account());
+    account_keys(&info.account())
+}
+
+/// [`user_keys`] of an account as `ConnectionInfo::account` writes it.
+pub fn account_keys(account: &str) -> Vec<String> {
+    let account = lower(account);
     let bare = account
         .rsplit_once('\\')
         .map(|(_, name)| name)

@@ -47,7 +47,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rras_core::engine_time::unix_secs;
 
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
-use rras_core::history_query::{addresses, lower, user_keys};
+use rras_core::history_query::{account_keys, addresses, lower};
 use rras_core::usage::{TopBy, UsageBuilder, UsageReport, UsageSession};
 use rras_core::user_hash::UserHasher;
 use rras_core::{EndedConnection, HistoryQuery};
@@ -177,7 +177,6 @@ struct IndexKeys {
     /// write copies a few leaves of each index, not one leaf per Stop.
     day: u32,
     user: u64,
-    names: Vec<String>,
     account: String,
     started: u32,
     ended: u32,
@@ -190,7 +189,6 @@ impl IndexKeys {
         let account = info.account();
         IndexKeys {
             user: users.account(&account),
-            names: user_keys(info),
             account,
             day: secs32(e.ended_at) / DAY,
             started: secs32(info.started_at),
@@ -235,6 +233,8 @@ impl<'tx> HistoryTables<'tx> {
         users: UserHasher,
         cache: SealCache,
     ) -> Result<Self, StoreError> {
+        let meta = tx.open_table(HISTORY_META).map_err(tx_err)?;
+        let longest = meta.get(LONGEST).map_err(tx_err)?.map_or(0, |v| v.value());
         Ok(HistoryTables {
             cache,
             tail: tx.open_table(HISTORY).map_err(tx_err)?,
@@ -245,12 +245,8 @@ impl<'tx> HistoryTables<'tx> {
             user_keys: tx.open_table(USER_KEYS).map_err(tx_err)?,
             user_names: tx.open_table(USER_NAMES).map_err(tx_err)?,
             by_address: tx.open_table(ADDRESS_INDEX).map_err(tx_err)?,
-            longest: {
-                let meta = tx.open_table(HISTORY_META).map_err(tx_err)?;
-                let longest = meta.get(LONGEST).map_err(tx_err)?.map_or(0, |v| v.value());
-                longest
-            },
-            meta: tx.open_table(HISTORY_META).map_err(tx_err)?,
+            longest,
+            meta,
             users,
         })
     }
@@ -297,7 +293,8 @@ impl<'tx> HistoryTables<'tx> {
             self.user_names
                 .insert(keys.user, keys.account.as_str())
                 .map_err(tx_err)?;
-            for name in &keys.names {
+            // A user's names are worked out once, when it is first seen.
+            for name in &account_keys(&keys.account) {
                 self.user_keys
                     .insert(user_key_entry(name, keys.user).as_slice(), ())
                     .map_err(tx_err)?;
@@ -413,9 +410,16 @@ impl<'tx> HistoryTables<'tx> {
         max: usize,
         bytes: &mut u64,
     ) -> Result<(), StoreError> {
+        // A block holds consecutive seqs; a tail migrated from schema 4 can
+        // have gaps (its retention went by end time), and the block stops at
+        // one.
         let mut tail: Vec<Vec<u8>> = Vec::with_capacity(want);
         for row in self.tail.range(first..first + want as u64).map_err(tx_err)? {
-            tail.push(row.map_err(tx_err)?.1.value().to_vec());
+            let (seq, entry) = row.map_err(tx_err)?;
+            if seq.value() != first + tail.len() as u64 {
+                break;
+            }
+            tail.push(entry.value().to_vec());
         }
         let mut n = tail.len();
         let mut deflated;
@@ -630,23 +634,6 @@ impl Entries {
             None => Ok(None),
         }
     }
-
-    /// The oldest and newest seq held.
-    fn bounds(&self) -> Result<Option<(u64, u64)>, StoreError> {
-        let oldest = match self.spans.first().map_err(tx_err)? {
-            Some((k, _)) => Some(k.value()),
-            None => self.tail.first().map_err(tx_err)?.map(|(k, _)| k.value()),
-        };
-        let newest = match self.tail.last().map_err(tx_err)? {
-            Some((k, _)) => Some(k.value()),
-            None => self
-                .spans
-                .last()
-                .map_err(tx_err)?
-                .map(|(k, v)| k.value() + u64::from(v.value().0).saturating_sub(1)),
-        };
-        Ok(oldest.zip(newest))
-    }
 }
 
 /// How many entries the history holds.
@@ -657,7 +644,6 @@ pub(crate) fn len(tx: &redb::ReadTransaction) -> Result<u64, StoreError> {
     for row in entries.spans.iter().map_err(tx_err)? {
         sealed += u64::from(row.map_err(tx_err)?.1.value().0);
     }
-    debug_assert!(entries.bounds()?.is_none_or(|(o, n)| n - o + 1 == tail + sealed));
     Ok(tail + sealed)
 }
 
@@ -901,4 +887,60 @@ fn candidates(tx: &redb::ReadTransaction, q: &HistoryQuery, below: u64) -> Resul
         return Ok(Some(seqs.into_iter().collect()));
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rras_core::{Connection, ConnectionHandle, ConnectionInfo, EngineKind, SourceKey};
+
+    fn entry(handle: u32) -> Vec<u8> {
+        let start = UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000 + u64::from(handle));
+        let info = ConnectionInfo::new(
+            SourceKey::new(EngineKind::Radius, "nas", format!("s{handle}")),
+            "u",
+            start,
+        );
+        rras_core::record::encode_ended(&EndedConnection {
+            connection: Connection {
+                handle: ConnectionHandle::new(handle).unwrap(),
+                info,
+            },
+            ended_at: start + std::time::Duration::from_secs(60),
+            reason: "user-request".into(),
+        })
+    }
+
+    /// A schema-4 tail can have gaps (its retention went by end time, not
+    /// seq): a block stops at a gap, so every entry keeps its own seq.
+    #[test]
+    fn sealing_a_tail_with_gaps_keeps_every_entry_under_its_seq() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("h.redb")).unwrap();
+        let seqs = [1u64, 3, 4, 5, 7, 9, 10, 11, 12];
+        let tx = db.begin_write().unwrap();
+        {
+            let mut h = HistoryTables::open(&tx, UserHasher::new(1, 2), SealCache::default()).unwrap();
+            for seq in seqs {
+                h.insert(seq, &entry(seq as u32)).unwrap();
+            }
+            let (mut entries, mut bytes) = (3, 0);
+            while h.seal(0, &mut entries, 3, &mut bytes).unwrap() > 0 {}
+        }
+        tx.commit().unwrap();
+        let tx = db.begin_read().unwrap();
+        assert!(
+            tx.open_table(BLOCK_SPANS).unwrap().len().unwrap() >= 3,
+            "sealed into blocks"
+        );
+        let mut entries = Entries::open(&tx).unwrap();
+        for seq in 1..=12u64 {
+            let got = entries.get(seq).unwrap().map(|e| u64::from(e.connection.handle.get()));
+            assert_eq!(got, seqs.contains(&seq).then_some(seq), "seq {seq}");
+        }
+        let page = query(&tx, &HistoryQuery::default(), None, 100).unwrap();
+        let handles: Vec<u64> = page.entries.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(handles, seqs.iter().rev().copied().collect::<Vec<_>>());
+        assert_eq!(len(&tx).unwrap(), seqs.len() as u64);
+    }
 }
