@@ -336,11 +336,7 @@ fn run_size(
     let paced = radload::LoadSpec {
         sockets: 8,
         first: 1 << 40,
-        count: 10_000
-            * std::env::var("PACED_SECS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(60),
+        count: 10_000 * 60,
         mix: Mix::PacedStarts { rate: 10_000 },
         time_cap: retention_cap,
         ..starts_load(args, listen.parse()?, SECRET, 0)
