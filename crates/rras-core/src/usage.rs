@@ -43,6 +43,16 @@ impl UsageTotals {
     pub fn average_duration_secs(&self) -> u64 {
         self.duration_secs.checked_div(self.sessions).unwrap_or(0)
     }
+
+    /// Adds `other`'s figures to these (unique users too: the caller knows
+    /// whether that sum means anything).
+    pub fn add(&mut self, other: &UsageTotals) {
+        self.sessions = self.sessions.saturating_add(other.sessions);
+        self.unique_users = self.unique_users.saturating_add(other.unique_users);
+        self.duration_secs = self.duration_secs.saturating_add(other.duration_secs);
+        self.bytes_in = self.bytes_in.saturating_add(other.bytes_in);
+        self.bytes_out = self.bytes_out.saturating_add(other.bytes_out);
+    }
 }
 
 /// One user's usage.
@@ -396,15 +406,10 @@ impl UsageBuilder {
 
     /// Adds what `other` (of the same period) was fed, as if fed here.
     pub fn merge(&mut self, other: UsageBuilder) {
-        let add = |into: &mut UsageTotals, t: &UsageTotals| {
-            into.sessions += t.sessions;
-            into.duration_secs = into.duration_secs.saturating_add(t.duration_secs);
-            into.bytes_in = into.bytes_in.saturating_add(t.bytes_in);
-            into.bytes_out = into.bytes_out.saturating_add(t.bytes_out);
-        };
-        add(&mut self.totals, &other.totals);
+        // Unique users are not in these totals yet (finish counts them).
+        self.totals.add(&other.totals);
         for (mine, theirs) in self.engines.iter_mut().zip(&other.engines) {
-            add(mine, theirs);
+            mine.add(theirs);
         }
         // Their places become ours.
         let mut place_of = Vec::with_capacity(other.users.len());
@@ -414,12 +419,12 @@ impl UsageBuilder {
             if place == self.users.len() {
                 self.users.push((*hash, UsageTotals::default(), 0));
             }
-            add(&mut self.users[place].1, totals);
+            self.users[place].1.add(totals);
             self.users[place].2 |= engines;
             place_of.push(place);
         }
         for (mine, theirs) in self.days.iter_mut().zip(other.days) {
-            add(&mut mine.totals, &theirs.totals);
+            mine.totals.add(&theirs.totals);
             for (word, bits) in theirs.users.iter().enumerate() {
                 let mut bits = *bits;
                 while bits != 0 {

@@ -266,14 +266,6 @@ pub async fn usage(
         .collect()
 }
 
-fn add(into: &mut UsageTotals, t: &UsageTotals) {
-    into.sessions = into.sessions.saturating_add(t.sessions);
-    into.unique_users = into.unique_users.saturating_add(t.unique_users);
-    into.duration_secs = into.duration_secs.saturating_add(t.duration_secs);
-    into.bytes_in = into.bytes_in.saturating_add(t.bytes_in);
-    into.bytes_out = into.bytes_out.saturating_add(t.bytes_out);
-}
-
 /// The fleet's report: the nodes' reports added up. Sessions, time and
 /// bytes are exact; `unique_users` (everywhere) and `max_concurrent` are
 /// upper bounds, and `max_concurrent_at` is None. The top users are the
@@ -294,23 +286,23 @@ pub fn add_up(reports: &[&UsageReport], top: usize, by: TopBy) -> UsageReport {
     let mut users: BTreeMap<String, UserUsage> = BTreeMap::new();
     let mut days: BTreeMap<u64, UsageTotals> = BTreeMap::new();
     for r in reports {
-        add(&mut fleet.totals, &r.totals);
+        fleet.totals.add(&r.totals);
         fleet.average_sessions_per_day += r.average_sessions_per_day;
         fleet.max_concurrent = fleet.max_concurrent.saturating_add(r.max_concurrent);
         for (e, t) in &r.per_engine {
             let i = EngineKind::ALL.iter().position(|k| k == e).unwrap_or(0);
-            add(engines.entry(i).or_default(), t);
+            engines.entry(i).or_default().add(t);
         }
         for u in &r.top_users {
             let merged = users.entry(lower(&u.user)).or_insert_with(|| UserUsage {
                 user: u.user.clone(),
                 totals: UsageTotals::default(),
             });
-            add(&mut merged.totals, &u.totals);
+            merged.totals.add(&u.totals);
             merged.totals.unique_users = 1;
         }
         for d in &r.per_day {
-            add(days.entry(d.day).or_default(), &d.totals);
+            days.entry(d.day).or_default().add(&d.totals);
         }
     }
     fleet.per_engine = engines.into_iter().map(|(i, t)| (EngineKind::ALL[i], t)).collect();
