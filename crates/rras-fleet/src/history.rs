@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rras_core::engine_time::unix_secs;
 
@@ -55,6 +55,11 @@ pub struct HistoryRequest {
     pub before: Option<u64>,
 }
 
+/// Unix seconds a peer sent, as a time; past the year 9999 is refused.
+pub(crate) fn unix_time(s: u64) -> Result<SystemTime, String> {
+    rras_core::engine_time::from_unix(s, 0).ok_or_else(|| format!("time {s} is out of range"))
+}
+
 impl HistoryRequest {
     /// The request for `query`'s first `limit` rows.
     pub fn of(query: &HistoryQuery, limit: u32) -> Self {
@@ -83,12 +88,7 @@ impl HistoryRequest {
     /// The query it asks, or why it cannot be one.
     pub fn query(&self) -> Result<HistoryQuery, String> {
         // Untrusted numbers: past the year 9999 is refused, not a panic.
-        let time = |s: Option<u64>| match s {
-            None => Ok(None),
-            Some(s) => rras_core::engine_time::from_unix(s, 0)
-                .map(Some)
-                .ok_or_else(|| format!("time {s} is out of range")),
-        };
+        let time = |s: Option<u64>| s.map(unix_time).transpose();
         // An empty text is no filter, as in the RPC and the console.
         let text = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
         Ok(HistoryQuery {

@@ -23,6 +23,7 @@ use rras_core::EngineKind;
 use serde::{Deserialize, Serialize};
 
 use crate::ask::{ask_all, NodeAnswer, StatusReply};
+use crate::history::unix_time;
 use crate::{FleetError, FleetNames};
 
 /// Largest request a node reads.
@@ -53,10 +54,6 @@ pub struct UsageRequest {
     pub by_time: bool,
 }
 
-fn time(s: u64) -> Result<SystemTime, String> {
-    rras_core::engine_time::from_unix(s, 0).ok_or_else(|| format!("time {s} is out of range"))
-}
-
 impl UsageRequest {
     /// The request for `[from, to)`.
     pub fn new(from: SystemTime, to: SystemTime, top: u32, by_time: bool) -> Self {
@@ -85,7 +82,7 @@ impl UsageRequest {
         if self.to - self.from > MAX_PERIOD_DAYS * DAY {
             return Err(format!("a period of more than {MAX_PERIOD_DAYS} days"));
         }
-        Ok((time(self.from)?, time(self.to)?))
+        Ok((unix_time(self.from)?, unix_time(self.to)?))
     }
 
     /// How to rank users.
@@ -196,12 +193,12 @@ impl UsageSummary {
             return Err("sessions per day is not a number".into());
         }
         Ok(UsageReport {
-            from: time(self.from)?,
-            to: time(self.to)?,
+            from: unix_time(self.from)?,
+            to: unix_time(self.to)?,
             totals: (&self.totals).into(),
             average_sessions_per_day: self.average_sessions_per_day,
             max_concurrent: self.max_concurrent,
-            max_concurrent_at: self.max_concurrent_at.map(time).transpose()?,
+            max_concurrent_at: self.max_concurrent_at.map(unix_time).transpose()?,
             per_engine: self
                 .per_engine
                 .iter()
