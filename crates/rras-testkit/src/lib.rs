@@ -206,6 +206,7 @@ pub struct DaemonProcess {
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
     extra_args: Vec<String>,
+    envs: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -237,6 +238,7 @@ impl DaemonProcess {
             socket,
             dir,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            envs: Vec::new(),
             child: None,
         }
     }
@@ -244,6 +246,11 @@ impl DaemonProcess {
     /// More arguments, for the next [`spawn`](Self::spawn).
     pub fn args(&mut self, args: &[&str]) {
         self.extra_args.extend(args.iter().map(|a| a.to_string()));
+    }
+
+    /// An environment variable, for the next [`spawn`](Self::spawn).
+    pub fn env(&mut self, key: &str, value: &str) {
+        self.envs.push((key.to_owned(), value.to_owned()));
     }
 
     /// Its `--state-dir`.
@@ -289,6 +296,7 @@ impl DaemonProcess {
             .arg("--log-level")
             .arg("info")
             .args(&self.extra_args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -8,7 +8,23 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Turns transparent huge pages off for this process (as Redis does),
+/// unless `MIMALLOC_ALLOW_THP=1` asks for them. mimalloc asks the kernel for
+/// huge pages, and the thread whose allocation first touches one waits
+/// while the kernel zeroes 2 MiB: up to 5 ms on a VM, so one history query
+/// in a hundred that grew the heap took 5–12 ms instead of 0.3 ms
+/// (docs/benchmarks-notebook.md, "Huge pages"). A kernel without the
+/// prctl (before 3.15) keeps them on; the daemon works either way.
+fn transparent_huge_pages_off() {
+    let asked = std::env::var("MIMALLOC_ALLOW_THP")
+        .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "on" | "yes" | "true"));
+    if !asked {
+        let _ = nix::sys::prctl::set_thp_disable(true);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    transparent_huge_pages_off();
     let args = rrasd::Args::parse();
     if args.print_man {
         use clap::CommandFactory;

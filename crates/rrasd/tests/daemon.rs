@@ -417,6 +417,35 @@ async fn unknown_method(addr: &str) -> u32 {
     ClientError::from(result.unwrap_err()).code()
 }
 
+/// `THP_enabled` of a process, from /proc/PID/status (Linux 5.0 and later).
+fn thp_enabled(pid: &str) -> Option<bool> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("THP_enabled:"))?;
+    Some(line.trim() == "1")
+}
+
+/// Transparent huge pages cost a query 5 ms at random (the kernel zeroes
+/// 2 MiB on the first touch of each), so the daemon turns them off for
+/// itself; `MIMALLOC_ALLOW_THP=1` keeps them.
+#[test]
+fn transparent_huge_pages_are_off_unless_asked_for() {
+    let Some(ours) = thp_enabled("self") else {
+        println!("skipped: this kernel shows no THP_enabled in /proc/PID/status");
+        return;
+    };
+    let daemon = DaemonProcess::start(rrasd(), &[]);
+    assert_eq!(thp_enabled(&daemon.pid().to_string()), Some(false));
+    // The flag is inherited: asking for huge pages shows only where this
+    // test's own process has them.
+    if ours {
+        let mut asked = DaemonProcess::prepare(rrasd(), &[]);
+        asked.env("MIMALLOC_ALLOW_THP", "1");
+        asked.spawn();
+        asked.wait_running();
+        assert_eq!(thp_enabled(&asked.pid().to_string()), Some(true));
+    }
+}
+
 #[test]
 fn metrics_endpoint_serves_prometheus_text() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
