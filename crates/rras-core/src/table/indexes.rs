@@ -517,6 +517,69 @@ impl Columns {
     }
 }
 
+/// Rows a rebuild gives each thread at least: below, a thread costs more
+/// than the share of decoding it takes over.
+const REBUILD_ROWS_PER_THREAD: usize = 1 << 16;
+
+/// Every order's entries of some rows, not sorted yet, and their bytes.
+struct Unsorted {
+    handle: Vec<Entry<0>>,
+    user: Vec<Entry<4>>,
+    session: Vec<Entry<4>>,
+    narrow: [Vec<Entry<2>>; 5],
+    engines: [Vec<Entry<0>>; ENGINE_COUNT],
+    rx: u64,
+    tx: u64,
+}
+
+impl Unsorted {
+    /// The entries of `rows`, each decoded once.
+    fn of(rows: &[&Row]) -> Self {
+        let n = rows.len();
+        let mut out = Unsorted {
+            handle: Vec::with_capacity(n),
+            user: Vec::with_capacity(n),
+            session: Vec::with_capacity(n),
+            narrow: std::array::from_fn(|_| Vec::with_capacity(n)),
+            engines: std::array::from_fn(|_| Vec::new()),
+            rx: 0,
+            tx: 0,
+        };
+        let (mut scratch, mut v) = (empty_connection(), Values::default());
+        for row in rows {
+            if !Indexes::read(&mut scratch, &mut v, &row.record) {
+                continue;
+            }
+            let h = v.handle;
+            out.handle.push(Entry::new([], h));
+            out.user.push(Entry::new(text_key(&v.user), h));
+            out.session.push(Entry::new(text_key(&v.session), h));
+            for (slot, column) in out.narrow.iter_mut().zip(NARROW) {
+                slot.push(Entry::new(v.narrow(column), h));
+            }
+            out.engines[v.engine].push(Entry::new([], h));
+            out.rx = out.rx.saturating_add(v.rx);
+            out.tx = out.tx.saturating_add(v.tx);
+        }
+        out
+    }
+
+    /// Adds another share's entries to these.
+    fn append(&mut self, mut other: Unsorted) {
+        self.handle.append(&mut other.handle);
+        self.user.append(&mut other.user);
+        self.session.append(&mut other.session);
+        for (mine, theirs) in self.narrow.iter_mut().zip(other.narrow.iter_mut()) {
+            mine.append(theirs);
+        }
+        for (mine, theirs) in self.engines.iter_mut().zip(other.engines.iter_mut()) {
+            mine.append(theirs);
+        }
+        self.rx = self.rx.saturating_add(other.rx);
+        self.tx = self.tx.saturating_add(other.tx);
+    }
+}
+
 /// Compares two rows' full values of `column` (a bulk load's ties).
 fn full_order(rows: &StaggeredMap<ConnectionHandle, Row>, column: Column) -> impl FnMut(u32, u32) -> Ordering + '_ {
     let (mut a, mut b, mut scratch) = (Values::default(), Values::default(), empty_connection());
@@ -539,51 +602,91 @@ fn full_order(rows: &StaggeredMap<ConnectionHandle, Row>, column: Column) -> imp
 
 impl Indexes {
     /// Builds every order from all the rows at once: a restore into an
-    /// empty table (a million rows: sorts, not a million inserts each).
+    /// empty table (a million rows: sorts, not a million inserts each),
+    /// on as many threads as there are cores and rows to share (a
+    /// daemon's restart waits for this: 1M rows took 1.0 s on one thread).
     pub(super) fn rebuild(&mut self, rows: &StaggeredMap<ConnectionHandle, Row>) {
-        let n = rows.len();
-        let mut handle: Vec<Entry<0>> = Vec::with_capacity(n);
-        let mut user: Vec<Entry<4>> = Vec::with_capacity(n);
-        let mut session: Vec<Entry<4>> = Vec::with_capacity(n);
-        let mut narrow: [Vec<Entry<2>>; 5] = std::array::from_fn(|_| Vec::with_capacity(n));
-        let mut engines: [Vec<Entry<0>>; ENGINE_COUNT] = std::array::from_fn(|_| Vec::new());
-        let mut totals = Totals::default();
-        let (scratch, v) = (&mut self.scratch, &mut self.new);
-        for (_, row) in rows.iter() {
-            if !Self::read(scratch, v, &row.record) {
-                continue;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        self.rebuild_on(rows, cores.min(rows.len() / REBUILD_ROWS_PER_THREAD).max(1));
+    }
+
+    /// [`rebuild`](Self::rebuild) on `threads` threads: each decodes a
+    /// share of the rows, then the orders sort side by side. The result
+    /// does not depend on `threads` (entries sort by key, then handle).
+    pub(super) fn rebuild_on(&mut self, rows: &StaggeredMap<ConnectionHandle, Row>, threads: usize) {
+        let all: Vec<&Row> = rows.iter().map(|(_, row)| row).collect();
+        let share = all.len().div_ceil(threads.max(1)).max(1);
+        let unsorted = std::thread::scope(|scope| {
+            let mut shares = all.chunks(share);
+            let first = shares.next().unwrap_or_default();
+            let others: Vec<_> = shares.map(|rows| scope.spawn(move || Unsorted::of(rows))).collect();
+            let mut unsorted = Unsorted::of(first);
+            for other in others {
+                unsorted.append(other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
             }
-            let h = v.handle;
-            handle.push(Entry::new([], h));
-            user.push(Entry::new(text_key(&v.user), h));
-            session.push(Entry::new(text_key(&v.session), h));
-            for (slot, column) in narrow.iter_mut().zip(NARROW) {
-                slot.push(Entry::new(v.narrow(column), h));
-            }
-            engines[v.engine].push(Entry::new([], h));
-            totals.live_rx = totals.live_rx.saturating_add(v.rx);
-            totals.live_tx = totals.live_tx.saturating_add(v.tx);
-        }
-        totals.counted_rx = totals.live_rx;
-        totals.counted_tx = totals.live_tx;
+            unsorted
+        });
+        let Unsorted {
+            mut handle,
+            mut user,
+            mut session,
+            narrow,
+            engines,
+            rx,
+            tx,
+        } = unsorted;
         let exact = |_: u32, _: u32| Ordering::Equal;
-        ColumnIndex::sort(KeyKind::Exact, &mut handle, exact);
-        ColumnIndex::sort(KeyKind::Text, &mut user, full_order(rows, Column::User));
-        ColumnIndex::sort(KeyKind::Text, &mut session, full_order(rows, Column::SessionId));
-        let c = &mut self.columns;
-        c.handle = ColumnIndex::from_sorted(KeyKind::Exact, &handle);
-        c.user = ColumnIndex::from_sorted(KeyKind::Text, &user);
-        c.session = ColumnIndex::from_sorted(KeyKind::Text, &session);
-        for ((index, mut entries), column) in c.narrow.iter_mut().zip(narrow).zip(NARROW) {
-            let kind = index.kind();
-            ColumnIndex::sort(kind, &mut entries, full_order(rows, column));
-            *index = ColumnIndex::from_sorted(kind, &entries);
+        let Columns {
+            handle: handle_index,
+            user: user_index,
+            session: session_index,
+            narrow: narrow_indexes,
+            engines: engine_indexes,
+        } = &mut self.columns;
+        // One job per order that costs (the text orders read names for
+        // their ties), on threads of their own; the small ones here.
+        let mut jobs: Vec<Box<dyn FnOnce() + Send + '_>> = vec![
+            Box::new(|| {
+                ColumnIndex::sort(KeyKind::Text, &mut user, full_order(rows, Column::User));
+                *user_index = ColumnIndex::from_sorted(KeyKind::Text, &user);
+            }),
+            Box::new(|| {
+                ColumnIndex::sort(KeyKind::Text, &mut session, full_order(rows, Column::SessionId));
+                *session_index = ColumnIndex::from_sorted(KeyKind::Text, &session);
+            }),
+        ];
+        for ((index, mut entries), column) in narrow_indexes.iter_mut().zip(narrow).zip(NARROW) {
+            jobs.push(Box::new(move || {
+                let kind = index.kind();
+                ColumnIndex::sort(kind, &mut entries, full_order(rows, column));
+                *index = ColumnIndex::from_sorted(kind, &entries);
+            }));
         }
-        for (index, mut entries) in c.engines.iter_mut().zip(engines) {
-            ColumnIndex::sort(KeyKind::Exact, &mut entries, exact);
-            *index = ColumnIndex::from_sorted(KeyKind::Exact, &entries);
+        let small = || {
+            ColumnIndex::sort(KeyKind::Exact, &mut handle, exact);
+            *handle_index = ColumnIndex::from_sorted(KeyKind::Exact, &handle);
+            for (index, mut entries) in engine_indexes.iter_mut().zip(engines) {
+                ColumnIndex::sort(KeyKind::Exact, &mut entries, exact);
+                *index = ColumnIndex::from_sorted(KeyKind::Exact, &entries);
+            }
+        };
+        if threads > 1 {
+            std::thread::scope(|scope| {
+                for job in jobs {
+                    scope.spawn(job);
+                }
+                small();
+            });
+        } else {
+            jobs.into_iter().for_each(|job| job());
+            small();
         }
-        self.totals = totals;
+        self.totals = Totals {
+            live_rx: rx,
+            live_tx: tx,
+            counted_rx: rx,
+            counted_tx: tx,
+        };
     }
 
     /// Decodes `record` into `values` (false for bytes that do not decode,
