@@ -54,6 +54,20 @@ pub struct Browser {
 #[derive(Debug, Clone)]
 pub struct Element(String);
 
+/// One read, tried again when a signal interrupts it: the test process
+/// gets signals (a child exiting) while the browser works, and a read cut
+/// by one failed `console_in_firefox` with EINTR. A thousand tries at
+/// most, each bounded by the read timeout.
+fn read_some(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut tries = 0;
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted && tries < 1_000 => tries += 1,
+            done => return done,
+        }
+    }
+}
+
 fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> std::io::Result<(u16, Value)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
@@ -71,7 +85,7 @@ fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> std::io::R
         if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
-        let n = stream.read(&mut buf)?;
+        let n = read_some(&mut stream, &mut buf)?;
         if n == 0 {
             break raw.len();
         }
@@ -93,7 +107,7 @@ fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> std::io::R
         if complete {
             break;
         }
-        let n = stream.read(&mut buf)?;
+        let n = read_some(&mut stream, &mut buf)?;
         if n == 0 {
             break;
         }
