@@ -385,7 +385,9 @@ fn run_size(
         started.acked
     );
     let churn = rt.block_on(radload::run(&radload::LoadSpec {
-        mix: Mix::Churn { requests: 3 * live },
+        // Ten rounds of the live table (1M requests, ~12 s): three were
+        // ~3.5 s, and a figure over so short a run moved 82-90k.
+        mix: Mix::Churn { requests: 10 * live },
         ..starts_load(args, listen.parse()?, SECRET, live)
     }))?;
     rows.push((
