@@ -939,8 +939,8 @@ mod tests {
             assert_eq!(got, seqs.contains(&seq).then_some(seq), "seq {seq}");
         }
         let page = query(&tx, &HistoryQuery::default(), None, 100).unwrap();
-        let handles: Vec<u64> = page.entries.iter().map(|(seq, _)| *seq).collect();
-        assert_eq!(handles, seqs.iter().rev().copied().collect::<Vec<_>>());
+        let paged: Vec<u64> = page.entries.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(paged, seqs.iter().rev().copied().collect::<Vec<_>>());
         assert_eq!(len(&tx).unwrap(), seqs.len() as u64);
     }
 }

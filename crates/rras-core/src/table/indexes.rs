@@ -533,9 +533,10 @@ struct Unsorted {
 }
 
 impl Unsorted {
-    /// The entries of `rows`, each decoded once.
-    fn of(rows: &[&Row]) -> Self {
-        let n = rows.len();
+    /// The entries of `rows`, each decoded once, with room for
+    /// `capacity` (the share the others are appended to has room for all).
+    fn of(rows: &[&Row], capacity: usize) -> Self {
+        let n = capacity.max(rows.len());
         let mut out = Unsorted {
             handle: Vec::with_capacity(n),
             user: Vec::with_capacity(n),
@@ -619,8 +620,10 @@ impl Indexes {
         let unsorted = std::thread::scope(|scope| {
             let mut shares = all.chunks(share);
             let first = shares.next().unwrap_or_default();
-            let others: Vec<_> = shares.map(|rows| scope.spawn(move || Unsorted::of(rows))).collect();
-            let mut unsorted = Unsorted::of(first);
+            let others: Vec<_> = shares
+                .map(|rows| scope.spawn(move || Unsorted::of(rows, rows.len())))
+                .collect();
+            let mut unsorted = Unsorted::of(first, all.len());
             for other in others {
                 unsorted.append(other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
             }
