@@ -213,6 +213,11 @@ const SEAL_CACHE_MAX: usize = 1 << 20;
 /// The history's tables in one write transaction.
 pub(crate) struct HistoryTables<'tx> {
     cache: SealCache,
+    /// The entries of this write, by rising seq (after the tail's), not in
+    /// the tail yet: those a block takes in the same write never go there
+    /// (an insert, a read back and a removal saved each), the rest go at
+    /// [`HistoryTables::finish`].
+    fresh: std::collections::VecDeque<(u64, Vec<u8>)>,
     tail: redb::Table<'tx, u64, &'static [u8]>,
     blocks: redb::Table<'tx, u64, &'static [u8]>,
     usage: redb::Table<'tx, u64, &'static [u8]>,
@@ -237,6 +242,7 @@ impl<'tx> HistoryTables<'tx> {
         let longest = meta.get(LONGEST).map_err(tx_err)?.map_or(0, |v| v.value());
         Ok(HistoryTables {
             cache,
+            fresh: Default::default(),
             tail: tx.open_table(HISTORY).map_err(tx_err)?,
             blocks: tx.open_table(BLOCKS).map_err(tx_err)?,
             usage: tx.open_table(BLOCK_USAGE).map_err(tx_err)?,
@@ -251,11 +257,12 @@ impl<'tx> HistoryTables<'tx> {
         })
     }
 
-    /// Adds the entry `bytes` as `seq` to the tail; returns the bytes it
-    /// counts for. An entry that does not decode (it cannot happen: the
-    /// daemon wrote it) is kept without indexes rather than lost.
+    /// Adds the entry `bytes` as `seq` (above every seq so far) to the
+    /// history; returns the bytes it counts for. An entry that does not
+    /// decode (it cannot happen: the daemon wrote it) is kept without
+    /// indexes rather than lost.
     pub(crate) fn insert(&mut self, seq: u64, bytes: &[u8]) -> Result<u64, StoreError> {
-        self.tail.insert(seq, bytes).map_err(tx_err)?;
+        self.fresh.push_back((seq, bytes.to_vec()));
         let Ok(ended) = rras_core::record::decode_ended(bytes) else {
             return Ok(TAIL_KEY_BYTES + bytes.len() as u64);
         };
@@ -277,9 +284,13 @@ impl<'tx> HistoryTables<'tx> {
         Ok(TAIL_KEY_BYTES + bytes.len() as u64 + keys.bytes())
     }
 
-    /// The seal cache, for the next write.
-    pub(crate) fn into_cache(self) -> SealCache {
-        self.cache
+    /// Ends the write: what no block took goes into the tail; returns the
+    /// seal cache, for the next write.
+    pub(crate) fn finish(mut self) -> Result<SealCache, StoreError> {
+        for (seq, entry) in std::mem::take(&mut self.fresh) {
+            self.tail.insert(seq, entry.as_slice()).map_err(tx_err)?;
+        }
+        Ok(self.cache)
     }
 
     fn index(&mut self, seq: u64, keys: &IndexKeys) -> Result<(), StoreError> {
@@ -351,19 +362,25 @@ impl<'tx> HistoryTables<'tx> {
                 }
                 break;
             }
-            let Some((seq, entry)) = self
+            // Then the tail, then this write's entries.
+            let oldest = self
                 .tail
                 .first()
                 .map_err(tx_err)?
-                .map(|(k, v)| (k.value(), v.value().to_vec()))
-            else {
+                .map(|(k, v)| (k.value(), v.value().to_vec()));
+            let in_tail = oldest.is_some();
+            let Some((seq, entry)) = oldest.or_else(|| self.fresh.front().cloned()) else {
                 break;
             };
             let ended = rras_core::record::decode_ended(&entry).map_or(0, |e| unix_secs(e.ended_at));
             if !over(ended, *bytes) {
                 break;
             }
-            self.tail.remove(seq).map_err(tx_err)?;
+            if in_tail {
+                self.tail.remove(seq).map_err(tx_err)?;
+            } else {
+                self.fresh.pop_front();
+            }
             self.cache.remove(&seq);
             let freed = TAIL_KEY_BYTES + entry.len() as u64 + self.unindex(seq, &entry)?;
             *bytes = bytes.saturating_sub(freed);
@@ -386,10 +403,14 @@ impl<'tx> HistoryTables<'tx> {
         let blocks = added / (*entries).max(1) + BACKLOG_SEALS_PER_WRITE;
         let mut sealed = 0;
         while sealed < blocks {
-            let (Some(first), Some(last)) = (
-                self.tail.first().map_err(tx_err)?.map(|(k, _)| k.value()),
-                self.tail.last().map_err(tx_err)?.map(|(k, _)| k.value()),
-            ) else {
+            // The tail's entries come first, then this write's.
+            let fresh = (self.fresh.front().map(|f| f.0), self.fresh.back().map(|f| f.0));
+            let first = self.tail.first().map_err(tx_err)?.map(|(k, _)| k.value());
+            let last = match fresh.1 {
+                Some(last) => Some(last),
+                None => self.tail.last().map_err(tx_err)?.map(|(k, _)| k.value()),
+            };
+            let (Some(first), Some(last)) = (first.or(fresh.0), last) else {
                 break;
             };
             let want = (*entries).clamp(1, max.max(1));
@@ -413,18 +434,22 @@ impl<'tx> HistoryTables<'tx> {
         // A block holds consecutive seqs; a tail migrated from schema 4 can
         // have gaps (its retention went by end time), and the block stops at
         // one.
-        let mut tail: Vec<Vec<u8>> = Vec::with_capacity(want);
+        let mut rows: Vec<Vec<u8>> = Vec::with_capacity(want);
         for row in self.tail.range(first..first + want as u64).map_err(tx_err)? {
             let (seq, entry) = row.map_err(tx_err)?;
-            if seq.value() != first + tail.len() as u64 {
+            if seq.value() != first + rows.len() as u64 {
                 break;
             }
-            tail.push(entry.value().to_vec());
+            rows.push(entry.value().to_vec());
         }
-        let mut n = tail.len();
+        let from_tail = rows.len();
+        while rows.len() < want && self.fresh.front().is_some_and(|f| f.0 == first + rows.len() as u64) {
+            rows.extend(self.fresh.pop_front().map(|f| f.1));
+        }
+        let mut n = rows.len();
         let mut deflated;
         loop {
-            deflated = Block::seal(&tail[..n])?;
+            deflated = Block::seal(&rows[..n])?;
             if deflated.len() <= BLOCK_BYTES || n == 1 {
                 break;
             }
@@ -436,10 +461,16 @@ impl<'tx> HistoryTables<'tx> {
         } else {
             n
         };
-        let (block_bytes, index_bytes) = self.put_block(first, &deflated, &tail[..n])?;
-        let tail_bytes: u64 = tail[..n].iter().map(|e| TAIL_KEY_BYTES + e.len() as u64).sum();
-        for seq in first..first + n as u64 {
+        let (block_bytes, index_bytes) = self.put_block(first, &deflated, &rows[..n])?;
+        // What an entry counted for as the tail's goes either way.
+        let tail_bytes: u64 = rows[..n].iter().map(|e| TAIL_KEY_BYTES + e.len() as u64).sum();
+        for seq in first..first + n.min(from_tail) as u64 {
             self.tail.remove(seq).map_err(tx_err)?;
+        }
+        // This write's entries the block did not take wait for the next.
+        let kept = n.max(from_tail);
+        for (i, entry) in rows.drain(kept..).enumerate().rev() {
+            self.fresh.push_front((first + (kept + i) as u64, entry));
         }
         *bytes = bytes
             .saturating_sub(tail_bytes + index_bytes)
@@ -911,6 +942,62 @@ mod tests {
         })
     }
 
+    /// An entry that does not compress (a long random account).
+    fn bulky_entry(handle: u32) -> Vec<u8> {
+        let mut e = rras_core::record::decode_ended(&entry(handle)).unwrap();
+        let noise: String = (0..40u64)
+            .map(|i| {
+                format!(
+                    "{:016x}",
+                    (u64::from(handle) * 40 + i).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                )
+            })
+            .collect();
+        e.connection.info.set_account(&noise);
+        rras_core::record::encode_ended(&e)
+    }
+
+    /// A write's entries go into blocks without passing through the tail,
+    /// together with the tail's older ones; a block cut short by its page
+    /// leaves the rest of the write's entries for the next block, and what
+    /// no block takes goes into the tail.
+    #[test]
+    fn a_writes_entries_are_sealed_with_the_tails_and_none_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("h.redb")).unwrap();
+        let (mut cache, mut entries, mut bytes) = (SealCache::default(), 16, 0);
+        // Two entries (the tail), then 40 more in one write.
+        for seqs in [1..=2u64, 3..=42] {
+            let tx = db.begin_write().unwrap();
+            {
+                let mut h = HistoryTables::open(&tx, UserHasher::new(1, 2), cache).unwrap();
+                for seq in seqs.clone() {
+                    h.insert(seq, &bulky_entry(seq as u32)).unwrap();
+                }
+                h.seal(seqs.count(), &mut entries, 16, &mut bytes).unwrap();
+                cache = h.finish().unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let tx = db.begin_read().unwrap();
+        let spans: Vec<(u64, u32)> = tx
+            .open_table(BLOCK_SPANS)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|r| r.map(|(k, v)| (k.value(), v.value().0)).unwrap())
+            .collect();
+        assert!(spans.len() >= 2, "blocks cut short by their page: {spans:?}");
+        assert!(spans.iter().all(|&(_, count)| count < 40), "{spans:?}");
+        assert_eq!(spans[0].0, 1, "the tail's entries were sealed first");
+        let mut read = Entries::open(&tx).unwrap();
+        for seq in 1..=42u64 {
+            let got = read.get(seq).unwrap().map(|e| u64::from(e.connection.handle.get()));
+            assert_eq!(got, Some(seq), "seq {seq}");
+        }
+        assert_eq!(len(&tx).unwrap(), 42);
+    }
+
     /// A schema-4 tail can have gaps (its retention went by end time, not
     /// seq): a block stops at a gap, so every entry keeps its own seq.
     #[test]
@@ -926,6 +1013,7 @@ mod tests {
             }
             let (mut entries, mut bytes) = (3, 0);
             while h.seal(0, &mut entries, 3, &mut bytes).unwrap() > 0 {}
+            h.finish().unwrap();
         }
         tx.commit().unwrap();
         let tx = db.begin_read().unwrap();

@@ -864,7 +864,7 @@ impl Shared {
             let mut block_entries = self.block_entries.load(Ordering::Relaxed);
             history.seal(history_added, &mut block_entries, self.block_max, &mut history_bytes)?;
             self.block_entries.store(block_entries, Ordering::Relaxed);
-            *self.seal_cache.lock() = history.into_cache();
+            *self.seal_cache.lock() = history.finish()?;
             meta.insert(META_AUDIT_SEQ, audit_seq).map_err(tx_err)?;
             meta.insert(META_HISTORY_SEQ, history_seq).map_err(tx_err)?;
             meta.insert(META_HISTORY_BYTES, history_bytes).map_err(tx_err)?;
