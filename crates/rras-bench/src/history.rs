@@ -32,6 +32,7 @@ use serde_json::json;
 
 use crate::harness::{starts_load, SECRET};
 use crate::peer::Peer;
+use crate::process_stats;
 use crate::radload::{self, percentile, Mix};
 use crate::Args;
 
@@ -106,6 +107,24 @@ fn ended_of(g: u64, s: Generated) -> EndedConnection {
         ended_at: UNIX_EPOCH + Duration::from_secs(s.start + s.duration),
         reason: "user-request".into(),
     }
+}
+
+/// The stat file of the store's applier thread in `pid` (empty, read as no
+/// CPU, when it is not found).
+fn applier_stat(pid: u32) -> String {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return String::new();
+    };
+    tasks
+        .filter_map(Result::ok)
+        .map(|task| task.path())
+        .find(|task| {
+            // The kernel keeps 15 bytes of a thread's name.
+            std::fs::read_to_string(task.join("comm"))
+                .is_ok_and(|name| !name.trim().is_empty() && "rras-store-apply".starts_with(name.trim()))
+        })
+        .map(|task| task.join("stat").display().to_string())
+        .unwrap_or_default()
 }
 
 /// Fills the store at `path` with `old` sessions that ended before
@@ -384,18 +403,34 @@ fn run_size(
         "only {} of {live} Starts acknowledged",
         started.acked
     );
+    // CPU per request is steadier than acks/s on a shared machine: the
+    // daemon's, and of it the store applier's (counted until the applier
+    // has caught up).
+    let pid = daemon.pid();
+    let applier = applier_stat(pid);
+    let cpu_before = (process_stats::cpu_secs(pid), process_stats::cpu_secs_in(&applier));
     let churn = rt.block_on(radload::run(&radload::LoadSpec {
         // Ten rounds of the live table (1M requests, ~12 s): three were
         // ~3.5 s, and a figure over so short a run moved 82-90k.
         mix: Mix::Churn { requests: 10 * live },
         ..starts_load(args, listen.parse()?, SECRET, live)
     }))?;
+    process_stats::wait_until_idle(pid);
+    let per_request = |before: f64, after: f64| (after - before) * 1e6 / churn.acked.max(1) as f64;
+    let rrasd_us = per_request(cpu_before.0, process_stats::cpu_secs(pid));
+    let applier_us = per_request(cpu_before.1, process_stats::cpu_secs_in(&applier));
     rows.push((
-        "churn with the history full: acks/s, p99 (ms)".into(),
-        format!("{:.0}, {:.1}", churn.acks_per_sec(), churn.latency_ms(99.0)),
+        "churn with the history full: acks/s, p99 (ms); rrasd CPU per request, of it the store's applier (µs)".into(),
+        format!(
+            "{:.0}, {:.1}; {rrasd_us:.1}, {applier_us:.1}",
+            churn.acks_per_sec(),
+            churn.latency_ms(99.0)
+        ),
     ));
     out["churn_acks_per_sec"] = json!(churn.acks_per_sec());
     out["churn_p99_ms"] = json!(churn.latency_ms(99.0));
+    out["churn_rrasd_cpu_us"] = json!(rrasd_us);
+    out["churn_applier_cpu_us"] = json!(applier_us);
     drop(daemon);
 
     let mut peer_rows = Vec::new();

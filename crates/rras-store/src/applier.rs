@@ -22,7 +22,7 @@ use crate::log::Frame;
 use crate::{Shared, StoreError, Writer};
 
 /// A checkpoint is due once the active segment is this large.
-const SEGMENT_TARGET: u64 = 64 * 1024 * 1024;
+pub(crate) const SEGMENT_TARGET: u64 = 64 * 1024 * 1024;
 /// Quiet this long: make redb durable and give the log's space back
 /// (sooner if checkpoints are asked for more often).
 const IDLE: Duration = Duration::from_millis(200);
@@ -43,10 +43,21 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     writer: Arc<Mutex<Writer>>,
     frames: Receiver<Frame>,
+    nice: i32,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("rras-store-apply".into())
-        .spawn(move || Applier::new(shared, writer, frames).run())
+        .spawn(move || {
+            // Linux: a thread's own niceness. Failing is harmless (a
+            // negative one needs CAP_SYS_NICE): it runs as the process does.
+            if nice != 0 {
+                let me = rustix::thread::gettid();
+                if let Err(e) = rustix::process::setpriority_process(Some(me), nice) {
+                    tracing::info!("cannot give the store's applier niceness {nice} ({e})");
+                }
+            }
+            Applier::new(shared, writer, frames).run()
+        })
 }
 
 struct Applier {

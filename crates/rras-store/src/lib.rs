@@ -333,6 +333,8 @@ pub(crate) struct Shared {
     block_max: usize,
     /// What sealing needs of the tail's entries (the applier's alone).
     seal_cache: Mutex<history::SealCache>,
+    /// See [`StoreOptions::log_hold_back_bytes`].
+    hold_back_bytes: u64,
 }
 
 /// How far redb is behind the log.
@@ -370,6 +372,16 @@ pub struct StoreOptions {
     /// Entries a sealed history block holds at most (fewer when a block
     /// would not fit its page).
     pub history_block_entries: usize,
+    /// Niceness of the thread that moves logged commits into redb (0
+    /// leaves it at the process's). Above 0 it yields a core to ingest,
+    /// whose acknowledgements wait only for the log; it then takes larger
+    /// batches, which cost less per change. The log's two segments bound
+    /// how far it can fall behind: appends wait for a checkpoint then.
+    pub applier_nice: i32,
+    /// How far the log may run ahead of redb, bytes: past it a commit
+    /// waits (after its frame is durable) until redb has it, so a
+    /// starved applier slows ingest instead of queueing without end.
+    pub log_hold_back_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -381,6 +393,8 @@ impl Default for StoreOptions {
             cache_bytes: DEFAULT_CACHE_BYTES,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
             history_block_entries: history::BLOCK_ENTRIES,
+            applier_nice: 0,
+            log_hold_back_bytes: 2 * applier::SEGMENT_TARGET,
         }
     }
 }
@@ -419,6 +433,7 @@ impl Store {
             block_entries: AtomicUsize::new(options.history_block_entries.clamp(1, 64)),
             block_max: options.history_block_entries.max(1),
             seal_cache: Mutex::new(Default::default()),
+            hold_back_bytes: options.log_hold_back_bytes,
         });
         // Create the tables so readers never see "table does not exist", and
         // bring an older layout up to this one in the same transaction.
@@ -489,10 +504,13 @@ impl Store {
             log,
             to_applier: Some(to_applier),
         }));
-        let applier = applier::spawn(shared.clone(), writer.clone(), frames).map_err(|source| StoreError::Log {
-            path: "applier thread".into(),
-            source,
-        })?;
+        let applier =
+            applier::spawn(shared.clone(), writer.clone(), frames, options.applier_nice).map_err(|source| {
+                StoreError::Log {
+                    path: "applier thread".into(),
+                    source,
+                }
+            })?;
         Ok(Store {
             shared,
             writer,
@@ -599,12 +617,35 @@ impl Store {
         let mut writer = self.writer.lock();
         let frame = Frame::encode(writer.log.next_seq(), ops, handle_watermark, revision)?;
         writer.log.append(&frame).map_err(io_err)?;
+        let (seq, ahead) = (frame.seq, writer.log.active_bytes() > self.shared.hold_back_bytes);
         if let Some(applier) = &writer.to_applier {
             // A gone applier (it never panics, but) leaves the frame to the
             // next open's replay: it is durable either way.
             let _ = applier.send(frame);
         }
+        drop(writer);
+        if ahead {
+            self.hold_back(seq);
+        }
         Ok(())
+    }
+
+    /// Waits until redb has frame `seq` (the log ran too far ahead of it),
+    /// at most [`READ_WAIT`]: the frame is durable already, so a commit
+    /// that stops waiting has lost nothing.
+    fn hold_back(&self, seq: u64) {
+        let deadline = std::time::Instant::now() + READ_WAIT;
+        let mut progress = self.shared.progress.lock();
+        self.shared.nudged.store(true, Ordering::SeqCst);
+        while progress.applied < seq {
+            if self.shared.progressed.wait_until(&mut progress, deadline).timed_out() {
+                tracing::warn!(
+                    "the store's applier is {} commits behind the log",
+                    seq - progress.applied
+                );
+                return;
+            }
+        }
     }
 
     /// The last change-feed revision committed (0 for a new store).
@@ -971,6 +1012,78 @@ mod tests {
                 SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000),
             ),
         }
+    }
+
+    /// Past `log_hold_back_bytes` of log ahead of redb a commit returns
+    /// only once redb has it (here after every frame: the bound is a byte);
+    /// below it, commits do not wait for the applier (which batches them).
+    #[test]
+    fn a_commit_waits_while_the_log_is_too_far_ahead_of_redb() {
+        for (bound, waits) in [(1, true), (u64::MAX, false)] {
+            let dir = tempfile::tempdir().unwrap();
+            let options = StoreOptions {
+                log_hold_back_bytes: bound,
+                // The applier as starved as a thread can ask to be.
+                applier_nice: 19,
+                ..StoreOptions::default()
+            };
+            let store = Store::open_with(&dir.path().join("rrasd.redb"), options).unwrap();
+            let mut ahead = 0;
+            for i in 1..=50 {
+                store.commit(&[StoreOp::Put(Record::encode(&conn(i)))], i).unwrap();
+                let logged = store.writer.lock().log.last_seq();
+                if store.shared.progress.lock().applied < logged {
+                    ahead += 1;
+                }
+            }
+            if waits {
+                assert_eq!(ahead, 0, "a commit returned before redb had it");
+            } else {
+                // The applier waits up to 20 ms to batch what arrives.
+                assert!(ahead > 0, "commits waited for the applier without a bound to keep");
+            }
+            assert_eq!(store.load().unwrap().active.len(), 50);
+        }
+    }
+
+    /// The applier thread runs at the niceness it was given.
+    #[test]
+    fn the_applier_runs_at_its_niceness() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StoreOptions {
+            applier_nice: 7,
+            ..StoreOptions::default()
+        };
+        let _store = Store::open_with(&dir.path().join("rrasd.redb"), options).unwrap();
+        // Every applier of this process (tests run side by side, each
+        // store with its own).
+        let appliers_nice = || -> Vec<i32> {
+            std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|task| {
+                    let task = task.ok()?.path();
+                    let name = std::fs::read_to_string(task.join("comm")).ok()?;
+                    // The kernel keeps 15 bytes of a thread's name.
+                    if name.trim() != "rras-store-appl" {
+                        return None;
+                    }
+                    let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+                    let (_, rest) = stat.rsplit_once(')')?;
+                    // Field 19, nice; `rest` starts at field 3.
+                    rest.split_whitespace().nth(16)?.parse().ok()
+                })
+                .collect()
+        };
+        // The thread sets it first thing; give it a moment to start.
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            seen = appliers_nice();
+            if seen.contains(&7) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(seen.contains(&7), "appliers' niceness: {seen:?}");
     }
 
     /// A commit made while the daemon's table is still loading carries a

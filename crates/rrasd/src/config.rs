@@ -77,6 +77,10 @@ pub struct Config {
     /// CAP_SYS_NICE). Below the sources' 0 so a page is not kept waiting
     /// behind ingest for a core; the web console runs at 10.
     pub admin_nice: i32,
+    /// Niceness of the store's applier thread (-20..19), which moves
+    /// logged commits into the database: above the sources' 0 so ingest,
+    /// whose acknowledgements wait only for the log, gets a core first.
+    pub store_applier_nice: i32,
     /// Denied-call records kept in the audit log (state-changing records
     /// are kept by `audit_days`, never evicted by denials).
     pub audit_limit: u64,
@@ -142,6 +146,7 @@ impl Default for Config {
             rpc_inflight_per_client: 64,
             rpc_timeout_secs: 60,
             admin_nice: -5,
+            store_applier_nice: 5,
             audit_limit: 100_000,
             audit_days: 400,
             listeners: rras_source::gate::GateLimits::default(),
@@ -502,11 +507,16 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
-        if !(-20..=19).contains(&self.admin_nice) {
-            return Err(ConfigError::Invalid {
-                key: "admin_nice",
-                message: "must be -20 to 19 (a niceness)".into(),
-            });
+        for (key, nice) in [
+            ("admin_nice", self.admin_nice),
+            ("store_applier_nice", self.store_applier_nice),
+        ] {
+            if !(-20..=19).contains(&nice) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be -20 to 19 (a niceness)".into(),
+                });
+            }
         }
         let limits = [
             self.admin_sessions_per_client,

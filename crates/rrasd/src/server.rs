@@ -241,6 +241,7 @@ fn open_store(config: &Config) -> Result<Store, DaemonError> {
             audit_limit: config.audit_limit,
             audit_max_age: Duration::from_secs(config.audit_days.saturating_mul(86_400)),
             cache_bytes: usize::try_from(config.store_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            applier_nice: config.store_applier_nice,
             ..StoreOptions::default()
         },
     )?)
