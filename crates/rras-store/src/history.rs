@@ -12,8 +12,8 @@
 //!
 //! - `history_records`: the tail — seq → entry
 //!   (`rras_core::record::encode_ended`), the newest entries not sealed yet.
-//!   Every entry is written here first, with the acknowledgement of its
-//!   Stop.
+//!   An entry is in redb with the write that applies its Stop: in a block
+//!   when that write fills one, else here.
 //! - `history_blocks`: first seq → the deflated entries of seqs
 //!   `first..first + count` (each a varint length and the entry).
 //! - `history_block_usage`: first seq → the block's usage column
