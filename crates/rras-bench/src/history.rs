@@ -119,9 +119,8 @@ fn applier_stat(pid: u32) -> String {
         .filter_map(Result::ok)
         .map(|task| task.path())
         .find(|task| {
-            // The kernel keeps 15 bytes of a thread's name.
-            std::fs::read_to_string(task.join("comm"))
-                .is_ok_and(|name| !name.trim().is_empty() && "rras-store-apply".starts_with(name.trim()))
+            // The kernel keeps 15 bytes of a thread's name ("rras-store-apply").
+            std::fs::read_to_string(task.join("comm")).is_ok_and(|name| name.trim() == "rras-store-appl")
         })
         .map(|task| task.join("stat").display().to_string())
         .unwrap_or_default()

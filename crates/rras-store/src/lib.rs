@@ -375,8 +375,8 @@ pub struct StoreOptions {
     /// Niceness of the thread that moves logged commits into redb (0
     /// leaves it at the process's). Above 0 it yields a core to ingest,
     /// whose acknowledgements wait only for the log; it then takes larger
-    /// batches, which cost less per change. The log's two segments bound
-    /// how far it can fall behind: appends wait for a checkpoint then.
+    /// batches, which cost less per change. How far it may fall behind is
+    /// bounded by [`StoreOptions::log_hold_back_bytes`].
     pub applier_nice: i32,
     /// How far the log may run ahead of redb, bytes: past it a commit
     /// waits (after its frame is durable) until redb has it, so a
@@ -522,17 +522,7 @@ impl Store {
     /// it is there.
     fn with_db<T>(&self, op: impl Fn(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let target = self.writer.lock().log.last_seq();
-        let mut progress = self.shared.progress.lock();
-        let deadline = std::time::Instant::now() + READ_WAIT;
-        if progress.applied < target {
-            self.shared.nudged.store(true, Ordering::SeqCst);
-        }
-        while progress.applied < target {
-            if self.shared.progressed.wait_until(&mut progress, deadline).timed_out() {
-                return Err(StoreError::Lagging);
-            }
-        }
-        drop(progress);
+        self.shared.wait_applied(target)?;
         self.shared.with_db(op)
     }
 
@@ -630,21 +620,16 @@ impl Store {
         Ok(())
     }
 
-    /// Waits until redb has frame `seq` (the log ran too far ahead of it),
-    /// at most [`READ_WAIT`]: the frame is durable already, so a commit
-    /// that stops waiting has lost nothing.
+    /// Waits until redb has frame `seq` (the log ran too far ahead of it):
+    /// the frame is durable already, so a commit that stops waiting has
+    /// lost nothing.
     fn hold_back(&self, seq: u64) {
-        let deadline = std::time::Instant::now() + READ_WAIT;
-        let mut progress = self.shared.progress.lock();
-        self.shared.nudged.store(true, Ordering::SeqCst);
-        while progress.applied < seq {
-            if self.shared.progressed.wait_until(&mut progress, deadline).timed_out() {
-                tracing::warn!(
-                    "the store's applier is {} commits behind the log",
-                    seq - progress.applied
-                );
-                return;
-            }
+        if self.shared.wait_applied(seq).is_err() {
+            let applied = self.shared.progress.lock().applied;
+            tracing::warn!(
+                "the store's applier is {} commits behind the log",
+                seq.saturating_sub(applied)
+            );
         }
     }
 
@@ -800,6 +785,23 @@ impl Shared {
             let value = meta.get(META_LOG_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
             Ok(value)
         })
+    }
+
+    /// Waits, at most [`READ_WAIT`], until redb has frame `seq`, nudging
+    /// the applier to apply what it holds at once; `Lagging` if it did not
+    /// get there.
+    fn wait_applied(&self, seq: u64) -> Result<(), StoreError> {
+        let deadline = std::time::Instant::now() + READ_WAIT;
+        let mut progress = self.progress.lock();
+        if progress.applied < seq {
+            self.nudged.store(true, Ordering::SeqCst);
+        }
+        while progress.applied < seq {
+            if self.progressed.wait_until(&mut progress, deadline).timed_out() {
+                return Err(StoreError::Lagging);
+            }
+        }
+        Ok(())
     }
 
     /// The applier got as far as `applied` (durably, if `durable`).
