@@ -40,12 +40,12 @@
 //! not the file's (redb reuses freed pages; the file does not shrink), nor
 //! the user names (one per user, kept).
 
-use std::collections::BTreeSet;
-use std::net::IpAddr;
+use std::collections::{BTreeSet, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rras_core::engine_time::unix_secs;
 
+use parking_lot::RwLock;
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 use rras_core::history_query::{account_keys, addresses, lower};
 use rras_core::usage::{TopBy, UsageBuilder, UsageReport, UsageSession};
@@ -53,6 +53,9 @@ use rras_core::user_hash::UserHasher;
 use rras_core::{EndedConnection, HistoryQuery};
 
 use crate::history_block::Block;
+use crate::history_keys::{
+    address_key, hash_of_user_key, secs32, user_key_entry, IndexKeys, RecentChange, RecentKeys, DAY,
+};
 use crate::{tx_err, StoreError};
 
 /// The tail: seq → entry.
@@ -72,6 +75,10 @@ const ADDRESS_INDEX: TableDefinition<(u32, u128, u32, u64), u32> = TableDefiniti
 /// days a query reads.
 const HISTORY_META: TableDefinition<&str, u64> = TableDefinition::new("history_meta");
 const LONGEST: &str = "longest";
+/// "merged" → the seq at and below which every entry's index keys are in
+/// redb; the keys of the entries above it are in memory
+/// ([`crate::history_keys`]). Absent in a store written before: all are.
+const MERGED: &str = "merged";
 /// Indexes of earlier layouts, replaced by the ones above: schema 4's, and
 /// the first of schema 5 (without the day in front).
 pub(crate) const OLD_INDEXES: [&str; 5] = [
@@ -81,6 +88,8 @@ pub(crate) const OLD_INDEXES: [&str; 5] = [
     "history_user_index",
     "history_address_index",
 ];
+
+pub use crate::history_keys::RECENT_ENTRIES;
 
 /// Entries removed per write transaction at most (whole blocks: a step
 /// stops at the block that reaches it).
@@ -99,8 +108,6 @@ const BACKLOG_SEALS_PER_WRITE: usize = 2;
 const TAIL_KEY_BYTES: u64 = 8;
 const USER_KEY_BYTES: u64 = 20;
 const ADDRESS_KEY_BYTES: u64 = 36;
-/// Seconds in a day (the index keys' first part is the day an entry ended).
-const DAY: u32 = 86_400;
 const SPAN_BYTES: u64 = 8 + 28;
 /// The most entries one query reads without an index before it returns a
 /// cursor to go on from.
@@ -142,64 +149,13 @@ pub struct HistoryPage {
     pub next: Option<u64>,
 }
 
-fn secs32(t: SystemTime) -> u32 {
-    u32::try_from(unix_secs(t)).unwrap_or(u32::MAX)
-}
-
-fn address_key(a: IpAddr) -> u128 {
-    match a {
-        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
-        IpAddr::V6(v6) => u128::from(v6),
-    }
-}
-
-fn user_key_entry(name: &str, hash: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(name.len() + 9);
-    key.extend_from_slice(name.as_bytes());
-    key.push(0);
-    key.extend_from_slice(&hash.to_be_bytes());
-    key
-}
-
-fn hash_of_user_key(key: &[u8]) -> Option<u64> {
-    let at = key.len().checked_sub(8)?;
-    Some(u64::from_be_bytes(key.get(at..)?.try_into().ok()?))
+/// What an entry's index keys count for.
+fn index_bytes(keys: &IndexKeys) -> u64 {
+    USER_KEY_BYTES + ADDRESS_KEY_BYTES * keys.addresses.len() as u64
 }
 
 fn decode(seq: u64, bytes: &[u8]) -> Result<EndedConnection, StoreError> {
     rras_core::record::decode_ended(bytes).map_err(|source| StoreError::History { seq, source })
-}
-
-/// The index keys of one entry.
-struct IndexKeys {
-    /// The UTC day it ended: the first part of every index key, so that
-    /// the keys written together (sessions ending now) sit together and a
-    /// write copies a few leaves of each index, not one leaf per Stop.
-    day: u32,
-    user: u64,
-    account: String,
-    started: u32,
-    ended: u32,
-    addresses: Vec<u128>,
-}
-
-impl IndexKeys {
-    fn of(users: &UserHasher, e: &EndedConnection) -> Self {
-        let info = &e.connection.info;
-        let account = info.account();
-        IndexKeys {
-            user: users.account(&account),
-            account,
-            day: secs32(e.ended_at) / DAY,
-            started: secs32(info.started_at),
-            ended: secs32(e.ended_at),
-            addresses: addresses(info).into_iter().map(address_key).collect(),
-        }
-    }
-
-    fn bytes(&self) -> u64 {
-        USER_KEY_BYTES + ADDRESS_KEY_BYTES * self.addresses.len() as u64
-    }
 }
 
 /// What sealing needs of each tail entry, kept from when the entry was
@@ -229,17 +185,35 @@ pub(crate) struct HistoryTables<'tx> {
     meta: redb::Table<'tx, &'static str, u64>,
     longest: u64,
     users: UserHasher,
+    /// The newest entries' keys in memory (none: every key goes into redb,
+    /// as when a migration builds the indexes).
+    recent: Option<&'tx RwLock<RecentKeys>>,
+    /// Keys of entries above this seq go to `recent`, the rest into redb.
+    floor: u64,
+    /// This write's changes to `recent`, published when it ends.
+    changes: Vec<RecentChange>,
+    /// Users whose names redb holds (see [`RecentKeys`]).
+    known_users: HashSet<u64>,
 }
 
 impl<'tx> HistoryTables<'tx> {
-    /// Opens (creating) the tables in `tx`.
+    /// Opens (creating) the tables in `tx`; the newest entries' keys go to
+    /// `recent` (built for this database generation) when given.
     pub(crate) fn open(
         tx: &'tx redb::WriteTransaction,
         users: UserHasher,
         cache: SealCache,
+        recent: Option<&'tx RwLock<RecentKeys>>,
     ) -> Result<Self, StoreError> {
         let meta = tx.open_table(HISTORY_META).map_err(tx_err)?;
         let longest = meta.get(LONGEST).map_err(tx_err)?.map_or(0, |v| v.value());
+        let (floor, known_users) = match recent {
+            Some(recent) => {
+                let mut recent = recent.write();
+                (recent.floor(), recent.take_known_users())
+            }
+            None => (u64::MAX, HashSet::new()),
+        };
         Ok(HistoryTables {
             cache,
             fresh: Default::default(),
@@ -254,6 +228,10 @@ impl<'tx> HistoryTables<'tx> {
             longest,
             meta,
             users,
+            recent,
+            floor,
+            changes: Vec::new(),
+            known_users,
         })
     }
 
@@ -267,7 +245,6 @@ impl<'tx> HistoryTables<'tx> {
             return Ok(TAIL_KEY_BYTES + bytes.len() as u64);
         };
         let keys = IndexKeys::of(&self.users, &ended);
-        self.index(seq, &keys)?;
         let info = &ended.connection.info;
         if self.cache.len() >= SEAL_CACHE_MAX {
             self.cache.clear();
@@ -280,27 +257,67 @@ impl<'tx> HistoryTables<'tx> {
             bytes_in: info.stats.bytes_rcved,
             bytes_out: info.stats.bytes_xmited,
         };
-        self.cache.insert(seq, (session, keys.bytes()));
-        Ok(TAIL_KEY_BYTES + bytes.len() as u64 + keys.bytes())
+        let counted = index_bytes(&keys);
+        self.cache.insert(seq, (session, counted));
+        self.index(seq, keys)?;
+        Ok(TAIL_KEY_BYTES + bytes.len() as u64 + counted)
     }
 
-    /// Ends the write: what no block took goes into the tail; returns the
-    /// seal cache, for the next write.
-    pub(crate) fn finish(mut self) -> Result<SealCache, StoreError> {
+    /// Ends the write: what no block took goes into the tail, the write's
+    /// in-memory keys are published (before the write commits: see
+    /// [`RecentKeys`]), and once `merge_at` entries' keys have gathered
+    /// they go into redb with the floor `top` (the history's last seq).
+    /// Returns the seal cache, for the next write, and the floor of a
+    /// merge, which [`RecentKeys::merged`] must be told once the write has
+    /// committed.
+    pub(crate) fn finish(mut self, top: u64, merge_at: usize) -> Result<(SealCache, Option<u64>), StoreError> {
         for (seq, entry) in std::mem::take(&mut self.fresh) {
             self.tail.insert(seq, entry.as_slice()).map_err(tx_err)?;
         }
-        Ok(self.cache)
+        let Some(recent) = self.recent else {
+            return Ok((self.cache, None));
+        };
+        let mut recent = recent.write();
+        recent.publish(std::mem::take(&mut self.changes));
+        recent.return_known_users(std::mem::take(&mut self.known_users));
+        if recent.added() < merge_at.max(1) {
+            return Ok((self.cache, None));
+        }
+        // In key order: each leaf is copied once for all the keys it takes.
+        for key in recent.user_keys() {
+            self.by_user.insert(*key, ()).map_err(tx_err)?;
+        }
+        for (key, ended) in recent.address_keys() {
+            self.by_address.insert(*key, *ended).map_err(tx_err)?;
+        }
+        // A name as first written: redb's, if it has one.
+        for (user, account) in recent.names() {
+            if self.user_names.get(*user).map_err(tx_err)?.is_none() {
+                self.user_names.insert(*user, account.as_str()).map_err(tx_err)?;
+            }
+        }
+        for key in recent.name_keys() {
+            self.user_keys.insert(key.as_slice(), ()).map_err(tx_err)?;
+        }
+        self.meta.insert(MERGED, top).map_err(tx_err)?;
+        Ok((self.cache, Some(top)))
     }
 
-    fn index(&mut self, seq: u64, keys: &IndexKeys) -> Result<(), StoreError> {
+    fn index(&mut self, seq: u64, keys: IndexKeys) -> Result<(), StoreError> {
         let duration = u64::from(keys.ended.saturating_sub(keys.started));
         if duration > self.longest {
             self.longest = duration;
             self.meta.insert(LONGEST, duration).map_err(tx_err)?;
         }
-        self.by_user.insert((keys.day, keys.user, seq), ()).map_err(tx_err)?;
-        if self.user_names.get(keys.user).map_err(tx_err)?.is_none() {
+        let new_user = self.known_users.insert(keys.user);
+        if self.recent.is_some() && seq > self.floor {
+            if new_user {
+                self.changes.push(RecentChange::User(keys.user, keys.account.clone()));
+            }
+            self.changes.push(RecentChange::Add(seq, keys));
+            return Ok(());
+        }
+        if new_user && self.user_names.get(keys.user).map_err(tx_err)?.is_none() {
             self.user_names
                 .insert(keys.user, keys.account.as_str())
                 .map_err(tx_err)?;
@@ -311,10 +328,9 @@ impl<'tx> HistoryTables<'tx> {
                     .map_err(tx_err)?;
             }
         }
-        for address in &keys.addresses {
-            self.by_address
-                .insert((keys.day, *address, keys.started, seq), keys.ended)
-                .map_err(tx_err)?;
+        self.by_user.insert(keys.user_key(seq), ()).map_err(tx_err)?;
+        for key in keys.address_keys(seq) {
+            self.by_address.insert(key, keys.ended).map_err(tx_err)?;
         }
         Ok(())
     }
@@ -324,13 +340,16 @@ impl<'tx> HistoryTables<'tx> {
             return Ok(0);
         };
         let keys = IndexKeys::of(&self.users, &entry);
-        self.by_user.remove((keys.day, keys.user, seq)).map_err(tx_err)?;
-        for address in &keys.addresses {
-            self.by_address
-                .remove((keys.day, *address, keys.started, seq))
-                .map_err(tx_err)?;
+        let counted = index_bytes(&keys);
+        if seq > self.floor {
+            self.changes.push(RecentChange::Remove(seq, keys));
+            return Ok(counted);
         }
-        Ok(keys.bytes())
+        self.by_user.remove(keys.user_key(seq)).map_err(tx_err)?;
+        for key in keys.address_keys(seq) {
+            self.by_address.remove(key).map_err(tx_err)?;
+        }
+        Ok(counted)
     }
 
     /// One step of retention: removes the oldest blocks, then the oldest
@@ -557,7 +576,7 @@ impl<'tx> HistoryTables<'tx> {
             for (i, entry) in kept.iter().enumerate() {
                 if let Ok(e) = rras_core::record::decode_ended(entry) {
                     let keys = IndexKeys::of(&self.users, &e);
-                    self.index(rest + i as u64, &keys)?;
+                    self.index(rest + i as u64, keys)?;
                 }
             }
             *bytes = bytes.saturating_add(block_bytes);
@@ -578,12 +597,12 @@ impl<'tx> HistoryTables<'tx> {
             total += TAIL_KEY_BYTES + bytes.len() as u64;
             if let Ok(ended) = rras_core::record::decode_ended(bytes) {
                 let k = IndexKeys::of(&self.users, &ended);
-                total += k.bytes();
+                total += index_bytes(&k);
                 keys.push((seq, k));
             }
         }
-        for (seq, k) in &keys {
-            self.index(*seq, k)?;
+        for (seq, k) in keys {
+            self.index(seq, k)?;
         }
         let mut spans = Vec::new();
         for row in self.spans.iter().map_err(tx_err)? {
@@ -599,8 +618,8 @@ impl<'tx> HistoryTables<'tx> {
             for (i, entry) in Block::open(first, value)?.all()?.iter().enumerate() {
                 if let Ok(ended) = rras_core::record::decode_ended(entry) {
                     let k = IndexKeys::of(&self.users, &ended);
-                    block_bytes += k.bytes();
-                    self.index(first + i as u64, &k)?;
+                    block_bytes += index_bytes(&k);
+                    self.index(first + i as u64, k)?;
                 }
             }
             self.spans
@@ -610,6 +629,70 @@ impl<'tx> HistoryTables<'tx> {
         }
         Ok(total)
     }
+}
+
+/// Rebuilds `recent` for database generation `epoch` from what `tx`
+/// holds: the keys of the entries above the floor redb records (which
+/// becomes `top`, the history's last seq, in a store written before there
+/// was one: all its keys are in redb).
+pub(crate) fn rebuild_recent(
+    tx: &redb::WriteTransaction,
+    users: &UserHasher,
+    epoch: u64,
+    top: u64,
+    recent: &RwLock<RecentKeys>,
+) -> Result<(), StoreError> {
+    let floor = {
+        let mut meta = tx.open_table(HISTORY_META).map_err(tx_err)?;
+        let stored = meta.get(MERGED).map_err(tx_err)?.map(|v| v.value());
+        match stored {
+            Some(floor) => floor,
+            None => {
+                meta.insert(MERGED, top).map_err(tx_err)?;
+                top
+            }
+        }
+    };
+    let above = floor.saturating_add(1);
+    let mut entries = Vec::new();
+    let mut keep = |seq: u64, bytes: &[u8]| {
+        if let Ok(ended) = rras_core::record::decode_ended(bytes) {
+            entries.push((seq, IndexKeys::of(users, &ended)));
+        }
+    };
+    let spans = tx.open_table(BLOCK_SPANS).map_err(tx_err)?;
+    let blocks = tx.open_table(BLOCKS).map_err(tx_err)?;
+    // The block that holds `above` (if one does), and every later one.
+    let from = spans
+        .range(..=above)
+        .map_err(tx_err)?
+        .next_back()
+        .transpose()
+        .map_err(tx_err)?
+        .map_or(above, |(k, _)| k.value());
+    for row in spans.range(from..).map_err(tx_err)? {
+        let (first, span) = row.map_err(tx_err)?;
+        let (first, count) = (first.value(), u64::from(span.value().0));
+        if first.saturating_add(count) <= above {
+            continue;
+        }
+        let Some(value) = blocks.get(first).map_err(tx_err)?.map(|v| v.value().to_vec()) else {
+            continue;
+        };
+        for (i, entry) in Block::open(first, value)?.all()?.iter().enumerate() {
+            let seq = first + i as u64;
+            if seq >= above {
+                keep(seq, entry);
+            }
+        }
+    }
+    let tail = tx.open_table(HISTORY).map_err(tx_err)?;
+    for row in tail.range(above..).map_err(tx_err)? {
+        let (seq, bytes) = row.map_err(tx_err)?;
+        keep(seq.value(), bytes.value());
+    }
+    recent.write().rebuild(epoch, floor, entries);
+    Ok(())
 }
 
 /// Entries by seq, from the tail or a block (the last block read is kept:
@@ -678,14 +761,18 @@ pub(crate) fn len(tx: &redb::ReadTransaction) -> Result<u64, StoreError> {
     Ok(tail + sealed)
 }
 
-/// Answers `query` from the history in `tx`: entries with seq below
-/// `before` (all when None), newest first, at most `limit`.
+/// Answers `query` from the history in `tx` (of database generation
+/// `epoch`) and the newest entries' keys in `recent`: entries with seq
+/// below `before` (all when None), newest first, at most `limit`. None
+/// when `recent` has moved past `tx` (a merge committed after `tx` began,
+/// or `recent` is being rebuilt): the caller begins a newer `tx`.
 pub(crate) fn query(
     tx: &redb::ReadTransaction,
+    (recent, epoch): (&RwLock<RecentKeys>, u64),
     q: &HistoryQuery,
     before: Option<u64>,
     limit: usize,
-) -> Result<HistoryPage, StoreError> {
+) -> Result<Option<HistoryPage>, StoreError> {
     let mut entries = Entries::open(tx)?;
     let below = before.unwrap_or(u64::MAX);
     let limit = limit.max(1);
@@ -702,16 +789,21 @@ pub(crate) fn query(
         page.entries.push((seq, ended));
         true
     };
-    if let Some(candidates) = candidates(tx, q, below)? {
-        for seq in candidates.into_iter().rev() {
-            let Some(ended) = entries.get(seq)? else {
-                continue;
-            };
-            if !take(seq, ended, &mut page) {
-                break;
+    match candidates(tx, (recent, epoch), q, below)? {
+        Candidates::Stale => return Ok(None),
+        Candidates::Seqs(candidates) => {
+            // A key in `recent` may be of an entry `tx` does not hold yet.
+            for seq in candidates.into_iter().rev() {
+                let Some(ended) = entries.get(seq)? else {
+                    continue;
+                };
+                if !take(seq, ended, &mut page) {
+                    break;
+                }
             }
+            return Ok(Some(page));
         }
-        return Ok(page);
+        Candidates::Scan => {}
     }
     // No index narrows it: walk the tail and the blocks backwards, skipping
     // blocks outside the time range, within a budget.
@@ -737,7 +829,7 @@ pub(crate) fn query(
     }
     for (seq, bytes) in tail_rows {
         if !visit(seq, &bytes, &mut page)? {
-            return Ok(page);
+            return Ok(Some(page));
         }
     }
     let (mut spans, mut held) = (Vec::new(), 0usize);
@@ -763,24 +855,26 @@ pub(crate) fn query(
                 continue;
             }
             if !visit(seq, bytes, &mut page)? {
-                return Ok(page);
+                return Ok(Some(page));
             }
         }
     }
-    Ok(page)
+    Ok(Some(page))
 }
 
 /// The report of `[from, to)` as of `now`: every ended entry that overlaps
 /// the period (blocks through their usage columns, the tail decoded), then
 /// what `live` adds; the top users named from the history's names.
 pub(crate) fn usage(
-    tx: &redb::ReadTransaction,
+    db: &redb::Database,
+    recent: &RwLock<RecentKeys>,
     users: UserHasher,
     period: (SystemTime, SystemTime, SystemTime),
     top: (usize, TopBy),
     live: &impl Fn(&mut UsageBuilder),
 ) -> Result<UsageReport, StoreError> {
     let (from, to, now) = period;
+    let tx = &db.begin_read().map_err(tx_err)?;
     let mut builder = UsageBuilder::new(from, to, now, users);
     let (from_s, to_s) = (unix_secs(from), unix_secs(to));
     let mut blocks = Vec::new();
@@ -835,43 +929,92 @@ pub(crate) fn usage(
         builder.add_session(&UsageSession::of(&ended.connection.info, Some(ended.ended_at), &users));
     }
     live(&mut builder);
-    let names = tx.open_table(USER_NAMES).map_err(tx_err)?;
+    let stored = |tx: &redb::ReadTransaction, hash: u64| -> Option<String> {
+        let names = tx.open_table(USER_NAMES).ok()?;
+        let name = names.get(hash).ok()??;
+        Some(name.value().to_owned())
+    };
+    // The snapshot's names; else one first seen since the last merge (in
+    // memory); else it was merged after the snapshot began, and a newer
+    // snapshot has it (names are never removed).
     Ok(builder.finish(top.0, top.1, |hash| {
-        names.get(hash).ok().flatten().map(|name| name.value().to_owned())
+        stored(tx, hash)
+            .or_else(|| recent.read().name(hash).map(str::to_owned))
+            .or_else(|| stored(&db.begin_read().ok()?, hash))
     }))
 }
 
-/// The seqs below `below` an index offers for `q` (a superset of the
-/// matches), ascending, or None when no index applies or one would
-/// collect more than its budget.
-fn candidates(tx: &redb::ReadTransaction, q: &HistoryQuery, below: u64) -> Result<Option<Vec<u64>>, StoreError> {
-    let mut seqs = BTreeSet::new();
+/// What the indexes offer a query.
+enum Candidates {
+    /// The seqs an index offers (a superset of the matches), ascending.
+    Seqs(Vec<u64>),
+    /// No index applies, or one would collect more than its budget.
+    Scan,
+    /// The in-memory keys have moved past the snapshot.
+    Stale,
+}
+
+/// The seqs below `below` the indexes — redb's, and the newest entries'
+/// in `recent` — offer for `q`.
+fn candidates(
+    tx: &redb::ReadTransaction,
+    (recent, epoch): (&RwLock<RecentKeys>, u64),
+    q: &HistoryQuery,
+    below: u64,
+) -> Result<Candidates, StoreError> {
+    let meta = tx.open_table(HISTORY_META).map_err(tx_err)?;
+    let merged = meta.get(MERGED).map_err(tx_err)?.map_or(u64::MAX, |v| v.value());
     let (from, to) = (q.from.map_or(0, secs32), q.to.map_or(u32::MAX, secs32));
     // The days an entry that matches can have ended on: from the day of
     // `from` to the last day any entry ended — or, with `to`, to the day of
     // `to` plus the longest session (it started by `to`).
-    let longest = tx
-        .open_table(HISTORY_META)
-        .map_err(tx_err)?
-        .get(LONGEST)
-        .map_err(tx_err)?
-        .map_or(u64::MAX, |v| v.value());
+    let longest = meta.get(LONGEST).map_err(tx_err)?.map_or(u64::MAX, |v| v.value());
     let ended_by = u32::try_from(u64::from(to).saturating_add(longest)).unwrap_or(u32::MAX);
-    let days = |first: Option<u32>, last: Option<u32>| match (first, last) {
-        (Some(first), Some(last)) => (first.max(from / DAY)..=last.min(ended_by / DAY)).collect::<Vec<u32>>(),
-        _ => Vec::new(),
+    // Of redb's keys and of those in memory, together.
+    let days = |stored: (Option<u32>, Option<u32>), held: Option<(u32, u32)>| {
+        let first = stored.0.into_iter().chain(held.map(|h| h.0)).min();
+        let last = stored.1.into_iter().chain(held.map(|h| h.1)).max();
+        match (first, last) {
+            (Some(first), Some(last)) => (first.max(from / DAY)..=last.min(ended_by / DAY)).collect::<Vec<u32>>(),
+            _ => Vec::new(),
+        }
     };
+    // Read after `tx` began (see `history_keys`): every key of an entry
+    // `tx` holds above `merged` is there, unless a merge has moved on. Its
+    // lock is held only while its own keys are read (it holds up the
+    // applier).
+    let stale = |recent: &RecentKeys| !recent.is_built_for(epoch) || recent.floor() > merged;
+    let mut seqs = BTreeSet::new();
     if let Some(address) = q.address {
         let index = tx.open_table(ADDRESS_INDEX).map_err(tx_err)?;
         let first = index.first().map_err(tx_err)?.map(|(k, _)| k.value().0);
         let last = index.last().map_err(tx_err)?.map(|(k, _)| k.value().0);
         let a = address_key(address);
         let mut read = 0;
-        for day in days(first, last) {
+        let days = {
+            let recent = recent.read();
+            if stale(&recent) {
+                return Ok(Candidates::Stale);
+            }
+            let days = days((first, last), recent.address_days());
+            for day in &days {
+                for (seq, ended) in recent.address_seqs(*day, a, to) {
+                    read += 1;
+                    if read == INDEX_BUDGET {
+                        return Ok(Candidates::Scan);
+                    }
+                    if ended >= from && seq < below {
+                        seqs.insert(seq);
+                    }
+                }
+            }
+            days
+        };
+        for day in days {
             for row in index.range((day, a, 0, 0)..=(day, a, to, u64::MAX)).map_err(tx_err)? {
                 read += 1;
                 if read == INDEX_BUDGET {
-                    return Ok(None);
+                    return Ok(Candidates::Scan);
                 }
                 let (key, ended) = row.map_err(tx_err)?;
                 let (_, _, _, seq) = key.value();
@@ -880,44 +1023,63 @@ fn candidates(tx: &redb::ReadTransaction, q: &HistoryQuery, below: u64) -> Resul
                 }
             }
         }
-        return Ok(Some(seqs.into_iter().collect()));
+        return Ok(Candidates::Seqs(seqs.into_iter().collect()));
     }
-    if let Some(user) = &q.user {
-        let prefix = lower(user);
-        let names = tx.open_table(USER_KEYS).map_err(tx_err)?;
-        let mut hashes = BTreeSet::new();
-        for row in names.range(prefix.as_bytes()..).map_err(tx_err)? {
-            let (key, _) = row.map_err(tx_err)?;
-            let key = key.value();
-            if !key.starts_with(prefix.as_bytes()) {
-                break;
-            }
-            hashes.extend(hash_of_user_key(key));
-            if hashes.len() > USER_BUDGET {
-                return Ok(None);
-            }
+    let Some(user) = &q.user else {
+        return Ok(Candidates::Scan);
+    };
+    let prefix = lower(user);
+    let names = tx.open_table(USER_KEYS).map_err(tx_err)?;
+    let mut hashes = BTreeSet::new();
+    for row in names.range(prefix.as_bytes()..).map_err(tx_err)? {
+        let (key, _) = row.map_err(tx_err)?;
+        let key = key.value();
+        if !key.starts_with(prefix.as_bytes()) {
+            break;
         }
-        let index = tx.open_table(USER_INDEX).map_err(tx_err)?;
-        let first = index.first().map_err(tx_err)?.map(|(k, _)| k.value().0);
-        let last = index.last().map_err(tx_err)?.map(|(k, _)| k.value().0);
-        let days = days(first, last);
+        hashes.extend(hash_of_user_key(key));
+        if hashes.len() > USER_BUDGET {
+            return Ok(Candidates::Scan);
+        }
+    }
+    let index = tx.open_table(USER_INDEX).map_err(tx_err)?;
+    let first = index.first().map_err(tx_err)?.map(|(k, _)| k.value().0);
+    let last = index.last().map_err(tx_err)?.map(|(k, _)| k.value().0);
+    let days = {
+        let recent = recent.read();
+        if stale(&recent) {
+            return Ok(Candidates::Stale);
+        }
+        hashes.extend(recent.users_named(prefix.as_bytes()));
+        if hashes.len() > USER_BUDGET {
+            return Ok(Candidates::Scan);
+        }
+        let days = days((first, last), recent.user_days());
         // Each (day, user) is a seek: many users over many days scan instead.
         if hashes.len().saturating_mul(days.len()) > SEEK_BUDGET {
-            return Ok(None);
+            return Ok(Candidates::Scan);
         }
-        for day in days {
+        for day in &days {
             for hash in &hashes {
-                for row in index.range((day, *hash, 0)..(day, *hash, below)).map_err(tx_err)? {
-                    seqs.insert(row.map_err(tx_err)?.0.value().2);
-                    if seqs.len() > INDEX_BUDGET {
-                        return Ok(None);
-                    }
+                seqs.extend(recent.user_seqs(*day, *hash, below));
+                if seqs.len() > INDEX_BUDGET {
+                    return Ok(Candidates::Scan);
                 }
             }
         }
-        return Ok(Some(seqs.into_iter().collect()));
+        days
+    };
+    for day in days {
+        for hash in &hashes {
+            for row in index.range((day, *hash, 0)..(day, *hash, below)).map_err(tx_err)? {
+                seqs.insert(row.map_err(tx_err)?.0.value().2);
+                if seqs.len() > INDEX_BUDGET {
+                    return Ok(Candidates::Scan);
+                }
+            }
+        }
     }
-    Ok(None)
+    Ok(Candidates::Seqs(seqs.into_iter().collect()))
 }
 
 #[cfg(test)]
@@ -970,12 +1132,12 @@ mod tests {
         for seqs in [1..=2u64, 3..=42] {
             let tx = db.begin_write().unwrap();
             {
-                let mut h = HistoryTables::open(&tx, UserHasher::new(1, 2), cache).unwrap();
+                let mut h = HistoryTables::open(&tx, UserHasher::new(1, 2), cache, None).unwrap();
                 for seq in seqs.clone() {
                     h.insert(seq, &bulky_entry(seq as u32)).unwrap();
                 }
                 h.seal(seqs.count(), &mut entries, 16, &mut bytes).unwrap();
-                cache = h.finish().unwrap();
+                cache = h.finish(42, 1).unwrap().0;
             }
             tx.commit().unwrap();
         }
@@ -998,6 +1160,54 @@ mod tests {
         assert_eq!(len(&tx).unwrap(), 42);
     }
 
+    /// A reader whose snapshot began before a merge of the in-memory keys
+    /// committed would find the merged keys neither in memory nor in its
+    /// snapshot: it is told to begin again, and a newer snapshot finds them.
+    #[test]
+    fn a_snapshot_older_than_a_merge_is_told_to_begin_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("h.redb")).unwrap();
+        let users = UserHasher::new(1, 2);
+        let recent = RwLock::new(RecentKeys::default());
+        let write = |seqs: std::ops::RangeInclusive<u64>, merge_at: usize| {
+            let tx = db.begin_write().unwrap();
+            if !recent.read().is_built_for(0) {
+                rebuild_recent(&tx, &users, 0, 0, &recent).unwrap();
+            }
+            let merged = {
+                let mut h = HistoryTables::open(&tx, users, SealCache::default(), Some(&recent)).unwrap();
+                for seq in seqs.clone() {
+                    h.insert(seq, &entry(seq as u32)).unwrap();
+                }
+                h.finish(*seqs.end(), merge_at).unwrap().1
+            };
+            tx.commit().unwrap();
+            if let Some(floor) = merged {
+                recent.write().merged(floor);
+            }
+            merged
+        };
+        let q = HistoryQuery {
+            user: Some("u".into()),
+            ..HistoryQuery::default()
+        };
+        let seqs = |tx: &redb::ReadTransaction| {
+            query(tx, (&recent, 0), &q, None, 100)
+                .unwrap()
+                .map(|page| page.entries.iter().map(|(seq, _)| *seq).collect::<Vec<_>>())
+        };
+        assert_eq!(write(1..=3, 100), None, "below the merge size: keys stay in memory");
+        let older = db.begin_read().unwrap();
+        assert_eq!(seqs(&older), Some(vec![3, 2, 1]));
+        assert_eq!(write(4..=5, 1), Some(5), "merged");
+        assert_eq!(recent.read().user_keys().count(), 0);
+        assert_eq!(seqs(&older), None, "the older snapshot is stale");
+        let newer = db.begin_read().unwrap();
+        assert_eq!(seqs(&newer), Some(vec![5, 4, 3, 2, 1]));
+        // Another generation of the database (a re-open): stale until rebuilt.
+        assert_eq!(query(&newer, (&recent, 1), &q, None, 100).unwrap(), None);
+    }
+
     /// A schema-4 tail can have gaps (its retention went by end time, not
     /// seq): a block stops at a gap, so every entry keeps its own seq.
     #[test]
@@ -1007,13 +1217,13 @@ mod tests {
         let seqs = [1u64, 3, 4, 5, 7, 9, 10, 11, 12];
         let tx = db.begin_write().unwrap();
         {
-            let mut h = HistoryTables::open(&tx, UserHasher::new(1, 2), SealCache::default()).unwrap();
+            let mut h = HistoryTables::open(&tx, UserHasher::new(1, 2), SealCache::default(), None).unwrap();
             for seq in seqs {
                 h.insert(seq, &entry(seq as u32)).unwrap();
             }
             let (mut entries, mut bytes) = (3, 0);
             while h.seal(0, &mut entries, 3, &mut bytes).unwrap() > 0 {}
-            h.finish().unwrap();
+            h.finish(12, 1).unwrap();
         }
         tx.commit().unwrap();
         let tx = db.begin_read().unwrap();
@@ -1026,7 +1236,12 @@ mod tests {
             let got = entries.get(seq).unwrap().map(|e| u64::from(e.connection.handle.get()));
             assert_eq!(got, seqs.contains(&seq).then_some(seq), "seq {seq}");
         }
-        let page = query(&tx, &HistoryQuery::default(), None, 100).unwrap();
+        // Every key in redb (no merge floor in it, none in memory).
+        let recent = RwLock::new(RecentKeys::default());
+        recent.write().rebuild(0, u64::MAX, Vec::new());
+        let page = query(&tx, (&recent, 0), &HistoryQuery::default(), None, 100)
+            .unwrap()
+            .unwrap();
         let paged: Vec<u64> = page.entries.iter().map(|(seq, _)| *seq).collect();
         assert_eq!(paged, seqs.iter().rev().copied().collect::<Vec<_>>());
         assert_eq!(len(&tx).unwrap(), seqs.len() as u64);

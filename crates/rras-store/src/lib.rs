@@ -18,6 +18,7 @@ mod applier;
 pub mod fault;
 pub mod history;
 mod history_block;
+mod history_keys;
 mod legacy;
 pub mod log;
 
@@ -333,6 +334,10 @@ pub(crate) struct Shared {
     block_max: usize,
     /// What sealing needs of the tail's entries (the applier's alone).
     seal_cache: Mutex<history::SealCache>,
+    /// The newest history entries' index keys ([`history_keys`]).
+    recent: parking_lot::RwLock<history_keys::RecentKeys>,
+    /// See [`StoreOptions::history_recent_entries`].
+    recent_entries: usize,
     /// See [`StoreOptions::log_hold_back_bytes`].
     hold_back_bytes: u64,
 }
@@ -372,6 +377,11 @@ pub struct StoreOptions {
     /// Entries a sealed history block holds at most (fewer when a block
     /// would not fit its page).
     pub history_block_entries: usize,
+    /// The newest history entries whose index keys are kept in memory
+    /// before they are merged into the store's indexes in one sorted pass
+    /// (a few hundred bytes each; a restart rebuilds them from the
+    /// entries).
+    pub history_recent_entries: usize,
     /// Niceness of the thread that moves logged commits into redb (0
     /// leaves it at the process's). Above 0 it yields a core to ingest,
     /// whose acknowledgements wait only for the log; it then takes larger
@@ -393,6 +403,7 @@ impl Default for StoreOptions {
             cache_bytes: DEFAULT_CACHE_BYTES,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
             history_block_entries: history::BLOCK_ENTRIES,
+            history_recent_entries: history::RECENT_ENTRIES,
             applier_nice: 0,
             log_hold_back_bytes: 2 * applier::SEGMENT_TARGET,
         }
@@ -433,6 +444,8 @@ impl Store {
             block_entries: AtomicUsize::new(options.history_block_entries.clamp(1, 64)),
             block_max: options.history_block_entries.max(1),
             seal_cache: Mutex::new(Default::default()),
+            recent: Default::default(),
+            recent_entries: options.history_recent_entries.max(1),
             hold_back_bytes: options.log_hold_back_bytes,
         });
         // Create the tables so readers never see "table does not exist", and
@@ -457,7 +470,7 @@ impl Store {
                                 .map_err(tx_err)?;
                         }
                         let users = user_hasher(&mut meta)?;
-                        let bytes = HistoryTables::open(&tx, users, Default::default())?.reindex()?;
+                        let bytes = HistoryTables::open(&tx, users, Default::default(), None)?.reindex()?;
                         meta.insert(META_HISTORY_BYTES, bytes).map_err(tx_err)?;
                         meta.insert(META_SCHEMA, SCHEMA_VERSION).map_err(tx_err)?;
                     }
@@ -471,7 +484,14 @@ impl Store {
             let users = user_hasher(&mut tx.open_table(META).map_err(tx_err)?)?;
             let _ = shared.users.set(users);
             tx.open_table(ACTIVE).map_err(tx_err)?;
-            drop(HistoryTables::open(&tx, users, Default::default())?);
+            drop(HistoryTables::open(&tx, users, Default::default(), None)?);
+            let top = tx
+                .open_table(META)
+                .map_err(tx_err)?
+                .get(META_HISTORY_SEQ)
+                .map_err(tx_err)?
+                .map_or(0, |v| v.value());
+            history::rebuild_recent(&tx, &users, shared.epoch(), top, &shared.recent)?;
             tx.open_table(AUDIT).map_err(tx_err)?;
             tx.open_table(AUDIT_DENIED).map_err(tx_err)?;
             tx.commit().map_err(tx_err)
@@ -660,8 +680,21 @@ impl Store {
         limit: usize,
     ) -> Result<HistoryPage, StoreError> {
         self.with_db(|db| {
-            let tx = db.begin_read().map_err(tx_err)?;
-            history::query(&tx, query, before, limit)
+            // A merge of the newest keys into redb between beginning the
+            // snapshot and reading them: begin again (it takes
+            // microseconds, a rebuild after a failure longer).
+            let deadline = std::time::Instant::now() + READ_WAIT;
+            loop {
+                let tx = db.begin_read().map_err(tx_err)?;
+                let recent = (&self.shared.recent, self.shared.epoch());
+                if let Some(page) = history::query(&tx, recent, query, before, limit)? {
+                    return Ok(page);
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Lagging);
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
         })
     }
 
@@ -676,8 +709,14 @@ impl Store {
         live: impl Fn(&mut rras_core::usage::UsageBuilder),
     ) -> Result<rras_core::usage::UsageReport, StoreError> {
         self.with_db(|db| {
-            let tx = db.begin_read().map_err(tx_err)?;
-            history::usage(&tx, self.shared.users(), (from, to, now), (top, by), &live)
+            history::usage(
+                db,
+                &self.shared.recent,
+                self.shared.users(),
+                (from, to, now),
+                (top, by),
+                &live,
+            )
         })
     }
 
@@ -835,14 +874,20 @@ impl Shared {
         } else {
             tx.set_durability(Durability::None);
         }
+        let merge;
         {
-            let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
-            let cache = std::mem::take(&mut *self.seal_cache.lock());
-            let mut history = HistoryTables::open(&tx, self.users(), cache)?;
-            let mut audit = tx.open_table(AUDIT).map_err(tx_err)?;
-            let mut audit_denied = tx.open_table(AUDIT_DENIED).map_err(tx_err)?;
             let mut meta = tx.open_table(META).map_err(tx_err)?;
             let mut history_seq = meta.get(META_HISTORY_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
+            // After a re-open (which lost the non-durable writes) the
+            // in-memory keys start again from what redb holds.
+            if !self.recent.read().is_built_for(self.epoch()) {
+                history::rebuild_recent(&tx, &self.users(), self.epoch(), history_seq, &self.recent)?;
+            }
+            let mut active = tx.open_table(ACTIVE).map_err(tx_err)?;
+            let cache = std::mem::take(&mut *self.seal_cache.lock());
+            let mut history = HistoryTables::open(&tx, self.users(), cache, Some(&self.recent))?;
+            let mut audit = tx.open_table(AUDIT).map_err(tx_err)?;
+            let mut audit_denied = tx.open_table(AUDIT_DENIED).map_err(tx_err)?;
             let mut history_bytes = meta.get(META_HISTORY_BYTES).map_err(tx_err)?.map_or(0, |v| v.value());
             let mut history_added = 0;
             let mut audit_seq = meta.get(META_AUDIT_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
@@ -907,7 +952,9 @@ impl Shared {
             let mut block_entries = self.block_entries.load(Ordering::Relaxed);
             history.seal(history_added, &mut block_entries, self.block_max, &mut history_bytes)?;
             self.block_entries.store(block_entries, Ordering::Relaxed);
-            *self.seal_cache.lock() = history.finish()?;
+            let (cache, merged) = history.finish(history_seq, self.recent_entries)?;
+            *self.seal_cache.lock() = cache;
+            merge = merged;
             meta.insert(META_AUDIT_SEQ, audit_seq).map_err(tx_err)?;
             meta.insert(META_HISTORY_SEQ, history_seq).map_err(tx_err)?;
             meta.insert(META_HISTORY_BYTES, history_bytes).map_err(tx_err)?;
@@ -916,7 +963,13 @@ impl Shared {
             let stored = meta.get(META_LOG_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
             meta.insert(META_LOG_SEQ, stored.max(last)).map_err(tx_err)?;
         }
-        tx.commit().map_err(tx_err)
+        tx.commit().map_err(tx_err)?;
+        // Only now may the merged keys leave memory (a failed commit
+        // re-opens redb, and the keys are rebuilt then).
+        if let Some(floor) = merge {
+            self.recent.write().merged(floor);
+        }
+        Ok(())
     }
 }
 

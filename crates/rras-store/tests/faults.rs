@@ -13,7 +13,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use rras_core::{synthetic, Connection, ConnectionHandle, EndedConnection, Record};
+use rras_core::history_query::addresses;
+use rras_core::{synthetic, Connection, ConnectionHandle, EndedConnection, HistoryQuery, Record};
 use rras_store::fault::{FaultRates, SimDisk, SplitMix64};
 use rras_store::{Store, StoreOp, StoreOptions};
 
@@ -48,6 +49,9 @@ fn open(disk: &SimDisk) -> Store {
         // Checkpoints all the time, so crashes land between every step of
         // one (switch, apply, free) and not only in the log's replay.
         checkpoint_interval: Duration::from_millis(1),
+        // The newest index keys merged from memory into redb every few
+        // entries, so crashes land between every step of that too.
+        history_recent_entries: 3,
         ..StoreOptions::default()
     };
     // Opening itself may hit injected faults; a bounded number of retries,
@@ -59,6 +63,34 @@ fn open(disk: &SimDisk) -> Store {
     }
     disk.set_faults(FaultRates::default());
     Store::open_simulated(disk, options).expect("the store opens after a crash")
+}
+
+/// The indexes — redb's and the newest keys in memory, rebuilt after the
+/// crash — find the newest ended connections and a sample of the rest by
+/// address and by user.
+fn index_finds_history(store: &Store, round: u64) {
+    let all = store
+        .history_query(&HistoryQuery::default(), None, usize::MAX)
+        .expect("history pages");
+    let sample = all.entries.iter().take(8).chain(all.entries.iter().step_by(37));
+    for (seq, e) in sample {
+        let info = &e.connection.info;
+        let by_address = addresses(info).first().map(|a| HistoryQuery {
+            address: Some(*a),
+            ..HistoryQuery::default()
+        });
+        let by_user = HistoryQuery {
+            user: Some(info.account()),
+            ..HistoryQuery::default()
+        };
+        for q in by_address.iter().chain([&by_user]) {
+            let found = store.history_query(q, None, usize::MAX).expect("query");
+            assert!(
+                found.entries.iter().any(|(s, _)| s == seq),
+                "round {round}: entry {seq} not found by {q:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -115,6 +147,7 @@ fn acknowledged_commits_survive_faults_and_crashes() {
             on_disk.keys().collect::<Vec<_>>()
         );
         store.history(usize::MAX).expect("history decodes");
+        index_finds_history(&store, round);
         acked_watermark = acked_watermark.max(loaded.handle_watermark);
         next_handle = next_handle.max(acked_watermark + 1);
 

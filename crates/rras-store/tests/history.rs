@@ -57,6 +57,22 @@ fn ended_on(
 /// (so a handful of Stops spreads over blocks and the tail).
 const BLOCK_SIZES: [usize; 2] = [rras_store::history::BLOCK_ENTRIES, 3];
 
+thread_local! {
+    /// `StoreOptions::history_recent_entries` of the stores a test opens.
+    static RECENT: std::cell::Cell<usize> = const { std::cell::Cell::new(rras_store::history::RECENT_ENTRIES) };
+}
+
+/// Runs `test` with the newest index keys all in memory (as the default
+/// holds them: these tests write far fewer entries), then with them
+/// merged into redb every two entries (most keys in redb, the newest in
+/// memory, queries reading both).
+fn each_key_layout(test: fn()) {
+    for recent in [rras_store::history::RECENT_ENTRIES, 2] {
+        RECENT.set(recent);
+        test();
+    }
+}
+
 fn open(dir: &std::path::Path, retention: Retention) -> Store {
     open_blocks(dir, retention, rras_store::history::BLOCK_ENTRIES)
 }
@@ -67,6 +83,7 @@ fn open_blocks(dir: &std::path::Path, retention: Retention, block: usize) -> Sto
         StoreOptions {
             history: retention,
             history_block_entries: block,
+            history_recent_entries: RECENT.get(),
             ..StoreOptions::default()
         },
     )
@@ -125,8 +142,7 @@ fn fixture() -> (u64, Vec<EndedConnection>) {
     (base, entries)
 }
 
-#[test]
-fn every_filter_finds_what_it_should() {
+fn every_filter_finds_what_it_should_case() {
     for block in BLOCK_SIZES {
         every_filter_finds_what_it_should_with(block);
     }
@@ -189,14 +205,25 @@ fn every_filter_finds_what_it_should_with(block: usize) {
         }),
         [5]
     );
+    // A report names its top users as the history first wrote them (from
+    // memory or from redb, wherever the names are).
+    let report = store
+        .usage(
+            (h(0), h(86_400), t(now_secs())),
+            2,
+            rras_core::usage::TopBy::Time,
+            |_| {},
+        )
+        .unwrap();
+    let top: Vec<&str> = report.top_users.iter().map(|u| u.user.as_str()).collect();
+    assert_eq!(top, ["dave", "CORP\\alice"]);
     // Every page but the last is full, whatever the filter.
     let page = store.history_query(&HistoryQuery::default(), None, 4).unwrap();
     assert_eq!(page.entries.len(), 4);
     assert!(page.next.is_some());
 }
 
-#[test]
-fn paging_returns_each_entry_once_while_stops_arrive() {
+fn paging_returns_each_entry_once_while_stops_arrive_case() {
     for block in BLOCK_SIZES {
         paging_returns_each_entry_once_while_stops_arrive_with(block);
     }
@@ -262,8 +289,7 @@ fn paging_returns_each_entry_once_while_stops_arrive_with(block: usize) {
     }
 }
 
-#[test]
-fn retention_by_age_removes_the_oldest_in_steps() {
+fn retention_by_age_removes_the_oldest_in_steps_case() {
     let dir = tempfile::tempdir().unwrap();
     let year = Duration::from_secs(365 * 86_400);
     let store = open(
@@ -308,8 +334,7 @@ fn retention_by_age_removes_the_oldest_in_steps() {
     assert_eq!(all_pages(&store, &HistoryQuery::default(), 10)[0], n_old + 2);
 }
 
-#[test]
-fn retention_by_size_keeps_the_newest_within_the_bytes() {
+fn retention_by_size_keeps_the_newest_within_the_bytes_case() {
     let dir = tempfile::tempdir().unwrap();
     let max_bytes = 20_000;
     let store = open(
@@ -388,8 +413,7 @@ fn three_days(base: u64, n: u32) -> Vec<EndedConnection> {
         .collect()
 }
 
-#[test]
-fn a_report_from_the_blocks_usage_columns_equals_one_from_the_entries() {
+fn a_report_from_the_blocks_usage_columns_equals_one_from_the_entries_case() {
     use rras_core::usage::{TopBy, UsageBuilder};
     use rras_core::user_hash::UserHasher;
     let day = 86_400;
@@ -442,8 +466,7 @@ fn a_report_from_the_blocks_usage_columns_equals_one_from_the_entries() {
     }
 }
 
-#[test]
-fn retention_empties_blocks_and_tail_and_their_bytes_to_zero() {
+fn retention_empties_blocks_and_tail_and_their_bytes_to_zero_case() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_blocks(
         dir.path(),
@@ -479,8 +502,7 @@ fn retention_empties_blocks_and_tail_and_their_bytes_to_zero() {
     }
 }
 
-#[test]
-fn sealed_blocks_survive_a_reopen_and_keep_answering() {
+fn sealed_blocks_survive_a_reopen_and_keep_answering_case() {
     let dir = tempfile::tempdir().unwrap();
     let base = now_secs() - 5 * 86_400;
     let entries = three_days(base, 300);
@@ -522,8 +544,7 @@ fn sealed_blocks_survive_a_reopen_and_keep_answering() {
 /// Old history and new meet inside a block: retention by age removes the
 /// block's old front and seals the rest again, on any write (these are
 /// Starts, not Stops).
-#[test]
-fn retention_trims_the_block_where_old_history_meets_new() {
+fn retention_trims_the_block_where_old_history_meets_new_case() {
     let dir = tempfile::tempdir().unwrap();
     let old = now_secs() - 400 * 86_400;
     let recent = now_secs() - 86_400;
@@ -590,8 +611,7 @@ fn retention_trims_the_block_where_old_history_meets_new() {
 /// A query reads the index days up to its end plus the longest session
 /// the history has held: a five-day session is found at an instant of its
 /// first day, in blocks and in the tail.
-#[test]
-fn a_session_longer_than_the_rest_is_found_at_any_instant() {
+fn a_session_longer_than_the_rest_is_found_at_any_instant_case() {
     for block in BLOCK_SIZES {
         let dir = tempfile::tempdir().unwrap();
         let store = open_blocks(dir.path(), Retention::default(), block);
@@ -620,4 +640,97 @@ fn a_session_longer_than_the_rest_is_found_at_any_instant() {
         };
         assert_eq!(all_pages(&store, &long_user, 10), [1]);
     }
+}
+
+#[test]
+fn every_filter_finds_what_it_should() {
+    each_key_layout(every_filter_finds_what_it_should_case);
+}
+
+#[test]
+fn paging_returns_each_entry_once_while_stops_arrive() {
+    each_key_layout(paging_returns_each_entry_once_while_stops_arrive_case);
+}
+
+#[test]
+fn retention_by_age_removes_the_oldest_in_steps() {
+    each_key_layout(retention_by_age_removes_the_oldest_in_steps_case);
+}
+
+#[test]
+fn retention_by_size_keeps_the_newest_within_the_bytes() {
+    each_key_layout(retention_by_size_keeps_the_newest_within_the_bytes_case);
+}
+
+#[test]
+fn a_report_from_the_blocks_usage_columns_equals_one_from_the_entries() {
+    each_key_layout(a_report_from_the_blocks_usage_columns_equals_one_from_the_entries_case);
+}
+
+#[test]
+fn retention_empties_blocks_and_tail_and_their_bytes_to_zero() {
+    each_key_layout(retention_empties_blocks_and_tail_and_their_bytes_to_zero_case);
+}
+
+#[test]
+fn sealed_blocks_survive_a_reopen_and_keep_answering() {
+    each_key_layout(sealed_blocks_survive_a_reopen_and_keep_answering_case);
+}
+
+#[test]
+fn retention_trims_the_block_where_old_history_meets_new() {
+    each_key_layout(retention_trims_the_block_where_old_history_meets_new_case);
+}
+
+#[test]
+fn a_session_longer_than_the_rest_is_found_at_any_instant() {
+    each_key_layout(a_session_longer_than_the_rest_is_found_at_any_instant_case);
+}
+
+/// Queries racing merges of the newest keys into redb (one every two
+/// entries): a query finds every entry whose Stop was acknowledged before
+/// it began, whether its keys were in memory, in redb, or moving between
+/// them while it read.
+#[test]
+fn a_query_racing_merges_finds_every_entry_ended_before_it() {
+    RECENT.set(2);
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), Retention::default());
+    let start = now_secs() - 3_600;
+    let acked = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (mut queries, total) = (0, 1_500u32);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for i in 1..=total {
+                end_all(&store, [ended(i, "racer", "10.8.0.1", start, start + u64::from(i))]);
+                acked.store(i as usize, std::sync::atomic::Ordering::SeqCst);
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let by = [
+            HistoryQuery {
+                address: Some("10.8.0.1".parse().unwrap()),
+                ..Default::default()
+            },
+            HistoryQuery {
+                user: Some("racer".into()),
+                ..Default::default()
+            },
+        ];
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            for q in &by {
+                let before = acked.load(std::sync::atomic::Ordering::SeqCst);
+                let found = store.history_query(q, None, 10_000).unwrap().entries.len();
+                assert!(found >= before, "{found} found, {before} acknowledged before, by {q:?}");
+                queries += 1;
+            }
+        }
+    });
+    assert!(queries > 10, "the queries did not race the writes ({queries})");
+    let q = HistoryQuery {
+        address: Some("10.8.0.1".parse().unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(all_pages(&store, &q, 1_000).len(), total as usize);
 }
