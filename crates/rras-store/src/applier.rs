@@ -121,6 +121,13 @@ impl Applier {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
+                    // A reader re-opened redb after an I/O error: what was
+                    // not durable is gone, and the history's in-memory
+                    // keys are of the old handle. Catch up now, not at the
+                    // next write (queries wait for it).
+                    if self.shared.epoch() != self.epoch {
+                        self.broken = true;
+                    }
                     if self.broken {
                         self.recover();
                     } else if self.pending.is_empty() && self.applied > self.shared.progress.lock().durable {

@@ -679,23 +679,24 @@ impl Store {
         before: Option<u64>,
         limit: usize,
     ) -> Result<HistoryPage, StoreError> {
-        self.with_db(|db| {
-            // A merge of the newest keys into redb between beginning the
-            // snapshot and reading them: begin again (it takes
-            // microseconds, a rebuild after a failure longer).
-            let deadline = std::time::Instant::now() + READ_WAIT;
-            loop {
+        // A merge of the newest keys into redb between beginning the
+        // snapshot and reading them: begin again (it takes microseconds, a
+        // rebuild after a re-open longer — and needs the database's lock,
+        // which is let go between tries).
+        let deadline = std::time::Instant::now() + READ_WAIT;
+        loop {
+            let page = self.with_db(|db| {
                 let tx = db.begin_read().map_err(tx_err)?;
-                let recent = (&self.shared.recent, self.shared.epoch());
-                if let Some(page) = history::query(&tx, recent, query, before, limit)? {
-                    return Ok(page);
-                }
-                if std::time::Instant::now() >= deadline {
-                    return Err(StoreError::Lagging);
-                }
-                std::thread::sleep(Duration::from_micros(200));
+                history::query(&tx, (&self.shared.recent, self.shared.epoch()), query, before, limit)
+            })?;
+            if let Some(page) = page {
+                return Ok(page);
             }
-        })
+            if std::time::Instant::now() >= deadline {
+                return Err(StoreError::Lagging);
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
     }
 
     /// The usage report of `[from, to)` as of `now` with the `top` users
@@ -1099,6 +1100,43 @@ mod tests {
             }
             assert_eq!(store.load().unwrap().active.len(), 50);
         }
+    }
+
+    /// A read that re-opened redb (after an I/O error) leaves the history's
+    /// in-memory keys of the old handle; an idle applier catches up by
+    /// itself, so the next query by user answers instead of waiting for a
+    /// write that may never come (it would end in `Lagging` after 30 s).
+    #[test]
+    fn an_idle_store_catches_up_after_a_readers_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(&dir.path().join("rrasd.redb"), StoreOptions::default()).unwrap();
+        let ended = |i: u32| {
+            StoreOp::End(Box::new(EndedConnection {
+                connection: conn(i),
+                ended_at: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_100),
+                reason: "test".into(),
+            }))
+        };
+        store.commit(&[ended(1), ended(2)], 2).unwrap();
+        store.history_size().unwrap();
+        // Idle: the applier makes redb durable by itself.
+        for _ in 0..500 {
+            let p = *store.shared.progress.lock();
+            if p.durable == p.applied {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        store.shared.reopen().unwrap();
+        let user = conn(1).info.account();
+        let q = rras_core::HistoryQuery {
+            user: Some(user.clone()),
+            ..Default::default()
+        };
+        let t = std::time::Instant::now();
+        let page = store.history_query(&q, None, 10).unwrap();
+        assert!(page.entries.iter().any(|(_, e)| e.connection.info.account() == user));
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{:?}", t.elapsed());
     }
 
     /// The applier thread runs at the niceness it was given.
