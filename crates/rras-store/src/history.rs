@@ -283,6 +283,9 @@ impl<'tx> HistoryTables<'tx> {
         if recent.added() < merge_at.max(1) {
             return Ok((self.cache, None));
         }
+        // Queries read on while the merge writes (only this thread changes
+        // the keys).
+        let recent = parking_lot::RwLockWriteGuard::downgrade(recent);
         // In key order: each leaf is copied once for all the keys it takes.
         for key in recent.user_keys() {
             self.by_user.insert(*key, ()).map_err(tx_err)?;
