@@ -188,7 +188,8 @@ pub(crate) struct HistoryTables<'tx> {
     /// The newest entries' keys in memory (none: every key goes into redb,
     /// as when a migration builds the indexes).
     recent: Option<&'tx RwLock<RecentKeys>>,
-    /// Keys of entries above this seq go to `recent`, the rest into redb.
+    /// Keys of entries above this seq go to `recent`, the rest into redb
+    /// (`u64::MAX` without `recent`: all into redb).
     floor: u64,
     /// This write's changes to `recent`, published when it ends.
     changes: Vec<RecentChange>,
@@ -313,7 +314,7 @@ impl<'tx> HistoryTables<'tx> {
             self.meta.insert(LONGEST, duration).map_err(tx_err)?;
         }
         let new_user = self.known_users.insert(keys.user);
-        if self.recent.is_some() && seq > self.floor {
+        if seq > self.floor {
             if new_user {
                 self.changes.push(RecentChange::User(keys.user, keys.account.clone()));
             }

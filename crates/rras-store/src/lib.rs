@@ -481,16 +481,14 @@ impl Store {
                     meta.insert(META_NODE_LO, id as u64).map_err(tx_err)?;
                 }
             }
-            let users = user_hasher(&mut tx.open_table(META).map_err(tx_err)?)?;
+            let (users, top) = {
+                let mut meta = tx.open_table(META).map_err(tx_err)?;
+                let top = meta.get(META_HISTORY_SEQ).map_err(tx_err)?.map_or(0, |v| v.value());
+                (user_hasher(&mut meta)?, top)
+            };
             let _ = shared.users.set(users);
             tx.open_table(ACTIVE).map_err(tx_err)?;
             drop(HistoryTables::open(&tx, users, Default::default(), None)?);
-            let top = tx
-                .open_table(META)
-                .map_err(tx_err)?
-                .get(META_HISTORY_SEQ)
-                .map_err(tx_err)?
-                .map_or(0, |v| v.value());
             history::rebuild_recent(&tx, &users, shared.epoch(), top, &shared.recent)?;
             tx.open_table(AUDIT).map_err(tx_err)?;
             tx.open_table(AUDIT_DENIED).map_err(tx_err)?;
