@@ -114,6 +114,18 @@ pub const TARGETS: &[Target] = &[
         feed: commit_log_feed,
     },
     Target {
+        name: "history-block",
+        about: "a stored history block (a damaged file) → streams → inflated entries → ended sessions → records",
+        seeds: history_block_seeds,
+        feed: history_block_feed,
+    },
+    Target {
+        name: "usage-column",
+        about: "a stored block's usage column (a damaged file) → sessions → a month's usage report",
+        seeds: usage_column_seeds,
+        feed: usage_column_feed,
+    },
+    Target {
         name: "report",
         about: "hook Report batch (protobuf) → manager events → records",
         seeds: report_seeds,
@@ -612,6 +624,82 @@ fn commit_log_feed(input: &[u8]) -> bool {
     // Bodies past the checksum, as a hostile file could hold them.
     let body = Body::parse(input.get(FRAME_HEADER..).unwrap_or_default());
     bodies > 0 || body.is_ok()
+}
+
+/// Sessions ended a minute to a day after they began, over a month.
+fn ended_sessions(count: u64) -> Vec<rras_core::EndedConnection> {
+    (0..count)
+        .map(|i| {
+            let info = synthetic::connection(i, now() - Duration::from_secs(86_400 * (i % 30) + 3_600));
+            rras_core::EndedConnection {
+                connection: Connection {
+                    handle: ConnectionHandle::new(i as u32 + 1).unwrap_or(ConnectionHandle::MIN),
+                    info,
+                },
+                ended_at: now() - Duration::from_secs(86_400 * (i % 30) + 60 * i),
+                reason: ["user-request", "idle-timeout", "nas-reboot"][i as usize % 3].into(),
+            }
+        })
+        .collect()
+}
+
+fn history_block_seeds() -> Vec<Vec<u8>> {
+    let entries: Vec<Vec<u8>> = ended_sessions(70).iter().map(rras_core::record::encode_ended).collect();
+    // Blocks of one stream, of a stream and a part, and of three; and
+    // single entries (the tail holds them bare).
+    let mut seeds: Vec<Vec<u8>> = [1, 40, 70]
+        .iter()
+        .filter_map(|n| rras_store::history::seal_block(&entries[..*n]).ok())
+        .collect();
+    seeds.extend(entries.into_iter().take(3));
+    seeds
+}
+
+fn history_block_feed(input: &[u8]) -> bool {
+    let mut any = false;
+    if let Ok(sessions) = rras_store::history::read_block(input) {
+        for s in &sessions {
+            round_trip(&s.connection.info);
+        }
+        any = true;
+    }
+    // The same bytes as a bare tail entry.
+    if let Ok(s) = rras_core::record::decode_ended(input) {
+        round_trip(&s.connection.info);
+        any = true;
+    }
+    any
+}
+
+fn usage_column_seeds() -> Vec<Vec<u8>> {
+    let users = rras_core::user_hash::UserHasher::new(1, 2);
+    let sessions: Vec<_> = ended_sessions(200)
+        .iter()
+        .map(|s| rras_core::usage::UsageSession::of(&s.connection.info, Some(s.ended_at), &users))
+        .collect();
+    vec![
+        rras_core::usage_column::encode(&sessions[..1]),
+        rras_core::usage_column::encode(&sessions),
+    ]
+}
+
+fn usage_column_feed(input: &[u8]) -> bool {
+    use rras_core::usage::{TopBy, UsageBuilder};
+    // Two reports to now, as `rasctl usage` asks them, every session the
+    // column yields added, then ranked: the last two hours (concurrency counted
+    // per second) and the last 400 days (from sorted starts and ends).
+    let users = rras_core::user_hash::UserHasher::new(1, 2);
+    let mut decoded = false;
+    for hours in [2, 400 * 24] {
+        let period = Duration::from_secs(hours * 3_600);
+        let mut report = UsageBuilder::new(now() - period, now(), now(), users);
+        decoded = rras_core::usage_column::decode(input, |s| {
+            report.add_session(s);
+        })
+        .is_ok();
+        let _ = report.finish(10, TopBy::Bytes, |_| None);
+    }
+    decoded
 }
 
 fn report_seeds() -> Vec<Vec<u8>> {

@@ -143,7 +143,9 @@ impl Block {
                     return Err(damaged("a stream ends early".into()));
                 }
             }
-            let mut entries = Vec::with_capacity(count);
+            // Each entry takes a byte at least: what the header claims
+            // beyond that is a lie, and must not size an allocation.
+            let mut entries = Vec::with_capacity(count.min(data.len()));
             let mut at = 0;
             while at < data.len() {
                 let (len, used) = read_varint(&data[at..]).ok_or_else(|| damaged("entry length".into()))?;
@@ -190,9 +192,12 @@ impl Block {
 
     /// Every entry, oldest first.
     pub(crate) fn all(&mut self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut out = Vec::with_capacity(self.len());
+        // Room for what each stream holds once it inflated, not for what
+        // the header claims.
+        let mut out = Vec::new();
         for stream in 0..self.streams.len() {
             let s = self.inflate(stream)?;
+            out.reserve(s.entries.len());
             out.extend(s.entries.iter().map(|(at, len)| s.data[*at..*at + *len].to_vec()));
         }
         Ok(out)
@@ -234,5 +239,34 @@ mod tests {
             }
         }
         assert!(Block::open(1, vec![1, 0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
+    }
+
+    /// A header may claim any number of entries; memory must follow what
+    /// the streams hold, not what the header says (a claim of 2^40 entries
+    /// allocated up front is an abort, not an error).
+    #[test]
+    fn a_header_that_lies_about_its_entries_is_an_error_not_an_allocation() {
+        let entries: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 10]).collect();
+        let value = Block::seal(&entries).unwrap();
+        let honest = Block::open(7, value.clone()).unwrap();
+        let streams: Vec<_> = honest.streams.iter().map(|(_, n, r)| (*n, r.len())).collect();
+        for (lie, claimed) in [(0, 1u64 << 40), (1, 1 << 40), (0, 1 << 20), (1, 0)] {
+            let mut forged = vec![VERSION];
+            put_varint(&mut forged, streams.len() as u64);
+            for (i, (n, len)) in streams.iter().enumerate() {
+                put_varint(&mut forged, if i == lie { claimed } else { *n as u64 });
+                put_varint(&mut forged, *len as u64);
+            }
+            forged.extend_from_slice(&value[value.len() - streams.iter().map(|s| s.1).sum::<usize>()..]);
+            let mut block = Block::open(7, forged).unwrap();
+            assert!(block.all().is_err(), "stream {lie} claiming {claimed}");
+            let seq = 7 + if lie == 0 { 0 } else { streams[0].0 as u64 };
+            if claimed > 0 {
+                assert!(
+                    block.entry(seq).is_err(),
+                    "entry {seq}, stream {lie} claiming {claimed}"
+                );
+            }
+        }
     }
 }
