@@ -5,8 +5,11 @@
 //! and on an operator's machine. A target passes when no input panics it;
 //! what a decoder *returns* for garbage is checked by its own unit tests.
 //! Mutations are biased towards what breaks parsers of text and TLV
-//! formats: numbers at the edges of their types, lengths that lie, repeated
-//! and truncated fields, huge lines.
+//! formats: numbers at the edges of their types, lengths and counts that
+//! lie (as big-endian integers and as LEB128 varints), repeated and
+//! truncated fields, huge lines. A decoder that allocates what a count
+//! claims aborts the run (an allocation failure is no panic): rerun with
+//! fewer `--inputs` to find the input.
 
 pub mod mutate;
 pub mod targets;

@@ -90,7 +90,7 @@ impl Mutator {
     fn mutate(&mut self, input: &mut Vec<u8>, seeds: &[Vec<u8>]) {
         let len = input.len();
         let at = self.below(len + 1);
-        match self.below(10) {
+        match self.below(11) {
             // Flip a bit.
             0 if len > 0 => {
                 let i = self.below(len);
@@ -143,6 +143,21 @@ impl Mutator {
                 let n = (len - i).min(4);
                 input[i..i + n].copy_from_slice(&bytes[4 - n..]);
             }
+            // Replace a LEB128 varint (the counts and lengths of records,
+            // history blocks and usage columns) with an edge one; half the
+            // time within the first 64 bytes, where headers keep counts.
+            9 if len > 0 => {
+                let window = if self.below(2) == 0 { len.min(64) } else { len };
+                let start = self.below(window);
+                let mut end = start;
+                while end < len && end - start < 10 && input[end] & 0x80 != 0 {
+                    end += 1;
+                }
+                let v = *self.pick(&[0u64, 1, 127, 128, 0xffff_ffff, 1 << 32, 1 << 40, 1 << 63, u64::MAX]);
+                let mut varint = Vec::with_capacity(10);
+                rras_core::record::put_varint(&mut varint, v);
+                input.splice(start..(end + 1).min(len), varint);
+            }
             // Splice in part of another seed.
             8 => {
                 let other = self.pick(seeds);
@@ -181,5 +196,20 @@ mod tests {
         let distinct: std::collections::HashSet<_> = a.iter().collect();
         assert!(distinct.len() > 150, "only {} distinct inputs", distinct.len());
         assert!(a.iter().any(|i| i.windows(20).any(|w| w == b"18446744073709551615")));
+    }
+
+    #[test]
+    fn binary_counts_are_replaced_by_edge_varints() {
+        // A header of varints: version, a count, a length, then data.
+        let seeds = vec![vec![1u8, 3, 0x90, 0x01, 7, 7, 7, 7]];
+        let mut m = Mutator::new(3);
+        let inputs: Vec<_> = (0..50_000).map(|_| m.next_input(&seeds)).collect();
+        let huge = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        assert!(inputs.iter().any(|i| i.windows(huge.len()).any(|w| w == huge)));
+        // 2^40 in place of the two-byte length (0x90 0x01), the rest kept.
+        let two_pow_40 = [0x80, 0x80, 0x80, 0x80, 0x80, 0x20];
+        assert!(inputs
+            .iter()
+            .any(|i| i.len() == 12 && i[2..8] == two_pow_40 && i[8..] == [7, 7, 7, 7]));
     }
 }
