@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p rras-fuzz -- --inputs 1000000            # every target
 //! cargo run --release -p rras-fuzz -- radius --inputs 5000000 --seed 7
+//! cargo run --release -p rras-fuzz -- record --seed 7 --last-input /tmp/last   # after an abort
 //! ```
 
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use rras_fuzz::{run, TARGETS};
+use rras_fuzz::{run, run_watched, TARGETS};
 
 #[derive(Debug, Parser)]
 #[command(about = "Fuzz every openrras codec that reads untrusted bytes (engines, NASes, hooks, records)")]
@@ -27,6 +28,11 @@ struct Args {
     /// Where a panicking input is written.
     #[arg(long, default_value = "target/fuzz-crashes")]
     crash_dir: PathBuf,
+    /// Write each input to this file before feeding it (slower): after a
+    /// run that aborted (an allocation failure is no panic), it holds the
+    /// input that did it. Same seed, same inputs.
+    #[arg(long)]
+    last_input: Option<PathBuf>,
     /// List the targets and exit.
     #[arg(long)]
     list: bool,
@@ -61,7 +67,10 @@ fn main() -> anyhow::Result<ExitCode> {
     );
     for t in selected {
         let started = Instant::now();
-        let report = run(t, args.inputs, args.seed);
+        let report = match &args.last_input {
+            None => run(t, args.inputs, args.seed),
+            Some(path) => run_watched(t, args.inputs, args.seed, |input| std::fs::write(path, input))?,
+        };
         let secs = started.elapsed().as_secs_f64();
         match &report.panic {
             None => println!(
