@@ -101,6 +101,14 @@ pub enum FleetEvent {
 }
 
 impl FleetView {
+    /// Makes room for a bucket of `messages` keys, as the server counts
+    /// them: up to [`PRESIZE_MAX`], and only as far as memory allows (a
+    /// count that lies is not an allocation that aborts).
+    fn presize(&mut self, messages: u64) {
+        let want = usize::try_from(messages).unwrap_or(usize::MAX).min(PRESIZE_MAX);
+        let _ = self.connections.try_reserve(want);
+    }
+
     /// Connections in the view.
     pub fn len(&self) -> usize {
         self.connections.len()
@@ -326,8 +334,14 @@ enum Pace {
 /// replica catching up) answers late, but a call lost while a NATS server
 /// fails over must be retried soon.
 pub fn setup_timeout(messages: u64) -> Duration {
-    Duration::from_secs(2 + messages / 50_000)
+    // The count is the server's word: a wrong one must not make a reader
+    // wait for ever (ten minutes is a bucket of 30M messages).
+    Duration::from_secs(2 + (messages / 50_000).min(598))
 }
+
+/// Keys the view makes room for up front at most, whatever the server
+/// says its bucket holds: past this the table grows as keys arrive.
+const PRESIZE_MAX: usize = 1 << 24;
 
 /// How long a broken watch is retried before the reader gives up (a NATS
 /// server failing over takes seconds).
@@ -637,7 +651,7 @@ impl FleetReader {
         };
         // The table sized once for every key the bucket holds: growing it
         // by doubling would leave the smaller tables behind as garbage.
-        reader.view.connections.reserve(usize::try_from(size).unwrap_or(0));
+        reader.view.presize(size);
         let view = &mut reader.view;
         reader
             .nodes
@@ -726,6 +740,20 @@ mod tests {
         rras_core::Record::encode_info(ConnectionHandle::new(handle).unwrap(), &info)
             .as_bytes()
             .to_vec()
+    }
+
+    #[test]
+    fn what_the_server_counts_sizes_nothing_beyond_bounds() {
+        let mut v = FleetView::default();
+        v.presize(u64::MAX);
+        let room = v.connections.capacity();
+        assert!((PRESIZE_MAX..4 * PRESIZE_MAX).contains(&room), "room for {room} keys");
+        let mut small = FleetView::default();
+        small.presize(1_000);
+        assert!((1_000..4_000).contains(&small.connections.capacity()));
+        assert_eq!(setup_timeout(0), Duration::from_secs(2));
+        assert_eq!(setup_timeout(10_000_000), Duration::from_secs(202));
+        assert_eq!(setup_timeout(u64::MAX), Duration::from_secs(600));
     }
 
     #[test]
