@@ -339,9 +339,10 @@ pub fn setup_timeout(messages: u64) -> Duration {
     Duration::from_secs(2 + (messages / 50_000).min(598))
 }
 
-/// Keys the view makes room for up front at most, whatever the server
-/// says its bucket holds: past this the table grows as keys arrive.
-const PRESIZE_MAX: usize = 1 << 24;
+/// Keys a reader of the bucket (the view, a node reconciling its own
+/// keys) makes room for up front at most, whatever the server says the
+/// bucket holds: past this a table grows as keys arrive.
+pub const PRESIZE_MAX: usize = 1 << 24;
 
 /// How long a broken watch is retried before the reader gives up (a NATS
 /// server failing over takes seconds).

@@ -584,7 +584,14 @@ impl Publisher {
             .await
             .map_err(js_err)?;
         let expected = consumer.cached_info().num_pending;
-        let mut keys = HashMap::with_capacity(usize::try_from(expected).unwrap_or(0));
+        // The server's count sizes the map only as a hint: capped, and
+        // only as far as memory allows (a count that lies must not abort).
+        let mut keys = HashMap::new();
+        let _ = keys.try_reserve(
+            usize::try_from(expected)
+                .unwrap_or(usize::MAX)
+                .min(rras_fleet::view::PRESIZE_MAX),
+        );
         if expected == 0 {
             return Ok(keys);
         }
