@@ -959,18 +959,16 @@ pub(crate) fn usage(
         builder.add_session(&UsageSession::of(&ended.connection.info, Some(ended.ended_at), &users));
     }
     live(&mut builder);
-    let stored = |tx: &redb::ReadTransaction, hash: u64| -> Option<String> {
-        let names = tx.open_table(USER_NAMES).ok()?;
-        let name = names.get(hash).ok()??;
-        Some(name.value().to_owned())
-    };
+    type Names = redb::ReadOnlyTable<u64, &'static str>;
+    let stored = |names: &Names, hash: u64| -> Option<String> { Some(names.get(hash).ok()??.value().to_owned()) };
+    let names = tx.open_table(USER_NAMES).map_err(tx_err)?;
     // The snapshot's names; else one first seen since the last merge (in
     // memory); else it was merged after the snapshot began, and a newer
     // snapshot has it (names are never removed).
     Ok(builder.finish(top.0, top.1, |hash| {
-        stored(tx, hash)
+        stored(&names, hash)
             .or_else(|| recent.read().name(hash).map(str::to_owned))
-            .or_else(|| stored(&db.begin_read().ok()?, hash))
+            .or_else(|| stored(&db.begin_read().ok()?.open_table(USER_NAMES).ok()?, hash))
     }))
 }
 

@@ -539,9 +539,14 @@ impl Store {
     /// Runs a read on the database once every commit that returned before
     /// it is there.
     fn with_db<T>(&self, op: impl Fn(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let target = self.writer.lock().log.last_seq();
-        self.shared.wait_applied(target)?;
+        self.wait_for_commits()?;
         self.shared.with_db(op)
+    }
+
+    /// Waits until redb holds every commit that returned before now.
+    fn wait_for_commits(&self) -> Result<(), StoreError> {
+        let target = self.writer.lock().log.last_seq();
+        self.shared.wait_applied(target)
     }
 
     /// Reads the active table and the handle watermark.
@@ -680,10 +685,12 @@ impl Store {
         // A merge of the newest keys into redb between beginning the
         // snapshot and reading them: begin again (it takes microseconds, a
         // rebuild after a re-open longer — and needs the database's lock,
-        // which is let go between tries).
+        // which is let go between tries). The commits it must see are
+        // waited for once: a retry need not wait for later ones.
+        self.wait_for_commits()?;
         let deadline = std::time::Instant::now() + READ_WAIT;
         loop {
-            let page = self.with_db(|db| {
+            let page = self.shared.with_db(|db| {
                 let tx = db.begin_read().map_err(tx_err)?;
                 history::query(&tx, (&self.shared.recent, self.shared.epoch()), query, before, limit)
             })?;
