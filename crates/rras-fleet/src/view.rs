@@ -105,8 +105,7 @@ impl FleetView {
     /// them: up to [`PRESIZE_MAX`], and only as far as memory allows (a
     /// count that lies is not an allocation that aborts).
     fn presize(&mut self, messages: u64) {
-        let want = usize::try_from(messages).unwrap_or(usize::MAX).min(PRESIZE_MAX);
-        let _ = self.connections.try_reserve(want);
+        let _ = self.connections.try_reserve(presize_hint(messages));
     }
 
     /// Connections in the view.
@@ -342,7 +341,13 @@ pub fn setup_timeout(messages: u64) -> Duration {
 /// Keys a reader of the bucket (the view, a node reconciling its own
 /// keys) makes room for up front at most, whatever the server says the
 /// bucket holds: past this a table grows as keys arrive.
-pub const PRESIZE_MAX: usize = 1 << 24;
+const PRESIZE_MAX: usize = 1 << 24;
+
+/// How many keys to make room for (with `try_reserve`: only as far as
+/// memory allows) when the server counts `messages` in the bucket.
+pub fn presize_hint(messages: u64) -> usize {
+    usize::try_from(messages).unwrap_or(usize::MAX).min(PRESIZE_MAX)
+}
 
 /// How long a broken watch is retried before the reader gives up (a NATS
 /// server failing over takes seconds).

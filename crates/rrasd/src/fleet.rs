@@ -587,11 +587,7 @@ impl Publisher {
         // The server's count sizes the map only as a hint: capped, and
         // only as far as memory allows (a count that lies must not abort).
         let mut keys = HashMap::new();
-        let _ = keys.try_reserve(
-            usize::try_from(expected)
-                .unwrap_or(usize::MAX)
-                .min(rras_fleet::view::PRESIZE_MAX),
-        );
+        let _ = keys.try_reserve(rras_fleet::view::presize_hint(expected));
         if expected == 0 {
             return Ok(keys);
         }
